@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Human-readable dump of a pages file.  It reads through libpvclock, as
+ * any host reader would, and shows each clock next to clock_gettime().
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "inspect.h"
+#include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+
+static const char *counter_name(uint32_t mode)
+{
+    switch (mode) {
+    case PVCP_COUNTER_NONE:
+        return "not published";
+    case PVCP_COUNTER_TSC:
+        return "host TSC";
+    case PVCP_COUNTER_TSC_KVMCLOCK:
+        return "host TSC via kvm-clock";
+    case PVCP_COUNTER_RAW_NS:
+        return "host MONOTONIC_RAW ns";
+    default:
+        return "unknown";
+    }
+}
+
+static void print_page(const volatile struct pvcp_host_page *h, int i,
+                       FILE *out)
+{
+    fprintf(out, "page %d: magic %s abi %u.%u seq %u counter %s flags 0x%"
+            PRIx64 " counter_hz %" PRIu64 "\n", i,
+            h->magic == PVCP_HOST_MAGIC ? "ok" : "BAD",
+            h->abi_major, h->abi_minor, h->seq, counter_name(h->counter_mode),
+            h->flags, h->counter_hz);
+    if (h->counter_mode == PVCP_COUNTER_NONE) {
+        return;
+    }
+    if (h->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
+        fprintf(out, "  kvmclock: tsc_timestamp %" PRIu64 " system_time %"
+                PRIu64 " mul %u shift %d\n", h->kvmclock.tsc_timestamp,
+                h->kvmclock.system_time, h->kvmclock.tsc_to_system_mul,
+                h->kvmclock.tsc_shift);
+    }
+    fprintf(out, "  hres: cycle_last %" PRIu64 " max_cycles %" PRIu64
+            " mult %u shift %u\n", h->hres.cycle_last, h->hres.max_cycles,
+            h->hres.mult, h->hres.shift);
+    fprintf(out, "  raw:  cycle_last %" PRIu64 " max_cycles %" PRIu64
+            " mult %u shift %u\n", h->raw.cycle_last, h->raw.max_cycles,
+            h->raw.mult, h->raw.shift);
+    fprintf(out, "  helper: epoch %" PRIu64 " pid %u heartbeat every %u ms,"
+            " stale after %" PRIu64 " counts\n", h->helper_epoch,
+            h->helper_pid, h->heartbeat_interval_ms, h->stale_after);
+}
+
+int inspect_pages(const char *path, FILE *out)
+{
+    static const struct {
+        clockid_t id;
+        const char *name;
+    } clocks[] = {
+        { CLOCK_REALTIME, "REALTIME" },
+        { CLOCK_TAI, "TAI" },
+        { CLOCK_MONOTONIC, "MONOTONIC" },
+        { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
+        { CLOCK_BOOTTIME, "BOOTTIME" },
+    };
+    struct pvclock pc;
+    int err = pvclock_open_host(&pc, path);
+
+    if (err) {
+        fprintf(stderr, "pvclock-helper: cannot inspect %s: %s\n", path,
+                pvclock_strerror(err));
+        return -1;
+    }
+    fprintf(out, "pages file %s\n", path);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        print_page(pc.host[i], i, out);
+    }
+    fprintf(out, "%-14s %-22s %-22s %s\n", "clock", "pvclock (page 0)",
+                 "clock_gettime", "status");
+    for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+        struct timespec pv = { 0, 0 }, sys;
+
+        err = pvclock_gettime(&pc, clocks[i].id, &pv);
+        clock_gettime(clocks[i].id, &sys);
+        fprintf(out, "%-14s %11lld.%09ld %11lld.%09ld %s\n", clocks[i].name,
+                (long long)pv.tv_sec, pv.tv_nsec, (long long)sys.tv_sec,
+                sys.tv_nsec, pvclock_strerror(err));
+    }
+    pvclock_close(&pc);
+    return 0;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The helper's pages file.  See pages.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pages.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+
+/* The seq-protected part of a host page: counter_mode up to reserved2. */
+#define PROT_START  offsetof(struct pvcp_host_page, counter_mode)
+#define PROT_END    offsetof(struct pvcp_host_page, reserved2)
+
+/*
+ * x86 does not reorder stores with other stores, so the writer side of
+ * the seqcount needs only compiler barriers, as the kernel's smp_wmb().
+ */
+#define compiler_wmb()  __atomic_signal_fence(__ATOMIC_RELEASE)
+
+static int mkdir_parents(const char *path)
+{
+    char *dup = strdup(path);
+    char *dir;
+    int ret = 0;
+
+    if (!dup) {
+        return -1;
+    }
+    dir = dirname(dup);
+    if (strcmp(dir, ".") && strcmp(dir, "/")) {
+        struct stat st;
+
+        if (stat(dir, &st) < 0) {
+            if (mkdir_parents(dir) < 0 ||
+                (mkdir(dir, 0755) < 0 && errno != EEXIST)) {
+                ret = -1;
+            }
+        }
+    }
+    free(dup);
+    return ret;
+}
+
+static void init_header(volatile struct pvcp_host_page *p, int index)
+{
+    p->seq = 0;
+    p->counter_mode = PVCP_COUNTER_NONE;
+    p->flags = 0;
+    p->page_index = (uint32_t)index;
+    p->abi_major = PVCP_ABI_MAJOR;
+    p->abi_minor = PVCP_ABI_MINOR;
+    compiler_wmb();
+    p->magic = PVCP_HOST_MAGIC;
+}
+
+int pages_open(struct pages_file *pf, const char *path, char *err,
+               size_t errlen)
+{
+    struct stat st;
+    void *map;
+    int fd;
+
+    memset(pf, 0, sizeof(*pf));
+    pf->fd = -1;
+    if (mkdir_parents(path) < 0) {
+        snprintf(err, errlen, "cannot create the directory of %s: %s "
+                 "(create it, or choose another --pages path)", path,
+                 strerror(errno));
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open pages file %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errlen, "pages file %s is locked by another "
+                 "pvclock-helper: only one helper may publish a file",
+                 path);
+        close(fd);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "pages file %s is not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    /*
+     * Resize in place, never replace: QEMU maps this inode.  Growing a
+     * short file reads as zero, which the headers below then initialise.
+     */
+    if (st.st_size != PVCP_FILE_SIZE && ftruncate(fd, PVCP_FILE_SIZE) < 0) {
+        snprintf(err, errlen, "cannot size pages file %s: %s", path,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    map = mmap(NULL, PVCP_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+               0);
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map pages file %s: %s", path,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    pf->fd = fd;
+    pf->map = map;
+    pf->path = strdup(path);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        volatile struct pvcp_host_page *p = (volatile struct pvcp_host_page *)
+            ((char *)map + PVCP_BAR_HOST_PAGE(i));
+
+        pf->page[i] = p;
+        /*
+         * Keep a valid page's seq running across helper restarts: a
+         * reader that sampled it before the restart must see it change.
+         */
+        if (p->magic != PVCP_HOST_MAGIC || p->abi_major != PVCP_ABI_MAJOR ||
+            p->page_index != (uint32_t)i || (p->seq & 1)) {
+            init_header(p, i);
+        }
+    }
+    return 0;
+}
+
+void pages_close(struct pages_file *pf)
+{
+    if (pf->map) {
+        munmap(pf->map, PVCP_FILE_SIZE);
+    }
+    if (pf->fd >= 0) {
+        close(pf->fd);
+    }
+    free(pf->path);
+    memset(pf, 0, sizeof(*pf));
+    pf->fd = -1;
+}
+
+void pages_fill_from_snapshot(struct pvcp_host_page *dst,
+                              const struct host_snapshot *snap,
+                              uint64_t counter_hz)
+{
+    dst->counter_mode = snap->counter_mode;
+    dst->flags = snap->flags | PVCP_HOST_F_VALID;
+    dst->counter_hz = counter_hz;
+    if (snap->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
+        dst->kvmclock = snap->kvmclock;
+    } else {
+        memset(&dst->kvmclock, 0, sizeof(dst->kvmclock));
+    }
+    dst->hres = snap->hres;
+    memcpy(dst->hres_base, snap->hres_base, sizeof(dst->hres_base));
+    dst->raw = snap->raw;
+    dst->raw_base = snap->raw_base;
+}
+
+/* The exact value of a base in line units: (sec * 10^9 << shift) + nsec. */
+static pvcp_u128 base_units(const struct pvcp_base *b, uint32_t shift)
+{
+    return (((pvcp_u128)b->sec * PVCP_NSEC_PER_SEC) << shift) +
+           b->nsec_shifted;
+}
+
+/*
+ * Same line: equal slope, and b's base is a's base moved along the line
+ * to b's cycle_last.  Then for every counter value both give the same
+ * nanoseconds (the shifted seconds are multiples of 2^shift, so the
+ * floor in ">> shift" falls the same way).
+ */
+static bool same_line(const struct pvcp_line *la, const struct pvcp_base *ba,
+                      const struct pvcp_line *lb, const struct pvcp_base *bb,
+                      int n)
+{
+    if (la->mult != lb->mult || la->shift != lb->shift ||
+        la->max_cycles != lb->max_cycles || lb->cycle_last < la->cycle_last) {
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        pvcp_u128 moved = base_units(&ba[i], la->shift) +
+                          (pvcp_u128)(lb->cycle_last - la->cycle_last) *
+                          la->mult;
+
+        if (moved != base_units(&bb[i], lb->shift)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool pages_same_mapping(const struct pvcp_host_page *a,
+                        const struct pvcp_host_page *b)
+{
+    if (a->counter_mode != b->counter_mode || a->flags != b->flags ||
+        a->counter_hz != b->counter_hz) {
+        return false;
+    }
+    if (a->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
+        memcmp(&a->kvmclock, &b->kvmclock, sizeof(a->kvmclock)) != 0) {
+        return false;
+    }
+    return same_line(&a->hres, a->hres_base, &b->hres, b->hres_base,
+                     PVCP_HRES_CLOCKS) &&
+           same_line(&a->raw, &a->raw_base, &b->raw, &b->raw_base, 1);
+}
+
+static void copy_protected(volatile struct pvcp_host_page *dst,
+                           const struct pvcp_host_page *src)
+{
+    const uint8_t *s = (const uint8_t *)src;
+    volatile uint8_t *d = (volatile uint8_t *)dst;
+
+    dst->counter_mode = src->counter_mode;
+    for (size_t off = PROT_START + 4; off < PROT_END; off += 8) {
+        *(volatile uint64_t *)(d + off) = *(const uint64_t *)(s + off);
+    }
+}
+
+static void read_protected(const volatile struct pvcp_host_page *src,
+                           struct pvcp_host_page *dst)
+{
+    const volatile uint8_t *s = (const volatile uint8_t *)src;
+    uint8_t *d = (uint8_t *)dst;
+
+    memset(dst, 0, sizeof(*dst));
+    dst->counter_mode = src->counter_mode;
+    for (size_t off = PROT_START + 4; off < PROT_END; off += 8) {
+        *(uint64_t *)(d + off) = *(const volatile uint64_t *)(s + off);
+    }
+}
+
+static void write_begin(volatile struct pvcp_host_page *p)
+{
+    p->seq = p->seq + 1;
+    compiler_wmb();
+}
+
+static void write_end(volatile struct pvcp_host_page *p)
+{
+    compiler_wmb();
+    p->seq = p->seq + 1;
+}
+
+bool pages_is_current(struct pages_file *pf, int n,
+                      const struct pvcp_host_page *src)
+{
+    struct pvcp_host_page cur;
+
+    /* Only this process writes the file, so no seq loop is needed here. */
+    read_protected(pf->page[n], &cur);
+    return (cur.flags & PVCP_HOST_F_VALID) && pages_same_mapping(&cur, src);
+}
+
+bool pages_publish(struct pages_file *pf, int n,
+                   const struct pvcp_host_page *src)
+{
+    volatile struct pvcp_host_page *p = pf->page[n];
+
+    if (pages_is_current(pf, n, src)) {
+        return false;
+    }
+    write_begin(p);
+    copy_protected(p, src);
+    write_end(p);
+    return true;
+}
+
+void pages_unpublish(struct pages_file *pf, int n)
+{
+    volatile struct pvcp_host_page *p = pf->page[n];
+
+    if (p->counter_mode == PVCP_COUNTER_NONE && !(p->flags & PVCP_HOST_F_VALID)) {
+        return;
+    }
+    write_begin(p);
+    p->counter_mode = PVCP_COUNTER_NONE;
+    p->flags = 0;
+    write_end(p);
+}
+
+void pages_heartbeat(struct pages_file *pf, uint64_t counter,
+                     uint64_t mono_ns, uint64_t stale_after,
+                     uint32_t interval_ms)
+{
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        volatile struct pvcp_host_page *p = pf->page[i];
+
+        p->heartbeat_ns = mono_ns;
+        p->stale_after = stale_after;
+        p->heartbeat_interval_ms = interval_ms;
+        compiler_wmb();
+        p->heartbeat_counter = counter;
+    }
+}
+
+void pages_set_epoch(struct pages_file *pf, uint64_t epoch, uint32_t pid)
+{
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pf->page[i]->helper_epoch = epoch;
+        pf->page[i]->helper_pid = pid;
+    }
+}

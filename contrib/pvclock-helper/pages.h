@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The helper's pages file: creating it, and publishing host pages into it
+ * with the seqcount write protocol of the ABI.
+ */
+#ifndef PVCLOCK_HELPER_PAGES_H
+#define PVCLOCK_HELPER_PAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vvar.h"
+
+struct pages_file {
+    int fd;
+    char *path;
+    volatile struct pvcp_host_page *page[PVCP_HOST_PAGES];
+    void *map;
+};
+
+/*
+ * Open (creating it and its directory if needed) and lock the pages file;
+ * it keeps its inode, so QEMU processes that mapped it see every update.
+ * Pages that carry no valid header are initialised unpublished.
+ */
+int pages_open(struct pages_file *pf, const char *path, char *err,
+               size_t errlen);
+void pages_close(struct pages_file *pf);
+
+/* Fill a host page's seq-protected part from a snapshot. */
+void pages_fill_from_snapshot(struct pvcp_host_page *dst,
+                              const struct host_snapshot *snap,
+                              uint64_t counter_hz);
+
+/*
+ * True if two pages give the same time for every counter value, i.e. the
+ * newer one only moved its bases along the same lines.  Publishing such
+ * a page would only make readers retry.
+ */
+bool pages_same_mapping(const struct pvcp_host_page *a,
+                        const struct pvcp_host_page *b);
+
+/* True if page n is published with the same mapping as src. */
+bool pages_is_current(struct pages_file *pf, int n,
+                      const struct pvcp_host_page *src);
+
+/*
+ * Publish src's seq-protected part into page n (seq odd, write, seq even).
+ * Returns false without writing if the mapping is unchanged.
+ */
+bool pages_publish(struct pages_file *pf, int n,
+                   const struct pvcp_host_page *src);
+
+/* Mark page n unpublished (counter_mode NONE). */
+void pages_unpublish(struct pages_file *pf, int n);
+
+/* Rewrite the liveness fields of every page (no seq bump). */
+void pages_heartbeat(struct pages_file *pf, uint64_t counter,
+                     uint64_t mono_ns, uint64_t stale_after,
+                     uint32_t interval_ms);
+
+/* Set helper_epoch and helper_pid on every page (at start). */
+void pages_set_epoch(struct pages_file *pf, uint64_t epoch, uint32_t pid);
+
+#endif /* PVCLOCK_HELPER_PAGES_H */

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reading the host kernel's vDSO timekeeping data.  See vvar.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "vvar.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+
+/*
+ * Known x86_64 layouts, newest first.  Field order inside a clock block
+ * has been stable since the generic vDSO (5.3): seq, clock_mode,
+ * cycle_last, [max_cycles], mask, mult, shift, basetime[12].
+ *
+ *  - 6.15+ generic data store: struct vdso_time_data at offset 0 of the
+ *    first [vvar] page, clock blocks of 0xe8 bytes (with max_cycles, which
+ *    x86 has had since 6.10); kvmclock page in its own [vvar_vclock].
+ *  - 6.10 .. 6.14: struct vdso_data at offset 128 of the vvar page
+ *    (x86 DECLARE_VVAR(128, ...)), with max_cycles: 0xf8 bytes each
+ *    (tz_*, hrtimer_res and padding follow the bases).
+ *  - 5.4 .. 6.9: the same without max_cycles: 0xf0 bytes each.
+ */
+const struct vvar_layout vvar_layouts[] = {
+    { "datastore (6.15+)", 0, 0xe8, true, 4096 },
+    { "vdso_data@128, overflow protection (6.10-6.14)", 128, 0xf8, true,
+      4096 },
+    { "vdso_data@128 (5.4-6.9)", 128, 0xf0, false, 4096 },
+};
+const size_t vvar_layout_count = sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
+
+#define VDSO_BASES      12      /* CLOCK_TAI + 1 */
+#define LINUX_CLOCK_REALTIME        0
+#define LINUX_CLOCK_MONOTONIC       1
+#define LINUX_CLOCK_MONOTONIC_RAW   4
+#define LINUX_CLOCK_BOOTTIME        7
+#define LINUX_CLOCK_TAI             11
+
+/* struct pvclock_vcpu_time_info */
+#define PVTI_VERSION        0x00
+#define PVTI_TSC_TIMESTAMP  0x08
+#define PVTI_SYSTEM_TIME    0x10
+#define PVTI_MUL            0x18
+#define PVTI_SHIFT          0x1c
+#define PVTI_FLAGS          0x1d
+#define PVCLOCK_TSC_STABLE_BIT  0x01
+
+static inline uint32_t ld32(const volatile uint8_t *p, size_t off)
+{
+    return *(const volatile uint32_t *)(p + off);
+}
+
+static inline uint64_t ld64(const volatile uint8_t *p, size_t off)
+{
+    return *(const volatile uint64_t *)(p + off);
+}
+
+#define compiler_rmb()  __atomic_signal_fence(__ATOMIC_ACQUIRE)
+
+uint64_t vvar_read_tsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+int vvar_find_mappings(struct vvar_source *src, char *err)
+{
+    char line[512];
+    FILE *f;
+
+    memset(src, 0, sizeof(*src));
+    f = fopen("/proc/self/maps", "re");
+    if (!f) {
+        snprintf(err, VVAR_ERR_LEN, "cannot read /proc/self/maps: %s",
+                 strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        uintptr_t start, end;
+        char *name = strrchr(line, ' ');
+
+        if (!name || sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &start,
+                            &end) != 2) {
+            continue;
+        }
+        name++;
+        if (strcmp(name, "[vvar]\n") == 0) {
+            src->vvar = (const volatile uint8_t *)start;
+            src->vvar_len = end - start;
+        } else if (strcmp(name, "[vvar_vclock]\n") == 0) {
+            src->vclock = (const volatile uint8_t *)start;
+        }
+    }
+    fclose(f);
+    if (!src->vvar) {
+        snprintf(err, VVAR_ERR_LEN,
+                 "no [vvar] mapping in this process: the kernel has no "
+                 "vDSO data to share (vdso=0 on the kernel command line?)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Read one clock block's line; returns the offset of basetime[]. */
+static size_t read_line(const volatile uint8_t *blk, bool has_max,
+                        struct pvcp_line *line)
+{
+    line->cycle_last = ld64(blk, 0x08);
+    if (has_max) {
+        line->max_cycles = ld64(blk, 0x10);
+        line->mult = ld32(blk, 0x20);
+        line->shift = ld32(blk, 0x24);
+        return 0x28;
+    }
+    /*
+     * Before 6.10 the x86 vDSO had no overflow protection: deltas below
+     * 2^62 used the 64-bit product, larger ones clamped (6.8, 6.9) or
+     * wrapped; PVCP_HOST_F_MUL_WRAPS plus this bound reproduce that.
+     */
+    line->max_cycles = (1ull << 62) - 1;
+    line->mult = ld32(blk, 0x18);
+    line->shift = ld32(blk, 0x1c);
+    return 0x20;
+}
+
+static void read_base(const volatile uint8_t *blk, size_t bases, int clk,
+                      struct pvcp_base *b)
+{
+    b->sec = ld64(blk, bases + 16 * clk);
+    b->nsec_shifted = ld64(blk, bases + 16 * clk + 8);
+}
+
+static int read_kvmclock(const volatile uint8_t *pvti,
+                         struct pvcp_kvmclock *kc, char *err)
+{
+    uint32_t version;
+    uint8_t flags;
+
+    do {
+        version = ld32(pvti, PVTI_VERSION) & ~1u;
+        compiler_rmb();
+        kc->tsc_timestamp = ld64(pvti, PVTI_TSC_TIMESTAMP);
+        kc->system_time = ld64(pvti, PVTI_SYSTEM_TIME);
+        kc->tsc_to_system_mul = ld32(pvti, PVTI_MUL);
+        kc->tsc_shift = (int8_t)pvti[PVTI_SHIFT];
+        flags = pvti[PVTI_FLAGS];
+        compiler_rmb();
+    } while (ld32(pvti, PVTI_VERSION) != version);
+    memset(kc->reserved, 0, sizeof(kc->reserved));
+
+    if (!(flags & PVCLOCK_TSC_STABLE_BIT)) {
+        snprintf(err, VVAR_ERR_LEN,
+                 "host clocksource is kvm-clock without a stable TSC "
+                 "(PVCLOCK_TSC_STABLE_BIT clear): the host vDSO itself "
+                 "falls back to a syscall, so there is nothing exact to "
+                 "share");
+        return -1;
+    }
+    return 0;
+}
+
+int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
+                  char *err)
+{
+    const struct vvar_layout *l = src->layout;
+    const volatile uint8_t *hres, *raw;
+    size_t hb, rb;
+    uint32_t seq, rseq;
+
+    if (!l || l->data_offset + 2 * l->stride > src->vvar_len ||
+        l->data_offset + 2 * l->stride > PVCP_PAGE_SIZE) {
+        snprintf(err, VVAR_ERR_LEN, "no usable vvar layout");
+        return -1;
+    }
+    hres = src->vvar + l->data_offset;
+    raw = hres + l->stride;
+
+    for (;;) {
+        memset(snap, 0, sizeof(*snap));
+        seq = ld32(hres, 0);
+        if (seq & 1) {
+            /* A time namespace's vvar page says seq 1 forever. */
+            if ((int32_t)ld32(hres, 4) == VVAR_CLOCKMODE_TIMENS) {
+                snprintf(err, VVAR_ERR_LEN,
+                         "running in a non-root time namespace (the vvar "
+                         "page is a timens page): its clocks are offset "
+                         "from the host's; run pvclock-helper in the "
+                         "initial time namespace");
+                return -1;
+            }
+            __builtin_ia32_pause();
+            continue;
+        }
+        compiler_rmb();
+        rseq = ld32(raw, 0);
+        snap->seq = seq;
+        snap->clock_mode = (int32_t)ld32(hres, 4);
+        hb = read_line(hres, l->max_cycles, &snap->hres);
+        rb = read_line(raw, l->max_cycles, &snap->raw);
+        read_base(hres, hb, LINUX_CLOCK_REALTIME,
+                  &snap->hres_base[PVCP_HRES_REALTIME]);
+        read_base(hres, hb, LINUX_CLOCK_MONOTONIC,
+                  &snap->hres_base[PVCP_HRES_MONOTONIC]);
+        read_base(hres, hb, LINUX_CLOCK_BOOTTIME,
+                  &snap->hres_base[PVCP_HRES_BOOTTIME]);
+        read_base(hres, hb, LINUX_CLOCK_TAI,
+                  &snap->hres_base[PVCP_HRES_TAI]);
+        read_base(raw, rb, LINUX_CLOCK_MONOTONIC_RAW, &snap->raw_base);
+        if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
+            const volatile uint8_t *pvti = src->vclock;
+
+            if (!pvti) {
+                pvti = src->vvar_len > l->vclock_offset
+                       ? src->vvar + l->vclock_offset : NULL;
+            }
+            if (!pvti) {
+                snprintf(err, VVAR_ERR_LEN,
+                         "host clocksource is kvm-clock but no pvclock "
+                         "page is mapped");
+                return -1;
+            }
+            if (read_kvmclock(pvti, &snap->kvmclock, err) < 0) {
+                return -1;
+            }
+        }
+        compiler_rmb();
+        if (ld32(hres, 0) == seq && ld32(raw, 0) == rseq) {
+            break;
+        }
+    }
+
+    if (!l->max_cycles) {
+        snap->flags |= PVCP_HOST_F_MUL_WRAPS;
+    }
+    switch (snap->clock_mode) {
+    case VVAR_CLOCKMODE_TSC:
+        snap->counter_mode = PVCP_COUNTER_TSC;
+        break;
+    case VVAR_CLOCKMODE_PVCLOCK:
+        snap->counter_mode = PVCP_COUNTER_TSC_KVMCLOCK;
+        break;
+    case VVAR_CLOCKMODE_HVCLOCK:
+        snprintf(err, VVAR_ERR_LEN,
+                 "host clocksource is hyperv_clocksource_tsc_page "
+                 "(vDSO mode HVCLOCK), which pvclock-helper does not "
+                 "compose yet; switch the host clocksource to tsc");
+        return -1;
+    case VVAR_CLOCKMODE_NONE:
+        snprintf(err, VVAR_ERR_LEN,
+                 "host clocksource has no vDSO mode (clock_mode NONE): "
+                 "the host's clock_gettime() is a syscall and cannot be "
+                 "shared; use the tsc (or kvm-clock) clocksource");
+        return -1;
+    default:
+        snprintf(err, VVAR_ERR_LEN, "unknown vDSO clock mode %d",
+                 snap->clock_mode);
+        return -1;
+    }
+    if (snap->hres.shift > 63 || snap->raw.shift > 63 ||
+        snap->hres.mult == 0 || snap->raw.mult == 0) {
+        snprintf(err, VVAR_ERR_LEN,
+                 "implausible clock data (mult %u shift %u)",
+                 snap->hres.mult, snap->hres.shift);
+        return -1;
+    }
+    return 0;
+}
+
+/* A snapshot's time for a Linux clock id at a host TSC value. */
+static struct pvcp_time snap_time(const struct host_snapshot *s, int clk,
+                                  uint64_t tsc)
+{
+    uint64_t cycles = pvcp_host_cycles(s->counter_mode, &s->kvmclock, tsc);
+
+    switch (clk) {
+    case LINUX_CLOCK_MONOTONIC_RAW:
+        return pvcp_clock_at(&s->raw, &s->raw_base, s->flags, cycles);
+    case LINUX_CLOCK_MONOTONIC:
+        return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_MONOTONIC],
+                             s->flags, cycles);
+    case LINUX_CLOCK_BOOTTIME:
+        return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_BOOTTIME],
+                             s->flags, cycles);
+    case LINUX_CLOCK_TAI:
+        return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_TAI],
+                             s->flags, cycles);
+    default:
+        return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_REALTIME],
+                             s->flags, cycles);
+    }
+}
+
+static struct pvcp_time ts_time(const struct timespec *ts)
+{
+    struct pvcp_time t = { (uint64_t)ts->tv_sec, (uint64_t)ts->tv_nsec };
+
+    return t;
+}
+
+int vvar_validate(const struct host_snapshot *snap, char *err)
+{
+    static const struct {
+        int linux_id;
+        clockid_t id;
+        const char *name;
+    } clocks[] = {
+        { LINUX_CLOCK_REALTIME, CLOCK_REALTIME, "REALTIME" },
+        { LINUX_CLOCK_MONOTONIC, CLOCK_MONOTONIC, "MONOTONIC" },
+        { LINUX_CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
+        { LINUX_CLOCK_BOOTTIME, CLOCK_BOOTTIME, "BOOTTIME" },
+        { LINUX_CLOCK_TAI, CLOCK_TAI, "TAI" },
+    };
+
+    for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+        struct timespec before, after;
+        struct pvcp_time t;
+        uint64_t tsc;
+
+        clock_gettime(clocks[i].id, &before);
+        tsc = vvar_read_tsc();
+        clock_gettime(clocks[i].id, &after);
+        t = snap_time(snap, clocks[i].linux_id, tsc);
+        if (pvcp_time_cmp(t, ts_time(&before)) < 0 ||
+            pvcp_time_cmp(t, ts_time(&after)) > 0) {
+            snprintf(err, VVAR_ERR_LEN,
+                     "CLOCK_%s computed %" PRIu64 ".%09" PRIu64
+                     " is outside clock_gettime() %lld.%09ld..%lld.%09ld",
+                     clocks[i].name, t.sec, t.nsec,
+                     (long long)before.tv_sec, before.tv_nsec,
+                     (long long)after.tv_sec, after.tv_nsec);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Did the kernel publish new data since the snapshot was taken? */
+static bool snapshot_outdated(const struct vvar_source *src,
+                              const struct host_snapshot *snap)
+{
+    return ld32(src->vvar + src->layout->data_offset, 0) != snap->seq;
+}
+
+/*
+ * Validate, retrying while the kernel updates underneath (the bracket
+ * only holds for the data in force during the two clock_gettime()s).
+ */
+int vvar_read_validated(const struct vvar_source *src,
+                        struct host_snapshot *snap, char *err)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int ret;
+
+        if (vvar_snapshot(src, snap, err) < 0) {
+            return -1;
+        }
+        ret = vvar_validate(snap, err);
+        if (snapshot_outdated(src, snap)) {
+            continue;
+        }
+        return ret;
+    }
+    snprintf(err, VVAR_ERR_LEN, "kernel data kept changing during "
+             "validation");
+    return -1;
+}
+
+int vvar_open(struct vvar_source *src, char *err)
+{
+    char why[VVAR_ERR_LEN * 3] = "";
+    struct host_snapshot snap;
+
+    if (vvar_find_mappings(src, err) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < vvar_layout_count; i++) {
+        char one[VVAR_ERR_LEN];
+        size_t used = strlen(why);
+
+        src->layout = &vvar_layouts[i];
+        if (vvar_read_validated(src, &snap, one) == 0) {
+            return 0;
+        }
+        /* Some failures are about the host, not the layout: stop there. */
+        if (strstr(one, "time namespace") || strstr(one, "clocksource")) {
+            snprintf(err, VVAR_ERR_LEN, "%s", one);
+            src->layout = NULL;
+            return -1;
+        }
+        snprintf(why + used, sizeof(why) - used, "%s%s: %s",
+                 used ? "; " : "", vvar_layouts[i].name, one);
+    }
+    src->layout = NULL;
+    snprintf(err, VVAR_ERR_LEN,
+             "vDSO data layout of this kernel not recognised (%.180s)", why);
+    return -1;
+}
+
+uint64_t vvar_counter_hz(const struct host_snapshot *snap)
+{
+    if (snap->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
+        /* ns per tick = mul / 2^32 * 2^shift */
+        const struct pvcp_kvmclock *k = &snap->kvmclock;
+        pvcp_u128 num = (pvcp_u128)PVCP_NSEC_PER_SEC << 32;
+
+        if (!k->tsc_to_system_mul) {
+            return 0;
+        }
+        if (k->tsc_shift >= 0) {
+            return (uint64_t)(num / ((pvcp_u128)k->tsc_to_system_mul <<
+                                     k->tsc_shift));
+        }
+        return (uint64_t)((num << -k->tsc_shift) / k->tsc_to_system_mul);
+    }
+    /* cycles per ns = 2^shift / mult (the raw clock is never adjusted) */
+    return (uint64_t)(((pvcp_u128)PVCP_NSEC_PER_SEC << snap->raw.shift) /
+                      snap->raw.mult);
+}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * pvclock-pages ABI: the host's clocks, exactly, in shared memory.
+ *
+ * The problem.  A program on the host turns a TSC reading into
+ * CLOCK_REALTIME with a few multiplications over the kernel's vDSO data.
+ * A guest has no such data: it gets MONOTONIC from kvmclock and REALTIME
+ * from NTP or PTP, which poll, drift between polls and start over after
+ * every live migration.  This ABI hands the host's vDSO data to guests so
+ * that a guest program computes the host's clocks from its own counter,
+ * bit for bit, with no syscall, no VM exit and no periodic wakeup.
+ *
+ * The pieces.
+ *
+ *   host pages   One helper per host (pvclock-helper) copies the kernel's
+ *                timekeeping data into a 16 KiB pages file, four 4 KiB
+ *                host pages, one per (counter domain, REALTIME flavour):
+ *
+ *                  page 0  unscaled counter (host TSC), unsmeared REALTIME
+ *                  page 1  unscaled counter (host TSC), smeared REALTIME
+ *                  page 2  scaled counter (host MONOTONIC_RAW ns), unsmeared
+ *                  page 3  scaled counter (host MONOTONIC_RAW ns), smeared
+ *
+ *                The helper writes in place; it never replaces the file,
+ *                so every mapping of it (QEMU's, the host readers') sees
+ *                the same pages.
+ *
+ *   offset page  One per guest, owned by the QEMU device: how to turn the
+ *                guest's counter into a host page's counter, timens-like
+ *                offsets for the monotonic clocks, a generation counter and
+ *                a status.  It changes only on events (start, stop/cont,
+ *                migration, snapshot restore), never periodically.
+ *
+ *   BAR0         The device `-device pvclock-pages` (PCI 1af4:10f0) maps
+ *                both into a 32 KiB memory BAR, read-only to the guest:
+ *
+ *                  0x0000-0x3fff  host pages 0..3 (the pages file, mapped)
+ *                  0x4000-0x4fff  offset page
+ *                  0x5000-0x7fff  reserved, reads as zero
+ *
+ *                Guest writes anywhere in the BAR are ignored.
+ *
+ * Reading (see contrib/libpvclock/ for the reference reader):
+ *
+ *   1. o = offset page seq; wait while odd; read barrier
+ *   2. h = host page seq;   wait while odd; read barrier
+ *   3. read the guest counter (RDTSC, ordered like the host vDSO orders it)
+ *   4. copy what is needed from both pages
+ *   5. read barrier; if either seq changed, start again
+ *   6. compute: guest counter -> host counter (offset page xform), host
+ *      counter -> clock (host page, with pvcp_* in pvclock-pages-calc.h),
+ *      plus the offset page's timens offset for the monotonic clocks.
+ *
+ * Versioning.  abi_major changes when a reader of the old version would
+ * compute a wrong time: readers must refuse a major they do not know.
+ * abi_minor changes when fields are added in reserved space (which is
+ * zero in older writers) or new flag bits are defined: readers accept any
+ * minor and ignore what they do not know.  Sizes and offsets of existing
+ * fields never change within a major.
+ *
+ * Byte order: everything is little-endian (the x86 TSC is the counter).
+ * Every struct below has a fixed size, checked at compile time.
+ *
+ * PCI ID: 1af4:10f0 is in QEMU's range for experimental devices without
+ * registration (1af4:10f0..10ff); upstream submission needs an official ID.
+ */
+#ifndef PVCLOCK_PAGES_ABI_H
+#define PVCLOCK_PAGES_ABI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+typedef __u8 pvcp_u8;
+typedef __u16 pvcp_u16;
+typedef __u32 pvcp_u32;
+typedef __u64 pvcp_u64;
+typedef __s8 pvcp_s8;
+typedef __s32 pvcp_s32;
+typedef __s64 pvcp_s64;
+#else
+#include <stdint.h>
+typedef uint8_t pvcp_u8;
+typedef uint16_t pvcp_u16;
+typedef uint32_t pvcp_u32;
+typedef uint64_t pvcp_u64;
+typedef int8_t pvcp_s8;
+typedef int32_t pvcp_s32;
+typedef int64_t pvcp_s64;
+#endif
+
+#define PVCP_ABI_MAJOR          1
+#define PVCP_ABI_MINOR          0
+
+#define PVCP_PAGE_SIZE          4096
+#define PVCP_HOST_PAGES         4
+/* Size of the helper's pages file: exactly the four host pages. */
+#define PVCP_FILE_SIZE          (PVCP_HOST_PAGES * PVCP_PAGE_SIZE)
+
+/* BAR0 layout. */
+#define PVCP_BAR_HOST_PAGE(n)   ((n) * PVCP_PAGE_SIZE)
+#define PVCP_BAR_OFFSET_PAGE    (PVCP_HOST_PAGES * PVCP_PAGE_SIZE)
+#define PVCP_BAR_SIZE           (8 * PVCP_PAGE_SIZE)
+
+/* PCI identity (experimental range, see above). */
+#define PVCP_PCI_VENDOR_ID      0x1af4
+#define PVCP_PCI_DEVICE_ID      0x10f0
+#define PVCP_PCI_REVISION       1
+
+/* Host page index = counter domain | REALTIME flavour. */
+#define PVCP_PAGE_SMEARED       0x1     /* bit 0: REALTIME leap-smeared */
+#define PVCP_PAGE_SCALED        0x2     /* bit 1: counter is host raw ns */
+#define PVCP_PAGE_UNSCALED_UNSMEARED    0
+#define PVCP_PAGE_UNSCALED_SMEARED      1
+#define PVCP_PAGE_SCALED_UNSMEARED      2
+#define PVCP_PAGE_SCALED_SMEARED        3
+
+/*
+ * One vDSO-style linear mapping from host counter cycles to nanoseconds,
+ * exactly as the Linux x86 vDSO applies it (lib/vdso/gettimeofday.c and
+ * arch/x86/include/asm/vdso/gettimeofday.h, vdso_calc_ns()):
+ *
+ *   delta = cycles - cycle_last                         (mod 2^64)
+ *   delta <= max_cycles:  ns = (delta * mult + base) >> shift   (64 bit)
+ *   delta >  max_cycles:  bit 62 of delta set (the counter went backwards
+ *                         a little): ns = base >> shift;
+ *                         else ns = ((u128)(delta & S64_MAX) * mult + base)
+ *                         >> shift, or the 64-bit formula if the host
+ *                         kernel predates overflow protection
+ *                         (PVCP_HOST_F_MUL_WRAPS)
+ *
+ * where base is a clock's nsec_shifted below.  Then
+ *   tv_sec = sec + ns / 10^9, tv_nsec = ns % 10^9.
+ * All fields are protected by the host page's seq.
+ */
+struct pvcp_line {
+    pvcp_u64 cycle_last;        /* host counter value the bases are at */
+    pvcp_u64 max_cycles;        /* larger deltas take the slow path */
+    pvcp_u32 mult;              /* ns << shift per cycle */
+    pvcp_u32 shift;             /* 0..63 */
+};
+
+/* A clock's value at cycle_last: sec + (nsec_shifted >> shift) / 10^9. */
+struct pvcp_base {
+    pvcp_u64 sec;               /* seconds since the clock's epoch */
+    pvcp_u64 nsec_shifted;      /* nanoseconds << line.shift, may exceed 1 s */
+};
+
+/* Indexes into pvcp_host_page.hres_base[]. */
+#define PVCP_HRES_REALTIME      0
+#define PVCP_HRES_MONOTONIC     1
+#define PVCP_HRES_BOOTTIME      2
+#define PVCP_HRES_TAI           3
+#define PVCP_HRES_CLOCKS        4
+
+/*
+ * The kvmclock stage, present when the host is itself a KVM guest whose
+ * clocksource is kvm-clock (PVCP_COUNTER_TSC_KVMCLOCK): the host kernel's
+ * clocksource counter is not the TSC but
+ *
+ *   delta  = tsc - tsc_timestamp                        (mod 2^64)
+ *   delta  = tsc_shift < 0 ? delta >> -tsc_shift : delta << tsc_shift
+ *   cycles = (system_time + ((u128)delta * tsc_to_system_mul >> 32))
+ *            & S64_MAX
+ *
+ * i.e. struct pvclock_vcpu_time_info of the host's vCPU 0, exactly as the
+ * host vDSO applies it (vread_pvclock()).  Protected by seq.
+ */
+struct pvcp_kvmclock {
+    pvcp_u64 tsc_timestamp;
+    pvcp_u64 system_time;       /* ns */
+    pvcp_u32 tsc_to_system_mul; /* 0.32 fixed point */
+    pvcp_s8 tsc_shift;
+    pvcp_u8 reserved[3];
+};
+
+/*
+ * A host page.  Layout is fixed; offsets in comments.  Everything in the
+ * first cache lines up to and including the lines and bases is protected
+ * by seq (a seqcount: odd while the helper writes, incremented by two per
+ * update).  The helper bumps seq only when the mapping really changes, so
+ * readers are not made to retry for nothing.
+ */
+struct pvcp_host_page {
+    /* 0x000: identity, written once when the page is created */
+    pvcp_u32 magic;             /* PVCP_HOST_MAGIC */
+    pvcp_u16 abi_major;         /* PVCP_ABI_MAJOR */
+    pvcp_u16 abi_minor;         /* PVCP_ABI_MINOR of the writer */
+    pvcp_u32 page_index;        /* 0..3, PVCP_PAGE_* */
+    pvcp_u32 reserved0;
+    pvcp_u64 reserved1;
+
+    /* 0x018: seqcount for everything from here to 0x140 */
+    pvcp_u32 seq;
+    pvcp_u32 counter_mode;      /* PVCP_COUNTER_* */
+    pvcp_u64 flags;             /* PVCP_HOST_F_* */
+    pvcp_u64 counter_hz;        /* nominal host counter frequency, 0 unknown */
+
+    /* 0x030 */
+    struct pvcp_kvmclock kvmclock;      /* if counter_mode says so */
+
+    /* 0x048: CLOCK_REALTIME, MONOTONIC, BOOTTIME and TAI */
+    struct pvcp_line hres;
+    struct pvcp_base hres_base[PVCP_HRES_CLOCKS];
+
+    /* 0x0a0: CLOCK_MONOTONIC_RAW */
+    struct pvcp_line raw;
+    struct pvcp_base raw_base;
+
+    /* 0x0c8: host NTP state (adjtimex), informational */
+    pvcp_s32 tai_offset;        /* TAI - UTC, seconds */
+    pvcp_u32 ntp_status;        /* adjtimex STA_* bits */
+    pvcp_u64 esterror_ns;       /* estimated error */
+    pvcp_u64 maxerror_ns;       /* maximum error */
+
+    /* 0x0e0: reserved for smear segments (ABI 1.x), zero */
+    pvcp_u64 reserved_seq[12];
+
+    /* 0x140: outside seq */
+    pvcp_u64 reserved2[8];
+
+    /*
+     * 0x180, own cache line, NOT protected by seq: the helper's liveness,
+     * rewritten about every heartbeat_interval_ms without bumping seq, so
+     * that a live helper costs readers nothing.  A reader whose host
+     * counter is more than stale_after past heartbeat_counter reports the
+     * page stale (and may still use it).  helper_epoch changes at every
+     * helper start, so a reader can tell a restart.
+     */
+    pvcp_u64 heartbeat_counter; /* host counter at the last heartbeat */
+    pvcp_u64 heartbeat_ns;      /* host CLOCK_MONOTONIC then, for humans */
+    pvcp_u64 stale_after;       /* counter delta; 0 = never stale */
+    pvcp_u64 helper_epoch;
+    pvcp_u32 heartbeat_interval_ms;
+    pvcp_u32 helper_pid;
+    pvcp_u64 reserved3[3];
+
+    /* 0x1c0 */
+    pvcp_u8 reserved4[PVCP_PAGE_SIZE - 0x1c0];
+};
+
+#define PVCP_HOST_MAGIC         0x48435650u     /* "PVCH" */
+
+/* counter_mode: what the page's counter is. */
+#define PVCP_COUNTER_NONE       0   /* not published: readers must refuse */
+#define PVCP_COUNTER_TSC        1   /* host TSC & S64_MAX */
+#define PVCP_COUNTER_TSC_KVMCLOCK 2 /* host TSC through the kvmclock stage */
+#define PVCP_COUNTER_RAW_NS     3   /* host CLOCK_MONOTONIC_RAW ns (scaled) */
+
+/* flags */
+#define PVCP_HOST_F_VALID       (1ull << 0) /* page published and usable */
+#define PVCP_HOST_F_MUL_WRAPS   (1ull << 1) /* host vDSO has no overflow
+                                                protection: slow path wraps */
+#define PVCP_HOST_F_SIMULATED   (1ull << 2) /* synthetic host (simulate mode) */
+#define PVCP_HOST_F_LEAP_INS    (1ull << 3) /* leap second insertion armed */
+#define PVCP_HOST_F_LEAP_DEL    (1ull << 4) /* leap second deletion armed */
+#define PVCP_HOST_F_UNSYNC      (1ull << 5) /* host clock not synchronised */
+
+/*
+ * Guest counter -> host page counter:
+ *
+ *   host = (u64)(((u128)guest * mult) >> frac_bits) + offset   (mod 2^64)
+ *
+ * mult == 1 << frac_bits means the guest counter runs at the host
+ * counter's rate (no scaling; with frac_bits 0 the formula is a plain
+ * addition).  Protected by the offset page's seq.
+ */
+struct pvcp_xform {
+    pvcp_u64 mult;
+    pvcp_u32 frac_bits;         /* 0..63 */
+    pvcp_u32 flags;             /* PVCP_XFORM_F_* */
+    pvcp_u64 offset;            /* two's complement, added mod 2^64 */
+};
+
+#define PVCP_XFORM_F_VALID      (1u << 0)
+
+/* Like struct timens_offset: added to a monotonic clock's value. */
+struct pvcp_timens_offset {
+    pvcp_s64 sec;
+    pvcp_u64 nsec;              /* 0..999999999 */
+};
+
+/* Indexes into pvcp_offset_page.xform[]. */
+#define PVCP_DOMAIN_UNSCALED    0   /* to host pages 0 and 1 */
+#define PVCP_DOMAIN_SCALED      1   /* to host pages 2 and 3 */
+#define PVCP_DOMAINS            2
+
+/* Indexes into pvcp_offset_page.mono_offset[]. */
+#define PVCP_MONO_MONOTONIC     0
+#define PVCP_MONO_RAW           1
+#define PVCP_MONO_BOOTTIME      2
+#define PVCP_MONO_CLOCKS        3
+
+/*
+ * The per-guest offset page, written by the device, read-only to the
+ * guest.  Everything from seq to the end of mono_offset is protected by
+ * seq.  The device changes generation before (in the same seq write as)
+ * any change that is a disruption for the guest: a new counter relation,
+ * new monotonic offsets, another host.
+ */
+struct pvcp_offset_page {
+    /* 0x000 */
+    pvcp_u32 magic;             /* PVCP_OFFSET_MAGIC */
+    pvcp_u16 abi_major;
+    pvcp_u16 abi_minor;
+    pvcp_u32 seq;
+    pvcp_u32 status;            /* PVCP_STATUS_* */
+    pvcp_u64 generation;        /* disruption counter, starts at 1 */
+
+    /* 0x018 */
+    pvcp_u32 recommended_page;  /* host page index the guest should use */
+    pvcp_u32 counter_backend;   /* PVCP_BACKEND_*, informational */
+    pvcp_u64 guest_counter_hz;  /* guest TSC frequency, 0 unknown */
+
+    /* 0x028 */
+    struct pvcp_xform xform[PVCP_DOMAINS];
+
+    /* 0x058 */
+    struct pvcp_timens_offset mono_offset[PVCP_MONO_CLOCKS];
+
+    /* 0x088 */
+    pvcp_u8 reserved[PVCP_PAGE_SIZE - 0x88];
+};
+
+#define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
+
+/* status: may the guest trust the pages right now? */
+#define PVCP_STATUS_INVALID     0   /* not set up (or being torn down) */
+#define PVCP_STATUS_VALID       1
+#define PVCP_STATUS_NO_HELPER   2   /* no usable pages file */
+#define PVCP_STATUS_UNRELIABLE  3   /* counter relation not known exactly
+                                       (e.g. vCPUs disagree) */
+
+/* counter_backend */
+#define PVCP_BACKEND_NONE       0
+#define PVCP_BACKEND_KVM        1
+#define PVCP_BACKEND_TCG        2
+#define PVCP_BACKEND_QTEST      3
+
+#define PVCP_STATIC_ASSERT(e, m) _Static_assert(e, m)
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_line) == 24, "pvcp_line size");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_kvmclock) == 24, "pvcp_kvmclock size");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_host_page) == PVCP_PAGE_SIZE,
+                   "host page size");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_offset_page) == PVCP_PAGE_SIZE,
+                   "offset page size");
+
+#endif /* PVCLOCK_PAGES_ABI_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * pvclock-pages arithmetic: the one place where a counter value becomes
+ * nanoseconds.  The reader library, the helper's validation, the device's
+ * migration code and the tests all call these; nothing else may redo this
+ * arithmetic.
+ *
+ * Pure functions over copies of ABI structs: no I/O, no barriers, no
+ * seqcounts (those belong to the callers that read shared memory).
+ * Every step mirrors the Linux x86 vDSO so results are bit-exact with it.
+ */
+#ifndef PVCLOCK_PAGES_CALC_H
+#define PVCLOCK_PAGES_CALC_H
+
+#include "pvclock-pages-abi.h"
+
+#define PVCP_NSEC_PER_SEC       1000000000ull
+#define PVCP_S64_MAX            0x7fffffffffffffffull
+
+#if defined(__GNUC__)
+#define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
+#else
+#define PVCP_UNLIKELY(x)        (x)
+#endif
+
+typedef unsigned __int128 pvcp_u128;
+
+/* A clock value as the vDSO returns it: tv_sec, tv_nsec < 10^9. */
+struct pvcp_time {
+    pvcp_u64 sec;
+    pvcp_u64 nsec;
+};
+
+/* Guest counter -> host page counter (struct pvcp_xform). */
+static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
+                                        pvcp_u64 guest)
+{
+    if (x->frac_bits == 0 && x->mult == 1) {
+        return guest + x->offset;
+    }
+    return (pvcp_u64)(((pvcp_u128)guest * x->mult) >> x->frac_bits) +
+           x->offset;
+}
+
+/*
+ * kvmclock stage (vread_pvclock() and __pvclock_read_cycles()): the host
+ * kernel's clocksource cycles for a host TSC value.  The shift happens
+ * before the 32.32 multiply and the sum wraps, as in the kernel.
+ */
+static inline pvcp_u64 pvcp_kvmclock_cycles(const struct pvcp_kvmclock *k,
+                                            pvcp_u64 tsc)
+{
+    pvcp_u64 delta = tsc - k->tsc_timestamp;
+
+    if (k->tsc_shift < 0) {
+        delta >>= -k->tsc_shift;
+    } else {
+        delta <<= k->tsc_shift;
+    }
+    return (k->system_time +
+            (pvcp_u64)(((pvcp_u128)delta * k->tsc_to_system_mul) >> 32)) &
+           PVCP_S64_MAX;
+}
+
+/* Host counter value (the page's counter domain) -> clocksource cycles. */
+static inline pvcp_u64 pvcp_host_cycles(pvcp_u32 counter_mode,
+                                        const struct pvcp_kvmclock *k,
+                                        pvcp_u64 counter)
+{
+    if (counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
+        return pvcp_kvmclock_cycles(k, counter);
+    }
+    /* x86 vDSO: rdtsc_ordered() & S64_MAX */
+    return counter & PVCP_S64_MAX;
+}
+
+/*
+ * vdso_calc_ns() of the x86 vDSO.  Negative motion (a counter a little
+ * behind cycle_last) clamps to the base; large deltas use a 128-bit
+ * product unless the host kernel had no overflow protection, in which
+ * case the 64-bit product wraps as it did there.
+ */
+static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
+                                    pvcp_u64 flags, pvcp_u64 cycles,
+                                    pvcp_u64 base)
+{
+    pvcp_u64 delta = cycles - l->cycle_last;
+
+    if (PVCP_UNLIKELY(delta > l->max_cycles)) {
+        if (delta & (1ull << 62)) {
+            return base >> l->shift;
+        }
+        if (flags & PVCP_HOST_F_MUL_WRAPS) {
+            return (delta * l->mult + base) >> l->shift;
+        }
+        return (pvcp_u64)((((pvcp_u128)(delta & PVCP_S64_MAX) * l->mult) +
+                           base) >> l->shift);
+    }
+    return (delta * l->mult + base) >> l->shift;
+}
+
+/* sec + ns, normalised the way the vDSO does it outside its loop. */
+static inline struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
+{
+    struct pvcp_time t;
+
+    t.sec = sec + ns / PVCP_NSEC_PER_SEC;
+    t.nsec = ns % PVCP_NSEC_PER_SEC;
+    return t;
+}
+
+/* One clock from a line and its base at the given clocksource cycles. */
+static inline struct pvcp_time pvcp_clock_at(const struct pvcp_line *l,
+                                             const struct pvcp_base *b,
+                                             pvcp_u64 flags, pvcp_u64 cycles)
+{
+    return pvcp_time_make(b->sec,
+                          pvcp_line_ns(l, flags, cycles, b->nsec_shifted));
+}
+
+/*
+ * Add a timens-like offset (do_hres_timens()): seconds and nanoseconds
+ * added separately, then normalised.
+ */
+static inline struct pvcp_time pvcp_time_add_offset(
+    struct pvcp_time t, const struct pvcp_timens_offset *o)
+{
+    return pvcp_time_make(t.sec + (pvcp_u64)o->sec, t.nsec + o->nsec);
+}
+
+/* a - b in nanoseconds (for tests and tools; |a - b| < 292 years). */
+static inline pvcp_s64 pvcp_time_diff_ns(struct pvcp_time a,
+                                         struct pvcp_time b)
+{
+    return (pvcp_s64)(a.sec - b.sec) * (pvcp_s64)PVCP_NSEC_PER_SEC +
+           ((pvcp_s64)a.nsec - (pvcp_s64)b.nsec);
+}
+
+static inline int pvcp_time_cmp(struct pvcp_time a, struct pvcp_time b)
+{
+    if (a.sec != b.sec) {
+        return (pvcp_s64)(a.sec - b.sec) < 0 ? -1 : 1;
+    }
+    return a.nsec < b.nsec ? -1 : a.nsec > b.nsec;
+}
+
+#endif /* PVCLOCK_PAGES_CALC_H */
