@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * pvclock-guest: the guest side of pvclock-pages.
+ *
+ *   pvclock-guest show             status and every clock, next to the
+ *                                  guest's own clock_gettime()
+ *   pvclock-guest serve --tty DEV  answer time queries from the host over
+ *                                  a serial line (see pvclock-exchange)
+ *
+ * Serial protocol, one line each way, ASCII:
+ *   host -> guest   "Q <n>"    read CLOCK_REALTIME now
+ *   guest -> host   "R <n> <sec>.<nsec9> <errno-name>"
+ *   host -> guest   "X"        exit
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pvclock.h"
+
+static const struct {
+    clockid_t id;
+    const char *name;
+} clocks[] = {
+    { CLOCK_REALTIME, "REALTIME" },
+    { CLOCK_TAI, "TAI" },
+    { CLOCK_MONOTONIC, "MONOTONIC" },
+    { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
+    { CLOCK_BOOTTIME, "BOOTTIME" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: pvclock-guest [--resource PATH] show\n"
+"       pvclock-guest [--resource PATH] serve --tty DEVICE\n"
+"Read the host's clocks through the pvclock-pages PCI device.\n"
+"  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n"
+"  --tty DEVICE     serial line to answer host time queries on (serve)\n");
+}
+
+static int open_device(struct pvclock *pc, const char *resource)
+{
+    int err = pvclock_open_guest(pc, resource);
+
+    if (err) {
+        fprintf(stderr, "pvclock-guest: %s%s%s\n", pvclock_strerror(err),
+                err == PVCLOCK_EOPEN ? ": " : "",
+                err == PVCLOCK_EOPEN ? strerror(pc->saved_errno) : "");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_show(struct pvclock *pc)
+{
+    static const char *const status_names[] = {
+        "invalid", "valid", "no helper", "unreliable",
+    };
+    static const char *const backend_names[] = {
+        "none", "kvm", "tcg", "qtest",
+    };
+    struct pvclock_info info;
+    int err = pvclock_get_info(pc, &info), bad = 0;
+
+    if (err) {
+        fprintf(stderr, "pvclock-guest: %s\n", pvclock_strerror(err));
+        return 1;
+    }
+    printf("device: status %s, generation %" PRIu64 ", counter backend %s, "
+           "guest counter %" PRIu64 " Hz, host page %u, helper epoch %"
+           PRIu64 "\n",
+           info.status < 4 ? status_names[info.status] : "?",
+           info.generation,
+           info.backend < 4 ? backend_names[info.backend] : "?",
+           info.guest_counter_hz, info.page, info.helper_epoch);
+    printf("%-14s %22s %22s %16s\n", "clock", "pvclock (host)",
+           "guest clock_gettime", "guest - pvclock");
+    for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+        struct timespec pv = { 0, 0 }, own;
+
+        err = pvclock_gettime(pc, clocks[i].id, &pv);
+        clock_gettime(clocks[i].id, &own);
+        if (err && err != PVCLOCK_ESTALE) {
+            printf("%-14s %22s %11lld.%09ld  %s\n", clocks[i].name, "-",
+                   (long long)own.tv_sec, own.tv_nsec, pvclock_strerror(err));
+            bad = 1;
+            continue;
+        }
+        printf("%-14s %11lld.%09ld %11lld.%09ld %+16.9f%s\n", clocks[i].name,
+               (long long)pv.tv_sec, pv.tv_nsec, (long long)own.tv_sec,
+               own.tv_nsec,
+               (double)(own.tv_sec - pv.tv_sec) +
+               (own.tv_nsec - pv.tv_nsec) / 1e9,
+               err ? " (stale)" : "");
+    }
+    return bad;
+}
+
+static int set_raw(int fd)
+{
+    struct termios t;
+
+    if (tcgetattr(fd, &t) < 0) {
+        return -1;
+    }
+    cfmakeraw(&t);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    cfsetispeed(&t, B115200);
+    cfsetospeed(&t, B115200);
+    return tcsetattr(fd, TCSANOW, &t);
+}
+
+/* Read one '\n'-terminated line (without it); 0 at EOF, -1 on error. */
+static int read_line(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    while (n + 1 < len) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return r == 0 && n == 0 ? 0 : -1;
+        }
+        if (c == '\r') {
+            continue;
+        }
+        if (c == '\n') {
+            break;
+        }
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return 1;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static const char *err_name(int err)
+{
+    static const char *const names[PVCLOCK_ERRORS] = {
+        "ok", "ENOTMAPPED", "EOPEN", "ENODEV", "ESIZE", "EMAGIC",
+        "EVERSION", "EUNPUBLISHED", "EBADPAGE", "ENOTVALID",
+        "EUNRELIABLE", "ESTALE", "ECLOCK", "EBUSY", "EINVAL",
+    };
+
+    return err >= 0 && err < PVCLOCK_ERRORS ? names[err] : "EUNKNOWN";
+}
+
+static int cmd_serve(struct pvclock *pc, const char *tty)
+{
+    char line[128], reply[160];
+    int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0) {
+        fprintf(stderr, "pvclock-guest: cannot open %s: %s\n", tty,
+                strerror(errno));
+        return 1;
+    }
+    if (set_raw(fd) < 0) {
+        fprintf(stderr, "pvclock-guest: cannot set %s to raw mode: %s\n",
+                tty, strerror(errno));
+        close(fd);
+        return 1;
+    }
+    cmd_show(pc);
+    printf("pvclock-guest: ready\n");
+    fflush(stdout);
+
+    for (;;) {
+        struct timespec ts = { 0, 0 };
+        unsigned long long n;
+        int r = read_line(fd, line, sizeof(line)), err;
+
+        if (r <= 0) {
+            fprintf(stderr, "pvclock-guest: %s closed\n", tty);
+            close(fd);
+            return 1;
+        }
+        if (strcmp(line, "X") == 0) {
+            break;
+        }
+        if (sscanf(line, "Q %llu", &n) != 1) {
+            continue;   /* line noise before the host connected */
+        }
+        /* Read the clock as late as possible: right before replying. */
+        err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
+        snprintf(reply, sizeof(reply), "R %llu %lld.%09ld %s\n", n,
+                 (long long)ts.tv_sec, ts.tv_nsec, err_name(err));
+        if (write_all(fd, reply, strlen(reply)) < 0) {
+            fprintf(stderr, "pvclock-guest: write to %s: %s\n", tty,
+                    strerror(errno));
+            close(fd);
+            return 1;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "resource", required_argument, NULL, 'r' },
+        { "tty", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *resource = NULL, *tty = NULL, *cmd;
+    struct pvclock pc;
+    int opt, ret;
+
+    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r':
+            resource = optarg;
+            break;
+        case 't':
+            tty = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    cmd = argv[optind++];
+    /* Options may also follow the command. */
+    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        if (opt == 'r') {
+            resource = optarg;
+        } else if (opt == 't') {
+            tty = optarg;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "show") && strcmp(cmd, "serve")) {
+        fprintf(stderr, "pvclock-guest: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(cmd, "serve") && !tty) {
+        fprintf(stderr, "pvclock-guest: serve needs --tty DEVICE\n");
+        return 2;
+    }
+    if (open_device(&pc, resource) < 0) {
+        return 1;
+    }
+    ret = !strcmp(cmd, "show") ? cmd_show(&pc) : cmd_serve(&pc, tty);
+    pvclock_close(&pc);
+    return ret;
+}

@@ -1,0 +1,73 @@
+/*
+ * pvclock-pages PCI device: the host's clocks for the guest.
+ *
+ * BAR0 maps the host helper's four host pages read-only, next to an
+ * offset page this device owns (see pvclock-pages-abi.h for the ABI and
+ * docs/system/devices/pvclock-pages.rst for the user's view).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_PVCLOCK_PAGES_H
+#define HW_PVCLOCK_PAGES_H
+
+#include "hw/pci/pci_device.h"
+#include "qom/object.h"
+#include "hw/pvclock/pvclock-pages-abi.h"
+
+#define TYPE_PVCLOCK_PAGES "pvclock-pages"
+OBJECT_DECLARE_SIMPLE_TYPE(PvclockPagesState, PVCLOCK_PAGES)
+
+/*
+ * How the guest's counter (its TSC) relates to the host's TSC, as the
+ * accelerator knows it:  host = ((guest * mult) >> frac_bits) + offset.
+ */
+typedef struct PvclockCounterRelation {
+    uint64_t mult;
+    uint32_t frac_bits;
+    uint64_t offset;
+    uint64_t guest_hz;          /* guest counter frequency, 0 unknown */
+    bool exact;                 /* false: the guest must not trust pages */
+    const char *why;            /* when !exact: a short reason */
+} PvclockCounterRelation;
+
+/*
+ * One implementation per accelerator (counter-kvm.c, counter-tcg.c,
+ * counter-qtest.c).  get() is called with the BQL held, while the vCPUs
+ * are stopped or about to run, and must not estimate: it reads what the
+ * accelerator applies.
+ */
+typedef struct PvclockCounterBackend {
+    const char *name;
+    uint32_t abi_backend;       /* PVCP_BACKEND_* */
+    bool (*get)(PvclockPagesState *s, PvclockCounterRelation *rel);
+    /* Can the relation change without a vm state change?  (TCG: WRMSR) */
+    bool needs_recheck;
+} PvclockCounterBackend;
+
+extern const PvclockCounterBackend pvclock_counter_kvm;
+extern const PvclockCounterBackend pvclock_counter_tcg;
+extern const PvclockCounterBackend pvclock_counter_qtest;
+
+struct PvclockPagesState {
+    PCIDevice parent_obj;
+
+    MemoryRegion bar;           /* 32 KiB; holes read as zero */
+    MemoryRegion host_pages;    /* the helper's file, mapped read-only */
+    MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
+    struct pvcp_offset_page *offset_page;
+
+    const PvclockCounterBackend *backend;
+    PvclockCounterRelation relation;
+    VMChangeStateEntry *vmstate_entry;
+    QEMUTimer *recheck_timer;
+    Error *migration_blocker;
+
+    /* properties */
+    char *pages_path;
+    uint64_t qtest_offset;      /* x-qtest-offset: simulated relation */
+};
+
+/* Nominal host counter frequency from host page 0 (0 unknown). */
+uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s);
+
+#endif /* HW_PVCLOCK_PAGES_H */

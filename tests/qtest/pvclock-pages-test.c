@@ -1,0 +1,376 @@
+/*
+ * QTest for the pvclock-pages PCI device: what the device promises.
+ *
+ * Each test writes its own pages file (as pvclock-helper would), starts
+ * QEMU with the device on it and checks the guest's view through BAR0.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <glib/gstdio.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "hw/pvclock/pvclock-pages-abi.h"
+
+#define DEV_SLOT 4
+#define DEV_DEVFN QPCI_DEVFN(DEV_SLOT, 0)
+
+typedef struct TestPages {
+    char *dir;
+    char *path;
+} TestPages;
+
+/* A pages file as pvclock-helper writes it, with recognisable contents. */
+static void make_pages(struct pvcp_host_page *pages)
+{
+    memset(pages, 0, PVCP_FILE_SIZE);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page *h = &pages[i];
+
+        h->magic = PVCP_HOST_MAGIC;
+        h->abi_major = PVCP_ABI_MAJOR;
+        h->abi_minor = PVCP_ABI_MINOR;
+        h->page_index = i;
+        h->seq = 2;
+        h->counter_mode = i == 0 ? PVCP_COUNTER_TSC : PVCP_COUNTER_NONE;
+        h->flags = i == 0 ? PVCP_HOST_F_VALID : 0;
+        h->counter_hz = 2500000000ull;
+        h->hres.cycle_last = 0x1000 + i;
+        h->hres.mult = 0x800000;
+        h->hres.shift = 23;
+        h->hres_base[PVCP_HRES_REALTIME].sec = 1700000000 + i;
+    }
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(g_file_set_contents(path, buf, len, &err));
+}
+
+static TestPages *pages_new(void)
+{
+    TestPages *tp = g_new0(TestPages, 1);
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+
+    tp->dir = g_dir_make_tmp("pvclock-pages-test-XXXXXX", NULL);
+    g_assert_nonnull(tp->dir);
+    tp->path = g_build_filename(tp->dir, "pages", NULL);
+    make_pages(pages);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    return tp;
+}
+
+static char *pages_extra_file(TestPages *tp, const char *name)
+{
+    return g_build_filename(tp->dir, name, NULL);
+}
+
+static void pages_free(TestPages *tp)
+{
+    g_autoptr(GDir) d = g_dir_open(tp->dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *f = g_build_filename(tp->dir, name, NULL);
+
+        if (g_file_test(f, G_FILE_TEST_IS_DIR)) {
+            g_rmdir(f);
+        } else {
+            g_unlink(f);
+        }
+    }
+    g_rmdir(tp->dir);
+    g_free(tp->dir);
+    g_free(tp->path);
+    g_free(tp);
+}
+
+static QTestState *start_qemu(const char *pages, uint64_t qtest_offset)
+{
+    return qtest_initf("-machine pc -device pvclock-pages,id=pvc,"
+                       "addr=%d.0,pages=%s,x-qtest-offset=%" PRIu64,
+                       DEV_SLOT, pages, qtest_offset);
+}
+
+static QPCIDevice *find_device(QPCIBus *bus)
+{
+    QPCIDevice *dev = qpci_device_find(bus, DEV_DEVFN);
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    return dev;
+}
+
+static void test_pci_identity(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    uint32_t bar0 = qpci_config_readl(dev, PCI_BASE_ADDRESS_0);
+    uint64_t size;
+
+    g_assert_cmphex(qpci_config_readw(dev, PCI_VENDOR_ID), ==,
+                    PVCP_PCI_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==,
+                    PVCP_PCI_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readb(dev, PCI_REVISION_ID), ==,
+                    PVCP_PCI_REVISION);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_CLASS_DEVICE), ==, 0x0880);
+
+    /* A 64-bit prefetchable memory BAR of exactly 32 KiB. */
+    g_assert_cmphex(bar0 & PCI_BASE_ADDRESS_SPACE, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY);
+    g_assert_cmphex(bar0 & PCI_BASE_ADDRESS_MEM_TYPE_MASK, ==,
+                    PCI_BASE_ADDRESS_MEM_TYPE_64);
+    g_assert_cmphex(bar0 & PCI_BASE_ADDRESS_MEM_PREFETCH, ==,
+                    PCI_BASE_ADDRESS_MEM_PREFETCH);
+    qpci_iomap(dev, 0, &size);
+    g_assert_cmpuint(size, ==, PVCP_BAR_SIZE);
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_bar_maps_file(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    g_autofree uint8_t *file = NULL, *seen = g_malloc(PVCP_BAR_SIZE);
+    gsize len;
+
+    g_assert_true(g_file_get_contents(tp->path, (char **)&file, &len, NULL));
+    g_assert_cmpuint(len, ==, PVCP_FILE_SIZE);
+    qpci_memread(dev, bar, 0, seen, PVCP_BAR_SIZE);
+    g_assert_cmpmem(seen, PVCP_FILE_SIZE, file, PVCP_FILE_SIZE);
+
+    /* Beyond the offset page the BAR reads as zero. */
+    for (size_t i = PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE; i < PVCP_BAR_SIZE;
+         i++) {
+        g_assert_cmpuint(seen[i], ==, 0);
+    }
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_bar_follows_in_place_update(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    uint64_t sec_off = offsetof(struct pvcp_host_page, hres_base) +
+                       PVCP_HRES_REALTIME * sizeof(struct pvcp_base);
+    uint64_t newsec = 1800000000;
+    int fd;
+
+    /*
+     * The helper writes its file in place, never replacing it, and the
+     * device maps it rather than copying: a write shows through at once.
+     */
+    g_assert_cmphex(qpci_io_readq(dev, bar, sec_off), ==, 1700000000);
+    fd = open(tp->path, O_WRONLY);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, &newsec, sizeof(newsec), sec_off), ==,
+                    sizeof(newsec));
+    close(fd);
+    g_assert_cmphex(qpci_io_readq(dev, bar, sec_off), ==, newsec);
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_offset_page(void)
+{
+    const uint64_t sim_offset = 0x123456789ull;
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, sim_offset);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    struct pvcp_offset_page op;
+    const struct pvcp_xform *x = &op.xform[PVCP_DOMAIN_UNSCALED];
+
+    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, &op, sizeof(op));
+    g_assert_cmphex(op.magic, ==, PVCP_OFFSET_MAGIC);
+    g_assert_cmpuint(op.abi_major, ==, PVCP_ABI_MAJOR);
+    g_assert_cmpuint(op.abi_minor, ==, PVCP_ABI_MINOR);
+    g_assert_cmpuint(op.seq & 1, ==, 0);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmpuint(op.generation, ==, 1);
+    g_assert_cmpuint(op.counter_backend, ==, PVCP_BACKEND_QTEST);
+    g_assert_cmpuint(op.recommended_page, ==, PVCP_PAGE_UNSCALED_UNSMEARED);
+    g_assert_cmpuint(op.guest_counter_hz, ==, 2500000000ull);
+
+    /* host = guest - offset: the simulated guest runs ahead by sim_offset */
+    g_assert_cmphex(x->mult, ==, 1);
+    g_assert_cmpuint(x->frac_bits, ==, 0);
+    g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==, PVCP_XFORM_F_VALID);
+    g_assert_cmphex(x->offset, ==, -sim_offset);
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        g_assert_cmpint(op.mono_offset[i].sec, ==, 0);
+        g_assert_cmpuint(op.mono_offset[i].nsec, ==, 0);
+    }
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_guest_writes_ignored(void)
+{
+    static const uint64_t offsets[] = {
+        0, 0x18, 0x60, PVCP_BAR_HOST_PAGE(1) + 0x40, PVCP_BAR_HOST_PAGE(3),
+        PVCP_BAR_OFFSET_PAGE, PVCP_BAR_OFFSET_PAGE + 0x28,
+        PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE, PVCP_BAR_SIZE - 8,
+    };
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    g_autofree uint8_t *before = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *after = g_malloc(PVCP_BAR_SIZE);
+    g_autofree char *file = NULL;
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    gsize len;
+
+    qpci_memread(dev, bar, 0, before, PVCP_BAR_SIZE);
+    for (size_t i = 0; i < G_N_ELEMENTS(offsets); i++) {
+        qpci_io_writeq(dev, bar, offsets[i], 0xdeadbeefcafef00dull);
+        qpci_io_writel(dev, bar, offsets[i], 0x5a5a5a5a);
+        qpci_io_writeb(dev, bar, offsets[i], 0xa5);
+    }
+    qpci_memread(dev, bar, 0, after, PVCP_BAR_SIZE);
+    g_assert_cmpmem(after, PVCP_BAR_SIZE, before, PVCP_BAR_SIZE);
+
+    /* and the host's file is untouched */
+    make_pages(pages);
+    g_assert_true(g_file_get_contents(tp->path, &file, &len, NULL));
+    g_assert_cmpmem(file, len, pages, PVCP_FILE_SIZE);
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/* device_add with a bad pages file must fail with this text. */
+static void expect_realize_error(QTestState *qts, const char *pages,
+                                 const char *expected)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                            "{'driver': 'pvclock-pages', 'id': 'bad', "
+                            "'pages': %s}}", pages);
+    QDict *error;
+    const char *desc;
+
+    g_assert_true(qdict_haskey(resp, "error"));
+    error = qdict_get_qdict(resp, "error");
+    desc = qdict_get_str(error, "desc");
+    if (!strstr(desc, expected)) {
+        g_test_message("error was: %s", desc);
+    }
+    g_assert_nonnull(strstr(desc, expected));
+    g_assert_nonnull(strstr(desc, "property 'pages'"));
+    qobject_unref(resp);
+}
+
+static void test_realize_errors(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_init("-machine pc");
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    g_autofree char *missing = pages_extra_file(tp, "missing");
+    g_autofree char *small = pages_extra_file(tp, "small");
+    g_autofree char *magic = pages_extra_file(tp, "magic");
+    g_autofree char *version = pages_extra_file(tp, "version");
+    g_autofree char *dir = pages_extra_file(tp, "dir");
+
+    expect_realize_error(qts, missing, "No such file or directory");
+
+    write_file(small, "short", 5);
+    expect_realize_error(qts, small, "is 5 bytes");
+
+    make_pages(pages);
+    pages[2].magic = 0x12345678;
+    write_file(magic, pages, PVCP_FILE_SIZE);
+    expect_realize_error(qts, magic, "no pvclock-pages header in page 2");
+
+    make_pages(pages);
+    pages[0].abi_major = PVCP_ABI_MAJOR + 1;
+    write_file(version, pages, PVCP_FILE_SIZE);
+    expect_realize_error(qts, version, "ABI version");
+
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    expect_realize_error(qts, dir, "not a regular file");
+
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_hotplug_unplug(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_init("-machine pc");
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev;
+
+    qtest_qmp_device_add(qts, "pvclock-pages", "hot",
+                         "{'addr': '%d.0', 'pages': %s}", DEV_SLOT, tp->path);
+    dev = qpci_device_find(bus, DEV_DEVFN);
+    g_assert_nonnull(dev);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==,
+                    PVCP_PCI_DEVICE_ID);
+    g_free(dev);
+
+    qpci_unplug_acpi_device_test(qts, "hot", DEV_SLOT);
+    dev = qpci_device_find(bus, DEV_DEVFN);
+    g_assert_null(dev);
+
+    /* and again: nothing of the first instance is left behind */
+    qtest_qmp_device_add(qts, "pvclock-pages", "hot2",
+                         "{'addr': '%d.0', 'pages': %s}", DEV_SLOT, tp->path);
+    dev = qpci_device_find(bus, DEV_DEVFN);
+    g_assert_nonnull(dev);
+    g_free(dev);
+
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/pvclock-pages/pci-identity", test_pci_identity);
+    qtest_add_func("/pvclock-pages/bar-maps-file", test_bar_maps_file);
+    qtest_add_func("/pvclock-pages/bar-follows-in-place-update",
+                   test_bar_follows_in_place_update);
+    qtest_add_func("/pvclock-pages/offset-page", test_offset_page);
+    qtest_add_func("/pvclock-pages/guest-writes-ignored",
+                   test_guest_writes_ignored);
+    qtest_add_func("/pvclock-pages/realize-errors", test_realize_errors);
+    qtest_add_func("/pvclock-pages/hotplug-unplug", test_hotplug_unplug);
+
+    return g_test_run();
+}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The reader library over synthesised pages: arithmetic cases the host
+ * vDSO defines (fast path, negative motion, overflow, kvmclock stage),
+ * the guest transform and timens offsets, and every error it reports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+#include "tap.h"
+
+/* A BAR image: four host pages, the offset page, three zero pages. */
+struct bar_image {
+    struct pvcp_host_page host[PVCP_HOST_PAGES];
+    struct pvcp_offset_page offset;
+    uint8_t zero[3 * PVCP_PAGE_SIZE];
+};
+
+static void init_image(struct bar_image *img)
+{
+    memset(img, 0, sizeof(*img));
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page *h = &img->host[i];
+
+        h->magic = PVCP_HOST_MAGIC;
+        h->abi_major = PVCP_ABI_MAJOR;
+        h->abi_minor = PVCP_ABI_MINOR;
+        h->page_index = (uint32_t)i;
+    }
+    /* Page 0: 1 ns per cycle (mult 2^23, shift 23), like kvm-clock. */
+    img->host[0].counter_mode = PVCP_COUNTER_TSC;
+    img->host[0].flags = PVCP_HOST_F_VALID;
+    img->host[0].counter_hz = 1000000000;
+    img->host[0].hres.cycle_last = 1000000;
+    img->host[0].hres.max_cycles = 1ull << 40;
+    img->host[0].hres.mult = 1u << 23;
+    img->host[0].hres.shift = 23;
+    img->host[0].hres_base[PVCP_HRES_REALTIME].sec = 1700000000;
+    img->host[0].hres_base[PVCP_HRES_REALTIME].nsec_shifted = 500ull << 23;
+    img->host[0].hres_base[PVCP_HRES_MONOTONIC].sec = 100;
+    img->host[0].hres_base[PVCP_HRES_BOOTTIME].sec = 150;
+    img->host[0].hres_base[PVCP_HRES_TAI].sec = 1700000037;
+    img->host[0].raw = img->host[0].hres;
+    img->host[0].raw_base.sec = 99;
+    img->host[0].raw_base.nsec_shifted = 999999999ull << 23;
+
+    img->offset.magic = PVCP_OFFSET_MAGIC;
+    img->offset.abi_major = PVCP_ABI_MAJOR;
+    img->offset.status = PVCP_STATUS_VALID;
+    img->offset.generation = 1;
+    img->offset.xform[0].mult = 1;
+    img->offset.xform[0].flags = PVCP_XFORM_F_VALID;
+    img->offset.xform[1] = img->offset.xform[0];
+}
+
+static char tmpl[] = "/tmp/pvclock-test-reader-XXXXXX";
+
+static void write_image(const struct bar_image *img, size_t len)
+{
+    int fd = open(tmpl, O_WRONLY | O_TRUNC);
+
+    if (fd < 0 || write(fd, img, len) != (ssize_t)len) {
+        perror("write image");
+        exit(2);
+    }
+    close(fd);
+}
+
+static int64_t ns_of(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void test_host_fast_path(struct bar_image *img)
+{
+    struct pvclock pc;
+    struct timespec ts;
+    int err;
+
+    init_image(img);
+    write_image(img, PVCP_FILE_SIZE);
+    err = pvclock_open_host(&pc, tmpl);
+    tap_ok(err == PVCLOCK_OK, "open host pages file (%s)",
+           pvclock_strerror(err));
+
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 1500, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 2000,
+           "REALTIME = base + 1500 cycles at 1 ns/cycle (%lld.%09ld)",
+           (long long)ts.tv_sec, ts.tv_nsec);
+    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC_RAW, 1000000 + 1, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 100 && ts.tv_nsec == 0,
+           "MONOTONIC_RAW carries nanoseconds into seconds");
+    err = pvclock_gettime_at(&pc, CLOCK_TAI, 1000000, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000037 && ts.tv_nsec == 0,
+           "TAI uses its own base");
+    err = pvclock_gettime_at(&pc, CLOCK_BOOTTIME, 1000000 + 7, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 150 && ts.tv_nsec == 7,
+           "BOOTTIME uses its own base");
+
+    /* Negative motion: a counter just behind cycle_last gives the base. */
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 - 3, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 500,
+           "counter behind cycle_last clamps to the base, as the vDSO");
+
+    err = pvclock_gettime_at(&pc, CLOCK_PROCESS_CPUTIME_ID, 0, &ts);
+    tap_ok(err == PVCLOCK_ECLOCK, "CPU-time clocks are refused");
+
+    pvclock_select_page(&pc, 1);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_EUNPUBLISHED, "unpublished page: %s",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+    err = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+    tap_ok(err == PVCLOCK_ENOTMAPPED, "closed handle: %s",
+           pvclock_strerror(err));
+}
+
+static void test_overflow_paths(struct bar_image *img)
+{
+    struct pvclock pc;
+    struct timespec ts;
+    /* mult 3 << 30, shift 31: 1.5 ns per cycle; product overflows 2^64 */
+    uint64_t delta = (1ull << 40) + 12345;
+    unsigned __int128 exact;
+    int err;
+
+    init_image(img);
+    img->host[0].hres.mult = 3u << 30;
+    img->host[0].hres.shift = 31;
+    img->host[0].hres.max_cycles = 1ull << 32;
+    img->host[0].hres_base[PVCP_HRES_REALTIME].nsec_shifted = 0;
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+
+    exact = ((unsigned __int128)delta * (3u << 30)) >> 31;
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + delta, &ts);
+    tap_ok(err == 0 && (unsigned __int128)(ns_of(&ts) -
+                                           1700000000ll * 1000000000ll) ==
+           exact, "delta beyond max_cycles takes the exact 128-bit path");
+
+    pvclock_close(&pc);
+    img->host[0].flags |= PVCP_HOST_F_MUL_WRAPS;
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + delta, &ts);
+    tap_ok(err == 0 && (uint64_t)(ns_of(&ts) - 1700000000ll * 1000000000ll)
+           == ((delta * (3ull << 30)) >> 31),
+           "hosts without overflow protection: the 64-bit product wraps");
+    pvclock_close(&pc);
+}
+
+static void test_kvmclock_stage(struct bar_image *img)
+{
+    struct pvcp_kvmclock kc = {
+        .tsc_timestamp = 1000, .system_time = 5000,
+        .tsc_to_system_mul = 1u << 31, .tsc_shift = 1,
+    };
+    struct pvclock pc;
+    struct timespec ts;
+    int err;
+
+    /* shift +1 then * 0.5: one ns per TSC tick */
+    tap_ok(pvcp_kvmclock_cycles(&kc, 1000 + 777) == 5777,
+           "kvmclock: shift before the 32.32 multiply");
+    kc.tsc_shift = -2;
+    kc.tsc_to_system_mul = 0xffffffffu;
+    tap_ok(pvcp_kvmclock_cycles(&kc, 1000 + 4000) == 5000 + 999,
+           "kvmclock: negative shift truncates the TSC delta first");
+    kc.tsc_shift = 0;
+    kc.tsc_to_system_mul = 1u << 31;
+    tap_ok(pvcp_kvmclock_cycles(&kc, 0) ==
+           ((5000 + (uint64_t)(((unsigned __int128)(0 - 1000ull) << 31) >>
+                               32)) & PVCP_S64_MAX),
+           "kvmclock: TSC before tsc_timestamp wraps and masks to S64_MAX");
+
+    init_image(img);
+    img->host[0].counter_mode = PVCP_COUNTER_TSC_KVMCLOCK;
+    img->host[0].kvmclock.tsc_timestamp = 0;
+    img->host[0].kvmclock.system_time = 1000000;
+    img->host[0].kvmclock.tsc_to_system_mul = 1u << 31;  /* 2 GHz TSC */
+    img->host[0].kvmclock.tsc_shift = 0;
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 4000, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 2500,
+           "kvm-clock host: TSC -> kvmclock ns -> REALTIME");
+    pvclock_close(&pc);
+}
+
+static void test_guest_offset_page(struct bar_image *img)
+{
+    struct pvclock pc;
+    struct pvclock_info info;
+    struct timespec ts;
+    int err;
+
+    init_image(img);
+    img->offset.xform[0].offset = (uint64_t)-5000;  /* guest runs ahead */
+    img->offset.mono_offset[PVCP_MONO_MONOTONIC].sec = 10;
+    img->offset.mono_offset[PVCP_MONO_MONOTONIC].nsec = 999999999;
+    img->offset.mono_offset[PVCP_MONO_RAW].sec = -50;
+    write_image(img, sizeof(*img));
+    err = pvclock_open_guest(&pc, tmpl);
+    tap_ok(err == 0, "open a BAR image as a guest (%s)",
+           pvclock_strerror(err));
+
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 510,
+           "guest counter minus the offset is the host counter");
+    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC, 1000000 + 5000 + 1, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 111 && ts.tv_nsec == 0,
+           "MONOTONIC gets the timens offset, normalised");
+    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC_RAW, 1000000 + 5000 + 1,
+                             &ts);
+    tap_ok(err == 0 && ts.tv_sec == 50 && ts.tv_nsec == 0,
+           "MONOTONIC_RAW gets its own (negative) offset");
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 500,
+           "REALTIME gets no timens offset");
+    err = pvclock_get_info(&pc, &info);
+    tap_ok(err == 0 && info.generation == 1 &&
+           info.status == PVCP_STATUS_VALID, "info reports generation 1");
+    pvclock_close(&pc);
+
+    /* A scaled transform: guest at 1.5x the host rate (mult 3 << 31). */
+    img->offset.xform[0].mult = 3ull << 31;
+    img->offset.xform[0].frac_bits = 32;
+    img->offset.xform[0].offset = 0;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == 0 && ts.tv_nsec == 500 + 500000,
+           "scaled transform: host = guest * 1.5");
+    pvclock_close(&pc);
+
+    img->offset.xform[0].mult = 1;
+    img->offset.xform[0].frac_bits = 0;
+    img->offset.status = PVCP_STATUS_UNRELIABLE;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_EUNRELIABLE, "unreliable status: %s",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+
+    img->offset.status = PVCP_STATUS_INVALID;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_ENOTVALID, "invalid status: %s",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+}
+
+static void test_errors(struct bar_image *img)
+{
+    struct pvclock pc;
+    struct timespec ts = { 0, 0 };
+    int err;
+
+    err = pvclock_open_host(&pc, "/nonexistent/pvclock/pages");
+    tap_ok(err == PVCLOCK_EOPEN && pc.saved_errno == ENOENT,
+           "missing file: %s (errno %d)", pvclock_strerror(err),
+           pc.saved_errno);
+
+    init_image(img);
+    write_image(img, 100);
+    err = pvclock_open_host(&pc, tmpl);
+    tap_ok(err == PVCLOCK_ESIZE, "short file: %s", pvclock_strerror(err));
+
+    init_image(img);
+    img->host[3].magic = 0;
+    write_image(img, PVCP_FILE_SIZE);
+    err = pvclock_open_host(&pc, tmpl);
+    tap_ok(err == PVCLOCK_EMAGIC, "bad magic in page 3: %s",
+           pvclock_strerror(err));
+
+    init_image(img);
+    img->host[0].abi_major = 2;
+    write_image(img, PVCP_FILE_SIZE);
+    err = pvclock_open_host(&pc, tmpl);
+    tap_ok(err == PVCLOCK_EVERSION, "ABI 2.x: %s", pvclock_strerror(err));
+
+    init_image(img);
+    img->host[0].abi_minor = 7;   /* newer minor: fine */
+    img->host[0].hres.shift = 64;
+    write_image(img, PVCP_FILE_SIZE);
+    err = pvclock_open_host(&pc, tmpl);
+    tap_ok(err == PVCLOCK_OK, "newer ABI minor is accepted");
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1, &ts);
+    tap_ok(err == PVCLOCK_EBADPAGE, "shift 64 is refused: %s",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+
+    init_image(img);
+    img->host[0].heartbeat_counter = 1000;
+    img->host[0].stale_after = 500;
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_ESTALE && ts.tv_sec == 1700000000,
+           "heartbeat too old: stale, time still filled");
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1400, &ts);
+    tap_ok(err == PVCLOCK_OK, "within stale_after of the heartbeat: ok");
+    pvclock_close(&pc);
+
+    init_image(img);
+    img->host[0].seq = 3;   /* a writer that never finishes */
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_EBUSY, "seq stuck odd: %s, no hang",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+
+    tap_ok(strcmp(pvclock_strerror(-1), "unknown pvclock error") == 0 &&
+           strcmp(pvclock_strerror(PVCLOCK_ERRORS), "unknown pvclock error")
+           == 0, "strerror of out-of-range codes");
+}
+
+int main(void)
+{
+    struct bar_image *img = calloc(1, sizeof(*img));
+    int fd = mkstemp(tmpl);
+
+    if (fd < 0 || !img) {
+        perror("setup");
+        return 2;
+    }
+    close(fd);
+    test_host_fast_path(img);
+    test_overflow_paths(img);
+    test_kvmclock_stage(img);
+    test_guest_offset_page(img);
+    test_errors(img);
+    unlink(tmpl);
+    free(img);
+    return tap_done();
+}
