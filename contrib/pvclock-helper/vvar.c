@@ -401,6 +401,69 @@ int vvar_open(struct vvar_source *src, char *err)
     return -1;
 }
 
+static void st32(uint8_t *p, size_t off, uint32_t v)
+{
+    memcpy(p + off, &v, sizeof(v));
+}
+
+static void st64(uint8_t *p, size_t off, uint64_t v)
+{
+    memcpy(p + off, &v, sizeof(v));
+}
+
+static void put_block(uint8_t *blk, bool has_max, uint32_t seq,
+                      int32_t mode, const struct pvcp_line *line,
+                      const int *clk, const struct pvcp_base *base, int n)
+{
+    size_t bases;
+
+    st32(blk, 0, seq);
+    st32(blk, 4, (uint32_t)mode);
+    st64(blk, 0x08, line->cycle_last);
+    if (has_max) {
+        st64(blk, 0x10, line->max_cycles);
+        st64(blk, 0x18, UINT64_MAX);
+        st32(blk, 0x20, line->mult);
+        st32(blk, 0x24, line->shift);
+        bases = 0x28;
+    } else {
+        st64(blk, 0x10, UINT64_MAX);
+        st32(blk, 0x18, line->mult);
+        st32(blk, 0x1c, line->shift);
+        bases = 0x20;
+    }
+    for (int i = 0; i < n; i++) {
+        st64(blk, bases + 16 * clk[i], base[i].sec);
+        st64(blk, bases + 16 * clk[i] + 8, base[i].nsec_shifted);
+    }
+}
+
+void vvar_put_snapshot(const struct vvar_layout *l, uint8_t *vvar_page,
+                       uint8_t *pvclock_page, const struct host_snapshot *s)
+{
+    static const int hres_clk[PVCP_HRES_CLOCKS] = {
+        [PVCP_HRES_REALTIME] = LINUX_CLOCK_REALTIME,
+        [PVCP_HRES_MONOTONIC] = LINUX_CLOCK_MONOTONIC,
+        [PVCP_HRES_BOOTTIME] = LINUX_CLOCK_BOOTTIME,
+        [PVCP_HRES_TAI] = LINUX_CLOCK_TAI,
+    };
+    static const int raw_clk = LINUX_CLOCK_MONOTONIC_RAW;
+
+    put_block(vvar_page + l->data_offset, l->max_cycles, s->seq,
+              s->clock_mode, &s->hres, hres_clk, s->hres_base,
+              PVCP_HRES_CLOCKS);
+    put_block(vvar_page + l->data_offset + l->stride, l->max_cycles, s->seq,
+              s->clock_mode, &s->raw, &raw_clk, &s->raw_base, 1);
+    if (pvclock_page) {
+        st32(pvclock_page, PVTI_VERSION, 2);
+        st64(pvclock_page, PVTI_TSC_TIMESTAMP, s->kvmclock.tsc_timestamp);
+        st64(pvclock_page, PVTI_SYSTEM_TIME, s->kvmclock.system_time);
+        st32(pvclock_page, PVTI_MUL, s->kvmclock.tsc_to_system_mul);
+        pvclock_page[PVTI_SHIFT] = (uint8_t)s->kvmclock.tsc_shift;
+        pvclock_page[PVTI_FLAGS] = PVCLOCK_TSC_STABLE_BIT;
+    }
+}
+
 uint64_t vvar_counter_hz(const struct host_snapshot *snap)
 {
     if (snap->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {

@@ -92,6 +92,14 @@ int vvar_open(struct vvar_source *src, char *err);
 int vvar_read_validated(const struct vvar_source *src,
                         struct host_snapshot *snap, char *err);
 
+/*
+ * The inverse of vvar_snapshot(): write a snapshot in a layout, as the
+ * kernel would (for tests that run the kernel's own vDSO code on
+ * synthesised data).  pvclock_page may be NULL.
+ */
+void vvar_put_snapshot(const struct vvar_layout *l, uint8_t *vvar_page,
+                       uint8_t *pvclock_page, const struct host_snapshot *s);
+
 /* The host counter (TSC) read like the vDSO reads it. */
 uint64_t vvar_read_tsc(void);
 

@@ -100,11 +100,17 @@ static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
 }
 
 /* sec + ns, normalised the way the vDSO does it outside its loop. */
+/*
+ * sec + ns as a normalised time.  The kernel's vDSO divides with a 32-bit
+ * quotient (__iter_div_u64_rem), so past 2^32 s (136 years) of ns the
+ * seconds it adds wrap; the same truncation here keeps even such absurd
+ * inputs bit-exact with it.
+ */
 static inline struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
 {
     struct pvcp_time t;
 
-    t.sec = sec + ns / PVCP_NSEC_PER_SEC;
+    t.sec = sec + (pvcp_u32)(ns / PVCP_NSEC_PER_SEC);
     t.nsec = ns % PVCP_NSEC_PER_SEC;
     return t;
 }
