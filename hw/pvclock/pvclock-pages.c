@@ -362,6 +362,13 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         s->recheck_timer = NULL;
     }
     migrate_del_blocker(&s->migration_blocker);
+    /*
+     * The subregions hold references on their owner, this device, through
+     * the BAR container: take them out or the device is never finalised
+     * (and hot-unplug never completes with DEVICE_DELETED).
+     */
+    memory_region_del_subregion(&s->bar, &s->offset_mr);
+    memory_region_del_subregion(&s->bar, &s->host_pages);
 }
 
 static const Property pvclock_pages_properties[] = {

@@ -93,7 +93,7 @@ static void pages_free(TestPages *tp)
 
 static QTestState *start_qemu(const char *pages, uint64_t qtest_offset)
 {
-    return qtest_initf("-machine pc -device pvclock-pages,id=pvc,"
+    return qtest_initf("-machine pc -nodefaults -device pvclock-pages,id=pvc,"
                        "addr=%d.0,pages=%s,x-qtest-offset=%" PRIu64,
                        DEV_SLOT, pages, qtest_offset);
 }
@@ -297,7 +297,7 @@ static void expect_realize_error(QTestState *qts, const char *pages,
 static void test_realize_errors(void)
 {
     TestPages *tp = pages_new();
-    QTestState *qts = qtest_init("-machine pc");
+    QTestState *qts = qtest_init("-machine pc -nodefaults");
     g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
     g_autofree char *missing = pages_extra_file(tp, "missing");
     g_autofree char *small = pages_extra_file(tp, "small");
@@ -330,12 +330,13 @@ static void test_realize_errors(void)
 static void test_hotplug_unplug(void)
 {
     TestPages *tp = pages_new();
-    QTestState *qts = qtest_init("-machine pc");
+    QTestState *qts = qtest_init("-machine pc -nodefaults");
     QPCIBus *bus = qpci_new_pc(qts, NULL);
+    g_autofree char *addr = g_strdup_printf("%d.0", DEV_SLOT);
     QPCIDevice *dev;
 
     qtest_qmp_device_add(qts, "pvclock-pages", "hot",
-                         "{'addr': '%d.0', 'pages': %s}", DEV_SLOT, tp->path);
+                         "{'addr': %s, 'pages': %s}", addr, tp->path);
     dev = qpci_device_find(bus, DEV_DEVFN);
     g_assert_nonnull(dev);
     g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==,
@@ -348,7 +349,7 @@ static void test_hotplug_unplug(void)
 
     /* and again: nothing of the first instance is left behind */
     qtest_qmp_device_add(qts, "pvclock-pages", "hot2",
-                         "{'addr': '%d.0', 'pages': %s}", DEV_SLOT, tp->path);
+                         "{'addr': %s, 'pages': %s}", addr, tp->path);
     dev = qpci_device_find(bus, DEV_DEVFN);
     g_assert_nonnull(dev);
     g_free(dev);

@@ -1,0 +1,135 @@
+#!/bin/bash
+# Build everything: dependencies, the host programs and library (meson,
+# build/host), and QEMU 10.0.2 with -device pvclock-pages and its qtest
+# (build/qemu).  Idempotent; a second run with nothing changed is a few
+# seconds.  Environment:
+#   PVCLOCK_CACHE   cache outside the checkout (QEMU tarball, guest
+#                   kernel), default /var/cache/pvclock-pages
+#   PVCLOCK_BUILD   build directory, default <checkout>/build
+#   PVCLOCK_NO_QEMU=1  build only the host programs
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$PVCLOCK_ROOT/scripts/install-deps.sh"
+
+# ---- host programs: helper, library, guest program, unit tests --------
+stage "host programs: meson build in $PVCLOCK_BUILD/host"
+if [ ! -f "$PVCLOCK_BUILD/host/build.ninja" ]; then
+    meson setup "$PVCLOCK_BUILD/host" "$PVCLOCK_ROOT" >/dev/null ||
+        die "meson setup of the host programs failed"
+fi
+ninja -C "$PVCLOCK_BUILD/host" >/dev/null ||
+    { ninja -C "$PVCLOCK_BUILD/host"; die "host programs failed to build"; }
+
+[ "${PVCLOCK_NO_QEMU:-0}" = 1 ] && exit 0
+
+# ---- QEMU source: pinned Debian tarball, checksum verified -------------
+QSRC=$PVCLOCK_BUILD/qemu/src
+QBLD=$PVCLOCK_BUILD/qemu/build
+TARBALL=$PVCLOCK_CACHE/src/$QEMU_TARBALL
+
+fetch_qemu() {
+    stage "QEMU source: apt-get source --tar-only qemu/bookworm-backports"
+    mkdir -p "$PVCLOCK_CACHE/src"
+    ( cd "$PVCLOCK_CACHE/src" &&
+      apt-get source -qq --tar-only "qemu=1:${QEMU_VERSION}+ds-*" >/dev/null 2>&1 ||
+      apt-get source -qq --tar-only qemu/bookworm-backports >/dev/null 2>&1 ) ||
+        die "could not download the QEMU source with apt-get source; check that deb-src for bookworm-backports is in /etc/apt/sources.list.d/pvclock-pages.sources and the network is up"
+    [ -f "$TARBALL" ] ||
+        die "apt-get source did not produce $QEMU_TARBALL (bookworm-backports may have moved past QEMU $QEMU_VERSION); put the pinned tarball in $PVCLOCK_CACHE/src by hand"
+}
+
+verify_qemu() {
+    local sum
+    sum=$(sha256sum "$TARBALL" | cut -d' ' -f1)
+    [ "$sum" = "$QEMU_SHA256" ]
+}
+
+if [ ! -f "$QSRC/.pvclock-extracted" ] ||
+   [ "$(cat "$QSRC/.pvclock-extracted")" != "$QEMU_SHA256" ]; then
+    [ -f "$TARBALL" ] || fetch_qemu
+    stage "QEMU source: verifying sha256 of $QEMU_TARBALL"
+    if ! verify_qemu; then
+        note "checksum mismatch, downloading again"
+        rm -f "$TARBALL"
+        fetch_qemu
+        verify_qemu || die "sha256 of $TARBALL is $(sha256sum "$TARBALL" | cut -d' ' -f1), expected $QEMU_SHA256; refusing to build from an unverified QEMU source"
+    fi
+    stage "QEMU source: extracting into $QSRC"
+    rm -rf "$QSRC" "$QBLD"
+    mkdir -p "$QSRC"
+    tar -xf "$TARBALL" -C "$QSRC" --strip-components=1 ||
+        die "could not extract $TARBALL"
+    echo "$QEMU_SHA256" > "$QSRC/.pvclock-extracted"
+fi
+
+# ---- overlay: project files plus the hook lines ------------------------
+stage "QEMU source: laying pvclock-pages into the tree"
+overlay() {     # cmp-copy keeps mtimes of unchanged files: ninja stays idle
+    local rel=$1 dst
+    dst=$QSRC/$rel
+    mkdir -p "$(dirname "$dst")"
+    cmp -s "$PVCLOCK_ROOT/$rel" "$dst" || cp "$PVCLOCK_ROOT/$rel" "$dst"
+}
+( cd "$PVCLOCK_ROOT" &&
+  git ls-files hw/pvclock include/hw/pvclock tests/qtest 2>/dev/null ||
+  find hw/pvclock include/hw/pvclock tests/qtest -type f ) |
+while read -r f; do overlay "$f"; done
+
+hook() {        # hook FILE MARKER-GREP AWK-PROGRAM
+    local file=$QSRC/$1 marker=$2 prog=$3
+    grep -qF -- "$marker" "$file" && return 0
+    awk "$prog" "$file" > "$file.pvclock-tmp" && mv "$file.pvclock-tmp" "$file"
+    grep -qF -- "$marker" "$file" || die "could not add the pvclock-pages hook to $1"
+}
+hook hw/meson.build "subdir('pvclock')" \
+    "{print} /^subdir\\('pci'\\)/ {print \"subdir('pvclock')\"}"
+hook hw/Kconfig "source pvclock/Kconfig" \
+    "{print} /^source pci\\/Kconfig/ {print \"source pvclock/Kconfig\"}"
+hook meson.build "'hw/pvclock'," \
+    "{print} /^    'hw\\/pci',\$/ {print \"    'hw/pvclock',\"}"
+hook tests/qtest/meson.build "pvclock-pages-test" \
+    "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
+
+# The +ds tarball has no edk2 firmware; QEMU's meson wants to unpack
+# edk2-*.fd.bz2 whenever bzip2 exists.  Empty placeholders (valid, empty
+# bzip2 streams) satisfy it; this project boots SeaBIOS and never uses
+# them.
+for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
+         i386-secure-code i386-vars x86_64-code x86_64-secure-code \
+         loongarch64-code loongarch64-vars; do
+    b=$QSRC/pc-bios/edk2-$f.fd.bz2
+    [ -f "$b" ] || bzip2 -c < /dev/null > "$b"
+done
+
+# ---- configure and build -----------------------------------------------
+if [ ! -f "$QBLD/build.ninja" ]; then
+    stage "QEMU: configure (x86_64-softmmu, KVM + TCG, no default features)"
+    cc=()
+    if command -v ccache >/dev/null; then
+        cc=(--cc="ccache gcc" --cxx="ccache g++")
+        export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
+    fi
+    mkdir -p "$QBLD"
+    ( cd "$QBLD" && "$QSRC/configure" --python=/usr/bin/python3 \
+        --target-list=x86_64-softmmu --without-default-features \
+        --enable-kvm --enable-tcg --disable-docs --disable-install-blobs --disable-download \
+        --disable-werror "${cc[@]}" ) > "$QBLD/../configure.log" 2>&1 ||
+        { tail -30 "$QBLD/../configure.log"; die "QEMU configure failed (log: $QBLD/../configure.log)"; }
+fi
+[ -n "${CCACHE_DIR:-}" ] || export CCACHE_DIR=$PVCLOCK_CACHE/ccache
+stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest"
+if ! ninja -C "$QBLD" qemu-system-x86_64 tests/qtest/pvclock-pages-test \
+        > "$QBLD/../ninja.log" 2>&1; then
+    grep -E ': (fatal )?error:|^FAILED' -A3 "$QBLD/../ninja.log" | head -40
+    die "QEMU build failed (log: $QBLD/../ninja.log)"
+fi
+# Debian's firmware where QEMU looks when run from its build tree (its
+# qemu-bundle data directory), so the binary and the qtests work without
+# -L: the +ds tarball has no firmware blobs.
+bundle=$QBLD/qemu-bundle/usr/local/share/qemu
+mkdir -p "$bundle"
+for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin; do
+    [ -e "$bundle/${f##*/}" ] || ln -s "$f" "$bundle/${f##*/}"
+done
+note "$QBLD/qemu-system-x86_64"
