@@ -183,7 +183,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
+            /* getopt has said what is wrong in one line */
+            fprintf(stderr, "Try 'pvclock-helper --help' for the options.\n");
             return 1;
         }
     }

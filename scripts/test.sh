@@ -1,0 +1,83 @@
+#!/bin/bash
+# Run every test: build first (scripts/build.sh), then the unit tests, the
+# QEMU qtest, the command-line tests and the guest end-to-end test.  Each
+# suite speaks TAP; this script counts the results and ends with one line
+# "N passed, N failed".  Logs: build/test-logs/.
+#   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest cli guest
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$PVCLOCK_ROOT/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
+
+logs=$PVCLOCK_BUILD/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+passed=0 failed=0 skipped=0
+failures=()
+
+# run_tap NAME COMMAND...: run one TAP program and count its results.
+run_tap() {
+    local name=$1; shift
+    local log=$logs/$name.log rc p f s plan seen
+    mkdir -p "$(dirname "$log")"
+    printf '%-28s ' "$name"
+    "$@" > "$log" 2>&1; rc=$?
+    p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
+    s=$(grep -cE '^ok [0-9]+.*# *SKIP' "$log" | tr -d ' ')
+    f=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+    p=$((p - s))
+    plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | tail -1)
+    seen=$((p + s + f))
+    if grep -qE '^1\.\.0 *# *SKIP' "$log"; then
+        s=$((s + 1))
+        printf 'skipped: %s\n' "$(sed -nE 's/^1\.\.0 *# *SKIP *//p' "$log")"
+        skipped=$((skipped + s))
+        return
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1     # died without saying which test failed
+        failures+=("$name: exited with status $rc (log $log)")
+    elif [ -z "$plan" ] || [ "$plan" != "$seen" ]; then
+        f=$((f + 1))
+        failures+=("$name: ran $seen of ${plan:-?} planned tests (log $log)")
+    fi
+    grep -E '^not ok' "$log" | sed "s|^|$name: |" | while read -r l; do
+        echo "    $l"; done
+    while read -r l; do failures+=("$name: $l"); done < <(grep -E '^not ok' "$log")
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
+}
+
+suites=${PVCLOCK_TEST_SUITES:-unit qtest cli guest}
+for suite in $suites; do
+    case "$suite" in
+    unit)
+        stage "unit tests (reader library, helper, exactness against the vDSO)"
+        for t in "$PVCLOCK_BUILD"/host/tests/unit/test-*; do
+            [ -f "$t" ] && [ -x "$t" ] && run_tap "unit/${t##*/test-}" "$t"
+        done ;;
+    qtest)
+        stage "qtest: -device pvclock-pages under the qtest accelerator"
+        run_tap qtest/pvclock-pages env -C "$PVCLOCK_BUILD/qemu/build" \
+            QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+            ./tests/qtest/pvclock-pages-test --tap ;;
+    cli)
+        stage "command line: QEMU properties, helper and guest program errors"
+        run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh" ;;
+    guest)
+        stage "guest end to end: helper -> QEMU (TCG) -> guest program"
+        run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh" ;;
+    *)
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest cli guest)" >&2
+        failed=$((failed + 1)) ;;
+    esac
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "Failures:"
+    printf '  %s\n' "${failures[@]}"
+fi
+[ "$skipped" = 0 ] || echo "$skipped skipped (see the logs in $logs for why)"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
