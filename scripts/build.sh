@@ -32,7 +32,6 @@ fetch_qemu() {
     stage "QEMU source: apt-get source --tar-only qemu/bookworm-backports"
     mkdir -p "$PVCLOCK_CACHE/src"
     ( cd "$PVCLOCK_CACHE/src" &&
-      apt-get source -qq --tar-only "qemu=1:${QEMU_VERSION}+ds-*" >/dev/null 2>&1 ||
       apt-get source -qq --tar-only qemu/bookworm-backports >/dev/null 2>&1 ) ||
         die "could not download the QEMU source with apt-get source; check that deb-src for bookworm-backports is in /etc/apt/sources.list.d/pvclock-pages.sources and the network is up"
     [ -f "$TARBALL" ] ||

@@ -71,10 +71,11 @@ static bool relation_equal(const PvclockCounterRelation *a,
 }
 
 /*
- * Read the accelerator's relation and publish it.  A relation change
- * alone keeps the guest's clocks continuous (they follow the host), so it
- * only bumps seq; a status change is a disruption and bumps generation
- * in the same write, before the new status is visible.
+ * Read the accelerator's relation and publish it.  Any change, of the
+ * relation or of the status, is a disruption for a guest that caches the
+ * guest-counter-to-time mapping (under TCG every stop/cont moves the
+ * offset), so it bumps generation in the same seq write, before the new
+ * values are visible.
  */
 static void pvclock_pages_update(PvclockPagesState *s, const char *why)
 {
@@ -98,10 +99,10 @@ static void pvclock_pages_update(PvclockPagesState *s, const char *why)
                                  rel.mult, rel.frac_bits, rel.offset,
                                  rel.guest_hz);
     offset_page_write_begin(s);
+    op->generation++;
     if (op->status != status) {
-        trace_pvclock_pages_status(op->status, status, op->generation + 1,
+        trace_pvclock_pages_status(op->status, status, op->generation,
                                    rel.exact ? why : rel.why);
-        op->generation++;
         op->status = status;
     }
     op->guest_counter_hz = rel.guest_hz;
