@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Invariant 2, coherence: two threads exchange CLOCK_REALTIME stamps, one
+ * reading the host's clock_gettime() (vDSO), the other the library over a
+ * pages file that a third thread keeps published exactly as pvclock-helper
+ * does.  Before reading its own clock each thread loads the other's last
+ * stamp; its reading must never be smaller.  Zero violations either way.
+ *
+ * Then the same while the host clock is slewed by +100 ppm with
+ * adjtimex(ADJ_FREQUENCY) for at most 5 s (root only; the original
+ * frequency is restored on every exit path), measuring how far the
+ * published page ever is from the live vvar data for the same TSC at the
+ * moment the publisher looks (the helper's update lag).
+ *
+ *   PVCLOCK_COHERENCE_EXCHANGES  per phase and direction (default 2*10^6)
+ *   PVCLOCK_COHERENCE_SLEW=0     skip the slewed phase
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pages.h"
+#include "pvclock.h"
+#include "vvar.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+#include "tap.h"
+
+#define SLEW_PPM        100
+#define SLEW_MAX_S      5
+
+static struct pvclock pc;
+static struct pages_file pf;
+static struct vvar_source src;
+static long exchanges;
+
+static _Atomic int64_t stamp_vdso, stamp_lib;
+static _Atomic int stop_publisher;
+static _Atomic long publications, lag_samples;
+static _Atomic int64_t lag_max_ns, lag_max_step_ns;
+static _Atomic long step_samples;
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* ---- the host clock slew, always undone ------------------------------ */
+
+static long saved_freq;
+static volatile sig_atomic_t slewing;
+
+static void slew_restore(void)
+{
+    if (slewing) {
+        struct timex tx = { .modes = ADJ_FREQUENCY, .freq = saved_freq };
+
+        adjtimex(&tx);
+        slewing = 0;
+    }
+}
+
+static void slew_signal(int sig)
+{
+    slew_restore();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int slew_start(long ppm, char *why, size_t len)
+{
+    struct timex tx = { .modes = 0 };
+
+    if (adjtimex(&tx) < 0) {
+        snprintf(why, len, "adjtimex: %s", strerror(errno));
+        return -1;
+    }
+    saved_freq = tx.freq;
+    atexit(slew_restore);
+    signal(SIGINT, slew_signal);
+    signal(SIGTERM, slew_signal);
+    signal(SIGABRT, slew_signal);
+    signal(SIGSEGV, slew_signal);
+    tx.modes = ADJ_FREQUENCY;
+    tx.freq = saved_freq + ppm * 65536;
+    slewing = 1;
+    if (adjtimex(&tx) < 0) {
+        slewing = 0;
+        snprintf(why, len, "adjtimex(ADJ_FREQUENCY): %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- publisher: what pvclock-helper's loop does ---------------------- */
+
+static void *publisher(void *arg)
+{
+    struct pvcp_host_page page;
+    struct host_snapshot snap;
+    char err[VVAR_ERR_LEN];
+    const struct timespec interval = { 0, 1000000 };    /* helper default */
+
+    (void)arg;
+    while (!atomic_load(&stop_publisher)) {
+        if (vvar_snapshot(&src, &snap, err) == 0) {
+            uint64_t tsc = vvar_read_tsc();
+            struct timespec pub;
+
+            memset(&page, 0, sizeof(page));
+            pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
+            /* the page still published vs the live data, same TSC */
+            if (pvclock_gettime_at(&pc, CLOCK_REALTIME, tsc, &pub) ==
+                PVCLOCK_OK) {
+                struct pvcp_time live = pvcp_clock_at(
+                    &page.hres, &page.hres_base[PVCP_HRES_REALTIME],
+                    page.flags,
+                    pvcp_host_cycles(page.counter_mode, &page.kvmclock, tsc));
+                int64_t d = (int64_t)(live.sec - pub.tv_sec) * 1000000000 +
+                            ((int64_t)live.nsec - pub.tv_nsec);
+
+                uint32_t old_mult = pc.host[0]->hres.mult;
+                uint32_t dm = page.hres.mult > old_mult ?
+                              page.hres.mult - old_mult :
+                              old_mult - page.hres.mult;
+
+                d = d < 0 ? -d : d;
+                /*
+                 * While slewing the kernel dithers mult by one unit at
+                 * its ticks; a larger change is a frequency step (the
+                 * adjtimex call itself), whose error is the step times
+                 * the helper's lag.
+                 */
+                if (dm <= 1) {
+                    if (d > atomic_load(&lag_max_ns)) {
+                        atomic_store(&lag_max_ns, d);
+                    }
+                    atomic_fetch_add(&lag_samples, 1);
+                } else {
+                    if (d > atomic_load(&lag_max_step_ns)) {
+                        atomic_store(&lag_max_step_ns, d);
+                    }
+                    atomic_fetch_add(&step_samples, 1);
+                }
+            }
+            if (pages_publish(&pf, 0, &page)) {
+                atomic_fetch_add(&publications, 1);
+            }
+        }
+        nanosleep(&interval, NULL);
+    }
+    return NULL;
+}
+
+/* ---- the two sides of the exchange ----------------------------------- */
+
+struct side {
+    long violations;
+    int64_t worst;          /* largest (other's stamp - own reading) */
+    long errors;
+};
+
+static void *vdso_side(void *arg)
+{
+    struct side *r = arg;
+
+    for (long i = 0; i < exchanges; i++) {
+        int64_t seen = atomic_load_explicit(&stamp_lib, memory_order_acquire);
+        struct timespec ts;
+        int64_t now;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = ts_ns(&ts);
+        if (now < seen) {
+            r->violations++;
+            if (seen - now > r->worst) {
+                r->worst = seen - now;
+            }
+        }
+        atomic_store_explicit(&stamp_vdso, now, memory_order_release);
+    }
+    return NULL;
+}
+
+static void *lib_side(void *arg)
+{
+    struct side *r = arg;
+
+    for (long i = 0; i < exchanges; i++) {
+        int64_t seen = atomic_load_explicit(&stamp_vdso,
+                                            memory_order_acquire);
+        struct timespec ts;
+        int64_t now;
+        int e = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+
+        if (e != PVCLOCK_OK) {
+            r->errors++;
+            continue;
+        }
+        now = ts_ns(&ts);
+        if (now < seen) {
+            r->violations++;
+            if (seen - now > r->worst) {
+                r->worst = seen - now;
+            }
+        }
+        atomic_store_explicit(&stamp_lib, now, memory_order_release);
+    }
+    return NULL;
+}
+
+static void phase(const char *name)
+{
+    pthread_t a, b;
+    struct side va = { 0 }, lb = { 0 };
+
+    atomic_store(&stamp_vdso, 0);
+    atomic_store(&stamp_lib, 0);
+    pthread_create(&a, NULL, vdso_side, &va);
+    pthread_create(&b, NULL, lib_side, &lb);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    tap_ok(lb.violations == 0 && lb.errors == 0,
+           "%s: library never behind a vDSO stamp it saw (%ld exchanges, "
+           "%ld violations, worst %lld ns, %ld errors)", name, exchanges,
+           lb.violations, (long long)lb.worst, lb.errors);
+    tap_ok(va.violations == 0,
+           "%s: vDSO never behind a library stamp it saw (%ld exchanges, "
+           "%ld violations, worst %lld ns)", name, exchanges, va.violations,
+           (long long)va.worst);
+}
+
+int main(void)
+{
+    const char *env_n = getenv("PVCLOCK_COHERENCE_EXCHANGES");
+    const char *env_slew = getenv("PVCLOCK_COHERENCE_SLEW");
+    char dir[] = "/tmp/pvclock-test-coherence-XXXXXX", path[128];
+    char err[VVAR_ERR_LEN];
+    pthread_t pub;
+    long pubs_before;
+
+    exchanges = env_n ? atol(env_n) : 2000000;
+    if (vvar_open(&src, err) < 0) {
+        return tap_skip_all("this host's clocks cannot be shared: %s", err);
+    }
+    if (!mkdtemp(dir)) {
+        return 2;
+    }
+    snprintf(path, sizeof(path), "%s/pages", dir);
+    if (pages_open(&pf, path, err, sizeof(err)) < 0) {
+        tap_ok(0, "pages file: %s", err);
+        return tap_done();
+    }
+    {
+        struct host_snapshot snap;
+        struct pvcp_host_page page;
+
+        if (vvar_read_validated(&src, &snap, err) < 0) {
+            tap_ok(0, "live vvar data: %s", err);
+            return tap_done();
+        }
+        memset(&page, 0, sizeof(page));
+        pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
+        pages_publish(&pf, 0, &page);
+    }
+    tap_ok(pvclock_open_host(&pc, path) == PVCLOCK_OK, "library opens %s",
+           path);
+    pthread_create(&pub, NULL, publisher, NULL);
+
+    phase("steady host clock");
+
+    if (env_slew && !strcmp(env_slew, "0")) {
+        tap_skip("slewed host clock", "PVCLOCK_COHERENCE_SLEW=0");
+    } else if (slew_start(SLEW_PPM, err, sizeof(err)) < 0) {
+        tap_skip("slewed host clock", err);
+    } else {
+        struct timespec t0, t1;
+
+        pubs_before = atomic_load(&publications);
+        atomic_store(&lag_max_ns, 0);
+        atomic_store(&lag_max_step_ns, 0);
+        atomic_store(&lag_samples, 0);
+        atomic_store(&step_samples, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        phase("host slewed +100 ppm");
+        /* keep publishing under slew for at least 2 s of samples */
+        do {
+            usleep(100000);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+        } while (t1.tv_sec - t0.tv_sec < 2);
+        slew_restore();
+        tap_ok(t1.tv_sec - t0.tv_sec <= SLEW_MAX_S + 1,
+               "slew lasted %ld s (limit %d s) and was undone",
+               (long)(t1.tv_sec - t0.tv_sec), SLEW_MAX_S);
+        tap_diag("under slew: %ld publications; published page vs live "
+                 "vvar data for the same TSC: at most %lld ns over %ld "
+                 "samples of steady slewing, %lld ns over %ld samples at "
+                 "frequency steps", atomic_load(&publications) - pubs_before,
+                 (long long)atomic_load(&lag_max_ns),
+                 atomic_load(&lag_samples),
+                 (long long)atomic_load(&lag_max_step_ns),
+                 atomic_load(&step_samples));
+        tap_ok(atomic_load(&lag_max_ns) <= 1,
+               "steady slewing: the page is never more than 1 ns from the "
+               "live host data (max %lld ns)",
+               (long long)atomic_load(&lag_max_ns));
+        tap_ok(atomic_load(&publications) - pubs_before > 0,
+               "the slew changed the host mapping and the page followed "
+               "(%ld publications)",
+               atomic_load(&publications) - pubs_before);
+    }
+
+    atomic_store(&stop_publisher, 1);
+    pthread_join(pub, NULL);
+    pvclock_close(&pc);
+    pages_close(&pf);
+    unlink(path);
+    rmdir(dir);
+    return tap_done();
+}
