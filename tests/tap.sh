@@ -16,7 +16,7 @@ skip() {
     _tap_n=$((_tap_n + 1))
     echo "ok $_tap_n - $1 # SKIP ${2:-}"
 }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+diag() { [ -n "$*" ] && printf '%s\n' "$@" | sed 's/^/# /'; return 0; }
 done_testing() {
     echo "1..$_tap_n"
     [ "$_tap_fail" = 0 ]

@@ -25,16 +25,35 @@
  */
 #define read_barrier()  __atomic_signal_fence(__ATOMIC_ACQUIRE)
 
+/*
+ * RDTSC must not run before the seq loads that precede it.  The host
+ * vDSO's rdtsc_ordered() uses RDTSCP where the CPU has it and LFENCE;
+ * RDTSC otherwise; so does this library (checked once, at load).
+ */
+static int have_rdtscp;
+
+__attribute__((constructor)) static void pvclock_detect_rdtscp(void)
+{
+    uint32_t a, b, c, d;
+
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                     : "a"(0x80000000u), "c"(0));
+    if (a >= 0x80000001u) {
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                         : "a"(0x80000001u), "c"(0));
+        have_rdtscp = (d >> 27) & 1;
+    }
+}
+
 uint64_t pvclock_read_counter(void)
 {
-    uint32_t lo, hi;
+    uint32_t lo, hi, aux;
 
-    /*
-     * LFENCE keeps RDTSC from executing before earlier loads (the seq
-     * read), as the vDSO's rdtsc_ordered() does on CPUs without RDTSCP
-     * preference.
-     */
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    if (__builtin_expect(have_rdtscp, 1)) {
+        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux) :: "memory");
+    } else {
+        __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    }
     return ((uint64_t)hi << 32) | lo;
 }
 
@@ -305,24 +324,102 @@ static int classify(clockid_t clk, enum clock_kind *kind, int *hres_index,
     }
 }
 
+/* A copy of what one clock needs from a host page, taken under its seq. */
+struct page_copy {
+    uint32_t counter_mode;
+    uint64_t flags;
+    struct pvcp_kvmclock kc;
+    struct pvcp_line line;
+    struct pvcp_base base;
+    struct pvcp_base tai_base;      /* smeared REALTIME only */
+    struct pvcp_smear smear;        /* smeared REALTIME only */
+    struct pvcp_xform sim;          /* simulated hosts only */
+};
+
+static void copy_page(const volatile struct pvcp_host_page *h,
+                      enum clock_kind kind, int hres_index, int smeared,
+                      struct page_copy *c)
+{
+    c->counter_mode = h->counter_mode;
+    c->flags = h->flags;
+    if (c->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
+        c->kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
+        c->kc.system_time = h->kvmclock.system_time;
+        c->kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
+        c->kc.tsc_shift = h->kvmclock.tsc_shift;
+    } else {
+        c->kc = (struct pvcp_kvmclock){ 0 };
+    }
+    if (kind == KIND_HRES) {
+        c->line.cycle_last = h->hres.cycle_last;
+        c->line.max_cycles = h->hres.max_cycles;
+        c->line.mult = h->hres.mult;
+        c->line.shift = h->hres.shift;
+        c->base.sec = h->hres_base[hres_index].sec;
+        c->base.nsec_shifted = h->hres_base[hres_index].nsec_shifted;
+    } else {
+        c->line.cycle_last = h->raw.cycle_last;
+        c->line.max_cycles = h->raw.max_cycles;
+        c->line.mult = h->raw.mult;
+        c->line.shift = h->raw.shift;
+        c->base.sec = h->raw_base.sec;
+        c->base.nsec_shifted = h->raw_base.nsec_shifted;
+    }
+    c->smear = (struct pvcp_smear){ 0 };
+    c->tai_base = (struct pvcp_base){ 0, 0 };
+    if (smeared && hres_index == PVCP_HRES_REALTIME && h->smear.leap) {
+        c->tai_base.sec = h->hres_base[PVCP_HRES_TAI].sec;
+        c->tai_base.nsec_shifted = h->hres_base[PVCP_HRES_TAI].nsec_shifted;
+        c->smear.start_tai_sec = h->smear.start_tai_sec;
+        c->smear.duration_s = h->smear.duration_s;
+        c->smear.leap = h->smear.leap;
+        c->smear.tai_offset_before = h->smear.tai_offset_before;
+    }
+    if (c->flags & PVCP_HOST_F_SIMULATED) {
+        c->sim.mult = h->sim.mult;
+        c->sim.frac_bits = h->sim.frac_bits;
+        c->sim.flags = h->sim.flags;
+        c->sim.offset = h->sim.offset;
+    } else {
+        c->sim = (struct pvcp_xform){ 1, 0, PVCP_XFORM_F_VALID, 0 };
+    }
+}
+
+static int read_clock_page(const struct pvclock *pc, clockid_t clk,
+                           int have_counter, uint64_t counter, int force_page,
+                           struct pvcp_time *out);
+
+/*
+ * On the host a scaled page's counter is host MONOTONIC_RAW in ns, which
+ * only the unscaled page can tell from the TSC.
+ */
+static int host_raw_ns(const struct pvclock *pc, int have_counter,
+                       uint64_t tsc, uint64_t *raw)
+{
+    struct pvcp_time t;
+    int err = read_clock_page(pc, CLOCK_MONOTONIC_RAW, have_counter, tsc,
+                              PVCP_PAGE_UNSCALED_UNSMEARED, &t);
+
+    *raw = t.sec * PVCP_NSEC_PER_SEC + t.nsec;
+    return err == PVCLOCK_ESTALE ? PVCLOCK_OK : err;
+}
+
 /*
  * The read protocol of the ABI header: offset page seq, host page seq,
  * counter, copy, recheck.  Copies into locals so the arithmetic runs on
  * a consistent snapshot after the loop.
  */
-static int read_clock(const struct pvclock *pc, clockid_t clk,
-                      int have_counter, uint64_t counter,
-                      struct pvcp_time *out)
+static int read_clock_page(const struct pvclock *pc, clockid_t clk,
+                           int have_counter, uint64_t counter, int force_page,
+                           struct pvcp_time *out)
 {
-    const volatile struct pvcp_offset_page *op = pc->offset;
+    const volatile struct pvcp_offset_page *op = pc ? pc->offset : NULL;
     struct pvcp_timens_offset mono = { 0, 0 };
     struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
     const volatile struct pvcp_host_page *h;
-    uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, counter_mode;
-    uint64_t flags, host_counter, cycles, stale_after, heartbeat;
-    struct pvcp_kvmclock kc = { 0, 0, 0, 0, { 0, 0, 0 } };
-    struct pvcp_line line;
-    struct pvcp_base base;
+    uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID;
+    uint64_t host_counter, cycles, stale_after, heartbeat;
+    struct page_copy c;
     int hres_index, mono_index, err = PVCLOCK_OK;
     enum clock_kind kind;
     unsigned tries = 0;
@@ -340,14 +437,16 @@ static int read_clock(const struct pvclock *pc, clockid_t clk,
         if (++tries > SEQ_SPIN_LIMIT) {
             return PVCLOCK_EBUSY;
         }
-        page = pc->page >= 0 ? pc->page : 0;
+        page = force_page >= 0 ? force_page : pc->page >= 0 ? pc->page : 0;
         if (op) {
             oseq = seq_begin(&op->seq, &err);
             if (err) {
                 return err;
             }
             status = op->status;
-            page = page_for(pc, op->recommended_page);
+            if (force_page < 0) {
+                page = page_for(pc, op->recommended_page);
+            }
             xf.mult = op->xform[page >> 1].mult;
             xf.frac_bits = op->xform[page >> 1].frac_bits;
             xf.flags = op->xform[page >> 1].flags;
@@ -365,29 +464,7 @@ static int read_clock(const struct pvclock *pc, clockid_t clk,
         if (!have_counter) {
             counter = pvclock_read_counter();
         }
-        counter_mode = h->counter_mode;
-        flags = h->flags;
-        if (counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
-            kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
-            kc.system_time = h->kvmclock.system_time;
-            kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
-            kc.tsc_shift = h->kvmclock.tsc_shift;
-        }
-        if (kind == KIND_HRES) {
-            line.cycle_last = h->hres.cycle_last;
-            line.max_cycles = h->hres.max_cycles;
-            line.mult = h->hres.mult;
-            line.shift = h->hres.shift;
-            base.sec = h->hres_base[hres_index].sec;
-            base.nsec_shifted = h->hres_base[hres_index].nsec_shifted;
-        } else {
-            line.cycle_last = h->raw.cycle_last;
-            line.max_cycles = h->raw.max_cycles;
-            line.mult = h->raw.mult;
-            line.shift = h->raw.shift;
-            base.sec = h->raw_base.sec;
-            base.nsec_shifted = h->raw_base.nsec_shifted;
-        }
+        copy_page(h, kind, hres_index, page & PVCP_PAGE_SMEARED, &c);
         read_barrier();
     } while (h->seq != hseq || (op && op->seq != oseq));
 
@@ -399,19 +476,39 @@ static int read_clock(const struct pvclock *pc, clockid_t clk,
         return status == PVCP_STATUS_UNRELIABLE ? PVCLOCK_EUNRELIABLE
                                                 : PVCLOCK_ENOTVALID;
     }
-    if (counter_mode == PVCP_COUNTER_NONE || !(flags & PVCP_HOST_F_VALID)) {
+    if (c.counter_mode == PVCP_COUNTER_NONE ||
+        !(c.flags & PVCP_HOST_F_VALID)) {
         return PVCLOCK_EUNPUBLISHED;
     }
-    if (counter_mode > PVCP_COUNTER_RAW_NS || line.shift > 63 ||
-        xf.frac_bits > 63 || !(xf.flags & PVCP_XFORM_F_VALID) ||
-        (counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
-         (kc.tsc_shift > 63 || kc.tsc_shift < -63))) {
+    if (__builtin_expect(c.counter_mode > PVCP_COUNTER_RAW_NS ||
+                         c.line.shift > 63 || xf.frac_bits > 63 ||
+                         !(xf.flags & PVCP_XFORM_F_VALID), 0) ||
+        (c.counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
+         (c.kc.tsc_shift > 63 || c.kc.tsc_shift < -63)) ||
+        ((c.flags & PVCP_HOST_F_SIMULATED) &&
+         (c.sim.frac_bits > 63 || !(c.sim.flags & PVCP_XFORM_F_VALID)))) {
         return PVCLOCK_EBADPAGE;
     }
 
-    host_counter = pvcp_xform_apply(&xf, counter);
-    cycles = pvcp_host_cycles(counter_mode, &kc, host_counter);
-    *out = pvcp_clock_at(&line, &base, flags, cycles);
+    if (!op && c.counter_mode == PVCP_COUNTER_RAW_NS) {
+        /* host reader of a scaled page: the counter is host raw ns */
+        err = host_raw_ns(pc, have_counter, counter, &host_counter);
+        if (err) {
+            return err;
+        }
+    } else {
+        host_counter = pvcp_xform_apply(&xf, counter);
+    }
+    if (c.flags & PVCP_HOST_F_SIMULATED) {
+        host_counter = pvcp_xform_apply(&c.sim, host_counter);
+    }
+    cycles = pvcp_host_cycles(c.counter_mode, &c.kc, host_counter);
+    *out = pvcp_clock_at(&c.line, &c.base, c.flags, cycles);
+    if (c.smear.leap) {
+        *out = pvcp_smear_realtime(&c.smear,
+                                   pvcp_clock_at(&c.line, &c.tai_base,
+                                                 c.flags, cycles), *out);
+    }
     if (mono_index >= 0 && op) {
         *out = pvcp_time_add_offset(*out, &mono);
     }
@@ -420,6 +517,13 @@ static int read_clock(const struct pvclock *pc, clockid_t clk,
         return PVCLOCK_ESTALE;
     }
     return PVCLOCK_OK;
+}
+
+static int read_clock(const struct pvclock *pc, clockid_t clk,
+                      int have_counter, uint64_t counter,
+                      struct pvcp_time *out)
+{
+    return read_clock_page(pc, clk, have_counter, counter, -1, out);
 }
 
 static int finish(int err, const struct pvcp_time *t, struct timespec *ts)

@@ -50,6 +50,21 @@ static void print_page(const volatile struct pvcp_host_page *h, int i,
     fprintf(out, "  raw:  cycle_last %" PRIu64 " max_cycles %" PRIu64
             " mult %u shift %u\n", h->raw.cycle_last, h->raw.max_cycles,
             h->raw.mult, h->raw.shift);
+    fprintf(out, "  ntp: TAI-UTC %d s, status 0x%x, esterror %" PRIu64 " ns, "
+            "maxerror %" PRIu64 " ns\n", h->tai_offset, h->ntp_status,
+            h->esterror_ns, h->maxerror_ns);
+    if (h->smear.leap) {
+        fprintf(out, "  smear: leap %+d, TAI-UTC before %d, from TAI %" PRIu64
+                " for %u s (counter %" PRIu64 " to %" PRIu64 ")\n",
+                h->smear.leap, h->smear.tai_offset_before,
+                h->smear.start_tai_sec, h->smear.duration_s,
+                h->smear.start_counter, h->smear.end_counter);
+    }
+    if (h->flags & PVCP_HOST_F_SIMULATED) {
+        fprintf(out, "  simulated host: counter = real TSC * %" PRIu64
+                " / 2^%u + %" PRIu64 "\n", h->sim.mult, h->sim.frac_bits,
+                h->sim.offset);
+    }
     fprintf(out, "  helper: epoch %" PRIu64 " pid %u heartbeat every %u ms,"
             " stale after %" PRIu64 " counts\n", h->helper_epoch,
             h->helper_pid, h->heartbeat_interval_ms, h->stale_after);
@@ -79,16 +94,25 @@ int inspect_pages(const char *path, FILE *out)
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         print_page(pc.host[i], i, out);
     }
-    fprintf(out, "%-14s %-22s %-22s %s\n", "clock", "pvclock (page 0)",
-                 "clock_gettime", "status");
-    for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
-        struct timespec pv = { 0, 0 }, sys;
+    for (int p = 0; p < PVCP_HOST_PAGES; p++) {
+        if (pc.host[p]->counter_mode == PVCP_COUNTER_NONE) {
+            continue;
+        }
+        pvclock_select_page(&pc, p);
+        fprintf(out, "%-14s %-22s %-22s %s\n", "clock", p == 0 ?
+                "pvclock (page 0)" : p == 1 ? "page 1 (smeared)" :
+                p == 2 ? "page 2 (scaled)" : "page 3 (scaled, smeared)",
+                "clock_gettime", "status");
+        for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+            struct timespec pv = { 0, 0 }, sys;
 
-        err = pvclock_gettime(&pc, clocks[i].id, &pv);
-        clock_gettime(clocks[i].id, &sys);
-        fprintf(out, "%-14s %11lld.%09ld %11lld.%09ld %s\n", clocks[i].name,
-                (long long)pv.tv_sec, pv.tv_nsec, (long long)sys.tv_sec,
-                sys.tv_nsec, pvclock_strerror(err));
+            err = pvclock_gettime(&pc, clocks[i].id, &pv);
+            clock_gettime(clocks[i].id, &sys);
+            fprintf(out, "%-14s %11lld.%09ld %11lld.%09ld %s\n",
+                    clocks[i].name, (long long)pv.tv_sec, pv.tv_nsec,
+                    (long long)sys.tv_sec, sys.tv_nsec,
+                    pvclock_strerror(err));
+        }
     }
     pvclock_close(&pc);
     return 0;

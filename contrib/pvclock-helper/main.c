@@ -5,7 +5,8 @@
  * maps its pages file into guests.
  *
  * main() only parses options, handles signals and runs the loop; the
- * vvar reader (vvar.c) and the page writer (pages.c) do the work.
+ * vvar reader (vvar.c) or the synthetic host (sim.c) give the host's
+ * lines, derive.c and leap.c make the four pages, pages.c writes them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,9 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "derive.h"
 #include "inspect.h"
+#include "leap.h"
+#include "pacer.h"
 #include "pages.h"
+#include "sim.h"
 #include "vvar.h"
 
 #define DEFAULT_PAGES       "/run/pvclock/pages"
@@ -60,11 +69,20 @@ static void usage(FILE *out)
 "      --heartbeat-ms=N    refresh the liveness stamp every N ms (default %d)\n"
 "      --stale-ms=N        readers call the pages stale N ms after the last\n"
 "                          liveness stamp (default %d)\n"
+"      --leap-file=PATH    leap-seconds.list for the smeared pages (default\n"
+"                          " LEAP_DEFAULT_LIST ", 'none' for none)\n"
+"      --simulate=SPEC     publish a synthetic host instead of this one:\n"
+"                          key=value[,key=value] or @FILE (re-read when it\n"
+"                          changes); keys tsc_hz, realtime_offset_ns,\n"
+"                          freq_ppb, tai_offset, leap=+1@UTC, counter_start\n"
 "      --once              publish once and exit\n"
 "      --check             detect and validate this kernel's vDSO data, exit\n"
 "      --inspect           print the pages file in human form and exit\n"
 "  -v, --verbose           log every publication\n"
 "  -h, --help              show this help and exit\n"
+"\n"
+"Runs in the foreground; under systemd (Type=notify) it reports READY=1\n"
+"once the pages are published and STOPPING=1 on SIGTERM.\n"
 "\n"
 "Exit status: 0 on success or clean shutdown (SIGTERM, SIGINT), 1 on a\n"
 "usage error, 2 if the host's clocks cannot be shared, 3 if the pages file\n"
@@ -116,6 +134,109 @@ static void describe(const struct vvar_source *src,
            "MONOTONIC_RAW BOOTTIME TAI\n");
 }
 
+/* sd_notify(3)'s protocol, by hand: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    socklen_t len;
+    int fd;
+
+    if (!path || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof(sa.sun_path)) {
+        return;
+    }
+    strcpy(sa.sun_path, path);
+    if (path[0] == '@') {
+        sa.sun_path[0] = 0;
+    }
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    (void)!sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+                  (struct sockaddr *)&sa, len);
+    close(fd);
+}
+
+/* Where the host's lines come from: this kernel, or a synthetic host. */
+struct source {
+    bool simulated;
+    struct vvar_source vvar;
+    struct sim_host sim;
+    struct sim_params params;
+    const char *control;        /* @FILE of --simulate, or NULL */
+    struct timespec control_mtime;
+};
+
+static int reload_control(struct source *s, struct sim_params *np, bool *got,
+                          char *err, size_t len)
+{
+    struct stat st;
+    char buf[4096];
+    FILE *f;
+    size_t n;
+
+    *got = false;
+    if (stat(s->control, &st) < 0) {
+        snprintf(err, len, "simulate control file %s: %s", s->control,
+                 strerror(errno));
+        return -1;
+    }
+    if (st.st_mtim.tv_sec == s->control_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == s->control_mtime.tv_nsec) {
+        return 0;
+    }
+    f = fopen(s->control, "re");
+    if (!f) {
+        snprintf(err, len, "simulate control file %s: %s", s->control,
+                 strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    *np = s->params;
+    if (sim_parse(np, buf, err, len) < 0) {
+        return -1;
+    }
+    s->control_mtime = st.st_mtim;
+    *got = true;
+    return 0;
+}
+
+/* The leap second the smeared pages follow, kept to the window's end. */
+static void track_leap(struct leap_event *active, const struct leap_list *list,
+                       const struct host_ntp *ntp, const struct pvcp_base *tai,
+                       const struct pvcp_base *realtime)
+{
+    struct leap_event ev;
+    uint64_t now_utc = realtime->sec, now_tai = tai->sec;
+
+    if (leap_schedule(list, ntp, now_utc, &ev)) {
+        if (active->leap && active->utc == ev.utc &&
+            active->leap == ev.leap) {
+            return;                     /* known already */
+        }
+        /* learnt late: start smearing now rather than jump */
+        if (ev.start_tai < now_tai) {
+            ev.start_tai = now_tai;
+        }
+        if (ev.start_tai < derive_noon_after_tai(&ev)) {
+            *active = ev;
+            logmsg("leap second %+d at UTC %" PRIu64 ": smearing from TAI %"
+                   PRIu64 " to %" PRIu64, ev.leap, ev.utc, ev.start_tai,
+                   derive_noon_after_tai(&ev));
+        }
+        return;
+    }
+    if (active->leap && now_tai >= derive_noon_after_tai(active)) {
+        logmsg("leap second smear finished");
+        memset(active, 0, sizeof(*active));
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -123,6 +244,8 @@ int main(int argc, char **argv)
         { "interval-us", required_argument, NULL, 'i' },
         { "heartbeat-ms", required_argument, NULL, 'H' },
         { "stale-ms", required_argument, NULL, 'S' },
+        { "leap-file", required_argument, NULL, 'L' },
+        { "simulate", required_argument, NULL, 's' },
         { "once", no_argument, NULL, 'o' },
         { "check", no_argument, NULL, 'c' },
         { "inspect", no_argument, NULL, 'I' },
@@ -130,20 +253,27 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *pages_path = DEFAULT_PAGES;
+    const char *pages_path = DEFAULT_PAGES, *leap_path = LEAP_DEFAULT_LIST;
+    const char *simulate = NULL;
     unsigned long interval_us = DEFAULT_INTERVAL_US;
     unsigned long heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     unsigned long stale_ms = DEFAULT_STALE_MS;
-    bool once = false, check = false, inspect = false;
+    bool once = false, check = false, inspect = false, have_list = false;
     struct host_snapshot snap;
-    struct pvcp_host_page page;
-    struct vvar_source src;
+    struct pvcp_host_page page[PVCP_HOST_PAGES];
+    struct source src;
+    struct leap_list list;
+    struct leap_event leap = { 0 };
+    struct host_ntp ntp = { 0 };
     struct pages_file pf;
     char err[VVAR_ERR_LEN];
-    uint64_t last_heartbeat = 0, epoch, publications = 0;
+    uint64_t last_heartbeat = 0, last_ntp = 0, epoch, publications = 0;
+    uint64_t hz;
     struct sigaction sa;
+    struct pacer pacer;
     int opt;
 
+    memset(&src, 0, sizeof(src));
     while ((opt = getopt_long(argc, argv, "p:i:vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'p':
@@ -166,6 +296,12 @@ int main(int argc, char **argv)
                            &stale_ms) < 0) {
                 return 1;
             }
+            break;
+        case 'L':
+            leap_path = strcmp(optarg, "none") ? optarg : NULL;
+            break;
+        case 's':
+            simulate = optarg;
             break;
         case 'o':
             once = true;
@@ -203,28 +339,84 @@ int main(int argc, char **argv)
         return inspect_pages(pages_path, stdout) == 0 ? 0 : 3;
     }
 
-    if (vvar_open(&src, err) < 0) {
+    /* The real host is needed even when simulating: its TSC drives both. */
+    if (vvar_open(&src.vvar, err) < 0) {
         logmsg("cannot share this host's clocks: %s", err);
         return 2;
     }
-    if (vvar_read_validated(&src, &snap, err) < 0) {
+    if (vvar_read_validated(&src.vvar, &snap, err) < 0) {
         logmsg("host clock data did not validate: %s", err);
         return 2;
     }
     if (check) {
-        describe(&src, &snap);
+        describe(&src.vvar, &snap);
         return 0;
+    }
+    if (simulate) {
+        sim_defaults(&src.params);
+        if (simulate[0] == '@') {
+            bool got;
+
+            src.control = simulate + 1;
+            if (reload_control(&src, &src.params, &got, err,
+                               sizeof(err)) < 0) {
+                logmsg("%s", err);
+                return 1;
+            }
+        } else if (sim_parse(&src.params, simulate, err, sizeof(err)) < 0) {
+            logmsg("--simulate: %s", err);
+            return 1;
+        }
+        if (sim_start(&src.sim, &src.params, vvar_counter_hz(&snap), err,
+                      sizeof(err)) < 0) {
+            logmsg("--simulate: %s", err);
+            return 1;
+        }
+        src.simulated = true;
+        snap = src.sim.snap;
+        ntp = src.sim.ntp;
+    } else {
+        derive_read_ntp(&ntp);
+    }
+    if (leap_path) {
+        if (leap_list_load(&list, leap_path, err, sizeof(err)) == 0) {
+            have_list = true;
+        } else if (strcmp(leap_path, LEAP_DEFAULT_LIST) || errno != ENOENT) {
+            logmsg("leap second list not used: %s", err);
+        }
     }
 
     if (pages_open(&pf, pages_path, err, sizeof(err)) < 0) {
         logmsg("%s", err);
         return 3;
     }
+    if (have_list && list.expires) {
+        struct timespec rt;
+
+        clock_gettime(CLOCK_REALTIME, &rt);
+        if ((uint64_t)rt.tv_sec > list.expires) {
+            logmsg("leap second list %s expired at UTC %" PRIu64 "; leap "
+                   "seconds after it are known only if the host's NTP "
+                   "daemon arms the kernel (update tzdata)", leap_path,
+                   list.expires);
+        }
+    }
     epoch = pf.page[0]->helper_epoch + 1;
     pages_set_epoch(&pf, epoch, (uint32_t)getpid());
-    for (int i = 1; i < PVCP_HOST_PAGES; i++) {
-        /* Not produced yet: readers get "not published". */
-        pages_unpublish(&pf, i);
+    if (pf.page[1]->smear.leap && pf.page[1]->counter_mode != PVCP_COUNTER_NONE) {
+        /* a restart inside a smear window carries on with it */
+        const volatile struct pvcp_smear *sm = &pf.page[1]->smear;
+
+        leap.leap = sm->leap;
+        leap.tai_before = sm->tai_offset_before;
+        leap.start_tai = sm->start_tai_sec;
+        leap.utc = sm->start_tai_sec + sm->duration_s - 43200 -
+                   (uint64_t)(int64_t)(sm->tai_offset_before + sm->leap);
+    }
+    if (src.simulated) {
+        /* scaled pages describe the real host's raw clock: not simulated */
+        pages_unpublish(&pf, PVCP_PAGE_SCALED_UNSMEARED);
+        pages_unpublish(&pf, PVCP_PAGE_SCALED_SMEARED);
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -233,61 +425,174 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    logmsg("publishing %s (layout %s, %s, epoch %" PRIu64 ")", pages_path,
-           src.layout->name,
-           snap.counter_mode == PVCP_COUNTER_TSC_KVMCLOCK
-           ? "kvm-clock over TSC" : "TSC", epoch);
+    if (src.simulated) {
+        logmsg("publishing %s for a simulated host (%" PRIu64 " Hz, "
+               "REALTIME %+" PRId64 " ns, %+" PRId64 " ppb, epoch %" PRIu64
+               ")", pages_path, src.params.tsc_hz,
+               src.params.realtime_offset_ns, src.params.freq_ppb, epoch);
+    } else {
+        logmsg("publishing %s (layout %s, %s, epoch %" PRIu64 ")",
+               pages_path, src.vvar.layout->name,
+               snap.counter_mode == PVCP_COUNTER_TSC_KVMCLOCK
+               ? "kvm-clock over TSC" : "TSC", epoch);
+    }
+    memset(page, 0, sizeof(page));
+    pacer_init(&pacer, (uint64_t)interval_us * 1000);
 
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = mono_ns(), tsc = vvar_read_tsc(), raw_now = 0;
+        bool p0_changed;
 
-        memset(&page, 0, sizeof(page));
-        pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
-        if (pages_publish(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page)) {
+        hz = src.simulated ? src.params.tsc_hz : vvar_counter_hz(&snap);
+        if (!src.simulated && now - last_ntp >= 1000000000ull) {
+            derive_read_ntp(&ntp);
+            last_ntp = now;
+        }
+
+        /* page 0: the host's own data, exactly */
+        memset(&page[0], 0, sizeof(page[0]));
+        pages_fill_from_snapshot(&page[0], &snap, hz);
+        derive_ntp(&page[0], &ntp);
+        if (src.simulated) {
+            page[0].sim = src.sim.sim;
+        }
+        {
+            struct pvcp_time tai, rt;
+            uint64_t c = src.simulated ? sim_counter(&src.sim, tsc)
+                                       : pvcp_host_cycles(page[0].counter_mode,
+                                                          &page[0].kvmclock,
+                                                          tsc);
+            struct pvcp_base tb, rb;
+
+            tai = pvcp_clock_at(&page[0].hres,
+                                &page[0].hres_base[PVCP_HRES_TAI],
+                                page[0].flags, c);
+            rt = pvcp_clock_at(&page[0].hres,
+                               &page[0].hres_base[PVCP_HRES_REALTIME],
+                               page[0].flags, c);
+            tb.sec = tai.sec;
+            rb.sec = rt.sec;
+            track_leap(&leap, have_list ? &list : NULL, &ntp, &tb, &rb);
+        }
+        p0_changed = pages_publish(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page[0]);
+
+        /* page 1: the same with the leap smear */
+        page[1] = page[0];
+        derive_smear(&page[1], &leap);
+        pages_publish(&pf, PVCP_PAGE_UNSCALED_SMEARED, &page[1]);
+
+        /* pages 2 and 3: counter in host MONOTONIC_RAW ns */
+        if (!src.simulated) {
+            raw_now = derive_raw_ns(&page[0], tsc);
+            if (p0_changed || page[2].counter_mode != PVCP_COUNTER_RAW_NS ||
+                raw_now - page[2].hres.cycle_last >=
+                DERIVE_SCALED_REFRESH_NS) {
+                struct pvcp_host_page prev = page[2];
+
+                derive_scaled(&page[2], &page[0], &prev, raw_now);
+            }
+            derive_ntp(&page[2], &ntp);
+            pages_publish(&pf, PVCP_PAGE_SCALED_UNSMEARED, &page[2]);
+            page[3] = page[2];
+            derive_smear(&page[3], &leap);
+            pages_publish(&pf, PVCP_PAGE_SCALED_SMEARED, &page[3]);
+        }
+        if (p0_changed) {
             publications++;
             if (verbose) {
                 logmsg("published mapping %" PRIu64 " (kernel seq %u)",
                        publications, snap.seq);
             }
+            if (publications == 1) {
+                notify("READY=1\nSTATUS=publishing");
+            }
         }
-        if (now - last_heartbeat >= heartbeat_ms * 1000000ull) {
-            uint64_t hz = vvar_counter_hz(&snap);
 
-            pages_heartbeat(&pf, vvar_read_tsc(), now,
-                            (uint64_t)((pvcp_u128)hz * stale_ms / 1000),
-                            (uint32_t)heartbeat_ms);
+        if (now - last_heartbeat >= heartbeat_ms * 1000000ull) {
+            uint64_t counters[PVCP_HOST_PAGES], stale[PVCP_HOST_PAGES];
+            uint64_t c = src.simulated ? sim_counter(&src.sim, tsc) : tsc;
+
+            counters[0] = counters[1] = c;
+            stale[0] = stale[1] = (uint64_t)((pvcp_u128)hz * stale_ms / 1000);
+            counters[2] = counters[3] = raw_now;
+            stale[2] = stale[3] = src.simulated ? 0
+                                                : (uint64_t)stale_ms * 1000000;
+            pages_heartbeat(&pf, counters, now, stale, (uint32_t)heartbeat_ms);
             last_heartbeat = now;
         }
         if (once) {
             break;
         }
-        sleep_us(interval_us);
+        if (src.simulated) {
+            sleep_us(interval_us);
+        } else {
+            pacer_observe(&pacer, &snap, now);
+            pacer_wait(&pacer, &src.vvar, &stop_signal);
+        }
         if (stop_signal) {
             break;
+        }
+
+        if (src.simulated) {
+            struct sim_params np = src.params;
+            bool got = false;
+            int r;
+
+            if (src.control && reload_control(&src, &np, &got, err,
+                                              sizeof(err)) < 0) {
+                logmsg("%s (keeping the previous parameters)", err);
+                /* do not retry a broken file every round */
+                src.control_mtime.tv_sec = -1;
+                got = false;
+            }
+            r = sim_update(&src.sim, got ? &np : &src.params, vvar_read_tsc(),
+                           err, sizeof(err));
+            if (r < 0) {
+                logmsg("%s (keeping the previous parameters)", err);
+            } else {
+                if (got) {
+                    src.params = np;
+                }
+                if (r > 0 && verbose) {
+                    logmsg("simulated host changed (%" PRIu64 " changes)",
+                           src.sim.changes);
+                }
+            }
+            snap = src.sim.snap;
+            ntp = src.sim.ntp;
+            continue;
         }
 
         /*
          * A cheap snapshot every round; only a changed mapping is
          * validated against clock_gettime() before it is published.
          */
-        if (vvar_snapshot(&src, &snap, err) < 0) {
+        if (vvar_snapshot(&src.vvar, &snap, err) < 0) {
             logmsg("host clock data became unusable: %s", err);
             pages_close(&pf);
             return 2;
         }
-        memset(&page, 0, sizeof(page));
-        pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
-        if (!pages_is_current(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page) &&
-            vvar_read_validated(&src, &snap, err) < 0) {
+        memset(&page[0], 0, sizeof(page[0]));
+        pages_fill_from_snapshot(&page[0], &snap, vvar_counter_hz(&snap));
+        derive_ntp(&page[0], &ntp);
+        if (!pages_is_current(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page[0]) &&
+            vvar_read_validated(&src.vvar, &snap, err) < 0) {
             logmsg("new host clock data did not validate: %s", err);
             pages_close(&pf);
             return 2;
         }
     }
     if (stop_signal) {
+        notify("STOPPING=1");
         logmsg("stopping on signal %d after %" PRIu64 " publications; the "
                "pages stay in place and turn stale after %lu ms",
                (int)stop_signal, publications, stale_ms);
+        if (verbose && !src.simulated) {
+            logmsg("kernel update period %" PRIu64 " ns; %" PRIu64 " spins "
+                   "(%" PRIu64 " caught an update), %" PRIu64 " us spent",
+                   pacer.period_ns, pacer.spins, pacer.spin_hits,
+                   pacer.spin_ns / 1000);
+        }
     }
     pages_close(&pf);
     return 0;

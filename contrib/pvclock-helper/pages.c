@@ -209,6 +209,17 @@ bool pages_same_mapping(const struct pvcp_host_page *a,
         memcmp(&a->kvmclock, &b->kvmclock, sizeof(a->kvmclock)) != 0) {
         return false;
     }
+    /* NTP state, smear schedule and simulate transform: as they are */
+    if (a->tai_offset != b->tai_offset || a->ntp_status != b->ntp_status ||
+        a->esterror_ns != b->esterror_ns ||
+        a->maxerror_ns != b->maxerror_ns ||
+        a->smear.leap != b->smear.leap ||
+        a->smear.start_tai_sec != b->smear.start_tai_sec ||
+        a->smear.duration_s != b->smear.duration_s ||
+        a->smear.tai_offset_before != b->smear.tai_offset_before ||
+        memcmp(&a->sim, &b->sim, sizeof(a->sim)) != 0) {
+        return false;
+    }
     return same_line(&a->hres, a->hres_base, &b->hres, b->hres_base,
                      PVCP_HRES_CLOCKS) &&
            same_line(&a->raw, &a->raw_base, &b->raw, &b->raw_base, 1);
@@ -288,18 +299,20 @@ void pages_unpublish(struct pages_file *pf, int n)
     write_end(p);
 }
 
-void pages_heartbeat(struct pages_file *pf, uint64_t counter,
-                     uint64_t mono_ns, uint64_t stale_after,
+void pages_heartbeat(struct pages_file *pf,
+                     const uint64_t counter[PVCP_HOST_PAGES],
+                     uint64_t mono_ns,
+                     const uint64_t stale_after[PVCP_HOST_PAGES],
                      uint32_t interval_ms)
 {
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         volatile struct pvcp_host_page *p = pf->page[i];
 
         p->heartbeat_ns = mono_ns;
-        p->stale_after = stale_after;
+        p->stale_after = stale_after[i];
         p->heartbeat_interval_ms = interval_ms;
         compiler_wmb();
-        p->heartbeat_counter = counter;
+        p->heartbeat_counter = counter[i];
     }
 }
 

@@ -54,9 +54,15 @@ bool pages_publish(struct pages_file *pf, int n,
 /* Mark page n unpublished (counter_mode NONE). */
 void pages_unpublish(struct pages_file *pf, int n);
 
-/* Rewrite the liveness fields of every page (no seq bump). */
-void pages_heartbeat(struct pages_file *pf, uint64_t counter,
-                     uint64_t mono_ns, uint64_t stale_after,
+/*
+ * Rewrite the liveness fields of every page (no seq bump): counter[i] is
+ * now in page i's counter domain, stale_after[i] the staleness bound in
+ * the same unit.
+ */
+void pages_heartbeat(struct pages_file *pf,
+                     const uint64_t counter[PVCP_HOST_PAGES],
+                     uint64_t mono_ns,
+                     const uint64_t stale_after[PVCP_HOST_PAGES],
                      uint32_t interval_ms);
 
 /* Set helper_epoch and helper_pid on every page (at start). */

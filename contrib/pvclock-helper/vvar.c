@@ -339,6 +339,11 @@ int vvar_validate(const struct host_snapshot *snap, char *err)
     return 0;
 }
 
+uint32_t vvar_peek_seq(const struct vvar_source *src)
+{
+    return ld32(src->vvar + src->layout->data_offset, 0);
+}
+
 /* Did the kernel publish new data since the snapshot was taken? */
 static bool snapshot_outdated(const struct vvar_source *src,
                               const struct host_snapshot *snap)

@@ -103,6 +103,9 @@ void vvar_put_snapshot(const struct vvar_layout *l, uint8_t *vvar_page,
 /* The host counter (TSC) read like the vDSO reads it. */
 uint64_t vvar_read_tsc(void);
 
+/* The kernel's seqcount now: it changes at every update of the data. */
+uint32_t vvar_peek_seq(const struct vvar_source *src);
+
 /* Nominal counter frequency implied by a snapshot, Hz (0 unknown). */
 uint64_t vvar_counter_hz(const struct host_snapshot *snap);
 

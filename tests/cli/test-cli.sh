@@ -103,6 +103,59 @@ else
 fi
 diag "$(cat "$tmp/out")"
 
+# --- helper as a daemon: systemd notify, SIGTERM, restart in place -------
+rm -f "$tmp/notify.out"
+socat -u UNIX-RECV:"$tmp/notify" "OPEN:$tmp/notify.out,creat,append" &
+socat_pid=$!
+for _ in $(seq 50); do [ -S "$tmp/notify" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$tmp/notify "$H/pvclock-helper" --pages "$tmp/d/pages" 2> "$tmp/d.log" &
+hp=$!
+for _ in $(seq 50); do grep -q READY=1 "$tmp/notify.out" 2>/dev/null && break; sleep 0.1; done
+ino1=$(stat -c %i "$tmp/d/pages" 2>/dev/null)
+kill -TERM $hp; wait $hp; rc=$?
+sleep 0.2
+kill $socat_pid 2>/dev/null; wait $socat_pid 2>/dev/null
+grep -q 'READY=1' "$tmp/notify.out" && grep -q 'STOPPING=1' "$tmp/notify.out" && [ $rc = 0 ]
+ok $? "helper: READY=1 to \$NOTIFY_SOCKET once published, STOPPING=1 and exit 0 on SIGTERM"
+grep -q "stopping on signal 15" "$tmp/d.log"
+ok $? "helper: says it stops and that the pages stay in place"
+"$H/pvclock-helper" --pages "$tmp/d/pages" --once 2>/dev/null
+ino2=$(stat -c %i "$tmp/d/pages")
+"$H/pvclock-helper" --inspect --pages "$tmp/d/pages" > "$tmp/out"
+[ -n "$ino1" ] && [ "$ino1" = "$ino2" ] && grep -q "helper: epoch 2 " "$tmp/out"
+ok $? "helper: a restart reuses the same file (inode $ino1 -> $ino2) with the next epoch"
+
+# --- simulate mode and the leap second list -----------------------------
+"$H/pvclock-helper" --pages "$tmp/sim" --once \
+    --simulate tsc_hz=3000000000,realtime_offset_ns=5000000000 2>/dev/null
+"$H/pvclock-helper" --inspect --pages "$tmp/sim" > "$tmp/out"
+grep -q "page 0: .*counter_hz 3000000000" "$tmp/out" &&
+    grep -q "simulated host: counter = real TSC" "$tmp/out" &&
+    grep -q "page 2: .*not published" "$tmp/out"
+ok $? "helper --simulate publishes a synthetic 3 GHz host (unscaled pages only)"
+"$H/pvclock-helper" --pages "$tmp/sim" --once --simulate freq_ppb=9999999 2> "$tmp/err"; rc=$?
+[ $rc = 1 ] && one_line_with "freq_ppb=9999999: the kernel allows"
+ok $? "helper --simulate with a bad value: one line naming it, exit 1"
+printf 'tsc_hz=2500000000\nbogus\n' > "$tmp/ctl"
+"$H/pvclock-helper" --pages "$tmp/sim" --once --simulate @"$tmp/ctl" 2> "$tmp/err"; rc=$?
+[ $rc = 1 ] && one_line_with "'bogus' is not key=value"
+ok $? "helper --simulate @FILE with a bad line: one line, exit 1"
+echo "garbage" > "$tmp/leap.list"
+"$H/pvclock-helper" --pages "$tmp/lp" --once --leap-file "$tmp/leap.list" 2> "$tmp/err"; rc=$?
+[ $rc = 0 ] && grep -q "leap second list not used: $tmp/leap.list: line 1" "$tmp/err"
+ok $? "helper: a corrupt leap second list is named and not used"
+
+if command -v systemd-analyze > /dev/null; then
+    sed "s|/usr/local/sbin/pvclock-helper|$H/pvclock-helper|" \
+        "$H/pvclock-helper.service" > "$tmp/pvclock-helper.service"
+    systemd-analyze verify "$tmp/pvclock-helper.service" > "$tmp/err" 2>&1
+    [ ! -s "$tmp/err" ]
+    ok $? "the systemd unit passes systemd-analyze verify"
+    diag "$(cat "$tmp/err")"
+else
+    skip "the systemd unit passes systemd-analyze verify" "no systemd-analyze"
+fi
+
 # --- guest program on a machine without the device ----------------------
 "$H/pvclock-guest" show > /dev/null 2> "$tmp/err"; rc=$?
 [ $rc != 0 ] && one_line_with "no pvclock-pages PCI device (1af4:10f0) found"

@@ -208,12 +208,14 @@ static void test_pages_file(void)
            "a stepped base is a new mapping");
 
     pages_set_epoch(&pf, 7, 1234);
-    pages_heartbeat(&pf, 555, 666, 777, 1000);
+    pages_heartbeat(&pf, (uint64_t[4]){ 555, 555, 555, 555 }, 666,
+                    (uint64_t[4]){ 777, 777, 777, 777 }, 1000);
     tap_ok(pf.page[3]->helper_epoch == 7 && pf.page[1]->heartbeat_counter ==
            555 && pf.page[0]->stale_after == 777,
            "epoch and heartbeat reach every page");
     seq0 = pf.page[0]->seq;
-    pages_heartbeat(&pf, 556, 667, 777, 1000);
+    pages_heartbeat(&pf, (uint64_t[4]){ 556, 556, 556, 556 }, 667,
+                    (uint64_t[4]){ 777, 777, 777, 777 }, 1000);
     tap_ok(pf.page[0]->seq == seq0, "heartbeats do not bump seq");
     pages_close(&pf);
 

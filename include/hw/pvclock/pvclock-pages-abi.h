@@ -88,7 +88,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          0
+#define PVCP_ABI_MINOR          1
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -173,6 +173,52 @@ struct pvcp_kvmclock {
 };
 
 /*
+ * A counter transform, used by the offset page (guest counter -> host
+ * page counter) and by simulated host pages (real host TSC -> the
+ * simulated host's counter):
+ *
+ *   host = (u64)(((u128)guest * mult) >> frac_bits) + offset   (mod 2^64)
+ *
+ * mult == 1 << frac_bits means the guest counter runs at the host
+ * counter's rate (no scaling; with frac_bits 0 the formula is a plain
+ * addition).  Protected by the seq of the page that holds it.
+ */
+struct pvcp_xform {
+    pvcp_u64 mult;
+    pvcp_u32 frac_bits;         /* 0..63 */
+    pvcp_u32 flags;             /* PVCP_XFORM_F_* */
+    pvcp_u64 offset;            /* two's complement, added mod 2^64 */
+};
+
+#define PVCP_XFORM_F_VALID      (1u << 0)
+
+/*
+ * Leap second smearing, on the smeared pages (1 and 3) only; zero on the
+ * others and when no leap is scheduled (leap == 0).  The smear is linear
+ * over the 24 UTC hours from noon before to noon after the leap, i.e.
+ * 86400 + leap TAI seconds starting at start_tai_sec.  With T the page's
+ * CLOCK_TAI and e = T - start_tai_sec clamped to [0, duration_s s]:
+ *
+ *   T <  start:  smeared REALTIME = the page's CLOCK_REALTIME
+ *   otherwise:   smeared REALTIME = T - tai_offset_before s
+ *                                   - leap * e_ns / duration_s   (ns, floor)
+ *
+ * so a reader switches segments exactly on time from its own counter,
+ * even if the helper is late.  start_counter and end_counter are the
+ * page's counter values at the window's ends by the current line, for
+ * humans and tools.  Protected by seq.
+ */
+struct pvcp_smear {
+    pvcp_u64 start_tai_sec;     /* TAI second of noon UTC before the leap */
+    pvcp_u32 duration_s;        /* 86400 + leap */
+    pvcp_s32 leap;              /* +1 inserted, -1 deleted, 0 none */
+    pvcp_s32 tai_offset_before; /* TAI - UTC before the leap, seconds */
+    pvcp_u32 reserved;
+    pvcp_u64 start_counter;     /* informational */
+    pvcp_u64 end_counter;       /* informational */
+};
+
+/*
  * A host page.  Layout is fixed; offsets in comments.  Everything in the
  * first cache lines up to and including the lines and bases is protected
  * by seq (a seqcount: odd while the helper writes, incremented by two per
@@ -211,8 +257,16 @@ struct pvcp_host_page {
     pvcp_u64 esterror_ns;       /* estimated error */
     pvcp_u64 maxerror_ns;       /* maximum error */
 
-    /* 0x0e0: reserved for smear segments (ABI 1.x), zero */
-    pvcp_u64 reserved_seq[12];
+    /* 0x0e0: leap second smear, smeared pages only (ABI 1.1) */
+    struct pvcp_smear smear;
+
+    /*
+     * 0x108: simulate mode (PVCP_HOST_F_SIMULATED, ABI 1.1): this page's
+     * counter is sim applied to the real host TSC.  Simulated hosts
+     * publish the unscaled pages (0 and 1) only.
+     */
+    struct pvcp_xform sim;
+    pvcp_u64 reserved_seq[4];
 
     /* 0x140: outside seq */
     pvcp_u64 reserved2[8];
@@ -254,23 +308,6 @@ struct pvcp_host_page {
 #define PVCP_HOST_F_LEAP_DEL    (1ull << 4) /* leap second deletion armed */
 #define PVCP_HOST_F_UNSYNC      (1ull << 5) /* host clock not synchronised */
 
-/*
- * Guest counter -> host page counter:
- *
- *   host = (u64)(((u128)guest * mult) >> frac_bits) + offset   (mod 2^64)
- *
- * mult == 1 << frac_bits means the guest counter runs at the host
- * counter's rate (no scaling; with frac_bits 0 the formula is a plain
- * addition).  Protected by the offset page's seq.
- */
-struct pvcp_xform {
-    pvcp_u64 mult;
-    pvcp_u32 frac_bits;         /* 0..63 */
-    pvcp_u32 flags;             /* PVCP_XFORM_F_* */
-    pvcp_u64 offset;            /* two's complement, added mod 2^64 */
-};
-
-#define PVCP_XFORM_F_VALID      (1u << 0)
 
 /* Like struct timens_offset: added to a monotonic clock's value. */
 struct pvcp_timens_offset {
@@ -338,8 +375,19 @@ struct pvcp_offset_page {
 #define PVCP_STATIC_ASSERT(e, m) _Static_assert(e, m)
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_line) == 24, "pvcp_line size");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_kvmclock) == 24, "pvcp_kvmclock size");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_smear) == 40, "pvcp_smear size");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_xform) == 24, "pvcp_xform size");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_host_page) == PVCP_PAGE_SIZE,
                    "host page size");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, smear) == 0xe0,
+                   "smear offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, sim) == 0x108,
+                   "sim offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, reserved2) ==
+                   0x140, "end of the seq-protected part");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
+                                      heartbeat_counter) == 0x180,
+                   "liveness cache line");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_offset_page) == PVCP_PAGE_SIZE,
                    "offset page size");
 

@@ -99,7 +99,6 @@ static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
     return (delta * l->mult + base) >> l->shift;
 }
 
-/* sec + ns, normalised the way the vDSO does it outside its loop. */
 /*
  * sec + ns as a normalised time.  The kernel's vDSO divides with a 32-bit
  * quotient (__iter_div_u64_rem), so past 2^32 s (136 years) of ns the
@@ -132,6 +131,48 @@ static inline struct pvcp_time pvcp_time_add_offset(
     struct pvcp_time t, const struct pvcp_timens_offset *o)
 {
     return pvcp_time_make(t.sec + (pvcp_u64)o->sec, t.nsec + o->nsec);
+}
+
+/*
+ * Smeared CLOCK_REALTIME (struct pvcp_smear in the ABI header) from the
+ * page's TAI and unsmeared REALTIME at the same counter value.  The
+ * correction grows by one nanosecond every duration_s nanoseconds, so
+ * the smeared clock never goes backwards and ends exactly one leap
+ * second away from where it started.
+ */
+static inline struct pvcp_time pvcp_smear_realtime(
+    const struct pvcp_smear *sm, struct pvcp_time tai,
+    struct pvcp_time realtime)
+{
+    pvcp_u64 e_ns, corr;
+    struct pvcp_time t;
+
+    if (sm->leap == 0 || sm->duration_s == 0 || tai.sec < sm->start_tai_sec) {
+        return realtime;
+    }
+    if (tai.sec - sm->start_tai_sec >= sm->duration_s) {
+        e_ns = (pvcp_u64)sm->duration_s * PVCP_NSEC_PER_SEC;
+    } else {
+        e_ns = (tai.sec - sm->start_tai_sec) * PVCP_NSEC_PER_SEC + tai.nsec;
+    }
+    corr = e_ns / sm->duration_s;               /* 0 .. 10^9 ns */
+    t.sec = tai.sec - (pvcp_u64)(pvcp_s64)sm->tai_offset_before;
+    t.nsec = tai.nsec;
+    if (sm->leap > 0) {
+        if (t.nsec >= corr) {
+            t.nsec -= corr;
+        } else {
+            t.sec -= 1;
+            t.nsec += PVCP_NSEC_PER_SEC - corr;
+        }
+    } else {
+        t.nsec += corr;
+        if (t.nsec >= PVCP_NSEC_PER_SEC) {
+            t.sec += 1;
+            t.nsec -= PVCP_NSEC_PER_SEC;
+        }
+    }
+    return t;
 }
 
 /* a - b in nanoseconds (for tests and tools; |a - b| < 292 years). */

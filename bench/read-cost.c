@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Read cost, measured side by side in one run: ns per call of
+ * pvclock_gettime() (libpvclock over a pages file or the guest BAR), the
+ * host vDSO's clock_gettime() and the clock_gettime system call, for each
+ * clock.  The three are interleaved in short batches, round after round,
+ * so that frequency changes and noise hit all of them alike; the figure
+ * per method is the median over rounds.
+ *
+ *   read-cost [--pages PATH | --guest] [--calls N] [--rounds R]
+ *
+ * Output: one line per figure, "NAME VALUE UNIT".
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pvclock.h"
+
+static const struct {
+    clockid_t id;
+    const char *name;
+} clocks[] = {
+    { CLOCK_REALTIME, "realtime" },
+    { CLOCK_TAI, "tai" },
+    { CLOCK_MONOTONIC, "monotonic" },
+    { CLOCK_MONOTONIC_RAW, "monotonic_raw" },
+    { CLOCK_BOOTTIME, "boottime" },
+};
+
+static struct pvclock pc;
+static volatile long sink;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static double batch_lib(clockid_t c, long n)
+{
+    struct timespec ts;
+    double t0 = now_ns();
+
+    for (long i = 0; i < n; i++) {
+        pvclock_gettime(&pc, c, &ts);
+        sink += ts.tv_nsec;
+    }
+    return (now_ns() - t0) / n;
+}
+
+static double batch_vdso(clockid_t c, long n)
+{
+    struct timespec ts;
+    double t0 = now_ns();
+
+    for (long i = 0; i < n; i++) {
+        clock_gettime(c, &ts);
+        sink += ts.tv_nsec;
+    }
+    return (now_ns() - t0) / n;
+}
+
+static double batch_sys(clockid_t c, long n)
+{
+    struct timespec ts;
+    double t0 = now_ns();
+
+    for (long i = 0; i < n; i++) {
+        syscall(SYS_clock_gettime, c, &ts);
+        sink += ts.tv_nsec;
+    }
+    return (now_ns() - t0) / n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "pages", required_argument, NULL, 'p' },
+        { "guest", no_argument, NULL, 'g' },
+        { "calls", required_argument, NULL, 'n' },
+        { "rounds", required_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *pages = NULL, *prefix = "";
+    long calls = 1000000, rounds = 21;
+    int guest = 0, opt, err;
+
+    while ((opt = getopt_long(argc, argv, "p:gn:r:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            pages = optarg;
+            break;
+        case 'g':
+            guest = 1;
+            break;
+        case 'n':
+            calls = atol(optarg);
+            break;
+        case 'r':
+            rounds = atol(optarg);
+            break;
+        case 'h':
+            printf("Usage: read-cost [--pages PATH | --guest] [--calls N] "
+                   "[--rounds R]\n");
+            return 0;
+        default:
+            return 1;
+        }
+    }
+    if (calls < 1000 || rounds < 1) {
+        fprintf(stderr, "read-cost: --calls must be >= 1000, --rounds >= 1\n");
+        return 1;
+    }
+    err = guest ? pvclock_open_guest(&pc, NULL)
+                : pvclock_open_host(&pc, pages ? pages : "/run/pvclock/pages");
+    if (err) {
+        fprintf(stderr, "read-cost: %s\n", pvclock_strerror(err));
+        return 2;
+    }
+    if (guest) {
+        prefix = "guest_";
+    }
+
+    for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
+        double *l = calloc(rounds, sizeof(double));
+        double *v = calloc(rounds, sizeof(double));
+        double *s = calloc(rounds, sizeof(double));
+        long batch = calls / rounds, sys_batch = batch / 10 + 1;
+        struct timespec probe;
+
+        if (pvclock_gettime(&pc, clocks[c].id, &probe) != PVCLOCK_OK) {
+            fprintf(stderr, "read-cost: %s: %s\n", clocks[c].name,
+                    pvclock_strerror(pvclock_gettime(&pc, clocks[c].id,
+                                                     &probe)));
+            return 2;
+        }
+        batch_lib(clocks[c].id, batch / 10 + 1);   /* warm up */
+        batch_vdso(clocks[c].id, batch / 10 + 1);
+        for (long r = 0; r < rounds; r++) {
+            l[r] = batch_lib(clocks[c].id, batch);
+            v[r] = batch_vdso(clocks[c].id, batch);
+            s[r] = batch_sys(clocks[c].id, sys_batch);
+        }
+        qsort(l, rounds, sizeof(double), cmp_double);
+        qsort(v, rounds, sizeof(double), cmp_double);
+        qsort(s, rounds, sizeof(double), cmp_double);
+        printf("%sread_ns_lib_%s %.2f ns\n", prefix, clocks[c].name,
+               l[rounds / 2]);
+        printf("%sread_ns_vdso_%s %.2f ns\n", prefix, clocks[c].name,
+               v[rounds / 2]);
+        printf("%sread_ns_syscall_%s %.2f ns\n", prefix, clocks[c].name,
+               s[rounds / 2]);
+        printf("%sread_ratio_%s %.3f lib/vdso\n", prefix, clocks[c].name,
+               l[rounds / 2] / v[rounds / 2]);
+        free(l);
+        free(v);
+        free(s);
+    }
+    pvclock_close(&pc);
+    return 0;
+}
