@@ -535,15 +535,206 @@ static int finish(int err, const struct pvcp_time *t, struct timespec *ts)
     return err;
 }
 
+static inline uint64_t read_counter_inline(void)
+{
+    uint32_t lo, hi, aux;
+
+    if (__builtin_expect(have_rdtscp, 1)) {
+        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux) :: "memory");
+    } else {
+        __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    }
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* Where each clock id's line and base are, for the fast path. */
+static const struct {
+    int8_t hres_index;      /* -1: MONOTONIC_RAW */
+    int8_t mono_index;      /* -1: none */
+} fast_clock[] = {
+    [CLOCK_REALTIME] = { PVCP_HRES_REALTIME, -1 },
+    [CLOCK_MONOTONIC] = { PVCP_HRES_MONOTONIC, PVCP_MONO_MONOTONIC },
+    [CLOCK_MONOTONIC_RAW] = { -1, PVCP_MONO_RAW },
+    [CLOCK_BOOTTIME] = { PVCP_HRES_BOOTTIME, PVCP_MONO_BOOTTIME },
+    [CLOCK_TAI] = { PVCP_HRES_TAI, -1 },
+};
+
+/*
+ * The common case, kept lean: a TSC-counted page of a real host, and no
+ * smear in effect for this clock.  The same protocol and arithmetic as
+ * read_clock_page(); anything else (kvm-clock stage, simulated host,
+ * smeared REALTIME, scaled page on the host, a writer active, an error)
+ * goes there.  Returns -1 to ask for the general path.
+ */
+static inline int fast_read(const struct pvclock *pc, clockid_t clk,
+                            struct pvcp_time *out)
+{
+    const volatile struct pvcp_offset_page *op = pc->offset;
+    const volatile struct pvcp_host_page *h;
+    const volatile struct pvcp_line *vl;
+    const volatile struct pvcp_base *vb;
+    struct pvcp_line line;
+    struct pvcp_base base;
+    struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
+    struct pvcp_timens_offset mono = { 0, 0 };
+    uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, page;
+    uint64_t counter, host, flags, heartbeat, stale_after;
+    int hi, mi;
+
+    if ((unsigned)clk >= sizeof(fast_clock) / sizeof(fast_clock[0]) ||
+        (clk != CLOCK_REALTIME && !fast_clock[clk].hres_index &&
+         !fast_clock[clk].mono_index)) {
+        return -1;
+    }
+    hi = fast_clock[clk].hres_index;
+    mi = fast_clock[clk].mono_index;
+    page = pc->page >= 0 ? (uint32_t)pc->page : 0;
+    if (op) {
+        oseq = __atomic_load_n(&op->seq, __ATOMIC_ACQUIRE);
+        status = op->status;
+        if (pc->page < 0) {
+            page = op->recommended_page;
+            if (page >= PVCP_HOST_PAGES) {
+                return -1;
+            }
+        }
+        xf.mult = op->xform[page >> 1].mult;
+        xf.frac_bits = op->xform[page >> 1].frac_bits;
+        xf.flags = op->xform[page >> 1].flags;
+        xf.offset = op->xform[page >> 1].offset;
+        if (mi >= 0) {
+            mono.sec = op->mono_offset[mi].sec;
+            mono.nsec = op->mono_offset[mi].nsec;
+        }
+    }
+    h = pc->host[page];
+    hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+    flags = h->flags;
+    if (h->counter_mode != PVCP_COUNTER_TSC ||
+        (flags & (PVCP_HOST_F_SIMULATED | PVCP_HOST_F_VALID)) !=
+        PVCP_HOST_F_VALID ||
+        (hi == PVCP_HRES_REALTIME && (page & PVCP_PAGE_SMEARED) &&
+         h->smear.leap)) {
+        return -1;
+    }
+    vl = hi >= 0 ? &h->hres : &h->raw;
+    vb = hi >= 0 ? &h->hres_base[hi] : &h->raw_base;
+    line.cycle_last = vl->cycle_last;
+    line.max_cycles = vl->max_cycles;
+    line.mult = vl->mult;
+    line.shift = vl->shift;
+    base.sec = vb->sec;
+    base.nsec_shifted = vb->nsec_shifted;
+    /* everything loaded: only arithmetic follows the counter */
+    counter = read_counter_inline();
+    read_barrier();
+    if (((oseq | hseq) & 1) || h->seq != hseq || (op && op->seq != oseq)) {
+        return -1;
+    }
+    heartbeat = h->heartbeat_counter;
+    stale_after = h->stale_after;
+
+    if (status != PVCP_STATUS_VALID || line.shift > 63 ||
+        (op && (xf.frac_bits > 63 || !(xf.flags & PVCP_XFORM_F_VALID)))) {
+        return -1;
+    }
+    host = op ? pvcp_xform_apply(&xf, counter) : counter;
+    *out = pvcp_clock_at(&line, &base, flags, host & PVCP_S64_MAX);
+    if (op && mi >= 0) {
+        *out = pvcp_time_add_offset(*out, &mono);
+    }
+    if (stale_after && host - heartbeat > stale_after &&
+        (int64_t)(host - heartbeat) > 0) {
+        return PVCLOCK_ESTALE;
+    }
+    return PVCLOCK_OK;
+}
+
+/*
+ * The host reader's case (a pages file, no offset page), leaner still:
+ * everything is loaded between the seq read and RDTSCP, so only the
+ * arithmetic follows the counter, as in the vDSO.
+ */
+static inline int fast_read_host(const struct pvclock *pc, clockid_t clk,
+                                 struct timespec *ts)
+{
+    const volatile struct pvcp_host_page *h;
+    const volatile struct pvcp_line *vl;
+    const volatile struct pvcp_base *vb;
+    uint64_t cycle_last, max_cycles, sec, nsec, flags, hb, stale, counter;
+    uint32_t hseq, mult, shift;
+    int hi, page = pc->page >= 0 ? pc->page : 0;
+
+    if ((unsigned)clk >= sizeof(fast_clock) / sizeof(fast_clock[0]) ||
+        (clk != CLOCK_REALTIME && !fast_clock[clk].hres_index &&
+         !fast_clock[clk].mono_index)) {
+        return -1;
+    }
+    hi = fast_clock[clk].hres_index;
+    h = pc->host[page];
+    vl = hi >= 0 ? &h->hres : &h->raw;
+    vb = hi >= 0 ? &h->hres_base[hi] : &h->raw_base;
+
+    hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+    flags = h->flags;
+    cycle_last = vl->cycle_last;
+    max_cycles = vl->max_cycles;
+    mult = vl->mult;
+    shift = vl->shift;
+    sec = vb->sec;
+    nsec = vb->nsec_shifted;
+    if (__builtin_expect((hseq & 1) || h->counter_mode != PVCP_COUNTER_TSC ||
+                         (flags & (PVCP_HOST_F_SIMULATED |
+                                   PVCP_HOST_F_VALID)) != PVCP_HOST_F_VALID ||
+                         shift > 63 ||
+                         ((page & PVCP_PAGE_SMEARED) && h->smear.leap), 0)) {
+        return -1;
+    }
+    counter = read_counter_inline();
+    hb = h->heartbeat_counter;
+    stale = h->stale_after;
+    read_barrier();
+    if (__builtin_expect(h->seq != hseq, 0)) {
+        return -1;
+    }
+    {
+        /* the arithmetic the exactness test checks, inlined */
+        struct pvcp_line l = { cycle_last, max_cycles, mult, shift };
+        struct pvcp_base b = { sec, nsec };
+        struct pvcp_time t;
+
+        counter &= PVCP_S64_MAX;
+        t = pvcp_clock_at(&l, &b, flags, counter);
+        ts->tv_sec = (time_t)t.sec;
+        ts->tv_nsec = (long)t.nsec;
+    }
+    if (__builtin_expect(stale && counter - hb > stale &&
+                         (int64_t)(counter - hb) > 0, 0)) {
+        return PVCLOCK_ESTALE;
+    }
+    return PVCLOCK_OK;
+}
+
 int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
                     struct timespec *ts)
 {
     struct pvcp_time t;
+    int err;
 
-    if (!ts) {
-        return PVCLOCK_EINVAL;
+    if (__builtin_expect(!ts || !pc || !pc->map, 0)) {
+        return !ts ? PVCLOCK_EINVAL : PVCLOCK_ENOTMAPPED;
     }
-    return finish(read_clock(pc, clk, 0, 0, &t), &t, ts);
+    if (!pc->offset) {
+        err = fast_read_host(pc, clk, ts);
+        if (__builtin_expect(err >= 0, 1)) {
+            return err;
+        }
+    }
+    err = fast_read(pc, clk, &t);
+    if (__builtin_expect(err < 0, 0)) {
+        err = read_clock(pc, clk, 0, 0, &t);
+    }
+    return finish(err, &t, ts);
 }
 
 int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,

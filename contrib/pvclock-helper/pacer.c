@@ -60,51 +60,73 @@ static void sleep_until(uint64_t t)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-/* The first kernel update expected after MONOTONIC t. */
-static uint64_t tick_after(const struct pacer *p, uint64_t t)
+/* The first kernel write expected after MONOTONIC t. */
+static uint64_t write_after(const struct pacer *p, uint64_t t)
 {
     uint64_t k;
 
-    if (t < p->last_update) {
-        return p->last_update;
+    if (t < p->last_write) {
+        return p->last_write;
     }
-    k = (t - p->last_update) / p->period_ns + 1;
-    return p->last_update + k * p->period_ns;
+    k = (t - p->last_write) / p->period_ns + 1;
+    return p->last_write + k * p->period_ns;
+}
+
+/* Spin until the kernel's seqcount moves or MONOTONIC deadline. */
+static bool spin_for_write(struct pacer *p, const struct vvar_source *src,
+                           uint32_t seq, uint64_t deadline,
+                           volatile sig_atomic_t *stop)
+{
+    uint64_t start = pacer_mono_ns(), now = start;
+    bool hit = false;
+
+    p->spins++;
+    while (!*stop && now <= deadline) {
+        if (vvar_peek_seq(src) != seq) {
+            hit = true;
+            break;
+        }
+        __builtin_ia32_pause();
+        now = pacer_mono_ns();
+    }
+    p->spin_ns += now - start;
+    if (hit) {
+        p->spin_hits++;
+        p->last_write = now;
+        p->misses = 0;
+    } else if (++p->misses > 2) {
+        p->last_write = 0;      /* lost the phase: find it again */
+    }
+    return hit;
 }
 
 void pacer_wait(struct pacer *p, const struct vvar_source *src,
                 volatile sig_atomic_t *stop)
 {
-    uint64_t now = pacer_mono_ns(), wake = now + p->interval_ns, due = 0;
-    uint32_t seq;
+    uint64_t now = pacer_mono_ns(), wake = now + p->interval_ns, due;
+    uint32_t seq = vvar_peek_seq(src);
 
-    if (p->period_ns && p->last_update && now < p->active_until) {
-        due = tick_after(p, now + PACER_EARLY_NS);
-    }
-    if (!due || due > wake + PACER_EARLY_NS) {
+    if (!p->period_ns || now >= p->active_until) {
         sleep_until(wake);
         return;
     }
-    seq = vvar_peek_seq(src);
+    if (!p->last_write) {
+        /*
+         * The kernel writes about one tick after the MONOTONIC time of
+         * its cycle_last (it accumulates whole tick intervals), at a
+         * phase only observation tells: spin through one period to see
+         * a write happen.
+         */
+        spin_for_write(p, src, seq, now + p->period_ns + PACER_LATE_NS, stop);
+        return;
+    }
+    due = write_after(p, now + PACER_EARLY_NS);
+    if (due > wake + PACER_EARLY_NS) {
+        sleep_until(wake);
+        return;
+    }
     if (due > now + PACER_EARLY_NS) {
         sleep_until(due - PACER_EARLY_NS);
     }
-    /* spin on the kernel's seqcount until it moves (or we give up) */
-    p->spins++;
-    now = pacer_mono_ns();
-    {
-        uint64_t start = now;
-
-        while (vvar_peek_seq(src) == seq && !*stop) {
-            now = pacer_mono_ns();
-            if (now > due + PACER_LATE_NS) {
-                break;
-            }
-            __builtin_ia32_pause();
-        }
-        if (vvar_peek_seq(src) != seq) {
-            p->spin_hits++;
-        }
-        p->spin_ns += pacer_mono_ns() - start;
-    }
+    spin_for_write(p, src, seq, due + PACER_LATE_NS, stop);
 }

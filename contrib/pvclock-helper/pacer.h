@@ -7,10 +7,10 @@
  * With an unchanged slope there is no error however late the helper is,
  * so polling every interval is enough; but while the kernel is changing
  * the slope (the host is being slewed) the lag must be tiny.  The kernel
- * updates its data at ticks, at multiples of the tick period in
- * CLOCK_MONOTONIC, and the MONOTONIC value at its cycle_last *is* the
- * moment of its last update; so the pacer learns the period, sleeps until
- * just before the next tick and spins on the kernel's seqcount until it
+ * updates its data at ticks: the pacer learns the period from the
+ * MONOTONIC values at successive cycle_last (whole tick intervals), finds
+ * the phase of the writes by watching one happen, then sleeps until just
+ * before each expected write and spins on the kernel's seqcount until it
  * moves.  It does so while the slope changed in the last few seconds.
  *
  * What it cannot catch: adjtimex(ADJ_FREQUENCY) itself publishes the new
@@ -34,7 +34,9 @@
 struct pacer {
     uint64_t interval_ns;
     uint64_t period_ns;         /* kernel update period learnt, 0 unknown */
-    uint64_t last_update;       /* MONOTONIC ns of the kernel's last update */
+    uint64_t last_update;       /* MONOTONIC at the kernel's cycle_last */
+    uint64_t last_write;        /* MONOTONIC when a write was seen, 0 none */
+    unsigned misses;
     uint32_t last_mult;
     uint64_t active_until;      /* MONOTONIC ns */
     /* statistics */

@@ -18,8 +18,10 @@
 #define PVCP_S64_MAX            0x7fffffffffffffffull
 
 #if defined(__GNUC__)
+#define PVCP_LIKELY(x)          __builtin_expect(!!(x), 1)
 #define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
 #else
+#define PVCP_LIKELY(x)          (x)
 #define PVCP_UNLIKELY(x)        (x)
 #endif
 
@@ -109,6 +111,17 @@ static inline struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
 {
     struct pvcp_time t;
 
+    /* the usual case, less than two seconds past the base: no division */
+    if (PVCP_LIKELY(ns < 2 * PVCP_NSEC_PER_SEC)) {
+        if (ns >= PVCP_NSEC_PER_SEC) {
+            t.sec = sec + 1;
+            t.nsec = ns - PVCP_NSEC_PER_SEC;
+        } else {
+            t.sec = sec;
+            t.nsec = ns;
+        }
+        return t;
+    }
     t.sec = sec + (pvcp_u32)(ns / PVCP_NSEC_PER_SEC);
     t.nsec = ns % PVCP_NSEC_PER_SEC;
     return t;

@@ -1,0 +1,40 @@
+#!/bin/bash
+# CPU used by pvclock-helper over a measured period, as percent of one CPU
+# and CPU seconds per hour.  Usage: helper-cpu.sh SECONDS [slew|idle]
+# [INTERVAL-US]
+# With "slew", the host clock is slewed +100 ppm (adjtimex ADJ_FREQUENCY,
+# at most 10 s, always restored) while measuring.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+secs=${1:-10}
+mode=${2:-idle}
+interval=${3:-1000}
+suffix=
+[ "$interval" = 1000 ] || suffix=_${interval}us
+[ "$mode" = idle ] || [ "$secs" -le 10 ] || die "slewing is limited to 10 s"
+H=$PVCLOCK_BUILD/host
+tmp=$(mktemp -d)
+"$H/pvclock-helper" --pages "$tmp/pages" --interval-us "$interval" 2>/dev/null &
+pid=$!
+slewer=
+cleanup() {
+    [ -n "$slewer" ] && kill "$slewer" 2>/dev/null && wait "$slewer" 2>/dev/null
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"
+}
+trap cleanup EXIT
+sleep 1
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+if [ "$mode" = slew ]; then
+    "$H/slew" 100 "$((secs + 1))" &
+    slewer=$!
+    sleep 0.5
+fi
+t0=$(ticks); s0=$(date +%s.%N)
+sleep "$secs"
+t1=$(ticks); s1=$(date +%s.%N)
+hz=$(getconf CLK_TCK)
+awk -v dt="$((t1 - t0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v m="$mode$suffix" 'BEGIN {
+    cpu = dt / hz; wall = s1 - s0;
+    printf "helper_cpu_%s_pct %.3f %%\n", m, 100 * cpu / wall;
+    printf "helper_cpu_%s_s_per_hour %.2f s\n", m, 3600 * cpu / wall;
+}'
