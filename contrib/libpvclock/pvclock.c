@@ -472,7 +472,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
     heartbeat = h->heartbeat_counter;
     stale_after = h->stale_after;
 
-    if (status != PVCP_STATUS_VALID) {
+    if (status != PVCP_STATUS_VALID && status != PVCP_STATUS_STALE) {
         return status == PVCP_STATUS_UNRELIABLE ? PVCLOCK_EUNRELIABLE
                                                 : PVCLOCK_ENOTVALID;
     }
@@ -512,9 +512,10 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
     if (mono_index >= 0 && op) {
         *out = pvcp_time_add_offset(*out, &mono);
     }
-    if (stale_after && host_counter - heartbeat > stale_after &&
-        (int64_t)(host_counter - heartbeat) > 0) {
-        return PVCLOCK_ESTALE;
+    if (status == PVCP_STATUS_STALE ||
+        (stale_after && host_counter - heartbeat > stale_after &&
+         (int64_t)(host_counter - heartbeat) > 0)) {
+        return PVCLOCK_ESTALE;  /* the last mapping, still filled in */
     }
     return PVCLOCK_OK;
 }

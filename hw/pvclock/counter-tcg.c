@@ -62,7 +62,6 @@ static bool tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 const PvclockCounterBackend pvclock_counter_tcg = {
     .name = "tcg",
     .abi_backend = PVCP_BACKEND_TCG,
+    /* A guest WRMSR to IA32_TSC changes env->tsc_offset: the 1 Hz watch. */
     .get = tcg_counter_get,
-    /* A guest WRMSR to IA32_TSC changes env->tsc_offset behind our back. */
-    .needs_recheck = true,
 };

@@ -21,6 +21,7 @@
 #include "qemu/module.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
 #include "hw/resettable.h"
@@ -35,8 +36,16 @@
 
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
 
-/* How often TCG re-reads the relation (a guest WRMSR can change it). */
-#define PVCLOCK_PAGES_RECHECK_MS 1000
+/* The watch timer: helper liveness, a missing file, the TCG relation. */
+#define PVCLOCK_PAGES_WATCH_MS 1000
+
+static const char *const status_names[] = {
+    [PVCP_STATUS_INVALID] = "invalid",
+    [PVCP_STATUS_VALID] = "valid",
+    [PVCP_STATUS_NO_HELPER] = "no-helper",
+    [PVCP_STATUS_UNRELIABLE] = "unreliable",
+    [PVCP_STATUS_STALE] = "stale",
+};
 
 /*
  * Offset page writer side of the seqcount.  The guest reads this page
@@ -57,9 +66,7 @@ static void offset_page_write_end(PvclockPagesState *s)
 
 uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s)
 {
-    const struct pvcp_host_page *h = memory_region_get_ram_ptr(&s->host_pages);
-
-    return qatomic_read(&h->counter_hz);
+    return s->host ? qatomic_read(&s->host->counter_hz) : 0;
 }
 
 static bool relation_equal(const PvclockCounterRelation *a,
@@ -71,40 +78,77 @@ static bool relation_equal(const PvclockCounterRelation *a,
 }
 
 /*
- * Read the accelerator's relation and publish it.  Any change, of the
- * relation or of the status, is a disruption for a guest that caches the
- * guest-counter-to-time mapping (under TCG every stop/cont moves the
- * offset), so it bumps generation in the same seq write, before the new
- * values are visible.
+ * Is the helper still updating page 0?  Its heartbeat_ns is the helper's
+ * CLOCK_MONOTONIC, the same clock as QEMU_CLOCK_REALTIME on Linux.
+ */
+static bool pvclock_pages_helper_stale(PvclockPagesState *s)
+{
+    uint64_t hb, stale_after, hz, now, limit_ns;
+
+    if (!s->host) {
+        return false;
+    }
+    hb = qatomic_read(&s->host->heartbeat_ns);
+    stale_after = qatomic_read(&s->host->stale_after);
+    hz = qatomic_read(&s->host->counter_hz);
+    if (!stale_after || !hz) {
+        return false;               /* the helper says: never stale */
+    }
+    limit_ns = muldiv64(stale_after, NANOSECONDS_PER_SECOND, hz);
+    now = get_clock();
+    return !hb || (now > hb && now - hb > limit_ns);
+}
+
+/*
+ * Read the accelerator's relation and the helper's state and publish
+ * them.  Any change, of the relation or of the status, is a disruption
+ * for a guest that caches the guest-counter-to-time mapping (under TCG
+ * every stop/cont moves the offset), so it bumps generation in the same
+ * seq write, before the new values are visible.
  */
 static void pvclock_pages_update(PvclockPagesState *s, const char *why)
 {
     struct pvcp_offset_page *op = s->offset_page;
     PvclockCounterRelation rel = { 0 };
+    const char *reason = why;
     uint32_t status;
 
     if (!s->backend) {
-        rel.exact = false;
         rel.why = "no counter backend for this accelerator";
     } else if (!s->backend->get(s, &rel)) {
         rel.exact = false;
     }
-    status = rel.exact ? PVCP_STATUS_VALID : PVCP_STATUS_UNRELIABLE;
-
-    if (op->status == status && relation_equal(&rel, &s->relation)) {
-        return;
+    if (!s->host) {
+        status = PVCP_STATUS_NO_HELPER;
+        reason = "no usable pages file";
+    } else if (!rel.exact) {
+        status = PVCP_STATUS_UNRELIABLE;
+        reason = rel.why;
+    } else if (s->helper_stale) {
+        status = PVCP_STATUS_STALE;
+        reason = "pvclock-helper stopped updating the pages";
+    } else {
+        status = PVCP_STATUS_VALID;
     }
 
-    trace_pvclock_pages_relation(s->backend ? s->backend->name : "none",
-                                 rel.mult, rel.frac_bits, rel.offset,
-                                 rel.guest_hz);
+    if (op->status == status && s->relation_known &&
+        relation_equal(&rel, &s->relation)) {
+        return;
+    }
+    if (!s->relation_known || !relation_equal(&rel, &s->relation)) {
+        trace_pvclock_pages_relation(s->backend ? s->backend->name : "none",
+                                     rel.mult, rel.frac_bits, rel.offset,
+                                     rel.guest_hz);
+    }
     offset_page_write_begin(s);
     op->generation++;
     if (op->status != status) {
-        trace_pvclock_pages_status(op->status, status, op->generation,
-                                   rel.exact ? why : rel.why);
+        trace_pvclock_pages_status(status_names[op->status],
+                                   status_names[status], op->generation,
+                                   reason ? reason : "");
         op->status = status;
     }
+    trace_pvclock_pages_generation(op->generation, why);
     op->guest_counter_hz = rel.guest_hz;
     op->xform[PVCP_DOMAIN_UNSCALED].mult = rel.mult;
     op->xform[PVCP_DOMAIN_UNSCALED].frac_bits = rel.frac_bits;
@@ -113,71 +157,8 @@ static void pvclock_pages_update(PvclockPagesState *s, const char *why)
                                                       : 0;
     offset_page_write_end(s);
     s->relation = rel;
+    s->relation_known = true;
 }
-
-static void pvclock_pages_recheck(void *opaque)
-{
-    PvclockPagesState *s = opaque;
-
-    pvclock_pages_update(s, "periodic recheck");
-    timer_mod(s->recheck_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              PVCLOCK_PAGES_RECHECK_MS);
-}
-
-static void pvclock_pages_vm_state_change(void *opaque, bool running,
-                                          RunState state)
-{
-    PvclockPagesState *s = opaque;
-
-    trace_pvclock_pages_vm_state(running);
-    if (!running) {
-        if (s->recheck_timer) {
-            timer_del(s->recheck_timer);
-        }
-        return;
-    }
-    /* Runs after the accelerator set this run's offsets, before vCPUs. */
-    pvclock_pages_update(s, "vm start");
-    if (s->recheck_timer) {
-        timer_mod(s->recheck_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  PVCLOCK_PAGES_RECHECK_MS);
-    }
-}
-
-static void pvclock_pages_reset_hold(Object *obj, ResetType type)
-{
-    PvclockPagesState *s = PVCLOCK_PAGES(obj);
-
-    trace_pvclock_pages_reset();
-    pvclock_pages_update(s, "reset");
-}
-
-/* Holes in the BAR read as zero; guest writes anywhere are ignored. */
-static uint64_t pvclock_pages_zero_read(void *opaque, hwaddr addr,
-                                        unsigned size)
-{
-    return 0;
-}
-
-static void pvclock_pages_ignore_write(void *opaque, hwaddr addr,
-                                       uint64_t val, unsigned size)
-{
-    trace_pvclock_pages_guest_write(addr, size, val);
-}
-
-static const MemoryRegionOps pvclock_pages_bar_ops = {
-    .read = pvclock_pages_zero_read,
-    .write = pvclock_pages_ignore_write,
-    .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-    },
-    .impl = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-    },
-};
 
 /*
  * Check that fd is a pages file this device can map: big enough, each
@@ -235,6 +216,136 @@ static bool pvclock_pages_check_file(const char *path, int fd, Error **errp)
     return true;
 }
 
+
+/* Open and check the pages file; on success return its fd. */
+static int pvclock_pages_open_file(PvclockPagesState *s, Error **errp)
+{
+    int fd;
+
+    if (!s->pages_path || !*s->pages_path) {
+        error_setg(errp, "property 'pages' must name pvclock-helper's pages "
+                   "file (default " PVCLOCK_PAGES_DEFAULT_PATH ")");
+        return -1;
+    }
+    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot open pages file '%s' "
+                         "(property 'pages'); is pvclock-helper running?",
+                         s->pages_path);
+        return -1;
+    }
+    if (!pvclock_pages_check_file(s->pages_path, fd, errp)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Map the file read-only and shared over the BAR's host pages: the
+ * helper's in-place updates are seen at once, the guest cannot write,
+ * and since the RAM block is never registered for migration the host
+ * pages are never migrated.  The RAM block owns fd from here on.
+ */
+static bool pvclock_pages_map(PvclockPagesState *s, int fd, Error **errp)
+{
+    if (!memory_region_init_ram_from_fd(&s->host_pages, OBJECT(s),
+                                        "pvclock-pages-host", PVCP_FILE_SIZE,
+                                        RAM_SHARED | RAM_READONLY |
+                                        RAM_READONLY_FD, fd, 0, errp)) {
+        close(fd);
+        return false;
+    }
+    memory_region_transaction_begin();
+    if (memory_region_is_mapped(&s->no_helper)) {
+        memory_region_del_subregion(&s->bar, &s->no_helper);
+    }
+    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
+                                &s->host_pages);
+    memory_region_transaction_commit();
+    s->host = memory_region_get_ram_ptr(&s->host_pages);
+    s->helper_stale = pvclock_pages_helper_stale(s);
+    trace_pvclock_pages_helper_mapped(s->pages_path,
+                                      qatomic_read(&s->host->helper_epoch));
+    return true;
+}
+
+static void pvclock_pages_watch(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    const char *why = "watch";
+
+    if (!s->host) {
+        Error *err = NULL;
+        int fd = pvclock_pages_open_file(s, &err);
+
+        if (fd >= 0 && pvclock_pages_map(s, fd, &err)) {
+            why = "pages file appeared";
+        }
+        error_free(err);
+    } else {
+        bool stale = pvclock_pages_helper_stale(s);
+
+        if (stale != s->helper_stale) {
+            trace_pvclock_pages_helper_stale(stale);
+            s->helper_stale = stale;
+            why = stale ? "helper stale" : "helper live again";
+        }
+    }
+    pvclock_pages_update(s, why);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
+}
+
+static void pvclock_pages_vm_state_change(void *opaque, bool running,
+                                          RunState state)
+{
+    PvclockPagesState *s = opaque;
+
+    trace_pvclock_pages_vm_state(running);
+    if (running) {
+        /* Runs after the accelerator set this run's offsets, before vCPUs. */
+        pvclock_pages_update(s, "vm start");
+    }
+}
+
+static void pvclock_pages_reset_hold(Object *obj, ResetType type)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    trace_pvclock_pages_reset();
+    if (s->offset_page) {
+        pvclock_pages_update(s, "reset");
+    }
+}
+
+/* Holes in the BAR read as zero; guest writes anywhere are ignored. */
+static uint64_t pvclock_pages_zero_read(void *opaque, hwaddr addr,
+                                        unsigned size)
+{
+    return 0;
+}
+
+static void pvclock_pages_ignore_write(void *opaque, hwaddr addr,
+                                       uint64_t val, unsigned size)
+{
+    trace_pvclock_pages_guest_write(addr, size, val);
+}
+
+static const MemoryRegionOps pvclock_pages_bar_ops = {
+    .read = pvclock_pages_zero_read,
+    .write = pvclock_pages_ignore_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
 static const PvclockCounterBackend *pvclock_pages_pick_backend(void)
 {
     if (qtest_enabled()) {
@@ -249,26 +360,69 @@ static const PvclockCounterBackend *pvclock_pages_pick_backend(void)
     return NULL;
 }
 
+/* value must be one of the NULL-terminated choices; name the property. */
+static int pvclock_pages_choice(const char *prop, const char *value,
+                                const char *const *choices, Error **errp)
+{
+    g_autofree char *list = g_strjoinv("', '", (char **)choices);
+
+    for (int i = 0; choices[i]; i++) {
+        if (value && !strcmp(value, choices[i])) {
+            return i;
+        }
+    }
+    error_setg(errp, "property '%s' is '%s'; allowed values: '%s'", prop,
+               value ? value : "", list);
+    return -1;
+}
+
+/* The host's clock now, as a timens-like offset that takes it to zero. */
+static struct pvcp_timens_offset pvclock_pages_zero_offset(clockid_t clk)
+{
+    struct pvcp_timens_offset o = { 0, 0 };
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    o.sec = -(int64_t)ts.tv_sec;
+    if (ts.tv_nsec) {
+        o.sec -= 1;
+        o.nsec = NANOSECONDS_PER_SECOND - ts.tv_nsec;
+    }
+    return o;
+}
+
 static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
 {
+    static const char *const on_missing_choices[] = {
+        "fail", "degraded", NULL
+    };
+    static const char *const flavour_choices[] = {
+        "unsmeared", "smeared", NULL
+    };
+    static const char *const monotonic_choices[] = { "vm", "host", NULL };
     PvclockPagesState *s = PVCLOCK_PAGES(pdev);
     struct pvcp_offset_page *op;
-    int fd;
+    Error *file_err = NULL;
+    int degraded, smeared, mono_host, fd;
 
-    if (!s->pages_path || !*s->pages_path) {
-        error_setg(errp, "property 'pages' must name pvclock-helper's pages "
-                   "file (default " PVCLOCK_PAGES_DEFAULT_PATH ")");
+    degraded = pvclock_pages_choice("on-missing", s->on_missing,
+                                    on_missing_choices, errp);
+    if (degraded < 0) {
         return;
     }
-    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot open pages file '%s' "
-                         "(property 'pages'); is pvclock-helper running?",
-                         s->pages_path);
+    smeared = pvclock_pages_choice("flavour", s->flavour, flavour_choices,
+                                   errp);
+    if (smeared < 0) {
         return;
     }
-    if (!pvclock_pages_check_file(s->pages_path, fd, errp)) {
-        close(fd);
+    mono_host = pvclock_pages_choice("monotonic", s->monotonic,
+                                     monotonic_choices, errp);
+    if (mono_host < 0) {
+        return;
+    }
+    fd = pvclock_pages_open_file(s, &file_err);
+    if (fd < 0 && !degraded) {
+        error_propagate(errp, file_err);
         return;
     }
 
@@ -280,32 +434,40 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     error_setg(&s->migration_blocker, "pvclock-pages: migration of the "
                "guest clock state is not implemented yet");
     if (migrate_add_blocker(&s->migration_blocker, errp) < 0) {
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
+        error_free(file_err);
         return;
     }
 
     memory_region_init_io(&s->bar, OBJECT(s), &pvclock_pages_bar_ops, s,
                           "pvclock-pages-bar", PVCP_BAR_SIZE);
-    /*
-     * Mapped read-only and shared: the helper's in-place updates are seen
-     * at once, the guest cannot write, and since the RAM block is never
-     * registered for migration the host pages are never migrated.  The
-     * RAM block owns fd from here on.
-     */
-    if (!memory_region_init_ram_from_fd(&s->host_pages, OBJECT(s),
-                                        "pvclock-pages-host", PVCP_FILE_SIZE,
-                                        RAM_SHARED | RAM_READONLY |
-                                        RAM_READONLY_FD, fd, 0, errp)) {
-        close(fd);
-        goto fail_blocker;
-    }
-    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
-                                &s->host_pages);
-
-    if (!memory_region_init_rom_nomigrate(&s->offset_mr, OBJECT(s),
+    if (!memory_region_init_rom_nomigrate(&s->no_helper, OBJECT(s),
+                                          "pvclock-pages-no-helper",
+                                          PVCP_FILE_SIZE, errp) ||
+        !memory_region_init_rom_nomigrate(&s->offset_mr, OBJECT(s),
                                           "pvclock-pages-offset",
                                           PVCP_PAGE_SIZE, errp)) {
+        if (fd >= 0) {
+            close(fd);
+        }
         goto fail_blocker;
+    }
+    memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
+    if (fd >= 0) {
+        if (!pvclock_pages_map(s, fd, errp)) {
+            goto fail_blocker;
+        }
+    } else {
+        /* on-missing=degraded: zero pages until the file appears */
+        memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
+                                    &s->no_helper);
+        trace_pvclock_pages_degraded(error_get_pretty(file_err));
+        warn_report("pvclock-pages: starting without host pages (%s); "
+                    "the device will map them when they appear",
+                    error_get_pretty(file_err));
+        error_free(file_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
 
@@ -319,8 +481,18 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     op->abi_major = PVCP_ABI_MAJOR;
     op->abi_minor = PVCP_ABI_MINOR;
     op->status = PVCP_STATUS_INVALID;
-    op->recommended_page = PVCP_PAGE_UNSCALED_UNSMEARED;
+    op->recommended_page = smeared ? PVCP_PAGE_UNSCALED_SMEARED
+                                   : PVCP_PAGE_UNSCALED_UNSMEARED;
     op->xform[PVCP_DOMAIN_UNSCALED].mult = 1;
+    if (!mono_host) {
+        /* like a time namespace made at VM start: these count from 0 */
+        op->mono_offset[PVCP_MONO_MONOTONIC] =
+            pvclock_pages_zero_offset(CLOCK_MONOTONIC);
+        op->mono_offset[PVCP_MONO_RAW] =
+            pvclock_pages_zero_offset(CLOCK_MONOTONIC_RAW);
+        op->mono_offset[PVCP_MONO_BOOTTIME] =
+            pvclock_pages_zero_offset(CLOCK_BOOTTIME);
+    }
     s->offset_page = op;
 
     s->backend = pvclock_pages_pick_backend();
@@ -333,17 +505,13 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
 
-    if (s->backend && s->backend->needs_recheck) {
-        s->recheck_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
-                                        pvclock_pages_recheck, s);
-    }
+    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, pvclock_pages_watch,
+                                  s);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
         pvclock_pages_vm_state_change, s);
     pvclock_pages_update(s, "realize");
-    if (runstate_is_running()) {
-        /* Hot-plugged into a running VM: no vm start will come. */
-        pvclock_pages_vm_state_change(s, true, RUN_STATE_RUNNING);
-    }
     return;
 
 fail_blocker:
@@ -358,9 +526,9 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         qemu_del_vm_change_state_handler(s->vmstate_entry);
         s->vmstate_entry = NULL;
     }
-    if (s->recheck_timer) {
-        timer_free(s->recheck_timer);
-        s->recheck_timer = NULL;
+    if (s->watch_timer) {
+        timer_free(s->watch_timer);
+        s->watch_timer = NULL;
     }
     migrate_del_blocker(&s->migration_blocker);
     /*
@@ -369,19 +537,94 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      * (and hot-unplug never completes with DEVICE_DELETED).
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
-    memory_region_del_subregion(&s->bar, &s->host_pages);
+    memory_region_del_subregion(&s->bar, s->host ? &s->host_pages
+                                                 : &s->no_helper);
+    s->host = NULL;
 }
+
+/* ---- properties: configuration and status for management ---------- */
 
 static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("pages", PvclockPagesState, pages_path),
-    DEFINE_PROP_UINT64("x-qtest-offset", PvclockPagesState, qtest_offset, 0),
+    DEFINE_PROP_STRING("on-missing", PvclockPagesState, on_missing),
+    DEFINE_PROP_STRING("flavour", PvclockPagesState, flavour),
+    DEFINE_PROP_STRING("monotonic", PvclockPagesState, monotonic),
 };
+
+static char *pvclock_pages_get_status(Object *obj, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    uint32_t st = s->offset_page ? s->offset_page->status
+                                 : PVCP_STATUS_INVALID;
+
+    return g_strdup(st < ARRAY_SIZE(status_names) ? status_names[st]
+                                                  : "unknown");
+}
+
+static char *pvclock_pages_get_backend(Object *obj, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    return g_strdup(s->backend ? s->backend->name : "none");
+}
+
+static bool pvclock_pages_get_connected(Object *obj, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    return s->host && !s->helper_stale;
+}
+
+static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    uint64_t value = 0;
+
+    if (!strcmp(name, "generation")) {
+        value = s->offset_page ? s->offset_page->generation : 0;
+    } else if (!strcmp(name, "helper-age-ms")) {
+        uint64_t hb = s->host ? qatomic_read(&s->host->heartbeat_ns) : 0;
+
+        value = hb && get_clock() > hb ? (get_clock() - hb) / SCALE_MS
+                                       : UINT64_MAX;
+    } else if (!strcmp(name, "helper-epoch")) {
+        value = s->host ? qatomic_read(&s->host->helper_epoch) : 0;
+    } else if (!strcmp(name, "guest-counter-hz")) {
+        value = s->relation.guest_hz;
+    } else if (!strcmp(name, "counter-offset")) {
+        value = s->relation.offset;
+    } else if (!strcmp(name, "x-qtest-offset")) {
+        value = s->qtest_offset;
+    }
+    visit_type_uint64(v, name, &value, errp);
+}
+
+/* x-qtest-offset may change at run time: the qtest stand-in for a WRMSR. */
+static void pvclock_pages_set_qtest_offset(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    uint64_t value;
+
+    if (!visit_type_uint64(v, name, &value, errp)) {
+        return;
+    }
+    s->qtest_offset = value;
+    if (s->offset_page) {
+        pvclock_pages_update(s, "x-qtest-offset changed");
+    }
+}
 
 static void pvclock_pages_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
     s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
+    s->on_missing = g_strdup("fail");
+    s->flavour = g_strdup("unsmeared");
+    s->monotonic = g_strdup("vm");
 }
 
 static void pvclock_pages_class_init(ObjectClass *klass, void *data)
@@ -389,6 +632,13 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
     ResettableClass *rc = RESETTABLE_CLASS(klass);
+    static const char *const u64_status[][2] = {
+        { "generation", "offset page generation (disruption counter)" },
+        { "helper-age-ms", "ms since pvclock-helper's last heartbeat" },
+        { "helper-epoch", "pvclock-helper's start counter" },
+        { "guest-counter-hz", "guest TSC frequency, 0 unknown" },
+        { "counter-offset", "guest-to-host counter offset in use" },
+    };
 
     pc->realize = pvclock_pages_realize;
     pc->exit = pvclock_pages_exit;
@@ -404,8 +654,41 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "pages",
         "path of pvclock-helper's pages file (default "
         PVCLOCK_PAGES_DEFAULT_PATH ")");
+    object_class_property_set_description(klass, "on-missing",
+        "without a usable pages file at start: 'fail' (default) or "
+        "'degraded' (status no-helper until the file appears)");
+    object_class_property_set_description(klass, "flavour",
+        "REALTIME the guest is pointed at: 'unsmeared' (default, the "
+        "host's UTC) or 'smeared' (leap seconds smeared noon to noon)");
+    object_class_property_set_description(klass, "monotonic",
+        "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
+        "device start, like a time namespace) or 'host' (the host's)");
+
+    object_class_property_add(klass, "x-qtest-offset", "uint64",
+                              pvclock_pages_get_u64,
+                              pvclock_pages_set_qtest_offset, NULL, NULL);
     object_class_property_set_description(klass, "x-qtest-offset",
-        "qtest accelerator only: simulated guest-to-host counter offset");
+        "qtest accelerator only: simulated guest-to-host counter offset "
+        "(settable at run time)");
+    object_class_property_add_str(klass, "status", pvclock_pages_get_status,
+                                  NULL);
+    object_class_property_set_description(klass, "status",
+        "valid, no-helper, stale, unreliable or invalid (read-only)");
+    object_class_property_add_str(klass, "counter-backend",
+                                  pvclock_pages_get_backend, NULL);
+    object_class_property_set_description(klass, "counter-backend",
+        "where the guest counter relation comes from: kvm, tcg, qtest "
+        "(read-only)");
+    object_class_property_add_bool(klass, "helper-connected",
+                                   pvclock_pages_get_connected, NULL);
+    object_class_property_set_description(klass, "helper-connected",
+        "pages file mapped and pvclock-helper live (read-only)");
+    for (size_t i = 0; i < ARRAY_SIZE(u64_status); i++) {
+        object_class_property_add(klass, u64_status[i][0], "uint64",
+                                  pvclock_pages_get_u64, NULL, NULL, NULL);
+        object_class_property_set_description(klass, u64_status[i][0],
+                                              u64_status[i][1]);
+    }
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 
@@ -415,7 +698,7 @@ static const TypeInfo pvclock_pages_info = {
     .instance_size = sizeof(PvclockPagesState),
     .instance_init = pvclock_pages_instance_init,
     .class_init    = pvclock_pages_class_init,
-    .interfaces = (const InterfaceInfo[]) {
+    .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },
         { }
     },

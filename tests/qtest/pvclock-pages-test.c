@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qnum.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
@@ -224,9 +225,17 @@ static void test_offset_page(void)
     g_assert_cmpuint(x->frac_bits, ==, 0);
     g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==, PVCP_XFORM_F_VALID);
     g_assert_cmphex(x->offset, ==, -sim_offset);
+    /* monotonic=vm (default): offsets take the host's clocks to ~0 */
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
-        g_assert_cmpint(op.mono_offset[i].sec, ==, 0);
-        g_assert_cmpuint(op.mono_offset[i].nsec, ==, 0);
+        static const clockid_t clk[] = {
+            CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BOOTTIME
+        };
+        struct timespec now;
+
+        clock_gettime(clk[i], &now);
+        g_assert_cmpint(-op.mono_offset[i].sec, <=, now.tv_sec + 1);
+        g_assert_cmpint(-op.mono_offset[i].sec, >=, now.tv_sec - 30);
+        g_assert_cmpuint(op.mono_offset[i].nsec, <, 1000000000);
     }
 
     g_free(dev);
@@ -359,6 +368,301 @@ static void test_hotplug_unplug(void)
     pages_free(tp);
 }
 
+/* ---- configuration and status properties -------------------------- */
+
+static char *qom_get_str(QTestState *qts, const char *id, const char *prop)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': %s, 'property': %s}}", path, prop);
+    char *value;
+
+    g_assert_true(qdict_haskey(resp, "return"));
+    value = g_strdup(qdict_get_str(resp, "return"));
+    qobject_unref(resp);
+    return value;
+}
+
+static uint64_t qom_get_u64(QTestState *qts, const char *id, const char *prop)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': %s, 'property': %s}}", path, prop);
+    uint64_t value;
+
+    g_assert_true(qdict_haskey(resp, "return"));
+    value = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
+    qobject_unref(resp);
+    return value;
+}
+
+static bool qom_get_bool(QTestState *qts, const char *id, const char *prop)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': %s, 'property': %s}}", path, prop);
+    bool value;
+
+    g_assert_true(qdict_haskey(resp, "return"));
+    value = qdict_get_bool(resp, "return");
+    qobject_unref(resp);
+    return value;
+}
+
+/* Wait (up to 5 s of host time: the device's watch runs at 1 Hz). */
+static void wait_status(QTestState *qts, const char *id, const char *want)
+{
+    for (int i = 0; i < 50; i++) {
+        g_autofree char *st = qom_get_str(qts, id, "status");
+
+        if (!strcmp(st, want)) {
+            return;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpstr(qom_get_str(qts, id, "status"), ==, want);
+}
+
+static void read_offset_page(QTestState *qts, int slot,
+                             struct pvcp_offset_page *op)
+{
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = qpci_device_find(bus, QPCI_DEVFN(slot, 0));
+    QPCIBar bar;
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, op, sizeof(*op));
+    qpci_iounmap(dev, bar);
+    g_free(dev);
+    qpci_free_pc(bus);
+}
+
+static void test_status_properties(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    g_autofree char *status = qom_get_str(qts, "pvc", "status");
+    g_autofree char *backend = qom_get_str(qts, "pvc", "counter-backend");
+
+    g_assert_cmpstr(status, ==, "valid");
+    g_assert_cmpstr(backend, ==, "qtest");
+    g_assert_true(qom_get_bool(qts, "pvc", "helper-connected"));
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "generation"), ==, 1);
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "guest-counter-hz"), ==,
+                     2500000000ull);
+    /* the test's file has no heartbeat: age unknown */
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "helper-age-ms"), ==,
+                     UINT64_MAX);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/* device_add with these extra arguments must fail with this text. */
+static void expect_property_error(QTestState *qts, const char *pages,
+                                  const char *prop, const char *value,
+                                  const char *expected)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                            "{'driver': 'pvclock-pages', 'id': 'bad', "
+                            "'pages': %s, %s: %s}}", pages, prop, value);
+    const char *desc;
+
+    g_assert_true(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    if (!strstr(desc, expected)) {
+        g_test_message("error was: %s", desc);
+    }
+    g_assert_nonnull(strstr(desc, expected));
+    qobject_unref(resp);
+}
+
+static void test_property_errors(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_init("-machine pc -nodefaults");
+
+    expect_property_error(qts, tp->path, "on-missing", "maybe",
+                          "property 'on-missing' is 'maybe'; allowed "
+                          "values: 'fail', 'degraded'");
+    expect_property_error(qts, tp->path, "flavour", "blurred",
+                          "property 'flavour' is 'blurred'; allowed "
+                          "values: 'unsmeared', 'smeared'");
+    expect_property_error(qts, tp->path, "monotonic", "guest",
+                          "property 'monotonic' is 'guest'; allowed "
+                          "values: 'vm', 'host'");
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_flavour_and_monotonic(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_initf("-machine pc -nodefaults "
+                                  "-device pvclock-pages,id=pvc,addr=%d.0,"
+                                  "pages=%s,flavour=smeared,monotonic=host",
+                                  DEV_SLOT, tp->path);
+    struct pvcp_offset_page op;
+
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.recommended_page, ==, PVCP_PAGE_UNSCALED_SMEARED);
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        g_assert_cmpint(op.mono_offset[i].sec, ==, 0);
+        g_assert_cmpuint(op.mono_offset[i].nsec, ==, 0);
+    }
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_degraded_then_helper(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree char *later = pages_extra_file(tp, "later");
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts = qtest_initf("-machine pc -nodefaults "
+                                  "-device pvclock-pages,id=pvc,addr=%d.0,"
+                                  "pages=%s,on-missing=degraded",
+                                  DEV_SLOT, later);
+    struct pvcp_offset_page op;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    uint32_t magic;
+
+    g_assert_cmpstr(qom_get_str(qts, "pvc", "status"), ==, "no-helper");
+    g_assert_false(qom_get_bool(qts, "pvc", "helper-connected"));
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
+    g_assert_cmpuint(op.generation, ==, 1);
+
+    bus = qpci_new_pc(qts, NULL);
+    dev = find_device(bus);
+    bar = qpci_iomap(dev, 0, NULL);
+    g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, 0);
+
+    /* the helper starts: the device maps the file within a second */
+    make_pages(pages);
+    write_file(later, pages, PVCP_FILE_SIZE);
+    wait_status(qts, "pvc", "valid");
+    magic = qpci_io_readl(dev, bar, 0);
+    g_assert_cmphex(magic, ==, PVCP_HOST_MAGIC);
+    g_assert_true(qom_get_bool(qts, "pvc", "helper-connected"));
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmpuint(op.generation, >, 1);
+
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_stale_helper(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    struct pvcp_offset_page op;
+    QTestState *qts;
+    uint64_t gen, now;
+    int fd;
+
+    /* a helper that stopped long ago: stale after 1 s, last beat at 1 ns */
+    make_pages(pages);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].stale_after = 2500000000ull;
+        pages[i].heartbeat_ns = 1;
+        pages[i].helper_epoch = 7;
+    }
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = start_qemu(tp->path, 0);
+    wait_status(qts, "pvc", "stale");
+    g_assert_false(qom_get_bool(qts, "pvc", "helper-connected"));
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "helper-epoch"), ==, 7);
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_STALE);
+    gen = op.generation;
+
+    /* it beats again (in place, as the helper writes) */
+    now = g_get_monotonic_time() * 1000;
+    fd = open(tp->path, O_WRONLY);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, &now, sizeof(now),
+                           offsetof(struct pvcp_host_page, heartbeat_ns)),
+                    ==, sizeof(now));
+    close(fd);
+    wait_status(qts, "pvc", "valid");
+    g_assert_true(qom_get_bool(qts, "pvc", "helper-connected"));
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "helper-age-ms"), <, 10000);
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.generation, >, gen);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_relation_change_and_reset(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 5);
+    struct pvcp_offset_page op;
+    QDict *resp;
+
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.generation, ==, 1);
+    g_assert_cmphex(op.xform[0].offset, ==, -5ull);
+
+    /* the guest counter jumps (as after a guest WRMSR): generation bumps */
+    resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': {'path': "
+                     "'/machine/peripheral/pvc', 'property': "
+                     "'x-qtest-offset', 'value': 1000}}");
+    g_assert_true(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.generation, ==, 2);
+    g_assert_cmphex(op.xform[0].offset, ==, -1000ull);
+    g_assert_cmpuint(op.seq & 1, ==, 0);
+
+    /* a system reset recomputes: nothing changed, nothing bumps */
+    qtest_system_reset(qts);
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.generation, ==, 2);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmphex(op.magic, ==, PVCP_OFFSET_MAGIC);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void test_two_instances(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_initf("-machine pc -nodefaults "
+                                  "-device pvclock-pages,id=a,addr=%d.0,"
+                                  "pages=%s,x-qtest-offset=1 "
+                                  "-device pvclock-pages,id=b,addr=%d.0,"
+                                  "pages=%s,x-qtest-offset=2",
+                                  DEV_SLOT, tp->path, DEV_SLOT + 1, tp->path);
+    struct pvcp_offset_page a, b;
+    QDict *resp;
+
+    read_offset_page(qts, DEV_SLOT, &a);
+    read_offset_page(qts, DEV_SLOT + 1, &b);
+    g_assert_cmphex(a.xform[0].offset, ==, -1ull);
+    g_assert_cmphex(b.xform[0].offset, ==, -2ull);
+
+    /* each has its own offset page */
+    resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': {'path': "
+                     "'/machine/peripheral/b', 'property': "
+                     "'x-qtest-offset', 'value': 3}}");
+    qobject_unref(resp);
+    read_offset_page(qts, DEV_SLOT, &a);
+    read_offset_page(qts, DEV_SLOT + 1, &b);
+    g_assert_cmpuint(a.generation, ==, 1);
+    g_assert_cmpuint(b.generation, ==, 2);
+    g_assert_cmphex(b.xform[0].offset, ==, -3ull);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -372,6 +676,17 @@ int main(int argc, char **argv)
                    test_guest_writes_ignored);
     qtest_add_func("/pvclock-pages/realize-errors", test_realize_errors);
     qtest_add_func("/pvclock-pages/hotplug-unplug", test_hotplug_unplug);
+    qtest_add_func("/pvclock-pages/status-properties",
+                   test_status_properties);
+    qtest_add_func("/pvclock-pages/property-errors", test_property_errors);
+    qtest_add_func("/pvclock-pages/flavour-and-monotonic",
+                   test_flavour_and_monotonic);
+    qtest_add_func("/pvclock-pages/degraded-then-helper",
+                   test_degraded_then_helper);
+    qtest_add_func("/pvclock-pages/stale-helper", test_stale_helper);
+    qtest_add_func("/pvclock-pages/relation-change-and-reset",
+                   test_relation_change_and_reset);
+    qtest_add_func("/pvclock-pages/two-instances", test_two_instances);
 
     return g_test_run();
 }

@@ -365,6 +365,9 @@ struct pvcp_offset_page {
 #define PVCP_STATUS_NO_HELPER   2   /* no usable pages file */
 #define PVCP_STATUS_UNRELIABLE  3   /* counter relation not known exactly
                                        (e.g. vCPUs disagree) */
+#define PVCP_STATUS_STALE       4   /* the helper stopped updating: the
+                                       last mapping, usable but ageing
+                                       (ABI 1.1) */
 
 /* counter_backend */
 #define PVCP_BACKEND_NONE       0

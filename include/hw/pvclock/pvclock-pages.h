@@ -32,16 +32,14 @@ typedef struct PvclockCounterRelation {
 
 /*
  * One implementation per accelerator (counter-kvm.c, counter-tcg.c,
- * counter-qtest.c).  get() is called with the BQL held, while the vCPUs
- * are stopped or about to run, and must not estimate: it reads what the
- * accelerator applies.
+ * counter-qtest.c).  get() is called with the BQL held at realize, vm
+ * start, reset and once a second (a guest may write its TSC), and must
+ * not estimate: it reads what the accelerator applies.
  */
 typedef struct PvclockCounterBackend {
     const char *name;
     uint32_t abi_backend;       /* PVCP_BACKEND_* */
     bool (*get)(PvclockPagesState *s, PvclockCounterRelation *rel);
-    /* Can the relation change without a vm state change?  (TCG: WRMSR) */
-    bool needs_recheck;
 } PvclockCounterBackend;
 
 extern const PvclockCounterBackend pvclock_counter_kvm;
@@ -53,17 +51,24 @@ struct PvclockPagesState {
 
     MemoryRegion bar;           /* 32 KiB; holes read as zero */
     MemoryRegion host_pages;    /* the helper's file, mapped read-only */
+    MemoryRegion no_helper;     /* zero stand-in while there is no file */
     MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
     struct pvcp_offset_page *offset_page;
+    const struct pvcp_host_page *host;  /* the mapped file, or NULL */
 
     const PvclockCounterBackend *backend;
     PvclockCounterRelation relation;
     VMChangeStateEntry *vmstate_entry;
-    QEMUTimer *recheck_timer;
+    QEMUTimer *watch_timer;     /* 1 Hz, host side: helper and relation */
     Error *migration_blocker;
+    bool helper_stale;
+    bool relation_known;
 
     /* properties */
     char *pages_path;
+    char *on_missing;           /* "fail" or "degraded" */
+    char *flavour;              /* "unsmeared" or "smeared" */
+    char *monotonic;            /* "vm" or "host" */
     uint64_t qtest_offset;      /* x-qtest-offset: simulated relation */
 };
 
