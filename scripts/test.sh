@@ -4,6 +4,8 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest cli guest
+#                         ivshmem
+#   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,7 +50,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit qtest cli guest}
+suites=${PVCLOCK_TEST_SUITES:-unit qtest cli guest ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -67,8 +69,11 @@ for suite in $suites; do
     guest)
         stage "guest end to end: helper -> QEMU (TCG) -> guest program"
         run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh" ;;
+    ivshmem)
+        stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
+        run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest cli guest)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest cli guest ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

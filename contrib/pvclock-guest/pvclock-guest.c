@@ -6,6 +6,9 @@
  *                                  guest's own clock_gettime()
  *   pvclock-guest serve --tty DEV  answer time queries from the host over
  *                                  a serial line (see pvclock-exchange)
+ *   pvclock-guest shm-exchange     exchange REALTIME stamps with the host
+ *                                  through an ivshmem device until the
+ *                                  host says stop (see pvclock-shm-exchange)
  *
  * Serial protocol, one line each way, ASCII:
  *   host -> guest   "Q <n>"    read CLOCK_REALTIME now
@@ -23,7 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/mman.h>
+
 #include "pvclock.h"
+#include "shm-exchange.h"
 
 static const struct {
     clockid_t id;
@@ -41,6 +48,7 @@ static void usage(FILE *out)
     fprintf(out,
 "Usage: pvclock-guest [--resource PATH] show\n"
 "       pvclock-guest [--resource PATH] serve --tty DEVICE\n"
+"       pvclock-guest [--resource PATH] shm-exchange\n"
 "Read the host's clocks through the pvclock-pages PCI device.\n"
 "  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n"
 "  --tty DEVICE     serial line to answer host time queries on (serve)\n");
@@ -225,6 +233,110 @@ static int cmd_serve(struct pvclock *pc, const char *tty)
     return 0;
 }
 
+/* The ivshmem-plain device's shared memory (1af4:1110, BAR 2). */
+static volatile struct xchg_area *map_ivshmem(char *path, size_t len)
+{
+    DIR *d = opendir("/sys/bus/pci/devices");
+    struct dirent *e;
+    void *map = MAP_FAILED;
+
+    path[0] = 0;
+    while (d && (e = readdir(d))) {
+        char f[512], id[32] = "";
+        FILE *fp;
+
+        snprintf(f, sizeof(f), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+        fp = fopen(f, "re");
+        if (!fp) {
+            continue;
+        }
+        if (!fgets(id, sizeof(id), fp)) {
+            id[0] = 0;
+        }
+        fclose(fp);
+        snprintf(f, sizeof(f), "/sys/bus/pci/devices/%s/device", e->d_name);
+        fp = fopen(f, "re");
+        if (!fp) {
+            continue;
+        }
+        if (!fgets(id + strlen(id), (int)(sizeof(id) - strlen(id)), fp)) {
+            id[0] = 0;
+        }
+        fclose(fp);
+        if (!strcmp(id, "0x1af4\n0x1110\n")) {
+            snprintf(path, len, "/sys/bus/pci/devices/%s/resource2",
+                     e->d_name);
+            break;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    if (path[0]) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+
+        if (fd >= 0) {
+            map = mmap(NULL, XCHG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       fd, 0);
+            close(fd);
+        }
+    }
+    return map == MAP_FAILED ? NULL : map;
+}
+
+static int cmd_shm_exchange(struct pvclock *pc)
+{
+    volatile struct xchg_area *x;
+    struct xchg_side me = { 0 };
+    char path[512];
+
+    x = map_ivshmem(path, sizeof(path));
+    if (!x) {
+        fprintf(stderr, "pvclock-guest: no ivshmem-plain device (1af4:1110) "
+                "to exchange stamps through%s%s\n", path[0] ? ": " : "",
+                path[0] ? strerror(errno) : "");
+        return 1;
+    }
+    if (x->magic != XCHG_MAGIC) {
+        fprintf(stderr, "pvclock-guest: ivshmem area not prepared by "
+                "pvclock-shm-exchange (magic 0x%08x)\n", x->magic);
+        return 1;
+    }
+    __atomic_store_n(&x->state, XCHG_GUEST_READY, __ATOMIC_RELEASE);
+    printf("pvclock-guest: ready\n");
+    fflush(stdout);
+    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XCHG_STOP) {
+        int64_t seen = __atomic_load_n(&x->host.stamp, __ATOMIC_ACQUIRE);
+        struct timespec ts;
+        int64_t now;
+
+        if (pvclock_gettime(pc, CLOCK_REALTIME, &ts) != PVCLOCK_OK) {
+            me.errors++;
+            continue;
+        }
+        now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        if (now < seen) {
+            me.violations++;
+            if (seen - now > me.worst_ns) {
+                me.worst_ns = seen - now;
+            }
+        }
+        __atomic_store_n(&x->guest.stamp, now, __ATOMIC_RELEASE);
+        me.exchanges++;
+    }
+    x->guest.exchanges = me.exchanges;
+    x->guest.violations = me.violations;
+    x->guest.worst_ns = me.worst_ns;
+    x->guest.errors = me.errors;
+    __atomic_store_n(&x->state, XCHG_GUEST_DONE, __ATOMIC_RELEASE);
+    printf("pvclock-guest: shm-exchange %llu exchanges, %llu violations "
+           "(worst %lld ns), %llu errors\n",
+           (unsigned long long)me.exchanges,
+           (unsigned long long)me.violations, (long long)me.worst_ns,
+           (unsigned long long)me.errors);
+    return me.violations || me.errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -269,7 +381,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (strcmp(cmd, "show") && strcmp(cmd, "serve")) {
+    if (strcmp(cmd, "show") && strcmp(cmd, "serve") &&
+        strcmp(cmd, "shm-exchange")) {
         fprintf(stderr, "pvclock-guest: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -281,7 +394,9 @@ int main(int argc, char **argv)
     if (open_device(&pc, resource) < 0) {
         return 1;
     }
-    ret = !strcmp(cmd, "show") ? cmd_show(&pc) : cmd_serve(&pc, tty);
+    ret = !strcmp(cmd, "show") ? cmd_show(&pc) :
+          !strcmp(cmd, "serve") ? cmd_serve(&pc, tty) :
+          cmd_shm_exchange(&pc);
     pvclock_close(&pc);
     return ret;
 }

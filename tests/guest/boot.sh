@@ -4,7 +4,9 @@
 #
 #   boot.sh [options] [-- HOST-COMMAND...]
 #     --pages FILE     pages file of a running pvclock-helper (required)
-#     --cmd serve|show what the guest does (default serve)
+#     --cmd serve|show|shm  what the guest does (default serve; shm:
+#                      the ivshmem stamp exchange, give the ivshmem device
+#                      with --qemu-arg)
 #     --log FILE       guest console log (default: a temporary file)
 #     --timeout S      give up waiting for the guest after S s (default 240)
 #     --qemu-arg ARG   one more QEMU argument (repeatable)
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|show) ;; *) die "boot.sh: --cmd must be serve or show, not '$cmd'" ;; esac
+case "$cmd" in serve|show|shm) ;; *) die "boot.sh: --cmd must be serve, show or shm, not '$cmd'" ;; esac
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
@@ -84,10 +86,11 @@ done
 note "guest up after $((SECONDS - start)) s"
 
 rc=0
-if [ "$cmd" = serve ] && [ $# -gt 0 ]; then
+if [ "$cmd" != show ] && [ $# -gt 0 ]; then
     GUEST_SOCKET=$sock "$@" || rc=$?
-    # tell the guest to finish; it powers off
-    printf 'X\n' | socat -u - "UNIX-CONNECT:$sock" 2>/dev/null || true
+    # tell a serving guest to finish; it powers off
+    [ "$cmd" = serve ] &&
+        { printf 'X\n' | socat -u - "UNIX-CONNECT:$sock" 2>/dev/null || true; }
 fi
 for _ in $(seq 60); do
     kill -0 "$qemu_pid" 2>/dev/null || break

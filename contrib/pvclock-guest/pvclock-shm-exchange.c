@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * pvclock-shm-exchange: the host side of the shared-memory stamp exchange
+ * (shm-exchange.h).  Prepares the file QEMU's ivshmem-plain maps, waits
+ * for the guest program, then for --seconds loads the guest's last stamp,
+ * reads clock_gettime(CLOCK_REALTIME) and publishes it; finally tells the
+ * guest to stop and prints both sides' counts.
+ *
+ *   pvclock-shm-exchange --shm FILE --init          create/clear the file
+ *   pvclock-shm-exchange --shm FILE [--seconds N]   run (default 60 s)
+ *
+ * Exit 0 only with zero violations and errors on both sides and at least
+ * --min-guest exchanges by the guest (default 1000).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm-exchange.h"
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "shm", required_argument, NULL, 's' },
+        { "init", no_argument, NULL, 'i' },
+        { "seconds", required_argument, NULL, 'n' },
+        { "min-guest", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *path = NULL;
+    double seconds = 60, start;
+    unsigned long long min_guest = 1000;
+    volatile struct xchg_area *x;
+    struct xchg_side me = { 0 };
+    int init = 0, opt, fd;
+
+    while ((opt = getopt_long(argc, argv, "s:in:m:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            path = optarg;
+            break;
+        case 'i':
+            init = 1;
+            break;
+        case 'n':
+            seconds = atof(optarg);
+            break;
+        case 'm':
+            min_guest = strtoull(optarg, NULL, 10);
+            break;
+        case 'h':
+            printf("Usage: pvclock-shm-exchange --shm FILE [--init] "
+                   "[--seconds N] [--min-guest N]\n");
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (!path || seconds <= 0) {
+        fprintf(stderr, "pvclock-shm-exchange: need --shm FILE (and "
+                "--seconds > 0)\n");
+        return 2;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, XCHG_SIZE) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: %s: %s\n", path,
+                strerror(errno));
+        return 2;
+    }
+    x = mmap(NULL, XCHG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (x == MAP_FAILED) {
+        fprintf(stderr, "pvclock-shm-exchange: mmap %s: %s\n", path,
+                strerror(errno));
+        return 2;
+    }
+    if (init) {
+        memset((void *)x, 0, sizeof(*x));
+        __atomic_store_n(&x->magic, XCHG_MAGIC, __ATOMIC_RELEASE);
+        return 0;
+    }
+    if (x->magic != XCHG_MAGIC) {
+        fprintf(stderr, "pvclock-shm-exchange: %s was not prepared with "
+                "--init\n", path);
+        return 2;
+    }
+    start = mono_s();
+    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XCHG_GUEST_READY) {
+        if (mono_s() - start > 120) {
+            fprintf(stderr, "pvclock-shm-exchange: the guest program did "
+                    "not start within 120 s\n");
+            return 1;
+        }
+        usleep(10000);
+    }
+
+    start = mono_s();
+    while (mono_s() - start < seconds) {
+        for (int i = 0; i < 100000; i++) {
+            int64_t seen = __atomic_load_n(&x->guest.stamp, __ATOMIC_ACQUIRE);
+            struct timespec ts;
+            int64_t now;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            if (now < seen) {
+                me.violations++;
+                if (seen - now > me.worst_ns) {
+                    me.worst_ns = seen - now;
+                }
+            }
+            __atomic_store_n(&x->host.stamp, now, __ATOMIC_RELEASE);
+            me.exchanges++;
+        }
+    }
+    __atomic_store_n(&x->state, XCHG_STOP, __ATOMIC_RELEASE);
+    start = mono_s();
+    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XCHG_GUEST_DONE) {
+        if (mono_s() - start > 30) {
+            fprintf(stderr, "pvclock-shm-exchange: the guest program did "
+                    "not report\n");
+            return 1;
+        }
+        usleep(10000);
+    }
+    printf("shm-exchange: %.0f s; host: %llu exchanges, %llu violations "
+           "(worst %lld ns); guest: %llu exchanges, %llu violations (worst "
+           "%lld ns), %llu errors\n", seconds,
+           (unsigned long long)me.exchanges,
+           (unsigned long long)me.violations, (long long)me.worst_ns,
+           (unsigned long long)x->guest.exchanges,
+           (unsigned long long)x->guest.violations,
+           (long long)x->guest.worst_ns,
+           (unsigned long long)x->guest.errors);
+    return me.violations || x->guest.violations || x->guest.errors ||
+           x->guest.exchanges < min_guest ? 1 : 0;
+}

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Invariant 2 across the VM boundary, under TCG: a host program and a
+# guest program exchange CLOCK_REALTIME stamps through shared memory
+# (ivshmem-plain over a host file) for PVCLOCK_SHM_SECONDS (default 60);
+# neither may ever read a value smaller than a stamp it has seen from the
+# other.  The host reads clock_gettime(), the guest pvclock_gettime()
+# through -device pvclock-pages.
+set -uo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+. "$PVCLOCK_ROOT/tests/tap.sh"
+
+H=$PVCLOCK_BUILD/host
+secs=${PVCLOCK_SHM_SECONDS:-60}
+tmp=$(mktemp -d /tmp/pvclock-shm-XXXXXX)
+helper_pid=
+trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+if ! "$H/pvclock-helper" --check > "$tmp/check" 2>&1; then
+    echo "1..0 # SKIP this host's clocks cannot be shared: $(tail -1 "$tmp/check")"
+    exit 0
+fi
+"$H/pvclock-helper" --pages "$tmp/pages" 2> "$tmp/helper.log" &
+helper_pid=$!
+for _ in $(seq 50); do
+    "$H/pvclock-helper" --inspect --pages "$tmp/pages" > /dev/null 2>&1 && break
+    sleep 0.1
+done
+"$H/pvclock-shm-exchange" --shm "$tmp/xchg" --init
+ok $? "shared memory file prepared"
+
+"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --cmd shm \
+    --log "$tmp/console" \
+    --qemu-arg "-object" \
+    --qemu-arg "memory-backend-file,id=xchg,mem-path=$tmp/xchg,size=1M,share=on" \
+    --qemu-arg "-device" --qemu-arg "ivshmem-plain,memdev=xchg" -- \
+    "$H/pvclock-shm-exchange" --shm "$tmp/xchg" --seconds "$secs" \
+    > "$tmp/result" 2> "$tmp/boot.err"
+rc=$?
+diag "$(cat "$tmp/boot.err")" "$(cat "$tmp/result")"
+grep -q "^shm-exchange: .*host: [0-9]* exchanges, 0 violations .*guest: [0-9]* exchanges, 0 violations .*, 0 errors" "$tmp/result" && [ $rc = 0 ]
+ok $? "$secs s of stamp exchange, host and guest: 0 backward observations either way"
+for _ in $(seq 20); do grep -q 'pvclock-guest: exit' "$tmp/console" && break; sleep 0.5; done
+grep -q '^pvclock-guest: exit 0' "$tmp/console"
+ok $? "the guest program reports the same and exits 0"
+diag "$(grep 'shm-exchange' "$tmp/console")"
+done_testing
