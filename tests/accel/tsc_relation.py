@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The guest counter relation of -device pvclock-pages, checked from the
+guest's side, per accelerator (TCG, and KVM where /dev/kvm works).
+
+A 64 KiB firmware image (hand-assembled below) executes RDTSC at the
+reset vector and writes the 8 bytes to the isa-debugcon port.  The host
+reads its own TSC just before 'cont' and just after the bytes arrive; the
+device's relation (QOM counter-offset, as published in the offset page)
+must map the guest's reading into that bracket.  A wrong or estimated
+relation lands far outside it.  Under TCG, a stop/cont must move the
+relation and bump the generation; both accelerators must say 'valid'.
+Prints TAP.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PVCLOCK_BUILD", os.path.join(ROOT, "build"))
+QEMU = os.environ.get("QEMU", os.path.join(BUILD, "qemu/build/qemu-system-x86_64"))
+RDTSC = os.path.join(BUILD, "host/accel-rdtsc")
+HELPER = os.path.join(BUILD, "host/pvclock-helper")
+
+n = 0
+failed = 0
+
+
+def ok(cond, msg):
+    global n, failed
+    n += 1
+    if not cond:
+        failed += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, msg), flush=True)
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+WRMSR_VALUE = 0x10000000
+
+
+def firmware(write_tsc=False):
+    code = b""
+    if write_tsc:
+        # set the guest TSC (as an OS might), say 'W', then wait for three
+        # RTC second changes (> 2 s: the device's watch runs at 1 Hz)
+        code += bytes.fromhex("66b910000000"      # mov ecx, 0x10
+                              "6631d2"            # xor edx, edx
+                              "66b8") + WRMSR_VALUE.to_bytes(4, "little")
+        code += bytes.fromhex("0f30"              # wrmsr
+                              "bae900" "b057" "ee"  # mov dx,0xe9; 'W'; out
+                              "b703"              # mov bh, 3
+                              "b000e670e47188c3")  # bl = RTC seconds
+        wait = len(code)
+        code += bytes.fromhex("b000e670e471" "38d8")   # al = RTC sec; cmp
+        code += bytes([0x74, (wait - (len(code) + 2)) & 0xff])   # je wait
+        code += bytes.fromhex("88c3" "fecf")    # mov bl, al; dec bh
+        code += bytes([0x75, (wait - (len(code) + 2)) & 0xff])   # jnz wait
+    code += bytes.fromhex(
+        "0f31"          # rdtsc
+        "6689c3"        # mov ebx, eax
+        "6689d1"        # mov ecx, edx
+        "bae900")       # mov dx, 0xe9
+    out_ebx = bytes.fromhex("88d8ee" "66c1eb08")   # mov al,bl; out; shr ebx,8
+    out_ecx = bytes.fromhex("88c8ee" "66c1e908")   # mov al,cl; out; shr ecx,8
+    code += out_ebx * 4 + out_ecx * 4
+    code += bytes.fromhex("f4" "ebfd")             # hlt; jmp hlt
+    img = bytearray(65536)
+    img[:len(code)] = code
+    # reset vector at 0xfff0: near jmp to offset 0 (IP 0xfff3 + 0x000d)
+    img[0xfff0:0xfff3] = bytes.fromhex("e90d00")
+    return bytes(img)
+
+
+class QMP:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        for _ in range(100):
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.f = self.s.makefile("rw")
+        self.f.readline()
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r or "error" in r:
+                return r
+
+    def qom(self, prop):
+        r = self.cmd("qom-get", path="/machine/peripheral/pvc", property=prop)
+        return r.get("return")
+
+
+def tsc():
+    return int(subprocess.check_output([RDTSC]))
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+        os.close(fd)
+        return True, ""
+    except OSError as e:
+        return False, "/dev/kvm: " + e.strerror
+
+
+def run_wrmsr(accel, tmp, pages):
+    """The guest writes its TSC: the relation must follow (1 Hz watch)."""
+    rom = os.path.join(tmp, "tsc-w.rom")
+    out = os.path.join(tmp, "tsc-w-%s.out" % accel)
+    sock = os.path.join(tmp, "qmp-w-%s.sock" % accel)
+    with open(rom, "wb") as f:
+        f.write(firmware(write_tsc=True))
+    q = subprocess.Popen([QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
+                          "-display", "none", "-bios", rom,
+                          "-chardev", "file,id=dbg,path=" + out,
+                          "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
+                          "-device", "pvclock-pages,id=pvc,pages=" + pages,
+                          "-qmp", "unix:%s,server=on,wait=off" % sock],
+                         stderr=subprocess.PIPE)
+    try:
+        qmp = QMP(sock)
+        deadline = time.time() + 20
+        before = None
+        while time.time() < deadline:
+            size = os.path.getsize(out) if os.path.exists(out) else 0
+            if size >= 1 and before is None:
+                before = tsc()
+            if size >= 9:
+                break
+            time.sleep(0.001)
+        after = tsc()
+        data = open(out, "rb").read()
+        ok(len(data) >= 9 and data[0:1] == b"W",
+           "%s: the firmware wrote its TSC and reported RDTSC later" % accel)
+        if len(data) < 9:
+            return
+        guest = int.from_bytes(data[1:9], "little")
+        offset = qmp.qom("counter-offset")
+        host = (guest + offset) % (1 << 64)
+        ok(guest >= WRMSR_VALUE and before <= host <= after,
+           "%s: after the guest's WRMSR the relation still maps its TSC "
+           "into the host bracket (%d <= %d <= %d)" % (accel, before, host,
+                                                      after))
+        qmp.cmd("quit")
+        q.wait(10)
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.wait()
+
+
+def run(accel, tmp, pages):
+    rom = os.path.join(tmp, "tsc.rom")
+    out = os.path.join(tmp, "tsc-%s.out" % accel)
+    sock = os.path.join(tmp, "qmp-%s.sock" % accel)
+    with open(rom, "wb") as f:
+        f.write(firmware())
+    q = subprocess.Popen([QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
+                          "-display", "none", "-S", "-bios", rom,
+                          "-chardev", "file,id=dbg,path=" + out,
+                          "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
+                          "-device", "pvclock-pages,id=pvc,pages=" + pages,
+                          "-qmp", "unix:%s,server=on,wait=off" % sock],
+                         stderr=subprocess.PIPE)
+    try:
+        qmp = QMP(sock)
+        before = tsc()
+        qmp.cmd("cont")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(out) and os.path.getsize(out) >= 8:
+                break
+            time.sleep(0.001)
+        after = tsc()
+        data = open(out, "rb").read()
+        ok(len(data) >= 8, "%s: the firmware reported its RDTSC" % accel)
+        if len(data) < 8:
+            return
+        guest = int.from_bytes(data[:8], "little")
+        status = qmp.qom("status")
+        backend = qmp.qom("counter-backend")
+        offset = qmp.qom("counter-offset")
+        gen = qmp.qom("generation")
+        host = (guest + offset) % (1 << 64)
+        ok(status == "valid" and backend == accel,
+           "%s: status %s, counter backend %s" % (accel, status, backend))
+        ok(before <= host <= after,
+           "%s: guest TSC + relation offset lies between the host TSC "
+           "before cont and after the report (%d <= %d <= %d, bracket "
+           "%.3f ms at nominal rate)" % (accel, before, host, after,
+                                        (after - before) / 2.6e6))
+        diag("%s: guest TSC %d, offset %d (0x%x)" % (accel, guest, offset,
+                                                    offset % (1 << 64)))
+        if accel == "tcg":
+            # the guest TSC stops while the VM is stopped: a new relation
+            qmp.cmd("stop")
+            time.sleep(0.2)
+            qmp.cmd("cont")
+            gen2 = qmp.qom("generation")
+            off2 = qmp.qom("counter-offset")
+            ok(gen2 > gen and off2 != offset,
+               "tcg: stop/cont moves the relation by the stopped time and "
+               "bumps the generation (%d -> %d, offset moved %.3f ms)"
+               % (gen, gen2, (off2 - offset) / 2.6e6))
+        qmp.cmd("quit")
+        q.wait(10)
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.wait()
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="pvclock-tsc-") as tmp:
+        pages = os.path.join(tmp, "pages")
+        if subprocess.call([HELPER, "--once", "--pages", pages],
+                           stderr=subprocess.DEVNULL) != 0:
+            print("1..0 # SKIP this host's clocks cannot be shared")
+            return 0
+        helper = subprocess.Popen([HELPER, "--pages", pages],
+                                  stderr=subprocess.DEVNULL)
+        try:
+            run("tcg", tmp, pages)
+            run_wrmsr("tcg", tmp, pages)
+            usable, why = kvm_usable()
+            if usable:
+                run("kvm", tmp, pages)
+                run_wrmsr("kvm", tmp, pages)
+            else:
+                global n
+                for what in ("the firmware reported its RDTSC",
+                             "status and backend", "relation bracket",
+                             "WRMSR reported", "relation after WRMSR"):
+                    n += 1
+                    print("ok %d - kvm: %s # SKIP KVM unusable here (%s)"
+                          % (n, what, why))
+        finally:
+            helper.terminate()
+            helper.wait()
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
