@@ -3,8 +3,8 @@
 # QEMU qtest, the command-line tests and the guest end-to-end test.  Each
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
-#   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest accel cli
-#                         guest ivshmem
+#   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest accel
+#                         migration cli guest ivshmem
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +50,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit qtest accel cli guest ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit qtest accel migration cli guest ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -66,6 +66,9 @@ for suite in $suites; do
     accel)
         stage "the guest counter relation from the guest's side, TCG and KVM"
         run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py" ;;
+    migration)
+        stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
+        run_tap migration python3 "$PVCLOCK_ROOT/tests/migration/migrate.py" ;;
     cli)
         stage "command line: QEMU properties, helper and guest program errors"
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh" ;;
@@ -76,7 +79,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest accel cli guest ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest accel migration cli guest ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

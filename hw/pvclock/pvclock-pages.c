@@ -25,13 +25,13 @@
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
 #include "hw/resettable.h"
-#include "migration/blocker.h"
 #include "migration/vmstate.h"
 #include "system/kvm.h"
 #include "system/qtest.h"
 #include "system/runstate.h"
 #include "system/tcg.h"
 #include "hw/pvclock/pvclock-pages.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
 
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
@@ -400,10 +400,13 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         "unsmeared", "smeared", NULL
     };
     static const char *const monotonic_choices[] = { "vm", "host", NULL };
+    static const char *const downtime_choices[] = {
+        "exclude", "include", NULL
+    };
     PvclockPagesState *s = PVCLOCK_PAGES(pdev);
     struct pvcp_offset_page *op;
     Error *file_err = NULL;
-    int degraded, smeared, mono_host, fd;
+    int degraded, smeared, mono_host, downtime, fd;
 
     degraded = pvclock_pages_choice("on-missing", s->on_missing,
                                     on_missing_choices, errp);
@@ -420,24 +423,16 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     if (mono_host < 0) {
         return;
     }
+    downtime = pvclock_pages_choice("downtime", s->downtime,
+                                    downtime_choices, errp);
+    if (downtime < 0) {
+        return;
+    }
+    s->monotonic_host = mono_host;
+    s->downtime_include = downtime;
     fd = pvclock_pages_open_file(s, &file_err);
     if (fd < 0 && !degraded) {
         error_propagate(errp, file_err);
-        return;
-    }
-
-    /*
-     * The migration stream does not carry the device's clock state yet
-     * (live migration is a separate piece of work); refuse it clearly
-     * rather than let the guest's clocks jump on the destination.
-     */
-    error_setg(&s->migration_blocker, "pvclock-pages: migration of the "
-               "guest clock state is not implemented yet");
-    if (migrate_add_blocker(&s->migration_blocker, errp) < 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        error_free(file_err);
         return;
     }
 
@@ -452,12 +447,13 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         if (fd >= 0) {
             close(fd);
         }
-        goto fail_blocker;
+        error_free(file_err);
+        return;
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     if (fd >= 0) {
         if (!pvclock_pages_map(s, fd, errp)) {
-            goto fail_blocker;
+            return;
         }
     } else {
         /* on-missing=degraded: zero pages until the file appears */
@@ -512,10 +508,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     s->vmstate_entry = qemu_add_vm_change_state_handler(
         pvclock_pages_vm_state_change, s);
     pvclock_pages_update(s, "realize");
-    return;
-
-fail_blocker:
-    migrate_del_blocker(&s->migration_blocker);
 }
 
 static void pvclock_pages_exit(PCIDevice *pdev)
@@ -530,7 +522,6 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         timer_free(s->watch_timer);
         s->watch_timer = NULL;
     }
-    migrate_del_blocker(&s->migration_blocker);
     /*
      * The subregions hold references on their owner, this device, through
      * the BAR container: take them out or the device is never finalised
@@ -542,6 +533,198 @@ static void pvclock_pages_exit(PCIDevice *pdev)
     s->host = NULL;
 }
 
+/* ---- migration --------------------------------------------------- */
+
+/*
+ * A host clock now, from the mapped host page 0 (never clock_gettime():
+ * a simulated host's clocks are only in its pages).  tsc is the real
+ * host TSC.  Returns false if the page is not usable.
+ */
+static bool pvclock_pages_host_clock(PvclockPagesState *s, int hres_index,
+                                     bool raw, uint64_t tsc, uint64_t *ns)
+{
+    const struct pvcp_host_page *h = s->host;
+    struct pvcp_line line;
+    struct pvcp_base base;
+    struct pvcp_kvmclock kc;
+    struct pvcp_xform sim;
+    struct pvcp_time t;
+    uint32_t seq, mode;
+    uint64_t flags, counter;
+    int tries = 0;
+
+    if (!h) {
+        return false;
+    }
+    do {
+        if (++tries > 1000000) {
+            return false;
+        }
+        seq = qatomic_load_acquire(&h->seq);
+        if (seq & 1) {
+            continue;
+        }
+        mode = h->counter_mode;
+        flags = h->flags;
+        kc = h->kvmclock;
+        sim = h->sim;
+        line = raw ? h->raw : h->hres;
+        base = raw ? h->raw_base : h->hres_base[hres_index];
+        smp_rmb();
+    } while ((seq & 1) || qatomic_read(&h->seq) != seq);
+
+    if (!(flags & PVCP_HOST_F_VALID) || mode == PVCP_COUNTER_NONE ||
+        mode == PVCP_COUNTER_RAW_NS || line.shift > 63 ||
+        ((flags & PVCP_HOST_F_SIMULATED) && sim.frac_bits > 63)) {
+        return false;
+    }
+    counter = tsc;
+    if (flags & PVCP_HOST_F_SIMULATED) {
+        counter = pvcp_xform_apply(&sim, counter);
+    }
+    t = pvcp_clock_at(&line, &base, flags,
+                      pvcp_host_cycles(mode, &kc, counter));
+    *ns = t.sec * NANOSECONDS_PER_SECOND + t.nsec;
+    return true;
+}
+
+/* The host's MONOTONIC, MONOTONIC_RAW, BOOTTIME and REALTIME now. */
+static bool pvclock_pages_host_now(PvclockPagesState *s,
+                                   uint64_t mono[PVCP_MONO_CLOCKS],
+                                   uint64_t *realtime)
+{
+    uint64_t tsc = cpu_get_host_ticks();
+
+    return pvclock_pages_host_clock(s, PVCP_HRES_MONOTONIC, false, tsc,
+                                    &mono[PVCP_MONO_MONOTONIC]) &&
+           pvclock_pages_host_clock(s, 0, true, tsc, &mono[PVCP_MONO_RAW]) &&
+           pvclock_pages_host_clock(s, PVCP_HRES_BOOTTIME, false, tsc,
+                                    &mono[PVCP_MONO_BOOTTIME]) &&
+           pvclock_pages_host_clock(s, PVCP_HRES_REALTIME, false, tsc,
+                                    realtime);
+}
+
+static uint64_t offset_ns(const struct pvcp_timens_offset *o)
+{
+    return (uint64_t)o->sec * NANOSECONDS_PER_SECOND + o->nsec;
+}
+
+static struct pvcp_timens_offset ns_offset(int64_t ns)
+{
+    struct pvcp_timens_offset o;
+
+    o.sec = ns / (int64_t)NANOSECONDS_PER_SECOND;
+    ns %= (int64_t)NANOSECONDS_PER_SECOND;
+    if (ns < 0) {
+        o.sec -= 1;
+        ns += NANOSECONDS_PER_SECOND;
+    }
+    o.nsec = ns;
+    return o;
+}
+
+static int pvclock_pages_pre_save(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    struct pvcp_offset_page *op = s->offset_page;
+    uint64_t host[PVCP_MONO_CLOCKS], rt;
+
+    if (!pvclock_pages_host_now(s, host, &rt)) {
+        error_report("pvclock-pages: cannot read this host's pages to save "
+                     "the guest's clocks; is pvclock-helper running?");
+        return -EINVAL;
+    }
+    s->mig_abi_major = PVCP_ABI_MAJOR;
+    s->mig_abi_minor = PVCP_ABI_MINOR;
+    s->mig_generation = op->generation;
+    s->mig_guest_hz = s->relation.guest_hz;
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        /* what the guest reads now: the host's clock plus its offset */
+        s->mig_mono_ns[i] = host[i] + offset_ns(&op->mono_offset[i]);
+    }
+    s->mig_realtime_ns = rt;
+    s->mig_monotonic = s->monotonic_host;
+    s->mig_downtime = s->downtime_include;
+    trace_pvclock_pages_pre_save(s->mig_generation,
+                                 s->mig_mono_ns[PVCP_MONO_MONOTONIC], rt);
+    return 0;
+}
+
+static int pvclock_pages_post_load(void *opaque, int version_id)
+{
+    PvclockPagesState *s = opaque;
+    struct pvcp_offset_page *op = s->offset_page;
+    uint64_t host[PVCP_MONO_CLOCKS], rt, downtime = 0;
+    int64_t start = get_clock();
+
+    if (s->mig_abi_major != PVCP_ABI_MAJOR) {
+        error_report("pvclock-pages: incoming clock state has ABI %u.%u, "
+                     "this QEMU has %u.%u; migrate between matching "
+                     "versions", s->mig_abi_major, s->mig_abi_minor,
+                     PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
+        return -EINVAL;
+    }
+    if (s->mig_monotonic != s->monotonic_host ||
+        s->mig_downtime != s->downtime_include) {
+        error_report("pvclock-pages: the source runs with monotonic=%s,"
+                     "downtime=%s, this destination with monotonic=%s,"
+                     "downtime=%s; start the destination with the source's "
+                     "properties", s->mig_monotonic ? "host" : "vm",
+                     s->mig_downtime ? "include" : "exclude", s->monotonic,
+                     s->downtime);
+        return -EINVAL;
+    }
+    if (!pvclock_pages_host_now(s, host, &rt)) {
+        error_report("pvclock-pages: the destination has no usable "
+                     "pvclock-helper pages (%s); start pvclock-helper here "
+                     "before migrating", s->pages_path);
+        return -EINVAL;
+    }
+    if (s->mig_downtime && rt > s->mig_realtime_ns) {
+        /* as far as the two hosts' REALTIME agree */
+        downtime = rt - s->mig_realtime_ns;
+    }
+
+    offset_page_write_begin(s);
+    op->generation = MAX(op->generation, s->mig_generation) + 1;
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        /* continue exactly where the guest was (plus the downtime) */
+        op->mono_offset[i] = ns_offset((int64_t)(s->mig_mono_ns[i] +
+                                                 downtime - host[i]));
+    }
+    op->status = PVCP_STATUS_INVALID;   /* until the relation is known */
+    offset_page_write_end(s);
+    s->relation_known = false;
+    s->helper_stale = pvclock_pages_helper_stale(s);
+    /* the relation is read again at vm start, then status turns valid */
+    pvclock_pages_update(s, "incoming migration");
+    s->last_post_load_ns = get_clock() - start;
+    trace_pvclock_pages_post_load(op->generation, downtime,
+                                  s->last_post_load_ns);
+    return 0;
+}
+
+static const VMStateDescription vmstate_pvclock_pages = {
+    .name = "pvclock-pages",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = pvclock_pages_pre_save,
+    .post_load = pvclock_pages_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, PvclockPagesState),
+        VMSTATE_UINT32(mig_abi_major, PvclockPagesState),
+        VMSTATE_UINT32(mig_abi_minor, PvclockPagesState),
+        VMSTATE_UINT64(mig_generation, PvclockPagesState),
+        VMSTATE_UINT64(mig_guest_hz, PvclockPagesState),
+        VMSTATE_UINT64_ARRAY(mig_mono_ns, PvclockPagesState,
+                             PVCP_MONO_CLOCKS),
+        VMSTATE_UINT64(mig_realtime_ns, PvclockPagesState),
+        VMSTATE_UINT32(mig_monotonic, PvclockPagesState),
+        VMSTATE_UINT32(mig_downtime, PvclockPagesState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /* ---- properties: configuration and status for management ---------- */
 
 static const Property pvclock_pages_properties[] = {
@@ -549,6 +732,7 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("on-missing", PvclockPagesState, on_missing),
     DEFINE_PROP_STRING("flavour", PvclockPagesState, flavour),
     DEFINE_PROP_STRING("monotonic", PvclockPagesState, monotonic),
+    DEFINE_PROP_STRING("downtime", PvclockPagesState, downtime),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -594,6 +778,8 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
         value = s->relation.guest_hz;
     } else if (!strcmp(name, "counter-offset")) {
         value = s->relation.offset;
+    } else if (!strcmp(name, "last-post-load-us")) {
+        value = s->last_post_load_ns / 1000;
     } else if (!strcmp(name, "x-qtest-offset")) {
         value = s->qtest_offset;
     }
@@ -625,6 +811,7 @@ static void pvclock_pages_instance_init(Object *obj)
     s->on_missing = g_strdup("fail");
     s->flavour = g_strdup("unsmeared");
     s->monotonic = g_strdup("vm");
+    s->downtime = g_strdup("exclude");
 }
 
 static void pvclock_pages_class_init(ObjectClass *klass, void *data)
@@ -638,6 +825,8 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         { "helper-epoch", "pvclock-helper's start counter" },
         { "guest-counter-hz", "guest TSC frequency, 0 unknown" },
         { "counter-offset", "guest-to-host counter offset in use" },
+        { "last-post-load-us", "time the last incoming migration spent in "
+          "this device's post_load, us" },
     };
 
     pc->realize = pvclock_pages_realize;
@@ -650,6 +839,7 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
                "page in a read-only BAR";
     dc->hotpluggable = true;
+    dc->vmsd = &vmstate_pvclock_pages;
     device_class_set_props(dc, pvclock_pages_properties);
     object_class_property_set_description(klass, "pages",
         "path of pvclock-helper's pages file (default "
@@ -660,6 +850,10 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "flavour",
         "REALTIME the guest is pointed at: 'unsmeared' (default, the "
         "host's UTC) or 'smeared' (leap seconds smeared noon to noon)");
+    object_class_property_set_description(klass, "downtime",
+        "on migration, MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'exclude' "
+        "(default, continue from the value at the stop, like kvmclock) or "
+        "'include' (add the time the guest was stopped, from REALTIME)");
     object_class_property_set_description(klass, "monotonic",
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");

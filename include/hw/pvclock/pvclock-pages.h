@@ -60,7 +60,21 @@ struct PvclockPagesState {
     PvclockCounterRelation relation;
     VMChangeStateEntry *vmstate_entry;
     QEMUTimer *watch_timer;     /* 1 Hz, host side: helper and relation */
-    Error *migration_blocker;
+
+    /*
+     * Migration stream (vmstate "pvclock-pages", version 1): what the
+     * destination needs to continue the guest's clocks.  64 bytes plus the
+     * PCI device's own state.  Never the host pages.
+     */
+    uint32_t mig_abi_major;
+    uint32_t mig_abi_minor;
+    uint64_t mig_generation;
+    uint64_t mig_guest_hz;
+    uint64_t mig_mono_ns[PVCP_MONO_CLOCKS];   /* guest's, at the stop */
+    uint64_t mig_realtime_ns;   /* the source host's REALTIME at the stop */
+    uint32_t mig_monotonic;     /* 0 vm, 1 host: must match */
+    uint32_t mig_downtime;      /* 0 exclude, 1 include: must match */
+    int64_t last_post_load_ns;  /* measured, for management */
     bool helper_stale;
     bool relation_known;
 
@@ -69,6 +83,9 @@ struct PvclockPagesState {
     char *on_missing;           /* "fail" or "degraded" */
     char *flavour;              /* "unsmeared" or "smeared" */
     char *monotonic;            /* "vm" or "host" */
+    char *downtime;             /* "exclude" or "include" */
+    uint32_t monotonic_host;    /* parsed monotonic */
+    uint32_t downtime_include;  /* parsed downtime */
     uint64_t qtest_offset;      /* x-qtest-offset: simulated relation */
 };
 

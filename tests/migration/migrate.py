@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Live migration of -device pvclock-pages between two simulated hosts.
+
+Two pvclock-helpers in simulate mode stand for hosts with different TSC
+frequencies and REALTIME offsets (by default 2.5 GHz and 3.0 GHz, the
+second 1.5 s ahead and slewed +50 ppm).  A TCG VM (SeaBIOS only, no
+disk) with the device migrates A -> B over TCP on loopback, then back to
+A; then through a file.  Everything is checked from the BAR contents
+(read with the monitor's xp) through a reference reader written here
+independently of libpvclock: the generation changes, the guest's counter
+now runs at the new host's rate, no monotonic clock goes backwards, and
+REALTIME is the destination host's.  Failure paths: a destination without
+a helper, with other properties, and a truncated stream: the migration
+fails with a clear error and the source keeps running with its clocks
+untouched.  Prints TAP; usable by hand:
+
+    tests/migration/migrate.py [--src-hz 2500000000] [--dst-hz 3000000000]
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PVCLOCK_BUILD", os.path.join(ROOT, "build"))
+QEMU = os.environ.get("QEMU", os.path.join(BUILD, "qemu/build/qemu-system-x86_64"))
+HELPER = os.path.join(BUILD, "host/pvclock-helper")
+RDTSC = os.path.join(BUILD, "host/accel-rdtsc")
+NS = 10**9
+M64 = (1 << 64) - 1
+S64MAX = (1 << 63) - 1
+
+n = failed = 0
+
+
+def ok(cond, msg):
+    global n, failed
+    n += 1
+    failed += 0 if cond else 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, msg), flush=True)
+    return cond
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+# ---- reference reader (the ABI, from its documentation) ----------------
+
+def u64(b, o):
+    return struct.unpack_from("<Q", b, o)[0]
+
+
+def u32(b, o):
+    return struct.unpack_from("<I", b, o)[0]
+
+
+def s64(b, o):
+    return struct.unpack_from("<q", b, o)[0]
+
+
+def xform(b, o, v):
+    mult, frac, flags, off = u64(b, o), u32(b, o + 8), u32(b, o + 12), u64(b, o + 16)
+    return (((v * mult) >> frac) + off) & M64, mult, frac, flags
+
+
+def line_ns(b, lo, base, flags, cycles):
+    cl, maxc, mult, shift = u64(b, lo), u64(b, lo + 8), u32(b, lo + 16), u32(b, lo + 20)
+    delta = (cycles - cl) & M64
+    if delta > maxc:
+        if delta & (1 << 62):
+            return base >> shift
+        return (((delta & S64MAX) * mult) + base) >> shift
+    return ((delta * mult + base) & M64) >> shift
+
+
+def host_clocks(page, real_tsc):
+    """The host's clocks (ns) from host page bytes at real TSC."""
+    flags = u64(page, 0x20)
+    mode = u32(page, 0x1c)
+    assert flags & 1 and mode == 1, "page 0 not published as TSC"
+    c = real_tsc
+    if flags & 4:                                   # SIMULATED
+        c, _, _, _ = xform(page, 0x108, c)
+    c &= S64MAX
+    out = {}
+    for name, i in (("realtime", 0), ("monotonic", 1), ("boottime", 2), ("tai", 3)):
+        sec, nsec = u64(page, 0x60 + 16 * i), u64(page, 0x68 + 16 * i)
+        out[name] = sec * NS + line_ns(page, 0x48, nsec, flags, c)
+    sec, nsec = u64(page, 0xb8), u64(page, 0xc0)
+    out["raw"] = sec * NS + line_ns(page, 0xa0, nsec, flags, c)
+    return out
+
+
+def guest_clocks(host_page, off_page, guest_counter):
+    """What a guest computes from its BAR at guest counter value."""
+    real, _, _, _ = xform(off_page, 0x28, guest_counter)
+    c = host_clocks(host_page, real)
+    for name, i in (("monotonic", 0), ("raw", 1), ("boottime", 2)):
+        c[name] += s64(off_page, 0x58 + 16 * i) * NS + u64(off_page, 0x60 + 16 * i)
+    return c
+
+
+def counter_rate(host_page, off_page):
+    """Host page counter counts per guest counter count."""
+    _, m1, f1, _ = xform(off_page, 0x28, 0)
+    rate = m1 / (1 << f1)
+    if u64(host_page, 0x20) & 4:
+        _, m2, f2, _ = xform(host_page, 0x108, 0)
+        rate *= m2 / (1 << f2)
+    return rate
+
+
+# ---- QEMU and helpers -----------------------------------------------------
+
+class QMP:
+    def __init__(self, path, proc):
+        self.proc = proc
+        self.s = socket.socket(socket.AF_UNIX)
+        for _ in range(200):
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("QEMU exited: " + proc.stderr.read().decode())
+                time.sleep(0.05)
+        self.f = self.s.makefile("rw")
+        self.f.readline()
+        self.events = []
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "event" in r:
+                self.events.append(r)
+                continue
+            return r
+
+    def hmp(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
+
+    def qom(self, prop):
+        return self.cmd("qom-get", path="/machine/peripheral/pvc", property=prop).get("return")
+
+    def bar0(self):
+        for bus in self.cmd("query-pci")["return"]:
+            for dev in bus["devices"]:
+                if dev["id"]["vendor"] == 0x1af4 and dev["id"]["device"] == 0x10f0:
+                    return dev["regions"][0]["address"]
+        return None
+
+    def read(self, addr, length):
+        out = self.hmp("xp /%dgx 0x%x" % (length // 8, addr))
+        vals = [int(v, 16) for v in re.findall(r"0x([0-9a-f]{16})", out)]
+        return b"".join(struct.pack("<Q", v) for v in vals)
+
+    def bar(self):
+        addr = self.bar0()
+        return self.read(addr, 0x200), self.read(addr + 0x4000, 0x100)
+
+    def status(self):
+        return self.cmd("query-status")["return"]["status"]
+
+    def wait_migration(self, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            r = self.cmd("query-migrate")["return"]
+            if r.get("status") in ("completed", "failed", "cancelled"):
+                return r
+            time.sleep(0.05)
+        return {"status": "timeout"}
+
+
+class Setup:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+        self.k = 0
+
+    def helper(self, name, spec):
+        pages = os.path.join(self.tmp, name)
+        p = subprocess.Popen([HELPER, "--pages", pages, "--simulate", spec],
+                             stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        for _ in range(100):
+            if os.path.exists(pages) and os.path.getsize(pages) == 16384:
+                break
+            time.sleep(0.02)
+        time.sleep(0.2)
+        return pages
+
+    def qemu(self, pages, incoming=None, extra=""):
+        self.k += 1
+        sock = os.path.join(self.tmp, "qmp%d.sock" % self.k)
+        dev = "pvclock-pages,id=pvc,pages=" + pages + extra
+        args = [QEMU, "-M", "pc", "-accel", "tcg", "-nodefaults", "-display",
+                "none", "-m", "64", "-device", dev, "-qmp",
+                "unix:%s,server=on,wait=off" % sock]
+        if incoming:
+            args += ["-incoming", incoming]
+        p = subprocess.Popen(args, stderr=subprocess.PIPE)
+        self.procs.append(p)
+        return QMP(sock, p)
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def tsc():
+    return int(subprocess.check_output([RDTSC]))
+
+
+def guest_now(qmp):
+    host_page, off_page = qmp.bar()
+    off = qmp.qom("counter-offset")
+    guest_counter = (tsc() - off) & M64
+    return guest_clocks(host_page, off_page, guest_counter), host_page, off_page
+
+
+def migrate(src, dst_qmp, uri):
+    # the return path lets a failing destination fail the migration, so
+    # the source resumes (not available for migration to a file)
+    src.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": "return-path", "state": not uri.startswith("file:")}])
+    r = src.cmd("migrate", uri=uri)
+    if "error" in r:
+        return {"status": "failed", "error-desc": r["error"]["desc"]}
+    return src.wait_migration()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--src-hz", type=int, default=2500000000)
+    ap.add_argument("--dst-hz", type=int, default=3000000000)
+    ap.add_argument("--dst-offset-ns", type=int, default=1500000000)
+    a = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="pvclock-mig-") as tmp:
+        st = Setup(tmp)
+        try:
+            run(st, tmp, a)
+        finally:
+            st.close()
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+def check_continuity(label, before, after, elapsed_ns):
+    """Monotonic clocks: never back, and not ahead of real elapsed time."""
+    good = True
+    for c in ("monotonic", "raw", "boottime"):
+        d = after[c] - before[c]
+        if d < 0 or d > elapsed_ns + 50 * 10**6:
+            good = False
+            diag("%s: %s moved %+d ns over %d ns" % (label, c, d, elapsed_ns))
+    return good
+
+
+def run(st, tmp, a):
+    port = 47000 + os.getpid() % 1000
+    pa = st.helper("hostA", "tsc_hz=%d" % a.src_hz)
+    pb = st.helper("hostB", "tsc_hz=%d,realtime_offset_ns=%d,freq_ppb=50000"
+                   % (a.dst_hz, a.dst_offset_ns))
+
+    src = st.qemu(pa)
+    time.sleep(1.0)
+    g0, hp0, op0 = guest_now(src)
+    gen0 = u64(op0, 0x10)
+    rate0 = counter_rate(hp0, op0)
+    ok(u32(op0, 0xc) == 1 and gen0 >= 1,
+       "source: status valid, generation %d, guest counter -> host %.0f Hz "
+       "counter at x%.6f" % (gen0, a.src_hz, rate0))
+
+    # ---- A -> B over TCP ------------------------------------------------
+    dst = st.qemu(pb, incoming="tcp:127.0.0.1:%d" % port)
+    t_before = time.monotonic_ns()
+    g_last, _, _ = guest_now(src)
+    r = migrate(src, dst, "tcp:127.0.0.1:%d" % port)
+    ok(r["status"] == "completed", "A -> B over TCP: %s" % r["status"])
+    for _ in range(100):
+        if dst.status() == "running":
+            break
+        time.sleep(0.05)
+    g1, hp1, op1 = guest_now(dst)
+    elapsed = time.monotonic_ns() - t_before
+    gen1 = u64(op1, 0x10)
+    rate1 = counter_rate(hp1, op1)
+    ok(gen1 > gen0 and u32(op1, 0xc) == 1,
+       "B: generation %d -> %d, status valid" % (gen0, gen1))
+    ok(abs(rate1 / rate0 - a.dst_hz / a.src_hz) < 1e-6,
+       "B: the guest counter now maps at the new host's rate (x%.6f, "
+       "ratio to A %.9f, expected %.9f)" % (rate1, rate1 / rate0,
+                                            a.dst_hz / a.src_hz))
+    ok(check_continuity("A -> B", g_last, g1, elapsed),
+       "A -> B: MONOTONIC, MONOTONIC_RAW, BOOTTIME continue (moved %.3f ms "
+       "in %.3f ms real, downtime excluded)"
+       % ((g1["monotonic"] - g_last["monotonic"]) / 1e6, elapsed / 1e6))
+    hb = open(pb, "rb").read(4096)
+    now_tsc = tsc()
+    host_b = host_clocks(hb, now_tsc)["realtime"]
+    guest_b = guest_clocks(hp1, op1, (now_tsc - dst.qom("counter-offset")) & M64)["realtime"]
+    host_a = host_clocks(open(pa, "rb").read(4096), now_tsc)["realtime"]
+    ok(guest_b == host_b and abs(guest_b - host_a - a.dst_offset_ns) < 10**6,
+       "B: guest REALTIME == host B's for the same TSC (diff %d ns); host A "
+       "differs by %.3f s" % (guest_b - host_b, (guest_b - host_a) / 1e9))
+    diag("B: post_load took %d us" % dst.qom("last-post-load-us"))
+    ok(src.status() == "postmigrate", "A: source stopped after the handover")
+
+    # ---- B -> A again ----------------------------------------------------
+    port += 1
+    back = st.qemu(pa, incoming="tcp:127.0.0.1:%d" % port)
+    t_before = time.monotonic_ns()
+    g_last, _, _ = guest_now(dst)
+    r = migrate(dst, back, "tcp:127.0.0.1:%d" % port)
+    ok(r["status"] == "completed", "B -> A over TCP: %s" % r["status"])
+    for _ in range(100):
+        if back.status() == "running":
+            break
+        time.sleep(0.05)
+    g2, hp2, op2 = guest_now(back)
+    elapsed = time.monotonic_ns() - t_before
+    ok(u64(op2, 0x10) > gen1 and
+       abs(counter_rate(hp2, op2) / rate0 - 1) < 1e-6,
+       "A again: generation %d -> %d, rate back to A's" % (gen1, u64(op2, 0x10)))
+    ok(check_continuity("B -> A", g_last, g2, elapsed),
+       "B -> A: monotonic clocks continue, no step back")
+
+    # ---- failure: destination without helper pages ------------------------
+    port += 1
+    missing = os.path.join(tmp, "nohelper")
+    bad = st.qemu(missing, incoming="tcp:127.0.0.1:%d" % port,
+                  extra=",on-missing=degraded")
+    g_last, _, _ = guest_now(back)
+    t_before = time.monotonic_ns()
+    r = migrate(back, bad, "tcp:127.0.0.1:%d" % port)
+    time.sleep(0.5)
+    err = bad.proc.stderr.read().decode() if bad.proc.poll() is not None else ""
+    g_after, _, op_after = guest_now(back)
+    ok(r["status"] == "failed" and back.status() == "running" and
+       u32(op_after, 0xc) == 1 and
+       check_continuity("failed migration", g_last, g_after,
+                        time.monotonic_ns() - t_before),
+       "to a destination without a helper: migration %s, source %s, status "
+       "valid, its monotonic clocks continue" % (r["status"], back.status()))
+    why = [l for l in err.splitlines() if "no usable" in l]
+    ok("no usable pvclock-helper pages" in err,
+       "the destination says why: %s" % (why[0] if why else err.strip()))
+
+    # ---- failure: destination with other properties -------------------------
+    port += 1
+    bad2 = st.qemu(pa, incoming="tcp:127.0.0.1:%d" % port,
+                   extra=",monotonic=host")
+    r = migrate(back, bad2, "tcp:127.0.0.1:%d" % port)
+    time.sleep(0.5)
+    err = bad2.proc.stderr.read().decode() if bad2.proc.poll() is not None else ""
+    ok(r["status"] == "failed" and back.status() == "running" and
+       "start the destination with the source's properties" in err,
+       "to a destination with monotonic=host: migration %s, source %s"
+       % (r["status"], back.status()))
+
+    # ---- migrate to a file and back; then a truncated file ---------------------
+    state = os.path.join(tmp, "state")
+    g_last, _, _ = guest_now(back)
+    t_before = time.monotonic_ns()
+    r = migrate(back, None, "file:" + state)
+    size = os.path.getsize(state)
+    ok(r["status"] == "completed", "to a file: %s (%d bytes)" % (r["status"], size))
+    restored = st.qemu(pa, incoming="file:" + state)
+    for _ in range(200):
+        if restored.status() == "running":
+            break
+        time.sleep(0.05)
+    g3, hp3, op3 = guest_now(restored)
+    ok(restored.status() == "running" and
+       check_continuity("file", g_last, g3, time.monotonic_ns() - t_before),
+       "restored from the file: running, monotonic clocks continue")
+    trunc = os.path.join(tmp, "truncated")
+    with open(state, "rb") as f, open(trunc, "wb") as g:
+        g.write(f.read(size // 2))
+    broken = subprocess.run([QEMU, "-M", "pc", "-accel", "tcg", "-nodefaults",
+                             "-display", "none", "-m", "64", "-device",
+                             "pvclock-pages,id=pvc,pages=" + pa,
+                             "-incoming", "file:" + trunc],
+                            stderr=subprocess.PIPE, timeout=60)
+    err = broken.stderr.decode().strip()
+    ok(broken.returncode != 0 and "load of migration failed" in err,
+       "a truncated stream is refused (exit %d: %s)"
+       % (broken.returncode, err.splitlines()[-1] if err else ""))
+
+    # ---- an unknown version of the device's section ----------------------
+    with open(state, "rb") as f:
+        data = bytearray(f.read())
+    # section header: type, id, idstr length, idstr ("<pci addr>/pvclock-
+    # pages"), instance id, version id (big-endian)
+    at = data.find(b"/pvclock-pages")
+    start = -1
+    if at > 0:
+        end = at + len(b"/pvclock-pages")
+        for cand in range(at, max(at - 64, 0), -1):
+            if data[cand - 1] == end - cand:
+                start = cand
+                break
+    ok(start > 0, "the device's section is in the stream (%d bytes of "
+       "clock state after the PCI state)" % 64)
+    if start > 0:
+        v = end + 4
+        data[v:v + 4] = (99).to_bytes(4, "big")
+        bad_version = os.path.join(tmp, "version99")
+        with open(bad_version, "wb") as f:
+            f.write(data)
+        broken = subprocess.run([QEMU, "-M", "pc", "-accel", "tcg",
+                                 "-nodefaults", "-display", "none", "-m", "64",
+                                 "-device", "pvclock-pages,id=pvc,pages=" + pa,
+                                 "-incoming", "file:" + bad_version],
+                                stderr=subprocess.PIPE, timeout=60)
+        err = broken.stderr.decode()
+        ok(broken.returncode != 0 and "pvclock-pages" in err,
+           "a stream with version 99 of the device's state is refused: %s"
+           % [l for l in err.splitlines() if "pvclock" in l][:1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
