@@ -68,7 +68,8 @@ for suite in $suites; do
         run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py" ;;
     migration)
         stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
-        run_tap migration python3 "$PVCLOCK_ROOT/tests/migration/migrate.py" ;;
+        run_tap migration/harness python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
+        run_tap migration/guest python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py" ;;
     cli)
         stage "command line: QEMU properties, helper and guest program errors"
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh" ;;

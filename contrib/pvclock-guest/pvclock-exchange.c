@@ -21,16 +21,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvclock.h"
+
 static int64_t ts_ns(const struct timespec *ts)
 {
     return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/* The host's REALTIME: clock_gettime(), or a (simulated) host's pages. */
+static struct pvclock host_pages;
+static int use_host_pages;
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    if (use_host_pages) {
+        int err = pvclock_gettime(&host_pages, CLOCK_REALTIME, &ts);
+
+        if (err && err != PVCLOCK_ESTALE) {
+            fprintf(stderr, "pvclock-exchange: host pages: %s\n",
+                    pvclock_strerror(err));
+            exit(2);
+        }
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+    }
     return ts_ns(&ts);
 }
 
@@ -82,12 +98,14 @@ int main(int argc, char **argv)
         { "rounds", required_argument, NULL, 'n' },
         { "show", required_argument, NULL, 'w' },
         { "quit", no_argument, NULL, 'q' },
+        { "host-pages", required_argument, NULL, 'p' },
+        { "watch", no_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *path = getenv("GUEST_SOCKET");
     long rounds = 20, show = 5;
-    int quit = 0, opt, fd, violations = 0, errors = 0;
+    int quit = 0, watch = 0, opt, fd, violations = 0, errors = 0;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int64_t *rtt, max_ahead = INT64_MIN, max_behind = INT64_MIN;
 
@@ -105,6 +123,17 @@ int main(int argc, char **argv)
         case 'q':
             quit = 1;
             break;
+        case 'p':
+            if (pvclock_open_host(&host_pages, optarg)) {
+                fprintf(stderr, "pvclock-exchange: cannot read host pages "
+                        "%s\n", optarg);
+                return 2;
+            }
+            use_host_pages = 1;
+            break;
+        case 'W':
+            watch = 1;
+            break;
         case 'h':
             printf("Usage: pvclock-exchange [--socket PATH] [--rounds N] "
                    "[--show N] [--quit]\n"
@@ -112,7 +141,11 @@ int main(int argc, char **argv)
                    "serve` over a QEMU serial socket\n"
                    "(default $GUEST_SOCKET) and check host before <= guest "
                    "<= host after in every round.\n"
-                   "--quit tells the guest program to exit afterwards.\n");
+                   "--quit tells the guest program to exit afterwards.\n"
+                   "--host-pages FILE: the host's time from a pages file "
+                   "(a simulated host) instead of clock_gettime().\n"
+                   "--watch: then ask the guest's clock watcher for its "
+                   "counts (serve --watch) and print them.\n");
             return 0;
         default:
             return 2;
@@ -190,6 +223,17 @@ int main(int argc, char **argv)
             printf(" %+12.6f %+12.6f%s\n", (guest - before) / 1e9,
                    (after - guest) / 1e9,
                    guest < before || guest > after ? "  VIOLATION" : "");
+        }
+    }
+    if (watch) {
+        char line[256];
+
+        (void)!write(fd, "W\n", 2);
+        while (read_line(fd, line, sizeof(line), 5000) > 0) {
+            if (!strncmp(line, "S ", 2)) {
+                printf("watch: %s\n", line + 2);
+                break;
+            }
         }
     }
     if (quit) {

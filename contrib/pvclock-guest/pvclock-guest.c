@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "pvclock.h"
@@ -47,7 +48,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "Usage: pvclock-guest [--resource PATH] show\n"
-"       pvclock-guest [--resource PATH] serve --tty DEVICE\n"
+"       pvclock-guest [--resource PATH] serve --tty DEVICE [--watch]\n"
 "       pvclock-guest [--resource PATH] shm-exchange\n"
 "Read the host's clocks through the pvclock-pages PCI device.\n"
 "  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n"
@@ -182,10 +183,77 @@ static const char *err_name(int err)
     return err >= 0 && err < PVCLOCK_ERRORS ? names[err] : "EUNKNOWN";
 }
 
-static int cmd_serve(struct pvclock *pc, const char *tty)
+/*
+ * The clock watcher (serve --watch): a thread reads all five clocks in a
+ * loop and counts every reading smaller than the one before, for as long
+ * as the program serves (across stops and migrations of the VM).
+ */
+static struct {
+    const struct pvclock *pc;
+    volatile int stop;
+    unsigned long long reads, backward[5], errors;
+    long long worst[5];
+    unsigned long long gen_first, gen_last;
+} watch;
+
+static void *watch_thread(void *arg)
 {
-    char line[128], reply[160];
+    struct timespec prev[5] = { { 0, 0 } };
+    int have[5] = { 0 };
+
+    (void)arg;
+    while (!watch.stop) {
+        struct pvclock_info info;
+
+        for (int i = 0; i < 5; i++) {
+            struct timespec ts;
+            int err = pvclock_gettime(watch.pc, clocks[i].id, &ts);
+
+            if (err && err != PVCLOCK_ESTALE) {
+                watch.errors++;
+                continue;
+            }
+            if (have[i] && (ts.tv_sec < prev[i].tv_sec ||
+                            (ts.tv_sec == prev[i].tv_sec &&
+                             ts.tv_nsec < prev[i].tv_nsec))) {
+                long long d = (long long)(prev[i].tv_sec - ts.tv_sec) *
+                              1000000000LL + (prev[i].tv_nsec - ts.tv_nsec);
+
+                watch.backward[i]++;
+                if (d > watch.worst[i]) {
+                    watch.worst[i] = d;
+                }
+            }
+            prev[i] = ts;
+            have[i] = 1;
+        }
+        watch.reads++;
+        if (pvclock_get_info(watch.pc, &info) == PVCLOCK_OK) {
+            if (!watch.gen_first) {
+                watch.gen_first = info.generation;
+            }
+            watch.gen_last = info.generation;
+        }
+    }
+    return NULL;
+}
+
+static void watch_summary(char *buf, size_t len)
+{
+    snprintf(buf, len, "%llu reads, backward steps REALTIME %llu TAI %llu "
+             "MONOTONIC %llu MONOTONIC_RAW %llu BOOTTIME %llu (worst %lld "
+             "%lld %lld %lld %lld ns), %llu errors, generation %llu -> %llu",
+             watch.reads, watch.backward[0], watch.backward[1],
+             watch.backward[2], watch.backward[3], watch.backward[4],
+             watch.worst[0], watch.worst[1], watch.worst[2], watch.worst[3],
+             watch.worst[4], watch.errors, watch.gen_first, watch.gen_last);
+}
+
+static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
+{
+    char line[128], reply[512];
     int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    pthread_t watcher;
 
     if (fd < 0) {
         fprintf(stderr, "pvclock-guest: cannot open %s: %s\n", tty,
@@ -199,6 +267,13 @@ static int cmd_serve(struct pvclock *pc, const char *tty)
         return 1;
     }
     cmd_show(pc);
+    if (do_watch) {
+        watch.pc = pc;
+        if (pthread_create(&watcher, NULL, watch_thread, NULL)) {
+            fprintf(stderr, "pvclock-guest: cannot start the watcher\n");
+            return 1;
+        }
+    }
     printf("pvclock-guest: ready\n");
     fflush(stdout);
 
@@ -215,6 +290,17 @@ static int cmd_serve(struct pvclock *pc, const char *tty)
         if (strcmp(line, "X") == 0) {
             break;
         }
+        if (strcmp(line, "W") == 0) {
+            char sum[400];
+
+            watch_summary(sum, sizeof(sum));
+            snprintf(reply, sizeof(reply), "S %s\n",
+                     do_watch ? sum : "no watcher (serve --watch)");
+            if (write_all(fd, reply, strlen(reply)) < 0) {
+                break;
+            }
+            continue;
+        }
         if (sscanf(line, "Q %llu", &n) != 1) {
             continue;   /* line noise before the host connected */
         }
@@ -230,6 +316,19 @@ static int cmd_serve(struct pvclock *pc, const char *tty)
         }
     }
     close(fd);
+    if (do_watch) {
+        char sum[400];
+
+        watch.stop = 1;
+        pthread_join(watcher, NULL);
+        watch_summary(sum, sizeof(sum));
+        printf("pvclock-guest: watch %s\n", sum);
+        for (int i = 0; i < 5; i++) {
+            if (watch.backward[i]) {
+                return 1;
+            }
+        }
+    }
     return 0;
 }
 
@@ -342,12 +441,13 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "resource", required_argument, NULL, 'r' },
         { "tty", required_argument, NULL, 't' },
+        { "watch", no_argument, NULL, 'w' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *resource = NULL, *tty = NULL, *cmd;
     struct pvclock pc;
-    int opt, ret;
+    int opt, ret, do_watch = 0;
 
     while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -356,6 +456,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             tty = optarg;
+            break;
+        case 'w':
+            do_watch = 1;
             break;
         case 'h':
             usage(stdout);
@@ -376,6 +479,8 @@ int main(int argc, char **argv)
             resource = optarg;
         } else if (opt == 't') {
             tty = optarg;
+        } else if (opt == 'w') {
+            do_watch = 1;
         } else {
             usage(stderr);
             return 2;
@@ -395,7 +500,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ret = !strcmp(cmd, "show") ? cmd_show(&pc) :
-          !strcmp(cmd, "serve") ? cmd_serve(&pc, tty) :
+          !strcmp(cmd, "serve") ? cmd_serve(&pc, tty, do_watch) :
           cmd_shm_exchange(&pc);
     pvclock_close(&pc);
     return ret;
