@@ -16,6 +16,7 @@
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/pvclock/pvclock-pages-abi.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 
 #define DEV_SLOT 4
 #define DEV_DEVFN QPCI_DEVFN(DEV_SLOT, 0)
@@ -663,6 +664,173 @@ static void test_two_instances(void)
     pages_free(tp);
 }
 
+/* ---- live migration ------------------------------------------------- */
+
+static uint64_t host_tsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* A host at hz whose MONOTONIC reads mono_sec at the current TSC. */
+static void make_host(struct pvcp_host_page *pages, uint64_t hz,
+                      uint64_t mono_sec, uint64_t realtime_sec)
+{
+    make_pages(pages);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page *h = &pages[i];
+
+        h->counter_hz = hz;
+        h->hres.shift = h->raw.shift = 24;
+        h->hres.mult = h->raw.mult = (uint32_t)((1000000000ull << 24) / hz);
+        h->hres.max_cycles = h->raw.max_cycles = PVCP_S64_MAX / h->hres.mult;
+        h->hres.cycle_last = h->raw.cycle_last = host_tsc();
+        h->hres_base[PVCP_HRES_MONOTONIC].sec = mono_sec;
+        h->hres_base[PVCP_HRES_BOOTTIME].sec = mono_sec;
+        h->raw_base.sec = mono_sec;
+        h->hres_base[PVCP_HRES_REALTIME].sec = realtime_sec;
+        h->hres_base[PVCP_HRES_TAI].sec = realtime_sec + 37;
+    }
+}
+
+/* The guest's MONOTONIC now, from BAR contents, as a reader computes it. */
+static int64_t guest_mono_now(QTestState *qts, int slot)
+{
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = qpci_device_find(bus, QPCI_DEVFN(slot, 0));
+    struct pvcp_host_page h;
+    struct pvcp_offset_page op;
+    struct pvcp_time t;
+    QPCIBar bar;
+    uint64_t guest, host;
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_memread(dev, bar, 0, &h, sizeof(h));
+    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, &op, sizeof(op));
+    qpci_iounmap(dev, bar);
+    g_free(dev);
+    qpci_free_pc(bus);
+
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    /* the qtest guest counter: host TSC minus the relation's offset */
+    guest = host_tsc() - op.xform[0].offset;
+    host = pvcp_xform_apply(&op.xform[0], guest);
+    t = pvcp_clock_at(&h.hres, &h.hres_base[PVCP_HRES_MONOTONIC], h.flags,
+                      host & PVCP_S64_MAX);
+    t = pvcp_time_add_offset(t, &op.mono_offset[PVCP_MONO_MONOTONIC]);
+    return (int64_t)(t.sec * 1000000000ull + t.nsec);
+}
+
+static char *migrate_and_wait(QTestState *from, const char *uri)
+{
+    QDict *rsp;
+    char *status = NULL;
+
+    rsp = qtest_qmp(from, "{'execute': 'migrate-set-capabilities', "
+                    "'arguments': {'capabilities': [{'capability': "
+                    "'return-path', 'state': true}]}}");
+    qobject_unref(rsp);
+    rsp = qtest_qmp(from, "{'execute': 'migrate', 'arguments': {'uri': %s}}",
+                    uri);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    for (int i = 0; i < 600; i++) {
+        QDict *r = qtest_qmp(from, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(r, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+
+        if (!strcmp(st, "completed") || !strcmp(st, "failed")) {
+            status = g_strdup(st);
+            qobject_unref(r);
+            break;
+        }
+        qobject_unref(r);
+        g_usleep(50 * 1000);
+    }
+    return status;
+}
+
+static char *run_state(QTestState *qts)
+{
+    QDict *r = qtest_qmp(qts, "{'execute': 'query-status'}");
+    char *st = g_strdup(qdict_get_str(qdict_get_qdict(r, "return"),
+                                      "status"));
+
+    qobject_unref(r);
+    return st;
+}
+
+static void test_migration(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree char *pa = pages_extra_file(tp, "hostA");
+    g_autofree char *pb = pages_extra_file(tp, "hostB");
+    g_autofree char *none = pages_extra_file(tp, "none");
+    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
+    g_autofree char *sock2 = pages_extra_file(tp, "mig2.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree char *uri2 = g_strdup_printf("unix:%s", sock2);
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *from, *to, *bad;
+    struct pvcp_offset_page op;
+    uint64_t gen_from;
+    int64_t before, after, t0;
+    g_autofree char *st = NULL, *st2 = NULL, *rs = NULL;
+
+    /* host A: 2.5 GHz, up 1000 s; host B: 3.0 GHz, up 9000 s, 1 s ahead */
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    write_file(pa, pages, PVCP_FILE_SIZE);
+    make_host(pages, 3000000000ull, 9000, 1700000001);
+    write_file(pb, pages, PVCP_FILE_SIZE);
+
+    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                       "id=pvc,addr=%d.0,pages=%s,x-qtest-offset=77",
+                       DEV_SLOT, pa);
+    to = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                     "id=pvc,addr=%d.0,pages=%s,x-qtest-offset=99 "
+                     "-incoming %s", DEV_SLOT, pb, uri);
+    read_offset_page(from, DEV_SLOT, &op);
+    gen_from = op.generation;
+    before = guest_mono_now(from, DEV_SLOT);
+    t0 = g_get_monotonic_time();
+
+    st = migrate_and_wait(from, uri);
+    g_assert_cmpstr(st, ==, "completed");
+    qtest_qmp_eventwait(to, "RESUME");
+    after = guest_mono_now(to, DEV_SLOT);
+    read_offset_page(to, DEV_SLOT, &op);
+    /* bumped, valid, and MONOTONIC continued: host B's 9000 s is hidden */
+    g_assert_cmpuint(op.generation, >, gen_from);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmpint(after, >=, before);
+    g_assert_cmpint(after - before, <=,
+                    (g_get_monotonic_time() - t0) * 1000 + 50000000);
+    g_assert_cmpuint(qom_get_u64(to, "pvc", "last-post-load-us"), <, 100000);
+
+    /* to a destination without pages: fails, and the source runs on */
+    bad = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                      "id=pvc,addr=%d.0,pages=%s,on-missing=degraded "
+                      "-incoming %s", DEV_SLOT, none, uri2);
+    before = guest_mono_now(to, DEV_SLOT);
+    st2 = migrate_and_wait(to, uri2);
+    g_assert_cmpstr(st2, ==, "failed");
+    qtest_qmp_eventwait(to, "RESUME");
+    rs = run_state(to);
+    g_assert_cmpstr(rs, ==, "running");
+    g_assert_cmpint(guest_mono_now(to, DEV_SLOT), >=, before);
+
+    qtest_set_expected_status(bad, EXIT_FAILURE);     /* its load failed */
+    qtest_quit(bad);
+    qtest_quit(to);
+    qtest_quit(from);
+    pages_free(tp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -687,6 +855,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/relation-change-and-reset",
                    test_relation_change_and_reset);
     qtest_add_func("/pvclock-pages/two-instances", test_two_instances);
+    qtest_add_func("/pvclock-pages/migration", test_migration);
 
     return g_test_run();
 }
