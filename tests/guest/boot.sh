@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|show|shm) ;; *) die "boot.sh: --cmd must be serve, show or shm, not '$cmd'" ;; esac
+case "$cmd" in serve|show|shm|bench) ;; *) die "boot.sh: --cmd must be serve, show, shm or bench, not '$cmd'" ;; esac
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
@@ -69,7 +69,7 @@ while :; do
         break
     fi
     if grep -q 'pvclock-guest: exit' "$log" 2>/dev/null; then
-        [ "$cmd" = show ] && break
+        [ "$cmd" = show ] || [ "$cmd" = bench ] && break
         cat "$log" >&2
         die "guest program exited before it was ready (console above)"
     fi

@@ -14,6 +14,7 @@ if ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 if [ -f "$out" ] && [ "$out" -nt "$guest" ] && [ "$out" -nt "$0" ] &&
+   [ "$out" -nt "$PVCLOCK_BUILD/host/read-cost-static" ] &&
    [ "$out" -nt "$(dirname "$0")/init" ]; then
     exit 0
 fi
@@ -23,6 +24,8 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 cp "$busybox" "$root/bin/busybox"
 cp "$guest" "$root/bin/pvclock-guest"
+[ -x "$PVCLOCK_BUILD/host/read-cost-static" ] &&
+    cp "$PVCLOCK_BUILD/host/read-cost-static" "$root/bin/read-cost"
 cp "$(dirname "$0")/init" "$root/init"
 chmod 755 "$root/init"
 mkdir -p "$(dirname "$out")"
