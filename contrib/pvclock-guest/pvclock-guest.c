@@ -6,6 +6,8 @@
  *                                  guest's own clock_gettime()
  *   pvclock-guest serve --tty DEV  answer time queries from the host over
  *                                  a serial line (see pvclock-exchange)
+ *   pvclock-guest chrony --socket PATH [--interval-ms N]
+ *                                  feed chronyd as a SOCK reference clock
  *   pvclock-guest shm-exchange     exchange REALTIME stamps with the host
  *                                  through an ivshmem device until the
  *                                  host says stop (see pvclock-shm-exchange)
@@ -29,6 +31,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 
 #include "pvclock.h"
 #include "shm-exchange.h"
@@ -50,6 +55,7 @@ static void usage(FILE *out)
 "Usage: pvclock-guest [--resource PATH] show\n"
 "       pvclock-guest [--resource PATH] serve --tty DEVICE [--watch]\n"
 "       pvclock-guest [--resource PATH] shm-exchange\n"
+"       pvclock-guest [--resource PATH] chrony --socket PATH [--interval-ms N]\n"
 "Read the host's clocks through the pvclock-pages PCI device.\n"
 "  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n"
 "  --tty DEVICE     serial line to answer host time queries on (serve)\n");
@@ -332,6 +338,90 @@ static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
     return 0;
 }
 
+/*
+ * chronyd's SOCK reference clock protocol (see the refclock directive in
+ * chrony.conf(5)): datagrams to the socket chronyd created, each the
+ * system time of a measurement and the offset true - system in seconds.
+ */
+struct chrony_sock_sample {
+    struct timeval tv;
+    double offset;
+    int pulse;
+    int leap;                   /* 0 normal, 1 insert, 2 delete */
+    int pad;
+    int magic;                  /* "SOCK" */
+};
+#define CHRONY_SOCK_MAGIC 0x534f434b
+
+static int cmd_chrony(struct pvclock *pc, const char *path, long interval_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    unsigned long long sent = 0, errors = 0;
+    int fd;
+
+    if (!path || strlen(path) >= sizeof(sa.sun_path) || interval_ms < 10) {
+        fprintf(stderr, "pvclock-guest: chrony needs --socket PATH (the "
+                "path of chrony.conf's 'refclock SOCK PATH') and "
+                "--interval-ms >= 10\n");
+        return 2;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("pvclock-guest: socket");
+        return 1;
+    }
+    printf("pvclock-guest: feeding chronyd at %s every %ld ms\n", path,
+           interval_ms);
+    fflush(stdout);
+    for (;;) {
+        struct chrony_sock_sample smp;
+        struct timespec a, b, sys;
+        struct pvclock_info info;
+        int e1, e2;
+        int64_t mid;
+
+        /* the system clock read between two pvclock readings */
+        e1 = pvclock_gettime(pc, CLOCK_REALTIME, &a);
+        clock_gettime(CLOCK_REALTIME, &sys);
+        e2 = pvclock_gettime(pc, CLOCK_REALTIME, &b);
+        if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE)) {
+            /* no sample beats a wrong one: chronyd will coast */
+            if (errors++ % 60 == 0) {
+                fprintf(stderr, "pvclock-guest: no sample: %s\n",
+                        pvclock_strerror(e1 ? e1 : e2));
+            }
+        } else {
+            mid = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec) / 2 +
+                  ((int64_t)b.tv_sec * 1000000000 + b.tv_nsec) / 2;
+            memset(&smp, 0, sizeof(smp));
+            smp.tv.tv_sec = sys.tv_sec;
+            smp.tv.tv_usec = sys.tv_nsec / 1000;
+            /* offset against the truncated tv, as chronyd reads it */
+            smp.offset = (double)(mid - ((int64_t)sys.tv_sec * 1000000000 +
+                                         (sys.tv_nsec / 1000) * 1000)) / 1e9;
+            smp.leap = 0;
+            if (pvclock_get_info(pc, &info) == PVCLOCK_OK) {
+                smp.leap = (info.host_flags & PVCP_HOST_F_LEAP_INS) ? 1 :
+                           (info.host_flags & PVCP_HOST_F_LEAP_DEL) ? 2 : 0;
+            }
+            smp.magic = CHRONY_SOCK_MAGIC;
+            if (sendto(fd, &smp, sizeof(smp), 0, (struct sockaddr *)&sa,
+                       sizeof(sa)) < 0) {
+                if (errors++ % 60 == 0) {
+                    fprintf(stderr, "pvclock-guest: send to %s: %s (is "
+                            "chronyd running with 'refclock SOCK %s'?)\n",
+                            path, strerror(errno), path);
+                }
+            } else {
+                sent++;
+            }
+        }
+        usleep((useconds_t)interval_ms * 1000);
+    }
+    return 0;
+}
+
 /* The ivshmem-plain device's shared memory (1af4:1110, BAR 2). */
 static volatile struct xchg_area *map_ivshmem(char *path, size_t len)
 {
@@ -442,10 +532,13 @@ int main(int argc, char **argv)
         { "resource", required_argument, NULL, 'r' },
         { "tty", required_argument, NULL, 't' },
         { "watch", no_argument, NULL, 'w' },
+        { "socket", required_argument, NULL, 's' },
+        { "interval-ms", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *resource = NULL, *tty = NULL, *cmd;
+    const char *resource = NULL, *tty = NULL, *sock = NULL, *cmd;
+    long interval_ms = 1000;
     struct pvclock pc;
     int opt, ret, do_watch = 0;
 
@@ -459,6 +552,12 @@ int main(int argc, char **argv)
             break;
         case 'w':
             do_watch = 1;
+            break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'i':
+            interval_ms = strtol(optarg, NULL, 10);
             break;
         case 'h':
             usage(stdout);
@@ -481,13 +580,17 @@ int main(int argc, char **argv)
             tty = optarg;
         } else if (opt == 'w') {
             do_watch = 1;
+        } else if (opt == 's') {
+            sock = optarg;
+        } else if (opt == 'i') {
+            interval_ms = strtol(optarg, NULL, 10);
         } else {
             usage(stderr);
             return 2;
         }
     }
     if (strcmp(cmd, "show") && strcmp(cmd, "serve") &&
-        strcmp(cmd, "shm-exchange")) {
+        strcmp(cmd, "shm-exchange") && strcmp(cmd, "chrony")) {
         fprintf(stderr, "pvclock-guest: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -501,6 +604,7 @@ int main(int argc, char **argv)
     }
     ret = !strcmp(cmd, "show") ? cmd_show(&pc) :
           !strcmp(cmd, "serve") ? cmd_serve(&pc, tty, do_watch) :
+          !strcmp(cmd, "chrony") ? cmd_chrony(&pc, sock, interval_ms) :
           cmd_shm_exchange(&pc);
     pvclock_close(&pc);
     return ret;

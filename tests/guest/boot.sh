@@ -31,13 +31,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|show|shm|bench) ;; *) die "boot.sh: --cmd must be serve, show, shm or bench, not '$cmd'" ;; esac
+case "$cmd" in serve|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, show, shm, bench or chrony, not '$cmd'" ;; esac
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
 kernel=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh")
-initrd=$PVCLOCK_BUILD/guest/initramfs.cpio.gz
-"$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd"
+if [ "$cmd" = chrony ]; then
+    initrd=$PVCLOCK_BUILD/guest/initramfs-chrony.cpio.gz
+    "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd" chrony
+else
+    initrd=$PVCLOCK_BUILD/guest/initramfs.cpio.gz
+    "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd"
+fi
 
 work=$(mktemp -d /tmp/pvclock-guest-XXXXXX)
 [ -n "$log" ] || log=$work/console.log
@@ -69,7 +74,7 @@ while :; do
         break
     fi
     if grep -q 'pvclock-guest: exit' "$log" 2>/dev/null; then
-        [ "$cmd" = show ] || [ "$cmd" = bench ] && break
+        case "$cmd" in show|bench|chrony) break ;; esac
         cat "$log" >&2
         die "guest program exited before it was ready (console above)"
     fi

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Build the test guest's initramfs: busybox-static, the static
-# pvclock-guest and an /init that runs it.  Usage: mkinitramfs.sh OUT
+# pvclock-guest and an /init that runs it.  Usage: mkinitramfs.sh OUT [chrony]
+# With "chrony", Debian's chronyd and chronyc and the libraries they need
+# are added (tests/guest/fetch-chrony.sh).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-out=${1:?usage: mkinitramfs.sh OUT.cpio.gz}
+out=${1:?usage: mkinitramfs.sh OUT.cpio.gz [chrony]}
+with_chrony=${2:-}
 guest=$PVCLOCK_BUILD/host/pvclock-guest
 busybox=/bin/busybox
 [ -x "$guest" ] || die "$guest not built; run scripts/build.sh"
@@ -28,6 +31,21 @@ cp "$guest" "$root/bin/pvclock-guest"
     cp "$PVCLOCK_BUILD/host/read-cost-static" "$root/bin/read-cost"
 cp "$(dirname "$0")/init" "$root/init"
 chmod 755 "$root/init"
+if [ "$with_chrony" = chrony ]; then
+    chrony=$("$PVCLOCK_ROOT/tests/guest/fetch-chrony.sh")
+    mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/etc" "$root/var/lib/chrony" \
+             "$root/run/chrony" "$root/lib64"
+    cp "$chrony/usr/sbin/chronyd" "$root/usr/sbin/"
+    cp "$chrony/usr/bin/chronyc" "$root/usr/bin/"
+    # the same Debian release on both sides: the host's libraries fit
+    for lib in $(ldd "$chrony/usr/sbin/chronyd" "$chrony/usr/bin/chronyc" |
+                 awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | sort -u); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+    printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
+    printf 'root:x:0:\n' > "$root/etc/group"
+fi
 mkdir -p "$(dirname "$out")"
 ( cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --owner 0:0 ) |
     gzip -1 > "$out.tmp"
