@@ -9,7 +9,8 @@ SOURCES=/etc/apt/sources.list.d/pvclock-pages.sources
 # name of package -> wanted from backports?
 PKGS_MAIN="build-essential ninja-build pkg-config libglib2.0-dev zlib1g-dev
     python3 python3-venv dpkg-dev libfdt-dev xz-utils bzip2 ccache
-    seabios qemu-system-data busybox-static cpio socat util-linux"
+    seabios qemu-system-data busybox-static cpio socat util-linux
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 PKGS_BPO="meson python3-pycotap"
 
 want_sources() {

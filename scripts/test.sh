@@ -4,7 +4,7 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest accel
-#                         migration cli guest chrony ivshmem
+#                         migration cli guest chrony libvirt ivshmem
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +50,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit qtest accel migration cli guest chrony ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit qtest accel migration cli guest chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -79,11 +79,14 @@ for suite in $suites; do
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;
+    libvirt)
+        stage "libvirt starts a domain with the device (qemu:commandline)"
+        run_tap libvirt "$PVCLOCK_ROOT/tests/libvirt/test-libvirt.sh" ;;
     ivshmem)
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest accel migration cli guest chrony ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest accel migration cli guest chrony libvirt ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done
