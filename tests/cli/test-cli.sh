@@ -156,6 +156,29 @@ else
     skip "the systemd unit passes systemd-analyze verify" "no systemd-analyze"
 fi
 
+# --- the library as installed: headers, pkg-config, shared and static -----
+if meson install -C "$PVCLOCK_BUILD/host" --destdir "$tmp/inst" --quiet > "$tmp/inst.log" 2>&1; then
+    prefix=$(meson introspect "$PVCLOCK_BUILD/host" --buildoptions |
+             python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+    root=$tmp/inst$prefix
+    pc=$(find "$root" -name libpvclock.pc | head -1)
+    sed -i "s|^prefix=.*|prefix=$root|" "$pc"
+    PKG_CONFIG_PATH=$(dirname "$pc") cc "$root/share/doc/pvclock-pages/examples/example.c" \
+        $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs libpvclock) \
+        -Wl,-rpath,"$(dirname "$(dirname "$pc")")" -o "$tmp/example" 2> "$tmp/cc.err"
+    ok $? "installed library: the example builds with pkg-config (shared)"
+    "$tmp/example" "$tmp/good" > "$tmp/out" 2>&1
+    grep -q "^host CLOCK_REALTIME [0-9]*\.[0-9]\{9\}" "$tmp/out"
+    ok $? "the example reads a pages file: $(cat "$tmp/out")"
+    [ -f "$(dirname "$(dirname "$pc")")/libpvclock.a" ] &&
+        [ -f "$root/include/hw/pvclock/pvclock-pages-abi.h" ] &&
+        [ -f "$root/lib/systemd/system/pvclock-helper.service" ] &&
+        [ -x "$root/sbin/pvclock-helper" ]
+    ok $? "installed: static library, ABI header, systemd unit, helper"
+else
+    ok 1 "meson install into a DESTDIR: $(tail -1 "$tmp/inst.log")"
+fi
+
 # --- guest program on a machine without the device ----------------------
 "$H/pvclock-guest" show > /dev/null 2> "$tmp/err"; rc=$?
 [ $rc != 0 ] && one_line_with "no pvclock-pages PCI device (1af4:10f0) found"
