@@ -271,7 +271,7 @@ int main(int argc, char **argv)
     uint64_t hz;
     struct sigaction sa;
     struct pacer pacer;
-    bool work = true;
+    bool work = true, ready_sent = false;
     int opt;
 
     memset(&src, 0, sizeof(src));
@@ -518,9 +518,11 @@ int main(int argc, char **argv)
                 logmsg("published mapping %" PRIu64 " (kernel seq %u)",
                        publications, snap.seq);
             }
-            if (publications == 1) {
-                notify("READY=1\nSTATUS=publishing");
-            }
+        }
+        if (!ready_sent) {
+            /* the pages are current (a restart may have found them so) */
+            notify("READY=1\nSTATUS=publishing");
+            ready_sent = true;
         }
 
         if (now - last_heartbeat >= heartbeat_ms * 1000000ull) {

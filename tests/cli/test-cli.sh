@@ -119,7 +119,15 @@ grep -q 'READY=1' "$tmp/notify.out" && grep -q 'STOPPING=1' "$tmp/notify.out" &&
 ok $? "helper: READY=1 to \$NOTIFY_SOCKET once published, STOPPING=1 and exit 0 on SIGTERM"
 grep -q "stopping on signal 15" "$tmp/d.log"
 ok $? "helper: says it stops and that the pages stay in place"
-"$H/pvclock-helper" --pages "$tmp/d/pages" --once 2>/dev/null
+rm -f "$tmp/notify.out"
+socat -u UNIX-RECV:"$tmp/notify2" "OPEN:$tmp/notify.out,creat,append" &
+socat_pid=$!
+for _ in $(seq 50); do [ -S "$tmp/notify2" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$tmp/notify2 "$H/pvclock-helper" --pages "$tmp/d/pages" --once 2>/dev/null
+sleep 0.2
+kill $socat_pid 2>/dev/null; wait $socat_pid 2>/dev/null
+grep -q 'READY=1' "$tmp/notify.out"
+ok $? "helper: a restart over current pages still tells systemd READY=1"
 ino2=$(stat -c %i "$tmp/d/pages")
 "$H/pvclock-helper" --inspect --pages "$tmp/d/pages" > "$tmp/out"
 [ -n "$ino1" ] && [ "$ino1" = "$ino2" ] && grep -q "helper: epoch 2 " "$tmp/out"
