@@ -3,8 +3,8 @@
 # QEMU qtest, the command-line tests and the guest end-to-end test.  Each
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
-#   PVCLOCK_TEST_SUITES   space-separated subset of: unit qtest accel
-#                         migration cli guest chrony libvirt ivshmem
+#   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize qtest
+#                         accel migration cli guest chrony libvirt ivshmem
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +50,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit qtest accel migration cli guest chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize qtest accel migration cli guest chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -58,6 +58,29 @@ for suite in $suites; do
         for t in "$PVCLOCK_BUILD"/host/tests/unit/test-*; do
             [ -f "$t" ] && [ -x "$t" ] && run_tap "unit/${t##*/test-}" "$t"
         done ;;
+    sanitize)
+        stage "unit and command-line tests under AddressSanitizer + UBSan"
+        asan=$PVCLOCK_BUILD/asan
+        if [ ! -f "$asan/build.ninja" ]; then
+            meson setup "$asan" "$PVCLOCK_ROOT" -Db_sanitize=address,undefined \
+                -Db_lundef=false -Dstatic_guest=false -Dbuildtype=debug > /dev/null
+        fi
+        if ninja -C "$asan" > "$logs/asan-build.log" 2>&1; then
+            export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1
+            export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+            for t in "$asan"/tests/unit/test-*; do
+                [ -f "$t" ] && [ -x "$t" ] &&
+                    run_tap "asan/${t##*/test-}" env PVCLOCK_EXACT_VALUES=200000 \
+                        PVCLOCK_COHERENCE_EXCHANGES=200000 "$t"
+            done
+            run_tap asan/cli env PVCLOCK_HOST_BUILD="$asan" \
+                PVCLOCK_EXAMPLE_CFLAGS="-fsanitize=address,undefined" \
+                "$PVCLOCK_ROOT/tests/cli/test-cli.sh"
+            unset ASAN_OPTIONS UBSAN_OPTIONS
+        else
+            failed=$((failed + 1))
+            failures+=("sanitize: build failed (log $logs/asan-build.log)")
+        fi ;;
     qtest)
         stage "qtest: -device pvclock-pages under the qtest accelerator"
         run_tap qtest/pvclock-pages env -C "$PVCLOCK_BUILD/qemu/build" \
@@ -86,7 +109,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit qtest accel migration cli guest chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize qtest accel migration cli guest chrony libvirt ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done
