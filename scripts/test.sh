@@ -3,8 +3,10 @@
 # QEMU qtest, the command-line tests and the guest end-to-end test.  Each
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
-#   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize qtest
-#                         accel migration cli guest chrony libvirt ivshmem
+#   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
+#                         qtest accel migration cli guest chrony libvirt
+#                         ivshmem
+#   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +52,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize qtest accel migration cli guest chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest accel migration cli guest chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -81,6 +83,9 @@ for suite in $suites; do
             failed=$((failed + 1))
             failures+=("sanitize: build failed (log $logs/asan-build.log)")
         fi ;;
+    fuzz)
+        stage "fuzzing, a short pass: reader, vvar reading, migration stream"
+        run_tap fuzz "$PVCLOCK_ROOT/tests/fuzz/run.sh" "${PVCLOCK_FUZZ_SECONDS:-10}" 20 ;;
     qtest)
         stage "qtest: -device pvclock-pages under the qtest accelerator"
         run_tap qtest/pvclock-pages env -C "$PVCLOCK_BUILD/qemu/build" \
@@ -109,7 +114,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize qtest accel migration cli guest chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest accel migration cli guest chrony libvirt ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

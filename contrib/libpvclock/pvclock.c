@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,9 @@
 #include "hw/pvclock/pvclock-pages-calc.h"
 
 /* How long a reader waits for a writer before giving up (iterations). */
+#ifndef SEQ_SPIN_LIMIT          /* fuzz builds make it small */
 #define SEQ_SPIN_LIMIT  (1u << 24)
+#endif
 
 /*
  * On x86 loads are not reordered with other loads, so the read side of a
@@ -326,6 +329,7 @@ static int classify(clockid_t clk, enum clock_kind *kind, int *hres_index,
 
 /* A copy of what one clock needs from a host page, taken under its seq. */
 struct page_copy {
+    bool magic_ok, major_ok;
     uint32_t counter_mode;
     uint64_t flags;
     struct pvcp_kvmclock kc;
@@ -465,8 +469,21 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
             counter = pvclock_read_counter();
         }
         copy_page(h, kind, hres_index, page & PVCP_PAGE_SMEARED, &c);
+        c.magic_ok = h->magic == PVCP_HOST_MAGIC &&
+                     h->page_index == (uint32_t)page &&
+                     (!op || op->magic == PVCP_OFFSET_MAGIC);
+        c.major_ok = h->abi_major == PVCP_ABI_MAJOR &&
+                     (!op || op->abi_major == PVCP_ABI_MAJOR);
         read_barrier();
     } while (h->seq != hseq || (op && op->seq != oseq));
+
+    /* a page scribbled over after open is refused, not read */
+    if (!c.magic_ok) {
+        return PVCLOCK_EMAGIC;
+    }
+    if (!c.major_ok) {
+        return PVCLOCK_EVERSION;
+    }
 
     /* Liveness sits outside the seqcount (see the ABI header). */
     heartbeat = h->heartbeat_counter;
@@ -479,6 +496,11 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
     if (c.counter_mode == PVCP_COUNTER_NONE ||
         !(c.flags & PVCP_HOST_F_VALID)) {
         return PVCLOCK_EUNPUBLISHED;
+    }
+    /* scaled pages (2, 3) count raw ns, the others never do */
+    if ((c.counter_mode == PVCP_COUNTER_RAW_NS) !=
+        !!(page & PVCP_PAGE_SCALED)) {
+        return PVCLOCK_EBADPAGE;
     }
     if (__builtin_expect(c.counter_mode > PVCP_COUNTER_RAW_NS ||
                          c.line.shift > 63 || xf.frac_bits > 63 ||
@@ -611,7 +633,11 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     h = pc->host[page];
     hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
     flags = h->flags;
-    if (h->counter_mode != PVCP_COUNTER_TSC ||
+    if (h->magic != PVCP_HOST_MAGIC || h->abi_major != PVCP_ABI_MAJOR ||
+        h->page_index != page ||
+        (op && (op->magic != PVCP_OFFSET_MAGIC ||
+                op->abi_major != PVCP_ABI_MAJOR)) ||
+        h->counter_mode != PVCP_COUNTER_TSC ||
         (flags & (PVCP_HOST_F_SIMULATED | PVCP_HOST_F_VALID)) !=
         PVCP_HOST_F_VALID ||
         (hi == PVCP_HRES_REALTIME && (page & PVCP_PAGE_SMEARED) &&
@@ -677,6 +703,11 @@ static inline int fast_read_host(const struct pvclock *pc, clockid_t clk,
     vb = hi >= 0 ? &h->hres_base[hi] : &h->raw_base;
 
     hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(h->magic != PVCP_HOST_MAGIC ||
+                         h->abi_major != PVCP_ABI_MAJOR ||
+                         h->page_index != (uint32_t)page, 0)) {
+        return -1;      /* the general path says which */
+    }
     flags = h->flags;
     cycle_last = vl->cycle_last;
     max_cycles = vl->max_cycles;

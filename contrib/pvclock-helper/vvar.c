@@ -164,6 +164,10 @@ static int read_kvmclock(const volatile uint8_t *pvti,
     return 0;
 }
 
+#ifndef VVAR_SPIN_LIMIT          /* fuzz builds make it small */
+#define VVAR_SPIN_LIMIT 10000000ul  /* seconds; the kernel writes in ns */
+#endif
+
 int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
                   char *err)
 {
@@ -180,7 +184,13 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
     hres = src->vvar + l->data_offset;
     raw = hres + l->stride;
 
-    for (;;) {
+    for (unsigned long tries = 0;; tries++) {
+        if (tries == VVAR_SPIN_LIMIT) {
+            snprintf(err, VVAR_ERR_LEN, "the kernel's vDSO data stayed "
+                     "locked (seqcount odd or changing) for %lu reads; not "
+                     "a vvar page this helper understands", tries);
+            return -1;
+        }
         memset(snap, 0, sizeof(*snap));
         seq = ld32(hres, 0);
         if (seq & 1) {

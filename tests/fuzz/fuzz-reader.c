@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libFuzzer target: the reader library over arbitrary BAR bytes (four
+ * host pages and the offset page) and an arbitrary counter.  It must not
+ * crash, hang or trap, and whenever it returns a time (PVCLOCK_OK or
+ * PVCLOCK_ESTALE) the pages it used must be valid by the ABI: our magic
+ * and major version, a published page of a known counter mode, a valid
+ * status and transform, sane shifts; and the time must be normalised.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvclock.h"
+
+static const clockid_t clocks[] = {
+    CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
+    CLOCK_BOOTTIME, CLOCK_PROCESS_CPUTIME_ID, 42,
+};
+
+static uint8_t bar[PVCP_BAR_SIZE] __attribute__((aligned(4096)));
+
+static void check_used(int guest, int page, clockid_t clk)
+{
+    const struct pvcp_host_page *h = (const void *)(bar + page * 4096);
+    const struct pvcp_offset_page *op = (const void *)(bar + 0x4000);
+
+    if (h->magic != PVCP_HOST_MAGIC || h->abi_major != PVCP_ABI_MAJOR ||
+        h->page_index != (uint32_t)page || h->counter_mode == 0 ||
+        h->counter_mode > PVCP_COUNTER_RAW_NS ||
+        !(h->flags & PVCP_HOST_F_VALID) ||
+        (clk == CLOCK_MONOTONIC_RAW ? h->raw.shift : h->hres.shift) > 63) {
+        abort();
+    }
+    if (guest && (op->magic != PVCP_OFFSET_MAGIC ||
+                  op->abi_major != PVCP_ABI_MAJOR ||
+                  (op->status != PVCP_STATUS_VALID &&
+                   op->status != PVCP_STATUS_STALE) ||
+                  !(op->xform[page >> 1].flags & PVCP_XFORM_F_VALID) ||
+                  op->xform[page >> 1].frac_bits > 63)) {
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct pvclock pc;
+    uint64_t counter = 0;
+    int guest = size > 0 && (data[0] & 1);
+
+    memset(bar, 0, sizeof(bar));
+    memcpy(bar, data, size < sizeof(bar) ? size : sizeof(bar));
+    if (size >= sizeof(bar) + 8) {
+        memcpy(&counter, data + sizeof(bar), 8);
+    }
+    memset(&pc, 0, sizeof(pc));
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pc.host[i] = (const void *)(bar + i * PVCP_PAGE_SIZE);
+    }
+    pc.offset = guest ? (const void *)(bar + PVCP_BAR_OFFSET_PAGE) : NULL;
+    pc.map = bar;
+    pc.map_len = sizeof(bar);
+
+    for (int page = -1; page < PVCP_HOST_PAGES; page++) {
+        pc.page = page;
+        for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
+            struct timespec ts;
+            int err = pvclock_gettime_at(&pc, clocks[c], counter, &ts);
+
+            if (err == PVCLOCK_OK || err == PVCLOCK_ESTALE) {
+                int used = page;
+
+                if (used < 0) {
+                    const struct pvcp_offset_page *op =
+                        (const void *)(bar + 0x4000);
+
+                    used = guest && op->recommended_page < PVCP_HOST_PAGES
+                           ? (int)op->recommended_page : 0;
+                }
+                check_used(guest, used, clocks[c]);
+                if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
+                    abort();
+                }
+            }
+            err = pvclock_gettime(&pc, clocks[c], &ts);
+            if ((err == PVCLOCK_OK || err == PVCLOCK_ESTALE) &&
+                (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)) {
+                abort();
+            }
+        }
+    }
+    {
+        struct pvclock_info info;
+
+        pc.page = -1;
+        (void)pvclock_get_info(&pc, &info);
+    }
+    return 0;
+}
