@@ -812,6 +812,7 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
             return err;
         }
         info->counter_mode = h->counter_mode;
+        info->generation += h->disruptions;
         info->host_flags = h->flags;
         info->host_counter_hz = h->counter_hz;
         read_barrier();

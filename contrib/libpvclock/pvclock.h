@@ -92,7 +92,8 @@ int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
 
 /* Snapshot of the status for tools: generation, status, helper epoch. */
 struct pvclock_info {
-    uint64_t generation;    /* 0 on the host (no offset page) */
+    uint64_t generation;    /* disruptions: the offset page's generation
+                               (0 on the host) + the host page's count */
     uint32_t status;        /* PVCP_STATUS_* (VALID on the host) */
     uint32_t backend;       /* PVCP_BACKEND_* */
     uint32_t counter_mode;  /* PVCP_COUNTER_* of the page in use */

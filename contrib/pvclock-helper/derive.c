@@ -225,3 +225,26 @@ void derive_scaled(struct pvcp_host_page *dst,
     dst->raw_base.sec = raw_now / NS;
     dst->raw_base.nsec_shifted = (raw_now % NS) << S;
 }
+
+/* A clock's value minus MONOTONIC's, in the line's shifted units. */
+static pvcp_u128 minus_mono(const struct pvcp_host_page *p, int i)
+{
+    const struct pvcp_base *b = &p->hres_base[i];
+    const struct pvcp_base *m = &p->hres_base[PVCP_HRES_MONOTONIC];
+
+    return ((((pvcp_u128)b->sec * NS) << p->hres.shift) + b->nsec_shifted) -
+           ((((pvcp_u128)m->sec * NS) << p->hres.shift) + m->nsec_shifted);
+}
+
+bool derive_stepped(const struct pvcp_host_page *old,
+                    const struct pvcp_host_page *new)
+{
+    if (!(old->flags & PVCP_HOST_F_VALID) ||
+        old->counter_mode == PVCP_COUNTER_NONE ||
+        old->hres.shift != new->hres.shift) {
+        return false;
+    }
+    return minus_mono(old, PVCP_HRES_REALTIME) !=
+           minus_mono(new, PVCP_HRES_REALTIME) ||
+           minus_mono(old, PVCP_HRES_TAI) != minus_mono(new, PVCP_HRES_TAI);
+}

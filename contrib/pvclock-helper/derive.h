@@ -67,6 +67,13 @@ void derive_scaled(struct pvcp_host_page *dst,
                    const struct pvcp_host_page *src,
                    const struct pvcp_host_page *prev, uint64_t raw_now);
 
+/*
+ * Did REALTIME or TAI step against MONOTONIC between two unscaled pages
+ * (the kernel moved a base by something other than the line)?
+ */
+bool derive_stepped(const struct pvcp_host_page *old,
+                    const struct pvcp_host_page *new);
+
 /* Host MONOTONIC_RAW ns of an unscaled page at host counter tsc. */
 uint64_t derive_raw_ns(const struct pvcp_host_page *src, uint64_t tsc);
 

@@ -65,6 +65,7 @@ static void print_page(const volatile struct pvcp_host_page *h, int i,
                 " / 2^%u + %" PRIu64 "\n", h->sim.mult, h->sim.frac_bits,
                 h->sim.offset);
     }
+    fprintf(out, "  disruptions %" PRIu64 "\n", h->disruptions);
     fprintf(out, "  helper: epoch %" PRIu64 " pid %u heartbeat every %u ms,"
             " stale after %" PRIu64 " counts\n", h->helper_epoch,
             h->helper_pid, h->heartbeat_interval_ms, h->stale_after);

@@ -272,6 +272,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     struct pacer pacer;
     bool work = true, ready_sent = false;
+    struct pvcp_host_page published0;
+    uint64_t disruptions;
     int opt;
 
     memset(&src, 0, sizeof(src));
@@ -403,6 +405,9 @@ int main(int argc, char **argv)
         }
     }
     epoch = pf.page[0]->helper_epoch + 1;
+    /* a restart is a disruption: whatever happened while none ran */
+    disruptions = pf.page[0]->disruptions + 1;
+    memset(&published0, 0, sizeof(published0));
     pages_set_epoch(&pf, epoch, (uint32_t)getpid());
     if (pf.page[1]->smear.leap && pf.page[1]->counter_mode != PVCP_COUNTER_NONE) {
         /* a restart inside a smear window carries on with it */
@@ -468,6 +473,12 @@ int main(int argc, char **argv)
         memset(&page[0], 0, sizeof(page[0]));
         pages_fill_from_snapshot(&page[0], &snap, hz);
         derive_ntp(&page[0], &ntp);
+        if (derive_stepped(&published0, &page[0])) {
+            disruptions++;
+            logmsg("the host's REALTIME or TAI stepped: disruption %" PRIu64,
+                   disruptions);
+        }
+        page[0].disruptions = disruptions;
         if (src.simulated) {
             page[0].sim = src.sim.sim;
         }
@@ -490,6 +501,7 @@ int main(int argc, char **argv)
             track_leap(&leap, have_list ? &list : NULL, &ntp, &tb, &rb);
         }
         p0_changed = pages_publish(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page[0]);
+        published0 = page[0];
 
         /* page 1: the same with the leap smear */
         page[1] = page[0];
@@ -597,6 +609,7 @@ wait:
         memset(&page[0], 0, sizeof(page[0]));
         pages_fill_from_snapshot(&page[0], &snap, vvar_counter_hz(&snap));
         derive_ntp(&page[0], &ntp);
+        page[0].disruptions = disruptions;
         if (!pages_is_current(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page[0])) {
             if (vvar_read_validated(&src.vvar, &snap, err) < 0) {
                 logmsg("new host clock data did not validate: %s", err);

@@ -217,7 +217,8 @@ bool pages_same_mapping(const struct pvcp_host_page *a,
         a->smear.start_tai_sec != b->smear.start_tai_sec ||
         a->smear.duration_s != b->smear.duration_s ||
         a->smear.tai_offset_before != b->smear.tai_offset_before ||
-        memcmp(&a->sim, &b->sim, sizeof(a->sim)) != 0) {
+        memcmp(&a->sim, &b->sim, sizeof(a->sim)) != 0 ||
+        a->disruptions != b->disruptions) {
         return false;
     }
     return same_line(&a->hres, a->hres_base, &b->hres, b->hres_base,

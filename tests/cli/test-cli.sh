@@ -141,6 +141,17 @@ grep -q "page 0: .*counter_hz 3000000000" "$tmp/out" &&
     grep -q "simulated host: counter = real TSC" "$tmp/out" &&
     grep -q "page 2: .*not published" "$tmp/out"
 ok $? "helper --simulate publishes a synthetic 3 GHz host (unscaled pages only)"
+printf 'tsc_hz=2500000000\n' > "$tmp/ctl0"
+"$H/pvclock-helper" --pages "$tmp/simstep" --simulate @"$tmp/ctl0" 2>/dev/null &
+sp=$!
+sleep 0.5
+printf 'tsc_hz=2500000000\nfreq_ppb=1000\n' > "$tmp/ctl0"; sleep 0.4
+d1=$("$H/pvclock-helper" --inspect --pages "$tmp/simstep" | awk '/disruptions/ {print $2; exit}')
+printf 'tsc_hz=2500000000\nfreq_ppb=1000\nrealtime_offset_ns=-2000000000\n' > "$tmp/ctl0"; sleep 0.4
+d2=$("$H/pvclock-helper" --inspect --pages "$tmp/simstep" | awk '/disruptions/ {print $2; exit}')
+kill $sp; wait $sp 2>/dev/null
+[ "$d1" = 1 ] && [ "$d2" = 2 ]
+ok $? "host disruptions: 1 after start, unchanged by a frequency change, 2 after a REALTIME step ($d1, $d2)"
 "$H/pvclock-helper" --pages "$tmp/sim" --once --simulate freq_ppb=9999999 2> "$tmp/err"; rc=$?
 [ $rc = 1 ] && one_line_with "freq_ppb=9999999: the kernel allows"
 ok $? "helper --simulate with a bad value: one line naming it, exit 1"

@@ -317,6 +317,27 @@ static void test_scaled(void)
     }
 }
 
+static void test_stepped(void)
+{
+    struct pvcp_host_page a, b;
+
+    kernel_page(&a, 0);
+    b = a;
+    /* the kernel's next tick: every base moved along the same line */
+    b.hres.cycle_last += 1000;
+    for (int i = 0; i < PVCP_HRES_CLOCKS; i++) {
+        b.hres_base[i].nsec_shifted += 1000ull * b.hres.mult;
+    }
+    tap_ok(!derive_stepped(&a, &b), "a tick is not a step");
+    b.hres.mult += 1;       /* NTP slewing: same offsets between clocks */
+    tap_ok(!derive_stepped(&a, &b), "slewing is not a step");
+    b.hres_base[PVCP_HRES_REALTIME].sec -= 1;
+    tap_ok(derive_stepped(&a, &b), "REALTIME back by 1 s (a leap) is a step");
+    b = a;
+    b.hres_base[PVCP_HRES_TAI].sec += 1;
+    tap_ok(derive_stepped(&a, &b), "a new TAI offset is a step");
+}
+
 /* ---- simulate mode ----------------------------------------------------- */
 
 static struct pvcp_time sim_clock(const struct sim_host *h, int i, uint64_t c)
@@ -417,6 +438,7 @@ int main(void)
     test_leap_list();
     test_smear();
     test_scaled();
+    test_stepped();
     test_sim();
     return tap_done();
 }

@@ -266,7 +266,16 @@ struct pvcp_host_page {
      * publish the unscaled pages (0 and 1) only.
      */
     struct pvcp_xform sim;
-    pvcp_u64 reserved_seq[4];
+
+    /*
+     * 0x120: host disruptions (ABI 1.1): bumped by the helper in the same
+     * seq write as a step of the host's REALTIME or TAI against its
+     * MONOTONIC (settimeofday, a leap second, a new TAI offset) and at a
+     * helper restart.  A guest's disruption count is the offset page's
+     * generation plus this; both only grow.
+     */
+    pvcp_u64 disruptions;
+    pvcp_u64 reserved_seq[3];
 
     /* 0x140: outside seq */
     pvcp_u64 reserved2[8];
@@ -386,6 +395,8 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, smear) == 0xe0,
                    "smear offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, sim) == 0x108,
                    "sim offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, disruptions) ==
+                   0x120, "disruptions offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, reserved2) ==
                    0x140, "end of the seq-protected part");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
