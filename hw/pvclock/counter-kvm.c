@@ -4,8 +4,8 @@
  * KVM runs the guest TSC as host TSC (scaled by the hardware ratio when
  * the guest frequency differs) plus a per-vCPU offset, and reports the
  * offset through the KVM_VCPU_TSC_OFFSET vCPU attribute (Linux 5.16+).
- * Without scaling the relation is exact.  Scaled guests are reported
- * unreliable until the inverse ratio is implemented.
+ * Without scaling the relation is exact; with scaling it is KVM's ratio,
+ * recomputed as KVM computes it and inverted, to within two host counts.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +17,22 @@
 
 #ifdef CONFIG_KVM
 #include <linux/kvm.h>
+
+/* KVM's TSC scaling ratio format: 48 fraction bits on VMX, 32 on SVM. */
+static unsigned kvm_counter_ratio_frac_bits(void)
+{
+    uint32_t a, b, c, d;
+
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
+    if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e) {
+        return 48;      /* GenuineIntel */
+    }
+    if ((b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||
+        (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975)) {
+        return 32;      /* AuthenticAMD, HygonGenuine */
+    }
+    return 0;
+}
 
 static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
@@ -56,17 +72,33 @@ static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 
     /* VM-wide KVM_GET_TSC_KHZ: the host's rate (KVM_CAP_VM_TSC_CONTROL). */
     host_khz = kvm_vm_ioctl(kvm_state, KVM_GET_TSC_KHZ);
+    rel->guest_hz = (uint64_t)khz * 1000;
+    rel->exact = true;
     if (host_khz > 0 && host_khz != khz) {
-        rel->why = "guest TSC is scaled to another frequency; scaled "
-                   "relations are not supported yet";
-        return false;
+        /*
+         * Scaled: KVM runs guest = ((host * ratio) >> frac) + offset with
+         * ratio = (2^frac * guest_khz) / host_khz (kvm_set_tsc_khz()),
+         * frac 48 on Intel, 32 on AMD.  Recompute it as KVM does and
+         * invert it: within two host counts, not exact.
+         */
+        unsigned frac = kvm_counter_ratio_frac_bits();
+        uint64_t ratio;
+
+        if (!frac) {
+            rel->why = "guest TSC is scaled on a CPU whose KVM scaling "
+                       "format is unknown";
+            rel->exact = false;
+            return false;
+        }
+        ratio = (uint64_t)((((__uint128_t)1 << frac) * (uint64_t)khz) /
+                           (uint64_t)host_khz);
+        pvclock_pages_relation_scaled(rel, ratio, frac, offset);
+        return true;
     }
 
     rel->mult = 1;
     rel->frac_bits = 0;
     rel->offset = -offset;
-    rel->guest_hz = (uint64_t)khz * 1000;
-    rel->exact = true;
     return true;
 }
 #else

@@ -69,6 +69,29 @@ uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s)
     return s->host ? qatomic_read(&s->host->counter_hz) : 0;
 }
 
+void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
+                                   uint64_t ratio, unsigned ratio_frac_bits,
+                                   uint64_t acc_offset)
+{
+    /*
+     * mult = 2^(ratio_frac_bits + frac_bits) / ratio, with frac_bits as
+     * large as keeps mult in 64 bits: the inverse slope to ~2^-62.
+     */
+    unsigned frac_bits = 63;
+    __uint128_t num;
+
+    while (frac_bits > 0 &&
+           ((((__uint128_t)1 << (ratio_frac_bits + frac_bits)) / ratio) >> 64)) {
+        frac_bits--;
+    }
+    num = (__uint128_t)1 << (ratio_frac_bits + frac_bits);
+    rel->mult = (uint64_t)((num + ratio / 2) / ratio);
+    rel->frac_bits = frac_bits;
+    /* host = ((guest - acc_offset) * mult) >> frac_bits */
+    rel->offset = -(uint64_t)(((__uint128_t)acc_offset * rel->mult) >>
+                              frac_bits);
+}
+
 static bool relation_equal(const PvclockCounterRelation *a,
                            const PvclockCounterRelation *b)
 {
@@ -782,6 +805,8 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
         value = s->last_post_load_ns / 1000;
     } else if (!strcmp(name, "x-qtest-offset")) {
         value = s->qtest_offset;
+    } else if (!strcmp(name, "x-qtest-scale")) {
+        value = s->qtest_scale;
     }
     visit_type_uint64(v, name, &value, errp);
 }
@@ -797,9 +822,13 @@ static void pvclock_pages_set_qtest_offset(Object *obj, Visitor *v,
     if (!visit_type_uint64(v, name, &value, errp)) {
         return;
     }
-    s->qtest_offset = value;
+    if (!strcmp(name, "x-qtest-scale")) {
+        s->qtest_scale = value;
+    } else {
+        s->qtest_offset = value;
+    }
     if (s->offset_page) {
-        pvclock_pages_update(s, "x-qtest-offset changed");
+        pvclock_pages_update(s, "simulated relation changed");
     }
 }
 
@@ -864,6 +893,12 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "x-qtest-offset",
         "qtest accelerator only: simulated guest-to-host counter offset "
         "(settable at run time)");
+    object_class_property_add(klass, "x-qtest-scale", "uint64",
+                              pvclock_pages_get_u64,
+                              pvclock_pages_set_qtest_offset, NULL, NULL);
+    object_class_property_set_description(klass, "x-qtest-scale",
+        "qtest accelerator only: simulated TSC scaling, guest = host * "
+        "scale / 2^32 + offset (0: none)");
     object_class_property_add_str(klass, "status", pvclock_pages_get_status,
                                   NULL);
     object_class_property_set_description(klass, "status",

@@ -831,6 +831,42 @@ static void test_migration(void)
     pages_free(tp);
 }
 
+/* A guest TSC scaled against the host's, as KVM scales it: the inverse. */
+static void test_scaled_relation(void)
+{
+    const uint64_t scale = 5153960755ull;       /* 1.2 in 32.32 */
+    const uint64_t off = 0x1234567890ull;
+    TestPages *tp = pages_new();
+    QTestState *qts = qtest_initf("-machine pc -nodefaults -device "
+                                  "pvclock-pages,id=pvc,addr=%d.0,pages=%s,"
+                                  "x-qtest-offset=%" PRIu64 ",x-qtest-scale="
+                                  "%" PRIu64, DEV_SLOT, tp->path, off, scale);
+    static const uint64_t hosts[] = {
+        0, 1, 1000, 2500000000ull, 1ull << 40, 123456789012345ull,
+        1ull << 50, (1ull << 60) + 12345, (1ull << 62) - 1,
+    };
+    struct pvcp_offset_page op;
+    int64_t worst = 0;
+
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmpuint(op.guest_counter_hz, >=, 2999999999ull);   /* 1.2 x 2.5 GHz */
+    g_assert_cmpuint(op.guest_counter_hz, <=, 3000000000ull);
+    for (size_t i = 0; i < G_N_ELEMENTS(hosts); i++) {
+        uint64_t guest = (uint64_t)(((unsigned __int128)hosts[i] * scale) >>
+                                    32) + off;
+        uint64_t back = pvcp_xform_apply(&op.xform[0], guest);
+        int64_t d = (int64_t)(back - hosts[i]);
+
+        worst = MAX(worst, d < 0 ? -d : d);
+    }
+    g_test_message("scaled relation: worst %" PRId64 " host counts",
+                   worst);
+    g_assert_cmpint(worst, <=, 2);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -856,6 +892,7 @@ int main(int argc, char **argv)
                    test_relation_change_and_reset);
     qtest_add_func("/pvclock-pages/two-instances", test_two_instances);
     qtest_add_func("/pvclock-pages/migration", test_migration);
+    qtest_add_func("/pvclock-pages/scaled-relation", test_scaled_relation);
 
     return g_test_run();
 }

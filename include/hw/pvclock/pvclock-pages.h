@@ -87,7 +87,19 @@ struct PvclockPagesState {
     uint32_t monotonic_host;    /* parsed monotonic */
     uint32_t downtime_include;  /* parsed downtime */
     uint64_t qtest_offset;      /* x-qtest-offset: simulated relation */
+    uint64_t qtest_scale;       /* x-qtest-scale: 32.32 ratio, 0 none */
 };
+
+/*
+ * The relation for a guest counter that the accelerator derives from the
+ * host's as  guest = ((host * ratio) >> ratio_frac_bits) + acc_offset
+ * (KVM's TSC scaling; qtest's simulation of it): the inverse in the ABI's
+ * form, host = ((guest * mult) >> frac_bits) + offset, to within two host
+ * counts for any counter value below 2^63.
+ */
+void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
+                                   uint64_t ratio, unsigned ratio_frac_bits,
+                                   uint64_t acc_offset);
 
 /* Nominal host counter frequency from host page 0 (0 unknown). */
 uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s);
