@@ -201,7 +201,7 @@ class Setup:
         time.sleep(0.2)
         return pages
 
-    def qemu(self, pages, incoming=None, extra=""):
+    def qemu(self, pages, incoming=None, extra="", args_extra=()):
         self.k += 1
         sock = os.path.join(self.tmp, "qmp%d.sock" % self.k)
         dev = "pvclock-pages,id=pvc,pages=" + pages + extra
@@ -210,6 +210,7 @@ class Setup:
                 "unix:%s,server=on,wait=off" % sock]
         if incoming:
             args += ["-incoming", incoming]
+        args += list(args_extra)
         p = subprocess.Popen(args, stderr=subprocess.PIPE)
         self.procs.append(p)
         return QMP(sock, p)
@@ -364,6 +365,23 @@ def run(st, tmp, a):
     ok("no usable pvclock-helper pages" in err,
        "the destination says why: %s" % (why[0] if why else err.strip()))
 
+    # ---- failure: destination whose helper speaks another ABI --------------
+    port += 1
+    other = os.path.join(tmp, "abi9")
+    d = bytearray(open(pa, "rb").read())
+    for pg in range(4):
+        struct.pack_into("<H", d, pg * 4096 + 4, 9)
+    open(other, "wb").write(d)
+    bad3 = st.qemu(other, incoming="tcp:127.0.0.1:%d" % port,
+                   extra=",on-missing=degraded")
+    r = migrate(back, bad3, "tcp:127.0.0.1:%d" % port)
+    time.sleep(0.5)
+    err = bad3.proc.stderr.read().decode() if bad3.proc.poll() is not None else ""
+    ok(r["status"] == "failed" and back.status() == "running" and
+       "has ABI version 9" in err and "no usable pvclock-helper pages" in err,
+       "to a destination whose helper writes ABI 9: migration %s, source %s, "
+       "the destination names the version" % (r["status"], back.status()))
+
     # ---- failure: destination with other properties -------------------------
     port += 1
     bad2 = st.qemu(pa, incoming="tcp:127.0.0.1:%d" % port,
@@ -404,6 +422,33 @@ def run(st, tmp, a):
     ok(broken.returncode != 0 and "load of migration failed" in err,
        "a truncated stream is refused (exit %d: %s)"
        % (broken.returncode, err.splitlines()[-1] if err else ""))
+
+    # ---- a snapshot: savevm, the guest runs on, loadvm -----------------------
+    disk = os.path.join(tmp, "disk.qcow2")
+    subprocess.check_call(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"])
+    snap = st.qemu(pa, args_extra=["-drive", "file=%s,format=qcow2,if=ide" % disk])
+    time.sleep(0.5)
+    g_save, _, op_save = guest_now(snap)
+    out = snap.hmp("savevm s1")
+    t_save = time.monotonic_ns()
+    time.sleep(1.0)
+    g_later, _, _ = guest_now(snap)
+    out += snap.hmp("loadvm s1")
+    for _ in range(100):
+        if snap.status() == "running":
+            break
+        time.sleep(0.05)
+    g_load, _, op_load = guest_now(snap)
+    d = g_load["monotonic"] - g_save["monotonic"]
+    ok(out.strip() == "" and u64(op_load, 0x10) > u64(op_save, 0x10) and
+       u32(op_load, 0xc) == 1 and
+       all(g_load[c] >= g_save[c] for c in ("monotonic", "raw", "boottime")) and
+       d < g_later["monotonic"] - g_save["monotonic"],
+       "savevm, 1 s on, loadvm: the restored guest's monotonic clocks continue "
+       "from the snapshot (+%.3f ms, not the 1 s it ran after it), generation "
+       "%d -> %d%s" % (d / 1e6, u64(op_save, 0x10), u64(op_load, 0x10),
+                       (": " + out.strip()) if out.strip() else ""))
+    del t_save
 
     # ---- an unknown version of the device's section ----------------------
     with open(state, "rb") as f:
