@@ -7,6 +7,7 @@
 #                         qtest accel migration cli guest chrony libvirt
 #                         ivshmem
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
+#   (opt-in suite: qemu-asan, the qtest against an ASan + UBSan QEMU)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +87,18 @@ for suite in $suites; do
     fuzz)
         stage "fuzzing, a short pass: reader, vvar reading, migration stream"
         run_tap fuzz "$PVCLOCK_ROOT/tests/fuzz/run.sh" "${PVCLOCK_FUZZ_SECONDS:-10}" 20 ;;
+    qemu-asan)      # opt-in: builds a second QEMU (~11 min cold)
+        stage "qtest against QEMU built with ASan + UBSan"
+        if "$PVCLOCK_ROOT/scripts/build-qemu-asan.sh" > "$logs/qemu-asan-build.log" 2>&1; then
+            run_tap qtest-asan/pvclock-pages env -C "$PVCLOCK_BUILD/qemu-asan" \
+                ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+                ./tests/qtest/pvclock-pages-test --tap
+        else
+            failed=$((failed + 1))
+            failures+=("qemu-asan: build failed (log $logs/qemu-asan-build.log)")
+        fi ;;
     qtest)
         stage "qtest: -device pvclock-pages under the qtest accelerator"
         run_tap qtest/pvclock-pages env -C "$PVCLOCK_BUILD/qemu/build" \
@@ -114,7 +127,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest accel migration cli guest chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest accel migration cli guest chrony libvirt ivshmem qemu-asan)" >&2
         failed=$((failed + 1)) ;;
     esac
 done
