@@ -20,7 +20,7 @@
 
 static bool tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
-#if defined(__x86_64__)
+#ifdef HOST_X86_64
     uint64_t tsc_offset = 0;
     int64_t ticks_offset;
     bool first = true;

@@ -55,12 +55,12 @@ static const char *const status_names[] = {
 static void offset_page_write_begin(PvclockPagesState *s)
 {
     qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
-    smp_wmb();
+    smp_wmb();  /* odd seq visible before any field changes */
 }
 
 static void offset_page_write_end(PvclockPagesState *s)
 {
-    smp_wmb();
+    smp_wmb();  /* all fields visible before seq is even again */
     qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
 }
 
@@ -81,7 +81,8 @@ void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
     __uint128_t num;
 
     while (frac_bits > 0 &&
-           ((((__uint128_t)1 << (ratio_frac_bits + frac_bits)) / ratio) >> 64)) {
+           (((__uint128_t)1 << (ratio_frac_bits + frac_bits)) / ratio) >>
+           64) {
         frac_bits--;
     }
     num = (__uint128_t)1 << (ratio_frac_bits + frac_bits);
@@ -593,7 +594,7 @@ static bool pvclock_pages_host_clock(PvclockPagesState *s, int hres_index,
         sim = h->sim;
         line = raw ? h->raw : h->hres;
         base = raw ? h->raw_base : h->hres_base[hres_index];
-        smp_rmb();
+        smp_rmb();  /* the fields before the seq re-read (helper's wmb) */
     } while ((seq & 1) || qatomic_read(&h->seq) != seq);
 
     if (!(flags & PVCP_HOST_F_VALID) || mode == PVCP_COUNTER_NONE ||
