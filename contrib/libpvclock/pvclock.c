@@ -340,6 +340,22 @@ struct page_copy {
     struct pvcp_xform sim;          /* simulated hosts only */
 };
 
+/* The offset page's transform for host page `page` and a clock's offset. */
+static inline void copy_offset(const volatile struct pvcp_offset_page *op,
+                               int page, int mono_index,
+                               struct pvcp_xform *xf,
+                               struct pvcp_timens_offset *mono)
+{
+    xf->mult = op->xform[page >> 1].mult;
+    xf->frac_bits = op->xform[page >> 1].frac_bits;
+    xf->flags = op->xform[page >> 1].flags;
+    xf->offset = op->xform[page >> 1].offset;
+    if (mono_index >= 0) {
+        mono->sec = op->mono_offset[mono_index].sec;
+        mono->nsec = op->mono_offset[mono_index].nsec;
+    }
+}
+
 static void copy_page(const volatile struct pvcp_host_page *h,
                       enum clock_kind kind, int hres_index, int smeared,
                       struct page_copy *c)
@@ -451,14 +467,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
             if (force_page < 0) {
                 page = page_for(pc, op->recommended_page);
             }
-            xf.mult = op->xform[page >> 1].mult;
-            xf.frac_bits = op->xform[page >> 1].frac_bits;
-            xf.flags = op->xform[page >> 1].flags;
-            xf.offset = op->xform[page >> 1].offset;
-            if (mono_index >= 0) {
-                mono.sec = op->mono_offset[mono_index].sec;
-                mono.nsec = op->mono_offset[mono_index].nsec;
-            }
+            copy_offset(op, page, mono_index, &xf, &mono);
         }
         h = pc->host[page];
         hseq = seq_begin(&h->seq, &err);
@@ -621,14 +630,7 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
                 return -1;
             }
         }
-        xf.mult = op->xform[page >> 1].mult;
-        xf.frac_bits = op->xform[page >> 1].frac_bits;
-        xf.flags = op->xform[page >> 1].flags;
-        xf.offset = op->xform[page >> 1].offset;
-        if (mi >= 0) {
-            mono.sec = op->mono_offset[mi].sec;
-            mono.nsec = op->mono_offset[mi].nsec;
-        }
+        copy_offset(op, (int)page, mi, &xf, &mono);
     }
     h = pc->host[page];
     hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);

@@ -107,14 +107,6 @@ static int parse_uint(const char *opt, const char *arg, unsigned long min,
     return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_us(unsigned long us)
 {
     struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
@@ -446,7 +438,7 @@ int main(int argc, char **argv)
     pacer_init(&pacer, (uint64_t)interval_us * 1000);
 
     for (;;) {
-        uint64_t now = mono_ns(), tsc = vvar_read_tsc(), raw_now = 0;
+        uint64_t now = pacer_mono_ns(), tsc = vvar_read_tsc(), raw_now = 0;
         bool p0_changed;
 
         /*
