@@ -371,41 +371,41 @@ static void test_hotplug_unplug(void)
 
 /* ---- configuration and status properties -------------------------- */
 
-static char *qom_get_str(QTestState *qts, const char *id, const char *prop)
+/* qom-get of a device property; the caller unrefs the response. */
+static QDict *qom_get(QTestState *qts, const char *id, const char *prop)
 {
     g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
     QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
                             "{'path': %s, 'property': %s}}", path, prop);
-    char *value;
 
     g_assert_true(qdict_haskey(resp, "return"));
-    value = g_strdup(qdict_get_str(resp, "return"));
+    return resp;
+}
+
+static char *qom_get_str(QTestState *qts, const char *id, const char *prop)
+{
+    QDict *resp = qom_get(qts, id, prop);
+    char *value = g_strdup(qdict_get_str(resp, "return"));
+
     qobject_unref(resp);
     return value;
 }
 
 static uint64_t qom_get_u64(QTestState *qts, const char *id, const char *prop)
 {
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
-    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
-                            "{'path': %s, 'property': %s}}", path, prop);
-    uint64_t value;
+    QDict *resp = qom_get(qts, id, prop);
+    uint64_t value = qnum_get_uint(qobject_to(QNum, qdict_get(resp,
+                                                               "return")));
 
-    g_assert_true(qdict_haskey(resp, "return"));
-    value = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
     qobject_unref(resp);
     return value;
 }
 
 static bool qom_get_bool(QTestState *qts, const char *id, const char *prop)
 {
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
-    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
-                            "{'path': %s, 'property': %s}}", path, prop);
-    bool value;
+    QDict *resp = qom_get(qts, id, prop);
+    bool value = qdict_get_bool(resp, "return");
 
-    g_assert_true(qdict_haskey(resp, "return"));
-    value = qdict_get_bool(resp, "return");
     qobject_unref(resp);
     return value;
 }

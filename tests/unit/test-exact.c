@@ -184,6 +184,18 @@ static uint64_t pick_oracle_cycles(struct host_snapshot *s, uint64_t slack)
     }
 }
 
+/* s as page 0 of the mapped file (the seq-protected part, as written). */
+static void put_page(struct pvcp_host_page *file, const struct host_snapshot *s)
+{
+    struct pvcp_host_page page;
+    const size_t from = offsetof(struct pvcp_host_page, counter_mode);
+    const size_t to = offsetof(struct pvcp_host_page, reserved2);
+
+    memset(&page, 0, sizeof(page));
+    pages_fill_from_snapshot(&page, s, 1);
+    memcpy((char *)&file[0] + from, (char *)&page + from, to - from);
+}
+
 int main(void)
 {
     const char *env_n = getenv("PVCLOCK_EXACT_VALUES");
@@ -194,7 +206,7 @@ int main(void)
     struct vdso_oracle o;
     struct pvclock pc;
     struct host_snapshot s;
-    struct pvcp_host_page *file, page;
+    struct pvcp_host_page *file;
     long mismatches[NCLOCKS] = { 0 }, total = 0, live_checked = 0,
          live_mismatch = 0;
     int fd;
@@ -255,13 +267,7 @@ int main(void)
         }
         s.kvmclock.system_time = pick_oracle_cycles(&s, 0);
         s.kvmclock.tsc_to_system_mul = 0;
-        memset(&page, 0, sizeof(page));
-        pages_fill_from_snapshot(&page, &s, 1);
-        memcpy((char *)&file[0] + offsetof(struct pvcp_host_page,
-                                           counter_mode),
-               (char *)&page + offsetof(struct pvcp_host_page, counter_mode),
-               offsetof(struct pvcp_host_page, reserved2) -
-               offsetof(struct pvcp_host_page, counter_mode));
+        put_page(file, &s);
         for (size_t c = 0; c < NCLOCKS; c++) {
             struct timespec k, lib;
             int err_lib;
@@ -307,13 +313,7 @@ int main(void)
         s.hres.max_cycles = s.raw.max_cycles = PVCP_S64_MAX;
         s.hres_base[PVCP_HRES_REALTIME].sec = 1700000000;
         s.kvmclock.system_time = (1ull << 32) * 1000000000ull + 123456789;
-        memset(&page, 0, sizeof(page));
-        pages_fill_from_snapshot(&page, &s, 1);
-        memcpy((char *)&file[0] + offsetof(struct pvcp_host_page,
-                                           counter_mode),
-               (char *)&page + offsetof(struct pvcp_host_page, counter_mode),
-               offsetof(struct pvcp_host_page, reserved2) -
-               offsetof(struct pvcp_host_page, counter_mode));
+        put_page(file, &s);
 
         vdso_oracle_gettime(&o, &s, CLOCK_REALTIME, &k);
         rc = pvclock_gettime_at(&pc, CLOCK_REALTIME, 0, &lib);
@@ -341,13 +341,7 @@ int main(void)
                                    rnd_below(1ull << 40);
         s.kvmclock.tsc_to_system_mul = (uint32_t)rnd();
         s.kvmclock.tsc_shift = (int8_t)shift;
-        memset(&page, 0, sizeof(page));
-        pages_fill_from_snapshot(&page, &s, 1);
-        memcpy((char *)&file[0] + offsetof(struct pvcp_host_page,
-                                           counter_mode),
-               (char *)&page + offsetof(struct pvcp_host_page, counter_mode),
-               offsetof(struct pvcp_host_page, reserved2) -
-               offsetof(struct pvcp_host_page, counter_mode));
+        put_page(file, &s);
         before = pvclock_read_counter();
         vdso_oracle_gettime(&o, &s, CLOCK_REALTIME, &k);
         after = pvclock_read_counter();
