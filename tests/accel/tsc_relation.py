@@ -12,36 +12,18 @@ relation lands far outside it.  Under TCG, a stop/cont must move the
 relation and bump the generation; both accelerators must say 'valid'.
 Prints TAP.
 """
-import json
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("PVCLOCK_BUILD", os.path.join(ROOT, "build"))
-QEMU = os.environ.get("QEMU", os.path.join(BUILD, "qemu/build/qemu-system-x86_64"))
-RDTSC = os.path.join(BUILD, "host/accel-rdtsc")
-HELPER = os.path.join(BUILD, "host/pvclock-helper")
-
-n = 0
-failed = 0
-
-
-def ok(cond, msg):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, msg), flush=True)
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print("# " + line, flush=True)
-
+# the QMP client, TAP output and host TSC reader of the migration harness
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "migration"))
+import migrate as m  # noqa: E402
+from migrate import ok, diag, tsc  # noqa: E402
 
 WRMSR_VALUE = 0x10000000
 
@@ -79,36 +61,6 @@ def firmware(write_tsc=False):
     return bytes(img)
 
 
-class QMP:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        for _ in range(100):
-            try:
-                self.s.connect(path)
-                break
-            except OSError:
-                time.sleep(0.05)
-        self.f = self.s.makefile("rw")
-        self.f.readline()
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
-
-    def qom(self, prop):
-        r = self.cmd("qom-get", path="/machine/peripheral/pvc", property=prop)
-        return r.get("return")
-
-
-def tsc():
-    return int(subprocess.check_output([RDTSC]))
-
-
 def kvm_usable():
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
@@ -118,22 +70,38 @@ def kvm_usable():
         return False, "/dev/kvm: " + e.strerror
 
 
-def run_wrmsr(accel, tmp, pages):
-    """The guest writes its TSC: the relation must follow (1 Hz watch)."""
-    rom = os.path.join(tmp, "tsc-w.rom")
-    out = os.path.join(tmp, "tsc-w-%s.out" % accel)
-    sock = os.path.join(tmp, "qmp-w-%s.sock" % accel)
+@contextlib.contextmanager
+def firmware_vm(accel, tmp, pages, write_tsc, paused):
+    """A VM booting firmware(write_tsc) with the device; yields its QMP and
+    the file its debugcon port writes to."""
+    name = "%s-%s" % ("w" if write_tsc else "r", accel)
+    rom = os.path.join(tmp, "tsc-%s.rom" % name)
+    out = os.path.join(tmp, "tsc-%s.out" % name)
+    sock = os.path.join(tmp, "qmp-%s.sock" % name)
     with open(rom, "wb") as f:
-        f.write(firmware(write_tsc=True))
-    q = subprocess.Popen([QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
+        f.write(firmware(write_tsc))
+    q = subprocess.Popen([m.QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
                           "-display", "none", "-bios", rom,
                           "-chardev", "file,id=dbg,path=" + out,
                           "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
                           "-device", "pvclock-pages,id=pvc,pages=" + pages,
-                          "-qmp", "unix:%s,server=on,wait=off" % sock],
+                          "-qmp", "unix:%s,server=on,wait=off" % sock]
+                         + (["-S"] if paused else []),
                          stderr=subprocess.PIPE)
     try:
-        qmp = QMP(sock)
+        qmp = m.QMP(sock, q)
+        yield qmp, out
+        qmp.cmd("quit")
+        q.wait(10)
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.wait()
+
+
+def run_wrmsr(accel, tmp, pages):
+    """The guest writes its TSC: the relation must follow (1 Hz watch)."""
+    with firmware_vm(accel, tmp, pages, True, False) as (qmp, out):
         deadline = time.time() + 20
         before = None
         while time.time() < deadline:
@@ -156,29 +124,10 @@ def run_wrmsr(accel, tmp, pages):
            "%s: after the guest's WRMSR the relation still maps its TSC "
            "into the host bracket (%d <= %d <= %d)" % (accel, before, host,
                                                       after))
-        qmp.cmd("quit")
-        q.wait(10)
-    finally:
-        if q.poll() is None:
-            q.kill()
-            q.wait()
 
 
 def run(accel, tmp, pages):
-    rom = os.path.join(tmp, "tsc.rom")
-    out = os.path.join(tmp, "tsc-%s.out" % accel)
-    sock = os.path.join(tmp, "qmp-%s.sock" % accel)
-    with open(rom, "wb") as f:
-        f.write(firmware())
-    q = subprocess.Popen([QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
-                          "-display", "none", "-S", "-bios", rom,
-                          "-chardev", "file,id=dbg,path=" + out,
-                          "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
-                          "-device", "pvclock-pages,id=pvc,pages=" + pages,
-                          "-qmp", "unix:%s,server=on,wait=off" % sock],
-                         stderr=subprocess.PIPE)
-    try:
-        qmp = QMP(sock)
+    with firmware_vm(accel, tmp, pages, False, True) as (qmp, out):
         before = tsc()
         qmp.cmd("cont")
         deadline = time.time() + 10
@@ -217,22 +166,16 @@ def run(accel, tmp, pages):
                "tcg: stop/cont moves the relation by the stopped time and "
                "bumps the generation (%d -> %d, offset moved %.3f ms)"
                % (gen, gen2, (off2 - offset) / 2.6e6))
-        qmp.cmd("quit")
-        q.wait(10)
-    finally:
-        if q.poll() is None:
-            q.kill()
-            q.wait()
 
 
 def main():
     with tempfile.TemporaryDirectory(prefix="pvclock-tsc-") as tmp:
         pages = os.path.join(tmp, "pages")
-        if subprocess.call([HELPER, "--once", "--pages", pages],
+        if subprocess.call([m.HELPER, "--once", "--pages", pages],
                            stderr=subprocess.DEVNULL) != 0:
             print("1..0 # SKIP this host's clocks cannot be shared")
             return 0
-        helper = subprocess.Popen([HELPER, "--pages", pages],
+        helper = subprocess.Popen([m.HELPER, "--pages", pages],
                                   stderr=subprocess.DEVNULL)
         try:
             run("tcg", tmp, pages)
@@ -242,18 +185,15 @@ def main():
                 run("kvm", tmp, pages)
                 run_wrmsr("kvm", tmp, pages)
             else:
-                global n
                 for what in ("the firmware reported its RDTSC",
                              "status and backend", "relation bracket",
                              "WRMSR reported", "relation after WRMSR"):
-                    n += 1
-                    print("ok %d - kvm: %s # SKIP KVM unusable here (%s)"
-                          % (n, what, why))
+                    m.skip("kvm: " + what, "KVM unusable here (%s)" % why)
         finally:
             helper.terminate()
             helper.wait()
-    print("1..%d" % n)
-    return 1 if failed else 0
+    print("1..%d" % m.n)
+    return 1 if m.failed else 0
 
 
 if __name__ == "__main__":

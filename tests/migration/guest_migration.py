@@ -110,10 +110,7 @@ def run(st, tmp):
         port += 1
         dst = g.start(hosts[name], incoming="tcp:127.0.0.1:%d" % port)
         r = m.migrate(qmp, dst, "tcp:127.0.0.1:%d" % port)
-        for _ in range(200):
-            if dst.status() == "running":
-                break
-            time.sleep(0.05)
+        dst.wait_running(200)
         m.ok(r["status"] == "completed" and dst.status() == "running",
              "migrated to %s (%s), running there" % (name, r["status"]))
         m.diag("post_load on %s: %d us" % (name, dst.qom("last-post-load-us")))

@@ -48,6 +48,12 @@ def ok(cond, msg):
     return cond
 
 
+def skip(msg, why):
+    global n
+    n += 1
+    print("ok %d - %s # SKIP %s" % (n, msg, why), flush=True)
+
+
 def diag(msg):
     for line in str(msg).splitlines():
         print("# " + line, flush=True)
@@ -173,6 +179,14 @@ class QMP:
     def status(self):
         return self.cmd("query-status")["return"]["status"]
 
+    def wait_running(self, tries=100):
+        """Poll until the VM runs (an incoming VM starts after the load)."""
+        for _ in range(tries):
+            if self.status() == "running":
+                return True
+            time.sleep(0.05)
+        return False
+
     def wait_migration(self, timeout=60):
         end = time.time() + timeout
         while time.time() < end:
@@ -236,6 +250,15 @@ def guest_now(qmp):
     return guest_clocks(host_page, off_page, guest_counter), host_page, off_page
 
 
+def refused_by(src, dst, port):
+    """Migrate src to dst (listening on port), which is meant to refuse the
+    stream: the migration's status and what dst said before exiting."""
+    r = migrate(src, dst, "tcp:127.0.0.1:%d" % port)
+    time.sleep(0.5)
+    err = dst.proc.stderr.read().decode() if dst.proc.poll() is not None else ""
+    return r, err
+
+
 def migrate(src, dst_qmp, uri):
     # the return path lets a failing destination fail the migration, so
     # the source resumes (not available for migration to a file)
@@ -296,10 +319,7 @@ def run(st, tmp, a):
     g_last, _, _ = guest_now(src)
     r = migrate(src, dst, "tcp:127.0.0.1:%d" % port)
     ok(r["status"] == "completed", "A -> B over TCP: %s" % r["status"])
-    for _ in range(100):
-        if dst.status() == "running":
-            break
-        time.sleep(0.05)
+    dst.wait_running()
     g1, hp1, op1 = guest_now(dst)
     elapsed = time.monotonic_ns() - t_before
     gen1 = u64(op1, 0x10)
@@ -332,10 +352,7 @@ def run(st, tmp, a):
     g_last, _, _ = guest_now(dst)
     r = migrate(dst, back, "tcp:127.0.0.1:%d" % port)
     ok(r["status"] == "completed", "B -> A over TCP: %s" % r["status"])
-    for _ in range(100):
-        if back.status() == "running":
-            break
-        time.sleep(0.05)
+    back.wait_running()
     g2, hp2, op2 = guest_now(back)
     elapsed = time.monotonic_ns() - t_before
     ok(u64(op2, 0x10) > gen1 and
@@ -351,9 +368,7 @@ def run(st, tmp, a):
                   extra=",on-missing=degraded")
     g_last, _, _ = guest_now(back)
     t_before = time.monotonic_ns()
-    r = migrate(back, bad, "tcp:127.0.0.1:%d" % port)
-    time.sleep(0.5)
-    err = bad.proc.stderr.read().decode() if bad.proc.poll() is not None else ""
+    r, err = refused_by(back, bad, port)
     g_after, _, op_after = guest_now(back)
     ok(r["status"] == "failed" and back.status() == "running" and
        u32(op_after, 0xc) == 1 and
@@ -374,9 +389,7 @@ def run(st, tmp, a):
     open(other, "wb").write(d)
     bad3 = st.qemu(other, incoming="tcp:127.0.0.1:%d" % port,
                    extra=",on-missing=degraded")
-    r = migrate(back, bad3, "tcp:127.0.0.1:%d" % port)
-    time.sleep(0.5)
-    err = bad3.proc.stderr.read().decode() if bad3.proc.poll() is not None else ""
+    r, err = refused_by(back, bad3, port)
     ok(r["status"] == "failed" and back.status() == "running" and
        "has ABI version 9" in err and "no usable pvclock-helper pages" in err,
        "to a destination whose helper writes ABI 9: migration %s, source %s, "
@@ -386,9 +399,7 @@ def run(st, tmp, a):
     port += 1
     bad2 = st.qemu(pa, incoming="tcp:127.0.0.1:%d" % port,
                    extra=",monotonic=host")
-    r = migrate(back, bad2, "tcp:127.0.0.1:%d" % port)
-    time.sleep(0.5)
-    err = bad2.proc.stderr.read().decode() if bad2.proc.poll() is not None else ""
+    r, err = refused_by(back, bad2, port)
     ok(r["status"] == "failed" and back.status() == "running" and
        "start the destination with the source's properties" in err,
        "to a destination with monotonic=host: migration %s, source %s"
@@ -402,10 +413,7 @@ def run(st, tmp, a):
     size = os.path.getsize(state)
     ok(r["status"] == "completed", "to a file: %s (%d bytes)" % (r["status"], size))
     restored = st.qemu(pa, incoming="file:" + state)
-    for _ in range(200):
-        if restored.status() == "running":
-            break
-        time.sleep(0.05)
+    restored.wait_running(200)
     g3, hp3, op3 = guest_now(restored)
     ok(restored.status() == "running" and
        check_continuity("file", g_last, g3, time.monotonic_ns() - t_before),
@@ -434,10 +442,7 @@ def run(st, tmp, a):
     time.sleep(1.0)
     g_later, _, _ = guest_now(snap)
     out += snap.hmp("loadvm s1")
-    for _ in range(100):
-        if snap.status() == "running":
-            break
-        time.sleep(0.05)
+    snap.wait_running()
     g_load, _, op_load = guest_now(snap)
     d = g_load["monotonic"] - g_save["monotonic"]
     ok(out.strip() == "" and u64(op_load, 0x10) > u64(op_save, 0x10) and
