@@ -102,33 +102,5 @@ for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
 done
 
 # ---- configure and build -----------------------------------------------
-if [ ! -f "$QBLD/build.ninja" ]; then
-    stage "QEMU: configure (x86_64-softmmu, KVM + TCG, no default features)"
-    cc=()
-    if command -v ccache >/dev/null; then
-        cc=(--cc="ccache gcc" --cxx="ccache g++")
-        export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
-    fi
-    mkdir -p "$QBLD"
-    ( cd "$QBLD" && "$QSRC/configure" --python=/usr/bin/python3 \
-        --target-list=x86_64-softmmu --without-default-features \
-        --enable-kvm --enable-tcg --disable-docs --disable-install-blobs --disable-download \
-        --disable-werror "${cc[@]}" ) > "$QBLD/../configure.log" 2>&1 ||
-        { tail -30 "$QBLD/../configure.log"; die "QEMU configure failed (log: $QBLD/../configure.log)"; }
-fi
-[ -n "${CCACHE_DIR:-}" ] || export CCACHE_DIR=$PVCLOCK_CACHE/ccache
-stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest"
-if ! ninja -C "$QBLD" qemu-system-x86_64 tests/qtest/pvclock-pages-test \
-        > "$QBLD/../ninja.log" 2>&1; then
-    grep -E ': (fatal )?error:|^FAILED' -A3 "$QBLD/../ninja.log" | head -40
-    die "QEMU build failed (log: $QBLD/../ninja.log)"
-fi
-# Debian's firmware where QEMU looks when run from its build tree (its
-# qemu-bundle data directory), so the binary and the qtests work without
-# -L: the +ds tarball has no firmware blobs.
-bundle=$QBLD/qemu-bundle/usr/local/share/qemu
-mkdir -p "$bundle"
-for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin; do
-    [ -e "$bundle/${f##*/}" ] || ln -s "$f" "$bundle/${f##*/}"
-done
+qemu_build "$QSRC" "$QBLD" "$QBLD/.." "no default features"
 note "$QBLD/qemu-system-x86_64"

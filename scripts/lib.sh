@@ -20,3 +20,38 @@ die()   { printf 'error: %s\n' "$*" >&2; exit 1; }
 need_root() {
     [ "$(id -u)" = 0 ] || die "$1 needs root (apt-get); run it as root or with sudo"
 }
+
+# qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
+# once (x86_64-softmmu, KVM + TCG, no default features, ccache when
+# present, plus the extra arguments), build qemu-system-x86_64 and the
+# device's qtest, and put Debian's firmware where QEMU looks when run from
+# its build tree (its qemu-bundle data directory), so the binary and the
+# qtests work without -L: the +ds tarball has no firmware blobs.  Logs go
+# to LOGDIR/configure.log and LOGDIR/ninja.log.
+qemu_build() {
+    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f
+    shift 4
+    export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
+    mkdir -p "$bld" "$logs"
+    if [ ! -f "$bld/build.ninja" ]; then
+        stage "QEMU: configure (x86_64-softmmu, KVM + TCG, $what)"
+        command -v ccache >/dev/null && cc=(--cc="ccache gcc" --cxx="ccache g++")
+        ( cd "$bld" && "$src/configure" --python=/usr/bin/python3 \
+            --target-list=x86_64-softmmu --without-default-features \
+            --enable-kvm --enable-tcg --disable-docs --disable-install-blobs \
+            --disable-download --disable-werror "${cc[@]}" "$@" ) \
+            > "$logs/configure.log" 2>&1 ||
+            { tail -30 "$logs/configure.log"; die "QEMU configure failed (log: $logs/configure.log)"; }
+    fi
+    stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest ($what)"
+    if ! ninja -C "$bld" qemu-system-x86_64 tests/qtest/pvclock-pages-test \
+            > "$logs/ninja.log" 2>&1; then
+        grep -E ': (fatal )?error:|^FAILED' -A3 "$logs/ninja.log" | head -40
+        die "QEMU build failed (log: $logs/ninja.log)"
+    fi
+    bundle=$bld/qemu-bundle/usr/local/share/qemu
+    mkdir -p "$bundle"
+    for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin; do
+        [ -e "$bundle/${f##*/}" ] || ln -s "$f" "$bundle/${f##*/}"
+    done
+}

@@ -6,19 +6,9 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 
-H=$PVCLOCK_BUILD/host
-tmp=$(mktemp -d /tmp/pvclock-chrony-XXXXXX)
-helper_pid=
-trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if ! "$H/pvclock-helper" --check > "$tmp/check" 2>&1; then
-    echo "1..0 # SKIP this host's clocks cannot be shared: $(tail -1 "$tmp/check")"
-    exit 0
-fi
-"$H/pvclock-helper" --pages "$tmp/pages" 2> "$tmp/helper.log" &
-helper_pid=$!
-sleep 0.5
+start_host_helper pvclock-chrony
 "$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --cmd chrony \
     --log "$tmp/console" --timeout 180 2> "$tmp/boot.err"
 ok $? "the guest boots with chronyd and the feeder"

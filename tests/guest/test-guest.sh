@@ -8,23 +8,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 
-H=$PVCLOCK_BUILD/host
 rounds=${PVCLOCK_GUEST_ROUNDS:-500}
-tmp=$(mktemp -d /tmp/pvclock-e2e-XXXXXX)
-helper_pid=
-trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if ! "$H/pvclock-helper" --check > "$tmp/check" 2>&1; then
-    echo "1..0 # SKIP this host's clocks cannot be shared: $(tail -1 "$tmp/check")"
-    exit 0
-fi
-"$H/pvclock-helper" --pages "$tmp/pages" 2> "$tmp/helper.log" &
-helper_pid=$!
-for _ in $(seq 50); do
-    "$H/pvclock-helper" --inspect --pages "$tmp/pages" > /dev/null 2>&1 && break
-    sleep 0.1
-done
+start_host_helper pvclock-e2e
 kill -0 $helper_pid 2>/dev/null
 ok $? "pvclock-helper publishes $tmp/pages"
 

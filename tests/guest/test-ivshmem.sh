@@ -8,23 +8,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 
-H=$PVCLOCK_BUILD/host
 secs=${PVCLOCK_SHM_SECONDS:-60}
-tmp=$(mktemp -d /tmp/pvclock-shm-XXXXXX)
-helper_pid=
-trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if ! "$H/pvclock-helper" --check > "$tmp/check" 2>&1; then
-    echo "1..0 # SKIP this host's clocks cannot be shared: $(tail -1 "$tmp/check")"
-    exit 0
-fi
-"$H/pvclock-helper" --pages "$tmp/pages" 2> "$tmp/helper.log" &
-helper_pid=$!
-for _ in $(seq 50); do
-    "$H/pvclock-helper" --inspect --pages "$tmp/pages" > /dev/null 2>&1 && break
-    sleep 0.1
-done
+start_host_helper pvclock-shm
 "$H/pvclock-shm-exchange" --shm "$tmp/xchg" --init
 ok $? "shared memory file prepared"
 
