@@ -116,7 +116,9 @@ for suite in $suites; do
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh" ;;
     guest)
         stage "guest end to end: helper -> QEMU (TCG) -> guest program"
-        run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh" ;;
+        run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh"
+        stage "guest under fire: the pages file truncated, zeroed, scribbled"
+        run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh" ;;
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;

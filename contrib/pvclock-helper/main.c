@@ -441,6 +441,21 @@ int main(int argc, char **argv)
         uint64_t now = pacer_mono_ns(), tsc = vvar_read_tsc(), raw_now = 0;
         bool p0_changed;
 
+        if (pages_repair(&pf)) {
+            /*
+             * Someone truncated, zeroed or scribbled on the file: readers
+             * saw no valid page meanwhile.  Publish everything again, as
+             * a disruption.
+             */
+            disruptions++;
+            pages_set_epoch(&pf, epoch, (uint32_t)getpid());
+            logmsg("pages file %s was damaged by another process; "
+                   "repaired it (disruption %" PRIu64 ")", pages_path,
+                   disruptions);
+            work = true;
+            last_heartbeat = 0;
+        }
+
         /*
          * Nothing to do most rounds: the kernel's line is the one
          * published and no heartbeat, NTP sample or scaled-page refresh

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,16 +52,71 @@ static int mkdir_parents(const char *path)
     return ret;
 }
 
+static bool header_ok(const volatile struct pvcp_host_page *p, int index)
+{
+    return p->magic == PVCP_HOST_MAGIC && p->abi_major == PVCP_ABI_MAJOR &&
+           p->abi_minor == PVCP_ABI_MINOR &&
+           p->page_index == (uint32_t)index;
+}
+
+/*
+ * (Re)write page index's header, unpublished.  seq goes odd first and
+ * stays on from whatever it was, so that a reader that sampled the page
+ * before sees it change; the content is published afresh by the caller.
+ */
 static void init_header(volatile struct pvcp_host_page *p, int index)
 {
-    p->seq = 0;
+    uint32_t seq = p->seq | 1;
+
+    p->seq = seq;
+    compiler_wmb();
     p->counter_mode = PVCP_COUNTER_NONE;
     p->flags = 0;
     p->page_index = (uint32_t)index;
     p->abi_major = PVCP_ABI_MAJOR;
     p->abi_minor = PVCP_ABI_MINOR;
-    compiler_wmb();
     p->magic = PVCP_HOST_MAGIC;
+    compiler_wmb();
+    p->seq = seq + 1;
+}
+
+/*
+ * Someone may truncate the file under our mapping; the next store or
+ * load there raises SIGBUS.  The handler grows the file back (zeros) so
+ * the access restarts and succeeds, and tells pages_repair().
+ */
+static struct {
+    char *map;
+    int fd;
+    volatile sig_atomic_t hit;
+} bus;
+
+static void on_sigbus(int sig, siginfo_t *info, void *ctx)
+{
+    char *addr = info->si_addr;
+
+    (void)ctx;
+    if (bus.map && addr >= bus.map && addr < bus.map + PVCP_FILE_SIZE &&
+        ftruncate(bus.fd, PVCP_FILE_SIZE) == 0) {
+        bus.hit = 1;
+        return;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+bool pages_repair(struct pages_file *pf)
+{
+    bool fixed = bus.hit;
+
+    bus.hit = 0;
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        if (!header_ok(pf->page[i], i)) {
+            init_header(pf->page[i], i);
+            fixed = true;
+        }
+    }
+    return fixed;
 }
 
 int pages_open(struct pages_file *pf, const char *path, char *err,
@@ -126,16 +182,28 @@ int pages_open(struct pages_file *pf, const char *path, char *err,
          * Keep a valid page's seq running across helper restarts: a
          * reader that sampled it before the restart must see it change.
          */
-        if (p->magic != PVCP_HOST_MAGIC || p->abi_major != PVCP_ABI_MAJOR ||
-            p->page_index != (uint32_t)i || (p->seq & 1)) {
+        if (!header_ok(p, i) || (p->seq & 1)) {
             init_header(p, i);
         }
+    }
+    {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO;
+        bus.fd = fd;
+        bus.map = map;
+        sigaction(SIGBUS, &sa, NULL);
     }
     return 0;
 }
 
 void pages_close(struct pages_file *pf)
 {
+    if (bus.map == pf->map) {
+        bus.map = NULL;
+    }
     if (pf->map) {
         munmap(pf->map, PVCP_FILE_SIZE);
     }

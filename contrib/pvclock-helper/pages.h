@@ -27,6 +27,15 @@ int pages_open(struct pages_file *pf, const char *path, char *err,
                size_t errlen);
 void pages_close(struct pages_file *pf);
 
+/*
+ * Put back what another process broke: a truncated file (grown back to
+ * zeros by a SIGBUS handler when the helper next touched it) or a page
+ * header that is not ours.  Broken pages get a fresh unpublished header;
+ * returns true if anything was repaired, and then everything must be
+ * published again (contents, heartbeat, epoch).
+ */
+bool pages_repair(struct pages_file *pf);
+
 /* Fill a host page's seq-protected part from a snapshot. */
 void pages_fill_from_snapshot(struct pvcp_host_page *dst,
                               const struct host_snapshot *snap,

@@ -18,6 +18,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
@@ -33,6 +34,8 @@
 #include "hw/pvclock/pvclock-pages.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
+
+#include <sys/inotify.h>
 
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
 
@@ -64,9 +67,22 @@ static void offset_page_write_end(PvclockPagesState *s)
     qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
 }
 
+/*
+ * Host page 0 as the guest sees it, read through the file (never the
+ * mapping, see host-file.c).  False while there is no whole, valid file.
+ */
+static bool pvclock_pages_host_page(PvclockPagesState *s,
+                                    struct pvcp_host_page *pg, uint64_t *tsc)
+{
+    return s->host && s->host_ok &&
+           pvclock_host_snapshot(s->host_fd, pg, tsc);
+}
+
 uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s)
 {
-    return s->host ? qatomic_read(&s->host->counter_hz) : 0;
+    struct pvcp_host_page pg;
+
+    return pvclock_pages_host_page(s, &pg, NULL) ? pg.counter_hz : 0;
 }
 
 void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
@@ -107,14 +123,15 @@ static bool relation_equal(const PvclockCounterRelation *a,
  */
 static bool pvclock_pages_helper_stale(PvclockPagesState *s)
 {
+    struct pvcp_host_page pg;
     uint64_t hb, stale_after, hz, now, limit_ns;
 
-    if (!s->host) {
+    if (!pvclock_pages_host_page(s, &pg, NULL)) {
         return false;
     }
-    hb = qatomic_read(&s->host->heartbeat_ns);
-    stale_after = qatomic_read(&s->host->stale_after);
-    hz = qatomic_read(&s->host->counter_hz);
+    hb = pg.heartbeat_ns;
+    stale_after = pg.stale_after;
+    hz = pg.counter_hz;
     if (!stale_after || !hz) {
         return false;               /* the helper says: never stale */
     }
@@ -145,6 +162,10 @@ static void pvclock_pages_update(PvclockPagesState *s, const char *why)
     if (!s->host) {
         status = PVCP_STATUS_NO_HELPER;
         reason = "no usable pages file";
+    } else if (!s->host_ok) {
+        status = PVCP_STATUS_NO_HELPER;
+        reason = s->host_lost ? "pages file truncated"
+                              : "pages file has no valid headers";
     } else if (!rel.exact) {
         status = PVCP_STATUS_UNRELIABLE;
         reason = rel.why;
@@ -265,6 +286,8 @@ static int pvclock_pages_open_file(PvclockPagesState *s, Error **errp)
     return fd;
 }
 
+static void pvclock_pages_inotify(PvclockPagesState *s);
+
 /*
  * Map the file read-only and shared over the BAR's host pages: the
  * helper's in-place updates are seen at once, the guest cannot write,
@@ -288,10 +311,110 @@ static bool pvclock_pages_map(PvclockPagesState *s, int fd, Error **errp)
                                 &s->host_pages);
     memory_region_transaction_commit();
     s->host = memory_region_get_ram_ptr(&s->host_pages);
+    s->host_fd = memory_region_get_fd(&s->host_pages);
+    s->host_ok = true;
+    s->guard_slot = pvclock_guard_add((void *)s->host);
+    if (s->guard_slot < 0) {
+        warn_report("pvclock-pages: cannot guard the mapping of '%s' "
+                    "against truncation of the file", s->pages_path);
+    }
+    pvclock_pages_inotify(s);
     s->helper_stale = pvclock_pages_helper_stale(s);
-    trace_pvclock_pages_helper_mapped(s->pages_path,
-                                      qatomic_read(&s->host->helper_epoch));
+    trace_pvclock_pages_helper_mapped(s->pages_path);
     return true;
+}
+
+/*
+ * Is the mapped file still whole and valid?  If it got short, put zero
+ * pages over the mapping before a guest load raises SIGBUS (the guard
+ * catches the loads that come first); once it is whole and valid again,
+ * map it back at the same address, so neither the BAR nor KVM's memory
+ * slot changes.  Returns a reason if anything changed.
+ */
+static const char *pvclock_pages_check_host(PvclockPagesState *s)
+{
+    uint32_t faults = pvclock_guard_faults(s->guard_slot);
+    bool zeroed = s->host_lost || faults != s->guard_faults_seen;
+    struct stat st;
+    bool whole, ok;
+
+    whole = fstat(s->host_fd, &st) == 0 && st.st_size >= PVCP_FILE_SIZE;
+    s->guard_faults_seen = faults;
+    if (!whole) {
+        if (!s->host_lost) {
+            pvclock_guard_zero((void *)s->host);
+            s->host_lost = true;
+            s->host_ok = false;
+            s->pages_lost++;
+            trace_pvclock_pages_host_lost(s->pages_path, faults);
+            warn_report("pvclock-pages: pages file '%s' was truncated; the "
+                        "guest sees no host pages until pvclock-helper "
+                        "restores it", s->pages_path);
+            return "pages file truncated";
+        }
+        return NULL;
+    }
+    ok = pvclock_pages_check_file(s->pages_path, s->host_fd, NULL);
+    if (zeroed) {
+        if (!ok || !pvclock_guard_remap((void *)s->host, s->host_fd)) {
+            return NULL;
+        }
+        s->host_lost = false;
+        s->host_ok = true;
+        trace_pvclock_pages_host_back(s->pages_path);
+        return "pages file whole again";
+    }
+    if (ok != s->host_ok) {
+        s->host_ok = ok;
+        return ok ? "pages file valid again" : "pages file corrupt";
+    }
+    return NULL;
+}
+
+static void pvclock_pages_recheck(PvclockPagesState *s, const char *why)
+{
+    const char *changed = s->host ? pvclock_pages_check_host(s) : NULL;
+
+    if (s->host) {
+        bool stale = pvclock_pages_helper_stale(s);
+
+        if (stale != s->helper_stale) {
+            trace_pvclock_pages_helper_stale(stale);
+            s->helper_stale = stale;
+            changed = stale ? "helper stale" : "helper live again";
+        }
+    }
+    pvclock_pages_update(s, changed ? changed : why);
+}
+
+/* The file changed size or was written with write(2): look now. */
+static void pvclock_pages_inotify_read(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    char buf[sizeof(struct inotify_event) + NAME_MAX + 1];
+
+    while (read(s->inotify_fd, buf, sizeof(buf)) > 0) {
+        /* drain */
+    }
+    pvclock_pages_recheck(s, "pages file changed");
+}
+
+static void pvclock_pages_inotify(PvclockPagesState *s)
+{
+    if (!s->use_inotify) {
+        return;
+    }
+    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->inotify_fd < 0) {
+        return;                 /* the 1 Hz watch still notices */
+    }
+    if (inotify_add_watch(s->inotify_fd, s->pages_path,
+                          IN_MODIFY | IN_ATTRIB) < 0) {
+        close(s->inotify_fd);
+        s->inotify_fd = -1;
+        return;
+    }
+    qemu_set_fd_handler(s->inotify_fd, pvclock_pages_inotify_read, NULL, s);
 }
 
 static void pvclock_pages_watch(void *opaque)
@@ -307,16 +430,8 @@ static void pvclock_pages_watch(void *opaque)
             why = "pages file appeared";
         }
         error_free(err);
-    } else {
-        bool stale = pvclock_pages_helper_stale(s);
-
-        if (stale != s->helper_stale) {
-            trace_pvclock_pages_helper_stale(stale);
-            s->helper_stale = stale;
-            why = stale ? "helper stale" : "helper live again";
-        }
     }
-    pvclock_pages_update(s, why);
+    pvclock_pages_recheck(s, why);
     timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               PVCLOCK_PAGES_WATCH_MS);
 }
@@ -327,6 +442,9 @@ static void pvclock_pages_vm_state_change(void *opaque, bool running,
     PvclockPagesState *s = opaque;
 
     trace_pvclock_pages_vm_state(running);
+    if (running && tcg_enabled()) {
+        pvclock_guard_vcpus();  /* so guest loads can meet the guard */
+    }
     if (running) {
         /* Runs after the accelerator set this run's offsets, before vCPUs. */
         pvclock_pages_update(s, "vm start");
@@ -546,6 +664,13 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         timer_free(s->watch_timer);
         s->watch_timer = NULL;
     }
+    if (s->inotify_fd >= 0) {
+        qemu_set_fd_handler(s->inotify_fd, NULL, NULL, NULL);
+        close(s->inotify_fd);
+        s->inotify_fd = -1;
+    }
+    pvclock_guard_remove(s->guard_slot);
+    s->guard_slot = -1;
     /*
      * The subregions hold references on their owner, this device, through
      * the BAR container: take them out or the device is never finalised
@@ -560,54 +685,32 @@ static void pvclock_pages_exit(PCIDevice *pdev)
 /* ---- migration --------------------------------------------------- */
 
 /*
- * A host clock now, from the mapped host page 0 (never clock_gettime():
- * a simulated host's clocks are only in its pages).  tsc is the real
- * host TSC.  Returns false if the page is not usable.
+ * A host clock at host TSC tsc, from a copy of host page 0 (never
+ * clock_gettime(): a simulated host's clocks are only in its pages).
+ * Returns false if the page is not usable.
  */
-static bool pvclock_pages_host_clock(PvclockPagesState *s, int hres_index,
-                                     bool raw, uint64_t tsc, uint64_t *ns)
+static bool pvclock_pages_host_clock(const struct pvcp_host_page *h,
+                                     int hres_index, bool raw, uint64_t tsc,
+                                     uint64_t *ns)
 {
-    const struct pvcp_host_page *h = s->host;
-    struct pvcp_line line;
-    struct pvcp_base base;
-    struct pvcp_kvmclock kc;
-    struct pvcp_xform sim;
+    const struct pvcp_line *line = raw ? &h->raw : &h->hres;
+    const struct pvcp_base *base = raw ? &h->raw_base
+                                       : &h->hres_base[hres_index];
+    uint64_t counter = tsc;
     struct pvcp_time t;
-    uint32_t seq, mode;
-    uint64_t flags, counter;
-    int tries = 0;
 
-    if (!h) {
+    if (h->magic != PVCP_HOST_MAGIC || !(h->flags & PVCP_HOST_F_VALID) ||
+        h->counter_mode == PVCP_COUNTER_NONE ||
+        h->counter_mode == PVCP_COUNTER_RAW_NS || line->shift > 63 ||
+        ((h->flags & PVCP_HOST_F_SIMULATED) && h->sim.frac_bits > 63)) {
         return false;
     }
-    do {
-        if (++tries > 1000000) {
-            return false;
-        }
-        seq = qatomic_load_acquire(&h->seq);
-        if (seq & 1) {
-            continue;
-        }
-        mode = h->counter_mode;
-        flags = h->flags;
-        kc = h->kvmclock;
-        sim = h->sim;
-        line = raw ? h->raw : h->hres;
-        base = raw ? h->raw_base : h->hres_base[hres_index];
-        smp_rmb();  /* the fields before the seq re-read (helper's wmb) */
-    } while ((seq & 1) || qatomic_read(&h->seq) != seq);
-
-    if (!(flags & PVCP_HOST_F_VALID) || mode == PVCP_COUNTER_NONE ||
-        mode == PVCP_COUNTER_RAW_NS || line.shift > 63 ||
-        ((flags & PVCP_HOST_F_SIMULATED) && sim.frac_bits > 63)) {
-        return false;
+    if (h->flags & PVCP_HOST_F_SIMULATED) {
+        counter = pvcp_xform_apply(&h->sim, counter);
     }
-    counter = tsc;
-    if (flags & PVCP_HOST_F_SIMULATED) {
-        counter = pvcp_xform_apply(&sim, counter);
-    }
-    t = pvcp_clock_at(&line, &base, flags,
-                      pvcp_host_cycles(mode, &kc, counter));
+    t = pvcp_clock_at(line, base, h->flags,
+                      pvcp_host_cycles(h->counter_mode, &h->kvmclock,
+                                       counter));
     *ns = t.sec * NANOSECONDS_PER_SECOND + t.nsec;
     return true;
 }
@@ -617,14 +720,16 @@ static bool pvclock_pages_host_now(PvclockPagesState *s,
                                    uint64_t mono[PVCP_MONO_CLOCKS],
                                    uint64_t *realtime)
 {
-    uint64_t tsc = cpu_get_host_ticks();
+    struct pvcp_host_page h;
+    uint64_t tsc;
 
-    return pvclock_pages_host_clock(s, PVCP_HRES_MONOTONIC, false, tsc,
+    return pvclock_pages_host_page(s, &h, &tsc) &&
+           pvclock_pages_host_clock(&h, PVCP_HRES_MONOTONIC, false, tsc,
                                     &mono[PVCP_MONO_MONOTONIC]) &&
-           pvclock_pages_host_clock(s, 0, true, tsc, &mono[PVCP_MONO_RAW]) &&
-           pvclock_pages_host_clock(s, PVCP_HRES_BOOTTIME, false, tsc,
+           pvclock_pages_host_clock(&h, 0, true, tsc, &mono[PVCP_MONO_RAW]) &&
+           pvclock_pages_host_clock(&h, PVCP_HRES_BOOTTIME, false, tsc,
                                     &mono[PVCP_MONO_BOOTTIME]) &&
-           pvclock_pages_host_clock(s, PVCP_HRES_REALTIME, false, tsc,
+           pvclock_pages_host_clock(&h, PVCP_HRES_REALTIME, false, tsc,
                                     realtime);
 }
 
@@ -757,6 +862,7 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("flavour", PvclockPagesState, flavour),
     DEFINE_PROP_STRING("monotonic", PvclockPagesState, monotonic),
     DEFINE_PROP_STRING("downtime", PvclockPagesState, downtime),
+    DEFINE_PROP_BOOL("x-inotify", PvclockPagesState, use_inotify, true),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -780,24 +886,30 @@ static bool pvclock_pages_get_connected(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    return s->host && !s->helper_stale;
+    return s->host && s->host_ok && !s->helper_stale;
 }
 
 static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
                                   void *opaque, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    struct pvcp_host_page pg;
+    bool have_pg = pvclock_pages_host_page(s, &pg, NULL);
     uint64_t value = 0;
 
     if (!strcmp(name, "generation")) {
         value = s->offset_page ? s->offset_page->generation : 0;
     } else if (!strcmp(name, "helper-age-ms")) {
-        uint64_t hb = s->host ? qatomic_read(&s->host->heartbeat_ns) : 0;
+        uint64_t hb = have_pg ? pg.heartbeat_ns : 0;
 
         value = hb && get_clock() > hb ? (get_clock() - hb) / SCALE_MS
                                        : UINT64_MAX;
     } else if (!strcmp(name, "helper-epoch")) {
-        value = s->host ? qatomic_read(&s->host->helper_epoch) : 0;
+        value = have_pg ? pg.helper_epoch : 0;
+    } else if (!strcmp(name, "pages-lost")) {
+        value = s->pages_lost;
+    } else if (!strcmp(name, "pages-faults")) {
+        value = pvclock_guard_faults(s->guard_slot);
     } else if (!strcmp(name, "guest-counter-hz")) {
         value = s->relation.guest_hz;
     } else if (!strcmp(name, "counter-offset")) {
@@ -838,6 +950,9 @@ static void pvclock_pages_instance_init(Object *obj)
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
     s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
+    s->host_fd = -1;
+    s->guard_slot = -1;
+    s->inotify_fd = -1;
     s->on_missing = g_strdup("fail");
     s->flavour = g_strdup("unsmeared");
     s->monotonic = g_strdup("vm");
@@ -857,6 +972,9 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         { "counter-offset", "guest-to-host counter offset in use" },
         { "last-post-load-us", "time the last incoming migration spent in "
           "this device's post_load, us" },
+        { "pages-lost", "times the pages file was found truncated" },
+        { "pages-faults", "guest loads from a truncated pages file that "
+          "read zeros instead of killing QEMU" },
     };
 
     pc->realize = pvclock_pages_realize;
@@ -884,6 +1002,9 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "on migration, MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'exclude' "
         "(default, continue from the value at the stop, like kvmclock) or "
         "'include' (add the time the guest was stopped, from REALTIME)");
+    object_class_property_set_description(klass, "x-inotify",
+        "watch the pages file with inotify as well as once a second "
+        "(default on; tests turn it off to reach the SIGBUS guard)");
     object_class_property_set_description(klass, "monotonic",
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");

@@ -4,7 +4,8 @@
 #
 #   boot.sh [options] [-- HOST-COMMAND...]
 #     --pages FILE     pages file of a running pvclock-helper (required)
-#     --cmd serve|show|shm  what the guest does (default serve; shm:
+#     --cmd serve|watch|show|shm  what the guest does (default serve; watch:
+#                      serve while a thread reads all five clocks; shm:
 #                      the ivshmem stamp exchange, give the ivshmem device
 #                      with --qemu-arg)
 #     --log FILE       guest console log (default: a temporary file)
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, show, shm, bench or chrony, not '$cmd'" ;; esac
+case "$cmd" in serve|watch|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, watch, show, shm, bench or chrony, not '$cmd'" ;; esac
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
@@ -64,7 +65,7 @@ stage "guest: booting $(basename "$(dirname "$kernel")") under TCG with -device 
     -append "console=ttyS0 quiet panic=-1 pvclock.cmd=$cmd" \
     -chardev "file,id=con,path=$log" -serial chardev:con \
     -chardev "socket,id=ex,path=$sock,server=on,wait=off" -serial chardev:ex \
-    -device "pvclock-pages,pages=$pages" "${extra[@]}" \
+    -device "pvclock-pages,id=pvc,pages=$pages" "${extra[@]}" \
     2> "$work/qemu.err" &
 qemu_pid=$!
 
@@ -94,7 +95,7 @@ rc=0
 if [ "$cmd" != show ] && [ $# -gt 0 ]; then
     GUEST_SOCKET=$sock "$@" || rc=$?
     # tell a serving guest to finish; it powers off
-    [ "$cmd" = serve ] &&
+    case "$cmd" in serve|watch) true ;; *) false ;; esac &&
         { printf 'X\n' | socat -u - "UNIX-CONNECT:$sock" 2>/dev/null || true; }
 fi
 for _ in $(seq 60); do

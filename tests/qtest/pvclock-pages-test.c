@@ -601,6 +601,93 @@ static void test_stale_helper(void)
     pages_free(tp);
 }
 
+/* Write the whole file in place, as a helper would (same inode). */
+static void rewrite_in_place(const char *path,
+                             const struct pvcp_host_page *pages)
+{
+    int fd = open(path, O_WRONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, pages, PVCP_FILE_SIZE, 0), ==,
+                    PVCP_FILE_SIZE);
+    close(fd);
+}
+
+/* ms until status turns want (up to 5 s) */
+static int64_t ms_until_status(QTestState *qts, const char *want)
+{
+    int64_t start = g_get_monotonic_time();
+
+    wait_status(qts, "pvc", want);
+    return (g_get_monotonic_time() - start) / 1000;
+}
+
+/*
+ * Truncated, then zeroed, under the device: it stops showing the file
+ * (zero pages over the mapping, status no-helper) at once, through its
+ * inotify watch, and maps the file back when it is whole again.  QEMU's
+ * own reads of the BAR here would die of SIGBUS if the device left the
+ * short file mapped.
+ */
+static void test_truncated_file(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    struct pvcp_offset_page op;
+    int64_t worst = 0;
+    uint64_t gen;
+
+    make_pages(pages);
+    wait_status(qts, "pvc", "valid");
+    read_offset_page(qts, DEV_SLOT, &op);
+    gen = op.generation;
+    for (int round = 1; round <= 3; round++) {
+        g_assert_cmpint(truncate(tp->path, 0), ==, 0);
+        worst = MAX(worst, ms_until_status(qts, "no-helper"));
+        g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-lost"), ==, round);
+        g_assert_false(qom_get_bool(qts, "pvc", "helper-connected"));
+        g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, 0);
+        g_assert_cmphex(qpci_io_readq(dev, bar, PVCP_FILE_SIZE - 8), ==, 0);
+        read_offset_page(qts, DEV_SLOT, &op);
+        g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
+        g_assert_cmpuint(op.generation, >, gen);
+        gen = op.generation;
+
+        rewrite_in_place(tp->path, pages);
+        worst = MAX(worst, ms_until_status(qts, "valid"));
+        g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, PVCP_HOST_MAGIC);
+        g_assert_cmpuint(qpci_io_readq(dev, bar, offsetof(struct pvcp_host_page,
+                                                          hres_base)), ==,
+                         1700000000);
+        read_offset_page(qts, DEV_SLOT, &op);
+        g_assert_cmpuint(op.generation, >, gen);
+        gen = op.generation;
+    }
+    /* inotify, not the 1 Hz watch: three times in a row well under 1 s */
+    g_test_message("worst time to notice: %" PRId64 " ms", worst);
+    g_assert_cmpint(worst, <, 500);
+
+    /* zeroed in place: the mapping stays, the device calls it unusable */
+    memset(pages, 0, PVCP_FILE_SIZE);
+    rewrite_in_place(tp->path, pages);
+    wait_status(qts, "pvc", "no-helper");
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-lost"), ==, 3);
+    make_pages(pages);
+    rewrite_in_place(tp->path, pages);
+    wait_status(qts, "pvc", "valid");
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-faults"), ==, 0);
+
+    qpci_iounmap(dev, bar);
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 static void test_relation_change_and_reset(void)
 {
     TestPages *tp = pages_new();
@@ -889,6 +976,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/degraded-then-helper",
                    test_degraded_then_helper);
     qtest_add_func("/pvclock-pages/stale-helper", test_stale_helper);
+    qtest_add_func("/pvclock-pages/truncated-file", test_truncated_file);
     qtest_add_func("/pvclock-pages/relation-change-and-reset",
                    test_relation_change_and_reset);
     qtest_add_func("/pvclock-pages/two-instances", test_two_instances);

@@ -54,7 +54,15 @@ struct PvclockPagesState {
     MemoryRegion no_helper;     /* zero stand-in while there is no file */
     MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
     struct pvcp_offset_page *offset_page;
-    const struct pvcp_host_page *host;  /* the mapped file, or NULL */
+    /* the mapped file, or NULL; only the guest loads from it */
+    const struct pvcp_host_page *host;
+    int host_fd;                /* the RAM block's fd: QEMU reads this */
+    int guard_slot;             /* SIGBUS guard of the mapping, -1 none */
+    uint32_t guard_faults_seen;
+    bool host_lost;             /* file short: zero pages over the map */
+    bool host_ok;               /* whole, with valid headers */
+    uint64_t pages_lost;        /* times the file was found short */
+    int inotify_fd;             /* -1: the 1 Hz watch only */
 
     const PvclockCounterBackend *backend;
     PvclockCounterRelation relation;
@@ -84,6 +92,7 @@ struct PvclockPagesState {
     char *flavour;              /* "unsmeared" or "smeared" */
     char *monotonic;            /* "vm" or "host" */
     char *downtime;             /* "exclude" or "include" */
+    bool use_inotify;           /* x-inotify */
     uint32_t monotonic_host;    /* parsed monotonic */
     uint32_t downtime_include;  /* parsed downtime */
     uint64_t qtest_offset;      /* x-qtest-offset: simulated relation */
@@ -103,5 +112,14 @@ void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
 
 /* Nominal host counter frequency from host page 0 (0 unknown). */
 uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s);
+
+/* host-file.c: the pages file, read and guarded (see there). */
+bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc);
+int pvclock_guard_add(void *start);
+void pvclock_guard_remove(int slot);
+uint32_t pvclock_guard_faults(int slot);
+bool pvclock_guard_zero(void *start);
+bool pvclock_guard_remap(void *start, int fd);
+void pvclock_guard_vcpus(void);
 
 #endif /* HW_PVCLOCK_PAGES_H */

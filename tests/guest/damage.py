@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Damage the pages file under a running guest (the host side of
+tests/guest/test-damage.sh, run by boot.sh once the guest serves).
+
+Truncates, zeroes and scribbles on the pages file while QEMU maps it and
+the guest's watcher reads all five clocks, then prints one "damage:" line
+per measurement for the test to check.  The guest's own verdict comes
+from pvclock-exchange --watch afterwards.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "migration"))
+from migrate import QMP  # noqa: E402
+
+
+class Alive:
+    """QMP wants a process to poll; QEMU is boot.sh's."""
+    stderr = None
+
+    def poll(self):
+        return None
+
+
+def wait_for(qmp, prop, want, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if qmp.qom(prop) == want:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_at(path, offset, data):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", required=True)
+    ap.add_argument("--qmp", required=True)
+    ap.add_argument("--helper-pid", type=int, required=True)
+    ap.add_argument("--exchange", required=True)
+    ap.add_argument("--rounds", type=int, default=10)
+    a = ap.parse_args()
+    qmp = QMP(a.qmp, Alive())
+    size = 4 * 4096
+
+    def report(key, value):
+        print("damage: %s %s" % (key, value), flush=True)
+
+    report("status-before", qmp.qom("status"))
+
+    # the helper running: it grows the file back at its next look
+    for _ in range(a.rounds):
+        os.truncate(a.pages, 0)
+        time.sleep(0.2)
+    report("status-after-truncations", "valid" if wait_for(qmp, "status", "valid", 5) else qmp.qom("status"))
+
+    # the helper stopped: only the device stands between the guest and
+    # a short file
+    os.kill(a.helper_pid, signal.SIGSTOP)
+    os.truncate(a.pages, 0)
+    seen = wait_for(qmp, "status", "no-helper", 5)
+    report("status-while-truncated", "no-helper" if seen else qmp.qom("status"))
+    time.sleep(1)
+    report("pages-lost", qmp.qom("pages-lost"))
+    report("pages-faults", qmp.qom("pages-faults"))
+    os.kill(a.helper_pid, signal.SIGCONT)
+    report("status-after-repair", "valid" if wait_for(qmp, "status", "valid", 5) else qmp.qom("status"))
+
+    # zeros and random bytes over the whole file, the helper running
+    for _ in range(a.rounds):
+        write_at(a.pages, 0, bytes(size))
+        time.sleep(0.1)
+        write_at(a.pages, 0, os.urandom(size))
+        time.sleep(0.1)
+    report("status-after-scribbles", "valid" if wait_for(qmp, "status", "valid", 5) else qmp.qom("status"))
+
+    # the guest must agree with the host again, and its watcher must have
+    # seen errors, never a step back
+    time.sleep(0.5)
+    r = subprocess.run([a.exchange, "--rounds", "100", "--watch"],
+                       capture_output=True, text=True)
+    sys.stdout.write(r.stdout)
+    sys.stdout.flush()
+    return r.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
