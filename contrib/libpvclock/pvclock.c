@@ -338,6 +338,10 @@ struct page_copy {
     struct pvcp_base tai_base;      /* smeared REALTIME only */
     struct pvcp_smear smear;        /* smeared REALTIME only */
     struct pvcp_xform sim;          /* simulated hosts only */
+    bool has_checks;                /* ABI 1.2 writer: verify these */
+    int32_t leap;                   /* smear.leap, covered by check */
+    uint64_t check, check_aux;
+    uint64_t aux[PVCP_CHECK_AUX_WORDS];
 };
 
 /* The offset page's transform for host page `page` and a clock's offset. */
@@ -362,6 +366,18 @@ static void copy_page(const volatile struct pvcp_host_page *h,
 {
     c->counter_mode = h->counter_mode;
     c->flags = h->flags;
+    c->has_checks = pvcp_page_has_checks(h->abi_minor);
+    if (c->has_checks) {
+        const volatile uint64_t *w = (const volatile uint64_t *)
+            ((const volatile char *)h + PVCP_CHECK_AUX_START);
+
+        c->leap = h->smear.leap;
+        c->check = h->check[kind == KIND_HRES ? hres_index : PVCP_CHECK_RAW];
+        c->check_aux = h->check_aux;
+        for (int i = 0; i < PVCP_CHECK_AUX_WORDS; i++) {
+            c->aux[i] = w[i];
+        }
+    }
     if (c->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
         c->kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
         c->kc.system_time = h->kvmclock.system_time;
@@ -506,6 +522,15 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
         !(c.flags & PVCP_HOST_F_VALID)) {
         return PVCLOCK_EUNPUBLISHED;
     }
+    /* damaged by someone other than the helper: refuse, don't compute */
+    if (c.has_checks &&
+        (c.check != pvcp_check_clock(kind == KIND_HRES ? hres_index
+                                                       : PVCP_CHECK_RAW,
+                                     c.counter_mode, c.flags, &c.line,
+                                     &c.base, c.leap) ||
+         c.check_aux != pvcp_check_aux_words(c.aux))) {
+        return PVCLOCK_EBADPAGE;
+    }
     /* scaled pages (2, 3) count raw ns, the others never do */
     if ((c.counter_mode == PVCP_COUNTER_RAW_NS) !=
         !!(page & PVCP_PAGE_SCALED)) {
@@ -609,9 +634,10 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     struct pvcp_base base;
     struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
     struct pvcp_timens_offset mono = { 0, 0 };
-    uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, page;
-    uint64_t counter, host, flags, heartbeat, stale_after;
-    int hi, mi;
+    uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, page, mode;
+    uint64_t counter, host, flags, heartbeat, stale_after, check;
+    int32_t leap;
+    int hi, mi, checked;
 
     if ((unsigned)clk >= sizeof(fast_clock) / sizeof(fast_clock[0]) ||
         (clk != CLOCK_REALTIME && !fast_clock[clk].hres_index &&
@@ -635,15 +661,18 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     h = pc->host[page];
     hseq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
     flags = h->flags;
+    mode = h->counter_mode;
+    leap = h->smear.leap;
+    checked = pvcp_page_has_checks(h->abi_minor);
+    check = h->check[hi >= 0 ? hi : PVCP_CHECK_RAW];
     if (h->magic != PVCP_HOST_MAGIC || h->abi_major != PVCP_ABI_MAJOR ||
         h->page_index != page ||
         (op && (op->magic != PVCP_OFFSET_MAGIC ||
                 op->abi_major != PVCP_ABI_MAJOR)) ||
-        h->counter_mode != PVCP_COUNTER_TSC ||
+        mode != PVCP_COUNTER_TSC ||
         (flags & (PVCP_HOST_F_SIMULATED | PVCP_HOST_F_VALID)) !=
         PVCP_HOST_F_VALID ||
-        (hi == PVCP_HRES_REALTIME && (page & PVCP_PAGE_SMEARED) &&
-         h->smear.leap)) {
+        (hi == PVCP_HRES_REALTIME && (page & PVCP_PAGE_SMEARED) && leap)) {
         return -1;
     }
     vl = hi >= 0 ? &h->hres : &h->raw;
@@ -664,7 +693,10 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     stale_after = h->stale_after;
 
     if (status != PVCP_STATUS_VALID || line.shift > 63 ||
-        (op && (xf.frac_bits > 63 || !(xf.flags & PVCP_XFORM_F_VALID)))) {
+        (op && (xf.frac_bits > 63 || !(xf.flags & PVCP_XFORM_F_VALID))) ||
+        (checked && check != pvcp_check_clock(hi >= 0 ? hi : PVCP_CHECK_RAW,
+                                              mode, flags, &line, &base,
+                                              leap))) {
         return -1;
     }
     host = op ? pvcp_xform_apply(&xf, counter) : counter;
@@ -691,8 +723,10 @@ static inline int fast_read_host(const struct pvclock *pc, clockid_t clk,
     const volatile struct pvcp_line *vl;
     const volatile struct pvcp_base *vb;
     uint64_t cycle_last, max_cycles, sec, nsec, flags, hb, stale, counter;
-    uint32_t hseq, mult, shift;
-    int hi, page = pc->page >= 0 ? pc->page : 0;
+    uint64_t check;
+    uint32_t hseq, mult, shift, mode;
+    int32_t leap;
+    int hi, checked, page = pc->page >= 0 ? pc->page : 0;
 
     if ((unsigned)clk >= sizeof(fast_clock) / sizeof(fast_clock[0]) ||
         (clk != CLOCK_REALTIME && !fast_clock[clk].hres_index &&
@@ -710,18 +744,22 @@ static inline int fast_read_host(const struct pvclock *pc, clockid_t clk,
                          h->page_index != (uint32_t)page, 0)) {
         return -1;      /* the general path says which */
     }
+    checked = pvcp_page_has_checks(h->abi_minor);
     flags = h->flags;
+    mode = h->counter_mode;
     cycle_last = vl->cycle_last;
     max_cycles = vl->max_cycles;
     mult = vl->mult;
     shift = vl->shift;
     sec = vb->sec;
     nsec = vb->nsec_shifted;
-    if (__builtin_expect((hseq & 1) || h->counter_mode != PVCP_COUNTER_TSC ||
+    leap = h->smear.leap;
+    check = h->check[hi >= 0 ? hi : PVCP_CHECK_RAW];
+    if (__builtin_expect((hseq & 1) || mode != PVCP_COUNTER_TSC ||
                          (flags & (PVCP_HOST_F_SIMULATED |
                                    PVCP_HOST_F_VALID)) != PVCP_HOST_F_VALID ||
                          shift > 63 ||
-                         ((page & PVCP_PAGE_SMEARED) && h->smear.leap), 0)) {
+                         ((page & PVCP_PAGE_SMEARED) && leap), 0)) {
         return -1;
     }
     counter = read_counter_inline();
@@ -737,6 +775,13 @@ static inline int fast_read_host(const struct pvclock *pc, clockid_t clk,
         struct pvcp_base b = { sec, nsec };
         struct pvcp_time t;
 
+        if (__builtin_expect(checked &&
+                             check != pvcp_check_clock(hi >= 0 ? hi :
+                                                       PVCP_CHECK_RAW, mode,
+                                                       flags, &l, &b, leap),
+                             0)) {
+            return -1;  /* damaged: the general path refuses it */
+        }
         counter &= PVCP_S64_MAX;
         t = pvcp_clock_at(&l, &b, flags, counter);
         ts->tv_sec = (time_t)t.sec;

@@ -200,6 +200,7 @@ static struct {
     unsigned long long reads, backward[5], errors;
     long long worst[5];
     unsigned long long gen_first, gen_last;
+    int last_error;
 } watch;
 
 static void *watch_thread(void *arg)
@@ -217,6 +218,7 @@ static void *watch_thread(void *arg)
 
             if (err && err != PVCLOCK_ESTALE) {
                 watch.errors++;
+                watch.last_error = err;
                 continue;
             }
             if (have[i] && (ts.tv_sec < prev[i].tv_sec ||
@@ -248,11 +250,14 @@ static void watch_summary(char *buf, size_t len)
 {
     snprintf(buf, len, "%llu reads, backward steps REALTIME %llu TAI %llu "
              "MONOTONIC %llu MONOTONIC_RAW %llu BOOTTIME %llu (worst %lld "
-             "%lld %lld %lld %lld ns), %llu errors, generation %llu -> %llu",
+             "%lld %lld %lld %lld ns), %llu errors%s%s%s, generation %llu -> "
+             "%llu",
              watch.reads, watch.backward[0], watch.backward[1],
              watch.backward[2], watch.backward[3], watch.backward[4],
              watch.worst[0], watch.worst[1], watch.worst[2], watch.worst[3],
-             watch.worst[4], watch.errors, watch.gen_first, watch.gen_last);
+             watch.worst[4], watch.errors, watch.errors ? " (last: " : "",
+             watch.errors ? pvclock_strerror(watch.last_error) : "",
+             watch.errors ? ")" : "", watch.gen_first, watch.gen_last);
 }
 
 static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)

@@ -30,11 +30,16 @@ static const char *counter_name(uint32_t mode)
 static void print_page(const volatile struct pvcp_host_page *h, int i,
                        FILE *out)
 {
-    fprintf(out, "page %d: magic %s abi %u.%u seq %u counter %s flags 0x%"
-            PRIx64 " counter_hz %" PRIu64 "\n", i,
+    struct pvcp_host_page copy;
+
+    memcpy(&copy, (const void *)h, sizeof(copy));   /* a look, not a read */
+    fprintf(out, "page %d: magic %s abi %u.%u seq %u checks %s counter %s "
+            "flags 0x%" PRIx64 " counter_hz %" PRIu64 "\n", i,
             h->magic == PVCP_HOST_MAGIC ? "ok" : "BAD",
-            h->abi_major, h->abi_minor, h->seq, counter_name(h->counter_mode),
-            h->flags, h->counter_hz);
+            h->abi_major, h->abi_minor, h->seq,
+            !pvcp_page_has_checks(copy.abi_minor) ? "none" :
+            pvcp_page_checks_ok(&copy) ? "ok" : "BAD",
+            counter_name(h->counter_mode), h->flags, h->counter_hz);
     if (h->counter_mode == PVCP_COUNTER_NONE) {
         return;
     }

@@ -52,6 +52,9 @@ static int mkdir_parents(const char *path)
     return ret;
 }
 
+static void read_protected(const volatile struct pvcp_host_page *src,
+                           struct pvcp_host_page *dst);
+
 static bool header_ok(const volatile struct pvcp_host_page *p, int index)
 {
     return p->magic == PVCP_HOST_MAGIC && p->abi_major == PVCP_ABI_MAJOR &&
@@ -111,8 +114,19 @@ bool pages_repair(struct pages_file *pf)
 
     bus.hit = 0;
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page cur;
+
         if (!header_ok(pf->page[i], i)) {
             init_header(pf->page[i], i);
+            pages_unpublish(pf, i);
+            fixed = true;
+            continue;
+        }
+        /* only this process writes the file: no seq loop needed */
+        read_protected(pf->page[i], &cur);
+        cur.abi_minor = PVCP_ABI_MINOR;
+        if (!pvcp_page_checks_ok(&cur)) {
+            pages_unpublish(pf, i);
             fixed = true;
         }
     }
@@ -184,6 +198,7 @@ int pages_open(struct pages_file *pf, const char *path, char *err,
          */
         if (!header_ok(p, i) || (p->seq & 1)) {
             init_header(p, i);
+            pages_unpublish(pf, i);
         }
     }
     {
@@ -294,15 +309,24 @@ bool pages_same_mapping(const struct pvcp_host_page *a,
            same_line(&a->raw, &a->raw_base, &b->raw, &b->raw_base, 1);
 }
 
+/*
+ * The seq-protected part moves as whole 64-bit words (a reader never sees
+ * half a word), and through memcpy() on our side of the copy: the private
+ * pages are structs of narrower fields, and a uint64_t lvalue over them
+ * would break the aliasing rules (it did: -O2 kept mult and shift from
+ * before the copy).
+ */
 static void copy_protected(volatile struct pvcp_host_page *dst,
                            const struct pvcp_host_page *src)
 {
-    const uint8_t *s = (const uint8_t *)src;
     volatile uint8_t *d = (volatile uint8_t *)dst;
 
     dst->counter_mode = src->counter_mode;
     for (size_t off = PROT_START + 4; off < PROT_END; off += 8) {
-        *(volatile uint64_t *)(d + off) = *(const uint64_t *)(s + off);
+        uint64_t w;
+
+        memcpy(&w, (const uint8_t *)src + off, sizeof(w));
+        *(volatile uint64_t *)(d + off) = w;
     }
 }
 
@@ -315,7 +339,9 @@ static void read_protected(const volatile struct pvcp_host_page *src,
     memset(dst, 0, sizeof(*dst));
     dst->counter_mode = src->counter_mode;
     for (size_t off = PROT_START + 4; off < PROT_END; off += 8) {
-        *(uint64_t *)(d + off) = *(const volatile uint64_t *)(s + off);
+        uint64_t w = *(const volatile uint64_t *)(s + off);
+
+        memcpy(d + off, &w, sizeof(w));
     }
 }
 
@@ -341,31 +367,41 @@ bool pages_is_current(struct pages_file *pf, int n,
     return (cur.flags & PVCP_HOST_F_VALID) && pages_same_mapping(&cur, src);
 }
 
+/* Write src's seq-protected part into p with fresh check words. */
+static void write_sealed(volatile struct pvcp_host_page *p,
+                         const struct pvcp_host_page *src)
+{
+    struct pvcp_host_page sealed = *src;
+
+    pvcp_page_seal(&sealed);
+    write_begin(p);
+    copy_protected(p, &sealed);
+    write_end(p);
+}
+
 bool pages_publish(struct pages_file *pf, int n,
                    const struct pvcp_host_page *src)
 {
-    volatile struct pvcp_host_page *p = pf->page[n];
-
     if (pages_is_current(pf, n, src)) {
         return false;
     }
-    write_begin(p);
-    copy_protected(p, src);
-    write_end(p);
+    write_sealed(pf->page[n], src);
     return true;
 }
 
 void pages_unpublish(struct pages_file *pf, int n)
 {
-    volatile struct pvcp_host_page *p = pf->page[n];
+    struct pvcp_host_page cur;
 
-    if (p->counter_mode == PVCP_COUNTER_NONE && !(p->flags & PVCP_HOST_F_VALID)) {
+    read_protected(pf->page[n], &cur);
+    cur.abi_minor = PVCP_ABI_MINOR;
+    if (cur.counter_mode == PVCP_COUNTER_NONE &&
+        !(cur.flags & PVCP_HOST_F_VALID) && pvcp_page_checks_ok(&cur)) {
         return;
     }
-    write_begin(p);
-    p->counter_mode = PVCP_COUNTER_NONE;
-    p->flags = 0;
-    write_end(p);
+    cur.counter_mode = PVCP_COUNTER_NONE;
+    cur.flags = 0;
+    write_sealed(pf->page[n], &cur);
 }
 
 void pages_heartbeat(struct pages_file *pf,

@@ -165,7 +165,7 @@ static void pvclock_pages_update(PvclockPagesState *s, const char *why)
     } else if (!s->host_ok) {
         status = PVCP_STATUS_NO_HELPER;
         reason = s->host_lost ? "pages file truncated"
-                              : "pages file has no valid headers";
+                              : "pages file damaged (headers or check words)";
     } else if (!rel.exact) {
         status = PVCP_STATUS_UNRELIABLE;
         reason = rel.why;
@@ -335,6 +335,7 @@ static const char *pvclock_pages_check_host(PvclockPagesState *s)
 {
     uint32_t faults = pvclock_guard_faults(s->guard_slot);
     bool zeroed = s->host_lost || faults != s->guard_faults_seen;
+    struct pvcp_host_page pg;
     struct stat st;
     bool whole, ok;
 
@@ -354,7 +355,9 @@ static const char *pvclock_pages_check_host(PvclockPagesState *s)
         }
         return NULL;
     }
-    ok = pvclock_pages_check_file(s->pages_path, s->host_fd, NULL);
+    ok = pvclock_pages_check_file(s->pages_path, s->host_fd, NULL) &&
+         pvclock_host_snapshot(s->host_fd, &pg, NULL) &&
+         pvcp_page_checks_ok(&pg);
     if (zeroed) {
         if (!ok || !pvclock_guard_remap((void *)s->host, s->host_fd)) {
             return NULL;
@@ -699,7 +702,8 @@ static bool pvclock_pages_host_clock(const struct pvcp_host_page *h,
     uint64_t counter = tsc;
     struct pvcp_time t;
 
-    if (h->magic != PVCP_HOST_MAGIC || !(h->flags & PVCP_HOST_F_VALID) ||
+    if (h->magic != PVCP_HOST_MAGIC || !pvcp_page_checks_ok(h) ||
+        !(h->flags & PVCP_HOST_F_VALID) ||
         h->counter_mode == PVCP_COUNTER_NONE ||
         h->counter_mode == PVCP_COUNTER_RAW_NS || line->shift > 63 ||
         ((h->flags & PVCP_HOST_F_SIMULATED) && h->sim.frac_bits > 63)) {

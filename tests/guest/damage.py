@@ -85,6 +85,20 @@ def main():
         time.sleep(0.1)
     report("status-after-scribbles", "valid" if wait_for(qmp, "status", "valid", 5) else qmp.qom("status"))
 
+    # the clock lines and bases of page 0 overwritten, header and seq
+    # kept: only the check words can tell (ABI 1.2)
+    lines_at, lines_len = 0x48, 0x80
+    for _ in range(a.rounds):
+        write_at(a.pages, lines_at, os.urandom(lines_len))
+        time.sleep(0.1)
+    os.kill(a.helper_pid, signal.SIGSTOP)
+    write_at(a.pages, lines_at, os.urandom(lines_len))
+    seen = wait_for(qmp, "status", "no-helper", 5)
+    report("status-while-lines-scribbled", "no-helper" if seen else qmp.qom("status"))
+    time.sleep(0.5)
+    os.kill(a.helper_pid, signal.SIGCONT)
+    report("status-after-line-scribbles", "valid" if wait_for(qmp, "status", "valid", 5) else qmp.qom("status"))
+
     # the guest must agree with the host again, and its watcher must have
     # seen errors, never a step back
     time.sleep(0.5)

@@ -45,6 +45,7 @@ static void make_pages(struct pvcp_host_page *pages)
         h->hres.mult = 0x800000;
         h->hres.shift = 23;
         h->hres_base[PVCP_HRES_REALTIME].sec = 1700000000 + i;
+        pvcp_page_seal(h);
     }
 }
 
@@ -779,6 +780,7 @@ static void make_host(struct pvcp_host_page *pages, uint64_t hz,
         h->raw_base.sec = mono_sec;
         h->hres_base[PVCP_HRES_REALTIME].sec = realtime_sec;
         h->hres_base[PVCP_HRES_TAI].sec = realtime_sec + 37;
+        pvcp_page_seal(h);
     }
 }
 

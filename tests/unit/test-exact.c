@@ -193,6 +193,7 @@ static void put_page(struct pvcp_host_page *file, const struct host_snapshot *s)
 
     memset(&page, 0, sizeof(page));
     pages_fill_from_snapshot(&page, s, 1);
+    pvcp_page_seal(&page);      /* as the helper publishes: checks on */
     memcpy((char *)&file[0] + from, (char *)&page + from, to - from);
 }
 
@@ -232,6 +233,7 @@ int main(void)
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         file[i].magic = PVCP_HOST_MAGIC;
         file[i].abi_major = PVCP_ABI_MAJOR;
+        file[i].abi_minor = PVCP_ABI_MINOR;
         file[i].page_index = (uint32_t)i;
     }
     tap_ok(pvclock_open_host(&pc, path) == PVCLOCK_OK, "library opened");

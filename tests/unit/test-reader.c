@@ -62,15 +62,27 @@ static void init_image(struct bar_image *img)
 
 static char tmpl[] = "/tmp/pvclock-test-reader-XXXXXX";
 
-static void write_image(const struct bar_image *img, size_t len)
+static void write_raw(const void *buf, size_t len, off_t at, int flags)
 {
-    int fd = open(tmpl, O_WRONLY | O_TRUNC);
+    int fd = open(tmpl, O_WRONLY | flags);
 
-    if (fd < 0 || write(fd, img, len) != (ssize_t)len) {
+    if (fd < 0 || pwrite(fd, buf, len, at) != (ssize_t)len) {
         perror("write image");
         exit(2);
     }
     close(fd);
+}
+
+/* As the helper publishes: every host page with its check words. */
+static void write_image(const struct bar_image *img, size_t len)
+{
+    static struct bar_image sealed;
+
+    sealed = *img;
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pvcp_page_seal(&sealed.host[i]);
+    }
+    write_raw(&sealed, len, 0, O_TRUNC);
 }
 
 static int64_t ns_of(const struct timespec *ts)
@@ -318,6 +330,57 @@ static void test_errors(struct bar_image *img)
     err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_EBUSY, "seq stuck odd: %s, no hang",
            pvclock_strerror(err));
+    pvclock_close(&pc);
+
+    /*
+     * Damage that keeps the header and an even seq: the check words
+     * refuse what they cover, and only that.
+     */
+    init_image(img);
+    write_image(img, PVCP_FILE_SIZE);
+    pvclock_open_host(&pc, tmpl);
+    {
+        uint64_t sec = 1800000000;
+        unsigned char junk[0x80];     /* hres, its bases, raw, raw_base */
+
+        write_raw(&sec, sizeof(sec), offsetof(struct pvcp_host_page,
+                  hres_base[PVCP_HRES_REALTIME].sec), 0);
+        err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+        tap_ok(err == PVCLOCK_EBADPAGE, "REALTIME base scribbled, check "
+               "words not: %s", pvclock_strerror(err));
+        err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC, 1000000, &ts);
+        tap_ok(err == PVCLOCK_EBADPAGE, "the same page's MONOTONIC, read "
+               "on the general path (check_aux covers every base): %s",
+               pvclock_strerror(err));
+        err = pvclock_gettime(&pc, CLOCK_MONOTONIC, &ts);
+        tap_ok(err == PVCLOCK_OK, "the fast path checks only what it "
+               "reads: MONOTONIC's words are intact, so it is computed");
+
+        for (size_t i = 0; i < sizeof(junk); i++) {
+            junk[i] = (unsigned char)(i * 37 + 11);
+        }
+        write_raw(junk, sizeof(junk), offsetof(struct pvcp_host_page, hres),
+                  0);
+        for (int c = 0; c < 5; c++) {
+            static const clockid_t ids[] = {
+                CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
+                CLOCK_BOOTTIME, CLOCK_TAI
+            };
+
+            err = pvclock_gettime(&pc, ids[c], &ts);
+            tap_ok(err == PVCLOCK_EBADPAGE, "line and bases overwritten: "
+                   "clock %d refused, fast path too: %s", (int)ids[c],
+                   pvclock_strerror(err));
+        }
+    }
+    pvclock_close(&pc);
+
+    init_image(img);
+    img->host[0].abi_minor = 1;     /* an ABI 1.1 helper: no check words */
+    write_raw(img, PVCP_FILE_SIZE, 0, O_TRUNC);
+    pvclock_open_host(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_OK, "ABI 1.1 page without check words: read");
     pvclock_close(&pc);
 
     tap_ok(strcmp(pvclock_strerror(-1), "unknown pvclock error") == 0 &&

@@ -8,7 +8,10 @@
  *
  * Built twice: normally it uses the helper's writer and must see no torn
  * read; with -DBROKEN_WRITER it writes the same fields without the
- * seqcount, and must catch torn reads, which shows the test can fail.
+ * seqcount, and must catch torn reads on a page without check words (an
+ * ABI 1.1 writer), which shows the test can fail.  On a page with check
+ * words (ABI 1.2) the same broken writer, updating the checks last, gets
+ * its torn versions refused (errors) instead of read.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +22,7 @@
 
 #include "pages.h"
 #include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
 
 #define COUNTER  1000000ull
@@ -27,6 +31,9 @@ static struct pages_file pf;
 static struct pvclock pc;
 static _Atomic int stop;
 static _Atomic long torn, reads, errors;
+#ifdef BROKEN_WRITER
+static _Atomic int seal_too;    /* the broken writer also updates checks */
+#endif
 static _Atomic unsigned long versions;
 
 static void fill(struct pvcp_host_page *p, uint64_t k)
@@ -61,6 +68,14 @@ static void *writer(void *arg)
             for (volatile int spin = 0; spin < 20; spin++) {
             }
             h->hres_base[PVCP_HRES_REALTIME].nsec_shifted = k % 1000000000;
+            if (atomic_load_explicit(&seal_too, memory_order_relaxed)) {
+                struct pvcp_host_page v;
+
+                fill(&v, k);
+                pvcp_page_seal(&v);
+                h->check[PVCP_HRES_REALTIME] = v.check[PVCP_HRES_REALTIME];
+                h->check_aux = v.check_aux;
+            }
         }
 #else
         fill(&p, k);
@@ -95,12 +110,34 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Let the writer and two readers race for `seconds`. */
+static void race(int seconds)
+{
+    pthread_t w, r[2];
+
+    atomic_store(&stop, 0);
+    atomic_store(&torn, 0);
+    atomic_store(&reads, 0);
+    atomic_store(&errors, 0);
+    atomic_store(&versions, 0);
+    pthread_create(&w, NULL, writer, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&r[i], NULL, reader, NULL);
+    }
+    sleep(seconds);
+    atomic_store(&stop, 1);
+    pthread_join(w, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(r[i], NULL);
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/pvclock-test-seqlock-XXXXXX", path[128], err[256];
     const char *env = getenv("PVCLOCK_SEQLOCK_SECONDS");
+    int seconds = env ? atoi(env) : 2;
     struct pvcp_host_page p;
-    pthread_t w, r[2];
 
     if (!mkdtemp(dir)) {
         return 2;
@@ -114,21 +151,22 @@ int main(void)
     pages_publish(&pf, 0, &p);
     tap_ok(pvclock_open_host(&pc, path) == PVCLOCK_OK, "library opens %s",
            path);
-    pthread_create(&w, NULL, writer, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_create(&r[i], NULL, reader, NULL);
-    }
-    sleep(env ? atoi(env) : 2);
-    atomic_store(&stop, 1);
-    pthread_join(w, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_join(r[i], NULL);
-    }
 #ifdef BROKEN_WRITER
+    pf.page[0]->abi_minor = 1;  /* no check words: the seqcount alone */
+    race(seconds);
     tap_ok(atomic_load(&torn) > 0, "a writer without the seqcount is caught: "
            "%ld torn reads in %ld (%lu versions written)",
            atomic_load(&torn), atomic_load(&reads), atomic_load(&versions));
+    pf.page[0]->abi_minor = PVCP_ABI_MINOR;
+    atomic_store(&seal_too, 1);
+    race(seconds);
+    tap_ok(atomic_load(&torn) == 0 && atomic_load(&errors) > 0,
+           "with check words the same writer's torn versions are refused: "
+           "%ld torn, %ld refused, %ld read (%lu versions written)",
+           atomic_load(&torn), atomic_load(&errors), atomic_load(&reads),
+           atomic_load(&versions));
 #else
+    race(seconds);
     tap_ok(atomic_load(&torn) == 0 && atomic_load(&errors) == 0,
            "no torn read: %ld reads of %lu versions, %ld torn, %ld errors",
            atomic_load(&reads), atomic_load(&versions), atomic_load(&torn),

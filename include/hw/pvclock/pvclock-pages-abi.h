@@ -88,7 +88,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          1
+#define PVCP_ABI_MINOR          2
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -234,7 +234,7 @@ struct pvcp_host_page {
     pvcp_u32 reserved0;
     pvcp_u64 reserved1;
 
-    /* 0x018: seqcount for everything from here to 0x140 */
+    /* 0x018: seqcount for everything from here to 0x170 */
     pvcp_u32 seq;
     pvcp_u32 counter_mode;      /* PVCP_COUNTER_* */
     pvcp_u64 flags;             /* PVCP_HOST_F_* */
@@ -277,8 +277,23 @@ struct pvcp_host_page {
     pvcp_u64 disruptions;
     pvcp_u64 reserved_seq[3];
 
-    /* 0x140: outside seq */
-    pvcp_u64 reserved2[8];
+    /*
+     * 0x140: check words (ABI 1.2), written in the same seq write as what
+     * they cover, so that a page damaged by anyone but the helper (a
+     * stray write, a scribble that keeps the header and an even seq) is
+     * refused instead of read as clocks.  check[i] covers what a reader
+     * of clock i loads (pvcp_check_clock(): counter_mode, flags, the
+     * line, the clock's base, smear.leap), i = PVCP_HRES_* or 4 for
+     * MONOTONIC_RAW; check_aux everything else under seq
+     * (pvcp_check_aux()).  Readers verify them when the page's abi_minor
+     * is 2 or more.  They catch accidents, not an adversary: whoever can
+     * write the file can also write matching check words.
+     */
+    pvcp_u64 check[PVCP_HRES_CLOCKS + 1];
+    pvcp_u64 check_aux;
+
+    /* 0x170: outside seq */
+    pvcp_u64 reserved2[2];
 
     /*
      * 0x180, own cache line, NOT protected by seq: the helper's liveness,
@@ -397,8 +412,10 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, sim) == 0x108,
                    "sim offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, disruptions) ==
                    0x120, "disruptions offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, check) ==
+                   0x140, "check words");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, reserved2) ==
-                   0x140, "end of the seq-protected part");
+                   0x170, "end of the seq-protected part");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
                                       heartbeat_counter) == 0x180,
                    "liveness cache line");

@@ -204,4 +204,99 @@ static inline int pvcp_time_cmp(struct pvcp_time a, struct pvcp_time b)
     return a.nsec < b.nsec ? -1 : a.nsec > b.nsec;
 }
 
+/*
+ * Check words (ABI 1.2, struct pvcp_host_page.check).  Each 64-bit word
+ * a check covers is rotated by its own amount and XORed into a seed that
+ * names the clock: any change of one covered word, a word moved to
+ * another place, or random bytes over the page (2^-64) fail the check.
+ * Cheap enough for every read: the words are the ones a read loads
+ * anyway, and the rotations are independent of one another.
+ */
+#define PVCP_CHECK_SEED         0x314b434843504350ull   /* "PVCPCHK1" */
+#define PVCP_CHECK_RAW          PVCP_HRES_CLOCKS        /* check[] index */
+
+static inline pvcp_u64 pvcp_rotl(pvcp_u64 w, unsigned r)
+{
+    return r ? (w << r) | (w >> (64 - r)) : w;
+}
+
+static inline pvcp_u64 pvcp_check_clock(unsigned index, pvcp_u32 counter_mode,
+                                        pvcp_u64 flags,
+                                        const struct pvcp_line *l,
+                                        const struct pvcp_base *b,
+                                        pvcp_s32 leap)
+{
+    return (PVCP_CHECK_SEED + index) ^
+           pvcp_rotl(counter_mode | (pvcp_u64)(pvcp_u32)leap << 32, 9) ^
+           pvcp_rotl(flags, 18) ^
+           pvcp_rotl(l->cycle_last, 27) ^
+           pvcp_rotl(l->max_cycles, 36) ^
+           pvcp_rotl(l->mult | (pvcp_u64)l->shift << 32, 45) ^
+           pvcp_rotl(b->sec, 54) ^
+           pvcp_rotl(b->nsec_shifted, 63);
+}
+
+/* Clock index (PVCP_HRES_* or PVCP_CHECK_RAW) of page p, by its words. */
+static inline pvcp_u64 pvcp_check_page_clock(const struct pvcp_host_page *p,
+                                             unsigned index)
+{
+    return pvcp_check_clock(index, p->counter_mode, p->flags,
+                            index == PVCP_CHECK_RAW ? &p->raw : &p->hres,
+                            index == PVCP_CHECK_RAW ? &p->raw_base
+                                                    : &p->hres_base[index],
+                            p->smear.leap);
+}
+
+/* Everything else under seq: the 64-bit words from 0x020 to 0x140. */
+#define PVCP_CHECK_AUX_START    0x20
+#define PVCP_CHECK_AUX_WORDS    ((0x140 - PVCP_CHECK_AUX_START) / 8)
+
+static inline pvcp_u64 pvcp_check_aux_words(const pvcp_u64 *w)
+{
+    pvcp_u64 acc = PVCP_CHECK_SEED ^ 0xa0a0a0a0a0a0a0a0ull;
+
+    for (unsigned i = 0; i < PVCP_CHECK_AUX_WORDS; i++) {
+        acc = pvcp_rotl(acc ^ pvcp_rotl(w[i], (i * 7) & 63), 1);
+    }
+    return acc;
+}
+
+static inline pvcp_u64 pvcp_check_aux(const struct pvcp_host_page *p)
+{
+    pvcp_u64 w[PVCP_CHECK_AUX_WORDS];
+
+    __builtin_memcpy(w, (const unsigned char *)p + PVCP_CHECK_AUX_START,
+                     sizeof(w));
+    return pvcp_check_aux_words(w);
+}
+
+/* Does page p carry check words (written by ABI 1.2 or later)? */
+static inline int pvcp_page_has_checks(pvcp_u16 abi_minor)
+{
+    return abi_minor >= 2;
+}
+
+/* Fill in all check words of page p (the writer, tests). */
+static inline void pvcp_page_seal(struct pvcp_host_page *p)
+{
+    for (unsigned i = 0; i <= PVCP_CHECK_RAW; i++) {
+        p->check[i] = pvcp_check_page_clock(p, i);
+    }
+    p->check_aux = pvcp_check_aux(p);
+}
+
+/* Do page p's check words match (true for pages without checks)? */
+static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
+{
+    if (!pvcp_page_has_checks(p->abi_minor)) {
+        return 1;
+    }
+    for (unsigned i = 0; i <= PVCP_CHECK_RAW; i++) {
+        if (p->check[i] != pvcp_check_page_clock(p, i)) {
+            return 0;
+        }
+    }
+    return p->check_aux == pvcp_check_aux(p);
+}
+
 #endif /* PVCLOCK_PAGES_CALC_H */
