@@ -1,9 +1,11 @@
 #!/bin/bash
 # Build a second QEMU with AddressSanitizer + UBSan (build/qemu-asan) from
-# the tree scripts/build.sh prepared, for the opt-in 'qemu-asan' test
-# suite.  About 11 minutes on 2 cores cold, so not in the default suites.
+# the tree scripts/build.sh prepared, for the 'qemu-asan' test suite: the
+# device's qtest against it.  The qtest accelerator needs no TCG, so this
+# build leaves TCG out (KVM stays: QEMU wants one accelerator per target);
+# about 6.5 minutes on 2 cores cold, against 11 with TCG.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$PVCLOCK_ROOT/scripts/build.sh"
 qemu_build "$PVCLOCK_BUILD/qemu/src" "$PVCLOCK_BUILD/qemu-asan" \
-    "$PVCLOCK_BUILD/qemu-asan-logs" "ASan + UBSan" --enable-asan --enable-ubsan
+    "$PVCLOCK_BUILD/qemu-asan-logs" "ASan + UBSan, no TCG" --enable-asan --enable-ubsan --disable-tcg

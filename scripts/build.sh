@@ -102,5 +102,5 @@ for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
 done
 
 # ---- configure and build -----------------------------------------------
-qemu_build "$QSRC" "$QBLD" "$QBLD/.." "no default features"
+qemu_build "$QSRC" "$QBLD" "$QBLD/.." "KVM + TCG, no default features"
 note "$QBLD/qemu-system-x86_64"

@@ -23,18 +23,19 @@ need_root() {
 
 # qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
 # once (x86_64-softmmu, KVM + TCG, no default features, ccache when
-# present, plus the extra arguments), build qemu-system-x86_64 and the
-# device's qtest, and put Debian's firmware where QEMU looks when run from
-# its build tree (its qemu-bundle data directory), so the binary and the
-# qtests work without -L: the +ds tarball has no firmware blobs.  Logs go
-# to LOGDIR/configure.log and LOGDIR/ninja.log.
+# present, then the extra arguments, which may override those), build
+# qemu-system-x86_64 and the device's qtest, and put Debian's firmware
+# where QEMU looks when run from its build tree (its qemu-bundle data
+# directory), so the binary and the qtests work without -L: the +ds
+# tarball has no firmware blobs.  Logs go to LOGDIR/configure.log and
+# LOGDIR/ninja.log.
 qemu_build() {
     local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f
     shift 4
     export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
     mkdir -p "$bld" "$logs"
     if [ ! -f "$bld/build.ninja" ]; then
-        stage "QEMU: configure (x86_64-softmmu, KVM + TCG, $what)"
+        stage "QEMU: configure (x86_64-softmmu, $what)"
         command -v ccache >/dev/null && cc=(--cc="ccache gcc" --cxx="ccache g++")
         ( cd "$bld" && "$src/configure" --python=/usr/bin/python3 \
             --target-list=x86_64-softmmu --without-default-features \

@@ -411,13 +411,67 @@ static void pvclock_pages_inotify(PvclockPagesState *s)
     if (s->inotify_fd < 0) {
         return;                 /* the 1 Hz watch still notices */
     }
-    if (inotify_add_watch(s->inotify_fd, s->pages_path,
-                          IN_MODIFY | IN_ATTRIB) < 0) {
+    s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
+                                      IN_MODIFY | IN_ATTRIB);
+    if (s->inotify_wd < 0) {
         close(s->inotify_fd);
         s->inotify_fd = -1;
         return;
     }
     qemu_set_fd_handler(s->inotify_fd, pvclock_pages_inotify_read, NULL, s);
+}
+
+/*
+ * Another file at the path than the one mapped: the old one was removed
+ * and a helper started over with a new one.  Map the new file over the
+ * old at the same address (the guest's BAR and KVM's memory slot stay as
+ * they are) and read it from now on.  The RAM block keeps the old fd.
+ */
+static const char *pvclock_pages_follow_path(PvclockPagesState *s)
+{
+    struct pvcp_host_page old;
+    struct stat at_path, mapped;
+    uint64_t old_disruptions;
+    int fd;
+
+    if (stat(s->pages_path, &at_path) < 0 ||
+        fstat(s->host_fd, &mapped) < 0 ||
+        (at_path.st_dev == mapped.st_dev && at_path.st_ino == mapped.st_ino)) {
+        return NULL;
+    }
+    fd = pvclock_pages_open_file(s, NULL);
+    if (fd < 0) {
+        return NULL;            /* not (yet) a pages file: keep the old */
+    }
+    /*
+     * A guest's disruption count is generation + the host page's
+     * disruptions, and must only grow; the new file counts from its own
+     * start.  Step generation past what the old file had counted, before
+     * the guest can see the new file.
+     */
+    old_disruptions = pvclock_host_snapshot(s->host_fd, &old, NULL) ?
+                      old.disruptions : 0;
+    offset_page_write_begin(s);
+    s->offset_page->generation += old_disruptions + 1;
+    offset_page_write_end(s);
+    if (!pvclock_guard_remap((void *)s->host, fd)) {
+        close(fd);
+        return NULL;
+    }
+    if (s->host_fd != memory_region_get_fd(&s->host_pages)) {
+        close(s->host_fd);
+    }
+    s->host_fd = fd;
+    s->host_lost = false;
+    s->host_ok = true;
+    s->guard_faults_seen = pvclock_guard_faults(s->guard_slot);
+    if (s->inotify_fd >= 0) {
+        inotify_rm_watch(s->inotify_fd, s->inotify_wd);
+        s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
+                                          IN_MODIFY | IN_ATTRIB);
+    }
+    trace_pvclock_pages_host_replaced(s->pages_path);
+    return "pages file replaced";
 }
 
 static void pvclock_pages_watch(void *opaque)
@@ -433,6 +487,8 @@ static void pvclock_pages_watch(void *opaque)
             why = "pages file appeared";
         }
         error_free(err);
+    } else {
+        why = pvclock_pages_follow_path(s) ?: why;
     }
     pvclock_pages_recheck(s, why);
     timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
@@ -674,6 +730,10 @@ static void pvclock_pages_exit(PCIDevice *pdev)
     }
     pvclock_guard_remove(s->guard_slot);
     s->guard_slot = -1;
+    if (s->host && s->host_fd != memory_region_get_fd(&s->host_pages)) {
+        close(s->host_fd);      /* a replacement file's: ours */
+    }
+    s->host_fd = -1;
     /*
      * The subregions hold references on their owner, this device, through
      * the BAR container: take them out or the device is never finalised

@@ -414,15 +414,17 @@ static bool qom_get_bool(QTestState *qts, const char *id, const char *prop)
 /* Wait (up to 5 s of host time: the device's watch runs at 1 Hz). */
 static void wait_status(QTestState *qts, const char *id, const char *want)
 {
-    for (int i = 0; i < 50; i++) {
-        g_autofree char *st = qom_get_str(qts, id, "status");
+    g_autofree char *st = NULL;
 
+    for (int i = 0; i < 50; i++) {
+        g_free(st);
+        st = qom_get_str(qts, id, "status");
         if (!strcmp(st, want)) {
             return;
         }
         g_usleep(100 * 1000);
     }
-    g_assert_cmpstr(qom_get_str(qts, id, "status"), ==, want);
+    g_assert_cmpstr(st, ==, want);
 }
 
 static void read_offset_page(QTestState *qts, int slot,
@@ -532,7 +534,7 @@ static void test_degraded_then_helper(void)
     QPCIBar bar;
     uint32_t magic;
 
-    g_assert_cmpstr(qom_get_str(qts, "pvc", "status"), ==, "no-helper");
+    wait_status(qts, "pvc", "no-helper");
     g_assert_false(qom_get_bool(qts, "pvc", "helper-connected"));
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
@@ -681,6 +683,55 @@ static void test_truncated_file(void)
     rewrite_in_place(tp->path, pages);
     wait_status(qts, "pvc", "valid");
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-faults"), ==, 0);
+
+    qpci_iounmap(dev, bar);
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * The file removed and a new one made at the same path (a helper started
+ * over after /run was cleaned): the device maps the new file over the old
+ * one and reads it from then on.
+ */
+static void test_replaced_file(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts = start_qemu(tp->path, 0);
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    const uint64_t sec_off = offsetof(struct pvcp_host_page, hres_base);
+    struct pvcp_offset_page op;
+    uint64_t gen, sec = 0;
+
+    wait_status(qts, "pvc", "valid");
+    read_offset_page(qts, DEV_SLOT, &op);
+    gen = op.generation;
+    g_assert_cmpuint(qpci_io_readq(dev, bar, sec_off), ==, 1700000000);
+
+    g_assert_cmpint(unlink(tp->path), ==, 0);
+    make_pages(pages);
+    pages[0].hres_base[PVCP_HRES_REALTIME].sec = 1700000100;
+    pvcp_page_seal(&pages[0]);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);   /* a new inode */
+    for (int i = 0; i < 50 && sec != 1700000100; i++) {
+        g_usleep(100 * 1000);
+        sec = qpci_io_readq(dev, bar, sec_off);
+    }
+    g_assert_cmpuint(sec, ==, 1700000100);
+    wait_status(qts, "pvc", "valid");
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.generation, >, gen);
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-lost"), ==, 0);
+
+    /* and it watches the new file: truncated, it is noticed */
+    g_assert_cmpint(truncate(tp->path, 0), ==, 0);
+    wait_status(qts, "pvc", "no-helper");
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-lost"), ==, 1);
 
     qpci_iounmap(dev, bar);
     g_free(dev);
@@ -979,6 +1030,7 @@ int main(int argc, char **argv)
                    test_degraded_then_helper);
     qtest_add_func("/pvclock-pages/stale-helper", test_stale_helper);
     qtest_add_func("/pvclock-pages/truncated-file", test_truncated_file);
+    qtest_add_func("/pvclock-pages/replaced-file", test_replaced_file);
     qtest_add_func("/pvclock-pages/relation-change-and-reset",
                    test_relation_change_and_reset);
     qtest_add_func("/pvclock-pages/two-instances", test_two_instances);

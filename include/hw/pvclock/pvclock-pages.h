@@ -63,6 +63,7 @@ struct PvclockPagesState {
     bool host_ok;               /* whole, with valid headers */
     uint64_t pages_lost;        /* times the file was found short */
     int inotify_fd;             /* -1: the 1 Hz watch only */
+    int inotify_wd;
 
     const PvclockCounterBackend *backend;
     PvclockCounterRelation relation;
