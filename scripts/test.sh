@@ -118,7 +118,9 @@ for suite in $suites; do
         stage "guest end to end: helper -> QEMU (TCG) -> guest program"
         run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh"
         stage "guest under fire: the pages file truncated, zeroed, scribbled"
-        run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh" ;;
+        run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh"
+        stage "a guest hammering writes on the BAR for ${PVCLOCK_HAMMER_SECONDS:-10} s"
+        run_tap guest/hammer "$PVCLOCK_ROOT/tests/guest/test-hammer.sh" ;;
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;

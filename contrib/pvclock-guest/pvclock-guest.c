@@ -53,12 +53,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "Usage: pvclock-guest [--resource PATH] show\n"
-"       pvclock-guest [--resource PATH] serve --tty DEVICE [--watch]\n"
+"       pvclock-guest [--resource PATH] serve --tty DEVICE [--watch] [--hammer]\n"
 "       pvclock-guest [--resource PATH] shm-exchange\n"
 "       pvclock-guest [--resource PATH] chrony --socket PATH [--interval-ms N]\n"
 "Read the host's clocks through the pvclock-pages PCI device.\n"
 "  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n"
-"  --tty DEVICE     serial line to answer host time queries on (serve)\n");
+"  --tty DEVICE     serial line to answer host time queries on (serve)\n"
+"  --watch          serve: a thread reads all five clocks and counts steps back\n"
+"  --hammer         serve: a thread writes all over the BAR (the device must\n"
+"                   ignore it)\n");
 }
 
 static int open_device(struct pvclock *pc, const char *resource)
@@ -260,11 +263,69 @@ static void watch_summary(char *buf, size_t len)
              watch.errors ? ")" : "", watch.gen_first, watch.gen_last);
 }
 
-static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
+/*
+ * The BAR hammer (serve --hammer): a thread writes all over the BAR, in
+ * every size, as fast as it can.  The device must ignore every write:
+ * the watcher keeps reading good clocks and the host's file is untouched.
+ */
+static struct {
+    char path[256];
+    volatile int stop;
+    unsigned long long writes;
+} hammer;
+
+static void *hammer_thread(void *arg)
+{
+    int fd = open(hammer.path, O_RDWR | O_CLOEXEC);
+    volatile uint8_t *bar;
+    uint64_t x = 88172645463325252ull;
+
+    (void)arg;
+    if (fd < 0) {
+        fprintf(stderr, "pvclock-guest: hammer: cannot open %s: %s\n",
+                hammer.path, strerror(errno));
+        return NULL;
+    }
+    bar = mmap(NULL, PVCP_BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (bar == MAP_FAILED) {
+        fprintf(stderr, "pvclock-guest: hammer: cannot map %s writable: "
+                "%s\n", hammer.path, strerror(errno));
+        return NULL;
+    }
+    while (!hammer.stop) {
+        size_t off;
+
+        x ^= x << 13;       /* xorshift: offsets and values */
+        x ^= x >> 7;
+        x ^= x << 17;
+        off = (size_t)(x % PVCP_BAR_SIZE) & ~(size_t)7;
+        switch (x >> 62) {
+        case 0:
+            *(volatile uint64_t *)(bar + off) = x;
+            break;
+        case 1:
+            *(volatile uint32_t *)(bar + off) = (uint32_t)x;
+            break;
+        case 2:
+            *(volatile uint16_t *)(bar + off) = (uint16_t)x;
+            break;
+        default:
+            bar[off] = (uint8_t)x;
+            break;
+        }
+        hammer.writes++;
+    }
+    munmap((void *)bar, PVCP_BAR_SIZE);
+    return NULL;
+}
+
+static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch,
+                     const char *resource, int do_hammer)
 {
     char line[128], reply[512];
     int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    pthread_t watcher;
+    pthread_t watcher, hammerer;
 
     if (fd < 0) {
         fprintf(stderr, "pvclock-guest: cannot open %s: %s\n", tty,
@@ -282,6 +343,18 @@ static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
         watch.pc = pc;
         if (pthread_create(&watcher, NULL, watch_thread, NULL)) {
             fprintf(stderr, "pvclock-guest: cannot start the watcher\n");
+            return 1;
+        }
+    }
+    if (do_hammer) {
+        if (resource) {
+            snprintf(hammer.path, sizeof(hammer.path), "%s", resource);
+        } else if (pvclock_find_device(hammer.path, sizeof(hammer.path))) {
+            fprintf(stderr, "pvclock-guest: hammer: no device\n");
+            return 1;
+        }
+        if (pthread_create(&hammerer, NULL, hammer_thread, NULL)) {
+            fprintf(stderr, "pvclock-guest: cannot start the hammer\n");
             return 1;
         }
     }
@@ -305,8 +378,9 @@ static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
             char sum[400];
 
             watch_summary(sum, sizeof(sum));
-            snprintf(reply, sizeof(reply), "S %s\n",
-                     do_watch ? sum : "no watcher (serve --watch)");
+            snprintf(reply, sizeof(reply), "S %s; %llu BAR writes\n",
+                     do_watch ? sum : "no watcher (serve --watch)",
+                     hammer.writes);
             if (write_all(fd, reply, strlen(reply)) < 0) {
                 break;
             }
@@ -327,6 +401,11 @@ static int cmd_serve(struct pvclock *pc, const char *tty, int do_watch)
         }
     }
     close(fd);
+    if (do_hammer) {
+        hammer.stop = 1;
+        pthread_join(hammerer, NULL);
+        printf("pvclock-guest: hammer %llu writes to the BAR\n", hammer.writes);
+    }
     if (do_watch) {
         char sum[400];
 
@@ -537,6 +616,7 @@ int main(int argc, char **argv)
         { "resource", required_argument, NULL, 'r' },
         { "tty", required_argument, NULL, 't' },
         { "watch", no_argument, NULL, 'w' },
+        { "hammer", no_argument, NULL, 'H' },
         { "socket", required_argument, NULL, 's' },
         { "interval-ms", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
@@ -545,7 +625,7 @@ int main(int argc, char **argv)
     const char *resource = NULL, *tty = NULL, *sock = NULL, *cmd;
     long interval_ms = 1000;
     struct pvclock pc;
-    int opt, ret, do_watch = 0;
+    int opt, ret, do_watch = 0, do_hammer = 0;
 
     while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -557,6 +637,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             do_watch = 1;
+            break;
+        case 'H':
+            do_hammer = 1;
             break;
         case 's':
             sock = optarg;
@@ -585,6 +668,8 @@ int main(int argc, char **argv)
             tty = optarg;
         } else if (opt == 'w') {
             do_watch = 1;
+        } else if (opt == 'H') {
+            do_hammer = 1;
         } else if (opt == 's') {
             sock = optarg;
         } else if (opt == 'i') {
@@ -608,7 +693,8 @@ int main(int argc, char **argv)
         return 1;
     }
     ret = !strcmp(cmd, "show") ? cmd_show(&pc) :
-          !strcmp(cmd, "serve") ? cmd_serve(&pc, tty, do_watch) :
+          !strcmp(cmd, "serve") ? cmd_serve(&pc, tty, do_watch, resource,
+                                              do_hammer) :
           !strcmp(cmd, "chrony") ? cmd_chrony(&pc, sock, interval_ms) :
           cmd_shm_exchange(&pc);
     pvclock_close(&pc);

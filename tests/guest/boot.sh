@@ -4,8 +4,9 @@
 #
 #   boot.sh [options] [-- HOST-COMMAND...]
 #     --pages FILE     pages file of a running pvclock-helper (required)
-#     --cmd serve|watch|show|shm  what the guest does (default serve; watch:
-#                      serve while a thread reads all five clocks; shm:
+#     --cmd serve|watch|hammer|show|shm  what the guest does (default
+#                      serve; watch: serve while a thread reads all five
+#                      clocks; hammer: and another writes all over the BAR; shm:
 #                      the ivshmem stamp exchange, give the ivshmem device
 #                      with --qemu-arg)
 #     --log FILE       guest console log (default: a temporary file)
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|watch|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, watch, show, shm, bench or chrony, not '$cmd'" ;; esac
+case "$cmd" in serve|watch|hammer|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, watch, hammer, show, shm, bench or chrony, not '$cmd'" ;; esac
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
@@ -95,7 +96,7 @@ rc=0
 if [ "$cmd" != show ] && [ $# -gt 0 ]; then
     GUEST_SOCKET=$sock "$@" || rc=$?
     # tell a serving guest to finish; it powers off
-    case "$cmd" in serve|watch) true ;; *) false ;; esac &&
+    case "$cmd" in serve|watch|hammer) true ;; *) false ;; esac &&
         { printf 'X\n' | socat -u - "UNIX-CONNECT:$sock" 2>/dev/null || true; }
 fi
 for _ in $(seq 60); do
