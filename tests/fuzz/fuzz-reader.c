@@ -5,13 +5,17 @@
  * crash, hang or trap, and whenever it returns a time (PVCLOCK_OK or
  * PVCLOCK_ESTALE) the pages it used must be valid by the ABI: our magic
  * and major version, a published page of a known counter mode, a valid
- * status and transform, sane shifts; and the time must be normalised.
+ * status and transform, sane shifts, and, on ABI 1.2 pages, check words
+ * that match; and the time must be normalised.  Bit 1 of the first byte
+ * seals the host pages (correct check words) before the reads, so that
+ * the arithmetic behind the checks is explored too.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 
 static const clockid_t clocks[] = {
     CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
@@ -19,6 +23,33 @@ static const clockid_t clocks[] = {
 };
 
 static uint8_t bar[PVCP_BAR_SIZE] __attribute__((aligned(4096)));
+
+/* Check word index of a clock id the library provides. */
+static unsigned check_index(clockid_t clk)
+{
+    switch (clk) {
+    case CLOCK_REALTIME:
+        return PVCP_HRES_REALTIME;
+    case CLOCK_MONOTONIC:
+        return PVCP_HRES_MONOTONIC;
+    case CLOCK_BOOTTIME:
+        return PVCP_HRES_BOOTTIME;
+    case CLOCK_TAI:
+        return PVCP_HRES_TAI;
+    default:
+        return PVCP_CHECK_RAW;
+    }
+}
+
+/* The words this read used are the ones the writer sealed. */
+static int checks_hold(const struct pvcp_host_page *h, clockid_t clk)
+{
+    unsigned i = check_index(clk);
+
+    return !pvcp_page_has_checks(h->abi_minor) ||
+           (h->check[i] == pvcp_check_page_clock(h, i) &&
+            h->check_aux == pvcp_check_aux(h));
+}
 
 static void check_used(int guest, int page, clockid_t clk)
 {
@@ -29,7 +60,8 @@ static void check_used(int guest, int page, clockid_t clk)
         h->page_index != (uint32_t)page || h->counter_mode == 0 ||
         h->counter_mode > PVCP_COUNTER_RAW_NS ||
         !(h->flags & PVCP_HOST_F_VALID) ||
-        (clk == CLOCK_MONOTONIC_RAW ? h->raw.shift : h->hres.shift) > 63) {
+        (clk == CLOCK_MONOTONIC_RAW ? h->raw.shift : h->hres.shift) > 63 ||
+        !checks_hold(h, clk)) {
         abort();
     }
     if (guest && (op->magic != PVCP_OFFSET_MAGIC ||
@@ -52,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(bar, data, size < sizeof(bar) ? size : sizeof(bar));
     if (size >= sizeof(bar) + 8) {
         memcpy(&counter, data + sizeof(bar), 8);
+    }
+    if (size > 0 && (data[0] & 2)) {
+        for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+            pvcp_page_seal((struct pvcp_host_page *)(bar + i * 4096));
+        }
     }
     memset(&pc, 0, sizeof(pc));
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
