@@ -454,7 +454,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
     struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
     const volatile struct pvcp_host_page *h;
     uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID;
-    uint64_t host_counter, cycles, stale_after, heartbeat;
+    uint64_t ogen = 0, host_counter, cycles, stale_after, heartbeat;
     struct page_copy c;
     int hres_index, mono_index, err = PVCLOCK_OK;
     enum clock_kind kind;
@@ -479,6 +479,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
             if (err) {
                 return err;
             }
+            ogen = op->generation;
             status = op->status;
             if (force_page < 0) {
                 page = page_for(pc, op->recommended_page);
@@ -500,7 +501,14 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
         c.major_ok = h->abi_major == PVCP_ABI_MAJOR &&
                      (!op || op->abi_major == PVCP_ABI_MAJOR);
         read_barrier();
-    } while (h->seq != hseq || (op && op->seq != oseq));
+        /*
+         * The generation too: a read that straddles a migration copies
+         * half from the source host's pages and half from the
+         * destination's, and the two sides' seqs can be equal by chance;
+         * the generation always grows across a migration.
+         */
+    } while (h->seq != hseq ||
+             (op && (op->seq != oseq || op->generation != ogen)));
 
     /* a page scribbled over after open is refused, not read */
     if (!c.magic_ok) {
@@ -635,7 +643,7 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
     struct pvcp_timens_offset mono = { 0, 0 };
     uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, page, mode;
-    uint64_t counter, host, flags, heartbeat, stale_after, check;
+    uint64_t counter, host, flags, heartbeat, stale_after, check, ogen = 0;
     int32_t leap;
     int hi, mi, checked;
 
@@ -649,6 +657,7 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     page = pc->page >= 0 ? (uint32_t)pc->page : 0;
     if (op) {
         oseq = __atomic_load_n(&op->seq, __ATOMIC_ACQUIRE);
+        ogen = op->generation;
         status = op->status;
         if (pc->page < 0) {
             page = op->recommended_page;
@@ -686,7 +695,8 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     /* everything loaded: only arithmetic follows the counter */
     counter = read_counter_inline();
     read_barrier();
-    if (((oseq | hseq) & 1) || h->seq != hseq || (op && op->seq != oseq)) {
+    if (((oseq | hseq) & 1) || h->seq != hseq ||
+        (op && (op->seq != oseq || op->generation != ogen))) {
         return -1;
     }
     heartbeat = h->heartbeat_counter;
@@ -832,6 +842,7 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
     const volatile struct pvcp_offset_page *op;
     const volatile struct pvcp_host_page *h;
     uint32_t oseq = 0, hseq;
+    uint64_t ogen = 0;
     int err = PVCLOCK_OK;
 
     if (!pc || !pc->map) {
@@ -847,7 +858,8 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
         info->page = pc->page >= 0 ? pc->page : 0;
         if (op) {
             oseq = seq_begin(&op->seq, &err);
-            info->generation = op->generation;
+            ogen = op->generation;
+            info->generation = ogen;
             info->status = op->status;
             info->backend = op->counter_backend;
             info->guest_counter_hz = op->guest_counter_hz;
@@ -863,7 +875,8 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
         info->host_flags = h->flags;
         info->host_counter_hz = h->counter_hz;
         read_barrier();
-    } while (h->seq != hseq || (op && op->seq != oseq));
+    } while (h->seq != hseq ||
+             (op && (op->seq != oseq || op->generation != ogen)));
     info->helper_epoch = h->helper_epoch;
     return PVCLOCK_OK;
 }

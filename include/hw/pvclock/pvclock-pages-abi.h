@@ -42,11 +42,14 @@
  *
  * Reading (see contrib/libpvclock/ for the reference reader):
  *
- *   1. o = offset page seq; wait while odd; read barrier
+ *   1. o = offset page seq; wait while odd; g = its generation; read barrier
  *   2. h = host page seq;   wait while odd; read barrier
  *   3. read the guest counter (RDTSC, ordered like the host vDSO orders it)
  *   4. copy what is needed from both pages
- *   5. read barrier; if either seq changed, start again
+ *   5. read barrier; if either seq or the offset page's generation
+ *      changed, start again (the generation: across a migration the
+ *      pages change under a paused reader, and the two hosts' seqs may
+ *      be equal by chance; the generation always grows)
  *   6. compute: guest counter -> host counter (offset page xform), host
  *      counter -> clock (host page, with pvcp_* in pvclock-pages-calc.h),
  *      plus the offset page's timens offset for the monotonic clocks.

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A guest read that straddles a live migration.  The guest is paused
+ * while QEMU switches hosts, so from the guest's side the whole BAR
+ * (host pages and offset page) changes at once between two of its loads.
+ * Here a thread does the same to guest readers: it swaps the mapping of
+ * the BAR between two images with mmap(MAP_FIXED), host A's and host
+ * B's.  Both images carry the same seq values (two hosts' seqs can be
+ * equal by chance) and give different times at the counter the readers
+ * use; each is valid on its own (check words sealed).  Every time a
+ * reader returns must be A's or B's, never a mix, and never an error.
+ *
+ * The offset page's generation is what tells the reader (it always grows
+ * across a migration).  Run a second time with equal generations, which a
+ * real migration never produces, the readers see the straddles as
+ * refused pages (check words), which shows the test can fail.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+#include "tap.h"
+
+#define COUNTER  5000000ull
+
+struct bar_image {
+    struct pvcp_host_page host[PVCP_HOST_PAGES];
+    struct pvcp_offset_page offset;
+    uint8_t zero[3 * PVCP_PAGE_SIZE];
+};
+
+static struct pvclock pc;
+static int fd[2];
+static int64_t expect[2];
+static _Atomic int stop;
+static _Atomic long reads, mixed, errors, swaps;
+
+/*
+ * Host x's image: 1 ns per cycle, REALTIME 1700000000 + x s at
+ * cycle_last; the guest counter is the host's plus x * 1000.
+ */
+static void make_image(struct bar_image *img, int x, uint64_t generation)
+{
+    memset(img, 0, sizeof(*img));
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page *h = &img->host[i];
+
+        h->magic = PVCP_HOST_MAGIC;
+        h->abi_major = PVCP_ABI_MAJOR;
+        h->abi_minor = PVCP_ABI_MINOR;
+        h->page_index = (uint32_t)i;
+        h->seq = 40;            /* the same on both hosts */
+    }
+    img->host[0].counter_mode = PVCP_COUNTER_TSC;
+    img->host[0].flags = PVCP_HOST_F_VALID;
+    img->host[0].hres.cycle_last = 1000000 + x * 777;
+    img->host[0].hres.max_cycles = 1ull << 40;
+    img->host[0].hres.mult = 1u << 23;
+    img->host[0].hres.shift = 23;
+    img->host[0].hres_base[PVCP_HRES_REALTIME].sec = 1700000000 + x;
+    img->host[0].hres_base[PVCP_HRES_REALTIME].nsec_shifted =
+        (uint64_t)(100 + x * 333) << 23;
+    img->host[0].raw = img->host[0].hres;
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pvcp_page_seal(&img->host[i]);
+    }
+    img->offset.magic = PVCP_OFFSET_MAGIC;
+    img->offset.abi_major = PVCP_ABI_MAJOR;
+    img->offset.abi_minor = PVCP_ABI_MINOR;
+    img->offset.seq = 12;       /* the same on both hosts */
+    img->offset.status = PVCP_STATUS_VALID;
+    img->offset.generation = generation;
+    img->offset.xform[0].mult = 1;
+    img->offset.xform[0].flags = PVCP_XFORM_F_VALID;
+    img->offset.xform[0].offset = (uint64_t)x * 1000;
+    img->offset.xform[1] = img->offset.xform[0];
+    /* what a reader of this image alone returns at COUNTER */
+    expect[x] = (1700000000ll + x) * 1000000000ll + 100 + x * 333 +
+                (int64_t)(COUNTER + x * 1000 - (1000000 + x * 777));
+}
+
+static void *swapper(void *arg)
+{
+    int x = 0;
+
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        x ^= 1;
+        if (mmap(pc.map, PVCP_BAR_SIZE, PROT_READ, MAP_SHARED | MAP_FIXED,
+                 fd[x], 0) != pc.map) {
+            abort();
+        }
+        atomic_fetch_add_explicit(&swaps, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    long r = 0, m = 0, e = 0;
+
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        struct timespec ts;
+        int64_t ns;
+
+        if (pvclock_gettime_at(&pc, CLOCK_REALTIME, COUNTER, &ts)) {
+            e++;
+            continue;
+        }
+        r++;
+        ns = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+        if (ns != expect[0] && ns != expect[1]) {
+            m++;
+        }
+    }
+    atomic_fetch_add(&reads, r);
+    atomic_fetch_add(&mixed, m);
+    atomic_fetch_add(&errors, e);
+    return NULL;
+}
+
+/* Swap hosts under two readers for `seconds`, generations gen_a, gen_b. */
+static void straddle(const char *dir, uint64_t gen_a, uint64_t gen_b,
+                     int seconds)
+{
+    static struct bar_image img;
+    char path[2][256];
+    pthread_t w, r[2];
+
+    for (int x = 0; x < 2; x++) {
+        snprintf(path[x], sizeof(path[x]), "%s/host%c", dir, 'A' + x);
+        make_image(&img, x, x ? gen_b : gen_a);
+        fd[x] = open(path[x], O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd[x] < 0 || write(fd[x], &img, sizeof(img)) != sizeof(img)) {
+            abort();
+        }
+    }
+    if (pvclock_open_guest(&pc, path[0]) != PVCLOCK_OK) {
+        abort();
+    }
+    atomic_store(&stop, 0);
+    atomic_store(&reads, 0);
+    atomic_store(&mixed, 0);
+    atomic_store(&errors, 0);
+    atomic_store(&swaps, 0);
+    pthread_create(&w, NULL, swapper, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&r[i], NULL, reader, NULL);
+    }
+    sleep(seconds);
+    atomic_store(&stop, 1);
+    pthread_join(w, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(r[i], NULL);
+    }
+    pvclock_close(&pc);
+    for (int x = 0; x < 2; x++) {
+        close(fd[x]);
+        unlink(path[x]);
+    }
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/pvclock-test-straddle-XXXXXX";
+    const char *env = getenv("PVCLOCK_STRADDLE_SECONDS");
+    int seconds = env ? atoi(env) : 2;
+
+    if (!mkdtemp(dir)) {
+        return 2;
+    }
+    straddle(dir, 7, 8, seconds);
+    tap_ok(atomic_load(&mixed) == 0 && atomic_load(&errors) == 0 &&
+           atomic_load(&swaps) > 1000,
+           "hosts swapped under the readers %ld times: %ld reads, each "
+           "host A's or host B's time, %ld mixed, %ld errors",
+           atomic_load(&swaps), atomic_load(&reads), atomic_load(&mixed),
+           atomic_load(&errors));
+
+    straddle(dir, 7, 7, seconds);
+    tap_ok(atomic_load(&mixed) + atomic_load(&errors) > 0,
+           "with equal generations (never after a real migration) the "
+           "straddles show: %ld refused, %ld mixed in %ld reads, %ld swaps",
+           atomic_load(&errors), atomic_load(&mixed), atomic_load(&reads),
+           atomic_load(&swaps));
+    rmdir(dir);
+    return tap_done();
+}
