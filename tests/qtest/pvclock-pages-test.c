@@ -110,6 +110,16 @@ static QPCIDevice *find_device(QPCIBus *bus)
     return dev;
 }
 
+/* The end of a test that started QEMU on tp and found the device. */
+static void end_test(QTestState *qts, QPCIBus *bus, QPCIDevice *dev,
+                     TestPages *tp)
+{
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 static void test_pci_identity(void)
 {
     TestPages *tp = pages_new();
@@ -137,10 +147,7 @@ static void test_pci_identity(void)
     qpci_iomap(dev, 0, &size);
     g_assert_cmpuint(size, ==, PVCP_BAR_SIZE);
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_bar_maps_file(void)
@@ -164,10 +171,7 @@ static void test_bar_maps_file(void)
         g_assert_cmpuint(seen[i], ==, 0);
     }
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_bar_follows_in_place_update(void)
@@ -194,10 +198,7 @@ static void test_bar_follows_in_place_update(void)
     close(fd);
     g_assert_cmphex(qpci_io_readq(dev, bar, sec_off), ==, newsec);
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_offset_page(void)
@@ -240,10 +241,7 @@ static void test_offset_page(void)
         g_assert_cmpuint(op.mono_offset[i].nsec, <, 1000000000);
     }
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_guest_writes_ignored(void)
@@ -278,10 +276,7 @@ static void test_guest_writes_ignored(void)
     g_assert_true(g_file_get_contents(tp->path, &file, &len, NULL));
     g_assert_cmpmem(file, len, pages, PVCP_FILE_SIZE);
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 /* device_add with a bad pages file must fail with this text. */
@@ -556,10 +551,7 @@ static void test_degraded_then_helper(void)
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
     g_assert_cmpuint(op.generation, >, 1);
 
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_stale_helper(void)
@@ -685,10 +677,7 @@ static void test_truncated_file(void)
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-faults"), ==, 0);
 
     qpci_iounmap(dev, bar);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 /*
@@ -734,10 +723,7 @@ static void test_replaced_file(void)
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-lost"), ==, 1);
 
     qpci_iounmap(dev, bar);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    pages_free(tp);
+    end_test(qts, bus, dev, tp);
 }
 
 static void test_relation_change_and_reset(void)

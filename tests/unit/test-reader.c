@@ -14,26 +14,12 @@
 
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "bar-image.h"
 #include "tap.h"
-
-/* A BAR image: four host pages, the offset page, three zero pages. */
-struct bar_image {
-    struct pvcp_host_page host[PVCP_HOST_PAGES];
-    struct pvcp_offset_page offset;
-    uint8_t zero[3 * PVCP_PAGE_SIZE];
-};
 
 static void init_image(struct bar_image *img)
 {
-    memset(img, 0, sizeof(*img));
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        struct pvcp_host_page *h = &img->host[i];
-
-        h->magic = PVCP_HOST_MAGIC;
-        h->abi_major = PVCP_ABI_MAJOR;
-        h->abi_minor = PVCP_ABI_MINOR;
-        h->page_index = (uint32_t)i;
-    }
+    bar_image_init(img);
     /* Page 0: 1 ns per cycle (mult 2^23, shift 23), like kvm-clock. */
     img->host[0].counter_mode = PVCP_COUNTER_TSC;
     img->host[0].flags = PVCP_HOST_F_VALID;
@@ -51,8 +37,6 @@ static void init_image(struct bar_image *img)
     img->host[0].raw_base.sec = 99;
     img->host[0].raw_base.nsec_shifted = 999999999ull << 23;
 
-    img->offset.magic = PVCP_OFFSET_MAGIC;
-    img->offset.abi_major = PVCP_ABI_MAJOR;
     img->offset.status = PVCP_STATUS_VALID;
     img->offset.generation = 1;
     img->offset.xform[0].mult = 1;

@@ -23,6 +23,7 @@
 #include "pages.h"
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "race.h"
 #include "tap.h"
 
 #define COUNTER  1000000ull
@@ -113,23 +114,11 @@ static void *reader(void *arg)
 /* Let the writer and two readers race for `seconds`. */
 static void race(int seconds)
 {
-    pthread_t w, r[2];
-
-    atomic_store(&stop, 0);
     atomic_store(&torn, 0);
     atomic_store(&reads, 0);
     atomic_store(&errors, 0);
     atomic_store(&versions, 0);
-    pthread_create(&w, NULL, writer, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_create(&r[i], NULL, reader, NULL);
-    }
-    sleep(seconds);
-    atomic_store(&stop, 1);
-    pthread_join(w, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_join(r[i], NULL);
-    }
+    race_threads(writer, reader, 2, seconds, &stop);
 }
 
 int main(void)

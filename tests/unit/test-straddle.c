@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,11 @@
 
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "bar-image.h"
+#include "race.h"
 #include "tap.h"
 
 #define COUNTER  5000000ull
-
-struct bar_image {
-    struct pvcp_host_page host[PVCP_HOST_PAGES];
-    struct pvcp_offset_page offset;
-    uint8_t zero[3 * PVCP_PAGE_SIZE];
-};
 
 static struct pvclock pc;
 static int fd[2];
@@ -48,15 +43,9 @@ static _Atomic long reads, mixed, errors, swaps;
  */
 static void make_image(struct bar_image *img, int x, uint64_t generation)
 {
-    memset(img, 0, sizeof(*img));
+    bar_image_init(img);
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        struct pvcp_host_page *h = &img->host[i];
-
-        h->magic = PVCP_HOST_MAGIC;
-        h->abi_major = PVCP_ABI_MAJOR;
-        h->abi_minor = PVCP_ABI_MINOR;
-        h->page_index = (uint32_t)i;
-        h->seq = 40;            /* the same on both hosts */
+        img->host[i].seq = 40;  /* the same on both hosts */
     }
     img->host[0].counter_mode = PVCP_COUNTER_TSC;
     img->host[0].flags = PVCP_HOST_F_VALID;
@@ -71,9 +60,6 @@ static void make_image(struct bar_image *img, int x, uint64_t generation)
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         pvcp_page_seal(&img->host[i]);
     }
-    img->offset.magic = PVCP_OFFSET_MAGIC;
-    img->offset.abi_major = PVCP_ABI_MAJOR;
-    img->offset.abi_minor = PVCP_ABI_MINOR;
     img->offset.seq = 12;       /* the same on both hosts */
     img->offset.status = PVCP_STATUS_VALID;
     img->offset.generation = generation;
@@ -133,7 +119,6 @@ static void straddle(const char *dir, uint64_t gen_a, uint64_t gen_b,
 {
     static struct bar_image img;
     char path[2][256];
-    pthread_t w, r[2];
 
     for (int x = 0; x < 2; x++) {
         snprintf(path[x], sizeof(path[x]), "%s/host%c", dir, 'A' + x);
@@ -146,21 +131,11 @@ static void straddle(const char *dir, uint64_t gen_a, uint64_t gen_b,
     if (pvclock_open_guest(&pc, path[0]) != PVCLOCK_OK) {
         abort();
     }
-    atomic_store(&stop, 0);
     atomic_store(&reads, 0);
     atomic_store(&mixed, 0);
     atomic_store(&errors, 0);
     atomic_store(&swaps, 0);
-    pthread_create(&w, NULL, swapper, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_create(&r[i], NULL, reader, NULL);
-    }
-    sleep(seconds);
-    atomic_store(&stop, 1);
-    pthread_join(w, NULL);
-    for (int i = 0; i < 2; i++) {
-        pthread_join(r[i], NULL);
-    }
+    race_threads(swapper, reader, 2, seconds, &stop);
     pvclock_close(&pc);
     for (int x = 0; x < 2; x++) {
         close(fd[x]);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A BAR image for reader tests: four host pages, the offset page and the
+ * three zero pages, as the device presents them to a guest.
+ */
+#ifndef PVCLOCK_TEST_BAR_IMAGE_H
+#define PVCLOCK_TEST_BAR_IMAGE_H
+
+#include <string.h>
+
+#include "hw/pvclock/pvclock-pages-abi.h"
+
+struct bar_image {
+    struct pvcp_host_page host[PVCP_HOST_PAGES];
+    struct pvcp_offset_page offset;
+    uint8_t zero[3 * PVCP_PAGE_SIZE];
+};
+
+/* Zero img, then give every page its header; nothing is published. */
+static inline void bar_image_init(struct bar_image *img)
+{
+    memset(img, 0, sizeof(*img));
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        img->host[i].magic = PVCP_HOST_MAGIC;
+        img->host[i].abi_major = PVCP_ABI_MAJOR;
+        img->host[i].abi_minor = PVCP_ABI_MINOR;
+        img->host[i].page_index = (uint32_t)i;
+    }
+    img->offset.magic = PVCP_OFFSET_MAGIC;
+    img->offset.abi_major = PVCP_ABI_MAJOR;
+    img->offset.abi_minor = PVCP_ABI_MINOR;
+}
+
+#endif /* PVCLOCK_TEST_BAR_IMAGE_H */
