@@ -7,6 +7,11 @@
  * Without scaling the relation is exact; with scaling it is KVM's ratio,
  * recomputed as KVM computes it and inverted, to within two host counts.
  *
+ * vCPU ioctls run in the vCPU's own thread (run_on_cpu()): from the main
+ * loop they would wait for the vCPU mutex, which KVM_RUN holds for as
+ * long as the vCPU sits in the kernel, halted or waiting for a SIPI, so
+ * the main loop would stall for as long as the guest idles.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -34,6 +39,26 @@ static unsigned kvm_counter_ratio_frac_bits(void)
     return 0;
 }
 
+typedef struct KvmVcpuTsc {
+    uint64_t offset;
+    int64_t khz;
+    bool have_offset;
+} KvmVcpuTsc;
+
+/* In the vCPU's thread: its TSC offset and frequency. */
+static void kvm_counter_read_vcpu(CPUState *cs, run_on_cpu_data data)
+{
+    KvmVcpuTsc *t = data.host_ptr;
+    struct kvm_device_attr attr = {
+        .group = KVM_VCPU_TSC_CTRL,
+        .attr = KVM_VCPU_TSC_OFFSET,
+        .addr = (uintptr_t)&t->offset,
+    };
+
+    t->have_offset = kvm_vcpu_ioctl(cs, KVM_GET_DEVICE_ATTR, &attr) == 0;
+    t->khz = kvm_vcpu_ioctl(cs, KVM_GET_TSC_KHZ);
+}
+
 static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
     uint64_t offset = 0;
@@ -42,20 +67,18 @@ static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
     CPUState *cs;
 
     CPU_FOREACH(cs) {
+        KvmVcpuTsc t = { 0 };
         uint64_t off;
-        struct kvm_device_attr attr = {
-            .group = KVM_VCPU_TSC_CTRL,
-            .attr = KVM_VCPU_TSC_OFFSET,
-            .addr = (uintptr_t)&off,
-        };
         int64_t vkhz;
 
-        if (kvm_vcpu_ioctl(cs, KVM_GET_DEVICE_ATTR, &attr) < 0) {
+        run_on_cpu(cs, kvm_counter_read_vcpu, RUN_ON_CPU_HOST_PTR(&t));
+        if (!t.have_offset) {
             rel->why = "KVM does not report the vCPU TSC offset "
                        "(KVM_VCPU_TSC_OFFSET needs Linux 5.16 or later)";
             return false;
         }
-        vkhz = kvm_vcpu_ioctl(cs, KVM_GET_TSC_KHZ);
+        off = t.offset;
+        vkhz = t.khz;
         if (vkhz <= 0) {
             rel->why = "KVM does not report the guest TSC frequency";
             return false;

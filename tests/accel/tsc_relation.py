@@ -71,16 +71,18 @@ def kvm_usable():
 
 
 @contextlib.contextmanager
-def firmware_vm(accel, tmp, pages, write_tsc, paused):
-    """A VM booting firmware(write_tsc) with the device; yields its QMP and
-    the file its debugcon port writes to."""
-    name = "%s-%s" % ("w" if write_tsc else "r", accel)
+def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1):
+    """A VM booting firmware(write_tsc) with the device on smp vCPUs (the
+    firmware runs on the first; the others wait for a SIPI that never
+    comes); yields its QMP and the file its debugcon port writes to."""
+    name = "%s-%s-%d" % ("w" if write_tsc else "r", accel, smp)
     rom = os.path.join(tmp, "tsc-%s.rom" % name)
     out = os.path.join(tmp, "tsc-%s.out" % name)
     sock = os.path.join(tmp, "qmp-%s.sock" % name)
     with open(rom, "wb") as f:
         f.write(firmware(write_tsc))
     q = subprocess.Popen([m.QEMU, "-M", "pc", "-accel", accel, "-nodefaults",
+                          "-smp", str(smp),
                           "-display", "none", "-bios", rom,
                           "-chardev", "file,id=dbg,path=" + out,
                           "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
@@ -91,8 +93,11 @@ def firmware_vm(accel, tmp, pages, write_tsc, paused):
     try:
         qmp = m.QMP(sock, q)
         yield qmp, out
-        qmp.cmd("quit")
-        q.wait(10)
+        try:
+            qmp.cmd("quit")
+            q.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass                # a stuck QEMU: killed below
     finally:
         if q.poll() is None:
             q.kill()
@@ -124,6 +129,32 @@ def run_wrmsr(accel, tmp, pages):
            "%s: after the guest's WRMSR the relation still maps its TSC "
            "into the host bracket (%d <= %d <= %d)" % (accel, before, host,
                                                       after))
+
+
+def run_idle_vcpu(accel, tmp, pages):
+    """Two vCPUs, the second waiting for a SIPI that never comes (so under
+    KVM it sits in KVM_RUN for good).  The device reads every vCPU's TSC
+    relation at vm start and once a second; it must not stall QEMU's main
+    loop doing so (it did under KVM: a vCPU ioctl from the main loop waits
+    for the vCPU's mutex, held in KVM_RUN).  QMP must answer promptly."""
+    with firmware_vm(accel, tmp, pages, False, True, smp=2) as (qmp, out):
+        qmp.s.settimeout(10)
+        worst = 0.0
+        status = None
+        try:
+            qmp.cmd("cont")
+            for _ in range(6):              # 3 s: three watch rounds
+                t0 = time.time()
+                status = qmp.qom("status")
+                worst = max(worst, time.time() - t0)
+                time.sleep(0.5)
+        except OSError as e:
+            status = "no answer (%s)" % e
+            worst = float("inf")
+        ok(status == "valid" and worst < 1.0,
+           "%s, 2 vCPUs, one idle in the accelerator for good: QMP answers "
+           "within %.3f s through three watch rounds, status %s"
+           % (accel, worst, status))
 
 
 def run(accel, tmp, pages):
@@ -180,14 +211,17 @@ def main():
         try:
             run("tcg", tmp, pages)
             run_wrmsr("tcg", tmp, pages)
+            run_idle_vcpu("tcg", tmp, pages)
             usable, why = kvm_usable()
             if usable:
                 run("kvm", tmp, pages)
                 run_wrmsr("kvm", tmp, pages)
+                run_idle_vcpu("kvm", tmp, pages)
             else:
                 for what in ("the firmware reported its RDTSC",
                              "status and backend", "relation bracket",
-                             "WRMSR reported", "relation after WRMSR"):
+                             "WRMSR reported", "relation after WRMSR",
+                             "2 vCPUs, one idle"):
                     m.skip("kvm: " + what, "KVM unusable here (%s)" % why)
         finally:
             helper.terminate()
