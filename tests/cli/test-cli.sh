@@ -17,11 +17,14 @@ qemu_err() {
     timeout 30 "$QEMU" -M pc -accel tcg -nodefaults -display none -S \
         -monitor none "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null &
     local pid=$!
-    # a QEMU that accepted the device stays up (-S): stop it
+    # a QEMU that accepted the device stays up (-S): stop it.  $pid is
+    # timeout's; QEMU is its child, which a SIGKILL of timeout would
+    # leave running.
     alive=0
     for _ in $(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
     if kill -0 $pid 2>/dev/null; then
         alive=1
+        pkill -KILL -P $pid 2>/dev/null
         kill -KILL $pid 2>/dev/null
     fi
     wait $pid 2>/dev/null; rc=$?
