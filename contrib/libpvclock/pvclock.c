@@ -48,7 +48,11 @@ __attribute__((constructor)) static void pvclock_detect_rdtscp(void)
     }
 }
 
-uint64_t pvclock_read_counter(void)
+/*
+ * The counter, ordered as the host vDSO orders RDTSC: RDTSCP, or
+ * LFENCE; RDTSC without it.  Inline for the fast paths.
+ */
+static inline uint64_t read_counter_inline(void)
 {
     uint32_t lo, hi, aux;
 
@@ -58,6 +62,11 @@ uint64_t pvclock_read_counter(void)
         __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
     }
     return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t pvclock_read_counter(void)
+{
+    return read_counter_inline();
 }
 
 static const char *const error_text[PVCLOCK_ERRORS] = {
@@ -598,18 +607,6 @@ static int finish(int err, const struct pvcp_time *t, struct timespec *ts)
         ts->tv_nsec = (long)t->nsec;
     }
     return err;
-}
-
-static inline uint64_t read_counter_inline(void)
-{
-    uint32_t lo, hi, aux;
-
-    if (__builtin_expect(have_rdtscp, 1)) {
-        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux) :: "memory");
-    } else {
-        __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-    }
-    return ((uint64_t)hi << 32) | lo;
 }
 
 /* Where each clock id's line and base are, for the fast path. */

@@ -588,14 +588,7 @@ static int cmd_shm_exchange(struct pvclock *pc)
             continue;
         }
         now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-        if (now < seen) {
-            me.violations++;
-            if (seen - now > me.worst_ns) {
-                me.worst_ns = seen - now;
-            }
-        }
-        __atomic_store_n(&x->guest.stamp, now, __ATOMIC_RELEASE);
-        me.exchanges++;
+        xchg_record(&me, &x->guest.stamp, seen, now);
     }
     x->guest.exchanges = me.exchanges;
     x->guest.violations = me.violations;

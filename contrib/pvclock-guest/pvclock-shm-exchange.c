@@ -118,14 +118,7 @@ int main(int argc, char **argv)
 
             clock_gettime(CLOCK_REALTIME, &ts);
             now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-            if (now < seen) {
-                me.violations++;
-                if (seen - now > me.worst_ns) {
-                    me.worst_ns = seen - now;
-                }
-            }
-            __atomic_store_n(&x->host.stamp, now, __ATOMIC_RELEASE);
-            me.exchanges++;
+            xchg_record(&me, &x->host.stamp, seen, now);
         }
     }
     __atomic_store_n(&x->state, XCHG_STOP, __ATOMIC_RELEASE);

@@ -39,4 +39,22 @@ struct xchg_area {
     struct xchg_side guest;
 };
 
+/*
+ * One round on one side: `now` was read after loading the other side's
+ * stamp `seen`.  Count it (a violation if smaller) and publish it as
+ * this side's stamp.
+ */
+static inline void xchg_record(struct xchg_side *me, int64_t *own_stamp,
+                               int64_t seen, int64_t now)
+{
+    if (now < seen) {
+        me->violations++;
+        if (seen - now > me->worst_ns) {
+            me->worst_ns = seen - now;
+        }
+    }
+    __atomic_store_n(own_stamp, now, __ATOMIC_RELEASE);
+    me->exchanges++;
+}
+
 #endif /* PVCLOCK_SHM_EXCHANGE_H */

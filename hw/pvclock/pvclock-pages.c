@@ -747,10 +747,20 @@ static void pvclock_pages_exit(PCIDevice *pdev)
 
 /* ---- migration --------------------------------------------------- */
 
+/* Can this copy of host page 0 give host clocks at all? */
+static bool pvclock_pages_page_usable(const struct pvcp_host_page *h)
+{
+    return h->magic == PVCP_HOST_MAGIC && pvcp_page_checks_ok(h) &&
+           (h->flags & PVCP_HOST_F_VALID) &&
+           h->counter_mode != PVCP_COUNTER_NONE &&
+           h->counter_mode != PVCP_COUNTER_RAW_NS &&
+           (!(h->flags & PVCP_HOST_F_SIMULATED) || h->sim.frac_bits <= 63);
+}
+
 /*
- * A host clock at host TSC tsc, from a copy of host page 0 (never
+ * A host clock at host TSC tsc, from a usable copy of host page 0 (never
  * clock_gettime(): a simulated host's clocks are only in its pages).
- * Returns false if the page is not usable.
+ * Returns false if the clock's line is not usable.
  */
 static bool pvclock_pages_host_clock(const struct pvcp_host_page *h,
                                      int hres_index, bool raw, uint64_t tsc,
@@ -762,11 +772,7 @@ static bool pvclock_pages_host_clock(const struct pvcp_host_page *h,
     uint64_t counter = tsc;
     struct pvcp_time t;
 
-    if (h->magic != PVCP_HOST_MAGIC || !pvcp_page_checks_ok(h) ||
-        !(h->flags & PVCP_HOST_F_VALID) ||
-        h->counter_mode == PVCP_COUNTER_NONE ||
-        h->counter_mode == PVCP_COUNTER_RAW_NS || line->shift > 63 ||
-        ((h->flags & PVCP_HOST_F_SIMULATED) && h->sim.frac_bits > 63)) {
+    if (line->shift > 63) {
         return false;
     }
     if (h->flags & PVCP_HOST_F_SIMULATED) {
@@ -788,6 +794,7 @@ static bool pvclock_pages_host_now(PvclockPagesState *s,
     uint64_t tsc;
 
     return pvclock_pages_host_page(s, &h, &tsc) &&
+           pvclock_pages_page_usable(&h) &&
            pvclock_pages_host_clock(&h, PVCP_HRES_MONOTONIC, false, tsc,
                                     &mono[PVCP_MONO_MONOTONIC]) &&
            pvclock_pages_host_clock(&h, 0, true, tsc, &mono[PVCP_MONO_RAW]) &&
