@@ -4,8 +4,8 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
-#                         qtest qemu-asan accel migration cli guest chrony
-#                         libvirt ivshmem
+#                         qtest qemu-asan accel migration cli guest
+#                         hostkernels chrony libvirt ivshmem
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 set -uo pipefail
@@ -52,7 +52,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan accel migration cli guest chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan accel migration cli guest hostkernels chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -121,6 +121,9 @@ for suite in $suites; do
         run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh"
         stage "a guest hammering writes on the BAR for ${PVCLOCK_HAMMER_SECONDS:-10} s"
         run_tap guest/hammer "$PVCLOCK_ROOT/tests/guest/test-hammer.sh" ;;
+    hostkernels)
+        stage "the helper on Debian's 6.1, 6.12 and 7.x kernels (TCG guests as hosts)"
+        run_tap guest/host-kernels "$PVCLOCK_ROOT/tests/guest/test-host-kernels.sh" ;;
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;
@@ -131,7 +134,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan accel migration cli guest chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan accel migration cli guest hostkernels chrony libvirt ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

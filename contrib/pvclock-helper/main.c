@@ -30,6 +30,7 @@
 #include "pacer.h"
 #include "pages.h"
 #include "sim.h"
+#include "verify.h"
 #include "vvar.h"
 
 #define DEFAULT_PAGES       "/run/pvclock/pages"
@@ -78,6 +79,9 @@ static void usage(FILE *out)
 "      --once              publish once and exit\n"
 "      --check             detect and validate this kernel's vDSO data, exit\n"
 "      --inspect           print the pages file in human form and exit\n"
+"      --verify[=ROUNDS]   read the pages file back as readers do and check\n"
+"                          every clock against clock_gettime() (default\n"
+"                          20000 rounds per clock and page), exit\n"
 "  -v, --verbose           log every publication\n"
 "  -h, --help              show this help and exit\n"
 "\n"
@@ -86,7 +90,8 @@ static void usage(FILE *out)
 "\n"
 "Exit status: 0 on success or clean shutdown (SIGTERM, SIGINT), 1 on a\n"
 "usage error, 2 if the host's clocks cannot be shared, 3 if the pages file\n"
-"cannot be written.\n",
+"cannot be written (or, with --inspect and --verify, read), 4 if --verify\n"
+"found a reading outside clock_gettime().\n",
             DEFAULT_INTERVAL_US, DEFAULT_HEARTBEAT_MS, DEFAULT_STALE_MS);
 }
 
@@ -241,6 +246,7 @@ int main(int argc, char **argv)
         { "once", no_argument, NULL, 'o' },
         { "check", no_argument, NULL, 'c' },
         { "inspect", no_argument, NULL, 'I' },
+        { "verify", optional_argument, NULL, 'V' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
     unsigned long heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     unsigned long stale_ms = DEFAULT_STALE_MS;
     bool once = false, check = false, inspect = false, have_list = false;
+    unsigned long verify_rounds = 0;
     struct host_snapshot snap;
     struct pvcp_host_page page[PVCP_HOST_PAGES];
     struct source src;
@@ -307,6 +314,13 @@ int main(int argc, char **argv)
         case 'I':
             inspect = true;
             break;
+        case 'V':
+            verify_rounds = 20000;
+            if (optarg && parse_uint("--verify", optarg, 1, 100000000,
+                                     &verify_rounds) < 0) {
+                return 1;
+            }
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -332,6 +346,11 @@ int main(int argc, char **argv)
 
     if (inspect) {
         return inspect_pages(pages_path, stdout) == 0 ? 0 : 3;
+    }
+    if (verify_rounds) {
+        int ret = verify_pages(pages_path, (long)verify_rounds, stdout);
+
+        return ret == 0 ? 0 : ret == 2 ? 3 : 4;
     }
 
     /* The real host is needed even when simulating: its TSC drives both. */

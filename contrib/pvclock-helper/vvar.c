@@ -36,6 +36,8 @@ const size_t vvar_layout_count = sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
 #define LINUX_CLOCK_REALTIME        0
 #define LINUX_CLOCK_MONOTONIC       1
 #define LINUX_CLOCK_MONOTONIC_RAW   4
+#define LINUX_CLOCK_REALTIME_COARSE 5
+#define LINUX_CLOCK_MONOTONIC_COARSE 6
 #define LINUX_CLOCK_BOOTTIME        7
 #define LINUX_CLOCK_TAI             11
 
@@ -221,6 +223,8 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
         read_base(hres, hb, LINUX_CLOCK_TAI,
                   &snap->hres_base[PVCP_HRES_TAI]);
         read_base(raw, rb, LINUX_CLOCK_MONOTONIC_RAW, &snap->raw_base);
+        read_base(hres, hb, LINUX_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
+        read_base(hres, hb, LINUX_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
         if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
             const volatile uint8_t *pvti = src->vclock;
 
@@ -385,14 +389,60 @@ int vvar_read_validated(const struct vvar_source *src,
     return -1;
 }
 
-int vvar_open(struct vvar_source *src, char *err)
+/*
+ * Is this layout the kernel's, whatever its clock mode?  The kernel writes
+ * CLOCK_REALTIME_COARSE and CLOCK_MONOTONIC_COARSE at every update even
+ * when the clocksource has no vDSO mode (update_vsyscall()), and the
+ * vDSO answers both from these words.  Both within a second of
+ * clock_gettime() cannot happen by chance for a wrong layout (zeros, or
+ * another structure's words), so only an identified layout may speak
+ * for the host (say "clock_mode NONE"), never one that merely failed.
+ */
+bool vvar_layout_identified(const struct vvar_source *src)
+{
+    static const clockid_t ids[] = {
+        CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE
+    };
+    const struct vvar_layout *l = src->layout;
+    const volatile uint8_t *blk;
+    size_t bases;
+
+    if (!l || l->data_offset + 2 * l->stride > src->vvar_len) {
+        return false;
+    }
+    blk = src->vvar + l->data_offset;
+    bases = l->max_cycles ? 0x28 : 0x20;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        int clk = ids[i] == CLOCK_REALTIME_COARSE ? LINUX_CLOCK_REALTIME_COARSE
+                                                  : LINUX_CLOCK_MONOTONIC_COARSE;
+        struct timespec now;
+        int64_t sec, nsec, d;
+
+        clock_gettime(ids[i], &now);
+        sec = (int64_t)ld64(blk, bases + 16 * clk);
+        nsec = (int64_t)ld64(blk, bases + 16 * clk + 8);
+        if (nsec < 0 || nsec >= (int64_t)PVCP_NSEC_PER_SEC) {
+            return false;
+        }
+        d = (sec - (int64_t)now.tv_sec) * (int64_t)PVCP_NSEC_PER_SEC +
+            (nsec - now.tv_nsec);
+        if (d < -(int64_t)PVCP_NSEC_PER_SEC || d > (int64_t)PVCP_NSEC_PER_SEC) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int vvar_detect(struct vvar_source *src, char *err)
 {
     char why[VVAR_ERR_LEN * 3] = "";
     struct host_snapshot snap;
 
-    if (vvar_find_mappings(src, err) < 0) {
-        return -1;
-    }
+    /*
+     * Every known layout is tried before anything is said about the host:
+     * a layout that does not match this kernel reads other words (on a
+     * 6.1 kernel the 6.15 layout reads zeros, i.e. "clock_mode NONE").
+     */
     for (size_t i = 0; i < vvar_layout_count; i++) {
         char one[VVAR_ERR_LEN];
         size_t used = strlen(why);
@@ -401,9 +451,11 @@ int vvar_open(struct vvar_source *src, char *err)
         if (vvar_read_validated(src, &snap, one) == 0) {
             return 0;
         }
-        /* Some failures are about the host, not the layout: stop there. */
-        if (strstr(one, "time namespace") || strstr(one, "clocksource")) {
-            snprintf(err, VVAR_ERR_LEN, "%s", one);
+        /* a timens page (seq 1, mode TIMENS) is unmistakable */
+        if (strstr(one, "time namespace") ||
+            vvar_layout_identified(src)) {
+            snprintf(err, VVAR_ERR_LEN, "%.180s (vvar layout %.60s)", one,
+                     vvar_layouts[i].name);
             src->layout = NULL;
             return -1;
         }
@@ -414,6 +466,14 @@ int vvar_open(struct vvar_source *src, char *err)
     snprintf(err, VVAR_ERR_LEN,
              "vDSO data layout of this kernel not recognised (%.180s)", why);
     return -1;
+}
+
+int vvar_open(struct vvar_source *src, char *err)
+{
+    if (vvar_find_mappings(src, err) < 0) {
+        return -1;
+    }
+    return vvar_detect(src, err);
 }
 
 static void st32(uint8_t *p, size_t off, uint32_t v)
@@ -456,17 +516,19 @@ static void put_block(uint8_t *blk, bool has_max, uint32_t seq,
 void vvar_put_snapshot(const struct vvar_layout *l, uint8_t *vvar_page,
                        uint8_t *pvclock_page, const struct host_snapshot *s)
 {
-    static const int hres_clk[PVCP_HRES_CLOCKS] = {
-        [PVCP_HRES_REALTIME] = LINUX_CLOCK_REALTIME,
-        [PVCP_HRES_MONOTONIC] = LINUX_CLOCK_MONOTONIC,
-        [PVCP_HRES_BOOTTIME] = LINUX_CLOCK_BOOTTIME,
-        [PVCP_HRES_TAI] = LINUX_CLOCK_TAI,
+    static const int hres_clk[PVCP_HRES_CLOCKS + 2] = {
+        LINUX_CLOCK_REALTIME, LINUX_CLOCK_MONOTONIC, LINUX_CLOCK_BOOTTIME,
+        LINUX_CLOCK_TAI, LINUX_CLOCK_REALTIME_COARSE,
+        LINUX_CLOCK_MONOTONIC_COARSE,
     };
     static const int raw_clk = LINUX_CLOCK_MONOTONIC_RAW;
+    struct pvcp_base bases[PVCP_HRES_CLOCKS + 2];
 
+    memcpy(bases, s->hres_base, sizeof(s->hres_base));
+    memcpy(bases + PVCP_HRES_CLOCKS, s->coarse, sizeof(s->coarse));
     put_block(vvar_page + l->data_offset, l->max_cycles, s->seq,
-              s->clock_mode, &s->hres, hres_clk, s->hres_base,
-              PVCP_HRES_CLOCKS);
+              s->clock_mode, &s->hres, hres_clk, bases,
+              PVCP_HRES_CLOCKS + 2);
     put_block(vvar_page + l->data_offset + l->stride, l->max_cycles, s->seq,
               s->clock_mode, &s->raw, &raw_clk, &s->raw_base, 1);
     if (pvclock_page) {

@@ -48,6 +48,8 @@ struct host_snapshot {
     struct pvcp_base hres_base[PVCP_HRES_CLOCKS];
     struct pvcp_line raw;
     struct pvcp_base raw_base;
+    /* CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE: nsec not shifted */
+    struct pvcp_base coarse[2];
 };
 
 struct vvar_source {
@@ -79,10 +81,22 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
 int vvar_validate(const struct host_snapshot *snap, char *err);
 
 /*
- * Find the mappings, try each known layout, keep the first that
- * validates.  On failure err names every layout tried and why it failed.
+ * Try each known layout over src->vvar and keep the first that
+ * validates.  A failure speaks for the host (clock_mode NONE, Hyper-V,
+ * a time namespace) only when it comes from a layout identified as this
+ * kernel's (vvar_layout_identified()); otherwise err names every layout
+ * tried and why it failed.
  */
+int vvar_detect(struct vvar_source *src, char *err);
+
+/* vvar_find_mappings(), then vvar_detect(). */
 int vvar_open(struct vvar_source *src, char *err);
+
+/*
+ * Does src->layout find this kernel's coarse clocks (which the kernel
+ * keeps up to date in every clock mode) where it expects them?
+ */
+bool vvar_layout_identified(const struct vvar_source *src);
 
 /*
  * A snapshot that passed vvar_validate(), retrying while the kernel

@@ -18,6 +18,7 @@ fi
 
 if [ -f "$out" ] && [ "$out" -nt "$guest" ] && [ "$out" -nt "$0" ] &&
    [ "$out" -nt "$PVCLOCK_BUILD/host/read-cost-static" ] &&
+   [ "$out" -nt "$PVCLOCK_BUILD/host/pvclock-helper-static" ] &&
    [ "$out" -nt "$(dirname "$0")/init" ]; then
     exit 0
 fi
@@ -29,6 +30,8 @@ cp "$busybox" "$root/bin/busybox"
 cp "$guest" "$root/bin/pvclock-guest"
 [ -x "$PVCLOCK_BUILD/host/read-cost-static" ] &&
     cp "$PVCLOCK_BUILD/host/read-cost-static" "$root/bin/read-cost"
+[ -x "$PVCLOCK_BUILD/host/pvclock-helper-static" ] &&
+    cp "$PVCLOCK_BUILD/host/pvclock-helper-static" "$root/bin/pvclock-helper"
 cp "$(dirname "$0")/init" "$root/init"
 chmod 755 "$root/init"
 if [ "$with_chrony" = chrony ]; then

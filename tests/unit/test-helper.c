@@ -133,6 +133,67 @@ static void test_layouts(void)
     }
 }
 
+/*
+ * Layout detection over this kernel's own data rewritten in each known
+ * layout, with the rest of the vvar page zero, as a 6.1 or 6.12 kernel
+ * leaves offset 0 where the 6.15+ layout keeps its data: the right layout
+ * must be found, whatever the layouts tried before it read.  Only a layout
+ * identified by the coarse clocks may then report a host's clock mode.
+ */
+static void test_detection(void)
+{
+    static uint8_t img[2 * PVCP_PAGE_SIZE];
+    struct vvar_source live, src;
+    struct host_snapshot snap;
+    char err[VVAR_ERR_LEN] = "";
+
+    if (vvar_open(&live, err) < 0) {
+        tap_skip("layout detection over this kernel's data rewritten in "
+                 "each layout", err);
+        return;
+    }
+    for (size_t i = 0; i < vvar_layout_count; i++) {
+        const struct vvar_layout *l = &vvar_layouts[i];
+        int ret;
+
+        memset(img, 0, sizeof(img));
+        if (vvar_read_validated(&live, &snap, err) < 0) {
+            tap_ok(0, "live snapshot: %s", err);
+            continue;
+        }
+        snap.seq &= ~1u;
+        vvar_put_snapshot(l, img, NULL, &snap);
+        memset(&src, 0, sizeof(src));
+        src.vvar = img;
+        src.vvar_len = sizeof(img);
+        ret = vvar_detect(&src, err);
+        tap_ok(ret == 0 && src.layout == l,
+               "layout %s: detected among zeros of the other layouts "
+               "(got %s%s%s)", l->name, src.layout ? src.layout->name : "none",
+               ret ? ": " : "", ret ? err : "");
+
+        /* the same kernel words with clock mode NONE: a fact of the host */
+        put32(img + l->data_offset, 4, VVAR_CLOCKMODE_NONE);
+        put32(img + l->data_offset + l->stride, 4, VVAR_CLOCKMODE_NONE);
+        src.layout = l;
+        tap_ok(vvar_layout_identified(&src), "layout %s: identified by its "
+               "coarse clocks", l->name);
+        ret = vvar_detect(&src, err);
+        tap_ok(ret < 0 && strstr(err, "clock_mode NONE") &&
+               strstr(err, l->name),
+               "layout %s, clock mode NONE: reported as the host's: %s",
+               l->name, err);
+    }
+
+    /* nothing anywhere: no layout may speak for the host */
+    memset(img, 0, sizeof(img));
+    memset(&src, 0, sizeof(src));
+    src.vvar = img;
+    src.vvar_len = sizeof(img);
+    tap_ok(vvar_detect(&src, err) < 0 && strstr(err, "not recognised"),
+           "a zero vvar page: layout not recognised: %.120s", err);
+}
+
 static void set_bases(struct host_snapshot *s, uint64_t sec, uint64_t nsec)
 {
     for (int i = 0; i < PVCP_HRES_CLOCKS; i++) {
@@ -252,6 +313,7 @@ static void test_pages_file(void)
 int main(void)
 {
     test_layouts();
+    test_detection();
     test_pages_file();
     return tap_done();
 }
