@@ -353,20 +353,45 @@ struct page_copy {
     uint64_t aux[PVCP_CHECK_AUX_WORDS];
 };
 
-/* The offset page's transform for host page `page` and a clock's offset. */
+/*
+ * The offset page's transform for host page `page` and a clock's offset.
+ * Pages of ABI 1.3 writers carry a reference-point transform; older ones
+ * only the legacy form, of which the unscaled case is used.
+ */
 static inline void copy_offset(const volatile struct pvcp_offset_page *op,
                                int page, int mono_index,
-                               struct pvcp_xform *xf,
+                               struct pvcp_ref_xform *xf,
                                struct pvcp_timens_offset *mono)
 {
-    xf->mult = op->xform[page >> 1].mult;
-    xf->frac_bits = op->xform[page >> 1].frac_bits;
-    xf->flags = op->xform[page >> 1].flags;
-    xf->offset = op->xform[page >> 1].offset;
+    int d = page >> 1;
+
+    if (__builtin_expect(op->abi_minor >= 3, 1)) {
+        xf->guest_ref = op->ref_xform[d].guest_ref;
+        xf->host_ref = op->ref_xform[d].host_ref;
+        xf->mult = op->ref_xform[d].mult;
+        xf->frac_ref = op->ref_xform[d].frac_ref;
+        xf->frac_bits = op->ref_xform[d].frac_bits;
+        xf->flags = op->ref_xform[d].flags;
+    } else {
+        struct pvcp_xform old = {
+            op->xform[d].mult, op->xform[d].frac_bits, op->xform[d].flags,
+            op->xform[d].offset,
+        };
+
+        if (!pvcp_ref_from_legacy(&old, xf)) {
+            xf->flags = 0;
+        }
+    }
     if (mono_index >= 0) {
         mono->sec = op->mono_offset[mono_index].sec;
         mono->nsec = op->mono_offset[mono_index].nsec;
     }
+}
+
+/* A usable transform: valid and within the ABI's range. */
+static inline int ref_xform_ok(const struct pvcp_ref_xform *xf)
+{
+    return (xf->flags & PVCP_XFORM_F_VALID) && xf->frac_bits <= 64;
 }
 
 static void copy_page(const volatile struct pvcp_host_page *h,
@@ -460,7 +485,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
 {
     const volatile struct pvcp_offset_page *op = pc ? pc->offset : NULL;
     struct pvcp_timens_offset mono = { 0, 0 };
-    struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
+    struct pvcp_ref_xform xf = { 0, 0, 1, 0, 0, PVCP_XFORM_F_VALID };
     const volatile struct pvcp_host_page *h;
     uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID;
     uint64_t ogen = 0, host_counter, cycles, stale_after, heartbeat;
@@ -554,8 +579,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
         return PVCLOCK_EBADPAGE;
     }
     if (__builtin_expect(c.counter_mode > PVCP_COUNTER_RAW_NS ||
-                         c.line.shift > 63 || xf.frac_bits > 63 ||
-                         !(xf.flags & PVCP_XFORM_F_VALID), 0) ||
+                         c.line.shift > 63 || !ref_xform_ok(&xf), 0) ||
         (c.counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
          (c.kc.tsc_shift > 63 || c.kc.tsc_shift < -63)) ||
         ((c.flags & PVCP_HOST_F_SIMULATED) &&
@@ -570,7 +594,7 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
             return err;
         }
     } else {
-        host_counter = pvcp_xform_apply(&xf, counter);
+        host_counter = pvcp_ref_xform_apply(&xf, counter);
     }
     if (c.flags & PVCP_HOST_F_SIMULATED) {
         host_counter = pvcp_xform_apply(&c.sim, host_counter);
@@ -637,7 +661,7 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     const volatile struct pvcp_base *vb;
     struct pvcp_line line;
     struct pvcp_base base;
-    struct pvcp_xform xf = { 1, 0, PVCP_XFORM_F_VALID, 0 };
+    struct pvcp_ref_xform xf = { 0, 0, 1, 0, 0, PVCP_XFORM_F_VALID };
     struct pvcp_timens_offset mono = { 0, 0 };
     uint32_t oseq = 0, hseq, status = PVCP_STATUS_VALID, page, mode;
     uint64_t counter, host, flags, heartbeat, stale_after, check, ogen = 0;
@@ -700,13 +724,13 @@ static inline int fast_read(const struct pvclock *pc, clockid_t clk,
     stale_after = h->stale_after;
 
     if (status != PVCP_STATUS_VALID || line.shift > 63 ||
-        (op && (xf.frac_bits > 63 || !(xf.flags & PVCP_XFORM_F_VALID))) ||
+        (op && !ref_xform_ok(&xf)) ||
         (checked && check != pvcp_check_clock(hi >= 0 ? hi : PVCP_CHECK_RAW,
                                               mode, flags, &line, &base,
                                               leap))) {
         return -1;
     }
-    host = op ? pvcp_xform_apply(&xf, counter) : counter;
+    host = op ? pvcp_ref_xform_apply(&xf, counter) : counter;
     *out = pvcp_clock_at(&line, &base, flags, host & PVCP_S64_MAX);
     if (op && mi >= 0) {
         *out = pvcp_time_add_offset(*out, &mono);

@@ -51,6 +51,20 @@ static int checks_hold(const struct pvcp_host_page *h, clockid_t clk)
             h->check_aux == pvcp_check_aux(h));
 }
 
+/*
+ * The transform a reader may use: ABI 1.3's with frac_bits up to 64, or
+ * an older writer's, unscaled only.
+ */
+static int xform_usable(const struct pvcp_offset_page *op, int d)
+{
+    if (op->abi_minor >= 3) {
+        return (op->ref_xform[d].flags & PVCP_XFORM_F_VALID) &&
+               op->ref_xform[d].frac_bits <= 64;
+    }
+    return (op->xform[d].flags & PVCP_XFORM_F_VALID) &&
+           op->xform[d].mult == 1 && op->xform[d].frac_bits == 0;
+}
+
 static void check_used(int guest, int page, clockid_t clk)
 {
     const struct pvcp_host_page *h = (const void *)(bar + page * 4096);
@@ -68,8 +82,7 @@ static void check_used(int guest, int page, clockid_t clk)
                   op->abi_major != PVCP_ABI_MAJOR ||
                   (op->status != PVCP_STATUS_VALID &&
                    op->status != PVCP_STATUS_STALE) ||
-                  !(op->xform[page >> 1].flags & PVCP_XFORM_F_VALID) ||
-                  op->xform[page >> 1].frac_bits > 63)) {
+                  !xform_usable(op, page >> 1))) {
         abort();
     }
 }

@@ -31,4 +31,26 @@ static inline void bar_image_init(struct bar_image *img)
     img->offset.abi_minor = PVCP_ABI_MINOR;
 }
 
+/*
+ * The offset page's transforms as the device writes an unscaled relation,
+ * host = guest + host_minus_guest, in both forms (ABI 1.3 and the older
+ * one).
+ */
+static inline void bar_image_offset(struct bar_image *img,
+                                    uint64_t host_minus_guest)
+{
+    for (int d = 0; d < PVCP_DOMAINS; d++) {
+        struct pvcp_ref_xform *x = &img->offset.ref_xform[d];
+
+        memset(x, 0, sizeof(*x));
+        x->host_ref = host_minus_guest;
+        x->mult = 1;
+        x->flags = PVCP_XFORM_F_VALID;
+        img->offset.xform[d].mult = 1;
+        img->offset.xform[d].frac_bits = 0;
+        img->offset.xform[d].flags = PVCP_XFORM_F_VALID;
+        img->offset.xform[d].offset = host_minus_guest;
+    }
+}
+
 #endif /* PVCLOCK_TEST_BAR_IMAGE_H */

@@ -39,9 +39,7 @@ static void init_image(struct bar_image *img)
 
     img->offset.status = PVCP_STATUS_VALID;
     img->offset.generation = 1;
-    img->offset.xform[0].mult = 1;
-    img->offset.xform[0].flags = PVCP_XFORM_F_VALID;
-    img->offset.xform[1] = img->offset.xform[0];
+    bar_image_offset(img, 0);
 }
 
 static char tmpl[] = "/tmp/pvclock-test-reader-XXXXXX";
@@ -198,7 +196,7 @@ static void test_guest_offset_page(struct bar_image *img)
     int err;
 
     init_image(img);
-    img->offset.xform[0].offset = (uint64_t)-5000;  /* guest runs ahead */
+    bar_image_offset(img, (uint64_t)-5000);     /* guest runs ahead */
     img->offset.mono_offset[PVCP_MONO_MONOTONIC].sec = 10;
     img->offset.mono_offset[PVCP_MONO_MONOTONIC].nsec = 999999999;
     img->offset.mono_offset[PVCP_MONO_RAW].sec = -50;
@@ -225,10 +223,12 @@ static void test_guest_offset_page(struct bar_image *img)
            info.status == PVCP_STATUS_VALID, "info reports generation 1");
     pvclock_close(&pc);
 
-    /* A scaled transform: guest at 1.5x the host rate (mult 3 << 31). */
-    img->offset.xform[0].mult = 3ull << 31;
-    img->offset.xform[0].frac_bits = 32;
-    img->offset.xform[0].offset = 0;
+    /* A scaled transform: the host runs 1.5x the guest (mult 3 << 31). */
+    memset(&img->offset.ref_xform[0], 0, sizeof(img->offset.ref_xform[0]));
+    img->offset.ref_xform[0].mult = 3ull << 31;
+    img->offset.ref_xform[0].frac_bits = 32;
+    img->offset.ref_xform[0].flags = PVCP_XFORM_F_VALID;
+    memset(&img->offset.xform[0], 0, sizeof(img->offset.xform[0]));
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
     err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
@@ -236,8 +236,55 @@ static void test_guest_offset_page(struct bar_image *img)
            "scaled transform: host = guest * 1.5");
     pvclock_close(&pc);
 
-    img->offset.xform[0].mult = 1;
-    img->offset.xform[0].frac_bits = 0;
+    /*
+     * Through a reference point, with the fraction there and a guest
+     * counter before it: host = 1000000 + floor((d * 1.5 + 0.25)), d =
+     * guest - 1000, and d negative rounds down too.
+     */
+    img->offset.ref_xform[0].guest_ref = 1000;
+    img->offset.ref_xform[0].host_ref = 2000000;
+    img->offset.ref_xform[0].frac_ref = 1ull << 30;         /* 0.25 */
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000 + 3, &ts);
+    tap_ok(err == 0 && ts.tv_nsec == 500 + 1000000 + 4, "reference point: 3 "
+           "guest counts after it are 4 host counts (4.75, floored)");
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000 - 3, &ts);
+    tap_ok(err == 0 && ts.tv_nsec == 500 + 1000000 - 5,
+           "reference point: 3 guest counts before it are -5 host counts "
+           "(-4.25, floored), ts %ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
+    img->offset.ref_xform[0].frac_bits = 65;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000, &ts);
+    tap_ok(err == PVCLOCK_EBADPAGE, "frac_bits beyond 64 refused: %s",
+           pvclock_strerror(err));
+    pvclock_close(&pc);
+
+    /*
+     * An offset page of an ABI 1.2 writer (an older QEMU): its unscaled
+     * transform is used; its scaled one is refused (wrong for a wrapped
+     * offset), never computed with.
+     */
+    bar_image_offset(img, (uint64_t)-5000);
+    memset(img->offset.ref_xform, 0, sizeof(img->offset.ref_xform));
+    img->offset.abi_minor = 2;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
+    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 510,
+           "ABI 1.2 offset page: its unscaled transform");
+    img->offset.xform[0].mult = 3ull << 31;
+    img->offset.xform[0].frac_bits = 32;
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    tap_ok(err == PVCLOCK_EBADPAGE, "ABI 1.2 offset page: its scaled "
+           "transform refused: %s", pvclock_strerror(err));
+    pvclock_close(&pc);
+    img->offset.abi_minor = PVCP_ABI_MINOR;
+
+    bar_image_offset(img, 0);
     img->offset.status = PVCP_STATUS_UNRELIABLE;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);

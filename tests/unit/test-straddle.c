@@ -65,10 +65,7 @@ static void make_image(struct bar_image *img, int x, uint64_t generation)
     img->offset.seq = 12;       /* the same on both hosts */
     img->offset.status = PVCP_STATUS_VALID;
     img->offset.generation = generation;
-    img->offset.xform[0].mult = 1;
-    img->offset.xform[0].flags = PVCP_XFORM_F_VALID;
-    img->offset.xform[0].offset = (uint64_t)x * 1000;
-    img->offset.xform[1] = img->offset.xform[0];
+    bar_image_offset(img, (uint64_t)x * 1000);
     /* what a reader of this image alone returns at COUNTER */
     expect[x] = (1700000000ll + x) * 1000000000ll + 100 + x * 333 +
                 (int64_t)(COUNTER + x * 1000 - (1000000 + x * 777));

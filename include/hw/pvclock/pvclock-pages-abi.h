@@ -50,9 +50,10 @@
  *      changed, start again (the generation: across a migration the
  *      pages change under a paused reader, and the two hosts' seqs may
  *      be equal by chance; the generation always grows)
- *   6. compute: guest counter -> host counter (offset page xform), host
- *      counter -> clock (host page, with pvcp_* in pvclock-pages-calc.h),
- *      plus the offset page's timens offset for the monotonic clocks.
+ *   6. compute: guest counter -> host counter (offset page ref_xform),
+ *      host counter -> clock (host page, with pvcp_* in
+ *      pvclock-pages-calc.h), plus the offset page's timens offset for
+ *      the monotonic clocks.
  *
  * Versioning.  abi_major changes when a reader of the old version would
  * compute a wrong time: readers must refuse a major they do not know.
@@ -91,7 +92,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          2
+#define PVCP_ABI_MINOR          3
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -176,15 +177,18 @@ struct pvcp_kvmclock {
 };
 
 /*
- * A counter transform, used by the offset page (guest counter -> host
- * page counter) and by simulated host pages (real host TSC -> the
- * simulated host's counter):
+ * A counter transform without a reference point, used by simulated host
+ * pages (real host TSC -> the simulated host's counter) and, up to ABI
+ * 1.2, by the offset page (struct pvcp_offset_page.xform):
  *
  *   host = (u64)(((u128)guest * mult) >> frac_bits) + offset   (mod 2^64)
  *
  * mult == 1 << frac_bits means the guest counter runs at the host
  * counter's rate (no scaling; with frac_bits 0 the formula is a plain
- * addition).  Protected by the seq of the page that holds it.
+ * addition).  With scaling this form cannot invert a wrapped offset
+ * (a KVM guest whose TSC starts near 0 has offset -host*ratio mod 2^64):
+ * hence struct pvcp_ref_xform.  Protected by the seq of the page that
+ * holds it.
  */
 struct pvcp_xform {
     pvcp_u64 mult;
@@ -336,6 +340,41 @@ struct pvcp_host_page {
 #define PVCP_HOST_F_UNSYNC      (1ull << 5) /* host clock not synchronised */
 
 
+/*
+ * The guest-to-host counter transform of the offset page (ABI 1.3), a
+ * line through a reference point:
+ *
+ *   d    = guest - guest_ref               (mod 2^64, read as signed 64-bit)
+ *   host = host_ref + floor((d * mult + frac_ref) / 2^frac_bits)
+ *                                          (mod 2^64)
+ *
+ * The product and sum are exact (|d| < 2^63, mult and frac_ref < 2^64:
+ * they fit a signed 128-bit integer); frac_bits is 0..64 and floor rounds
+ * towards minus infinity.  mult 1, frac_bits 0, frac_ref 0 is the
+ * unscaled case, host = host_ref + d: exact for any offset.
+ *
+ * For a guest counter scaled as KVM scales a guest TSC,
+ *   guest = floor(host * ratio / 2^F) + offset   (mod 2^64, any offset),
+ * the device picks host_ref near the host counter at the time it writes
+ * and guest_ref = the guest counter at host_ref exactly, and guarantees
+ * for every guest counter value g whose host counts lie within 2^62 of
+ * host_ref: the result is m or m - 1, where m is the first host count at
+ * which the guest counter reads g.  Never ahead of the host, at most one
+ * count behind (the reasoning is in hw/pvclock/relation.c).
+ *
+ * For the scaled domain (host pages 2 and 3) the result is host
+ * CLOCK_MONOTONIC_RAW in ns at host count m: never ahead, at most 1 ns
+ * behind.  Protected by the offset page's seq.
+ */
+struct pvcp_ref_xform {
+    pvcp_u64 guest_ref;         /* guest counter at the reference */
+    pvcp_u64 host_ref;          /* host page counter there, whole part */
+    pvcp_u64 mult;              /* host counts per guest count, 2^-frac_bits */
+    pvcp_u64 frac_ref;          /* fraction at the reference, 2^-frac_bits */
+    pvcp_u32 frac_bits;         /* 0..64 */
+    pvcp_u32 flags;             /* PVCP_XFORM_F_VALID */
+};
+
 /* Like struct timens_offset: added to a monotonic clock's value. */
 struct pvcp_timens_offset {
     pvcp_s64 sec;
@@ -355,10 +394,12 @@ struct pvcp_timens_offset {
 
 /*
  * The per-guest offset page, written by the device, read-only to the
- * guest.  Everything from seq to the end of mono_offset is protected by
- * seq.  The device changes generation before (in the same seq write as)
- * any change that is a disruption for the guest: a new counter relation,
- * new monotonic offsets, another host.
+ * guest.  Everything from seq to the end of relation_flags is protected
+ * by seq.  The device changes generation before (in the same seq write
+ * as) any change that is a disruption for the guest: a new counter
+ * relation, new monotonic offsets, another host.  A guest's disruption
+ * count is generation plus the host page's disruptions; the device keeps
+ * that sum growing across migrations too.
  */
 struct pvcp_offset_page {
     /* 0x000 */
@@ -374,14 +415,27 @@ struct pvcp_offset_page {
     pvcp_u32 counter_backend;   /* PVCP_BACKEND_*, informational */
     pvcp_u64 guest_counter_hz;  /* guest TSC frequency, 0 unknown */
 
-    /* 0x028 */
+    /*
+     * 0x028: the ABI 1.0-1.2 transform, for readers of those versions.
+     * Since 1.3 the device marks it valid only when it is exact in that
+     * form (the unscaled domain without scaling, offset = host_ref -
+     * guest_ref); otherwise its flags are 0 and old readers refuse
+     * rather than compute a wrong time.  Readers of 1.3 use ref_xform.
+     */
     struct pvcp_xform xform[PVCP_DOMAINS];
 
     /* 0x058 */
     struct pvcp_timens_offset mono_offset[PVCP_MONO_CLOCKS];
 
-    /* 0x088 */
-    pvcp_u8 reserved[PVCP_PAGE_SIZE - 0x88];
+    /* 0x088: the guest-to-host transforms (ABI 1.3), per counter domain */
+    struct pvcp_ref_xform ref_xform[PVCP_DOMAINS];
+
+    /* 0x0d8 (ABI 1.3) */
+    pvcp_u32 relation_flags;    /* PVCP_RELATION_F_* */
+    pvcp_u32 reserved0;
+
+    /* 0x0e0 */
+    pvcp_u8 reserved[PVCP_PAGE_SIZE - 0xe0];
 };
 
 #define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
@@ -395,6 +449,17 @@ struct pvcp_offset_page {
 #define PVCP_STATUS_STALE       4   /* the helper stopped updating: the
                                        last mapping, usable but ageing
                                        (ABI 1.1) */
+
+/*
+ * relation_flags: what the transforms do not cover.
+ *
+ * TSC_WRITES_UNSEEN: the accelerator does not tell the device when the
+ * guest writes IA32_TSC or IA32_TSC_ADJUST (KVM).  After such a write
+ * the transforms are wrong until the next generation (the device reads
+ * the relation again at every VM start, reset and migration).  Operating
+ * systems write the TSC at boot, if at all.
+ */
+#define PVCP_RELATION_F_TSC_WRITES_UNSEEN   (1u << 0)
 
 /* counter_backend */
 #define PVCP_BACKEND_NONE       0
@@ -422,6 +487,12 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, reserved2) ==
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
                                       heartbeat_counter) == 0x180,
                    "liveness cache line");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_ref_xform) == 40, "pvcp_ref_xform size");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page, ref_xform) ==
+                   0x88, "ref_xform offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page,
+                                      relation_flags) == 0xd8,
+                   "relation_flags offset");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_offset_page) == PVCP_PAGE_SIZE,
                    "offset page size");
 

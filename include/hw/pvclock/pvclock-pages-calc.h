@@ -45,6 +45,44 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
 }
 
 /*
+ * Guest counter -> host page counter through the offset page's
+ * reference-point transform (struct pvcp_ref_xform): d signed, the
+ * product exact in 128 bits, floor division by 2^frac_bits (an
+ * arithmetic shift).  frac_bits must be 0..64 (readers check).
+ */
+static inline pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
+                                            pvcp_u64 guest)
+{
+    pvcp_u64 d = guest - x->guest_ref;
+    __int128 p;
+
+    if (PVCP_LIKELY(x->frac_bits == 0 && x->mult == 1)) {
+        return x->host_ref + d + x->frac_ref;
+    }
+    p = (__int128)(pvcp_s64)d * (__int128)x->mult + (__int128)x->frac_ref;
+    return x->host_ref + (pvcp_u64)(p >> x->frac_bits);
+}
+
+/*
+ * The reference-point form of an ABI 1.0-1.2 offset page's transform,
+ * for readers of such pages: only the unscaled form (mult 1, frac_bits
+ * 0), the one those writers got right for every offset.  Returns 0 for
+ * anything else (the scaled form of those writers is wrong for a
+ * wrapped offset).
+ */
+static inline int pvcp_ref_from_legacy(const struct pvcp_xform *old,
+                                       struct pvcp_ref_xform *x)
+{
+    x->guest_ref = 0;
+    x->host_ref = old->offset;
+    x->mult = 1;
+    x->frac_ref = 0;
+    x->frac_bits = 0;
+    x->flags = old->flags;
+    return old->mult == 1 && old->frac_bits == 0;
+}
+
+/*
  * kvmclock stage (vread_pvclock() and __pvclock_read_cycles()): the host
  * kernel's clocksource cycles for a host TSC value.  The shift happens
  * before the 32.32 multiply and the sum wraps, as in the kernel.
