@@ -77,10 +77,59 @@ static int open_device(struct pvclock *pc, const char *resource)
     return 0;
 }
 
+/*
+ * All four host pages at one guest counter value: each must read every
+ * clock, and they must agree with page 0 (the scaled pages to within
+ * the nanosecond their derivation and transform each may round).
+ */
+static int show_pages(struct pvclock *pc)
+{
+    static const char *const kinds[] = {
+        "unscaled unsmeared", "unscaled smeared", "scaled unsmeared",
+        "scaled smeared",
+    };
+    const size_t n = sizeof(clocks) / sizeof(clocks[0]);
+    uint64_t counter = pvclock_read_counter();
+    int64_t ref[sizeof(clocks) / sizeof(clocks[0])];
+    int bad = 0;
+
+    for (int page = 0; page < PVCP_HOST_PAGES; page++) {
+        int64_t worst = 0;
+        int err = 0;
+
+        pvclock_select_page(pc, page);
+        for (size_t i = 0; i < n && !err; i++) {
+            struct timespec ts;
+            int64_t ns, d;
+
+            err = pvclock_gettime_at(pc, clocks[i].id, counter, &ts);
+            if (err == PVCLOCK_ESTALE) {
+                err = 0;
+            }
+            ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            if (page == 0) {
+                ref[i] = ns;
+            }
+            d = ns - ref[i];
+            worst = d < 0 ? (-d > worst ? -d : worst) : (d > worst ? d : worst);
+        }
+        if (err) {
+            printf("page %d %s: %s\n", page, kinds[page],
+                   pvclock_strerror(err));
+            bad = 1;
+        } else {
+            printf("page %d %s: all five clocks read, at most %" PRId64
+                   " ns from page 0\n", page, kinds[page], worst);
+        }
+    }
+    pvclock_select_page(pc, -1);
+    return bad;
+}
+
 static int cmd_show(struct pvclock *pc)
 {
     static const char *const status_names[] = {
-        "invalid", "valid", "no helper", "unreliable",
+        "invalid", "valid", "no helper", "unreliable", "stale",
     };
     static const char *const backend_names[] = {
         "none", "kvm", "tcg", "qtest",
@@ -95,7 +144,7 @@ static int cmd_show(struct pvclock *pc)
     printf("device: status %s, generation %" PRIu64 ", counter backend %s, "
            "guest counter %" PRIu64 " Hz, host page %u, helper epoch %"
            PRIu64 "\n",
-           info.status < 4 ? status_names[info.status] : "?",
+           info.status < 5 ? status_names[info.status] : "?",
            info.generation,
            info.backend < 4 ? backend_names[info.backend] : "?",
            info.guest_counter_hz, info.page, info.helper_epoch);
@@ -119,7 +168,7 @@ static int cmd_show(struct pvclock *pc)
                (own.tv_nsec - pv.tv_nsec) / 1e9,
                err ? " (stale)" : "");
     }
-    return bad;
+    return show_pages(pc) | bad;
 }
 
 static int set_raw(int fd)

@@ -1,16 +1,18 @@
 /*
  * pvclock-pages: the guest counter under KVM.
  *
- * KVM runs the guest TSC as host TSC (scaled by the hardware ratio when
- * the guest frequency differs) plus a per-vCPU offset, and reports the
- * offset through the KVM_VCPU_TSC_OFFSET vCPU attribute (Linux 5.16+).
- * Without scaling the relation is exact; with scaling it is KVM's ratio,
- * recomputed as KVM computes it and inverted, to within two host counts.
+ * KVM runs the guest TSC as floor(host TSC * ratio / 2^frac) + offset
+ * and reports the offset through the KVM_VCPU_TSC_OFFSET vCPU attribute
+ * (Linux 5.16+) and the rates through KVM_GET_TSC_KHZ (the vCPU's: the
+ * rate the guest was given; the VM's: the host's).  The ratio itself is
+ * not reported: relation.c recomputes it with KVM's own rules, the
+ * tolerance within which KVM does not scale at all and the catch-up mode
+ * it falls back to without hardware scaling.
  *
  * vCPU ioctls run in the vCPU's own thread (run_on_cpu()): from the main
  * loop they would wait for the vCPU mutex, which KVM_RUN holds for as
- * long as the vCPU sits in the kernel, halted or waiting for a SIPI, so
- * the main loop would stall for as long as the guest idles.
+ * long as the vCPU sits in the kernel.  Each read is one exit per vCPU,
+ * so the device reads only on events (VM start, after a reset, hot-plug).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,7 +20,7 @@
 #include "qemu/osdep.h"
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
-#include "hw/pvclock/pvclock-pages.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
 
 #ifdef CONFIG_KVM
 #include <linux/kvm.h>
@@ -37,6 +39,20 @@ static unsigned kvm_counter_ratio_frac_bits(void)
         return 32;      /* AuthenticAMD, HygonGenuine */
     }
     return 0;
+}
+
+/* kvm.tsc_tolerance_ppm, 250 unless the administrator changed it. */
+static uint32_t kvm_counter_tolerance_ppm(void)
+{
+    g_autofree char *text = NULL;
+    uint64_t v;
+
+    if (!g_file_get_contents("/sys/module/kvm/parameters/tsc_tolerance_ppm",
+                             &text, NULL, NULL) ||
+        qemu_strtou64(g_strstrip(text), NULL, 10, &v) || v > 1000000) {
+        return 250;
+    }
+    return v;
 }
 
 typedef struct KvmVcpuTsc {
@@ -59,81 +75,62 @@ static void kvm_counter_read_vcpu(CPUState *cs, run_on_cpu_data data)
     t->khz = kvm_vcpu_ioctl(cs, KVM_GET_TSC_KHZ);
 }
 
-static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
+static void kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
-    uint64_t offset = 0;
-    int64_t khz = 0, host_khz;
+    PvclockKvmTsc kt = { 0 };
     bool first = true;
+    int64_t host_khz;
     CPUState *cs;
 
+    rel->kind = PVCLOCK_REL_UNKNOWN;
+    rel->flags = PVCP_RELATION_F_TSC_WRITES_UNSEEN;
     CPU_FOREACH(cs) {
         KvmVcpuTsc t = { 0 };
-        uint64_t off;
-        int64_t vkhz;
 
         run_on_cpu(cs, kvm_counter_read_vcpu, RUN_ON_CPU_HOST_PTR(&t));
         if (!t.have_offset) {
             rel->why = "KVM does not report the vCPU TSC offset "
                        "(KVM_VCPU_TSC_OFFSET needs Linux 5.16 or later)";
-            return false;
+            return;
         }
-        off = t.offset;
-        vkhz = t.khz;
-        if (vkhz <= 0) {
+        if (t.khz <= 0 || t.khz > UINT32_MAX) {
             rel->why = "KVM does not report the guest TSC frequency";
-            return false;
+            return;
         }
         if (first) {
-            offset = off;
-            khz = vkhz;
+            kt.offset = t.offset;
+            kt.vcpu_khz = t.khz;
             first = false;
-        } else if (off != offset || vkhz != khz) {
+        } else if (t.offset != kt.offset || t.khz != kt.vcpu_khz) {
             rel->why = "vCPUs have different TSC offsets or frequencies";
-            return false;
+            return;
         }
     }
-
-    /* VM-wide KVM_GET_TSC_KHZ: the host's rate (KVM_CAP_VM_TSC_CONTROL). */
+    /* the VM's KVM_GET_TSC_KHZ: the host's rate (KVM_CAP_VM_TSC_CONTROL) */
     host_khz = kvm_vm_ioctl(kvm_state, KVM_GET_TSC_KHZ);
-    rel->guest_hz = (uint64_t)khz * 1000;
-    rel->exact = true;
-    if (host_khz > 0 && host_khz != khz) {
-        /*
-         * Scaled: KVM runs guest = ((host * ratio) >> frac) + offset with
-         * ratio = (2^frac * guest_khz) / host_khz (kvm_set_tsc_khz()),
-         * frac 48 on Intel, 32 on AMD.  Recompute it as KVM does and
-         * invert it: within two host counts, not exact.
-         */
-        unsigned frac = kvm_counter_ratio_frac_bits();
-        uint64_t ratio;
-
-        if (!frac) {
-            rel->why = "guest TSC is scaled on a CPU whose KVM scaling "
-                       "format is unknown";
-            rel->exact = false;
-            return false;
-        }
-        ratio = (uint64_t)((((__uint128_t)1 << frac) * (uint64_t)khz) /
-                           (uint64_t)host_khz);
-        pvclock_pages_relation_scaled(rel, ratio, frac, offset);
-        return true;
+    if (host_khz <= 0 || host_khz > UINT32_MAX) {
+        rel->why = "KVM does not report the host TSC frequency "
+                   "(KVM_CAP_VM_TSC_CONTROL, Linux 6.0 or later)";
+        return;
     }
-
-    rel->mult = 1;
-    rel->frac_bits = 0;
-    rel->offset = -offset;
-    return true;
+    kt.host_khz = host_khz;
+    kt.tsc_control = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL) > 0;
+    kt.frac_bits = kvm_counter_ratio_frac_bits();
+    kt.tolerance_ppm = kvm_counter_tolerance_ppm();
+    pvclock_kvm_tsc_relation(&kt, rel);
 }
 #else
-static bool kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
+static void kvm_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
+    rel->kind = PVCLOCK_REL_UNKNOWN;
     rel->why = "QEMU built without KVM";
-    return false;
 }
 #endif
 
 const PvclockCounterBackend pvclock_counter_kvm = {
     .name = "kvm",
     .abi_backend = PVCP_BACKEND_KVM,
+    /* a reset writes IA32_TSC (kvm_put_msrs(), KVM_PUT_RESET_STATE) */
+    .reset_writes_counter = true,
     .get = kvm_counter_get,
 };

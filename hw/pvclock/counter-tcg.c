@@ -1,67 +1,72 @@
 /*
  * pvclock-pages: the guest counter under TCG.
  *
- * x86 TCG computes RDTSC as cpu_get_ticks() + env->tsc_offset, and with
+ * x86 TCG computes RDTSC as cpu_get_ticks() (plus env->tsc_offset, which
+ * only an SVM nested guest's VMRUN sets, for that L2 guest), and with
  * icount off cpu_get_ticks() is the host TSC plus timers_state's
  * cpu_ticks_offset, which QEMU moves at every stop/cont so the guest's
- * TSC does not run while the VM is stopped.  Both terms are read here
- * as QEMU applies them; nothing is estimated.
+ * TSC does not run while the VM is stopped.  While it is stopped the
+ * offset holds the absolute tick count instead, so the relation is only
+ * defined while the ticks run.  TCG does not emulate guest writes to
+ * IA32_TSC.  Read as QEMU applies it; nothing is estimated.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "qemu/seqlock.h"
-#include "hw/core/cpu.h"
 #include "system/cpu-timers.h"
 #include "system/cpu-timers-internal.h"
-#include "cpu.h"
-#include "hw/pvclock/pvclock-pages.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
 
-static bool tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
+static void tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
+    rel->kind = PVCLOCK_REL_UNKNOWN;
 #ifdef HOST_X86_64
-    uint64_t tsc_offset = 0;
     int64_t ticks_offset;
-    bool first = true;
-    CPUState *cs;
+    bool enabled;
 
     if (icount_enabled()) {
         rel->why = "TCG with icount: the guest TSC counts instructions";
-        return false;
+        return;
     }
-    CPU_FOREACH(cs) {
-        uint64_t off = X86_CPU(cs)->env.tsc_offset;
-
-        if (first) {
-            tsc_offset = off;
-            first = false;
-        } else if (off != tsc_offset) {
-            rel->why = "vCPUs have different TSC offsets";
-            return false;
-        }
-    }
-
     qemu_spin_lock(&timers_state.vm_clock_lock);
     ticks_offset = timers_state.cpu_ticks_offset;
+    enabled = timers_state.cpu_ticks_enabled;
     qemu_spin_unlock(&timers_state.vm_clock_lock);
-
-    /* guest = host + ticks_offset + tsc_offset, so host = guest - both */
-    rel->mult = 1;
-    rel->frac_bits = 0;
-    rel->offset = -((uint64_t)ticks_offset + tsc_offset);
-    rel->guest_hz = pvclock_pages_host_counter_hz(s);
-    rel->exact = true;
-    return true;
+    if (!enabled) {
+        rel->why = "the VM is stopped: TCG's guest TSC is not running";
+        return;
+    }
+    /* guest = host + ticks_offset */
+    rel->kind = PVCLOCK_REL_LINEAR;
+    rel->offset = ticks_offset;
+    /* the guest TSC runs at the real host TSC's rate */
+    rel->guest_hz = pvclock_host_tsc_hz(s);
+    rel->why = "TCG: host TSC plus QEMU's tick offset";
 #else
     rel->why = "TCG on a non-x86 host: the guest TSC is not a host TSC";
-    return false;
 #endif
+}
+
+/* While stopped the ticks stand still at cpu_get_ticks(). */
+static bool tcg_counter_frozen_at(PvclockPagesState *s, uint64_t *guest)
+{
+    bool enabled;
+
+    qemu_spin_lock(&timers_state.vm_clock_lock);
+    enabled = timers_state.cpu_ticks_enabled;
+    qemu_spin_unlock(&timers_state.vm_clock_lock);
+    if (enabled || icount_enabled()) {
+        return false;
+    }
+    *guest = cpu_get_ticks();
+    return true;
 }
 
 const PvclockCounterBackend pvclock_counter_tcg = {
     .name = "tcg",
     .abi_backend = PVCP_BACKEND_TCG,
-    /* A guest WRMSR to IA32_TSC changes env->tsc_offset: the 1 Hz watch. */
     .get = tcg_counter_get,
+    .frozen_at = tcg_counter_frozen_at,
 };

@@ -30,7 +30,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "hw/core/cpu.h"
-#include "hw/pvclock/pvclock-pages.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
 
 #include <sys/mman.h>
 

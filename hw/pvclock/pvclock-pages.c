@@ -8,15 +8,14 @@
  *           generation, rewritten only on events
  *   0x5000  reads as zero
  *
- * The counter relation comes from one backend per accelerator
- * (counter-*.c); this file owns the BAR, the offset page and the events
- * that change it.
+ * This file is the PCI glue: the BAR, properties, the events (realize,
+ * VM stop and start, reset, hot-unplug) and status for management.  What
+ * the events do lives with its concern (pvclock-pages-internal.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
-#include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -31,469 +30,8 @@
 #include "system/qtest.h"
 #include "system/runstate.h"
 #include "system/tcg.h"
-#include "hw/pvclock/pvclock-pages.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
 #include "trace.h"
-
-#include <sys/inotify.h>
-
-#define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
-
-/* The watch timer: helper liveness, a missing file, the TCG relation. */
-#define PVCLOCK_PAGES_WATCH_MS 1000
-
-static const char *const status_names[] = {
-    [PVCP_STATUS_INVALID] = "invalid",
-    [PVCP_STATUS_VALID] = "valid",
-    [PVCP_STATUS_NO_HELPER] = "no-helper",
-    [PVCP_STATUS_UNRELIABLE] = "unreliable",
-    [PVCP_STATUS_STALE] = "stale",
-};
-
-/*
- * Offset page writer side of the seqcount.  The guest reads this page
- * concurrently (a vCPU thread under TCG, the guest itself under KVM);
- * the barriers pair with the reader's after its seq loads.
- */
-static void offset_page_write_begin(PvclockPagesState *s)
-{
-    qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
-    smp_wmb();  /* odd seq visible before any field changes */
-}
-
-static void offset_page_write_end(PvclockPagesState *s)
-{
-    smp_wmb();  /* all fields visible before seq is even again */
-    qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
-}
-
-/*
- * Host page 0 as the guest sees it, read through the file (never the
- * mapping, see host-file.c).  False while there is no whole, valid file.
- */
-static bool pvclock_pages_host_page(PvclockPagesState *s,
-                                    struct pvcp_host_page *pg, uint64_t *tsc)
-{
-    return s->host && s->host_ok &&
-           pvclock_host_snapshot(s->host_fd, pg, tsc);
-}
-
-uint64_t pvclock_pages_host_counter_hz(PvclockPagesState *s)
-{
-    struct pvcp_host_page pg;
-
-    return pvclock_pages_host_page(s, &pg, NULL) ? pg.counter_hz : 0;
-}
-
-void pvclock_pages_relation_scaled(PvclockCounterRelation *rel,
-                                   uint64_t ratio, unsigned ratio_frac_bits,
-                                   uint64_t acc_offset)
-{
-    /*
-     * mult = 2^(ratio_frac_bits + frac_bits) / ratio, with frac_bits as
-     * large as keeps mult in 64 bits: the inverse slope to ~2^-62.
-     */
-    unsigned frac_bits = 63;
-    __uint128_t num;
-
-    while (frac_bits > 0 &&
-           (((__uint128_t)1 << (ratio_frac_bits + frac_bits)) / ratio) >>
-           64) {
-        frac_bits--;
-    }
-    num = (__uint128_t)1 << (ratio_frac_bits + frac_bits);
-    rel->mult = (uint64_t)((num + ratio / 2) / ratio);
-    rel->frac_bits = frac_bits;
-    /* host = ((guest - acc_offset) * mult) >> frac_bits */
-    rel->offset = -(uint64_t)(((__uint128_t)acc_offset * rel->mult) >>
-                              frac_bits);
-}
-
-static bool relation_equal(const PvclockCounterRelation *a,
-                           const PvclockCounterRelation *b)
-{
-    return a->mult == b->mult && a->frac_bits == b->frac_bits &&
-           a->offset == b->offset && a->guest_hz == b->guest_hz &&
-           a->exact == b->exact;
-}
-
-/*
- * Is the helper still updating page 0?  Its heartbeat_ns is the helper's
- * CLOCK_MONOTONIC, the same clock as QEMU_CLOCK_REALTIME on Linux.
- */
-static bool pvclock_pages_helper_stale(PvclockPagesState *s)
-{
-    struct pvcp_host_page pg;
-    uint64_t hb, stale_after, hz, now, limit_ns;
-
-    if (!pvclock_pages_host_page(s, &pg, NULL)) {
-        return false;
-    }
-    hb = pg.heartbeat_ns;
-    stale_after = pg.stale_after;
-    hz = pg.counter_hz;
-    if (!stale_after || !hz) {
-        return false;               /* the helper says: never stale */
-    }
-    limit_ns = muldiv64(stale_after, NANOSECONDS_PER_SECOND, hz);
-    now = get_clock();
-    return !hb || (now > hb && now - hb > limit_ns);
-}
-
-/*
- * Read the accelerator's relation and the helper's state and publish
- * them.  Any change, of the relation or of the status, is a disruption
- * for a guest that caches the guest-counter-to-time mapping (under TCG
- * every stop/cont moves the offset), so it bumps generation in the same
- * seq write, before the new values are visible.
- */
-static void pvclock_pages_update(PvclockPagesState *s, const char *why)
-{
-    struct pvcp_offset_page *op = s->offset_page;
-    PvclockCounterRelation rel = { 0 };
-    const char *reason = why;
-    uint32_t status;
-
-    if (!s->backend) {
-        rel.why = "no counter backend for this accelerator";
-    } else if (!s->backend->get(s, &rel)) {
-        rel.exact = false;
-    }
-    if (!s->host) {
-        status = PVCP_STATUS_NO_HELPER;
-        reason = "no usable pages file";
-    } else if (!s->host_ok) {
-        status = PVCP_STATUS_NO_HELPER;
-        reason = s->host_lost ? "pages file truncated"
-                              : "pages file damaged (headers or check words)";
-    } else if (!rel.exact) {
-        status = PVCP_STATUS_UNRELIABLE;
-        reason = rel.why;
-    } else if (s->helper_stale) {
-        status = PVCP_STATUS_STALE;
-        reason = "pvclock-helper stopped updating the pages";
-    } else {
-        status = PVCP_STATUS_VALID;
-    }
-
-    if (op->status == status && s->relation_known &&
-        relation_equal(&rel, &s->relation)) {
-        return;
-    }
-    if (!s->relation_known || !relation_equal(&rel, &s->relation)) {
-        trace_pvclock_pages_relation(s->backend ? s->backend->name : "none",
-                                     rel.mult, rel.frac_bits, rel.offset,
-                                     rel.guest_hz);
-    }
-    offset_page_write_begin(s);
-    op->generation++;
-    if (op->status != status) {
-        trace_pvclock_pages_status(status_names[op->status],
-                                   status_names[status], op->generation,
-                                   reason ? reason : "");
-        op->status = status;
-    }
-    trace_pvclock_pages_generation(op->generation, why);
-    op->guest_counter_hz = rel.guest_hz;
-    op->xform[PVCP_DOMAIN_UNSCALED].mult = rel.mult;
-    op->xform[PVCP_DOMAIN_UNSCALED].frac_bits = rel.frac_bits;
-    op->xform[PVCP_DOMAIN_UNSCALED].offset = rel.offset;
-    op->xform[PVCP_DOMAIN_UNSCALED].flags = rel.exact ? PVCP_XFORM_F_VALID
-                                                      : 0;
-    offset_page_write_end(s);
-    s->relation = rel;
-    s->relation_known = true;
-}
-
-/*
- * Check that fd is a pages file this device can map: big enough, each
- * host page with our magic, index and ABI major.  Readers also check
- * each page at every read; this catches a wrong path early and clearly.
- */
-static bool pvclock_pages_check_file(const char *path, int fd, Error **errp)
-{
-    struct pvcp_host_page hdr;
-    struct stat st;
-
-    if (fstat(fd, &st) < 0) {
-        error_setg_errno(errp, errno, "pages file '%s' (property 'pages')",
-                         path);
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error_setg(errp, "pages file '%s' (property 'pages') is not a "
-                   "regular file; point pages= at pvclock-helper's file",
-                   path);
-        return false;
-    }
-    if (st.st_size < PVCP_FILE_SIZE) {
-        error_setg(errp, "pages file '%s' (property 'pages') is %" PRId64
-                   " bytes, a pvclock-pages file has %d; is it "
-                   "pvclock-helper's file?", path, (int64_t)st.st_size,
-                   PVCP_FILE_SIZE);
-        return false;
-    }
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        if (pread(fd, &hdr, offsetof(struct pvcp_host_page, seq),
-                  PVCP_BAR_HOST_PAGE(i)) !=
-            offsetof(struct pvcp_host_page, seq)) {
-            error_setg_errno(errp, errno, "cannot read pages file '%s' "
-                             "(property 'pages')", path);
-            return false;
-        }
-        if (le32_to_cpu(hdr.magic) != PVCP_HOST_MAGIC ||
-            le32_to_cpu(hdr.page_index) != (uint32_t)i) {
-            error_setg(errp, "pages file '%s' (property 'pages') has no "
-                       "pvclock-pages header in page %d (magic 0x%08x): "
-                       "not written by pvclock-helper, or corrupt", path, i,
-                       le32_to_cpu(hdr.magic));
-            return false;
-        }
-        if (le16_to_cpu(hdr.abi_major) != PVCP_ABI_MAJOR) {
-            error_setg(errp, "pages file '%s' (property 'pages') has ABI "
-                       "version %u.%u, this QEMU supports %u.x: run a "
-                       "pvclock-helper that matches this QEMU", path,
-                       le16_to_cpu(hdr.abi_major), le16_to_cpu(hdr.abi_minor),
-                       PVCP_ABI_MAJOR);
-            return false;
-        }
-    }
-    return true;
-}
-
-
-/* Open and check the pages file; on success return its fd. */
-static int pvclock_pages_open_file(PvclockPagesState *s, Error **errp)
-{
-    int fd;
-
-    if (!s->pages_path || !*s->pages_path) {
-        error_setg(errp, "property 'pages' must name pvclock-helper's pages "
-                   "file (default " PVCLOCK_PAGES_DEFAULT_PATH ")");
-        return -1;
-    }
-    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot open pages file '%s' "
-                         "(property 'pages'); is pvclock-helper running?",
-                         s->pages_path);
-        return -1;
-    }
-    if (!pvclock_pages_check_file(s->pages_path, fd, errp)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void pvclock_pages_inotify(PvclockPagesState *s);
-
-/*
- * Map the file read-only and shared over the BAR's host pages: the
- * helper's in-place updates are seen at once, the guest cannot write,
- * and since the RAM block is never registered for migration the host
- * pages are never migrated.  The RAM block owns fd from here on.
- */
-static bool pvclock_pages_map(PvclockPagesState *s, int fd, Error **errp)
-{
-    if (!memory_region_init_ram_from_fd(&s->host_pages, OBJECT(s),
-                                        "pvclock-pages-host", PVCP_FILE_SIZE,
-                                        RAM_SHARED | RAM_READONLY |
-                                        RAM_READONLY_FD, fd, 0, errp)) {
-        close(fd);
-        return false;
-    }
-    memory_region_transaction_begin();
-    if (memory_region_is_mapped(&s->no_helper)) {
-        memory_region_del_subregion(&s->bar, &s->no_helper);
-    }
-    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
-                                &s->host_pages);
-    memory_region_transaction_commit();
-    s->host = memory_region_get_ram_ptr(&s->host_pages);
-    s->host_fd = memory_region_get_fd(&s->host_pages);
-    s->host_ok = true;
-    s->guard_slot = pvclock_guard_add((void *)s->host);
-    if (s->guard_slot < 0) {
-        warn_report("pvclock-pages: cannot guard the mapping of '%s' "
-                    "against truncation of the file", s->pages_path);
-    }
-    pvclock_pages_inotify(s);
-    s->helper_stale = pvclock_pages_helper_stale(s);
-    trace_pvclock_pages_helper_mapped(s->pages_path);
-    return true;
-}
-
-/*
- * Is the mapped file still whole and valid?  If it got short, put zero
- * pages over the mapping before a guest load raises SIGBUS (the guard
- * catches the loads that come first); once it is whole and valid again,
- * map it back at the same address, so neither the BAR nor KVM's memory
- * slot changes.  Returns a reason if anything changed.
- */
-static const char *pvclock_pages_check_host(PvclockPagesState *s)
-{
-    uint32_t faults = pvclock_guard_faults(s->guard_slot);
-    bool zeroed = s->host_lost || faults != s->guard_faults_seen;
-    struct pvcp_host_page pg;
-    struct stat st;
-    bool whole, ok;
-
-    whole = fstat(s->host_fd, &st) == 0 && st.st_size >= PVCP_FILE_SIZE;
-    s->guard_faults_seen = faults;
-    if (!whole) {
-        if (!s->host_lost) {
-            pvclock_guard_zero((void *)s->host);
-            s->host_lost = true;
-            s->host_ok = false;
-            s->pages_lost++;
-            trace_pvclock_pages_host_lost(s->pages_path, faults);
-            warn_report("pvclock-pages: pages file '%s' was truncated; the "
-                        "guest sees no host pages until pvclock-helper "
-                        "restores it", s->pages_path);
-            return "pages file truncated";
-        }
-        return NULL;
-    }
-    ok = pvclock_pages_check_file(s->pages_path, s->host_fd, NULL) &&
-         pvclock_host_snapshot(s->host_fd, &pg, NULL) &&
-         pvcp_page_checks_ok(&pg);
-    if (zeroed) {
-        if (!ok || !pvclock_guard_remap((void *)s->host, s->host_fd)) {
-            return NULL;
-        }
-        s->host_lost = false;
-        s->host_ok = true;
-        trace_pvclock_pages_host_back(s->pages_path);
-        return "pages file whole again";
-    }
-    if (ok != s->host_ok) {
-        s->host_ok = ok;
-        return ok ? "pages file valid again" : "pages file corrupt";
-    }
-    return NULL;
-}
-
-static void pvclock_pages_recheck(PvclockPagesState *s, const char *why)
-{
-    const char *changed = s->host ? pvclock_pages_check_host(s) : NULL;
-
-    if (s->host) {
-        bool stale = pvclock_pages_helper_stale(s);
-
-        if (stale != s->helper_stale) {
-            trace_pvclock_pages_helper_stale(stale);
-            s->helper_stale = stale;
-            changed = stale ? "helper stale" : "helper live again";
-        }
-    }
-    pvclock_pages_update(s, changed ? changed : why);
-}
-
-/* The file changed size or was written with write(2): look now. */
-static void pvclock_pages_inotify_read(void *opaque)
-{
-    PvclockPagesState *s = opaque;
-    char buf[sizeof(struct inotify_event) + NAME_MAX + 1];
-
-    while (read(s->inotify_fd, buf, sizeof(buf)) > 0) {
-        /* drain */
-    }
-    pvclock_pages_recheck(s, "pages file changed");
-}
-
-static void pvclock_pages_inotify(PvclockPagesState *s)
-{
-    if (!s->use_inotify) {
-        return;
-    }
-    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (s->inotify_fd < 0) {
-        return;                 /* the 1 Hz watch still notices */
-    }
-    s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
-                                      IN_MODIFY | IN_ATTRIB);
-    if (s->inotify_wd < 0) {
-        close(s->inotify_fd);
-        s->inotify_fd = -1;
-        return;
-    }
-    qemu_set_fd_handler(s->inotify_fd, pvclock_pages_inotify_read, NULL, s);
-}
-
-/*
- * Another file at the path than the one mapped: the old one was removed
- * and a helper started over with a new one.  Map the new file over the
- * old at the same address (the guest's BAR and KVM's memory slot stay as
- * they are) and read it from now on.  The RAM block keeps the old fd.
- */
-static const char *pvclock_pages_follow_path(PvclockPagesState *s)
-{
-    struct pvcp_host_page old;
-    struct stat at_path, mapped;
-    uint64_t old_disruptions;
-    int fd;
-
-    if (stat(s->pages_path, &at_path) < 0 ||
-        fstat(s->host_fd, &mapped) < 0 ||
-        (at_path.st_dev == mapped.st_dev && at_path.st_ino == mapped.st_ino)) {
-        return NULL;
-    }
-    fd = pvclock_pages_open_file(s, NULL);
-    if (fd < 0) {
-        return NULL;            /* not (yet) a pages file: keep the old */
-    }
-    /*
-     * A guest's disruption count is generation + the host page's
-     * disruptions, and must only grow; the new file counts from its own
-     * start.  Step generation past what the old file had counted, before
-     * the guest can see the new file.
-     */
-    old_disruptions = pvclock_host_snapshot(s->host_fd, &old, NULL) ?
-                      old.disruptions : 0;
-    offset_page_write_begin(s);
-    s->offset_page->generation += old_disruptions + 1;
-    offset_page_write_end(s);
-    if (!pvclock_guard_remap((void *)s->host, fd)) {
-        close(fd);
-        return NULL;
-    }
-    if (s->host_fd != memory_region_get_fd(&s->host_pages)) {
-        close(s->host_fd);
-    }
-    s->host_fd = fd;
-    s->host_lost = false;
-    s->host_ok = true;
-    s->guard_faults_seen = pvclock_guard_faults(s->guard_slot);
-    if (s->inotify_fd >= 0) {
-        inotify_rm_watch(s->inotify_fd, s->inotify_wd);
-        s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
-                                          IN_MODIFY | IN_ATTRIB);
-    }
-    trace_pvclock_pages_host_replaced(s->pages_path);
-    return "pages file replaced";
-}
-
-static void pvclock_pages_watch(void *opaque)
-{
-    PvclockPagesState *s = opaque;
-    const char *why = "watch";
-
-    if (!s->host) {
-        Error *err = NULL;
-        int fd = pvclock_pages_open_file(s, &err);
-
-        if (fd >= 0 && pvclock_pages_map(s, fd, &err)) {
-            why = "pages file appeared";
-        }
-        error_free(err);
-    } else {
-        why = pvclock_pages_follow_path(s) ?: why;
-    }
-    pvclock_pages_recheck(s, why);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              PVCLOCK_PAGES_WATCH_MS);
-}
 
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
                                           RunState state)
@@ -505,8 +43,24 @@ static void pvclock_pages_vm_state_change(void *opaque, bool running,
         pvclock_guard_vcpus();  /* so guest loads can meet the guard */
     }
     if (running) {
-        /* Runs after the accelerator set this run's offsets, before vCPUs. */
-        pvclock_pages_update(s, "vm start");
+        /* after the accelerator set this run's TSC state, before vCPUs */
+        pvclock_migration_vm_start(s);
+    } else {
+        pvclock_migration_vm_stop(s);
+    }
+}
+
+/*
+ * After a reset of a running VM: the CPUs' reset state (a KVM guest's
+ * new TSC) is put in place after the devices' reset, so the relation is
+ * read from a bottom half, once, when the main loop runs again.
+ */
+static void pvclock_pages_after_reset(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    if (s->relation_due && runstate_is_running()) {
+        pvclock_offset_page_read_relation(s, "after reset");
     }
 }
 
@@ -515,8 +69,15 @@ static void pvclock_pages_reset_hold(Object *obj, ResetType type)
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
     trace_pvclock_pages_reset();
-    if (s->offset_page) {
-        pvclock_pages_update(s, "reset");
+    if (!s->offset_page) {
+        return;
+    }
+    if (s->backend && s->backend->reset_writes_counter) {
+        pvclock_offset_page_forget_relation(s, "reset: the guest TSC is "
+                                            "put back after the devices");
+        qemu_bh_schedule(s->reset_bh);
+    } else if (runstate_is_running()) {
+        pvclock_offset_page_read_relation(s, "reset");
     }
 }
 
@@ -577,21 +138,6 @@ static int pvclock_pages_choice(const char *prop, const char *value,
     return -1;
 }
 
-/* The host's clock now, as a timens-like offset that takes it to zero. */
-static struct pvcp_timens_offset pvclock_pages_zero_offset(clockid_t clk)
-{
-    struct pvcp_timens_offset o = { 0, 0 };
-    struct timespec ts;
-
-    clock_gettime(clk, &ts);
-    o.sec = -(int64_t)ts.tv_sec;
-    if (ts.tv_nsec) {
-        o.sec -= 1;
-        o.nsec = NANOSECONDS_PER_SECOND - ts.tv_nsec;
-    }
-    return o;
-}
-
 static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
 {
     static const char *const on_missing_choices[] = {
@@ -605,7 +151,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         "exclude", "include", NULL
     };
     PvclockPagesState *s = PVCLOCK_PAGES(pdev);
-    struct pvcp_offset_page *op;
     Error *file_err = NULL;
     int degraded, smeared, mono_host, downtime, fd;
 
@@ -629,9 +174,14 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     if (downtime < 0) {
         return;
     }
+    if (s->qtest_guest_khz && s->qtest_scale) {
+        error_setg(errp, "properties 'x-qtest-guest-khz' and 'x-qtest-scale' "
+                   "both simulate the guest's rate: set one");
+        return;
+    }
     s->monotonic_host = mono_host;
     s->downtime_include = downtime;
-    fd = pvclock_pages_open_file(s, &file_err);
+    fd = pvclock_host_open(s, &file_err);
     if (fd < 0 && !degraded) {
         error_propagate(errp, file_err);
         return;
@@ -652,8 +202,12 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
+    s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
+    s->backend = pvclock_pages_pick_backend();
+    pvclock_offset_page_init(s, smeared, mono_host);
     if (fd >= 0) {
-        if (!pvclock_pages_map(s, fd, errp)) {
+        if (!pvclock_host_map(s, fd, errp)) {
+            s->offset_page = NULL;
             return;
         }
     } else {
@@ -667,34 +221,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         error_free(file_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
-
-    /*
-     * Native stores: the pages describe the host TSC, so the host is x86
-     * and little-endian like the ABI.
-     */
-    op = memory_region_get_ram_ptr(&s->offset_mr);
-    memset(op, 0, PVCP_PAGE_SIZE);
-    op->magic = PVCP_OFFSET_MAGIC;
-    op->abi_major = PVCP_ABI_MAJOR;
-    op->abi_minor = PVCP_ABI_MINOR;
-    op->status = PVCP_STATUS_INVALID;
-    op->recommended_page = smeared ? PVCP_PAGE_UNSCALED_SMEARED
-                                   : PVCP_PAGE_UNSCALED_UNSMEARED;
-    op->xform[PVCP_DOMAIN_UNSCALED].mult = 1;
-    if (!mono_host) {
-        /* like a time namespace made at VM start: these count from 0 */
-        op->mono_offset[PVCP_MONO_MONOTONIC] =
-            pvclock_pages_zero_offset(CLOCK_MONOTONIC);
-        op->mono_offset[PVCP_MONO_RAW] =
-            pvclock_pages_zero_offset(CLOCK_MONOTONIC_RAW);
-        op->mono_offset[PVCP_MONO_BOOTTIME] =
-            pvclock_pages_zero_offset(CLOCK_BOOTTIME);
-    }
-    s->offset_page = op;
-
-    s->backend = pvclock_pages_pick_backend();
-    op->counter_backend = s->backend ? s->backend->abi_backend
-                                     : PVCP_BACKEND_NONE;
     trace_pvclock_pages_realize(s->pages_path,
                                 s->backend ? s->backend->name : "none");
 
@@ -702,13 +228,18 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
 
-    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, pvclock_pages_watch,
-                                  s);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              PVCLOCK_PAGES_WATCH_MS);
+    pvclock_host_watch_start(s);
+    s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
         pvclock_pages_vm_state_change, s);
-    pvclock_pages_update(s, "realize");
+    if (runstate_is_running()) {
+        /* hot-plugged into a running VM: its TSC state is in place */
+        s->phase = PVCLOCK_PHASE_RUNNING;
+        pvclock_offset_page_read_relation(s, "hot-plug");
+    } else {
+        /* the CPUs' state is put in place later: read at the VM start */
+        pvclock_offset_page_publish(s, "realize");
+    }
 }
 
 static void pvclock_pages_exit(PCIDevice *pdev)
@@ -719,21 +250,11 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         qemu_del_vm_change_state_handler(s->vmstate_entry);
         s->vmstate_entry = NULL;
     }
-    if (s->watch_timer) {
-        timer_free(s->watch_timer);
-        s->watch_timer = NULL;
+    if (s->reset_bh) {
+        qemu_bh_delete(s->reset_bh);
+        s->reset_bh = NULL;
     }
-    if (s->inotify_fd >= 0) {
-        qemu_set_fd_handler(s->inotify_fd, NULL, NULL, NULL);
-        close(s->inotify_fd);
-        s->inotify_fd = -1;
-    }
-    pvclock_guard_remove(s->guard_slot);
-    s->guard_slot = -1;
-    if (s->host && s->host_fd != memory_region_get_fd(&s->host_pages)) {
-        close(s->host_fd);      /* a replacement file's: ours */
-    }
-    s->host_fd = -1;
+    pvclock_host_close(s);
     /*
      * The subregions hold references on their owner, this device, through
      * the BAR container: take them out or the device is never finalised
@@ -744,186 +265,6 @@ static void pvclock_pages_exit(PCIDevice *pdev)
                                                  : &s->no_helper);
     s->host = NULL;
 }
-
-/* ---- migration --------------------------------------------------- */
-
-/* Can this copy of host page 0 give host clocks at all? */
-static bool pvclock_pages_page_usable(const struct pvcp_host_page *h)
-{
-    return h->magic == PVCP_HOST_MAGIC && pvcp_page_checks_ok(h) &&
-           (h->flags & PVCP_HOST_F_VALID) &&
-           h->counter_mode != PVCP_COUNTER_NONE &&
-           h->counter_mode != PVCP_COUNTER_RAW_NS &&
-           (!(h->flags & PVCP_HOST_F_SIMULATED) || h->sim.frac_bits <= 63);
-}
-
-/*
- * A host clock at host TSC tsc, from a usable copy of host page 0 (never
- * clock_gettime(): a simulated host's clocks are only in its pages).
- * Returns false if the clock's line is not usable.
- */
-static bool pvclock_pages_host_clock(const struct pvcp_host_page *h,
-                                     int hres_index, bool raw, uint64_t tsc,
-                                     uint64_t *ns)
-{
-    const struct pvcp_line *line = raw ? &h->raw : &h->hres;
-    const struct pvcp_base *base = raw ? &h->raw_base
-                                       : &h->hres_base[hres_index];
-    uint64_t counter = tsc;
-    struct pvcp_time t;
-
-    if (line->shift > 63) {
-        return false;
-    }
-    if (h->flags & PVCP_HOST_F_SIMULATED) {
-        counter = pvcp_xform_apply(&h->sim, counter);
-    }
-    t = pvcp_clock_at(line, base, h->flags,
-                      pvcp_host_cycles(h->counter_mode, &h->kvmclock,
-                                       counter));
-    *ns = t.sec * NANOSECONDS_PER_SECOND + t.nsec;
-    return true;
-}
-
-/* The host's MONOTONIC, MONOTONIC_RAW, BOOTTIME and REALTIME now. */
-static bool pvclock_pages_host_now(PvclockPagesState *s,
-                                   uint64_t mono[PVCP_MONO_CLOCKS],
-                                   uint64_t *realtime)
-{
-    struct pvcp_host_page h;
-    uint64_t tsc;
-
-    return pvclock_pages_host_page(s, &h, &tsc) &&
-           pvclock_pages_page_usable(&h) &&
-           pvclock_pages_host_clock(&h, PVCP_HRES_MONOTONIC, false, tsc,
-                                    &mono[PVCP_MONO_MONOTONIC]) &&
-           pvclock_pages_host_clock(&h, 0, true, tsc, &mono[PVCP_MONO_RAW]) &&
-           pvclock_pages_host_clock(&h, PVCP_HRES_BOOTTIME, false, tsc,
-                                    &mono[PVCP_MONO_BOOTTIME]) &&
-           pvclock_pages_host_clock(&h, PVCP_HRES_REALTIME, false, tsc,
-                                    realtime);
-}
-
-static uint64_t offset_ns(const struct pvcp_timens_offset *o)
-{
-    return (uint64_t)o->sec * NANOSECONDS_PER_SECOND + o->nsec;
-}
-
-static struct pvcp_timens_offset ns_offset(int64_t ns)
-{
-    struct pvcp_timens_offset o;
-
-    o.sec = ns / (int64_t)NANOSECONDS_PER_SECOND;
-    ns %= (int64_t)NANOSECONDS_PER_SECOND;
-    if (ns < 0) {
-        o.sec -= 1;
-        ns += NANOSECONDS_PER_SECOND;
-    }
-    o.nsec = ns;
-    return o;
-}
-
-static int pvclock_pages_pre_save(void *opaque)
-{
-    PvclockPagesState *s = opaque;
-    struct pvcp_offset_page *op = s->offset_page;
-    uint64_t host[PVCP_MONO_CLOCKS], rt;
-
-    if (!pvclock_pages_host_now(s, host, &rt)) {
-        error_report("pvclock-pages: cannot read this host's pages to save "
-                     "the guest's clocks; is pvclock-helper running?");
-        return -EINVAL;
-    }
-    s->mig_abi_major = PVCP_ABI_MAJOR;
-    s->mig_abi_minor = PVCP_ABI_MINOR;
-    s->mig_generation = op->generation;
-    s->mig_guest_hz = s->relation.guest_hz;
-    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
-        /* what the guest reads now: the host's clock plus its offset */
-        s->mig_mono_ns[i] = host[i] + offset_ns(&op->mono_offset[i]);
-    }
-    s->mig_realtime_ns = rt;
-    s->mig_monotonic = s->monotonic_host;
-    s->mig_downtime = s->downtime_include;
-    trace_pvclock_pages_pre_save(s->mig_generation,
-                                 s->mig_mono_ns[PVCP_MONO_MONOTONIC], rt);
-    return 0;
-}
-
-static int pvclock_pages_post_load(void *opaque, int version_id)
-{
-    PvclockPagesState *s = opaque;
-    struct pvcp_offset_page *op = s->offset_page;
-    uint64_t host[PVCP_MONO_CLOCKS], rt, downtime = 0;
-    int64_t start = get_clock();
-
-    if (s->mig_abi_major != PVCP_ABI_MAJOR) {
-        error_report("pvclock-pages: incoming clock state has ABI %u.%u, "
-                     "this QEMU has %u.%u; migrate between matching "
-                     "versions", s->mig_abi_major, s->mig_abi_minor,
-                     PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
-        return -EINVAL;
-    }
-    if (s->mig_monotonic != s->monotonic_host ||
-        s->mig_downtime != s->downtime_include) {
-        error_report("pvclock-pages: the source runs with monotonic=%s,"
-                     "downtime=%s, this destination with monotonic=%s,"
-                     "downtime=%s; start the destination with the source's "
-                     "properties", s->mig_monotonic ? "host" : "vm",
-                     s->mig_downtime ? "include" : "exclude", s->monotonic,
-                     s->downtime);
-        return -EINVAL;
-    }
-    if (!pvclock_pages_host_now(s, host, &rt)) {
-        error_report("pvclock-pages: the destination has no usable "
-                     "pvclock-helper pages (%s); start pvclock-helper here "
-                     "before migrating", s->pages_path);
-        return -EINVAL;
-    }
-    if (s->mig_downtime && rt > s->mig_realtime_ns) {
-        /* as far as the two hosts' REALTIME agree */
-        downtime = rt - s->mig_realtime_ns;
-    }
-
-    offset_page_write_begin(s);
-    op->generation = MAX(op->generation, s->mig_generation) + 1;
-    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
-        /* continue exactly where the guest was (plus the downtime) */
-        op->mono_offset[i] = ns_offset((int64_t)(s->mig_mono_ns[i] +
-                                                 downtime - host[i]));
-    }
-    op->status = PVCP_STATUS_INVALID;   /* until the relation is known */
-    offset_page_write_end(s);
-    s->relation_known = false;
-    s->helper_stale = pvclock_pages_helper_stale(s);
-    /* the relation is read again at vm start, then status turns valid */
-    pvclock_pages_update(s, "incoming migration");
-    s->last_post_load_ns = get_clock() - start;
-    trace_pvclock_pages_post_load(op->generation, downtime,
-                                  s->last_post_load_ns);
-    return 0;
-}
-
-static const VMStateDescription vmstate_pvclock_pages = {
-    .name = "pvclock-pages",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .pre_save = pvclock_pages_pre_save,
-    .post_load = pvclock_pages_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PCI_DEVICE(parent_obj, PvclockPagesState),
-        VMSTATE_UINT32(mig_abi_major, PvclockPagesState),
-        VMSTATE_UINT32(mig_abi_minor, PvclockPagesState),
-        VMSTATE_UINT64(mig_generation, PvclockPagesState),
-        VMSTATE_UINT64(mig_guest_hz, PvclockPagesState),
-        VMSTATE_UINT64_ARRAY(mig_mono_ns, PvclockPagesState,
-                             PVCP_MONO_CLOCKS),
-        VMSTATE_UINT64(mig_realtime_ns, PvclockPagesState),
-        VMSTATE_UINT32(mig_monotonic, PvclockPagesState),
-        VMSTATE_UINT32(mig_downtime, PvclockPagesState),
-        VMSTATE_END_OF_LIST()
-    },
-};
 
 /* ---- properties: configuration and status for management ---------- */
 
@@ -939,11 +280,10 @@ static const Property pvclock_pages_properties[] = {
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    uint32_t st = s->offset_page ? s->offset_page->status
-                                 : PVCP_STATUS_INVALID;
 
-    return g_strdup(st < ARRAY_SIZE(status_names) ? status_names[st]
-                                                  : "unknown");
+    return g_strdup(pvclock_status_name(s->offset_page
+                                        ? s->offset_page->status
+                                        : PVCP_STATUS_INVALID));
 }
 
 static char *pvclock_pages_get_backend(Object *obj, Error **errp)
@@ -951,6 +291,30 @@ static char *pvclock_pages_get_backend(Object *obj, Error **errp)
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
     return g_strdup(s->backend ? s->backend->name : "none");
+}
+
+/* For people: the relation in use, how it was found, what it misses. */
+static char *pvclock_pages_get_relation(Object *obj, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    const PvclockCounterRelation *r = &s->relation;
+    g_autofree char *what = NULL;
+
+    if (r->kind != PVCLOCK_REL_LINEAR || s->relation_due) {
+        return g_strdup_printf("%s: %s", r->kind == PVCLOCK_REL_NONLINEAR ?
+                               "not linear" : "unknown",
+                               r->why ? r->why : "not read");
+    }
+    what = r->ratio ? g_strdup_printf("scaled, ratio %" PRIu64 "/2^%u",
+                                      r->ratio, r->ratio_frac_bits)
+                    : g_strdup("unscaled");
+    return g_strdup_printf("%s, offset 0x%" PRIx64 ", guest %" PRIu64
+                           " Hz (%s); read %" PRId64 " ms ago%s", what,
+                           r->offset, r->guest_hz, r->why ? r->why : "",
+                           (get_clock() - s->relation_read_ns) / SCALE_MS,
+                           (r->flags & PVCP_RELATION_F_TSC_WRITES_UNSEEN) ?
+                           "; a guest write to its TSC is not seen until "
+                           "the next VM start, reset or migration" : "");
 }
 
 static bool pvclock_pages_get_connected(Object *obj, Error **errp)
@@ -964,8 +328,9 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
                                   void *opaque, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
     struct pvcp_host_page pg;
-    bool have_pg = pvclock_pages_host_page(s, &pg, NULL);
+    bool have_pg = pvclock_host_page0(s, &pg, NULL);
     uint64_t value = 0;
 
     if (!strcmp(name, "generation")) {
@@ -984,37 +349,95 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
     } else if (!strcmp(name, "guest-counter-hz")) {
         value = s->relation.guest_hz;
     } else if (!strcmp(name, "counter-offset")) {
-        value = s->relation.offset;
+        /* host - guest, in the unscaled case */
+        value = x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref
+                                              : 0;
+    } else if (!strcmp(name, "relation-reads")) {
+        value = s->relation_reads;
     } else if (!strcmp(name, "last-post-load-us")) {
         value = s->last_post_load_ns / 1000;
-    } else if (!strcmp(name, "x-qtest-offset")) {
-        value = s->qtest_offset;
-    } else if (!strcmp(name, "x-qtest-scale")) {
-        value = s->qtest_scale;
+    } else if (!strcmp(name, "last-downtime-us")) {
+        value = s->last_downtime_ns / 1000;
     }
     visit_type_uint64(v, name, &value, errp);
 }
 
-/* x-qtest-offset may change at run time: the qtest stand-in for a WRMSR. */
-static void pvclock_pages_set_qtest_offset(Object *obj, Visitor *v,
-                                           const char *name, void *opaque,
-                                           Error **errp)
+/*
+ * The qtest accelerator's simulated relation may change at run time,
+ * standing for what an accelerator does (a new TSC offset or rate): an
+ * event, so the relation is read again (or at the next VM start).
+ */
+static void pvclock_pages_qtest_changed(PvclockPagesState *s)
+{
+    if (!s->offset_page) {
+        return;
+    }
+    if (runstate_is_running()) {
+        pvclock_offset_page_read_relation(s, "simulated relation changed");
+    } else {
+        s->relation_due = true;
+        pvclock_offset_page_publish(s, "simulated relation changed");
+    }
+}
+
+static void pvclock_pages_get_qtest(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    uint64_t value = *(uint64_t *)opaque;
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void pvclock_pages_set_qtest(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    uint64_t value;
+    uint64_t value, old = *(uint64_t *)opaque;
 
     if (!visit_type_uint64(v, name, &value, errp)) {
         return;
     }
-    if (!strcmp(name, "x-qtest-scale")) {
-        s->qtest_scale = value;
-    } else {
-        s->qtest_offset = value;
+    *(uint64_t *)opaque = value;
+    if (s->qtest_frac_bits != 32 && s->qtest_frac_bits != 48) {
+        error_setg(errp, "property 'x-qtest-frac-bits' is %" PRIu64 "; "
+                   "allowed values: 32 (AMD), 48 (Intel)", s->qtest_frac_bits);
+        *(uint64_t *)opaque = old;
+        return;
     }
-    if (s->offset_page) {
-        pvclock_pages_update(s, "simulated relation changed");
+    if (s->qtest_guest_khz > UINT32_MAX || s->qtest_host_khz > UINT32_MAX) {
+        error_setg(errp, "property '%s' is %" PRIu64 " kHz; KVM takes rates "
+                   "below 2^32 kHz", name, value);
+        *(uint64_t *)opaque = old;
+        return;
     }
+    pvclock_pages_qtest_changed(s);
 }
+
+/* qtest accelerator only, settable at run time (counter-qtest.c) */
+static const struct {
+    const char *name;
+    size_t offset;
+    const char *desc;
+} qtest_knobs[] = {
+    { "x-qtest-offset", offsetof(PvclockPagesState, qtest_offset),
+      "qtest: the guest counter's offset, guest = f(host) + offset" },
+    { "x-qtest-scale", offsetof(PvclockPagesState, qtest_scale),
+      "qtest: a raw scaling ratio, guest = host * scale / "
+      "2^x-qtest-frac-bits + offset (0: none)" },
+    { "x-qtest-frac-bits", offsetof(PvclockPagesState, qtest_frac_bits),
+      "qtest: the ratio's fraction bits, 32 (AMD) or 48 (Intel)" },
+    { "x-qtest-guest-khz", offsetof(PvclockPagesState, qtest_guest_khz),
+      "qtest: a guest TSC rate asked of a simulated KVM (0: none)" },
+    { "x-qtest-host-khz", offsetof(PvclockPagesState, qtest_host_khz),
+      "qtest: the simulated KVM host's TSC rate (0: the pages')" },
+    { "x-qtest-tsc-control", offsetof(PvclockPagesState, qtest_tsc_control),
+      "qtest: 1 if the simulated KVM host has TSC scaling" },
+    { "x-qtest-tolerance-ppm", offsetof(PvclockPagesState,
+                                        qtest_tolerance_ppm),
+      "qtest: the simulated KVM's tsc_tolerance_ppm" },
+};
 
 static void pvclock_pages_instance_init(Object *obj)
 {
@@ -1028,6 +451,18 @@ static void pvclock_pages_instance_init(Object *obj)
     s->flavour = g_strdup("unsmeared");
     s->monotonic = g_strdup("vm");
     s->downtime = g_strdup("exclude");
+
+    /* the qtest accelerator's simulated relation (counter-qtest.c) */
+    s->qtest_frac_bits = 32;
+    s->qtest_tsc_control = 1;
+    s->qtest_tolerance_ppm = 250;
+    for (size_t i = 0; i < ARRAY_SIZE(qtest_knobs); i++) {
+        object_property_add(obj, qtest_knobs[i].name, "uint64",
+                            pvclock_pages_get_qtest, pvclock_pages_set_qtest,
+                            NULL, (char *)s + qtest_knobs[i].offset);
+        object_property_set_description(obj, qtest_knobs[i].name,
+                                        qtest_knobs[i].desc);
+    }
 }
 
 static void pvclock_pages_class_init(ObjectClass *klass, void *data)
@@ -1040,9 +475,14 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         { "helper-age-ms", "ms since pvclock-helper's last heartbeat" },
         { "helper-epoch", "pvclock-helper's start counter" },
         { "guest-counter-hz", "guest TSC frequency, 0 unknown" },
-        { "counter-offset", "guest-to-host counter offset in use" },
+        { "counter-offset", "host minus guest counter, unscaled relations "
+          "only (0 otherwise)" },
+        { "relation-reads", "times the counter relation was read from the "
+          "accelerator (under KVM: one exit per vCPU each)" },
         { "last-post-load-us", "time the last incoming migration spent in "
           "this device's post_load, us" },
+        { "last-downtime-us", "stop to start of the last VM stop, as seen "
+          "by this device, us" },
         { "pages-lost", "times the pages file was found truncated" },
         { "pages-faults", "guest loads from a truncated pages file that "
           "read zeros instead of killing QEMU" },
@@ -1070,9 +510,10 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "REALTIME the guest is pointed at: 'unsmeared' (default, the "
         "host's UTC) or 'smeared' (leap seconds smeared noon to noon)");
     object_class_property_set_description(klass, "downtime",
-        "on migration, MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'exclude' "
-        "(default, continue from the value at the stop, like kvmclock) or "
-        "'include' (add the time the guest was stopped, from REALTIME)");
+        "while the VM is stopped (stop/cont, migration, snapshot restore), "
+        "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'exclude' (default, they "
+        "continue from their value at the stop, like kvmclock) or 'include' "
+        "(they advance by the time the VM was stopped)");
     object_class_property_set_description(klass, "x-inotify",
         "watch the pages file with inotify as well as once a second "
         "(default on; tests turn it off to reach the SIGBUS guard)");
@@ -1080,18 +521,6 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");
 
-    object_class_property_add(klass, "x-qtest-offset", "uint64",
-                              pvclock_pages_get_u64,
-                              pvclock_pages_set_qtest_offset, NULL, NULL);
-    object_class_property_set_description(klass, "x-qtest-offset",
-        "qtest accelerator only: simulated guest-to-host counter offset "
-        "(settable at run time)");
-    object_class_property_add(klass, "x-qtest-scale", "uint64",
-                              pvclock_pages_get_u64,
-                              pvclock_pages_set_qtest_offset, NULL, NULL);
-    object_class_property_set_description(klass, "x-qtest-scale",
-        "qtest accelerator only: simulated TSC scaling, guest = host * "
-        "scale / 2^32 + offset (0: none)");
     object_class_property_add_str(klass, "status", pvclock_pages_get_status,
                                   NULL);
     object_class_property_set_description(klass, "status",
@@ -1101,6 +530,11 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "counter-backend",
         "where the guest counter relation comes from: kvm, tcg, qtest "
         "(read-only)");
+    object_class_property_add_str(klass, "relation",
+                                  pvclock_pages_get_relation, NULL);
+    object_class_property_set_description(klass, "relation",
+        "the guest counter relation in use, how it was found and what it "
+        "does not cover (read-only)");
     object_class_property_add_bool(klass, "helper-connected",
                                    pvclock_pages_get_connected, NULL);
     object_class_property_set_description(klass, "helper-connected",

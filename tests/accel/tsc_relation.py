@@ -71,11 +71,12 @@ def kvm_usable():
 
 
 @contextlib.contextmanager
-def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1):
+def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1, extra=()):
     """A VM booting firmware(write_tsc) with the device on smp vCPUs (the
     firmware runs on the first; the others wait for a SIPI that never
     comes); yields its QMP and the file its debugcon port writes to."""
-    name = "%s-%s-%d" % ("w" if write_tsc else "r", accel, smp)
+    name = "%s-%s-%d%s" % ("w" if write_tsc else "r", accel, smp,
+                           "-x" if extra else "")
     rom = os.path.join(tmp, "tsc-%s.rom" % name)
     out = os.path.join(tmp, "tsc-%s.out" % name)
     sock = os.path.join(tmp, "qmp-%s.sock" % name)
@@ -88,7 +89,7 @@ def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1):
                           "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
                           "-device", "pvclock-pages,id=pvc,pages=" + pages,
                           "-qmp", "unix:%s,server=on,wait=off" % sock]
-                         + (["-S"] if paused else []),
+                         + (["-S"] if paused else []) + list(extra),
                          stderr=subprocess.PIPE)
     try:
         qmp = m.QMP(sock, q)
@@ -157,6 +158,97 @@ def run_idle_vcpu(accel, tmp, pages):
            % (accel, worst, status))
 
 
+def readings(out, n, timeout=10):
+    """Wait for the firmware's n-th RDTSC report (8 bytes each)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(out) and os.path.getsize(out) >= 8 * n:
+            break
+        time.sleep(0.0005)
+    data = open(out, "rb").read()
+    if len(data) < 8 * n:
+        return None
+    return int.from_bytes(data[8 * (n - 1):8 * n], "little")
+
+
+def in_bracket(qmp, guest, before, after):
+    host = (guest + qmp.qom("counter-offset")) % (1 << 64)
+    return before <= host <= after, host
+
+
+def run_events(accel, tmp, pages):
+    """The relation is read on events only, and is right after each: a
+    reset of the running VM (the firmware runs again from the reset
+    vector and reports RDTSC again; under KVM the CPUs' reset state
+    rewrites the TSC after the devices' reset, so the device reads the
+    relation after it), and a reset while stopped (under TCG the tick
+    offset is an absolute count while stopped: a relation made from it
+    must never be published as valid)."""
+    with firmware_vm(accel, tmp, pages, False, True) as (qmp, out):
+        qmp.cmd("cont")
+        if readings(out, 1) is None:
+            ok(False, "%s: the firmware reported its RDTSC" % accel)
+            return
+        reads = qmp.qom("relation-reads")
+        before = tsc()
+        qmp.cmd("system_reset")
+        guest = readings(out, 2)
+        after = tsc()
+        good, host = in_bracket(qmp, guest or 0, before, after)
+        ok(guest is not None and good and qmp.qom("status") == "valid",
+           "%s: after a reset of the running VM the relation maps the "
+           "firmware's new RDTSC into the host bracket (%d <= %d <= %d), "
+           "read %d more time(s)" % (accel, before, host, after,
+                                    qmp.qom("relation-reads") - reads))
+        qmp.cmd("stop")
+        off_stopped = qmp.qom("counter-offset")
+        qmp.cmd("system_reset")
+        time.sleep(0.2)
+        st, off = qmp.qom("status"), qmp.qom("counter-offset")
+        ok(st != "valid" or off == off_stopped,
+           "%s: a reset while stopped publishes no relation read while "
+           "stopped (status %s, offset %s)" %
+           (accel, st, "unchanged" if off == off_stopped else
+            "moved by %d" % ((off - off_stopped) % (1 << 64))))
+        before = tsc()
+        qmp.cmd("cont")
+        guest = readings(out, 3)
+        after = tsc()
+        good, host = in_bracket(qmp, guest or 0, before, after)
+        ok(guest is not None and good and qmp.qom("status") == "valid",
+           "%s: and after cont it maps the firmware's RDTSC into the host "
+           "bracket (%d <= %d <= %d)" % (accel, before, host, after))
+
+
+def run_no_kicks(accel, tmp, pages, seconds):
+    """No periodic work against the vCPUs: over an idle stretch of a
+    two-vCPU guest the device reads the relation 0 times, and under KVM
+    no vCPU leaves KVM_RUN for a signal (a run_on_cpu() kick shows as a
+    KVM_EXIT_INTR, reason 10, in the kvm_run_exit trace)."""
+    log = os.path.join(tmp, "trace-%s.log" % accel)
+    trace = ["-trace", "kvm_run_exit", "-D", log] if accel == "kvm" else []
+    with firmware_vm(accel, tmp, pages, False, True, smp=2,
+                     extra=trace) as (qmp, out):
+        qmp.cmd("cont")
+        readings(out, 1)
+        time.sleep(0.5)
+        reads = qmp.qom("relation-reads")
+        mark = os.path.getsize(log) if trace else 0
+        time.sleep(seconds)
+        reads = qmp.qom("relation-reads") - reads
+        kicks = 0
+        if trace:
+            with open(log) as f:
+                f.seek(mark)
+                kicks = sum(1 for l in f if "kvm_run_exit" in l and
+                            l.rstrip().endswith("reason 10"))
+        ok(reads == 0 and kicks == 0 and qmp.qom("status") == "valid",
+           "%s, 2 vCPUs idle for %d s: the device read the relation %d "
+           "times%s" % (accel, seconds, reads,
+                        ", %d vCPU kicks (KVM_EXIT_INTR)" % kicks
+                        if trace else ""))
+
+
 def run(accel, tmp, pages):
     with firmware_vm(accel, tmp, pages, False, True) as (qmp, out):
         before = tsc()
@@ -212,16 +304,22 @@ def main():
             run("tcg", tmp, pages)
             run_wrmsr("tcg", tmp, pages)
             run_idle_vcpu("tcg", tmp, pages)
+            run_events("tcg", tmp, pages)
+            run_no_kicks("tcg", tmp, pages, 10)
             usable, why = kvm_usable()
             if usable:
                 run("kvm", tmp, pages)
                 run_wrmsr("kvm", tmp, pages)
                 run_idle_vcpu("kvm", tmp, pages)
+                run_events("kvm", tmp, pages)
+                run_no_kicks("kvm", tmp, pages, 60)
             else:
                 for what in ("the firmware reported its RDTSC",
                              "status and backend", "relation bracket",
                              "WRMSR reported", "relation after WRMSR",
-                             "2 vCPUs, one idle"):
+                             "2 vCPUs, one idle", "reset while running",
+                             "reset while stopped", "cont after reset",
+                             "no kicks in 60 s"):
                     m.skip("kvm: " + what, "KVM unusable here (%s)" % why)
         finally:
             helper.terminate()

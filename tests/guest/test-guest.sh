@@ -30,6 +30,12 @@ for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
     ok $? "the guest reads $c through the device"
 done
 diag "$(sed -n '/^device:/,/^BOOTTIME/p' "$tmp/console" | head -7)"
+for pg in 0 1 2 3; do
+    line=$(grep -E "^page $pg " "$tmp/console" | tr -d '\r' | head -1)
+    worst=$(printf '%s\n' "$line" | sed -nE 's/.*all five clocks read, at most ([0-9]+) ns from page 0/\1/p')
+    [ -n "$worst" ] && [ "$worst" -le 3 ]
+    ok $? "host page $pg through the BAR: ${line#page $pg }"
+done
 
 grep -q "^exchange: $rounds rounds, 0 violations of host before <= guest <= host after, 0 guest errors" "$tmp/exchange" && [ $rc = 0 ]
 ok $? "$rounds exchanges: every guest REALTIME lies between the host's stamps"

@@ -74,8 +74,31 @@ def s64(b, o):
 
 
 def xform(b, o, v):
+    """A transform without a reference point (a simulated host's sim)."""
     mult, frac, flags, off = u64(b, o), u32(b, o + 8), u32(b, o + 12), u64(b, o + 16)
     return (((v * mult) >> frac) + off) & M64, mult, frac, flags
+
+
+OP_REF_XFORM = 0x88         # struct pvcp_ref_xform ref_xform[2], ABI 1.3
+
+
+def ref_xform(b, v, domain=0):
+    """The offset page's guest -> host transform (a line through a
+    reference point): host = host_ref + floor((d * mult + frac_ref) /
+    2^frac_bits), d = guest - guest_ref as a signed 64-bit value."""
+    o = OP_REF_XFORM + 40 * domain
+    gref, href, mult, fref = u64(b, o), u64(b, o + 8), u64(b, o + 16), u64(b, o + 24)
+    frac, flags = u32(b, o + 32), u32(b, o + 36)
+    d = (v - gref) & M64
+    if d >> 63:
+        d -= 1 << 64
+    return (href + ((d * mult + fref) >> frac)) & M64, mult, frac, flags
+
+
+def guest_counter_at(off_page, host_tsc):
+    """The guest counter at a host TSC, for an unscaled relation."""
+    gref, href = u64(off_page, OP_REF_XFORM), u64(off_page, OP_REF_XFORM + 8)
+    return (host_tsc - href + gref) & M64
 
 
 def line_ns(b, lo, base, flags, cycles):
@@ -108,7 +131,7 @@ def host_clocks(page, real_tsc):
 
 def guest_clocks(host_page, off_page, guest_counter):
     """What a guest computes from its BAR at guest counter value."""
-    real, _, _, _ = xform(off_page, 0x28, guest_counter)
+    real, _, _, _ = ref_xform(off_page, guest_counter)
     c = host_clocks(host_page, real)
     for name, i in (("monotonic", 0), ("raw", 1), ("boottime", 2)):
         c[name] += s64(off_page, 0x58 + 16 * i) * NS + u64(off_page, 0x60 + 16 * i)
@@ -117,7 +140,7 @@ def guest_clocks(host_page, off_page, guest_counter):
 
 def counter_rate(host_page, off_page):
     """Host page counter counts per guest counter count."""
-    _, m1, f1, _ = xform(off_page, 0x28, 0)
+    _, m1, f1, _ = ref_xform(off_page, 0)
     rate = m1 / (1 << f1)
     if u64(host_page, 0x20) & 4:
         _, m2, f2, _ = xform(host_page, 0x108, 0)
@@ -243,10 +266,17 @@ def tsc():
     return int(subprocess.check_output([RDTSC]))
 
 
+def host_tsc_hz():
+    """This host's TSC rate, measured against CLOCK_MONOTONIC_RAW."""
+    t0, c0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW), tsc()
+    time.sleep(0.5)
+    t1, c1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW), tsc()
+    return round((c1 - c0) * NS / (t1 - t0))
+
+
 def guest_now(qmp):
     host_page, off_page = qmp.bar()
-    off = qmp.qom("counter-offset")
-    guest_counter = (tsc() - off) & M64
+    guest_counter = guest_counter_at(off_page, tsc())
     return guest_clocks(host_page, off_page, guest_counter), host_page, off_page
 
 
@@ -298,6 +328,85 @@ def check_continuity(label, before, after, elapsed_ns):
     return good
 
 
+MONO = ("monotonic", "raw", "boottime")
+
+
+def disruptions(host_page, off_page):
+    """A guest's disruption count: generation plus the host page's."""
+    return u64(off_page, 0x10) + u64(host_page, 0x120)
+
+
+def at_counter(qmp, host_tsc):
+    """The guest counter at host_tsc, its clocks, the pages used."""
+    hp, op = qmp.bar()
+    g = guest_counter_at(op, host_tsc)
+    return g, guest_clocks(hp, op, g), hp, op
+
+
+def timing(st, port, case):
+    """One migration between two simulated hosts, its timing measured
+    against the guest's own counter, which under TCG runs only while the
+    vCPUs do: with downtime=exclude the guest's monotonic clocks advance
+    by exactly that running time, with include by the wall time (hosts
+    whose REALTIME agree), whatever the pause before 'cont'."""
+    label, src_spec, dst_spec, downtime, paused = case
+    pa = st.helper("t%d-src" % port, src_spec)
+    pb = st.helper("t%d-dst" % port, dst_spec)
+    extra = ",downtime=" + downtime
+    src = st.qemu(pa, extra=extra)
+    dst = st.qemu(pb, incoming="tcp:127.0.0.1:%d" % port, extra=extra,
+                  args_extra=["-S"] if paused else [])
+    src.wait_running()
+    time.sleep(0.3)
+    hz = src.qom("guest-counter-hz")
+    h1 = tsc()
+    g1, m1, hp1, op1 = at_counter(src, h1)
+    r = migrate(src, dst, "tcp:127.0.0.1:%d" % port)
+    if paused:
+        for _ in range(200):
+            if dst.status() != "inmigrate":
+                break
+            time.sleep(0.02)
+        paused_state = dst.status()
+        _, op_paused = dst.bar()
+        time.sleep(paused)
+        dst.cmd("cont")
+    dst.wait_running()
+    h2 = tsc()
+    g2, m2, hp2, op2 = at_counter(dst, h2)
+    if not ok(r["status"] == "completed" and dst.status() == "running",
+              "%s: migrated (%s), running" % (label, r["status"])):
+        return
+    if paused:
+        ok(paused_state == "paused" and u32(op_paused, 0xc) == 0,
+           "%s: the destination waits paused %d s with status invalid, not "
+           "valid with a relation read before its CPUs were put back"
+           % (label, paused))
+    run_ns = (g2 - g1) * NS / hz
+    wall_ns = (h2 - h1) * NS / hz
+    want = run_ns if downtime == "exclude" else wall_ns
+    errs = {c: (m2[c] - m1[c]) - want for c in MONO}
+    ok(all(abs(e) <= 10000 for e in errs.values()),
+       "%s, downtime=%s: MONOTONIC, MONOTONIC_RAW, BOOTTIME advanced by the "
+       "%s (%.6f s of %.6f s) within 10 us: %s" %
+       (label, downtime, "time the vCPUs ran" if downtime == "exclude"
+        else "wall time", want / NS, wall_ns / NS,
+        ", ".join("%s %+d ns" % (c, e) for c, e in errs.items())))
+    host_rt = host_clocks(hp2, ref_xform(op2, g2)[0])["realtime"]
+    ok(m2["realtime"] == host_rt,
+       "%s: guest REALTIME is the destination host's for the same counter "
+       "(%+d ns)" % (label, m2["realtime"] - host_rt))
+    ok(u64(op2, 0x10) > u64(op1, 0x10) and
+       disruptions(hp2, op2) > disruptions(hp1, op1),
+       "%s: generation %d -> %d, disruption count %d -> %d" %
+       (label, u64(op1, 0x10), u64(op2, 0x10), disruptions(hp1, op1),
+        disruptions(hp2, op2)))
+    hz2 = dst.qom("guest-counter-hz")
+    ok(hz2 == hz and u64(op2, 0x20) == u64(op1, 0x20) == hz,
+       "%s: guest_counter_hz %d on both sides (the guest's counter, not "
+       "the simulated hosts')" % (label, hz2))
+
+
 def run(st, tmp, a):
     port = 47000 + os.getpid() % 1000
     pa = st.helper("hostA", "tsc_hz=%d" % a.src_hz)
@@ -337,7 +446,7 @@ def run(st, tmp, a):
     hb = open(pb, "rb").read(4096)
     now_tsc = tsc()
     host_b = host_clocks(hb, now_tsc)["realtime"]
-    guest_b = guest_clocks(hp1, op1, (now_tsc - dst.qom("counter-offset")) & M64)["realtime"]
+    guest_b = guest_clocks(hp1, op1, guest_counter_at(op1, now_tsc))["realtime"]
     host_a = host_clocks(open(pa, "rb").read(4096), now_tsc)["realtime"]
     ok(guest_b == host_b and abs(guest_b - host_a - a.dst_offset_ns) < 10**6,
        "B: guest REALTIME == host B's for the same TSC (diff %d ns); host A "
@@ -454,6 +563,26 @@ def run(st, tmp, a):
        "%d -> %d%s" % (d / 1e6, u64(op_save, 0x10), u64(op_load, 0x10),
                        (": " + out.strip()) if out.strip() else ""))
     del t_save
+
+    # ---- timing: what the guest's clocks do across a migration ------------
+    real_hz = host_tsc_hz()
+    ok(abs(src.qom("guest-counter-hz") / real_hz - 1) < 1e-4,
+       "guest_counter_hz %d is this host's TSC rate (%d measured), not the "
+       "simulated host's %d" % (src.qom("guest-counter-hz"), real_hz,
+                                a.src_hz))
+    for case in (
+            ("2.5 -> 3.0 GHz, B +1.5 s +50 ppm, paused 5 s",
+             "tsc_hz=2500000000",
+             "tsc_hz=3000000000,realtime_offset_ns=1500000000,freq_ppb=50000",
+             "exclude", 5),
+            ("3.0 -> 2.0 GHz", "tsc_hz=3000000000",
+             "tsc_hz=2000000000,realtime_offset_ns=3000000000", "exclude", 0),
+            ("1.0 -> 4.5 GHz, paused 5 s", "tsc_hz=1000000000",
+             "tsc_hz=4500000000", "include", 5),
+            ("4.5 -> 1.0 GHz", "tsc_hz=4500000000", "tsc_hz=1000000000",
+             "include", 0)):
+        port += 1
+        timing(st, port, case)
 
     # ---- an unknown version of the device's section ----------------------
     with open(state, "rb") as f:

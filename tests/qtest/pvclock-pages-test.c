@@ -9,6 +9,7 @@
 
 #include "qemu/osdep.h"
 #include <glib/gstdio.h>
+#include <math.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qnum.h"
@@ -228,6 +229,13 @@ static void test_offset_page(void)
     g_assert_cmpuint(x->frac_bits, ==, 0);
     g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==, PVCP_XFORM_F_VALID);
     g_assert_cmphex(x->offset, ==, -sim_offset);
+    /* ABI 1.3: the same as a line through a reference point */
+    g_assert_cmphex(op.ref_xform[0].mult, ==, 1);
+    g_assert_cmpuint(op.ref_xform[0].frac_bits, ==, 0);
+    g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
+                    PVCP_XFORM_F_VALID);
+    g_assert_cmphex(op.ref_xform[0].host_ref - op.ref_xform[0].guest_ref, ==,
+                    -sim_offset);
     /* monotonic=vm (default): offsets take the host's clocks to ~0 */
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
         static const clockid_t clk[] = {
@@ -528,12 +536,13 @@ static void test_degraded_then_helper(void)
     QPCIDevice *dev;
     QPCIBar bar;
     uint32_t magic;
+    uint64_t gen;
 
     wait_status(qts, "pvc", "no-helper");
     g_assert_false(qom_get_bool(qts, "pvc", "helper-connected"));
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
-    g_assert_cmpuint(op.generation, ==, 1);
+    gen = op.generation;
 
     bus = qpci_new_pc(qts, NULL);
     dev = find_device(bus);
@@ -549,7 +558,7 @@ static void test_degraded_then_helper(void)
     g_assert_true(qom_get_bool(qts, "pvc", "helper-connected"));
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
-    g_assert_cmpuint(op.generation, >, 1);
+    g_assert_cmpuint(op.generation, >, gen);
 
     end_test(qts, bus, dev, tp);
 }
@@ -842,9 +851,9 @@ static int64_t guest_mono_now(QTestState *qts, int slot)
     qpci_free_pc(bus);
 
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
-    /* the qtest guest counter: host TSC minus the relation's offset */
-    guest = host_tsc() - op.xform[0].offset;
-    host = pvcp_xform_apply(&op.xform[0], guest);
+    /* the qtest guest counter: the host TSC plus the simulated offset */
+    guest = host_tsc() + op.ref_xform[0].guest_ref - op.ref_xform[0].host_ref;
+    host = pvcp_ref_xform_apply(&op.ref_xform[0], guest);
     t = pvcp_clock_at(&h.hres, &h.hres_base[PVCP_HRES_MONOTONIC], h.flags,
                       host & PVCP_S64_MAX);
     t = pvcp_time_add_offset(t, &op.mono_offset[PVCP_MONO_MONOTONIC]);
@@ -957,40 +966,525 @@ static void test_migration(void)
     pages_free(tp);
 }
 
-/* A guest TSC scaled against the host's, as KVM scales it: the inverse. */
-static void test_scaled_relation(void)
+/* ---- the guest-to-host transform, as KVM would make it ------------ */
+
+static void qom_set_u64(QTestState *qts, const char *id, const char *prop,
+                        uint64_t value)
 {
-    const uint64_t scale = 5153960755ull;       /* 1.2 in 32.32 */
-    const uint64_t off = 0x1234567890ull;
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                            "{'path': %s, 'property': %s, 'value': %llu}}",
+                            path, prop, (unsigned long long)value);
+
+    if (!qdict_haskey(resp, "return")) {
+        g_test_message("qom-set %s %s=%" PRIu64 " failed", id, prop, value);
+    }
+    g_assert_true(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+}
+
+/* xorshift64*: the same sequence on every run, from a printed seed */
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static double rng_unit(void)
+{
+    return (rng() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void rng_seed(void)
+{
+    const char *env = g_getenv("PVCLOCK_SEED");
+
+    rng_state = env ? g_ascii_strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ull;
+    rng_state |= 1;
+    g_test_message("seed 0x%" PRIx64 " (PVCLOCK_SEED)", rng_state);
+}
+
+/*
+ * The guest counter at host count h as KVM's hardware runs it:
+ * floor(h * ratio / 2^frac) truncated to 64 bits, plus offset (mod 2^64).
+ * ratio 0: unscaled.  Also the first host count at which the guest
+ * counter reads that value (what a correct inverse may return, or one
+ * less: see struct pvcp_ref_xform).
+ */
+static uint64_t kvm_guest(uint64_t ratio, unsigned frac, uint64_t offset,
+                          uint64_t h, uint64_t *first)
+{
+    pvcp_u128 q;
+
+    if (!ratio) {
+        *first = h;
+        return h + offset;
+    }
+    q = ((pvcp_u128)h * ratio) >> frac;
+    *first = (uint64_t)((((q << frac) + ratio - 1)) / ratio);
+    return (uint64_t)q + offset;
+}
+
+/* A host count within the transform's domain around ref, for ratio r. */
+static uint64_t pick_host(uint64_t ref, double r)
+{
+    double bound = MIN(ldexp(1, 62), ldexp(1, 63) / r) * 0.999;
+    uint64_t kind = rng() % 10, mag;
+    int64_t delta;
+
+    if (kind < 4) {
+        mag = rng() >> 32;                      /* seconds */
+    } else if (kind < 7) {
+        mag = rng() >> 20;                      /* hours */
+    } else {
+        mag = (uint64_t)(bound * pow(2, -40 * rng_unit()) * rng_unit());
+    }
+    delta = (rng() & 7) ? (int64_t)mag : -(int64_t)mag;
+    if (delta < 0 && (uint64_t)-delta > ref) {
+        delta = -delta;                         /* the TSC is not negative */
+    }
+    return ref + delta;
+}
+
+typedef struct XformCheck {
+    uint64_t n, exact, behind_one, wrong;
+    int64_t worst;
+} XformCheck;
+
+/* Map guest counters of n random host counts back through the page. */
+static void check_xform(const struct pvcp_offset_page *op, uint64_t ratio,
+                        unsigned frac, uint64_t offset, uint64_t n,
+                        XformCheck *c)
+{
+    const struct pvcp_ref_xform *x = &op->ref_xform[PVCP_DOMAIN_UNSCALED];
+    double r = ratio ? ldexp((double)ratio, -(int)frac) : 1;
+    /* the reference is the host count the device used */
+    uint64_t ref = x->host_ref;
+
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t h = pick_host(ref, r), first;
+        uint64_t g = kvm_guest(ratio, frac, offset, h, &first);
+        int64_t err = (int64_t)(first - pvcp_ref_xform_apply(x, g));
+
+        c->n++;
+        if (err == 0) {
+            c->exact++;
+        } else if (err == 1) {
+            c->behind_one++;
+        } else {
+            if (!c->wrong++) {
+                g_test_message("ratio 0x%" PRIx64 "/2^%u offset 0x%" PRIx64
+                               " host 0x%" PRIx64 " guest 0x%" PRIx64
+                               ": %" PRId64 " counts off", ratio, frac,
+                               offset, h, g, err);
+            }
+            if (err < 0 ? -err > c->worst : err > c->worst) {
+                c->worst = err < 0 ? -err : err;
+            }
+        }
+    }
+}
+
+/*
+ * Over the whole input domain: ratios from 0.2 to 5 in both of KVM's
+ * formats (32 and 48 fraction bits), offsets anywhere in 2^64 (a third
+ * of them as KVM makes them for a guest whose TSC starts near 0, i.e.
+ * wrapped), host counts from next to the reference out to 2^62 away.
+ * Every guest counter value must map to the first host count at which
+ * the guest reads it, or one before: never ahead, never further off.
+ * The ABI 1.2 form must not be offered for any of them.
+ */
+static void test_relation_property(void)
+{
+    static const unsigned fracs[] = { 32, 48 };
+    const uint64_t configs = g_test_slow() ? 2000 : 500, per = 20000;
+    TestPages *tp = pages_new();
+    QTestState *qts = start_qemu(tp->path, 0);
+    struct pvcp_offset_page op;
+
+    rng_seed();
+    for (size_t f = 0; f < G_N_ELEMENTS(fracs); f++) {
+        XformCheck c = { 0 };
+
+        qom_set_u64(qts, "pvc", "x-qtest-frac-bits", fracs[f]);
+        for (uint64_t k = 0; k < configs; k++) {
+            double r = exp(log(0.2) + rng_unit() * (log(5) - log(0.2)));
+            uint64_t ratio = (uint64_t)ldexp(r, fracs[f]) | 1, offset;
+            uint64_t first;
+
+            if (k == 0 && fracs[f] == 32) {
+                /* the report's case: 1.2 in 32.32, offset 2^64 - 10^12 */
+                ratio = 5153960755ull;
+                offset = -1000000000000ull;
+            } else if (k % 3 == 0) {
+                offset = rng();
+            } else if (k % 3 == 1) {
+                /* KVM: the guest's TSC started near 0 a while ago */
+                offset = (rng() >> 24) - kvm_guest(ratio, fracs[f], 0,
+                                                   host_tsc(), &first);
+            } else {
+                offset = rng() >> (rng() % 64);
+            }
+            qom_set_u64(qts, "pvc", "x-qtest-scale", ratio);
+            qom_set_u64(qts, "pvc", "x-qtest-offset", offset);
+            read_offset_page(qts, DEV_SLOT, &op);
+            g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+            g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
+                            PVCP_XFORM_F_VALID);
+            g_assert_cmpuint(op.ref_xform[0].frac_bits, <=, 64);
+            /* old readers would compute a wrong time: not offered */
+            g_assert_cmphex(op.xform[0].flags & PVCP_XFORM_F_VALID, ==, 0);
+            check_xform(&op, ratio, fracs[f], offset, per, &c);
+        }
+        g_test_message("%u fraction bits: %" PRIu64 " triples, %" PRIu64
+                       " exact, %" PRIu64 " one count behind, %" PRIu64
+                       " wrong (worst %" PRId64 ")", fracs[f], c.n, c.exact,
+                       c.behind_one, c.wrong, c.worst);
+        g_assert_cmpuint(c.n, >=, 10000000);
+        g_assert_cmpuint(c.wrong, ==, 0);
+    }
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * KVM's rules, written here from kvm_set_tsc_khz(), set_tsc_khz() and
+ * kvm_scale_tsc() (Linux arch/x86/kvm/x86.c): what the guest TSC does
+ * when a guest asks for user_khz on a host of host_khz.
+ */
+typedef enum { KVM_UNSCALED, KVM_SCALED, KVM_CATCHUP } KvmMode;
+
+static KvmMode kvm_model(uint32_t host_khz, uint32_t user_khz, bool control,
+                         unsigned frac, uint32_t tol_ppm, uint64_t *ratio)
+{
+    uint64_t lo = (uint64_t)host_khz * (1000000 - tol_ppm) / 1000000;
+    uint64_t hi = (uint64_t)host_khz * (1000000 + tol_ppm) / 1000000;
+    uint64_t max = frac == 48 ? UINT64_MAX : (1ull << 40) - 1;
+
+    *ratio = 0;
+    if (user_khz >= lo && user_khz <= hi) {
+        return KVM_UNSCALED;            /* within the tolerance */
+    }
+    if (!control) {                     /* no hardware scaling */
+        return user_khz > host_khz ? KVM_CATCHUP : KVM_UNSCALED;
+    }
+    *ratio = (uint64_t)(((pvcp_u128)1 << frac) * user_khz / host_khz);
+    if (*ratio == 0 || *ratio >= max) {
+        *ratio = 0;
+        return KVM_UNSCALED;            /* refused: the default ratio */
+    }
+    return *ratio == 1ull << frac ? KVM_UNSCALED : KVM_SCALED;
+}
+
+/*
+ * The device under a simulated KVM, scaled up and down, inside and just
+ * outside the tolerance, without hardware scaling: the published
+ * relation is exact (the same check as above against this file's
+ * model), or the status is unreliable.  Never wrong and valid.
+ */
+static void test_kvm_model(void)
+{
+    static const struct {
+        uint32_t guest_khz;
+        bool control;
+        unsigned frac;
+        uint32_t tol;
+        KvmMode want;
+    } cases[] = {
+        { 2500000, true, 48, 250, KVM_UNSCALED },   /* the same rate */
+        { 2500500, true, 48, 250, KVM_UNSCALED },   /* +200 ppm: tolerated */
+        { 2499376, true, 32, 250, KVM_UNSCALED },   /* -249.6 ppm */
+        { 2500627, true, 48, 250, KVM_SCALED },     /* +250.8 ppm */
+        { 2499373, true, 32, 250, KVM_SCALED },     /* -250.8 ppm */
+        { 3000000, true, 48, 250, KVM_SCALED },     /* up, Intel */
+        { 3000000, true, 32, 250, KVM_SCALED },     /* up, AMD */
+        { 2000000, true, 48, 250, KVM_SCALED },     /* down, Intel */
+        { 1100000, true, 32, 250, KVM_SCALED },     /* down, AMD */
+        { 2500001, true, 48, 0, KVM_SCALED },       /* no tolerance at all */
+        { 2502000, true, 32, 1000, KVM_UNSCALED },  /* a wider one */
+        { 3000000, false, 48, 250, KVM_CATCHUP },   /* faster, no scaling */
+        { 2500700, false, 32, 250, KVM_CATCHUP },   /* just outside */
+        { 2000000, false, 48, 250, KVM_UNSCALED },  /* slower: refused */
+    };
+    const uint32_t host_khz = 2500000;
+    const uint64_t offset = -123456789012345ull;
     TestPages *tp = pages_new();
     QTestState *qts = qtest_initf("-machine pc -nodefaults -device "
                                   "pvclock-pages,id=pvc,addr=%d.0,pages=%s,"
-                                  "x-qtest-offset=%" PRIu64 ",x-qtest-scale="
-                                  "%" PRIu64, DEV_SLOT, tp->path, off, scale);
-    static const uint64_t hosts[] = {
-        0, 1, 1000, 2500000000ull, 1ull << 40, 123456789012345ull,
-        1ull << 50, (1ull << 60) + 12345, (1ull << 62) - 1,
-    };
+                                  "x-qtest-host-khz=%u,x-qtest-guest-khz=%u,"
+                                  "x-qtest-offset=%" PRIu64, DEV_SLOT,
+                                  tp->path, host_khz, host_khz, offset);
     struct pvcp_offset_page op;
-    int64_t worst = 0;
 
+    rng_seed();
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        uint64_t ratio;
+        KvmMode mode = kvm_model(host_khz, cases[i].guest_khz,
+                                 cases[i].control, cases[i].frac,
+                                 cases[i].tol, &ratio);
+        XformCheck c = { 0 };
+        g_autofree char *st = NULL, *rel = NULL;
+
+        g_assert_cmpint(mode, ==, cases[i].want);   /* the model itself */
+        qom_set_u64(qts, "pvc", "x-qtest-frac-bits", cases[i].frac);
+        qom_set_u64(qts, "pvc", "x-qtest-tolerance-ppm", cases[i].tol);
+        qom_set_u64(qts, "pvc", "x-qtest-tsc-control", cases[i].control);
+        qom_set_u64(qts, "pvc", "x-qtest-guest-khz", cases[i].guest_khz);
+        read_offset_page(qts, DEV_SLOT, &op);
+        st = qom_get_str(qts, "pvc", "status");
+        rel = qom_get_str(qts, "pvc", "relation");
+        g_test_message("guest %u kHz on %u, %s scaling, %u bits, %u ppm: "
+                       "%s (%s)", cases[i].guest_khz, host_khz,
+                       cases[i].control ? "hardware" : "no", cases[i].frac,
+                       cases[i].tol, st, rel);
+        if (mode == KVM_CATCHUP) {
+            g_assert_cmpuint(op.status, ==, PVCP_STATUS_UNRELIABLE);
+            g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
+                            0);
+            continue;
+        }
+        g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+        /* the rate the counter really runs at, not the one asked for */
+        g_assert_cmpuint(op.guest_counter_hz, ==,
+                         mode == KVM_UNSCALED ? host_khz * 1000ull :
+                         (uint64_t)(((pvcp_u128)host_khz * 1000 * ratio) >>
+                                    cases[i].frac));
+        g_assert_cmphex(op.relation_flags &
+                        PVCP_RELATION_F_TSC_WRITES_UNSEEN, !=, 0);
+        check_xform(&op, ratio, cases[i].frac, offset, 100000, &c);
+        if (mode == KVM_UNSCALED) {
+            g_assert_cmpuint(c.exact, ==, c.n);
+        }
+        g_assert_cmpuint(c.wrong, ==, 0);
+    }
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/* The host page's raw clock at host count h (h at or after cycle_last). */
+static uint64_t page_raw_ns(const struct pvcp_host_page *h, uint64_t tsc)
+{
+    struct pvcp_time t = pvcp_clock_at(&h->raw, &h->raw_base, h->flags,
+                                       tsc & PVCP_S64_MAX);
+
+    return t.sec * 1000000000ull + t.nsec;
+}
+
+/*
+ * The scaled domain (host pages 2 and 3 count host MONOTONIC_RAW in ns):
+ * the offset page's second transform takes the guest counter there, for
+ * an unscaled and a scaled, wrapped relation: never ahead of the host's
+ * raw clock at the first host count of that guest value, at most 1 ns
+ * behind.  A simulated host has no scaled pages: no transform either.
+ */
+static void test_scaled_domain(void)
+{
+    static const struct {
+        uint64_t ratio, offset;
+    } rel[] = {
+        { 0, 12345 },
+        { 5153960755ull, -1000000000000ull },   /* 1.2, wrapped */
+        { 3435973837ull, 987654321ull },        /* 0.8 */
+    };
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    struct pvcp_offset_page op;
+    QTestState *qts;
+
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = start_qemu(tp->path, 0);
+    rng_seed();
+    for (size_t i = 0; i < G_N_ELEMENTS(rel); i++) {
+        const struct pvcp_ref_xform *x = &op.ref_xform[PVCP_DOMAIN_SCALED];
+        uint64_t behind = 0;
+
+        qom_set_u64(qts, "pvc", "x-qtest-scale", rel[i].ratio);
+        qom_set_u64(qts, "pvc", "x-qtest-offset", rel[i].offset);
+        read_offset_page(qts, DEV_SLOT, &op);
+        g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+        g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==,
+                        PVCP_XFORM_F_VALID);
+        for (int k = 0; k < 200000; k++) {
+            uint64_t h = pages[0].raw.cycle_last + (rng() >> (20 + k % 24));
+            uint64_t first, g = kvm_guest(rel[i].ratio, 32, rel[i].offset, h,
+                                          &first);
+            uint64_t want = page_raw_ns(&pages[0], first);
+            uint64_t got = pvcp_ref_xform_apply(x, g);
+
+            if (got > want || want - got > 1) {
+                g_test_message("relation %zu host 0x%" PRIx64 ": raw %"
+                               PRIu64 " ns, transform %" PRIu64, i, first,
+                               want, got);
+            }
+            g_assert_cmpuint(got, <=, want);
+            g_assert_cmpuint(want - got, <=, 1);
+            behind += want - got;
+        }
+        g_test_message("relation %zu: 200000 values, %" PRIu64 " 1 ns "
+                       "behind, the rest exact", i, behind);
+    }
+    qtest_quit(qts);
+
+    /* simulated: the scaled pages are not the simulated host's */
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].flags |= PVCP_HOST_F_SIMULATED;
+        pages[i].sim.mult = 1;
+        pages[i].sim.flags = PVCP_XFORM_F_VALID;
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = start_qemu(tp->path, 0);
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
-    /* 1.2 x 2.5 GHz, the 32.32 scale rounded down */
-    g_assert_cmpuint(op.guest_counter_hz, >=, 2999999999ull);
-    g_assert_cmpuint(op.guest_counter_hz, <=, 3000000000ull);
-    for (size_t i = 0; i < G_N_ELEMENTS(hosts); i++) {
-        uint64_t guest = (uint64_t)(((unsigned __int128)hosts[i] * scale) >>
-                                    32) + off;
-        uint64_t back = pvcp_xform_apply(&op.xform[0], guest);
-        int64_t d = (int64_t)(back - hosts[i]);
-
-        worst = MAX(worst, d < 0 ? -d : d);
-    }
-    g_test_message("scaled relation: worst %" PRId64 " host counts",
-                   worst);
-    g_assert_cmpint(worst, <=, 2);
+    g_assert_cmphex(op.ref_xform[1].flags & PVCP_XFORM_F_VALID, ==, 0);
     qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * A guest's disruption count is the offset page's generation plus the
+ * host page's disruptions; across a migration to a host whose helper
+ * counted fewer, both must still grow (5 + 3 before must not become
+ * 7 + 1 after).
+ */
+static void test_disruptions_grow(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree char *pa = pages_extra_file(tp, "hostA");
+    g_autofree char *pb = pages_extra_file(tp, "hostB");
+    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    g_autofree char *st = NULL;
+    struct pvcp_offset_page a, b;
+    QTestState *from, *to;
+
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].disruptions = 3;
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(pa, pages, PVCP_FILE_SIZE);
+    make_host(pages, 3000000000ull, 9000, 1700000000);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].disruptions = 1;
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(pb, pages, PVCP_FILE_SIZE);
+
+    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                       "id=pvc,addr=%d.0,pages=%s", DEV_SLOT, pa);
+    to = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                     "id=pvc,addr=%d.0,pages=%s -incoming %s", DEV_SLOT, pb,
+                     uri);
+    for (int i = 1; i <= 4; i++) {
+        qom_set_u64(from, "pvc", "x-qtest-offset", i);  /* generation 5 */
+    }
+    read_offset_page(from, DEV_SLOT, &a);
+    g_assert_cmpuint(a.generation, ==, 5);
+    st = migrate_and_wait(from, uri);
+    g_assert_cmpstr(st, ==, "completed");
+    qtest_qmp_eventwait(to, "RESUME");
+    read_offset_page(to, DEV_SLOT, &b);
+    g_test_message("before %" PRIu64 " + 3, after %" PRIu64 " + 1",
+                   a.generation, b.generation);
+    g_assert_cmpuint(b.status, ==, PVCP_STATUS_VALID);
+    g_assert_cmpuint(b.generation, >, a.generation);
+    g_assert_cmpuint(b.generation + 1, >, a.generation + 3);
+    qtest_quit(to);
+    qtest_quit(from);
+    pages_free(tp);
+}
+
+/*
+ * The stale limit is stale_after host counts: at 4.5 GHz that is more
+ * than 2^32 counts per second, which a 32-bit divisor would cut to a
+ * limit 22 times too long.
+ */
+static void test_stale_limit_fast_counter(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts;
+
+    make_pages(pages);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].counter_hz = 4500000000ull;
+        pages[i].stale_after = 4500000000ull;           /* 1 s */
+        pages[i].heartbeat_ns = g_get_monotonic_time() * 1000 -
+                                3000000000ull;          /* 3 s ago */
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = start_qemu(tp->path, 0);
+    wait_status(qts, "pvc", "stale");
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * A destination kept paused before 'cont' (libvirt's way): the page
+ * says invalid until the VM starts, and with downtime=exclude the
+ * guest's MONOTONIC does not advance while the destination waits.
+ */
+static void test_paused_destination(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree char *pa = pages_extra_file(tp, "hostA");
+    g_autofree char *pb = pages_extra_file(tp, "hostB");
+    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    g_autofree char *st = NULL, *rs = NULL;
+    struct pvcp_offset_page op;
+    QTestState *from, *to;
+    int64_t before, after, t0, t1;
+    QDict *rsp;
+
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    write_file(pa, pages, PVCP_FILE_SIZE);
+    make_host(pages, 2500000000ull, 9000, 1700000000);
+    write_file(pb, pages, PVCP_FILE_SIZE);
+    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+                       "id=pvc,addr=%d.0,pages=%s", DEV_SLOT, pa);
+    to = qtest_initf("-machine pc -nodefaults -S -device pvclock-pages,"
+                     "id=pvc,addr=%d.0,pages=%s -incoming %s", DEV_SLOT, pb,
+                     uri);
+    before = guest_mono_now(from, DEV_SLOT);
+    t0 = g_get_monotonic_time();
+    st = migrate_and_wait(from, uri);
+    g_assert_cmpstr(st, ==, "completed");
+    for (int i = 0; i < 100; i++) {
+        g_free(rs);
+        rs = run_state(to);
+        if (strcmp(rs, "inmigrate")) {
+            break;
+        }
+        g_usleep(20 * 1000);
+    }
+    g_assert_cmpstr(rs, ==, "paused");
+    read_offset_page(to, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
+    g_usleep(2 * G_USEC_PER_SEC);
+    read_offset_page(to, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
+    rsp = qtest_qmp(to, "{'execute': 'cont'}");
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(to, "RESUME");
+    after = guest_mono_now(to, DEV_SLOT);
+    t1 = g_get_monotonic_time();
+    g_test_message("guest MONOTONIC +%" PRId64 " us over %" PRId64 " us "
+                   "with the destination paused 2 s", (after - before) / 1000,
+                   t1 - t0);
+    g_assert_cmpint(after, >=, before);
+    g_assert_cmpint(after - before, <, (t1 - t0) * 1000 - 1500000000ll);
+    qtest_quit(to);
+    qtest_quit(from);
     pages_free(tp);
 }
 
@@ -1021,7 +1515,15 @@ int main(int argc, char **argv)
                    test_relation_change_and_reset);
     qtest_add_func("/pvclock-pages/two-instances", test_two_instances);
     qtest_add_func("/pvclock-pages/migration", test_migration);
-    qtest_add_func("/pvclock-pages/scaled-relation", test_scaled_relation);
+    qtest_add_func("/pvclock-pages/relation-property",
+                   test_relation_property);
+    qtest_add_func("/pvclock-pages/kvm-model", test_kvm_model);
+    qtest_add_func("/pvclock-pages/scaled-domain", test_scaled_domain);
+    qtest_add_func("/pvclock-pages/disruptions-grow", test_disruptions_grow);
+    qtest_add_func("/pvclock-pages/stale-limit-fast-counter",
+                   test_stale_limit_fast_counter);
+    qtest_add_func("/pvclock-pages/paused-destination",
+                   test_paused_destination);
 
     return g_test_run();
 }

@@ -1,0 +1,283 @@
+/*
+ * pvclock-pages: the guest's clocks across a stop, a migration or a
+ * snapshot restore.
+ *
+ * As kvmclock does (hw/i386/kvm/clock.c), the guest's clocks are sampled
+ * when the vCPUs stop and the sample is applied when they start, so that
+ * neither the time between the stop and pre_save nor a destination kept
+ * paused before 'cont' (as libvirt does) leaks into them:
+ *
+ *   1. vCPU stop      sample the guest's MONOTONIC, MONOTONIC_RAW and
+ *                     BOOTTIME and the host's REALTIME (from the pages)
+ *   2. pre_save       record the sample, the generation and the
+ *                     disruption count in the stream
+ *   3. post_load      check and keep them; status invalid, generation up
+ *   4. vCPU start     read this host's pages: with downtime=exclude the
+ *                     three clocks continue from the sample, with include
+ *                     they also advance by the REALTIME between the
+ *                     source's stop and this start; read the relation
+ *                     (the CPUs' TSC state is in place by now) and only
+ *                     then publish the page as valid.
+ *
+ * A stop and start without migration does the same, so with exclude a
+ * paused guest's clocks do not advance while it is paused (kvmclock's
+ * behaviour); with include, or monotonic=host, they simply go on.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/timer.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
+#include "trace.h"
+
+static uint64_t offset_ns(const struct pvcp_timens_offset *o)
+{
+    return (uint64_t)o->sec * NANOSECONDS_PER_SECOND + o->nsec;
+}
+
+/*
+ * The guest's clocks now, through this host's pages: at the host counter
+ * where the guest counter stands still if the accelerator stops it
+ * (TCG stops its TSC before it pauses the vCPUs, so "now" would be a
+ * little late), else at the host counter now.
+ */
+static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t host[PVCP_MONO_CLOCKS], dis, h, g;
+    const uint64_t *at = NULL;
+
+    memset(smp, 0, sizeof(*smp));
+    if (s->backend && s->backend->frozen_at && !s->relation_due &&
+        s->relation.kind == PVCLOCK_REL_LINEAR &&
+        (x->flags & PVCP_XFORM_F_VALID) && s->backend->frozen_at(s, &g)) {
+        h = pvcp_ref_xform_apply(x, g);
+        at = &h;
+        smp->frozen = true;
+        smp->guest_counter = g;
+    }
+    if (!pvclock_host_at(s, at, host, &smp->realtime_ns, &dis)) {
+        return false;
+    }
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        smp->mono_ns[i] = host[i] + offset_ns(&s->mono_offset[i]);
+    }
+    smp->disruptions = s->offset_page->generation + dis;
+    smp->valid = true;
+    return true;
+}
+
+/* 1. vCPU stop (the vCPUs are paused when the handler runs). */
+void pvclock_migration_vm_stop(PvclockPagesState *s)
+{
+    if (s->phase != PVCLOCK_PHASE_RUNNING) {
+        return;                 /* never ran, or a migration is pending */
+    }
+    sample_now(s, &s->stop_sample);
+    s->stopped_at_ns = get_clock();
+    s->phase = PVCLOCK_PHASE_STOPPED;
+    trace_pvclock_pages_stop_sample(s->stop_sample.valid,
+                                    s->stop_sample.mono_ns[0],
+                                    s->stop_sample.realtime_ns);
+}
+
+/*
+ * 4. vCPU start: before the vCPUs run, after the accelerator's state.
+ * The relation is read first: where the guest counter stood still, the
+ * sample applies at the host counter at which it moves on again.
+ */
+void pvclock_migration_vm_start(PvclockPagesState *s)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t host[PVCP_MONO_CLOCKS], rt, base[PVCP_MONO_CLOCKS], h;
+    const PvclockClockSample *smp = NULL;
+    const uint64_t *at = NULL;
+    uint64_t add = 0;
+
+    pvclock_offset_page_fetch_relation(s);
+    if (s->phase == PVCLOCK_PHASE_INCOMING) {
+        smp = &s->incoming;
+    } else if (s->phase == PVCLOCK_PHASE_STOPPED && s->stop_sample.valid &&
+               !s->downtime_include && !s->monotonic_host) {
+        smp = &s->stop_sample;
+    }
+    if (smp && smp->valid) {
+        if (smp->frozen && s->relation.kind == PVCLOCK_REL_LINEAR &&
+            (x->flags & PVCP_XFORM_F_VALID)) {
+            h = pvcp_ref_xform_apply(x, smp->guest_counter);
+            at = &h;
+        }
+        if (pvclock_host_at(s, at, host, &rt, NULL)) {
+            if (s->phase == PVCLOCK_PHASE_INCOMING && s->downtime_include &&
+                rt > smp->realtime_ns) {
+                add = rt - smp->realtime_ns;    /* as far as hosts agree */
+            }
+            for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+                base[i] = smp->mono_ns[i] + add;
+            }
+            pvclock_offset_page_set_mono(s, base, host);
+        } else {
+            warn_report("pvclock-pages: no usable pages at VM start; the "
+                        "guest's monotonic clocks go on from the host's as "
+                        "they were (%s)", s->pages_path);
+        }
+    }
+    s->last_downtime_ns = s->phase == PVCLOCK_PHASE_STOPPED &&
+                          s->stopped_at_ns ? get_clock() - s->stopped_at_ns
+                                           : 0;
+    trace_pvclock_pages_start_apply(s->phase, smp != NULL, add);
+    s->phase = PVCLOCK_PHASE_RUNNING;
+    s->stop_sample.valid = false;
+    pvclock_offset_page_publish(s, "vm start");
+}
+
+/* 2. pre_save: the sample taken at the stop, or one now. */
+static int pvclock_pages_pre_save(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    PvclockClockSample smp;
+    struct pvcp_host_page pg;
+    uint64_t now_dis;
+
+    if (s->phase == PVCLOCK_PHASE_STOPPED && s->stop_sample.valid) {
+        smp = s->stop_sample;
+    } else if (s->phase == PVCLOCK_PHASE_INCOMING) {
+        smp = s->incoming;      /* loaded here and never started */
+    } else {
+        sample_now(s, &smp);    /* a VM that never ran */
+    }
+    if (!smp.valid) {
+        error_report("pvclock-pages: cannot read this host's pages to save "
+                     "the guest's clocks; is pvclock-helper running?");
+        return -EINVAL;
+    }
+    s->mig_abi_major = PVCP_ABI_MAJOR;
+    s->mig_abi_minor = PVCP_ABI_MINOR;
+    s->mig_generation = s->offset_page->generation;
+    s->mig_guest_hz = s->relation.guest_hz;
+    memcpy(s->mig_mono_ns, smp.mono_ns, sizeof(s->mig_mono_ns));
+    s->mig_realtime_ns = smp.realtime_ns;
+    now_dis = s->mig_generation +
+              (pvclock_host_page0(s, &pg, NULL) ? pg.disruptions : 0);
+    s->mig_disruptions = MAX(smp.disruptions, now_dis);
+    s->mig_guest_counter = smp.guest_counter;
+    s->mig_frozen = smp.frozen;
+    s->mig_monotonic = s->monotonic_host;
+    s->mig_downtime = s->downtime_include;
+    trace_pvclock_pages_pre_save(s->mig_generation,
+                                 s->mig_mono_ns[PVCP_MONO_MONOTONIC],
+                                 s->mig_realtime_ns);
+    return 0;
+}
+
+static int pvclock_pages_pre_load(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    s->mig_disruptions = 0;     /* a stream without the subsection */
+    s->mig_frozen = 0;
+    return 0;
+}
+
+/* 3. post_load: check, keep, invalidate; the rest waits for the start. */
+static int pvclock_pages_post_load(void *opaque, int version_id)
+{
+    PvclockPagesState *s = opaque;
+    uint64_t host[PVCP_MONO_CLOCKS], rt;
+    int64_t start = get_clock();
+
+    if (s->mig_abi_major != PVCP_ABI_MAJOR) {
+        error_report("pvclock-pages: incoming clock state has ABI %u.%u, "
+                     "this QEMU has %u.%u; migrate between matching "
+                     "versions", s->mig_abi_major, s->mig_abi_minor,
+                     PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
+        return -EINVAL;
+    }
+    if (s->mig_monotonic != s->monotonic_host ||
+        s->mig_downtime != s->downtime_include) {
+        error_report("pvclock-pages: the source runs with monotonic=%s,"
+                     "downtime=%s, this destination with monotonic=%s,"
+                     "downtime=%s; start the destination with the source's "
+                     "properties", s->mig_monotonic ? "host" : "vm",
+                     s->mig_downtime ? "include" : "exclude", s->monotonic,
+                     s->downtime);
+        return -EINVAL;
+    }
+    if (!pvclock_host_now(s, host, &rt, NULL)) {
+        error_report("pvclock-pages: the destination has no usable "
+                     "pvclock-helper pages (%s); start pvclock-helper here "
+                     "before migrating", s->pages_path);
+        return -EINVAL;
+    }
+    s->incoming.valid = true;
+    memcpy(s->incoming.mono_ns, s->mig_mono_ns, sizeof(s->mig_mono_ns));
+    s->incoming.realtime_ns = s->mig_realtime_ns;
+    s->incoming.disruptions = MAX(s->mig_disruptions, s->mig_generation);
+    s->incoming.frozen = s->mig_frozen;
+    s->incoming.guest_counter = s->mig_guest_counter;
+    /* what the guest counted at the source only grows from here */
+    s->generation_floor = MAX(s->generation_floor, s->mig_generation + 1);
+    s->disruption_floor = MAX(s->disruption_floor,
+                              s->incoming.disruptions + 1);
+    s->phase = PVCLOCK_PHASE_INCOMING;
+    s->relation_due = true;
+    s->relation.kind = PVCLOCK_REL_UNKNOWN;
+    s->relation.why = "incoming migration: read when the VM starts";
+    pvclock_offset_page_publish(s, "incoming migration");
+    s->last_post_load_ns = get_clock() - start;
+    trace_pvclock_pages_post_load(s->offset_page->generation,
+                                  s->last_post_load_ns);
+    return 0;
+}
+
+static bool pvclock_pages_at_stop_needed(void *opaque)
+{
+    return true;
+}
+
+/*
+ * Since ABI 1.3: the source's disruption count (generation + its host's,
+ * which the destination keeps growing) and the guest counter value the
+ * sample was taken at, if the counter stood still there.
+ */
+static const VMStateDescription vmstate_pvclock_pages_at_stop = {
+    .name = "pvclock-pages/at-stop",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = pvclock_pages_at_stop_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(mig_disruptions, PvclockPagesState),
+        VMSTATE_UINT64(mig_guest_counter, PvclockPagesState),
+        VMSTATE_UINT8(mig_frozen, PvclockPagesState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+const VMStateDescription vmstate_pvclock_pages = {
+    .name = "pvclock-pages",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = pvclock_pages_pre_save,
+    .pre_load = pvclock_pages_pre_load,
+    .post_load = pvclock_pages_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, PvclockPagesState),
+        VMSTATE_UINT32(mig_abi_major, PvclockPagesState),
+        VMSTATE_UINT32(mig_abi_minor, PvclockPagesState),
+        VMSTATE_UINT64(mig_generation, PvclockPagesState),
+        VMSTATE_UINT64(mig_guest_hz, PvclockPagesState),
+        VMSTATE_UINT64_ARRAY(mig_mono_ns, PvclockPagesState,
+                             PVCP_MONO_CLOCKS),
+        VMSTATE_UINT64(mig_realtime_ns, PvclockPagesState),
+        VMSTATE_UINT32(mig_monotonic, PvclockPagesState),
+        VMSTATE_UINT32(mig_downtime, PvclockPagesState),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_pvclock_pages_at_stop,
+        NULL
+    },
+};

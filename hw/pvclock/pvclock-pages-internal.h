@@ -1,0 +1,287 @@
+/*
+ * pvclock-pages: what the device's files share; not API.
+ *
+ *   pvclock-pages.c  PCI glue, properties, status for management
+ *   offset-page.c    the offset page: what the guest is shown, and when
+ *   relation.c       accelerator relation -> ABI transforms; KVM's rules
+ *   host-pages.c     host page reads, checks and staleness
+ *   migration.c      sample at the stop, apply at the start, vmstate
+ *   counter-*.c      one counter backend per accelerator
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_PVCLOCK_PAGES_INTERNAL_H
+#define HW_PVCLOCK_PAGES_INTERNAL_H
+
+#include "qemu/timer.h"
+#include "hw/pci/pci_device.h"
+#include "migration/vmstate.h"
+#include "system/runstate.h"
+#include "hw/pvclock/pvclock-pages.h"
+#include "hw/pvclock/pvclock-pages-abi.h"
+
+#define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
+
+/* ---- relation.c ------------------------------------------------------ */
+
+/* What the device knows about how the guest counter follows the host's. */
+typedef enum PvclockRelationKind {
+    PVCLOCK_REL_UNKNOWN,        /* not read, or the accelerator cannot say */
+    PVCLOCK_REL_LINEAR,         /* exactly the line below */
+    PVCLOCK_REL_NONLINEAR,      /* known to follow no line (KVM catch-up) */
+} PvclockRelationKind;
+
+/*
+ * The relation as the accelerator applies it:
+ *   guest = floor(host * ratio / 2^ratio_frac_bits) + offset  (mod 2^64)
+ * with ratio 0 for the unscaled case, guest = host + offset.
+ */
+typedef struct PvclockCounterRelation {
+    PvclockRelationKind kind;
+    uint64_t ratio;
+    unsigned ratio_frac_bits;
+    uint64_t offset;
+    uint64_t guest_hz;          /* the guest counter's rate, 0 unknown */
+    uint32_t flags;             /* PVCP_RELATION_F_* */
+    const char *why;            /* how it was found, or why it is unknown */
+} PvclockCounterRelation;
+
+/* What KVM reports about a guest's TSC (the qtest backend simulates it). */
+typedef struct PvclockKvmTsc {
+    uint32_t host_khz;          /* VM ioctl KVM_GET_TSC_KHZ */
+    uint32_t vcpu_khz;          /* vCPU ioctl KVM_GET_TSC_KHZ */
+    uint64_t offset;            /* KVM_VCPU_TSC_OFFSET */
+    bool tsc_control;           /* KVM_CAP_TSC_CONTROL: hardware scaling */
+    unsigned frac_bits;         /* ratio format: 48 VMX, 32 SVM, 0 unknown */
+    uint32_t tolerance_ppm;     /* kvm.tsc_tolerance_ppm */
+} PvclockKvmTsc;
+
+/* The relation KVM applies (kvm_set_tsc_khz() and kvm_scale_tsc()). */
+void pvclock_kvm_tsc_relation(const PvclockKvmTsc *t,
+                              PvclockCounterRelation *rel);
+
+/* The offset page's transforms for rel, referenced at host count host_ref. */
+bool pvclock_relation_xform(const PvclockCounterRelation *rel,
+                            uint64_t host_ref, struct pvcp_ref_xform *x);
+bool pvclock_relation_raw_xform(const PvclockCounterRelation *rel,
+                                uint64_t host_ref,
+                                const struct pvcp_host_page *h,
+                                struct pvcp_ref_xform *x);
+
+/* ---- the device's state ------------------------------------------ */
+
+/*
+ * Where the device is in the VM's life; the offset page's status and
+ * contents follow from it (offset-page.c):
+ *
+ *   WAITING   realized or reset, the relation not read yet: the CPUs'
+ *             TSC state is put in place after realize and after reset,
+ *             so it is read when the VM starts (or right after a reset
+ *             of a running VM, from a bottom half).  Status invalid.
+ *   RUNNING   the relation was read at the last event.
+ *   STOPPED   the VM is stopped: the guest's clocks were sampled at the
+ *             stop; the page stays as it was.
+ *   INCOMING  migration state loaded: the source's sample is applied and
+ *             the relation read when the VM starts.  Status invalid.
+ */
+typedef enum PvclockPhase {
+    PVCLOCK_PHASE_WAITING,
+    PVCLOCK_PHASE_RUNNING,
+    PVCLOCK_PHASE_STOPPED,
+    PVCLOCK_PHASE_INCOMING,
+} PvclockPhase;
+
+/*
+ * The guest's clocks at a VM stop (or as a migration brought them): at
+ * the guest counter value where the counter stood still (frozen, TCG),
+ * or when the stop handler ran.
+ */
+typedef struct PvclockClockSample {
+    bool valid;
+    bool frozen;                            /* guest_counter stood still */
+    uint64_t guest_counter;
+    uint64_t mono_ns[PVCP_MONO_CLOCKS];     /* the guest's */
+    uint64_t realtime_ns;                   /* the host's REALTIME */
+    uint64_t disruptions;                   /* generation + the host's */
+} PvclockClockSample;
+
+struct PvclockPagesState {
+    PCIDevice parent_obj;
+
+    MemoryRegion bar;           /* 32 KiB; holes read as zero */
+    MemoryRegion host_pages;    /* the helper's file, mapped read-only */
+    MemoryRegion no_helper;     /* zero stand-in while there is no file */
+    MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
+    struct pvcp_offset_page *offset_page;
+
+    /* host pages (host-pages.c) */
+    const struct pvcp_host_page *host;  /* the mapping; only guests load */
+    int host_fd;                /* the RAM block's fd: QEMU preads this */
+    int guard_slot;             /* SIGBUS guard of the mapping, -1 none */
+    uint32_t guard_faults_seen;
+    bool host_lost;             /* file short: zero pages over the map */
+    bool host_ok;               /* whole, with valid headers */
+    bool helper_stale;
+    uint64_t pages_lost;        /* times the file was found short */
+    int inotify_fd;             /* -1: the 1 Hz watch only */
+    int inotify_wd;
+    QEMUTimer *watch_timer;     /* 1 Hz, host side only: the pages file */
+
+    /* the relation and what it gives the guest (offset-page.c) */
+    const struct PvclockCounterBackend *backend;
+    PvclockPhase phase;
+    PvclockCounterRelation relation;
+    uint64_t relation_host_ref; /* host TSC the transforms refer to */
+    struct pvcp_ref_xform xform[PVCP_DOMAINS];
+    struct pvcp_line xform_raw; /* page 0's raw line xform[SCALED] used */
+    uint32_t xform_raw_mode;    /* and its counter_mode */
+    bool relation_due;          /* read the relation at the next chance */
+    uint64_t relation_reads;    /* reads from the accelerator */
+    int64_t relation_read_ns;   /* QEMU_CLOCK_REALTIME of the last */
+    struct pvcp_timens_offset mono_offset[PVCP_MONO_CLOCKS];
+    uint32_t recommended_page;
+    uint64_t generation_floor;  /* generation must reach this */
+    uint64_t disruption_floor;  /* generation + host's must reach this */
+    QEMUBH *reset_bh;           /* reads the relation after a reset */
+    VMChangeStateEntry *vmstate_entry;
+
+    /* migration (migration.c): sampled at stop, applied at start */
+    PvclockClockSample stop_sample;
+    PvclockClockSample incoming;
+    int64_t stopped_at_ns;      /* QEMU_CLOCK_REALTIME of the stop */
+    int64_t last_post_load_ns;  /* measured, for management */
+    int64_t last_downtime_ns;   /* stop to start, as seen here */
+    /* the stream: 64 bytes plus the PCI device's own state */
+    uint32_t mig_abi_major;
+    uint32_t mig_abi_minor;
+    uint64_t mig_generation;
+    uint64_t mig_guest_hz;
+    uint64_t mig_mono_ns[PVCP_MONO_CLOCKS];   /* guest's, at the stop */
+    uint64_t mig_realtime_ns;   /* the source host's REALTIME at the stop */
+    uint32_t mig_monotonic;     /* 0 vm, 1 host: must match */
+    uint32_t mig_downtime;      /* 0 exclude, 1 include: must match */
+    uint64_t mig_disruptions;   /* subsection: generation + host's */
+    uint64_t mig_guest_counter; /* subsection: counter at the sample */
+    uint8_t mig_frozen;         /* subsection: it stood still there */
+
+    /* properties */
+    char *pages_path;
+    char *on_missing;           /* "fail" or "degraded" */
+    char *flavour;              /* "unsmeared" or "smeared" */
+    char *monotonic;            /* "vm" or "host" */
+    char *downtime;             /* "exclude" or "include" */
+    bool use_inotify;           /* x-inotify */
+    uint32_t monotonic_host;    /* parsed monotonic */
+    uint32_t downtime_include;  /* parsed downtime */
+    /* the qtest backend's simulated accelerator (counter-qtest.c) */
+    uint64_t qtest_offset;      /* x-qtest-offset */
+    uint64_t qtest_scale;       /* x-qtest-scale: a raw ratio, 0 none */
+    uint64_t qtest_frac_bits;   /* x-qtest-frac-bits: 32 or 48 */
+    uint64_t qtest_guest_khz;   /* x-qtest-guest-khz: KVM's rules */
+    uint64_t qtest_host_khz;    /* x-qtest-host-khz */
+    uint64_t qtest_tsc_control; /* x-qtest-tsc-control */
+    uint64_t qtest_tolerance_ppm; /* x-qtest-tolerance-ppm */
+};
+
+/* ---- counter-*.c ------------------------------------------------------ */
+
+/*
+ * One per accelerator.  get() reads what the accelerator applies, never
+ * an estimate; it is called with the BQL held on events only (VM start,
+ * after a reset, hot-plug, a qtest knob), never periodically: under KVM
+ * each call is one exit per vCPU.
+ */
+struct PvclockCounterBackend {
+    const char *name;
+    uint32_t abi_backend;       /* PVCP_BACKEND_* */
+    bool reset_writes_counter;  /* a reset puts a new guest TSC in place */
+    void (*get)(PvclockPagesState *s, PvclockCounterRelation *rel);
+    /*
+     * While the VM is stopped, the value at which the guest counter
+     * stands still, if it does (TCG); NULL or false: it runs on (KVM).
+     */
+    bool (*frozen_at)(PvclockPagesState *s, uint64_t *guest);
+};
+typedef struct PvclockCounterBackend PvclockCounterBackend;
+
+extern const PvclockCounterBackend pvclock_counter_kvm;
+extern const PvclockCounterBackend pvclock_counter_tcg;
+extern const PvclockCounterBackend pvclock_counter_qtest;
+
+/* ---- host-pages.c ------------------------------------------------------ */
+
+/* A consistent copy of host page 0 (through the file, never the mapping). */
+bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
+                        uint64_t *tsc);
+
+/* The host's clocks now from page 0 (ns; mono as PVCP_MONO_*). */
+bool pvclock_host_now(PvclockPagesState *s, uint64_t mono[PVCP_MONO_CLOCKS],
+                      uint64_t *realtime, uint64_t *disruptions);
+/* ... or at host counter *tsc (a little in the past, say). */
+bool pvclock_host_at(PvclockPagesState *s, const uint64_t *tsc,
+                     uint64_t mono[PVCP_MONO_CLOCKS], uint64_t *realtime,
+                     uint64_t *disruptions);
+
+/* The host TSC's own rate from page 0 (a simulated host's undone), Hz. */
+uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
+
+/* Is the helper still updating page 0? */
+bool pvclock_host_stale(PvclockPagesState *s);
+
+/* Open, check and map the pages file; the 1 Hz watch (host side). */
+int pvclock_host_open(PvclockPagesState *s, Error **errp);
+bool pvclock_host_map(PvclockPagesState *s, int fd, Error **errp);
+void pvclock_host_watch_start(PvclockPagesState *s);
+void pvclock_host_close(PvclockPagesState *s);
+
+/* host-file.c: the pages file, read and guarded (see there). */
+bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc);
+int pvclock_guard_add(void *start);
+void pvclock_guard_remove(int slot);
+uint32_t pvclock_guard_faults(int slot);
+bool pvclock_guard_zero(void *start);
+bool pvclock_guard_remap(void *start, int fd);
+void pvclock_guard_vcpus(void);
+
+/* ---- offset-page.c ------------------------------------------------------ */
+
+void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
+                              bool mono_host);
+
+/* Read the accelerator's relation now (the VM runs) and publish it. */
+void pvclock_offset_page_read_relation(PvclockPagesState *s, const char *why);
+/* ... read it only; publish() later. */
+void pvclock_offset_page_fetch_relation(PvclockPagesState *s);
+
+/* The relation is no longer known (reset, incoming): until read again. */
+void pvclock_offset_page_forget_relation(PvclockPagesState *s,
+                                         const char *why);
+
+/*
+ * Make the offset page say what the device knows now: status from the
+ * host pages and the relation, the transforms, the offsets.  Anything
+ * that differs from what the guest sees bumps generation, in the same
+ * seq write; nothing changed, nothing is written.
+ */
+void pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
+
+/* Set the monotonic offsets so the guest's clocks read mono_ns now. */
+void pvclock_offset_page_set_mono(PvclockPagesState *s,
+                                  const uint64_t mono_ns[PVCP_MONO_CLOCKS],
+                                  const uint64_t host_ns[PVCP_MONO_CLOCKS]);
+
+/* Offset page seq write window (for changes made outside publish()). */
+void pvclock_offset_page_write_begin(PvclockPagesState *s);
+void pvclock_offset_page_write_end(PvclockPagesState *s);
+
+const char *pvclock_status_name(uint32_t status);
+
+/* ---- migration.c ------------------------------------------------------ */
+
+extern const VMStateDescription vmstate_pvclock_pages;
+
+/* The VM stopped (sample the guest's clocks) or starts (apply). */
+void pvclock_migration_vm_stop(PvclockPagesState *s);
+void pvclock_migration_vm_start(PvclockPagesState *s);
+
+#endif /* HW_PVCLOCK_PAGES_INTERNAL_H */
