@@ -474,7 +474,8 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         { "generation", "offset page generation (disruption counter)" },
         { "helper-age-ms", "ms since pvclock-helper's last heartbeat" },
         { "helper-epoch", "pvclock-helper's start counter" },
-        { "guest-counter-hz", "guest TSC frequency, 0 unknown" },
+        { "guest-counter-hz", "the rate the guest counter really runs "
+          "at, 0 unknown" },
         { "counter-offset", "host minus guest counter, unscaled relations "
           "only (0 otherwise)" },
         { "relation-reads", "times the counter relation was read from the "

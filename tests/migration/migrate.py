@@ -86,6 +86,9 @@ def ref_xform(b, v, domain=0):
     """The offset page's guest -> host transform (a line through a
     reference point): host = host_ref + floor((d * mult + frac_ref) /
     2^frac_bits), d = guest - guest_ref as a signed 64-bit value."""
+    if struct.unpack_from("<H", b, 6)[0] < 3:
+        # an offset page of ABI 1.2 or older: the legacy form
+        return xform(b, 0x28 + 24 * domain, v)
     o = OP_REF_XFORM + 40 * domain
     gref, href, mult, fref = u64(b, o), u64(b, o + 8), u64(b, o + 16), u64(b, o + 24)
     frac, flags = u32(b, o + 32), u32(b, o + 36)
@@ -97,6 +100,8 @@ def ref_xform(b, v, domain=0):
 
 def guest_counter_at(off_page, host_tsc):
     """The guest counter at a host TSC, for an unscaled relation."""
+    if struct.unpack_from("<H", off_page, 6)[0] < 3:
+        return (host_tsc - u64(off_page, 0x28 + 16)) & M64
     gref, href = u64(off_page, OP_REF_XFORM), u64(off_page, OP_REF_XFORM + 8)
     return (host_tsc - href + gref) & M64
 
