@@ -116,7 +116,8 @@ static int map_pages(struct pvclock *pc, const char *path, size_t need,
     void *map;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* never block: a FIFO at the path would hang the open until a writer */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         *fail_errno = errno;
         return PVCLOCK_EOPEN;
@@ -126,7 +127,7 @@ static int map_pages(struct pvclock *pc, const char *path, size_t need,
         close(fd);
         return PVCLOCK_EOPEN;
     }
-    if ((size_t)st.st_size < need) {
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size < need) {
         close(fd);
         return PVCLOCK_ESIZE;
     }

@@ -221,7 +221,12 @@ int pvclock_host_open(PvclockPagesState *s, Error **errp)
                    "file (default " PVCLOCK_PAGES_DEFAULT_PATH ")");
         return -1;
     }
-    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC);
+    /*
+     * Never block (a FIFO at the path would hang realize, hot-plug and
+     * the watch until some writer opened it); check_file() refuses
+     * anything but a regular file before reading.
+     */
+    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         error_setg_errno(errp, errno, "cannot open pages file '%s' "
                          "(property 'pages'); is pvclock-helper running?",

@@ -202,8 +202,9 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                      "downtime=%s, this destination with monotonic=%s,"
                      "downtime=%s; start the destination with the source's "
                      "properties", s->mig_monotonic ? "host" : "vm",
-                     s->mig_downtime ? "include" : "exclude", s->monotonic,
-                     s->downtime);
+                     s->mig_downtime ? "include" : "exclude",
+                     pvclock_monotonic_names[s->monotonic],
+                     pvclock_downtime_names[s->downtime]);
         return -EINVAL;
     }
     if (!pvclock_host_now(s, host, &rt, NULL)) {

@@ -164,15 +164,16 @@ struct PvclockPagesState {
     uint64_t mig_guest_counter; /* subsection: counter at the sample */
     uint8_t mig_frozen;         /* subsection: it stood still there */
 
-    /* properties */
+    /* properties (the enums: pvclock-pages.c) */
     char *pages_path;
-    char *on_missing;           /* "fail" or "degraded" */
-    char *flavour;              /* "unsmeared" or "smeared" */
-    char *monotonic;            /* "vm" or "host" */
-    char *downtime;             /* "exclude" or "include" */
+    int on_missing;             /* PvclockOnMissing */
+    int flavour;                /* PvclockFlavour */
+    int monotonic;              /* PvclockMonotonic */
+    int downtime;               /* PvclockDowntime */
+    int counter_backend;        /* x-counter-backend: PvclockBackendChoice */
     bool use_inotify;           /* x-inotify */
-    uint32_t monotonic_host;    /* parsed monotonic */
-    uint32_t downtime_include;  /* parsed downtime */
+    uint32_t monotonic_host;    /* monotonic == host */
+    uint32_t downtime_include;  /* downtime == include */
     /* the qtest backend's simulated accelerator (counter-qtest.c) */
     uint64_t qtest_offset;      /* x-qtest-offset */
     uint64_t qtest_scale;       /* x-qtest-scale: a raw ratio, 0 none */
@@ -275,6 +276,38 @@ void pvclock_offset_page_write_begin(PvclockPagesState *s);
 void pvclock_offset_page_write_end(PvclockPagesState *s);
 
 const char *pvclock_status_name(uint32_t status);
+
+/* ---- pvclock-pages.c: the enum properties' names ------------------- */
+
+typedef enum PvclockOnMissing {
+    PVCLOCK_ON_MISSING_FAIL,
+    PVCLOCK_ON_MISSING_DEGRADED,
+} PvclockOnMissing;
+
+typedef enum PvclockFlavour {
+    PVCLOCK_FLAVOUR_UNSMEARED,
+    PVCLOCK_FLAVOUR_SMEARED,
+} PvclockFlavour;
+
+typedef enum PvclockMonotonic {
+    PVCLOCK_MONOTONIC_VM,
+    PVCLOCK_MONOTONIC_HOST,
+} PvclockMonotonic;
+
+typedef enum PvclockDowntime {
+    PVCLOCK_DOWNTIME_EXCLUDE,
+    PVCLOCK_DOWNTIME_INCLUDE,
+} PvclockDowntime;
+
+typedef enum PvclockBackendChoice {
+    PVCLOCK_BACKEND_AUTO,       /* the accelerator's: kvm or tcg */
+    PVCLOCK_BACKEND_CHOICE_KVM,
+    PVCLOCK_BACKEND_CHOICE_TCG,
+    PVCLOCK_BACKEND_CHOICE_QTEST,
+} PvclockBackendChoice;
+
+extern const char *const pvclock_monotonic_names[];
+extern const char *const pvclock_downtime_names[];
 
 /* ---- migration.c ------------------------------------------------------ */
 

@@ -24,6 +24,8 @@
 #include "qapi/visitor.h"
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
+#include "hw/core/qdev-prop-internal.h"
+#include "qapi/util.h"
 #include "hw/resettable.h"
 #include "migration/vmstate.h"
 #include "system/kvm.h"
@@ -108,70 +110,87 @@ static const MemoryRegionOps pvclock_pages_bar_ops = {
     },
 };
 
-static const PvclockCounterBackend *pvclock_pages_pick_backend(void)
-{
-    if (qtest_enabled()) {
-        return &pvclock_counter_qtest;
+/*
+ * The enum properties.  Their values are parsed by qdev's enum
+ * accessors (so a bad one fails with the property's name and -device
+ * pvclock-pages,help shows the type and the values).
+ */
+#define PVCLOCK_ENUM_PROP(lname, tname, desc, ...)                        \
+    static const char *const lname##_names[] = { __VA_ARGS__ };        \
+    static const QEnumLookup lname##_lookup = {                          \
+        .array = lname##_names,                                          \
+        .size = ARRAY_SIZE(lname##_names),                               \
+    };                                                                   \
+    static const PropertyInfo lname##_info = {                           \
+        .type = tname,                                                   \
+        .description = desc,                                             \
+        .enum_table = &lname##_lookup,                                   \
+        .get = qdev_propinfo_get_enum,                                   \
+        .set = qdev_propinfo_set_enum,                                   \
+        .set_default_value = qdev_propinfo_set_default_value_enum,       \
     }
-    if (kvm_enabled()) {
-        return &pvclock_counter_kvm;
-    }
-    if (tcg_enabled()) {
-        return &pvclock_counter_tcg;
-    }
-    return NULL;
-}
 
-/* value must be one of the NULL-terminated choices; name the property. */
-static int pvclock_pages_choice(const char *prop, const char *value,
-                                const char *const *choices, Error **errp)
-{
-    g_autofree char *list = g_strjoinv("', '", (char **)choices);
+PVCLOCK_ENUM_PROP(on_missing, "PvclockOnMissing", "fail/degraded",
+                  "fail", "degraded");
+PVCLOCK_ENUM_PROP(flavour, "PvclockFlavour", "unsmeared/smeared",
+                  "unsmeared", "smeared");
+PVCLOCK_ENUM_PROP(monotonic, "PvclockMonotonic", "vm/host", "vm", "host");
+PVCLOCK_ENUM_PROP(downtime, "PvclockDowntime", "exclude/include",
+                  "exclude", "include");
+PVCLOCK_ENUM_PROP(backend, "PvclockCounterBackend", "auto/kvm/tcg/qtest",
+                  "auto", "kvm", "tcg", "qtest");
 
-    for (int i = 0; choices[i]; i++) {
-        if (value && !strcmp(value, choices[i])) {
-            return i;
+const char *const pvclock_monotonic_names[] = { "vm", "host" };
+const char *const pvclock_downtime_names[] = { "exclude", "include" };
+
+/*
+ * The accelerator's backend, or the one x-counter-backend names (the
+ * qtest accelerator has no guest counter: qtests ask for the simulated
+ * one explicitly).
+ */
+static const PvclockCounterBackend *pvclock_pages_pick_backend(
+    PvclockPagesState *s, Error **errp)
+{
+    switch (s->counter_backend) {
+    case PVCLOCK_BACKEND_CHOICE_QTEST:
+        if (!qtest_enabled()) {
+            error_setg(errp, "property 'x-counter-backend' is 'qtest', "
+                       "which simulates a guest counter for the qtest "
+                       "accelerator only; leave it at 'auto'");
+            return NULL;
         }
+        return &pvclock_counter_qtest;
+    case PVCLOCK_BACKEND_CHOICE_KVM:
+        if (!kvm_enabled()) {
+            error_setg(errp, "property 'x-counter-backend' is 'kvm' but "
+                       "the accelerator is not KVM; leave it at 'auto'");
+            return NULL;
+        }
+        return &pvclock_counter_kvm;
+    case PVCLOCK_BACKEND_CHOICE_TCG:
+        if (!tcg_enabled()) {
+            error_setg(errp, "property 'x-counter-backend' is 'tcg' but "
+                       "the accelerator is not TCG; leave it at 'auto'");
+            return NULL;
+        }
+        return &pvclock_counter_tcg;
+    default:
+        return kvm_enabled() ? &pvclock_counter_kvm :
+               tcg_enabled() ? &pvclock_counter_tcg : NULL;
     }
-    error_setg(errp, "property '%s' is '%s'; allowed values: '%s'", prop,
-               value ? value : "", list);
-    return -1;
 }
 
 static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
 {
-    static const char *const on_missing_choices[] = {
-        "fail", "degraded", NULL
-    };
-    static const char *const flavour_choices[] = {
-        "unsmeared", "smeared", NULL
-    };
-    static const char *const monotonic_choices[] = { "vm", "host", NULL };
-    static const char *const downtime_choices[] = {
-        "exclude", "include", NULL
-    };
     PvclockPagesState *s = PVCLOCK_PAGES(pdev);
     Error *file_err = NULL;
-    int degraded, smeared, mono_host, downtime, fd;
+    bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
+    bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
+    bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
+    int fd;
 
-    degraded = pvclock_pages_choice("on-missing", s->on_missing,
-                                    on_missing_choices, errp);
-    if (degraded < 0) {
-        return;
-    }
-    smeared = pvclock_pages_choice("flavour", s->flavour, flavour_choices,
-                                   errp);
-    if (smeared < 0) {
-        return;
-    }
-    mono_host = pvclock_pages_choice("monotonic", s->monotonic,
-                                     monotonic_choices, errp);
-    if (mono_host < 0) {
-        return;
-    }
-    downtime = pvclock_pages_choice("downtime", s->downtime,
-                                    downtime_choices, errp);
-    if (downtime < 0) {
+    s->backend = pvclock_pages_pick_backend(s, errp);
+    if (!s->backend && s->counter_backend != PVCLOCK_BACKEND_AUTO) {
         return;
     }
     if (s->qtest_guest_khz && s->qtest_scale) {
@@ -180,7 +199,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     s->monotonic_host = mono_host;
-    s->downtime_include = downtime;
+    s->downtime_include = s->downtime == PVCLOCK_DOWNTIME_INCLUDE;
     fd = pvclock_host_open(s, &file_err);
     if (fd < 0 && !degraded) {
         error_propagate(errp, file_err);
@@ -203,7 +222,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
-    s->backend = pvclock_pages_pick_backend();
     pvclock_offset_page_init(s, smeared, mono_host);
     if (fd >= 0) {
         if (!pvclock_host_map(s, fd, errp)) {
@@ -270,10 +288,17 @@ static void pvclock_pages_exit(PCIDevice *pdev)
 
 static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("pages", PvclockPagesState, pages_path),
-    DEFINE_PROP_STRING("on-missing", PvclockPagesState, on_missing),
-    DEFINE_PROP_STRING("flavour", PvclockPagesState, flavour),
-    DEFINE_PROP_STRING("monotonic", PvclockPagesState, monotonic),
-    DEFINE_PROP_STRING("downtime", PvclockPagesState, downtime),
+    DEFINE_PROP_SIGNED("on-missing", PvclockPagesState, on_missing,
+                       PVCLOCK_ON_MISSING_FAIL, on_missing_info, int),
+    DEFINE_PROP_SIGNED("flavour", PvclockPagesState, flavour,
+                       PVCLOCK_FLAVOUR_UNSMEARED, flavour_info, int),
+    DEFINE_PROP_SIGNED("monotonic", PvclockPagesState, monotonic,
+                       PVCLOCK_MONOTONIC_VM, monotonic_info, int),
+    DEFINE_PROP_SIGNED("downtime", PvclockPagesState, downtime,
+                       PVCLOCK_DOWNTIME_EXCLUDE, downtime_info, int),
+    DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
+                       counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
+                       int),
     DEFINE_PROP_BOOL("x-inotify", PvclockPagesState, use_inotify, true),
 };
 
@@ -447,10 +472,6 @@ static void pvclock_pages_instance_init(Object *obj)
     s->host_fd = -1;
     s->guard_slot = -1;
     s->inotify_fd = -1;
-    s->on_missing = g_strdup("fail");
-    s->flavour = g_strdup("unsmeared");
-    s->monotonic = g_strdup("vm");
-    s->downtime = g_strdup("exclude");
 
     /* the qtest accelerator's simulated relation (counter-qtest.c) */
     s->qtest_frac_bits = 32;
@@ -518,6 +539,10 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "x-inotify",
         "watch the pages file with inotify as well as once a second "
         "(default on; tests turn it off to reach the SIGBUS guard)");
+    object_class_property_set_description(klass, "x-counter-backend",
+        "where the guest counter relation comes from: 'auto' (default, "
+        "the accelerator's: kvm or tcg), or 'qtest' (a simulated one, for "
+        "the qtest accelerator)");
     object_class_property_set_description(klass, "monotonic",
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");

@@ -176,6 +176,19 @@ def in_bracket(qmp, guest, before, after):
     return before <= host <= after, host
 
 
+def check_reading(accel, qmp, out, n, command, label):
+    """Run command; the firmware's n-th RDTSC report must map into the
+    host TSC bracket around it through the relation then published."""
+    before = tsc()
+    qmp.cmd(command)
+    guest = readings(out, n)
+    after = tsc()
+    good, host = in_bracket(qmp, guest or 0, before, after)
+    ok(guest is not None and good and qmp.qom("status") == "valid",
+       "%s: %s the relation maps the firmware's RDTSC into the host "
+       "bracket (%d <= %d <= %d)" % (accel, label, before, host, after))
+
+
 def run_events(accel, tmp, pages):
     """The relation is read on events only, and is right after each: a
     reset of the running VM (the firmware runs again from the reset
@@ -190,16 +203,10 @@ def run_events(accel, tmp, pages):
             ok(False, "%s: the firmware reported its RDTSC" % accel)
             return
         reads = qmp.qom("relation-reads")
-        before = tsc()
-        qmp.cmd("system_reset")
-        guest = readings(out, 2)
-        after = tsc()
-        good, host = in_bracket(qmp, guest or 0, before, after)
-        ok(guest is not None and good and qmp.qom("status") == "valid",
-           "%s: after a reset of the running VM the relation maps the "
-           "firmware's new RDTSC into the host bracket (%d <= %d <= %d), "
-           "read %d more time(s)" % (accel, before, host, after,
-                                    qmp.qom("relation-reads") - reads))
+        check_reading(accel, qmp, out, 2, "system_reset",
+                      "after a reset of the running VM")
+        diag("%s: the reset read the relation %d more time(s)"
+             % (accel, qmp.qom("relation-reads") - reads))
         qmp.cmd("stop")
         off_stopped = qmp.qom("counter-offset")
         qmp.cmd("system_reset")
@@ -210,14 +217,7 @@ def run_events(accel, tmp, pages):
            "stopped (status %s, offset %s)" %
            (accel, st, "unchanged" if off == off_stopped else
             "moved by %d" % ((off - off_stopped) % (1 << 64))))
-        before = tsc()
-        qmp.cmd("cont")
-        guest = readings(out, 3)
-        after = tsc()
-        good, host = in_bracket(qmp, guest or 0, before, after)
-        ok(guest is not None and good and qmp.qom("status") == "valid",
-           "%s: and after cont it maps the firmware's RDTSC into the host "
-           "bracket (%d <= %d <= %d)" % (accel, before, host, after))
+        check_reading(accel, qmp, out, 3, "cont", "and after cont")
 
 
 def run_no_kicks(accel, tmp, pages, seconds):

@@ -37,6 +37,9 @@ one_line_with() {   # one_line_with TEXT: stderr is one line containing TEXT
 "$QEMU" -device pvclock-pages,help > "$tmp/help" 2>&1
 grep -q '^  pages=<str> *- path of pvclock-helper' "$tmp/help"
 ok $? "-device pvclock-pages,help documents pages="
+grep -q "^  on-missing=<PvclockOnMissing> - .*'fail'.*'degraded'.*(default: fail)" "$tmp/help" &&
+    grep -q "^  downtime=<PvclockDowntime> - .*'exclude'.*'include'.*(default: exclude)" "$tmp/help"
+ok $? "-device pvclock-pages,help gives the enum properties' types, values and defaults"
 
 qemu_err -device pvclock-pages,pages="$tmp/missing"
 [ $rc = 1 ] && one_line_with "cannot open pages file '$tmp/missing' (property 'pages'); is pvclock-helper running?"
@@ -67,9 +70,26 @@ qemu_err -device pvclock-pages,pages="$tmp"
 [ $rc = 1 ] && one_line_with "is not a regular file"
 ok $? "a directory as pages file: one line"
 
+mkfifo "$tmp/fifo"
+start=$SECONDS
+qemu_err -device pvclock-pages,pages="$tmp/fifo"
+[ $rc = 1 ] && one_line_with "is not a regular file" && [ $((SECONDS - start)) -lt 10 ]
+ok $? "a FIFO as pages file: one line at once, no hang in open (exit $rc)"
+"$H/pvclock-helper" --inspect --pages "$tmp/fifo" > /dev/null 2>&1; rc=$?
+[ $rc = 3 ]
+ok $? "the helper's --inspect of a FIFO: refused at once, exit $rc"
+
 qemu_err -device pvclock-pages,pages=
 [ $rc = 1 ] && one_line_with "property 'pages' must name pvclock-helper's pages file"
 ok $? "empty pages property: one line"
+
+qemu_err -device pvclock-pages,pages="$tmp/good",on-missing=maybe
+[ $rc = 1 ] && one_line_with "'on-missing' does not accept value 'maybe'"
+ok $? "a bad enum value: one line naming the property and the value"
+
+qemu_err -device pvclock-pages,pages="$tmp/good",x-counter-backend=qtest
+[ $rc = 1 ] && one_line_with "property 'x-counter-backend' is 'qtest'"
+ok $? "the qtest backend outside the qtest accelerator: one line"
 
 qemu_err -device pvclock-pages,pages="$tmp/good",bogus=1
 [ $rc = 1 ] && one_line_with "Property 'pvclock-pages.bogus' not found"

@@ -272,10 +272,16 @@ def tsc():
 
 
 def host_tsc_hz():
-    """This host's TSC rate, measured against CLOCK_MONOTONIC_RAW."""
-    t0, c0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW), tsc()
-    time.sleep(0.5)
-    t1, c1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW), tsc()
+    """This host's TSC rate, measured against CLOCK_MONOTONIC_RAW (each
+    TSC read is a process: stamp it with the raw clock's midpoint)."""
+    def stamp():
+        a = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW)
+        c = tsc()
+        b = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW)
+        return (a + b) // 2, c
+    t0, c0 = stamp()
+    time.sleep(1.0)
+    t1, c1 = stamp()
     return round((c1 - c0) * NS / (t1 - t0))
 
 
@@ -571,7 +577,7 @@ def run(st, tmp, a):
 
     # ---- timing: what the guest's clocks do across a migration ------------
     real_hz = host_tsc_hz()
-    ok(abs(src.qom("guest-counter-hz") / real_hz - 1) < 1e-4,
+    ok(abs(src.qom("guest-counter-hz") / real_hz - 1) < 2e-3,
        "guest_counter_hz %d is this host's TSC rate (%d measured), not the "
        "simulated host's %d" % (src.qom("guest-counter-hz"), real_hz,
                                 a.src_hz))

@@ -19,6 +19,9 @@
 #include "hw/pvclock/pvclock-pages-abi.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 
+/* the device with the qtest accelerator's simulated counter */
+#define PVC "pvclock-pages,x-counter-backend=qtest"
+
 #define DEV_SLOT 4
 #define DEV_DEVFN QPCI_DEVFN(DEV_SLOT, 0)
 
@@ -97,7 +100,7 @@ static void pages_free(TestPages *tp)
 
 static QTestState *start_qemu(const char *pages, uint64_t qtest_offset)
 {
-    return qtest_initf("-machine pc -nodefaults -device pvclock-pages,id=pvc,"
+    return qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
                        "addr=%d.0,pages=%s,x-qtest-offset=%" PRIu64,
                        DEV_SLOT, pages, qtest_offset);
 }
@@ -293,6 +296,7 @@ static void expect_realize_error(QTestState *qts, const char *pages,
 {
     QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
                             "{'driver': 'pvclock-pages', 'id': 'bad', "
+                            "'x-counter-backend': 'qtest', "
                             "'pages': %s}}", pages);
     QDict *error;
     const char *desc;
@@ -350,7 +354,8 @@ static void test_hotplug_unplug(void)
     QPCIDevice *dev;
 
     qtest_qmp_device_add(qts, "pvclock-pages", "hot",
-                         "{'addr': %s, 'pages': %s}", addr, tp->path);
+                         "{'addr': %s, 'pages': %s, "
+                         "'x-counter-backend': 'qtest'}", addr, tp->path);
     dev = qpci_device_find(bus, DEV_DEVFN);
     g_assert_nonnull(dev);
     g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==,
@@ -363,7 +368,8 @@ static void test_hotplug_unplug(void)
 
     /* and again: nothing of the first instance is left behind */
     qtest_qmp_device_add(qts, "pvclock-pages", "hot2",
-                         "{'addr': %s, 'pages': %s}", addr, tp->path);
+                         "{'addr': %s, 'pages': %s, "
+                         "'x-counter-backend': 'qtest'}", addr, tp->path);
     dev = qpci_device_find(bus, DEV_DEVFN);
     g_assert_nonnull(dev);
     g_free(dev);
@@ -473,6 +479,7 @@ static void expect_property_error(QTestState *qts, const char *pages,
 {
     QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
                             "{'driver': 'pvclock-pages', 'id': 'bad', "
+                            "'x-counter-backend': 'qtest', "
                             "'pages': %s, %s: %s}}", pages, prop, value);
     const char *desc;
 
@@ -491,14 +498,13 @@ static void test_property_errors(void)
     QTestState *qts = qtest_init("-machine pc -nodefaults");
 
     expect_property_error(qts, tp->path, "on-missing", "maybe",
-                          "property 'on-missing' is 'maybe'; allowed "
-                          "values: 'fail', 'degraded'");
+                          "'on-missing' does not accept value 'maybe'");
     expect_property_error(qts, tp->path, "flavour", "blurred",
-                          "property 'flavour' is 'blurred'; allowed "
-                          "values: 'unsmeared', 'smeared'");
+                          "'flavour' does not accept value 'blurred'");
     expect_property_error(qts, tp->path, "monotonic", "guest",
-                          "property 'monotonic' is 'guest'; allowed "
-                          "values: 'vm', 'host'");
+                          "'monotonic' does not accept value 'guest'");
+    expect_property_error(qts, tp->path, "downtime", "sometimes",
+                          "'downtime' does not accept value 'sometimes'");
     qtest_quit(qts);
     pages_free(tp);
 }
@@ -507,7 +513,7 @@ static void test_flavour_and_monotonic(void)
 {
     TestPages *tp = pages_new();
     QTestState *qts = qtest_initf("-machine pc -nodefaults "
-                                  "-device pvclock-pages,id=pvc,addr=%d.0,"
+                                  "-device " PVC ",id=pvc,addr=%d.0,"
                                   "pages=%s,flavour=smeared,monotonic=host",
                                   DEV_SLOT, tp->path);
     struct pvcp_offset_page op;
@@ -528,7 +534,7 @@ static void test_degraded_then_helper(void)
     g_autofree char *later = pages_extra_file(tp, "later");
     g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
     QTestState *qts = qtest_initf("-machine pc -nodefaults "
-                                  "-device pvclock-pages,id=pvc,addr=%d.0,"
+                                  "-device " PVC ",id=pvc,addr=%d.0,"
                                   "pages=%s,on-missing=degraded",
                                   DEV_SLOT, later);
     struct pvcp_offset_page op;
@@ -771,9 +777,9 @@ static void test_two_instances(void)
 {
     TestPages *tp = pages_new();
     QTestState *qts = qtest_initf("-machine pc -nodefaults "
-                                  "-device pvclock-pages,id=a,addr=%d.0,"
+                                  "-device " PVC ",id=a,addr=%d.0,"
                                   "pages=%s,x-qtest-offset=1 "
-                                  "-device pvclock-pages,id=b,addr=%d.0,"
+                                  "-device " PVC ",id=b,addr=%d.0,"
                                   "pages=%s,x-qtest-offset=2",
                                   DEV_SLOT, tp->path, DEV_SLOT + 1, tp->path);
     struct pvcp_offset_page a, b;
@@ -923,10 +929,10 @@ static void test_migration(void)
     make_host(pages, 3000000000ull, 9000, 1700000001);
     write_file(pb, pages, PVCP_FILE_SIZE);
 
-    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+    from = qtest_initf("-machine pc -nodefaults -device " PVC ","
                        "id=pvc,addr=%d.0,pages=%s,x-qtest-offset=77",
                        DEV_SLOT, pa);
-    to = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+    to = qtest_initf("-machine pc -nodefaults -device " PVC ","
                      "id=pvc,addr=%d.0,pages=%s,x-qtest-offset=99 "
                      "-incoming %s", DEV_SLOT, pb, uri);
     read_offset_page(from, DEV_SLOT, &op);
@@ -948,7 +954,7 @@ static void test_migration(void)
     g_assert_cmpuint(qom_get_u64(to, "pvc", "last-post-load-us"), <, 100000);
 
     /* to a destination without pages: fails, and the source runs on */
-    bad = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
+    bad = qtest_initf("-machine pc -nodefaults -device " PVC ","
                       "id=pvc,addr=%d.0,pages=%s,on-missing=degraded "
                       "-incoming %s", DEV_SLOT, none, uri2);
     before = guest_mono_now(to, DEV_SLOT);
@@ -1214,7 +1220,7 @@ static void test_kvm_model(void)
     const uint64_t offset = -123456789012345ull;
     TestPages *tp = pages_new();
     QTestState *qts = qtest_initf("-machine pc -nodefaults -device "
-                                  "pvclock-pages,id=pvc,addr=%d.0,pages=%s,"
+                                  "" PVC ",id=pvc,addr=%d.0,pages=%s,"
                                   "x-qtest-host-khz=%u,x-qtest-guest-khz=%u,"
                                   "x-qtest-offset=%" PRIu64, DEV_SLOT,
                                   tp->path, host_khz, host_khz, offset);
@@ -1237,10 +1243,10 @@ static void test_kvm_model(void)
         read_offset_page(qts, DEV_SLOT, &op);
         st = qom_get_str(qts, "pvc", "status");
         rel = qom_get_str(qts, "pvc", "relation");
-        g_test_message("guest %u kHz on %u, %s scaling, %u bits, %u ppm: "
-                       "%s (%s)", cases[i].guest_khz, host_khz,
-                       cases[i].control ? "hardware" : "no", cases[i].frac,
-                       cases[i].tol, st, rel);
+        g_test_message("guest %u kHz on %u, hardware scaling %d, %u bits, "
+                       "%u ppm: %s (%s)", cases[i].guest_khz, host_khz,
+                       cases[i].control, cases[i].frac, cases[i].tol, st,
+                       rel);
         if (mode == KVM_CATCHUP) {
             g_assert_cmpuint(op.status, ==, PVCP_STATUS_UNRELIABLE);
             g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
@@ -1347,6 +1353,38 @@ static void test_scaled_domain(void)
 }
 
 /*
+ * Two hosts (pages files hostA and hostB at hz_a and hz_b, whose helpers
+ * counted dis_a and dis_b disruptions), a source QEMU on A and a
+ * destination on B waiting for the stream (paused after it with -S if
+ * paused).  Returns the migration URI.
+ */
+static char *start_pair(TestPages *tp, uint64_t hz_a, uint64_t dis_a,
+                        uint64_t hz_b, uint64_t dis_b, bool paused,
+                        QTestState **from, QTestState **to)
+{
+    g_autofree char *pa = pages_extra_file(tp, "hostA");
+    g_autofree char *pb = pages_extra_file(tp, "hostB");
+    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    char *uri = g_strdup_printf("unix:%s", sock);
+
+    for (int side = 0; side < 2; side++) {
+        make_host(pages, side ? hz_b : hz_a, side ? 9000 : 1000, 1700000000);
+        for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+            pages[i].disruptions = side ? dis_b : dis_a;
+            pvcp_page_seal(&pages[i]);
+        }
+        write_file(side ? pb : pa, pages, PVCP_FILE_SIZE);
+    }
+    *from = qtest_initf("-machine pc -nodefaults -device " PVC ","
+                        "id=pvc,addr=%d.0,pages=%s", DEV_SLOT, pa);
+    *to = qtest_initf("-machine pc -nodefaults %s -device " PVC ","
+                      "id=pvc,addr=%d.0,pages=%s -incoming %s",
+                      paused ? "-S" : "", DEV_SLOT, pb, uri);
+    return uri;
+}
+
+/*
  * A guest's disruption count is the offset page's generation plus the
  * host page's disruptions; across a migration to a host whose helper
  * counted fewer, both must still grow (5 + 3 before must not become
@@ -1355,33 +1393,12 @@ static void test_scaled_domain(void)
 static void test_disruptions_grow(void)
 {
     TestPages *tp = pages_new();
-    g_autofree char *pa = pages_extra_file(tp, "hostA");
-    g_autofree char *pb = pages_extra_file(tp, "hostB");
-    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
-    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
     g_autofree char *st = NULL;
     struct pvcp_offset_page a, b;
     QTestState *from, *to;
+    g_autofree char *uri = start_pair(tp, 2500000000ull, 3, 3000000000ull, 1,
+                                      false, &from, &to);
 
-    make_host(pages, 2500000000ull, 1000, 1700000000);
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        pages[i].disruptions = 3;
-        pvcp_page_seal(&pages[i]);
-    }
-    write_file(pa, pages, PVCP_FILE_SIZE);
-    make_host(pages, 3000000000ull, 9000, 1700000000);
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        pages[i].disruptions = 1;
-        pvcp_page_seal(&pages[i]);
-    }
-    write_file(pb, pages, PVCP_FILE_SIZE);
-
-    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
-                       "id=pvc,addr=%d.0,pages=%s", DEV_SLOT, pa);
-    to = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
-                     "id=pvc,addr=%d.0,pages=%s -incoming %s", DEV_SLOT, pb,
-                     uri);
     for (int i = 1; i <= 4; i++) {
         qom_set_u64(from, "pvc", "x-qtest-offset", i);  /* generation 5 */
     }
@@ -1435,26 +1452,14 @@ static void test_stale_limit_fast_counter(void)
 static void test_paused_destination(void)
 {
     TestPages *tp = pages_new();
-    g_autofree char *pa = pages_extra_file(tp, "hostA");
-    g_autofree char *pb = pages_extra_file(tp, "hostB");
-    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
-    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
     g_autofree char *st = NULL, *rs = NULL;
     struct pvcp_offset_page op;
     QTestState *from, *to;
     int64_t before, after, t0, t1;
     QDict *rsp;
+    g_autofree char *uri = start_pair(tp, 2500000000ull, 0, 2500000000ull, 0,
+                                      true, &from, &to);
 
-    make_host(pages, 2500000000ull, 1000, 1700000000);
-    write_file(pa, pages, PVCP_FILE_SIZE);
-    make_host(pages, 2500000000ull, 9000, 1700000000);
-    write_file(pb, pages, PVCP_FILE_SIZE);
-    from = qtest_initf("-machine pc -nodefaults -device pvclock-pages,"
-                       "id=pvc,addr=%d.0,pages=%s", DEV_SLOT, pa);
-    to = qtest_initf("-machine pc -nodefaults -S -device pvclock-pages,"
-                     "id=pvc,addr=%d.0,pages=%s -incoming %s", DEV_SLOT, pb,
-                     uri);
     before = guest_mono_now(from, DEV_SLOT);
     t0 = g_get_monotonic_time();
     st = migrate_and_wait(from, uri);
