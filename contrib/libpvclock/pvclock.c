@@ -282,14 +282,40 @@ int pvclock_select_page(struct pvclock *pc, int page)
     return PVCLOCK_OK;
 }
 
+/*
+ * A writer holds seq odd for well under a microsecond; one that died in
+ * the middle of a write holds it odd for good.  Spin a little, then
+ * watch the clock: PVCLOCK_EBUSY after SEQ_WAIT_NS of an odd seq (or
+ * SEQ_SPIN_LIMIT spins, which fuzz builds make small).
+ */
+#define SEQ_FAST_SPINS  1024
+#define SEQ_WAIT_NS     1000000     /* 1 ms */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static uint32_t seq_begin(const volatile uint32_t *seqp, int *err)
 {
     uint32_t n = 0, seq;
+    int64_t since = 0;
 
     while ((seq = __atomic_load_n(seqp, __ATOMIC_ACQUIRE)) & 1) {
         if (++n == SEQ_SPIN_LIMIT) {
             *err = PVCLOCK_EBUSY;
             break;
+        }
+        if (n % SEQ_FAST_SPINS == 0) {
+            if (!since) {
+                since = mono_ns();
+            } else if (mono_ns() - since > SEQ_WAIT_NS) {
+                *err = PVCLOCK_EBUSY;
+                break;
+            }
         }
         __builtin_ia32_pause();
     }

@@ -29,6 +29,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
+#include "qemu/timer.h"
 #include "hw/core/cpu.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 
@@ -142,13 +143,20 @@ void pvclock_guard_vcpus(void)
     }
 }
 
+/*
+ * A consistent copy of host page 0 through the file, bracketed by reads
+ * of its seq.  A helper holds seq odd for well under a microsecond; one
+ * that died mid-write holds it for good: give up after 1 ms (this runs
+ * with the BQL held).
+ */
 bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc)
 {
     const size_t len = offsetof(struct pvcp_host_page, reserved4);
     const off_t seq_at = offsetof(struct pvcp_host_page, seq);
+    int64_t deadline = get_clock() + SCALE_MS;
     uint32_t seq, seq2;
 
-    for (int tries = 0; tries < 10000; tries++) {
+    do {
         if (pread(fd, &seq, sizeof(seq), seq_at) != sizeof(seq)) {
             return false;
         }
@@ -167,6 +175,6 @@ bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc)
         if (le32_to_cpu(pg->seq) == seq && seq2 == seq) {
             return true;
         }
-    }
+    } while (get_clock() < deadline);
     return false;
 }

@@ -1445,6 +1445,38 @@ static void test_stale_limit_fast_counter(void)
 }
 
 /*
+ * A helper that died in the middle of a write leaves page 0's seq odd
+ * for good: the device calls the pages unusable, and its reads of them
+ * (with the BQL held) give up after a bounded time, so QMP stays prompt.
+ */
+static void test_stuck_writer(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts;
+    int64_t worst = 0;
+
+    make_pages(pages);
+    pages[0].seq = 3;
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = start_qemu(tp->path, 0);
+    wait_status(qts, "pvc", "no-helper");
+    for (int i = 0; i < 20; i++) {
+        int64_t t0 = g_get_monotonic_time();
+        g_autofree char *st = qom_get_str(qts, "pvc", "status");
+
+        worst = MAX(worst, g_get_monotonic_time() - t0);
+        g_assert_cmpstr(st, ==, "no-helper");
+        g_usleep(50 * 1000);
+    }
+    g_test_message("slowest status query with a stuck seq: %" PRId64 " us",
+                   worst);
+    g_assert_cmpint(worst, <, 500000);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
  * A destination kept paused before 'cont' (libvirt's way): the page
  * says invalid until the VM starts, and with downtime=exclude the
  * guest's MONOTONIC does not advance while the destination waits.
@@ -1527,6 +1559,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/disruptions-grow", test_disruptions_grow);
     qtest_add_func("/pvclock-pages/stale-limit-fast-counter",
                    test_stale_limit_fast_counter);
+    qtest_add_func("/pvclock-pages/stuck-writer", test_stuck_writer);
     qtest_add_func("/pvclock-pages/paused-destination",
                    test_paused_destination);
 
