@@ -44,7 +44,8 @@ struct xchg_area {
  * stamp `seen`.  Count it (a violation if smaller) and publish it as
  * this side's stamp.
  */
-static inline void xchg_record(struct xchg_side *me, int64_t *own_stamp,
+static inline void xchg_record(struct xchg_side *me,
+                               volatile int64_t *own_stamp,
                                int64_t seen, int64_t now)
 {
     if (now < seen) {

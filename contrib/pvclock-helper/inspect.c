@@ -71,9 +71,9 @@ static void print_page(const volatile struct pvcp_host_page *h, int i,
                 h->sim.offset);
     }
     fprintf(out, "  disruptions %" PRIu64 "\n", h->disruptions);
-    fprintf(out, "  helper: epoch %" PRIu64 " pid %u heartbeat every %u ms,"
+    fprintf(out, "  helper: epoch %" PRIu64 " heartbeat every %u ms,"
             " stale after %" PRIu64 " counts\n", h->helper_epoch,
-            h->helper_pid, h->heartbeat_interval_ms, h->stale_after);
+            h->heartbeat_interval_ms, h->stale_after);
 }
 
 int inspect_pages(const char *path, FILE *out)

@@ -419,7 +419,7 @@ int main(int argc, char **argv)
     /* a restart is a disruption: whatever happened while none ran */
     disruptions = pf.page[0]->disruptions + 1;
     memset(&published0, 0, sizeof(published0));
-    pages_set_epoch(&pf, epoch, (uint32_t)getpid());
+    pages_set_epoch(&pf, epoch);
     if (pf.page[1]->smear.leap && pf.page[1]->counter_mode != PVCP_COUNTER_NONE) {
         /* a restart inside a smear window carries on with it */
         const volatile struct pvcp_smear *sm = &pf.page[1]->smear;
@@ -467,7 +467,7 @@ int main(int argc, char **argv)
              * a disruption.
              */
             disruptions++;
-            pages_set_epoch(&pf, epoch, (uint32_t)getpid());
+            pages_set_epoch(&pf, epoch);
             logmsg("pages file %s was damaged by another process; "
                    "repaired it (disruption %" PRIu64 ")", pages_path,
                    disruptions);

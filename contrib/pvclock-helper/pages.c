@@ -421,10 +421,11 @@ void pages_heartbeat(struct pages_file *pf,
     }
 }
 
-void pages_set_epoch(struct pages_file *pf, uint64_t epoch, uint32_t pid)
+void pages_set_epoch(struct pages_file *pf, uint64_t epoch)
 {
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         pf->page[i]->helper_epoch = epoch;
-        pf->page[i]->helper_pid = pid;
+        /* every guest sees these pages: a host PID is none of its business */
+        pf->page[i]->helper_pid = 0;
     }
 }

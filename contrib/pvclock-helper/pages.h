@@ -74,7 +74,10 @@ void pages_heartbeat(struct pages_file *pf,
                      const uint64_t stale_after[PVCP_HOST_PAGES],
                      uint32_t interval_ms);
 
-/* Set helper_epoch and helper_pid on every page (at start). */
-void pages_set_epoch(struct pages_file *pf, uint64_t epoch, uint32_t pid);
+/*
+ * Set helper_epoch on every page (at start); helper_pid is left 0 (the
+ * pages are guest-visible: the helper's PID is in its log and systemd's).
+ */
+void pages_set_epoch(struct pages_file *pf, uint64_t epoch);
 
 #endif /* PVCLOCK_HELPER_PAGES_H */

@@ -268,12 +268,15 @@ static void test_pages_file(void)
     tap_ok(!pages_same_mapping(&page, &moved),
            "a stepped base is a new mapping");
 
-    pages_set_epoch(&pf, 7, 1234);
+    pf.page[2]->helper_pid = 1234;      /* as a helper before 1.3 wrote */
+    pages_set_epoch(&pf, 7);
     pages_heartbeat(&pf, (uint64_t[4]){ 555, 555, 555, 555 }, 666,
                     (uint64_t[4]){ 777, 777, 777, 777 }, 1000);
     tap_ok(pf.page[3]->helper_epoch == 7 && pf.page[1]->heartbeat_counter ==
            555 && pf.page[0]->stale_after == 777,
            "epoch and heartbeat reach every page");
+    tap_ok(pf.page[0]->helper_pid == 0 && pf.page[2]->helper_pid == 0,
+           "no page tells guests the helper's PID");
     seq0 = pf.page[0]->seq;
     pages_heartbeat(&pf, (uint64_t[4]){ 556, 556, 556, 556 }, 667,
                     (uint64_t[4]){ 777, 777, 777, 777 }, 1000);

@@ -315,7 +315,8 @@ struct pvcp_host_page {
     pvcp_u64 stale_after;       /* counter delta; 0 = never stale */
     pvcp_u64 helper_epoch;
     pvcp_u32 heartbeat_interval_ms;
-    pvcp_u32 helper_pid;
+    pvcp_u32 helper_pid;        /* 0 since 1.3 (was the helper's PID, */
+                                /* which guests have no use for) */
     pvcp_u64 reserved3[3];
 
     /* 0x1c0 */
