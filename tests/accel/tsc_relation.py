@@ -202,9 +202,20 @@ def run_events(accel, tmp, pages):
         if readings(out, 1) is None:
             ok(False, "%s: the firmware reported its RDTSC" % accel)
             return
+        # stop/cont: the relation is read again at cont; under KVM it
+        # stays what it was (the TSC runs on), under TCG it moves by the
+        # stopped time; either way the next reading must map right
+        off = qmp.qom("counter-offset")
+        qmp.cmd("stop")
+        time.sleep(0.2)
+        qmp.cmd("cont")
+        moved = qmp.qom("counter-offset") != off
+        ok(qmp.qom("status") == "valid" and moved == (accel == "tcg"),
+           "%s: stop/cont: status valid, relation %s" %
+           (accel, "moved by the stopped time" if moved else "unchanged"))
         reads = qmp.qom("relation-reads")
         check_reading(accel, qmp, out, 2, "system_reset",
-                      "after a reset of the running VM")
+                      "after stop/cont and a reset of the running VM")
         diag("%s: the reset read the relation %d more time(s)"
              % (accel, qmp.qom("relation-reads") - reads))
         qmp.cmd("stop")
@@ -320,7 +331,8 @@ def main():
                 for what in ("the firmware reported its RDTSC",
                              "status and backend", "relation bracket",
                              "WRMSR reported", "relation after WRMSR",
-                             "2 vCPUs, one idle", "reset while running",
+                             "2 vCPUs, one idle", "stop/cont",
+                             "reset while running",
                              "reset while stopped", "cont after reset",
                              "no kicks in 60 s"):
                     m.skip("kvm: " + what, "KVM unusable here (%s)" % why)
