@@ -185,11 +185,11 @@ static void put_ref(struct pvcp_ref_xform *x, uint64_t whole, Int128 frac,
  * transform computes floor(x + 1/2 - e) with mult = floor(2^fb / r):
  * the slope is low by less than 2^-fb per guest count, so e < |d| / 2^fb,
  * which is at most 1/2 while |host - host_ref| < 2^62 (fb is 64, or
- * 2^fb / r >= 2^63 when fb < 64); frac_ref carries 1/2 - u / r (also
- * floored, so e >= 0 for d >= 0).  For x an integer floor(x + 1/2 - e)
- * is x = m; otherwise it is floor(x) = m - 1 or ceil(x) = m.  It is never
- * above m (x + 1/2 < m + 1), so the guest is never ahead of the host, and
- * never more than one count behind.  tests/qtest checks this over 10^7
+ * 2^fb / r >= 2^63 when fb < 64); frac_ref carries 1/2 - u / r, rounded
+ * up by less than 2^-fb.  For x an integer floor(x + 1/2 - e) is x = m;
+ * otherwise it is floor(x) = m - 1 or ceil(x) = m.  It is never above m
+ * (x + 1/2 + 2^-fb < m + 1), so the guest is never ahead of the host,
+ * and never more than one count behind.  tests/qtest checks this over 10^7
  * random (ratio, offset, counter) triples for both formats.
  */
 bool pvclock_relation_xform(const PvclockCounterRelation *rel,
