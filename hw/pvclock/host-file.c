@@ -145,23 +145,29 @@ void pvclock_guard_vcpus(void)
 
 /*
  * A consistent copy of host page 0 through the file, bracketed by reads
- * of its seq.  A helper holds seq odd for well under a microsecond; one
- * that died mid-write holds it for good: give up after 1 ms (this runs
- * with the BQL held).
+ * of its seq.  A helper holds seq odd for well under a microsecond
+ * unless it is preempted mid-write; one that died there holds it for
+ * good.  Give up after wait_ns (with the BQL held) and say, in *busy,
+ * whether it was only that: the seq never settled.
  */
-bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc)
+bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc,
+                           int64_t wait_ns, bool *busy)
 {
     const size_t len = offsetof(struct pvcp_host_page, reserved4);
     const off_t seq_at = offsetof(struct pvcp_host_page, seq);
-    int64_t deadline = get_clock() + SCALE_MS;
+    int64_t deadline = get_clock() + wait_ns;
     uint32_t seq, seq2;
 
+    if (busy) {
+        *busy = false;
+    }
     do {
         if (pread(fd, &seq, sizeof(seq), seq_at) != sizeof(seq)) {
             return false;
         }
         if (seq & 1) {
-            continue;           /* the helper is writing */
+            g_usleep(10);       /* the helper is writing: let it */
+            continue;
         }
         if (pread(fd, pg, len, 0) != len) {
             return false;
@@ -176,5 +182,8 @@ bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc)
             return true;
         }
     } while (get_clock() < deadline);
+    if (busy) {
+        *busy = true;
+    }
     return false;
 }

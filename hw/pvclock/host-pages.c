@@ -25,11 +25,17 @@
 /* The watch timer: a missing, damaged, replaced or stale pages file. */
 #define PVCLOCK_PAGES_WATCH_MS 1000
 
+static bool host_page0_wait(PvclockPagesState *s, struct pvcp_host_page *pg,
+                            uint64_t *tsc, int64_t wait_ns)
+{
+    return s->host && s->host_ok &&
+           pvclock_host_snapshot(s->host_fd, pg, tsc, wait_ns, NULL);
+}
+
 bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
                         uint64_t *tsc)
 {
-    return s->host && s->host_ok &&
-           pvclock_host_snapshot(s->host_fd, pg, tsc);
+    return host_page0_wait(s, pg, tsc, PVCLOCK_SNAP_SHORT_NS);
 }
 
 /* Can this copy of host page 0 give host clocks at all? */
@@ -85,7 +91,8 @@ bool pvclock_host_at(PvclockPagesState *s, const uint64_t *tsc,
     struct pvcp_host_page h;
     uint64_t now;
 
-    if (!pvclock_host_page0(s, &h, &now) || !page_usable(&h)) {
+    if (!host_page0_wait(s, &h, &now, PVCLOCK_SNAP_LONG_NS) ||
+        !page_usable(&h)) {
         return false;
     }
     if (tsc) {
@@ -291,7 +298,7 @@ static const char *check_host(PvclockPagesState *s)
     bool zeroed = s->host_lost || faults != s->guard_faults_seen;
     struct pvcp_host_page pg;
     struct stat st;
-    bool whole, ok;
+    bool whole, ok, busy;
 
     whole = fstat(s->host_fd, &st) == 0 && st.st_size >= PVCP_FILE_SIZE;
     s->guard_faults_seen = faults;
@@ -310,8 +317,23 @@ static const char *check_host(PvclockPagesState *s)
         return NULL;
     }
     ok = check_file(s->pages_path, s->host_fd, NULL) &&
-         pvclock_host_snapshot(s->host_fd, &pg, NULL) &&
+         pvclock_host_snapshot(s->host_fd, &pg, NULL, PVCLOCK_SNAP_SHORT_NS,
+                               &busy) &&
          pvcp_page_checks_ok(&pg);
+    if (!ok && busy && s->host_ok) {
+        /*
+         * A write in progress: no verdict yet, unless the seq stays odd
+         * across watch rounds (a helper that died mid-write).
+         */
+        if (!s->busy_since) {
+            s->busy_since = get_clock();
+        }
+        if (get_clock() - s->busy_since < NANOSECONDS_PER_SECOND) {
+            return NULL;
+        }
+    } else if (ok) {
+        s->busy_since = 0;
+    }
     if (zeroed) {
         if (!ok) {
             return NULL;
@@ -412,8 +434,9 @@ static const char *follow_path(PvclockPagesState *s)
      * same seq write window as the swap, so that a reader straddling it
      * retries.
      */
-    old_disruptions = pvclock_host_snapshot(s->host_fd, &old, NULL) ?
-                      old.disruptions : 0;
+    old_disruptions = pvclock_host_snapshot(s->host_fd, &old, NULL,
+                                            PVCLOCK_SNAP_SHORT_NS, NULL) ?
+                      old.disruptions : s->last_host_dis;
     pvclock_offset_page_write_begin(s);
     if (!pvclock_guard_remap((void *)s->host, fd)) {
         pvclock_offset_page_write_end(s);

@@ -164,12 +164,17 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
     const struct pvcp_ref_xform *ux = &s->xform[PVCP_DOMAIN_UNSCALED];
     struct pvcp_host_page pg;
     bool have_pg = pvclock_host_page0(s, &pg, NULL);
-    uint64_t host_dis = have_pg ? pg.disruptions : 0;
+    uint64_t host_dis;
     const char *reason;
     uint32_t status = status_now(s, &reason);
     bool linear = s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
 
-    if (linear) {
+    if (have_pg) {
+        s->last_host_dis = pg.disruptions;
+    }
+    host_dis = s->host ? s->last_host_dis : 0;
+    /* a page 0 busy being written changes nothing here: keep what was */
+    if (linear && (have_pg || !s->host || !s->host_ok)) {
         refresh_raw_xform(s, &pg, have_pg);
     }
     memcpy(&next, op, PUBLISHED_END);

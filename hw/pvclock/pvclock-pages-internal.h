@@ -122,6 +122,7 @@ struct PvclockPagesState {
     bool host_lost;             /* file short: zero pages over the map */
     bool host_ok;               /* whole, with valid headers */
     bool helper_stale;
+    int64_t busy_since;         /* page 0's seq odd since, 0 not */
     uint64_t pages_lost;        /* times the file was found short */
     int inotify_fd;             /* -1: the 1 Hz watch only */
     int inotify_wd;
@@ -142,6 +143,7 @@ struct PvclockPagesState {
     uint32_t recommended_page;
     uint64_t generation_floor;  /* generation must reach this */
     uint64_t disruption_floor;  /* generation + host's must reach this */
+    uint64_t last_host_dis;     /* page 0's disruptions, last read */
     QEMUBH *reset_bh;           /* reads the relation after a reset */
     VMChangeStateEntry *vmstate_entry;
 
@@ -236,7 +238,17 @@ void pvclock_host_watch_start(PvclockPagesState *s);
 void pvclock_host_close(PvclockPagesState *s);
 
 /* host-file.c: the pages file, read and guarded (see there). */
-bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc);
+bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc,
+                           int64_t wait_ns, bool *busy);
+
+/*
+ * How long the device waits for a helper's write to finish: briefly on
+ * the periodic and management paths (a busy read changes nothing), as
+ * long as libpvclock does (100 ms) where a clock value is needed now
+ * (the VM's stop and start, migration).
+ */
+#define PVCLOCK_SNAP_SHORT_NS   (1 * SCALE_MS)
+#define PVCLOCK_SNAP_LONG_NS    (100 * SCALE_MS)
 int pvclock_guard_add(void *start);
 void pvclock_guard_remove(int slot);
 uint32_t pvclock_guard_faults(int slot);

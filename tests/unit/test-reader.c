@@ -367,10 +367,10 @@ static void test_errors(struct bar_image *img)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         took = (t1.tv_sec - t0.tv_sec) * 1000000000ll + t1.tv_nsec -
                t0.tv_nsec;
-        /* the library gives up after 1 ms; the margin is for preemption */
-        tap_ok(err == PVCLOCK_EBUSY && took < 50000000,
+        /* the library gives up after 100 ms; the margin is for load */
+        tap_ok(err == PVCLOCK_EBUSY && took < 300000000,
                "seq stuck odd (a writer died mid-write): %s after %.3f ms "
-               "(bound 1 ms)", pvclock_strerror(err), took / 1e6);
+               "(bound 100 ms)", pvclock_strerror(err), took / 1e6);
     }
     pvclock_close(&pc);
 
