@@ -19,22 +19,29 @@
 #include "system/cpu-timers-internal.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 
+/* QEMU's tick offset, and whether the ticks run (else it is absolute). */
+static bool tcg_ticks_running(int64_t *ticks_offset)
+{
+    bool enabled;
+
+    qemu_spin_lock(&timers_state.vm_clock_lock);
+    *ticks_offset = timers_state.cpu_ticks_offset;
+    enabled = timers_state.cpu_ticks_enabled;
+    qemu_spin_unlock(&timers_state.vm_clock_lock);
+    return enabled;
+}
+
 static void tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 {
     rel->kind = PVCLOCK_REL_UNKNOWN;
 #ifdef HOST_X86_64
     int64_t ticks_offset;
-    bool enabled;
 
     if (icount_enabled()) {
         rel->why = "TCG with icount: the guest TSC counts instructions";
         return;
     }
-    qemu_spin_lock(&timers_state.vm_clock_lock);
-    ticks_offset = timers_state.cpu_ticks_offset;
-    enabled = timers_state.cpu_ticks_enabled;
-    qemu_spin_unlock(&timers_state.vm_clock_lock);
-    if (!enabled) {
+    if (!tcg_ticks_running(&ticks_offset)) {
         rel->why = "the VM is stopped: TCG's guest TSC is not running";
         return;
     }
@@ -52,12 +59,9 @@ static void tcg_counter_get(PvclockPagesState *s, PvclockCounterRelation *rel)
 /* While stopped the ticks stand still at cpu_get_ticks(). */
 static bool tcg_counter_frozen_at(PvclockPagesState *s, uint64_t *guest)
 {
-    bool enabled;
+    int64_t ticks_offset;
 
-    qemu_spin_lock(&timers_state.vm_clock_lock);
-    enabled = timers_state.cpu_ticks_enabled;
-    qemu_spin_unlock(&timers_state.vm_clock_lock);
-    if (enabled || icount_enabled()) {
+    if (tcg_ticks_running(&ticks_offset) || icount_enabled()) {
         return false;
     }
     *guest = cpu_get_ticks();

@@ -101,7 +101,8 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
     if (s->phase == PVCLOCK_PHASE_INCOMING) {
         smp = &s->incoming;
     } else if (s->phase == PVCLOCK_PHASE_STOPPED && s->stop_sample.valid &&
-               !s->downtime_include && !s->monotonic_host) {
+               s->downtime == PVCLOCK_DOWNTIME_EXCLUDE &&
+               s->monotonic == PVCLOCK_MONOTONIC_VM) {
         smp = &s->stop_sample;
     }
     if (smp && smp->valid) {
@@ -111,7 +112,8 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
             at = &h;
         }
         if (pvclock_host_at(s, at, host, &rt, NULL)) {
-            if (s->phase == PVCLOCK_PHASE_INCOMING && s->downtime_include &&
+            if (s->phase == PVCLOCK_PHASE_INCOMING &&
+                s->downtime == PVCLOCK_DOWNTIME_INCLUDE &&
                 rt > smp->realtime_ns) {
                 add = rt - smp->realtime_ns;    /* as far as hosts agree */
             }
@@ -165,8 +167,9 @@ static int pvclock_pages_pre_save(void *opaque)
     s->mig_disruptions = MAX(smp.disruptions, now_dis);
     s->mig_guest_counter = smp.guest_counter;
     s->mig_frozen = smp.frozen;
-    s->mig_monotonic = s->monotonic_host;
-    s->mig_downtime = s->downtime_include;
+    /* the enums' values: 0 vm / exclude, 1 host / include */
+    s->mig_monotonic = s->monotonic;
+    s->mig_downtime = s->downtime;
     trace_pvclock_pages_pre_save(s->mig_generation,
                                  s->mig_mono_ns[PVCP_MONO_MONOTONIC],
                                  s->mig_realtime_ns);
@@ -196,15 +199,14 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                      PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
         return -EINVAL;
     }
-    if (s->mig_monotonic != s->monotonic_host ||
-        s->mig_downtime != s->downtime_include) {
+    if (s->mig_monotonic != s->monotonic || s->mig_downtime != s->downtime) {
         error_report("pvclock-pages: the source runs with monotonic=%s,"
                      "downtime=%s, this destination with monotonic=%s,"
                      "downtime=%s; start the destination with the source's "
                      "properties", s->mig_monotonic ? "host" : "vm",
                      s->mig_downtime ? "include" : "exclude",
-                     pvclock_monotonic_names[s->monotonic],
-                     pvclock_downtime_names[s->downtime]);
+                     s->monotonic ? "host" : "vm",
+                     s->downtime ? "include" : "exclude");
         return -EINVAL;
     }
     if (!pvclock_host_now(s, host, &rt, NULL)) {

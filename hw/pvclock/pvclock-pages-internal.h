@@ -174,8 +174,6 @@ struct PvclockPagesState {
     int downtime;               /* PvclockDowntime */
     int counter_backend;        /* x-counter-backend: PvclockBackendChoice */
     bool use_inotify;           /* x-inotify */
-    uint32_t monotonic_host;    /* monotonic == host */
-    uint32_t downtime_include;  /* downtime == include */
     /* the qtest backend's simulated accelerator (counter-qtest.c) */
     uint64_t qtest_offset;      /* x-qtest-offset */
     uint64_t qtest_scale;       /* x-qtest-scale: a raw ratio, 0 none */
@@ -318,8 +316,6 @@ typedef enum PvclockBackendChoice {
     PVCLOCK_BACKEND_CHOICE_QTEST,
 } PvclockBackendChoice;
 
-extern const char *const pvclock_monotonic_names[];
-extern const char *const pvclock_downtime_names[];
 
 /* ---- migration.c ------------------------------------------------------ */
 

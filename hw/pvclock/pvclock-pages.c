@@ -140,9 +140,6 @@ PVCLOCK_ENUM_PROP(downtime, "PvclockDowntime", "exclude/include",
 PVCLOCK_ENUM_PROP(backend, "PvclockCounterBackend", "auto/kvm/tcg/qtest",
                   "auto", "kvm", "tcg", "qtest");
 
-const char *const pvclock_monotonic_names[] = { "vm", "host" };
-const char *const pvclock_downtime_names[] = { "exclude", "include" };
-
 /*
  * The accelerator's backend, or the one x-counter-backend names (the
  * qtest accelerator has no guest counter: qtests ask for the simulated
@@ -198,8 +195,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
                    "both simulate the guest's rate: set one");
         return;
     }
-    s->monotonic_host = mono_host;
-    s->downtime_include = s->downtime == PVCLOCK_DOWNTIME_INCLUDE;
     fd = pvclock_host_open(s, &file_err);
     if (fd < 0 && !degraded) {
         error_propagate(errp, file_err);
