@@ -3,6 +3,7 @@
  * libpvclock: the reader.  The arithmetic lives in pvclock-pages-calc.h;
  * this file maps pages, runs the seqcount protocol and reads the counter.
  */
+#define _GNU_SOURCE             /* F_GET_SEALS, MSG_CMSG_CLOEXEC */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -10,8 +11,11 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "pvclock.h"
@@ -110,6 +114,92 @@ static int check_host_page(const volatile struct pvcp_host_page *h, int index)
     return PVCLOCK_OK;
 }
 
+/* The one message a pvclock-helper --socket sends: header and descriptor. */
+static int receive_pages_fd(int sock, int timeout_ms)
+{
+    struct pvcp_handoff msg;
+    union {
+        struct cmsghdr hdr;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    struct cmsghdr *c;
+    ssize_t got;
+    int fd = -1, seals;
+
+    if (poll(&pfd, 1, timeout_ms) != 1) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    if (got < 0) {
+        return -1;
+    }
+    if (got != (ssize_t)sizeof(msg) || fd < 0 ||
+        msg.magic != PVCP_HANDOFF_MAGIC || msg.abi_major != PVCP_ABI_MAJOR ||
+        msg.size != PVCP_FILE_SIZE || (mh.msg_flags & MSG_CTRUNC)) {
+        errno = EPROTO;
+        goto fail;
+    }
+    /* never map what another process could make short under us */
+    seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+                     (F_SEAL_SHRINK | F_SEAL_GROW)) {
+        errno = EPERM;
+        goto fail;
+    }
+    return fd;
+
+fail:
+    if (fd >= 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+    }
+    return -1;
+}
+
+int pvclock_pages_fd(const char *socket_path, int timeout_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int sock, fd, e;
+
+    if (!socket_path || strlen(socket_path) >= sizeof(sa.sun_path)) {
+        errno = EINVAL;
+        return -1;
+    }
+    strcpy(sa.sun_path, socket_path);
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (sock < 0) {
+        return -1;
+    }
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        e = errno;
+        close(sock);
+        errno = e;
+        return -1;
+    }
+    fd = receive_pages_fd(sock, timeout_ms);
+    e = errno;
+    close(sock);
+    errno = e;
+    return fd;
+}
+
+/* How long pvclock_open_host() waits for a helper's socket to answer. */
+#define HANDOFF_WAIT_MS 1000
+
 static int map_pages(struct pvclock *pc, const char *path, size_t need,
                      int *fail_errno)
 {
@@ -117,8 +207,12 @@ static int map_pages(struct pvclock *pc, const char *path, size_t need,
     void *map;
     int fd;
 
-    /* never block: a FIFO at the path would hang the open until a writer */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        fd = pvclock_pages_fd(path, HANDOFF_WAIT_MS);
+    } else {
+        /* never block: a FIFO at the path would hang until a writer */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    }
     if (fd < 0) {
         *fail_errno = errno;
         return PVCLOCK_EOPEN;

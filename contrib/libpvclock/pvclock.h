@@ -58,8 +58,23 @@ struct pvclock {
     int saved_errno;        /* errno of the failure behind PVCLOCK_EOPEN */
 };
 
-/* Open the helper's pages file (host side; the counter is the TSC). */
+/*
+ * Open the helper's pages (host side; the counter is the TSC): pages_path
+ * is pvclock-helper's --socket (the pages memfd is asked for there) or
+ * its --pages file.
+ */
 int pvclock_open_host(struct pvclock *pc, const char *pages_path);
+
+/*
+ * Ask pvclock-helper --socket at socket_path for its pages: a read-only
+ * descriptor of the sealed memfd (header, seals checked), or -1 with
+ * errno set: ETIMEDOUT if no answer came within timeout_ms, EPROTO if
+ * the answer was not pvclock-helper's, EPERM if the memfd is not sealed
+ * against shrinking and growing.  For programs that hand it on (to a
+ * QEMU started with the descriptor, as memory-backend-file's
+ * mem-path=/proc/self/fd/N).
+ */
+int pvclock_pages_fd(const char *socket_path, int timeout_ms);
 
 /*
  * Open the device's BAR (guest side).  resource_path is a sysfs

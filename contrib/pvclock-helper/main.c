@@ -25,15 +25,17 @@
 
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "derive.h"
+#include "handoff.h"
 #include "inspect.h"
 #include "leap.h"
 #include "pacer.h"
 #include "pages.h"
 #include "sim.h"
+#include "systemd.h"
 #include "verify.h"
 #include "vvar.h"
 
-#define DEFAULT_PAGES       "/run/pvclock/pages"
+#define DEFAULT_SOCKET      "/run/pvclock/pages.sock"
 #define DEFAULT_INTERVAL_US 1000
 #define DEFAULT_HEARTBEAT_MS 1000
 #define DEFAULT_STALE_MS    5000
@@ -65,7 +67,10 @@ static void usage(FILE *out)
 "Publish the host's clocks (its vDSO timekeeping data) as pvclock-pages\n"
 "host pages, for QEMU's -device pvclock-pages and host readers.\n"
 "\n"
-"  -p, --pages=PATH        pages file to publish (default " DEFAULT_PAGES ")\n"
+"      --socket=PATH       keep the pages in a sealed memfd and hand it to\n"
+"                          whoever connects to PATH, QEMU's pages=PATH\n"
+"                          included (the default, at " DEFAULT_SOCKET ")\n"
+"  -p, --pages=PATH        publish into the file PATH instead\n"
 "  -i, --interval-us=N     look at the kernel's data every N us (default %d)\n"
 "      --heartbeat-ms=N    refresh the liveness stamp every N ms (default %d)\n"
 "      --stale-ms=N        readers call the pages stale N ms after the last\n"
@@ -86,7 +91,9 @@ static void usage(FILE *out)
 "  -h, --help              show this help and exit\n"
 "\n"
 "Runs in the foreground; under systemd (Type=notify) it reports READY=1\n"
-"once the pages are published and STOPPING=1 on SIGTERM.\n"
+"once the pages are published and STOPPING=1 on SIGTERM, and keeps the\n"
+"--socket memfd in the service's file descriptor store, so that a restart\n"
+"publishes into the same pages.\n"
 "\n"
 "Exit status: 0 on success or clean shutdown (SIGTERM, SIGINT), 1 on a\n"
 "usage error, 2 if the host's clocks cannot be shared, 3 if the pages file\n"
@@ -129,32 +136,6 @@ static void describe(const struct vvar_source *src,
     printf("counter: %" PRIu64 " Hz nominal\n", vvar_counter_hz(snap));
     printf("validated against clock_gettime: REALTIME MONOTONIC "
            "MONOTONIC_RAW BOOTTIME TAI\n");
-}
-
-/* sd_notify(3)'s protocol, by hand: one datagram to $NOTIFY_SOCKET. */
-static void notify(const char *msg)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    socklen_t len;
-    int fd;
-
-    if (!path || (path[0] != '/' && path[0] != '@') ||
-        strlen(path) >= sizeof(sa.sun_path)) {
-        return;
-    }
-    strcpy(sa.sun_path, path);
-    if (path[0] == '@') {
-        sa.sun_path[0] = 0;
-    }
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return;
-    }
-    (void)!sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-                  (struct sockaddr *)&sa, len);
-    close(fd);
 }
 
 /* Where the host's lines come from: this kernel, or a synthetic host. */
@@ -234,10 +215,48 @@ static void track_leap(struct leap_event *active, const struct leap_list *list,
     }
 }
 
+/*
+ * The pages: the file --pages names, or a sealed memfd (the one systemd
+ * kept from the last run, if any) served on --socket.
+ */
+static int open_pages(struct pages_file *pf, struct handoff *h,
+                      const char *pages_path, const char *socket_path,
+                      char *err, size_t errlen)
+{
+    int kept;
+
+    if (!socket_path) {
+        return pages_open(pf, pages_path, err, errlen);
+    }
+    kept = handoff_take_stored();
+    if (pages_open_memfd(pf, kept, err, errlen) < 0) {
+        if (kept < 0) {
+            return -1;
+        }
+        logmsg("not using the memfd systemd kept: %s; starting new pages",
+               err);
+        kept = -1;
+        if (pages_open_memfd(pf, -1, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    if (handoff_start(h, socket_path, pf->fd, err, errlen) < 0) {
+        pages_close(pf);
+        return -1;
+    }
+    if (kept < 0) {
+        handoff_store(pf->fd);
+    } else {
+        logmsg("publishing into the pages systemd kept from the last run");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "pages", required_argument, NULL, 'p' },
+        { "socket", required_argument, NULL, 'U' },
         { "interval-us", required_argument, NULL, 'i' },
         { "heartbeat-ms", required_argument, NULL, 'H' },
         { "stale-ms", required_argument, NULL, 'S' },
@@ -251,7 +270,9 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *pages_path = DEFAULT_PAGES, *leap_path = LEAP_DEFAULT_LIST;
+    const char *pages_path = NULL, *socket_path = NULL, *where;
+    const char *leap_path = LEAP_DEFAULT_LIST;
+    struct handoff handoff = { .listen_fd = -1, .ro_fd = -1 };
     const char *simulate = NULL;
     unsigned long interval_us = DEFAULT_INTERVAL_US;
     unsigned long heartbeat_ms = DEFAULT_HEARTBEAT_MS;
@@ -280,6 +301,9 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'p':
             pages_path = optarg;
+            break;
+        case 'U':
+            socket_path = optarg;
             break;
         case 'i':
             if (parse_uint("--interval-us", optarg, 10, 1000000,
@@ -344,11 +368,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (pages_path && socket_path) {
+        logmsg("--pages and --socket are two places for the pages: give one");
+        return 1;
+    }
+    if (!pages_path && !socket_path) {
+        socket_path = DEFAULT_SOCKET;
+    }
+    where = socket_path ? socket_path : pages_path;
     if (inspect) {
-        return inspect_pages(pages_path, stdout) == 0 ? 0 : 3;
+        return inspect_pages(where, stdout) == 0 ? 0 : 3;
     }
     if (verify_rounds) {
-        int ret = verify_pages(pages_path, (long)verify_rounds, stdout);
+        int ret = verify_pages(where, (long)verify_rounds, stdout);
 
         return ret == 0 ? 0 : ret == 2 ? 3 : 4;
     }
@@ -400,7 +432,8 @@ int main(int argc, char **argv)
         }
     }
 
-    if (pages_open(&pf, pages_path, err, sizeof(err)) < 0) {
+    if (open_pages(&pf, &handoff, pages_path, socket_path, err,
+                   sizeof(err)) < 0) {
         logmsg("%s", err);
         return 3;
     }
@@ -445,11 +478,11 @@ int main(int argc, char **argv)
     if (src.simulated) {
         logmsg("publishing %s for a simulated host (%" PRIu64 " Hz, "
                "REALTIME %+" PRId64 " ns, %+" PRId64 " ppb, epoch %" PRIu64
-               ")", pages_path, src.params.tsc_hz,
+               ")", where, src.params.tsc_hz,
                src.params.realtime_offset_ns, src.params.freq_ppb, epoch);
     } else {
         logmsg("publishing %s (layout %s, %s, epoch %" PRIu64 ")",
-               pages_path, src.vvar.layout->name,
+               where, src.vvar.layout->name,
                snap.counter_mode == PVCP_COUNTER_TSC_KVMCLOCK
                ? "kvm-clock over TSC" : "TSC", epoch);
     }
@@ -469,7 +502,7 @@ int main(int argc, char **argv)
             disruptions++;
             pages_set_epoch(&pf, epoch);
             logmsg("pages file %s was damaged by another process; "
-                   "repaired it (disruption %" PRIu64 ")", pages_path,
+                   "repaired it (disruption %" PRIu64 ")", where,
                    disruptions);
             work = true;
             last_heartbeat = 0;
@@ -559,7 +592,7 @@ int main(int argc, char **argv)
         }
         if (!ready_sent) {
             /* the pages are current (a restart may have found them so) */
-            notify("READY=1\nSTATUS=publishing");
+            sd_notify_fd("READY=1\nSTATUS=publishing", -1);
             ready_sent = true;
         }
 
@@ -629,6 +662,7 @@ wait:
         }
         if (vvar_snapshot(&src.vvar, &snap, err) < 0) {
             logmsg("host clock data became unusable: %s", err);
+            handoff_stop(&handoff);
             pages_close(&pf);
             return 2;
         }
@@ -639,6 +673,7 @@ wait:
         if (!pages_is_current(&pf, PVCP_PAGE_UNSCALED_UNSMEARED, &page[0])) {
             if (vvar_read_validated(&src.vvar, &snap, err) < 0) {
                 logmsg("new host clock data did not validate: %s", err);
+                handoff_stop(&handoff);
                 pages_close(&pf);
                 return 2;
             }
@@ -646,7 +681,7 @@ wait:
         }
     }
     if (stop_signal) {
-        notify("STOPPING=1");
+        sd_notify_fd("STOPPING=1", -1);
         logmsg("stopping on signal %d after %" PRIu64 " publications; the "
                "pages stay in place and turn stale after %lu ms",
                (int)stop_signal, publications, stale_ms);
@@ -657,6 +692,7 @@ wait:
                    pacer.spin_ns / 1000);
         }
     }
+    handoff_stop(&handoff);
     pages_close(&pf);
     return 0;
 }

@@ -2,6 +2,7 @@
 /*
  * The helper's pages file.  See pages.h.
  */
+#define _GNU_SOURCE             /* memfd_create(), F_ADD_SEALS */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -28,7 +29,7 @@
  */
 #define compiler_wmb()  __atomic_signal_fence(__ATOMIC_RELEASE)
 
-static int mkdir_parents(const char *path)
+int pages_mkdir_parents(const char *path)
 {
     char *dup = strdup(path);
     char *dir;
@@ -42,7 +43,7 @@ static int mkdir_parents(const char *path)
         struct stat st;
 
         if (stat(dir, &st) < 0) {
-            if (mkdir_parents(dir) < 0 ||
+            if (pages_mkdir_parents(dir) < 0 ||
                 (mkdir(dir, 0755) < 0 && errno != EEXIST)) {
                 ret = -1;
             }
@@ -133,16 +134,51 @@ bool pages_repair(struct pages_file *pf)
     return fixed;
 }
 
+/*
+ * Map fd (PVCP_FILE_SIZE bytes) for writing and make every page carry a
+ * valid header; pf owns fd from here on, also on failure.
+ */
+static int pages_attach(struct pages_file *pf, int fd, const char *name,
+                        char *err, size_t errlen)
+{
+    void *map = mmap(NULL, PVCP_FILE_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, fd, 0);
+
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map pages %s: %s", name,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    pf->fd = fd;
+    pf->map = map;
+    pf->path = strdup(name);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        volatile struct pvcp_host_page *p = (volatile struct pvcp_host_page *)
+            ((char *)map + PVCP_BAR_HOST_PAGE(i));
+
+        pf->page[i] = p;
+        /*
+         * Keep a valid page's seq running across helper restarts: a
+         * reader that sampled it before the restart must see it change.
+         */
+        if (!header_ok(p, i) || (p->seq & 1)) {
+            init_header(p, i);
+            pages_unpublish(pf, i);
+        }
+    }
+    return 0;
+}
+
 int pages_open(struct pages_file *pf, const char *path, char *err,
                size_t errlen)
 {
     struct stat st;
-    void *map;
     int fd;
 
     memset(pf, 0, sizeof(*pf));
     pf->fd = -1;
-    if (mkdir_parents(path) < 0) {
+    if (pages_mkdir_parents(path) < 0) {
         snprintf(err, errlen, "cannot create the directory of %s: %s "
                  "(create it, or choose another --pages path)", path,
                  strerror(errno));
@@ -176,30 +212,8 @@ int pages_open(struct pages_file *pf, const char *path, char *err,
         close(fd);
         return -1;
     }
-    map = mmap(NULL, PVCP_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-               0);
-    if (map == MAP_FAILED) {
-        snprintf(err, errlen, "cannot map pages file %s: %s", path,
-                 strerror(errno));
-        close(fd);
+    if (pages_attach(pf, fd, path, err, errlen) < 0) {
         return -1;
-    }
-    pf->fd = fd;
-    pf->map = map;
-    pf->path = strdup(path);
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        volatile struct pvcp_host_page *p = (volatile struct pvcp_host_page *)
-            ((char *)map + PVCP_BAR_HOST_PAGE(i));
-
-        pf->page[i] = p;
-        /*
-         * Keep a valid page's seq running across helper restarts: a
-         * reader that sampled it before the restart must see it change.
-         */
-        if (!header_ok(p, i) || (p->seq & 1)) {
-            init_header(p, i);
-            pages_unpublish(pf, i);
-        }
     }
     {
         struct sigaction sa;
@@ -208,10 +222,53 @@ int pages_open(struct pages_file *pf, const char *path, char *err,
         sa.sa_sigaction = on_sigbus;
         sa.sa_flags = SA_SIGINFO;
         bus.fd = fd;
-        bus.map = map;
+        bus.map = pf->map;
         sigaction(SIGBUS, &sa, NULL);
     }
     return 0;
+}
+
+#define PAGES_SEALS     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+int pages_check_memfd(int fd, char *err, size_t errlen)
+{
+    struct stat st;
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals < 0 || (seals & PAGES_SEALS) != PAGES_SEALS) {
+        snprintf(err, errlen, "the pages memfd is not sealed against "
+                 "shrinking and growing (seals 0x%x): not pvclock-helper's",
+                 seals < 0 ? 0 : seals);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || st.st_size != PVCP_FILE_SIZE) {
+        snprintf(err, errlen, "the pages memfd has %lld bytes, not %d",
+                 (long long)st.st_size, PVCP_FILE_SIZE);
+        return -1;
+    }
+    return 0;
+}
+
+int pages_open_memfd(struct pages_file *pf, int fd, char *err, size_t errlen)
+{
+    memset(pf, 0, sizeof(*pf));
+    pf->fd = -1;
+    if (fd < 0) {
+        fd = memfd_create("pvclock-pages", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, PVCP_FILE_SIZE) < 0 ||
+            fcntl(fd, F_ADD_SEALS, PAGES_SEALS) < 0) {
+            snprintf(err, errlen, "cannot create the pages memfd: %s",
+                     strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            return -1;
+        }
+    } else if (pages_check_memfd(fd, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    return pages_attach(pf, fd, "memfd:pvclock-pages", err, errlen);
 }
 
 void pages_close(struct pages_file *pf)

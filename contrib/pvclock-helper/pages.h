@@ -13,7 +13,7 @@
 
 struct pages_file {
     int fd;
-    char *path;
+    char *path;                 /* or memfd:pvclock-pages */
     volatile struct pvcp_host_page *page[PVCP_HOST_PAGES];
     void *map;
 };
@@ -25,6 +25,18 @@ struct pages_file {
  */
 int pages_open(struct pages_file *pf, const char *path, char *err,
                size_t errlen);
+/*
+ * The pages in a memfd sealed against shrinking and growing (the
+ * --socket mode): a new one if fd < 0, else fd, a memfd kept from an
+ * earlier run (systemd's file descriptor store), checked first.  pf owns
+ * fd from here on, also on failure.
+ */
+int pages_open_memfd(struct pages_file *pf, int fd, char *err,
+                     size_t errlen);
+/* Create path's missing parent directories (mode 0755). */
+int pages_mkdir_parents(const char *path);
+/* Is fd a pages memfd: sealed so, of the pages' size? */
+int pages_check_memfd(int fd, char *err, size_t errlen);
 void pages_close(struct pages_file *pf);
 
 /*

@@ -1,35 +1,76 @@
 /*
  * pvclock-pages: the host pages, as the device reads and checks them.
  *
- * The helper's pages file is mapped into the BAR for the guest; QEMU's
- * own threads never load from that mapping (see host-file.c) and read
- * page 0 through the file instead.  A host-side watch (1 Hz, plus
- * inotify) notices a file that appears, turns short, is damaged, is
- * replaced, or stops being updated.  None of this touches a vCPU.
+ * The pages come from a memory backend (host-source.c) whose mapping the
+ * BAR shows read-only.  The device reads page 0 from the same mapping
+ * with the seqcount protocol: the helper's memfd cannot be made short,
+ * and a plain file must not be (memory-backend-file's rule).  A
+ * host-side watch (1 Hz) notices pages that appear, are damaged, stop
+ * being updated, or are replaced (another file at the path, or a helper
+ * that started over with a new memfd).  None of this touches a vCPU.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "qemu/host-utils.h"
 #include "qemu/int128.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "system/hostmem.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
 
-#include <sys/inotify.h>
-
-/* The watch timer: a missing, damaged, replaced or stale pages file. */
+/* The watch timer: missing, damaged, replaced or stale pages. */
 #define PVCLOCK_PAGES_WATCH_MS 1000
+
+/*
+ * A consistent copy of host page p, bracketed by reads of its seq.  A
+ * helper holds seq odd for well under a microsecond unless it is
+ * preempted mid-write; one that died there holds it for good.  Give up
+ * after wait_ns (with the BQL held) and say, in *busy, whether it was
+ * only that: the seq never settled.
+ */
+static bool host_snapshot(const struct pvcp_host_page *p,
+                          struct pvcp_host_page *pg, uint64_t *tsc,
+                          int64_t wait_ns, bool *busy)
+{
+    const size_t len = offsetof(struct pvcp_host_page, reserved4);
+    int64_t deadline = get_clock() + wait_ns;
+    uint32_t seq;
+
+    if (busy) {
+        *busy = false;
+    }
+    do {
+        seq = qatomic_load_acquire(&p->seq);
+        if (seq & 1) {
+            g_usleep(10);       /* the helper is writing: let it */
+            continue;
+        }
+        memcpy(pg, p, len);
+        if (tsc) {
+            *tsc = cpu_get_host_ticks();
+        }
+        smp_rmb();
+        if (qatomic_read(&p->seq) == seq && le32_to_cpu(pg->seq) == seq) {
+            return true;
+        }
+    } while (get_clock() < deadline);
+    if (busy) {
+        *busy = true;
+    }
+    return false;
+}
 
 static bool host_page0_wait(PvclockPagesState *s, struct pvcp_host_page *pg,
                             uint64_t *tsc, int64_t wait_ns)
 {
     return s->host && s->host_ok &&
-           pvclock_host_snapshot(s->host_fd, pg, tsc, wait_ns, NULL);
+           host_snapshot(s->host, pg, tsc, wait_ns, NULL);
 }
 
 bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
@@ -164,54 +205,29 @@ bool pvclock_host_stale(PvclockPagesState *s)
 }
 
 /*
- * Check that fd is a pages file this device can map: big enough, each
- * host page with our magic, index and ABI major.  Readers also check
- * each page at every read; this catches a wrong path early and clearly.
+ * Does the mapping hold pvclock-pages: each host page with our magic,
+ * index and ABI major?  Readers also check each page at every read; this
+ * catches a wrong source early and clearly.
  */
-static bool check_file(const char *path, int fd, Error **errp)
+static bool check_headers(const char *what, const void *map, Error **errp)
 {
-    struct pvcp_host_page hdr;
-    struct stat st;
-
-    if (fstat(fd, &st) < 0) {
-        error_setg_errno(errp, errno, "pages file '%s' (property 'pages')",
-                         path);
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error_setg(errp, "pages file '%s' (property 'pages') is not a "
-                   "regular file; point pages= at pvclock-helper's file",
-                   path);
-        return false;
-    }
-    if (st.st_size < PVCP_FILE_SIZE) {
-        error_setg(errp, "pages file '%s' (property 'pages') is %" PRId64
-                   " bytes, a pvclock-pages file has %d; is it "
-                   "pvclock-helper's file?", path, (int64_t)st.st_size,
-                   PVCP_FILE_SIZE);
-        return false;
-    }
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        if (pread(fd, &hdr, offsetof(struct pvcp_host_page, seq),
-                  PVCP_BAR_HOST_PAGE(i)) !=
-            offsetof(struct pvcp_host_page, seq)) {
-            error_setg_errno(errp, errno, "cannot read pages file '%s' "
-                             "(property 'pages')", path);
+        const struct pvcp_host_page *h = (const void *)((const char *)map +
+                                                   PVCP_BAR_HOST_PAGE(i));
+        uint32_t magic = le32_to_cpu(qatomic_read(&h->magic));
+        uint16_t major = le16_to_cpu(qatomic_read(&h->abi_major));
+
+        if (magic != PVCP_HOST_MAGIC ||
+            le32_to_cpu(qatomic_read(&h->page_index)) != (uint32_t)i) {
+            error_setg(errp, "%s has no pvclock-pages header in page %d "
+                       "(magic 0x%08x): not written by pvclock-helper, or "
+                       "corrupt", what, i, magic);
             return false;
         }
-        if (le32_to_cpu(hdr.magic) != PVCP_HOST_MAGIC ||
-            le32_to_cpu(hdr.page_index) != (uint32_t)i) {
-            error_setg(errp, "pages file '%s' (property 'pages') has no "
-                       "pvclock-pages header in page %d (magic 0x%08x): "
-                       "not written by pvclock-helper, or corrupt", path, i,
-                       le32_to_cpu(hdr.magic));
-            return false;
-        }
-        if (le16_to_cpu(hdr.abi_major) != PVCP_ABI_MAJOR) {
-            error_setg(errp, "pages file '%s' (property 'pages') has ABI "
-                       "version %u.%u, this QEMU supports %u.x: run a "
-                       "pvclock-helper that matches this QEMU", path,
-                       le16_to_cpu(hdr.abi_major), le16_to_cpu(hdr.abi_minor),
+        if (major != PVCP_ABI_MAJOR) {
+            error_setg(errp, "%s has ABI version %u.%u, this QEMU supports "
+                       "%u.x: run a pvclock-helper that matches this QEMU",
+                       what, major, le16_to_cpu(qatomic_read(&h->abi_minor)),
                        PVCP_ABI_MAJOR);
             return false;
         }
@@ -219,112 +235,139 @@ static bool check_file(const char *path, int fd, Error **errp)
     return true;
 }
 
-int pvclock_host_open(PvclockPagesState *s, Error **errp)
+static void source_identity(HostMemoryBackend *be, dev_t *dev, ino_t *ino)
 {
-    int fd;
+    int fd = memory_region_get_fd(host_memory_backend_get_memory(be));
+    struct stat st;
 
-    if (!s->pages_path || !*s->pages_path) {
-        error_setg(errp, "property 'pages' must name pvclock-helper's pages "
-                   "file (default " PVCLOCK_PAGES_DEFAULT_PATH ")");
-        return -1;
+    *dev = 0;
+    *ino = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        *dev = st.st_dev;
+        *ino = st.st_ino;
     }
-    /*
-     * Never block (a FIFO at the path would hang realize, hot-plug and
-     * the watch until some writer opened it); check_file() refuses
-     * anything but a regular file before reading.
-     */
-    fd = open(s->pages_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot open pages file '%s' "
-                         "(property 'pages'); is pvclock-helper running?",
-                         s->pages_path);
-        return -1;
-    }
-    if (!check_file(s->pages_path, fd, errp)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
-static void watch_inotify(PvclockPagesState *s);
-
 /*
- * Map the file read-only and shared over the BAR's host pages: the
- * helper's in-place updates are seen at once, the guest cannot write,
- * and since the RAM block is never registered for migration the host
- * pages are never migrated.  The RAM block owns fd from here on.
+ * Show backend be in the BAR in place of what is there (zero pages, or
+ * the source it replaces), read-only to the guest, in one memory
+ * transaction; own: the device made it (pages=) and unparents it when
+ * done with it.  A replacement steps generation past what the old pages
+ * had counted, in the same seq write as the swap, so that a guest's
+ * disruption count (generation + the host page's) only grows and a
+ * reader straddling the swap retries.
  */
-bool pvclock_host_map(PvclockPagesState *s, int fd, Error **errp)
+bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
+                         bool own, Error **errp)
 {
-    if (!memory_region_init_ram_from_fd(&s->host_pages, OBJECT(s),
-                                        "pvclock-pages-host", PVCP_FILE_SIZE,
-                                        RAM_SHARED | RAM_READONLY |
-                                        RAM_READONLY_FD, fd, 0, errp)) {
-        close(fd);
+    MemoryRegion *mr = host_memory_backend_get_memory(be);
+    g_autofree char *what = NULL;
+    HostMemoryBackend *old = s->source;
+    bool old_own = s->own_source;
+    MemoryRegion *alias;
+    int next = s->alias_cur == 0 ? 1 : 0;
+
+    what = g_strdup_printf(s->memdev ? "memdev '%s' (property 'memdev')"
+                                     : "pages '%s' (property 'pages')",
+                           pvclock_source_name(s));
+    if (s->memdev && host_memory_backend_is_mapped(be)) {
+        error_setg(errp, "%s is already in use", what);
         return false;
     }
+    if (!memory_region_is_ram(mr) || memory_region_size(mr) < PVCP_FILE_SIZE ||
+        !memory_region_get_ram_ptr(mr)) {
+        error_setg(errp, "%s must be RAM of at least %d bytes", what,
+                   PVCP_FILE_SIZE);
+        goto fail;
+    }
+    if (!check_headers(what, memory_region_get_ram_ptr(mr), errp)) {
+        goto fail;
+    }
+    host_memory_backend_set_mapped(be, true);
+    /* the guest never writes the host pages, under any accelerator */
+    memory_region_set_readonly(mr, true);
+
+    alias = &s->host_alias[next];
+    if (s->alias_used[next]) {
+        object_unparent(OBJECT(alias));     /* out of the BAR since a swap */
+    }
+    memory_region_init_alias(alias, OBJECT(s), "pvclock-pages-host", mr, 0,
+                             PVCP_FILE_SIZE);
+    memory_region_set_readonly(alias, true);
+    s->alias_used[next] = true;
+
     memory_region_transaction_begin();
-    if (memory_region_is_mapped(&s->no_helper)) {
+    if (old) {
+        struct pvcp_host_page pg;
+        uint64_t old_dis = host_snapshot(s->host, &pg, NULL,
+                                         PVCLOCK_SNAP_SHORT_NS, NULL) ?
+                           pg.disruptions : s->last_host_dis;
+
+        pvclock_offset_page_write_begin(s);
+        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
+        s->offset_page->generation += old_dis + 1;
+    } else if (memory_region_is_mapped(&s->no_helper)) {
         memory_region_del_subregion(&s->bar, &s->no_helper);
     }
-    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
-                                &s->host_pages);
-    memory_region_transaction_commit();
-    s->host = memory_region_get_ram_ptr(&s->host_pages);
-    s->host_fd = memory_region_get_fd(&s->host_pages);
+    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0), alias);
+    s->alias_cur = next;
+    s->source = be;
+    s->own_source = own;
+    s->host = memory_region_get_ram_ptr(mr);
     s->host_ok = true;
-    s->guard_slot = pvclock_guard_add((void *)s->host);
-    if (s->guard_slot < 0) {
-        warn_report("pvclock-pages: cannot guard the mapping of '%s' "
-                    "against truncation of the file", s->pages_path);
+    s->busy_since = 0;
+    if (old) {
+        pvclock_offset_page_write_end(s);
     }
-    watch_inotify(s);
+    memory_region_transaction_commit();
+    source_identity(be, &s->source_dev, &s->source_ino);
+
+    if (old) {
+        host_memory_backend_set_mapped(old, false);
+        if (old_own) {
+            object_unparent(OBJECT(old));   /* freed once no view uses it */
+        }
+        s->sources_replaced++;
+        trace_pvclock_pages_host_replaced(what);
+    }
     s->helper_stale = pvclock_host_stale(s);
-    trace_pvclock_pages_helper_mapped(s->pages_path);
+    trace_pvclock_pages_helper_mapped(what);
     return true;
+
+fail:
+    if (own) {
+        object_unparent(OBJECT(be));
+    }
+    return false;
+}
+
+/* pages= now, as a backend shown in the BAR. */
+bool pvclock_host_open(PvclockPagesState *s, Error **errp)
+{
+    HostMemoryBackend *be;
+    int fd = pvclock_source_open(s, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    be = pvclock_source_backend(s, fd, errp);
+    return be && pvclock_host_attach(s, be, true, errp);
 }
 
 /*
- * Is the mapped file still whole and valid?  If it got short, put zero
- * pages over the mapping before a guest load raises SIGBUS (the guard
- * catches the loads that come first); once it is whole and valid again,
- * map it back at the same address, so neither the BAR nor KVM's memory
- * slot changes.  Returns a reason if anything changed.
+ * Are the mapped pages still valid?  Returns a reason if that changed.
+ * A write in progress gives no verdict, unless the seq stays odd across
+ * watch rounds (a helper that died mid-write).
  */
 static const char *check_host(PvclockPagesState *s)
 {
-    uint32_t faults = pvclock_guard_faults(s->guard_slot);
-    bool zeroed = s->host_lost || faults != s->guard_faults_seen;
     struct pvcp_host_page pg;
-    struct stat st;
-    bool whole, ok, busy;
+    bool ok, busy;
 
-    whole = fstat(s->host_fd, &st) == 0 && st.st_size >= PVCP_FILE_SIZE;
-    s->guard_faults_seen = faults;
-    if (!whole) {
-        if (!s->host_lost) {
-            pvclock_guard_zero((void *)s->host);
-            s->host_lost = true;
-            s->host_ok = false;
-            s->pages_lost++;
-            trace_pvclock_pages_host_lost(s->pages_path, faults);
-            warn_report("pvclock-pages: pages file '%s' was truncated; the "
-                        "guest sees no host pages until pvclock-helper "
-                        "restores it", s->pages_path);
-            return "pages file truncated";
-        }
-        return NULL;
-    }
-    ok = check_file(s->pages_path, s->host_fd, NULL) &&
-         pvclock_host_snapshot(s->host_fd, &pg, NULL, PVCLOCK_SNAP_SHORT_NS,
-                               &busy) &&
+    ok = check_headers("pages", s->host, NULL) &&
+         host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, &busy) &&
          pvcp_page_checks_ok(&pg);
     if (!ok && busy && s->host_ok) {
-        /*
-         * A write in progress: no verdict yet, unless the seq stays odd
-         * across watch rounds (a helper that died mid-write).
-         */
         if (!s->busy_since) {
             s->busy_since = get_clock();
         }
@@ -334,26 +377,9 @@ static const char *check_host(PvclockPagesState *s)
     } else if (ok) {
         s->busy_since = 0;
     }
-    if (zeroed) {
-        if (!ok) {
-            return NULL;
-        }
-        /* a straddling reader must see seq or generation move */
-        pvclock_offset_page_write_begin(s);
-        if (!pvclock_guard_remap((void *)s->host, s->host_fd)) {
-            pvclock_offset_page_write_end(s);
-            return NULL;
-        }
-        s->offset_page->generation++;
-        pvclock_offset_page_write_end(s);
-        s->host_lost = false;
-        s->host_ok = true;
-        trace_pvclock_pages_host_back(s->pages_path);
-        return "pages file whole again";
-    }
     if (ok != s->host_ok) {
         s->host_ok = ok;
-        return ok ? "pages file valid again" : "pages file corrupt";
+        return ok ? "pages valid again" : "pages corrupt";
     }
     return NULL;
 }
@@ -374,91 +400,42 @@ static void recheck(PvclockPagesState *s, const char *why)
     pvclock_offset_page_publish(s, changed ? changed : why);
 }
 
-/* The file changed size or was written with write(2): look now. */
-static void inotify_read(void *opaque)
-{
-    PvclockPagesState *s = opaque;
-    char buf[sizeof(struct inotify_event) + NAME_MAX + 1];
-
-    while (read(s->inotify_fd, buf, sizeof(buf)) > 0) {
-        /* drain */
-    }
-    recheck(s, "pages file changed");
-}
-
-static void watch_inotify(PvclockPagesState *s)
-{
-    if (!s->use_inotify) {
-        return;
-    }
-    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (s->inotify_fd < 0) {
-        return;                 /* the 1 Hz watch still notices */
-    }
-    s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
-                                      IN_MODIFY | IN_ATTRIB);
-    if (s->inotify_wd < 0) {
-        close(s->inotify_fd);
-        s->inotify_fd = -1;
-        return;
-    }
-    qemu_set_fd_handler(s->inotify_fd, inotify_read, NULL, s);
-}
-
 /*
- * Another file at the path than the one mapped: the old one was removed
- * and a helper started over with a new one.  Map the new file over the
- * old at the same address (the guest's BAR and KVM's memory slot stay as
- * they are) and read it from then on.  The RAM block keeps the old fd.
+ * Other pages behind pages= than the ones shown: another file at the
+ * path (looked at every round, a stat()), or, once the pages shown are
+ * stale or unusable, a helper on the socket that started over with a new
+ * memfd.  Show the new ones instead.
  */
-static const char *follow_path(PvclockPagesState *s)
+static const char *follow(PvclockPagesState *s)
 {
-    struct pvcp_host_page old;
-    struct stat at_path, mapped;
-    uint64_t old_disruptions;
+    struct stat st;
     int fd;
 
-    if (stat(s->pages_path, &at_path) < 0 ||
-        fstat(s->host_fd, &mapped) < 0 ||
-        (at_path.st_dev == mapped.st_dev && at_path.st_ino == mapped.st_ino)) {
+    if (s->memdev || stat(s->pages_path, &st) < 0) {
         return NULL;
     }
-    fd = pvclock_host_open(s, NULL);
+    if (S_ISSOCK(st.st_mode) ? s->host_ok && !s->helper_stale
+                             : st.st_dev == s->source_dev &&
+                               st.st_ino == s->source_ino) {
+        return NULL;
+    }
+    fd = pvclock_source_open(s, NULL);
     if (fd < 0) {
-        return NULL;            /* not (yet) a pages file: keep the old */
-    }
-    /*
-     * A guest's disruption count is generation + the host page's
-     * disruptions, and must only grow; the new file counts from its own
-     * start.  Step generation past what the old file had counted, in the
-     * same seq write window as the swap, so that a reader straddling it
-     * retries.
-     */
-    old_disruptions = pvclock_host_snapshot(s->host_fd, &old, NULL,
-                                            PVCLOCK_SNAP_SHORT_NS, NULL) ?
-                      old.disruptions : s->last_host_dis;
-    pvclock_offset_page_write_begin(s);
-    if (!pvclock_guard_remap((void *)s->host, fd)) {
-        pvclock_offset_page_write_end(s);
-        close(fd);
         return NULL;
     }
-    s->offset_page->generation += old_disruptions + 1;
-    pvclock_offset_page_write_end(s);
-    if (s->host_fd != memory_region_get_fd(&s->host_pages)) {
-        close(s->host_fd);
+    if (fstat(fd, &st) == 0 && st.st_dev == s->source_dev &&
+        st.st_ino == s->source_ino) {
+        close(fd);              /* the same pages: the helper is back */
+        return NULL;
     }
-    s->host_fd = fd;
-    s->host_lost = false;
-    s->host_ok = true;
-    s->guard_faults_seen = pvclock_guard_faults(s->guard_slot);
-    if (s->inotify_fd >= 0) {
-        inotify_rm_watch(s->inotify_fd, s->inotify_wd);
-        s->inotify_wd = inotify_add_watch(s->inotify_fd, s->pages_path,
-                                          IN_MODIFY | IN_ATTRIB);
+    {
+        HostMemoryBackend *be = pvclock_source_backend(s, fd, NULL);
+
+        if (!be || !pvclock_host_attach(s, be, true, NULL)) {
+            return NULL;        /* not (yet) usable: keep the old */
+        }
     }
-    trace_pvclock_pages_host_replaced(s->pages_path);
-    return "pages file replaced";
+    return "pages replaced";
 }
 
 static void watch(void *opaque)
@@ -468,14 +445,13 @@ static void watch(void *opaque)
 
     if (!s->host) {
         Error *err = NULL;
-        int fd = pvclock_host_open(s, &err);
 
-        if (fd >= 0 && pvclock_host_map(s, fd, &err)) {
-            why = "pages file appeared";
+        if (pvclock_host_open(s, &err)) {
+            why = "pages appeared";
         }
         error_free(err);
     } else {
-        why = follow_path(s) ?: why;
+        why = follow(s) ?: why;
     }
     recheck(s, why);
     timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
@@ -495,15 +471,14 @@ void pvclock_host_close(PvclockPagesState *s)
         timer_free(s->watch_timer);
         s->watch_timer = NULL;
     }
-    if (s->inotify_fd >= 0) {
-        qemu_set_fd_handler(s->inotify_fd, NULL, NULL, NULL);
-        close(s->inotify_fd);
-        s->inotify_fd = -1;
+    memory_region_transaction_begin();
+    if (s->source) {
+        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
+        host_memory_backend_set_mapped(s->source, false);
+    } else if (memory_region_is_mapped(&s->no_helper)) {
+        memory_region_del_subregion(&s->bar, &s->no_helper);
     }
-    pvclock_guard_remove(s->guard_slot);
-    s->guard_slot = -1;
-    if (s->host && s->host_fd != memory_region_get_fd(&s->host_pages)) {
-        close(s->host_fd);      /* a replacement file's: ours */
-    }
-    s->host_fd = -1;
+    memory_region_transaction_commit();
+    s->source = NULL;
+    s->host = NULL;
 }

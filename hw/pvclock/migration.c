@@ -124,7 +124,7 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
         } else {
             warn_report("pvclock-pages: no usable pages at VM start; the "
                         "guest's monotonic clocks go on from the host's as "
-                        "they were (%s)", s->pages_path);
+                        "they were (%s)", pvclock_source_name(s));
         }
     }
     s->last_downtime_ns = s->phase == PVCLOCK_PHASE_STOPPED &&
@@ -212,7 +212,7 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
     if (!pvclock_host_now(s, host, &rt, NULL)) {
         error_report("pvclock-pages: the destination has no usable "
                      "pvclock-helper pages (%s); start pvclock-helper here "
-                     "before migrating", s->pages_path);
+                     "before migrating", pvclock_source_name(s));
         return -EINVAL;
     }
     s->incoming.valid = true;

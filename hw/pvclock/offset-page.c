@@ -102,12 +102,11 @@ void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
 static uint32_t status_now(PvclockPagesState *s, const char **why)
 {
     if (!s->host) {
-        *why = "no usable pages file";
+        *why = "no usable host pages";
         return PVCP_STATUS_NO_HELPER;
     }
     if (!s->host_ok) {
-        *why = s->host_lost ? "pages file truncated"
-                            : "pages file damaged (headers or check words)";
+        *why = "host pages damaged (headers or check words)";
         return PVCP_STATUS_NO_HELPER;
     }
     if (s->phase == PVCLOCK_PHASE_INCOMING) {

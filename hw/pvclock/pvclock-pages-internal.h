@@ -4,7 +4,8 @@
  *   pvclock-pages.c  PCI glue, properties, status for management
  *   offset-page.c    the offset page: what the guest is shown, and when
  *   relation.c       accelerator relation -> ABI transforms; KVM's rules
- *   host-pages.c     host page reads, checks and staleness
+ *   host-source.c    pages= and memdev=: the backend the pages come from
+ *   host-pages.c     host page reads, checks, staleness and the watch
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   counter-*.c      one counter backend per accelerator
  *
@@ -17,10 +18,11 @@
 #include "hw/pci/pci_device.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
+#include "system/hostmem.h"
 #include "hw/pvclock/pvclock-pages.h"
 #include "hw/pvclock/pvclock-pages-abi.h"
 
-#define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages"
+#define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages.sock"
 
 /* ---- relation.c ------------------------------------------------------ */
 
@@ -109,24 +111,25 @@ struct PvclockPagesState {
     PCIDevice parent_obj;
 
     MemoryRegion bar;           /* 32 KiB; holes read as zero */
-    MemoryRegion host_pages;    /* the helper's file, mapped read-only */
-    MemoryRegion no_helper;     /* zero stand-in while there is no file */
+    MemoryRegion host_alias[2]; /* the source, read-only; two for a swap */
+    bool alias_used[2];
+    int alias_cur;              /* the one in the BAR if source != NULL */
+    MemoryRegion no_helper;     /* zero stand-in while there are no pages */
     MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
     struct pvcp_offset_page *offset_page;
 
     /* host pages (host-pages.c) */
-    const struct pvcp_host_page *host;  /* the mapping; only guests load */
-    int host_fd;                /* the RAM block's fd: QEMU preads this */
-    int guard_slot;             /* SIGBUS guard of the mapping, -1 none */
-    uint32_t guard_faults_seen;
-    bool host_lost;             /* file short: zero pages over the map */
-    bool host_ok;               /* whole, with valid headers */
+    HostMemoryBackend *memdev;  /* memdev=, or NULL */
+    HostMemoryBackend *source;  /* shown in the BAR: memdev or pages='s */
+    bool own_source;            /* made for pages= (a child of ours) */
+    dev_t source_dev;           /* what source maps, to see a new one */
+    ino_t source_ino;
+    const struct pvcp_host_page *host;  /* source's mapping */
+    bool host_ok;               /* valid headers and page 0 */
     bool helper_stale;
     int64_t busy_since;         /* page 0's seq odd since, 0 not */
-    uint64_t pages_lost;        /* times the file was found short */
-    int inotify_fd;             /* -1: the 1 Hz watch only */
-    int inotify_wd;
-    QEMUTimer *watch_timer;     /* 1 Hz, host side only: the pages file */
+    uint64_t sources_replaced;  /* new pages behind pages= */
+    QEMUTimer *watch_timer;     /* 1 Hz, host side only */
 
     /* the relation and what it gives the guest (offset-page.c) */
     const struct PvclockCounterBackend *backend;
@@ -173,7 +176,6 @@ struct PvclockPagesState {
     int monotonic;              /* PvclockMonotonic */
     int downtime;               /* PvclockDowntime */
     int counter_backend;        /* x-counter-backend: PvclockBackendChoice */
-    bool use_inotify;           /* x-inotify */
     /* the qtest backend's simulated accelerator (counter-qtest.c) */
     uint64_t qtest_offset;      /* x-qtest-offset */
     uint64_t qtest_scale;       /* x-qtest-scale: a raw ratio, 0 none */
@@ -211,7 +213,7 @@ extern const PvclockCounterBackend pvclock_counter_qtest;
 
 /* ---- host-pages.c ------------------------------------------------------ */
 
-/* A consistent copy of host page 0 (through the file, never the mapping). */
+/* A consistent copy of host page 0. */
 bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
                         uint64_t *tsc);
 
@@ -229,15 +231,21 @@ uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
 /* Is the helper still updating page 0? */
 bool pvclock_host_stale(PvclockPagesState *s);
 
-/* Open, check and map the pages file; the 1 Hz watch (host side). */
-int pvclock_host_open(PvclockPagesState *s, Error **errp);
-bool pvclock_host_map(PvclockPagesState *s, int fd, Error **errp);
+/* Check be's pages and show them in the BAR (own: made for pages=). */
+bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
+                         bool own, Error **errp);
+/* Make a backend for pages= and attach it. */
+bool pvclock_host_open(PvclockPagesState *s, Error **errp);
+/* The 1 Hz watch (host side). */
 void pvclock_host_watch_start(PvclockPagesState *s);
 void pvclock_host_close(PvclockPagesState *s);
 
-/* host-file.c: the pages file, read and guarded (see there). */
-bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc,
-                           int64_t wait_ns, bool *busy);
+/* host-source.c: pages= opened (checked, never blocking), and wrapped. */
+int pvclock_source_open(PvclockPagesState *s, Error **errp);
+HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
+                                          Error **errp);
+/* What the pages come from, for messages: pages= or memdev='s id. */
+const char *pvclock_source_name(PvclockPagesState *s);
 
 /*
  * How long the device waits for a helper's write to finish: briefly on
@@ -247,12 +255,6 @@ bool pvclock_host_snapshot(int fd, struct pvcp_host_page *pg, uint64_t *tsc,
  */
 #define PVCLOCK_SNAP_SHORT_NS   (1 * SCALE_MS)
 #define PVCLOCK_SNAP_LONG_NS    (100 * SCALE_MS)
-int pvclock_guard_add(void *start);
-void pvclock_guard_remove(int slot);
-uint32_t pvclock_guard_faults(int slot);
-bool pvclock_guard_zero(void *start);
-bool pvclock_guard_remap(void *start, int fd);
-void pvclock_guard_vcpus(void);
 
 /* ---- offset-page.c ------------------------------------------------------ */
 

@@ -2,8 +2,9 @@
  * pvclock-pages PCI device.
  *
  * BAR0 (32 KiB, read-only to the guest):
- *   0x0000  the host helper's pages file, mapped, not copied, so a host
- *           clock update costs nothing per VM
+ *   0x0000  the host helper's pages (a memory backend: memdev=, or one
+ *           pages= makes), mapped, not copied, so a host clock update
+ *           costs nothing per VM
  *   0x4000  the offset page: this guest's counter relation, status and
  *           generation, rewritten only on events
  *   0x5000  reads as zero
@@ -41,9 +42,6 @@ static void pvclock_pages_vm_state_change(void *opaque, bool running,
     PvclockPagesState *s = opaque;
 
     trace_pvclock_pages_vm_state(running);
-    if (running && tcg_enabled()) {
-        pvclock_guard_vcpus();  /* so guest loads can meet the guard */
-    }
     if (running) {
         /* after the accelerator set this run's TSC state, before vCPUs */
         pvclock_migration_vm_start(s);
@@ -180,11 +178,10 @@ static const PvclockCounterBackend *pvclock_pages_pick_backend(
 static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(pdev);
-    Error *file_err = NULL;
+    Error *src_err = NULL;
     bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
     bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
     bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
-    int fd;
 
     s->backend = pvclock_pages_pick_backend(s, errp);
     if (!s->backend && s->counter_backend != PVCLOCK_BACKEND_AUTO) {
@@ -195,10 +192,13 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
                    "both simulate the guest's rate: set one");
         return;
     }
-    fd = pvclock_host_open(s, &file_err);
-    if (fd < 0 && !degraded) {
-        error_propagate(errp, file_err);
+    if (s->memdev && s->pages_path) {
+        error_setg(errp, "properties 'memdev' and 'pages' both say where the "
+                   "host pages are: set one");
         return;
+    }
+    if (!s->memdev && !s->pages_path) {
+        s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
     }
 
     memory_region_init_io(&s->bar, OBJECT(s), &pvclock_pages_bar_ops, s,
@@ -209,32 +209,29 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         !memory_region_init_rom_nomigrate(&s->offset_mr, OBJECT(s),
                                           "pvclock-pages-offset",
                                           PVCP_PAGE_SIZE, errp)) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        error_free(file_err);
         return;
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
     pvclock_offset_page_init(s, smeared, mono_host);
-    if (fd >= 0) {
-        if (!pvclock_host_map(s, fd, errp)) {
+    if (s->memdev ? !pvclock_host_attach(s, s->memdev, false, &src_err)
+                  : !pvclock_host_open(s, &src_err)) {
+        if (!degraded || s->memdev) {
+            error_propagate(errp, src_err);
             s->offset_page = NULL;
             return;
         }
-    } else {
-        /* on-missing=degraded: zero pages until the file appears */
+        /* on-missing=degraded: zero pages until the pages appear */
         memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
                                     &s->no_helper);
-        trace_pvclock_pages_degraded(error_get_pretty(file_err));
+        trace_pvclock_pages_degraded(error_get_pretty(src_err));
         warn_report("pvclock-pages: starting without host pages (%s); "
                     "the device will map them when they appear",
-                    error_get_pretty(file_err));
-        error_free(file_err);
+                    error_get_pretty(src_err));
+        error_free(src_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
-    trace_pvclock_pages_realize(s->pages_path,
+    trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
 
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
@@ -274,15 +271,14 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      * (and hot-unplug never completes with DEVICE_DELETED).
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
-    memory_region_del_subregion(&s->bar, s->host ? &s->host_pages
-                                                 : &s->no_helper);
-    s->host = NULL;
 }
 
 /* ---- properties: configuration and status for management ---------- */
 
 static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("pages", PvclockPagesState, pages_path),
+    DEFINE_PROP_LINK("memdev", PvclockPagesState, memdev, TYPE_MEMORY_BACKEND,
+                     HostMemoryBackend *),
     DEFINE_PROP_SIGNED("on-missing", PvclockPagesState, on_missing,
                        PVCLOCK_ON_MISSING_FAIL, on_missing_info, int),
     DEFINE_PROP_SIGNED("flavour", PvclockPagesState, flavour,
@@ -294,7 +290,6 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
-    DEFINE_PROP_BOOL("x-inotify", PvclockPagesState, use_inotify, true),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -362,10 +357,8 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
                                        : UINT64_MAX;
     } else if (!strcmp(name, "helper-epoch")) {
         value = have_pg ? pg.helper_epoch : 0;
-    } else if (!strcmp(name, "pages-lost")) {
-        value = s->pages_lost;
-    } else if (!strcmp(name, "pages-faults")) {
-        value = pvclock_guard_faults(s->guard_slot);
+    } else if (!strcmp(name, "pages-replaced")) {
+        value = s->sources_replaced;
     } else if (!strcmp(name, "guest-counter-hz")) {
         value = s->relation.guest_hz;
     } else if (!strcmp(name, "counter-offset")) {
@@ -463,10 +456,7 @@ static void pvclock_pages_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
-    s->host_fd = -1;
-    s->guard_slot = -1;
-    s->inotify_fd = -1;
+    s->alias_cur = -1;
 
     /* the qtest accelerator's simulated relation (counter-qtest.c) */
     s->qtest_frac_bits = 32;
@@ -500,9 +490,8 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
           "this device's post_load, us" },
         { "last-downtime-us", "stop to start of the last VM stop, as seen "
           "by this device, us" },
-        { "pages-lost", "times the pages file was found truncated" },
-        { "pages-faults", "guest loads from a truncated pages file that "
-          "read zeros instead of killing QEMU" },
+        { "pages-replaced", "times new pages behind 'pages' were shown "
+          "instead of the old (another file, a new helper memfd)" },
     };
 
     pc->realize = pvclock_pages_realize;
@@ -518,11 +507,16 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     dc->vmsd = &vmstate_pvclock_pages;
     device_class_set_props(dc, pvclock_pages_properties);
     object_class_property_set_description(klass, "pages",
-        "path of pvclock-helper's pages file (default "
-        PVCLOCK_PAGES_DEFAULT_PATH ")");
+        "pvclock-helper's --socket (it hands over its sealed pages memfd) "
+        "or --pages file; default " PVCLOCK_PAGES_DEFAULT_PATH " unless "
+        "memdev is set");
+    object_class_property_set_description(klass, "memdev",
+        "a memory backend holding the host pages (memory-backend-file "
+        "with readonly=on,share=on over the helper's pages), instead of "
+        "pages");
     object_class_property_set_description(klass, "on-missing",
-        "without a usable pages file at start: 'fail' (default) or "
-        "'degraded' (status no-helper until the file appears)");
+        "without usable pages at start: 'fail' (default) or 'degraded' "
+        "(status no-helper until pages= gives them)");
     object_class_property_set_description(klass, "flavour",
         "REALTIME the guest is pointed at: 'unsmeared' (default, the "
         "host's UTC) or 'smeared' (leap seconds smeared noon to noon)");
@@ -531,9 +525,6 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'exclude' (default, they "
         "continue from their value at the stop, like kvmclock) or 'include' "
         "(they advance by the time the VM was stopped)");
-    object_class_property_set_description(klass, "x-inotify",
-        "watch the pages file with inotify as well as once a second "
-        "(default on; tests turn it off to reach the SIGBUS guard)");
     object_class_property_set_description(klass, "x-counter-backend",
         "where the guest counter relation comes from: 'auto' (default, "
         "the accelerator's: kvm or tcg), or 'qtest' (a simulated one, for "

@@ -497,4 +497,28 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page,
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_offset_page) == PVCP_PAGE_SIZE,
                    "offset page size");
 
+/*
+ * Handing the pages over.  `pvclock-helper --socket PATH` keeps its pages
+ * in a memfd sealed against shrinking and growing (F_SEAL_SHRINK,
+ * F_SEAL_GROW and F_SEAL_SEAL), so no process can ever make a mapping of
+ * them short.  Each client that connects to PATH (a stream unix socket)
+ * gets one message, this header with a read-only file descriptor of the
+ * memfd in an SCM_RIGHTS control message, and the helper closes the
+ * connection.  Clients check the header and the seals, then map the
+ * descriptor read-only and shared.  Every client gets the same memfd, for
+ * as long as it exists; under systemd the helper keeps it across its own
+ * restarts in the service's file descriptor store.
+ */
+#define PVCP_HANDOFF_MAGIC      0x44465650u     /* "PVFD" */
+
+struct pvcp_handoff {
+    uint32_t magic;             /* PVCP_HANDOFF_MAGIC */
+    uint16_t abi_major;         /* of the pages: PVCP_ABI_MAJOR */
+    uint16_t abi_minor;
+    uint32_t size;              /* bytes of the memfd: PVCP_FILE_SIZE */
+    uint32_t flags;             /* 0 */
+};
+
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_handoff) == 16, "pvcp_handoff size");
+
 #endif /* PVCLOCK_PAGES_ABI_H */

@@ -1,0 +1,208 @@
+/*
+ * pvclock-pages: where the host pages come from.
+ *
+ * The device maps a memory backend into its BAR, as ivshmem-plain does:
+ * memdev= names one, or pages=PATH makes one, a memory-backend-file
+ * child of the device, over what PATH gives:
+ *
+ * - pvclock-helper's socket (--socket): the helper hands over its pages
+ *   memfd, read-only, sealed against shrinking and growing, so no
+ *   mapping of it can turn short under a reader: the kernel refuses the
+ *   truncation instead (struct pvcp_handoff in the ABI header);
+ * - a regular file (--pages): memory-backend-file's rule holds, the file
+ *   must not be truncated while QEMU maps it (pvclock-helper never does).
+ *
+ * Either way the backend opens /proc/self/fd/N of the descriptor checked
+ * here, so what is mapped is what was checked.  Nothing here blocks: the
+ * file is opened O_NONBLOCK and its type checked before anything else, the
+ * socket is waited on for at most PVCLOCK_HANDOFF_WAIT_MS.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qom/object_interfaces.h"
+#include "system/hostmem.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
+#include "trace.h"
+
+#include <poll.h>
+#include <sys/un.h>
+
+/* How long the device waits for a helper to answer on its socket. */
+#define PVCLOCK_HANDOFF_WAIT_MS 100
+
+#define PVCLOCK_NEED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+static int receive_handoff(int sock, const char *path, Error **errp)
+{
+    struct pvcp_handoff msg;
+    union {
+        struct cmsghdr hdr;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    struct cmsghdr *c;
+    ssize_t got;
+    int fd = -1;
+
+    if (poll(&pfd, 1, PVCLOCK_HANDOFF_WAIT_MS) != 1) {
+        error_setg(errp, "pvclock-helper at '%s' (property 'pages') did not "
+                   "answer within %d ms", path, PVCLOCK_HANDOFF_WAIT_MS);
+        return -1;
+    }
+    got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    if (got != sizeof(msg) || fd < 0 ||
+        le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
+        error_setg(errp, "'%s' (property 'pages') answered with no "
+                   "pvclock-helper pages: is it pvclock-helper's --socket?",
+                   path);
+        goto fail;
+    }
+    if (le16_to_cpu(msg.abi_major) != PVCP_ABI_MAJOR) {
+        error_setg(errp, "pvclock-helper at '%s' (property 'pages') has ABI "
+                   "version %u.%u, this QEMU supports %u.x: run a "
+                   "pvclock-helper that matches this QEMU", path,
+                   le16_to_cpu(msg.abi_major), le16_to_cpu(msg.abi_minor),
+                   PVCP_ABI_MAJOR);
+        goto fail;
+    }
+    return fd;
+
+fail:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return -1;
+}
+
+static int connect_helper(const char *path, Error **errp)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int sock, fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        error_setg(errp, "socket path '%s' (property 'pages') is too long",
+                   path);
+        return -1;
+    }
+    pstrcpy(sa.sun_path, sizeof(sa.sun_path), path);
+    /* non-blocking: a unix connect() is then accepted or refused at once */
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        error_setg_errno(errp, errno, "cannot make a socket");
+        return -1;
+    }
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        error_setg_errno(errp, errno, "cannot connect to pvclock-helper at "
+                         "'%s' (property 'pages'); is it running?", path);
+        close(sock);
+        return -1;
+    }
+    fd = receive_handoff(sock, path, errp);
+    close(sock);
+    return fd;
+}
+
+/*
+ * Is fd something the device may map: a regular file (or memfd) of at
+ * least the pages' size, sealed if it came from a helper's socket?
+ */
+static bool check_fd(const char *path, int fd, bool from_socket,
+                     Error **errp)
+{
+    struct stat st;
+    int seals;
+
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "pages '%s' (property 'pages')", path);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error_setg(errp, "pages '%s' (property 'pages') is not a regular "
+                   "file or a socket; point pages= at pvclock-helper's "
+                   "--socket or --pages", path);
+        return false;
+    }
+    if (st.st_size < PVCP_FILE_SIZE) {
+        error_setg(errp, "pages '%s' (property 'pages') is %" PRId64
+                   " bytes, pvclock-pages has %d; is it pvclock-helper's?",
+                   path, (int64_t)st.st_size, PVCP_FILE_SIZE);
+        return false;
+    }
+    if (from_socket) {
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0 || (seals & PVCLOCK_NEED_SEALS) != PVCLOCK_NEED_SEALS) {
+            error_setg(errp, "the pages memfd from '%s' (property 'pages') "
+                       "is not sealed against shrinking and growing; a "
+                       "truncation could crash this QEMU, so it is not "
+                       "mapped", path);
+            return false;
+        }
+    }
+    return true;
+}
+
+int pvclock_source_open(PvclockPagesState *s, Error **errp)
+{
+    const char *path = s->pages_path;
+    struct stat st;
+    bool sock = stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+    int fd;
+
+    if (sock) {
+        fd = connect_helper(path, errp);
+    } else {
+        /* never block: a FIFO at the path would hang until a writer */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "cannot open pages '%s' (property "
+                             "'pages'); is pvclock-helper running?", path);
+        }
+    }
+    if (fd >= 0 && !check_fd(path, fd, sock, errp)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
+                                          Error **errp)
+{
+    g_autofree char *mem_path = g_strdup_printf("/proc/self/fd/%d", fd);
+    Object *obj = object_new(TYPE_MEMORY_BACKEND_FILE);
+    bool ok;
+
+    ok = object_property_set_str(obj, "mem-path", mem_path, errp) &&
+         object_property_set_uint(obj, "size", PVCP_FILE_SIZE, errp) &&
+         object_property_set_bool(obj, "share", true, errp) &&
+         object_property_set_bool(obj, "readonly", true, errp);
+    if (ok) {
+        object_property_add_child(OBJECT(s), "pages-source[*]", obj);
+        ok = user_creatable_complete(USER_CREATABLE(obj), errp);
+        if (!ok) {
+            object_unparent(obj);
+        }
+    }
+    object_unref(obj);
+    close(fd);                  /* the backend opened its own */
+    return ok ? MEMORY_BACKEND(obj) : NULL;
+}
+
+const char *pvclock_source_name(PvclockPagesState *s)
+{
+    return s->memdev ? object_get_canonical_path_component(OBJECT(s->memdev))
+                     : s->pages_path;
+}
