@@ -1,5 +1,6 @@
 #!/bin/bash
-# The main job: build (if needed), start pvclock-helper on a pages file,
+# The main job: build (if needed), start pvclock-helper (its pages in a
+# sealed memfd, handed to QEMU over its socket),
 # boot a TCG guest with -device pvclock-pages, and show the guest's view
 # of the host clock next to the host's own, side by side.
 #   PVCLOCK_DEMO_ROUNDS  exchanges to show (default 10)
@@ -10,17 +11,17 @@ set -euo pipefail
 
 run=$PVCLOCK_BUILD/run
 mkdir -p "$run"
-pages=$run/pages
+pages=$run/pages.sock
 helper_pid=
 trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
 
 stage "host: checking that this kernel's clocks can be shared"
 "$PVCLOCK_BUILD/host/pvclock-helper" --check | sed 's/^/    /' >&2
 stage "host: starting pvclock-helper on $pages"
-"$PVCLOCK_BUILD/host/pvclock-helper" --pages "$pages" 2> "$run/helper.log" &
+"$PVCLOCK_BUILD/host/pvclock-helper" --socket "$pages" 2> "$run/helper.log" &
 helper_pid=$!
 for _ in $(seq 50); do
-    [ -s "$pages" ] && "$PVCLOCK_BUILD/host/pvclock-helper" --inspect --pages "$pages" >/dev/null 2>&1 && break
+    [ -S "$pages" ] && "$PVCLOCK_BUILD/host/pvclock-helper" --inspect --socket "$pages" >/dev/null 2>&1 && break
     kill -0 "$helper_pid" 2>/dev/null || { cat "$run/helper.log" >&2; die "pvclock-helper exited (log above)"; }
     sleep 0.1
 done

@@ -113,11 +113,15 @@ for suite in $suites; do
         run_tap migration/guest python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py" ;;
     cli)
         stage "command line: QEMU properties, helper and guest program errors"
-        run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh" ;;
+        run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh"
+        stage "the helper's sealed memfd over its socket, and systemd's fd store"
+        run_tap cli/handoff python3 "$PVCLOCK_ROOT/tests/cli/test-handoff.py"
+        stage "confinement: the AppArmor lines and the SELinux module for the socket"
+        run_tap cli/confinement "$PVCLOCK_ROOT/tests/cli/test-confinement.sh" ;;
     guest)
         stage "guest end to end: helper -> QEMU (TCG) -> guest program"
         run_tap guest/e2e "$PVCLOCK_ROOT/tests/guest/test-guest.sh"
-        stage "guest under fire: the pages file truncated, zeroed, scribbled"
+        stage "guest under fire: the helper's memfd resized (refused), zeroed, scribbled"
         run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh"
         stage "a guest hammering writes on the BAR for ${PVCLOCK_HAMMER_SECONDS:-10} s"
         run_tap guest/hammer "$PVCLOCK_ROOT/tests/guest/test-hammer.sh" ;;

@@ -501,7 +501,7 @@ int main(int argc, char **argv)
              */
             disruptions++;
             pages_set_epoch(&pf, epoch);
-            logmsg("pages file %s was damaged by another process; "
+            logmsg("pages %s were damaged by another process; "
                    "repaired it (disruption %" PRIu64 ")", where,
                    disruptions);
             work = true;

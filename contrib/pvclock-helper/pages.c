@@ -268,6 +268,19 @@ int pages_open_memfd(struct pages_file *pf, int fd, char *err, size_t errlen)
         close(fd);
         return -1;
     }
+    /*
+     * A memfd is created mode 0777, and whoever holds a descriptor of it
+     * can open /proc/self/fd/N again with the access the mode allows:
+     * read-write, for every client.  Read-only for all (root aside):
+     * the helper writes through its own read-write open, which the mode
+     * does not affect, also after a restart (systemd keeps that open).
+     */
+    if (fchmod(fd, 0444) < 0) {
+        snprintf(err, errlen, "cannot make the pages memfd read-only: %s",
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
     return pages_attach(pf, fd, "memfd:pvclock-pages", err, errlen);
 }
 

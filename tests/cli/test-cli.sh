@@ -35,20 +35,21 @@ one_line_with() {   # one_line_with TEXT: stderr is one line containing TEXT
 
 # --- QEMU -------------------------------------------------------------
 "$QEMU" -device pvclock-pages,help > "$tmp/help" 2>&1
-grep -q '^  pages=<str> *- path of pvclock-helper' "$tmp/help"
-ok $? "-device pvclock-pages,help documents pages="
+grep -q "^  pages=<str> *- pvclock-helper's --socket" "$tmp/help" &&
+    grep -q '^  memdev=<link<memory-backend>> *- a memory backend' "$tmp/help"
+ok $? "-device pvclock-pages,help documents pages= and memdev="
 grep -q "^  on-missing=<PvclockOnMissing> - .*'fail'.*'degraded'.*(default: fail)" "$tmp/help" &&
     grep -q "^  downtime=<PvclockDowntime> - .*'exclude'.*'include'.*(default: exclude)" "$tmp/help"
 ok $? "-device pvclock-pages,help gives the enum properties' types, values and defaults"
 
 qemu_err -device pvclock-pages,pages="$tmp/missing"
-[ $rc = 1 ] && one_line_with "cannot open pages file '$tmp/missing' (property 'pages'); is pvclock-helper running?"
+[ $rc = 1 ] && one_line_with "cannot open pages '$tmp/missing' (property 'pages'); is pvclock-helper running?"
 ok $? "missing pages file: one line naming file and property, exit 1"
 diag "$(cat "$tmp/err")"
 
 echo garbage > "$tmp/short"
 qemu_err -device pvclock-pages,pages="$tmp/short"
-[ $rc = 1 ] && one_line_with "is 8 bytes, a pvclock-pages file has 16384"
+[ $rc = 1 ] && one_line_with "is 8 bytes, pvclock-pages has 16384"
 ok $? "truncated pages file: one line with its size"
 
 truncate -s 16384 "$tmp/zero"
@@ -80,7 +81,7 @@ ok $? "a FIFO as pages file: one line at once, no hang in open (exit $rc)"
 ok $? "the helper's --inspect of a FIFO: refused at once, exit $rc"
 
 qemu_err -device pvclock-pages,pages=
-[ $rc = 1 ] && one_line_with "property 'pages' must name pvclock-helper's pages file"
+[ $rc = 1 ] && one_line_with "property 'pages' must name pvclock-helper's --socket or --pages file"
 ok $? "empty pages property: one line"
 
 qemu_err -device pvclock-pages,pages="$tmp/good",on-missing=maybe
@@ -107,6 +108,14 @@ ok $? "helper: unknown option -> exit 1, the error and a pointer to --help"
 "$H/pvclock-helper" --once --pages /proc/nope/pages 2> "$tmp/err"; rc=$?
 [ $rc = 3 ] && one_line_with "cannot create the directory of /proc/nope/pages"
 ok $? "helper: unwritable pages path -> exit 3, one line"
+
+"$H/pvclock-helper" --once --pages "$tmp/p2" --socket "$tmp/s2" 2> "$tmp/err"; rc=$?
+[ $rc = 1 ] && one_line_with "--pages and --socket are two places for the pages: give one"
+ok $? "helper: --pages and --socket together -> exit 1, one line"
+
+"$H/pvclock-helper" --once --socket "$tmp/short" 2> "$tmp/err"; rc=$?
+[ $rc = 3 ] && one_line_with "$tmp/short exists and is not a socket"
+ok $? "helper: --socket over a regular file -> exit 3, one line, the file untouched"
 
 "$H/pvclock-helper" --inspect --pages "$tmp/short" 2> "$tmp/err"; rc=$?
 [ $rc != 0 ] && one_line_with "cannot inspect $tmp/short"

@@ -1,11 +1,14 @@
 # Sourced by the guest tests (after scripts/lib.sh and tests/tap.sh).
 # shellcheck shell=bash
 #
-# start_host_helper NAME: make $tmp (/tmp/NAME-XXXXXX, removed at exit),
-# skip the whole test if this host's clocks cannot be shared, start
-# pvclock-helper on $tmp/pages ($helper_pid, stopped at exit) and wait
-# until the pages are published.  Sets H to the host build.
+# start_host_helper NAME [socket|file]: make $tmp (/tmp/NAME-XXXXXX,
+# removed at exit), skip the whole test if this host's clocks cannot be
+# shared, start pvclock-helper ($helper_pid, stopped at exit) and wait
+# until the pages are published.  Sets H to the host build and $pages to
+# what QEMU's pages= takes: the helper's --socket ($tmp/pages.sock, its
+# sealed memfd; the default, as users run it) or --pages file.
 start_host_helper() {
+    local mode=${2:-socket}
     H=$PVCLOCK_BUILD/host
     tmp=$(mktemp -d "/tmp/$1-XXXXXX")
     helper_pid=
@@ -14,10 +17,15 @@ start_host_helper() {
         echo "1..0 # SKIP this host's clocks cannot be shared: $(tail -1 "$tmp/check")"
         exit 0
     fi
-    "$H/pvclock-helper" --pages "$tmp/pages" 2> "$tmp/helper.log" &
+    if [ "$mode" = socket ]; then
+        pages=$tmp/pages.sock
+    else
+        pages=$tmp/pages
+    fi
+    "$H/pvclock-helper" "--$mode" "$pages" 2> "$tmp/helper.log" &
     helper_pid=$!
     for _ in $(seq 50); do
-        "$H/pvclock-helper" --inspect --pages "$tmp/pages" > /dev/null 2>&1 && return
+        "$H/pvclock-helper" --inspect "--$mode" "$pages" > /dev/null 2>&1 && return
         sleep 0.1
     done
 }

@@ -9,7 +9,7 @@ set -uo pipefail
 . "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 
 start_host_helper pvclock-chrony
-"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --cmd chrony \
+"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$pages" --cmd chrony \
     --log "$tmp/console" --timeout 180 2> "$tmp/boot.err"
 ok $? "the guest boots with chronyd and the feeder"
 diag "$(cat "$tmp/boot.err")"

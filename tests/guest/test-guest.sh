@@ -13,9 +13,9 @@ set -uo pipefail
 rounds=${PVCLOCK_GUEST_ROUNDS:-500}
 start_host_helper pvclock-e2e
 kill -0 $helper_pid 2>/dev/null
-ok $? "pvclock-helper publishes $tmp/pages"
+ok $? "pvclock-helper publishes $pages"
 
-"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --log "$tmp/console" -- \
+"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$pages" --log "$tmp/console" -- \
     "$H/pvclock-exchange" --rounds "$rounds" --show 3 --quit \
     > "$tmp/exchange" 2> "$tmp/boot.err"
 rc=$?

@@ -14,7 +14,7 @@ set -uo pipefail
 
 secs=${PVCLOCK_HAMMER_SECONDS:-10}
 start_host_helper pvclock-hammer
-"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --cmd hammer \
+"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$pages" --cmd hammer \
     --log "$tmp/console" -- \
     bash -c "sleep $secs && exec \"\$0\" --rounds 100 --watch" \
         "$H/pvclock-exchange" > "$tmp/result" 2> "$tmp/boot.err"
@@ -31,7 +31,7 @@ grep -q "^exchange: 100 rounds, 0 violations of host before <= guest <= host aft
 ok $? "100 exchanges during the hammering: every guest REALTIME between the host's stamps"
 ! grep -q 'damaged by another process' "$tmp/helper.log"
 ok $? "the host's pages file was never touched (the helper had nothing to repair)"
-"$H/pvclock-helper" --inspect --pages "$tmp/pages" > "$tmp/inspect" 2>&1 &&
+"$H/pvclock-helper" --inspect --socket "$pages" > "$tmp/inspect" 2>&1 &&
     [ "$(grep -c 'magic ok abi 1\.[0-9]* seq [0-9]* checks ok' "$tmp/inspect")" = 4 ]
 ok $? "all four host pages: headers and check words intact"
 kill -0 "$helper_pid" 2>/dev/null

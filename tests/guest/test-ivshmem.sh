@@ -15,7 +15,7 @@ start_host_helper pvclock-shm
 "$H/pvclock-shm-exchange" --shm "$tmp/xchg" --init
 ok $? "shared memory file prepared"
 
-"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$tmp/pages" --cmd shm \
+"$PVCLOCK_ROOT/tests/guest/boot.sh" --pages "$pages" --cmd shm \
     --log "$tmp/console" \
     --qemu-arg "-object" \
     --qemu-arg "memory-backend-file,id=xchg,mem-path=$tmp/xchg,size=1M,share=on" \
