@@ -200,6 +200,12 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     if (!s->memdev && !s->pages_path) {
         s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
     }
+    if (s->pages_path && !*s->pages_path) {
+        error_setg(errp, "property 'pages' must name pvclock-helper's "
+                   "--socket or --pages file (default "
+                   PVCLOCK_PAGES_DEFAULT_PATH ")");
+        return;
+    }
 
     memory_region_init_io(&s->bar, OBJECT(s), &pvclock_pages_bar_ops, s,
                           "pvclock-pages-bar", PVCP_BAR_SIZE);
