@@ -802,6 +802,7 @@ static void test_socket_sealed_memfd(void)
     QPCIBar bar = qpci_iomap(dev, 0, NULL);
     const uint64_t sec_off = offsetof(struct pvcp_host_page, hres_base);
     g_autofree char *reopen = g_strdup_printf("/proc/self/fd/%d", th->memfd);
+    g_autofree char *status = NULL;
     int rw;
 
     wait_status(qts, "pvc", "valid");
@@ -825,7 +826,8 @@ static void test_socket_sealed_memfd(void)
     /* the helper writes in place: the guest reads it at once */
     th->map[0].hres_base[PVCP_HRES_REALTIME].sec = 1700000042;
     g_assert_cmpuint(qpci_io_readq(dev, bar, sec_off), ==, 1700000042);
-    g_assert_cmpstr(qom_get_str(qts, "pvc", "status"), ==, "valid");
+    status = qom_get_str(qts, "pvc", "status");
+    g_assert_cmpstr(status, ==, "valid");
 
     qpci_iounmap(dev, bar);
     g_free(dev);
@@ -944,6 +946,59 @@ static void test_socket_refusals(void)
 }
 
 /*
+ * What two guests on one host share, as docs/security.md says: the 16 KiB
+ * of host pages, bit for bit (the same memfd, mapped), and nothing else:
+ * each has its own offset page.  A guest that writes all over its BAR
+ * changes nothing it, the other guest or the host sees.
+ */
+static void test_two_guests_share(void)
+{
+    TestPages *tp = pages_new();
+    TestHelper *th = helper_start(tp, true);
+    QTestState *qa = start_qemu(th->path, 1);
+    QTestState *qb = start_qemu(th->path, 1000);
+    QPCIBus *ba = qpci_new_pc(qa, NULL), *bb = qpci_new_pc(qb, NULL);
+    QPCIDevice *da = find_device(ba), *db = find_device(bb);
+    QPCIBar bar_a = qpci_iomap(da, 0, NULL), bar_b = qpci_iomap(db, 0, NULL);
+    g_autofree uint8_t *a = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *b = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *a2 = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *b2 = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *host = g_malloc(PVCP_FILE_SIZE);
+
+    wait_status(qa, "pvc", "valid");
+    wait_status(qb, "pvc", "valid");
+    memcpy(host, th->map, PVCP_FILE_SIZE);
+    qpci_memread(da, bar_a, 0, a, PVCP_BAR_SIZE);
+    qpci_memread(db, bar_b, 0, b, PVCP_BAR_SIZE);
+    g_assert_cmpmem(a, PVCP_FILE_SIZE, host, PVCP_FILE_SIZE);
+    g_assert_cmpmem(b, PVCP_FILE_SIZE, host, PVCP_FILE_SIZE);
+    /* the offset pages are each guest's own: their relations differ */
+    g_assert_true(memcmp(a + PVCP_BAR_OFFSET_PAGE, b + PVCP_BAR_OFFSET_PAGE,
+                         PVCP_PAGE_SIZE) != 0);
+
+    for (uint64_t off = 0; off < PVCP_BAR_SIZE; off += 8) {
+        qpci_io_writeq(da, bar_a, off, ~0ull);
+    }
+    qpci_memread(da, bar_a, 0, a2, PVCP_BAR_SIZE);
+    qpci_memread(db, bar_b, 0, b2, PVCP_BAR_SIZE);
+    g_assert_cmpmem(a2, PVCP_BAR_SIZE, a, PVCP_BAR_SIZE);
+    g_assert_cmpmem(b2, PVCP_BAR_SIZE, b, PVCP_BAR_SIZE);
+    g_assert_cmpmem(th->map, PVCP_FILE_SIZE, host, PVCP_FILE_SIZE);
+
+    qpci_iounmap(da, bar_a);
+    qpci_iounmap(db, bar_b);
+    g_free(da);
+    g_free(db);
+    qpci_free_pc(ba);
+    qpci_free_pc(bb);
+    qtest_quit(qa);
+    qtest_quit(qb);
+    helper_stop(th);
+    pages_free(tp);
+}
+
+/*
  * memdev=: any memory backend holding the pages, as ivshmem-plain takes
  * one.  The guest cannot write it even when the backend is writable; one
  * backend serves one device; memdev and pages exclude each other.
@@ -967,6 +1022,39 @@ static void test_memdev(void)
     g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, PVCP_HOST_MAGIC);
     qpci_io_writeq(dev, bar, sec_off, 42);
     g_assert_cmpuint(qpci_io_readq(dev, bar, sec_off), ==, 1700000000);
+
+    /* a writable backend (readonly=off): still read-only to the guest */
+    {
+        g_autofree char *rw_path = pages_extra_file(tp, "rw");
+        g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+        g_autofree char *file = NULL;
+        QTestState *q2;
+        QPCIBus *b2;
+        QPCIDevice *d2;
+        QPCIBar bar2;
+        gsize len;
+
+        make_pages(pages);
+        write_file(rw_path, pages, PVCP_FILE_SIZE);
+        q2 = qtest_initf("-machine pc -nodefaults -object "
+                         "memory-backend-file,id=rw,mem-path=%s,size=%d,"
+                         "share=on -device " PVC ",id=pvc,addr=%d.0,memdev=rw",
+                         rw_path, PVCP_FILE_SIZE, DEV_SLOT);
+        b2 = qpci_new_pc(q2, NULL);
+        d2 = find_device(b2);
+        bar2 = qpci_iomap(d2, 0, NULL);
+        wait_status(q2, "pvc", "valid");
+        for (uint64_t off = 0; off < PVCP_FILE_SIZE; off += 8) {
+            qpci_io_writeq(d2, bar2, off, 0x5a5a5a5a5a5a5a5aull);
+        }
+        g_assert_cmpuint(qpci_io_readq(d2, bar2, sec_off), ==, 1700000000);
+        g_assert_true(g_file_get_contents(rw_path, &file, &len, NULL));
+        g_assert_cmpmem(file, len, pages, PVCP_FILE_SIZE);
+        qpci_iounmap(d2, bar2);
+        g_free(d2);
+        qpci_free_pc(b2);
+        qtest_quit(q2);
+    }
 
     resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
                      "{'driver': 'pvclock-pages', 'id': 'two', "
@@ -1850,6 +1938,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/socket-new-memfd", test_socket_new_memfd);
     qtest_add_func("/pvclock-pages/socket-refusals", test_socket_refusals);
     qtest_add_func("/pvclock-pages/memdev", test_memdev);
+    qtest_add_func("/pvclock-pages/two-guests-share", test_two_guests_share);
     qtest_add_func("/pvclock-pages/replaced-file", test_replaced_file);
     qtest_add_func("/pvclock-pages/relation-change-and-reset",
                    test_relation_change_and_reset);
