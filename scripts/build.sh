@@ -75,31 +75,9 @@ overlay() {     # cmp-copy keeps mtimes of unchanged files: ninja stays idle
   find hw/pvclock include/hw/pvclock tests/qtest -type f ) |
 while read -r f; do overlay "$f"; done
 
-hook() {        # hook FILE MARKER-GREP AWK-PROGRAM
-    local file=$QSRC/$1 marker=$2 prog=$3
-    grep -qF -- "$marker" "$file" && return 0
-    awk "$prog" "$file" > "$file.pvclock-tmp" && mv "$file.pvclock-tmp" "$file"
-    grep -qF -- "$marker" "$file" || die "could not add the pvclock-pages hook to $1"
-}
-hook hw/meson.build "subdir('pvclock')" \
-    "{print} /^subdir\\('pci'\\)/ {print \"subdir('pvclock')\"}"
-hook hw/Kconfig "source pvclock/Kconfig" \
-    "{print} /^source pci\\/Kconfig/ {print \"source pvclock/Kconfig\"}"
-hook meson.build "'hw/pvclock'," \
-    "{print} /^    'hw\\/pci',\$/ {print \"    'hw/pvclock',\"}"
-hook tests/qtest/meson.build "pvclock-pages-test" \
-    "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
+pvclock_hooks "$QSRC"
 
-# The +ds tarball has no edk2 firmware; QEMU's meson wants to unpack
-# edk2-*.fd.bz2 whenever bzip2 exists.  Empty placeholders (valid, empty
-# bzip2 streams) satisfy it; this project boots SeaBIOS and never uses
-# them.
-for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
-         i386-secure-code i386-vars x86_64-code x86_64-secure-code \
-         loongarch64-code loongarch64-vars; do
-    b=$QSRC/pc-bios/edk2-$f.fd.bz2
-    [ -f "$b" ] || bzip2 -c < /dev/null > "$b"
-done
+qemu_edk2_placeholders "$QSRC"
 
 # ---- configure and build -----------------------------------------------
 qemu_build "$QSRC" "$QBLD" "$QBLD/.." "KVM + TCG, no default features"

@@ -21,6 +21,43 @@ need_root() {
     [ "$(id -u)" = 0 ] || die "$1 needs root (apt-get); run it as root or with sudo"
 }
 
+# pvclock_hook FILE MARKER AWK-PROGRAM: add a line to one of QEMU's own
+# files (FILE, relative to $QSRC) unless MARKER is already there.
+pvclock_hook() {
+    local file=$QSRC/$1 marker=$2 prog=$3
+    grep -qF -- "$marker" "$file" && return 0
+    awk "$prog" "$file" > "$file.pvclock-tmp" && mv "$file.pvclock-tmp" "$file"
+    grep -qF -- "$marker" "$file" || die "could not add the pvclock-pages hook to $1"
+}
+
+# pvclock_hooks QSRC: the hook lines the device needs in QEMU's build
+# files, and nothing else of QEMU's is touched.
+pvclock_hooks() {
+    local QSRC=$1
+    pvclock_hook hw/meson.build "subdir('pvclock')" \
+        "{print} /^subdir\\('pci'\\)/ {print \"subdir('pvclock')\"}"
+    pvclock_hook hw/Kconfig "source pvclock/Kconfig" \
+        "{print} /^source pci\\/Kconfig/ {print \"source pvclock/Kconfig\"}"
+    pvclock_hook meson.build "'hw/pvclock'," \
+        "{print} /^    'hw\\/pci',\$/ {print \"    'hw/pvclock',\"}"
+    pvclock_hook tests/qtest/meson.build "pvclock-pages-test" \
+        "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
+}
+
+# qemu_edk2_placeholders SRC: the +ds tarball has no edk2 firmware;
+# QEMU's meson wants to unpack edk2-*.fd.bz2 whenever bzip2 exists.
+# Empty placeholders (valid, empty bzip2 streams) satisfy it; this
+# project boots SeaBIOS and never uses them.
+qemu_edk2_placeholders() {
+    local f b
+    for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
+             i386-secure-code i386-vars x86_64-code x86_64-secure-code \
+             loongarch64-code loongarch64-vars; do
+        b=$1/pc-bios/edk2-$f.fd.bz2
+        [ -f "$b" ] || bzip2 -c < /dev/null > "$b"
+    done
+}
+
 # qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
 # once (x86_64-softmmu, KVM + TCG, no default features, ccache when
 # present, then the extra arguments, which may override those), build
@@ -49,6 +86,11 @@ qemu_build() {
             > "$logs/ninja.log" 2>&1; then
         grep -E ': (fatal )?error:|^FAILED' -A3 "$logs/ninja.log" | head -40
         die "QEMU build failed (log: $logs/ninja.log)"
+    fi
+    # QEMU's configure runs with --disable-werror; the device's own files
+    # must still build without a warning (upstream builds with -Werror)
+    if grep -E '(hw/pvclock/|pvclock-pages-test).*warning:' "$logs/ninja.log"; then
+        die "warnings in the pvclock-pages files (log: $logs/ninja.log)"
     fi
     bundle=$bld/qemu-bundle/usr/local/share/qemu
     mkdir -p "$bundle"

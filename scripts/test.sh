@@ -4,7 +4,7 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
-#                         qtest qemu-asan accel migration cli guest
+#                         qtest qemu-asan patches accel migration cli guest
 #                         hostkernels chrony libvirt ivshmem
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
@@ -52,7 +52,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan accel migration cli guest hostkernels chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration cli guest hostkernels chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -131,6 +131,10 @@ for suite in $suites; do
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;
+    patches)        # a third QEMU build, of the applied series (~4 min cold)
+        stage "the patch series: git am to a clean QEMU $QEMU_VERSION, build, qtest, checkpatch"
+        run_tap patches env CCACHE_BASEDIR="$PVCLOCK_BUILD/patches-qemu" CCACHE_NOHASHDIR=1 \
+            "$PVCLOCK_ROOT/tests/patches/test-patches.sh" ;;
     libvirt)
         stage "libvirt starts a domain with the device (qemu:commandline)"
         run_tap libvirt "$PVCLOCK_ROOT/tests/libvirt/test-libvirt.sh" ;;

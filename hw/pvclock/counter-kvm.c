@@ -18,6 +18,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
 #include "hw/pvclock/pvclock-pages-internal.h"

@@ -55,7 +55,7 @@ static bool host_snapshot(const struct pvcp_host_page *p,
         if (tsc) {
             *tsc = cpu_get_host_ticks();
         }
-        smp_rmb();
+        smp_rmb();              /* the copy before the second seq read */
         if (qatomic_read(&p->seq) == seq && le32_to_cpu(pg->seq) == seq) {
             return true;
         }

@@ -71,7 +71,8 @@
 #ifndef PVCLOCK_PAGES_ABI_H
 #define PVCLOCK_PAGES_ABI_H
 
-#ifdef __KERNEL__
+/* a Linux kernel module defines PVCP_KERNEL before including this */
+#ifdef PVCP_KERNEL
 #include <linux/types.h>
 typedef __u8 pvcp_u8;
 typedef __u16 pvcp_u16;
@@ -333,8 +334,8 @@ struct pvcp_host_page {
 
 /* flags */
 #define PVCP_HOST_F_VALID       (1ull << 0) /* page published and usable */
-#define PVCP_HOST_F_MUL_WRAPS   (1ull << 1) /* host vDSO has no overflow
-                                                protection: slow path wraps */
+/* the host vDSO has no overflow protection: its slow path wraps */
+#define PVCP_HOST_F_MUL_WRAPS   (1ull << 1)
 #define PVCP_HOST_F_SIMULATED   (1ull << 2) /* synthetic host (simulate mode) */
 #define PVCP_HOST_F_LEAP_INS    (1ull << 3) /* leap second insertion armed */
 #define PVCP_HOST_F_LEAP_DEL    (1ull << 4) /* leap second deletion armed */
@@ -444,12 +445,11 @@ struct pvcp_offset_page {
 /* status: may the guest trust the pages right now? */
 #define PVCP_STATUS_INVALID     0   /* not set up (or being torn down) */
 #define PVCP_STATUS_VALID       1
-#define PVCP_STATUS_NO_HELPER   2   /* no usable pages file */
-#define PVCP_STATUS_UNRELIABLE  3   /* counter relation not known exactly
-                                       (e.g. vCPUs disagree) */
-#define PVCP_STATUS_STALE       4   /* the helper stopped updating: the
-                                       last mapping, usable but ageing
-                                       (ABI 1.1) */
+#define PVCP_STATUS_NO_HELPER   2   /* no usable host pages */
+/* the counter relation is not known exactly (e.g. vCPUs disagree) */
+#define PVCP_STATUS_UNRELIABLE  3
+/* the helper stopped updating: the last mapping, usable but ageing (1.1) */
+#define PVCP_STATUS_STALE       4
 
 /*
  * relation_flags: what the transforms do not cover.

@@ -17,13 +17,9 @@
 #define PVCP_NSEC_PER_SEC       1000000000ull
 #define PVCP_S64_MAX            0x7fffffffffffffffull
 
-#if defined(__GNUC__)
+/* GCC and clang, the compilers of every reader of this header */
 #define PVCP_LIKELY(x)          __builtin_expect(!!(x), 1)
 #define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
-#else
-#define PVCP_LIKELY(x)          (x)
-#define PVCP_UNLIKELY(x)        (x)
-#endif
 
 typedef unsigned __int128 pvcp_u128;
 
