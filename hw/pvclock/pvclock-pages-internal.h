@@ -22,6 +22,16 @@
 #include "hw/pvclock/pvclock-pages.h"
 #include "hw/pvclock/pvclock-pages-abi.h"
 
+/*
+ * The ABI's arithmetic (pvclock-pages-calc.h, include after this) uses
+ * unsigned __int128 only where the host has it, 32-bit halves otherwise.
+ */
+#ifdef CONFIG_INT128
+#define PVCP_HAVE_INT128 1
+#else
+#define PVCP_HAVE_INT128 0
+#endif
+
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages.sock"
 
 /* ---- relation.c ------------------------------------------------------ */

@@ -21,7 +21,79 @@
 #define PVCP_LIKELY(x)          __builtin_expect(!!(x), 1)
 #define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
 
+/*
+ * The 128-bit products the arithmetic needs, in two helpers.  With
+ * PVCP_HAVE_INT128 (the default: every 64-bit GCC or clang target has
+ * unsigned __int128) they are one multiply; without it (a 32-bit host;
+ * QEMU sets it from CONFIG_INT128) the same results from 32-bit halves.
+ * tests/unit/test-calc128.c checks that the two agree.
+ */
+#ifndef PVCP_HAVE_INT128
+#define PVCP_HAVE_INT128 1
+#endif
+
+#if PVCP_HAVE_INT128
 typedef unsigned __int128 pvcp_u128;
+#endif
+
+/* (a * b + c) as 128 bits: *hi, and the low half returned */
+static inline pvcp_u64 pvcp_mul_add_128(pvcp_u64 a, pvcp_u64 b, pvcp_u64 c,
+                                        pvcp_u64 *hi)
+{
+#if PVCP_HAVE_INT128
+    pvcp_u128 p = (pvcp_u128)a * b + c;
+
+    *hi = (pvcp_u64)(p >> 64);
+    return (pvcp_u64)p;
+#else
+    pvcp_u64 al = (pvcp_u32)a, ah = a >> 32, bl = (pvcp_u32)b, bh = b >> 32;
+    pvcp_u64 ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    pvcp_u64 mid = (ll >> 32) + (pvcp_u32)lh + (pvcp_u32)hl;
+    pvcp_u64 lo = (mid << 32) | (pvcp_u32)ll;
+
+    *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    lo += c;
+    *hi += lo < c;
+    return lo;
+#endif
+}
+
+/* The low 64 bits of a 128-bit value hi:lo shifted right by 0..64. */
+static inline pvcp_u64 pvcp_shr_128(pvcp_u64 lo, pvcp_u64 hi,
+                                    unsigned int shift)
+{
+    if (shift == 0) {
+        return lo;
+    }
+    if (shift >= 64) {
+        return hi;
+    }
+    return (lo >> shift) | (hi << (64 - shift));
+}
+
+/* floor((a * b + c) / 2^shift) mod 2^64, all unsigned, shift 0..64 */
+static inline pvcp_u64 pvcp_mul_add_shr(pvcp_u64 a, pvcp_u64 b, pvcp_u64 c,
+                                        unsigned int shift)
+{
+    pvcp_u64 hi, lo = pvcp_mul_add_128(a, b, c, &hi);
+
+    return pvcp_shr_128(lo, hi, shift);
+}
+
+/*
+ * floor((d * b + c) / 2^shift) mod 2^64 with d signed (two's complement:
+ * a negative d's unsigned product is 2^64 * b too large), shift 0..64.
+ */
+static inline pvcp_u64 pvcp_smul_add_shr(pvcp_s64 d, pvcp_u64 b, pvcp_u64 c,
+                                         unsigned int shift)
+{
+    pvcp_u64 hi, lo = pvcp_mul_add_128((pvcp_u64)d, b, c, &hi);
+
+    if (d < 0) {
+        hi -= b;
+    }
+    return pvcp_shr_128(lo, hi, shift);
+}
 
 /* A clock value as the vDSO returns it: tv_sec, tv_nsec < 10^9. */
 struct pvcp_time {
@@ -36,8 +108,7 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
     if (x->frac_bits == 0 && x->mult == 1) {
         return guest + x->offset;
     }
-    return (pvcp_u64)(((pvcp_u128)guest * x->mult) >> x->frac_bits) +
-           x->offset;
+    return pvcp_mul_add_shr(guest, x->mult, 0, x->frac_bits) + x->offset;
 }
 
 /*
@@ -50,13 +121,12 @@ static inline pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
                                             pvcp_u64 guest)
 {
     pvcp_u64 d = guest - x->guest_ref;
-    __int128 p;
 
     if (PVCP_LIKELY(x->frac_bits == 0 && x->mult == 1)) {
         return x->host_ref + d + x->frac_ref;
     }
-    p = (__int128)(pvcp_s64)d * (__int128)x->mult + (__int128)x->frac_ref;
-    return x->host_ref + (pvcp_u64)(p >> x->frac_bits);
+    return x->host_ref + pvcp_smul_add_shr((pvcp_s64)d, x->mult, x->frac_ref,
+                                           x->frac_bits);
 }
 
 /*
@@ -94,7 +164,7 @@ static inline pvcp_u64 pvcp_kvmclock_cycles(const struct pvcp_kvmclock *k,
         delta <<= k->tsc_shift;
     }
     return (k->system_time +
-            (pvcp_u64)(((pvcp_u128)delta * k->tsc_to_system_mul) >> 32)) &
+            pvcp_mul_add_shr(delta, k->tsc_to_system_mul, 0, 32)) &
            PVCP_S64_MAX;
 }
 
@@ -129,8 +199,8 @@ static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
         if (flags & PVCP_HOST_F_MUL_WRAPS) {
             return (delta * l->mult + base) >> l->shift;
         }
-        return (pvcp_u64)((((pvcp_u128)(delta & PVCP_S64_MAX) * l->mult) +
-                           base) >> l->shift);
+        return pvcp_mul_add_shr(delta & PVCP_S64_MAX, l->mult, base,
+                                l->shift);
     }
     return (delta * l->mult + base) >> l->shift;
 }
