@@ -4,10 +4,12 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
-#                         qtest qemu-asan patches accel migration cli guest
+#                         qtest qemu-asan patches accel migration soak cli guest
 #                         hostkernels chrony libvirt ivshmem
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
+#   PVCLOCK_SOAK_SECONDS  length of the soak (default 240; the long run
+#                         in docs/reliability.md is 900)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -52,7 +54,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration cli guest hostkernels chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest hostkernels chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -131,6 +133,10 @@ for suite in $suites; do
     chrony)
         stage "chronyd in the guest follows the host through pvclock-guest"
         run_tap guest/chrony "$PVCLOCK_ROOT/tests/guest/test-chrony.sh" ;;
+    soak)
+        stage "soak: a TCG guest through migrations, failures, helper kills, snapshots for ${PVCLOCK_SOAK_SECONDS:-240} s"
+        run_tap soak python3 "$PVCLOCK_ROOT/tests/soak/soak.py" \
+            --seconds "${PVCLOCK_SOAK_SECONDS:-240}" ;;
     patches)        # a third QEMU build, of the applied series (~4 min cold)
         stage "the patch series: git am to a clean QEMU $QEMU_VERSION, build, qtest, checkpatch"
         run_tap patches env CCACHE_BASEDIR="$PVCLOCK_BUILD/patches-qemu" CCACHE_NOHASHDIR=1 \

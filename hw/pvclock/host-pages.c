@@ -266,6 +266,9 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
     bool old_own = s->own_source;
     MemoryRegion *alias;
     int next = s->alias_cur == 0 ? 1 : 0;
+    uint64_t tsc = cpu_get_host_ticks(), rt;
+    uint64_t host_mono[PVCP_MONO_CLOCKS], guest_mono[PVCP_MONO_CLOCKS];
+    bool carry = false;
 
     what = g_strdup_printf(s->memdev ? "memdev '%s' (property 'memdev')"
                                      : "pages '%s' (property 'pages')",
@@ -303,6 +306,12 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
                                          PVCLOCK_SNAP_SHORT_NS, NULL) ?
                            pg.disruptions : s->last_host_dis;
 
+        carry = s->monotonic == PVCLOCK_MONOTONIC_VM &&
+                pvclock_host_at(s, &tsc, host_mono, &rt, NULL);
+        for (int i = 0; carry && i < PVCP_MONO_CLOCKS; i++) {
+            guest_mono[i] = host_mono[i] + s->mono_offset[i].sec *
+                            NANOSECONDS_PER_SECOND + s->mono_offset[i].nsec;
+        }
         pvclock_offset_page_write_begin(s);
         memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
         s->offset_page->generation += old_dis + 1;
@@ -317,6 +326,17 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
     s->host_ok = true;
     s->busy_since = 0;
     if (old) {
+        /*
+         * monotonic=vm: the guest's clocks go on from where the old pages
+         * had them, at this very counter value, whatever the new pages'
+         * host says (a helper that started over may count differently,
+         * as a simulated host does), in the same seq write as the swap.
+         */
+        if (carry && pvclock_host_at(s, &tsc, host_mono, &rt, NULL)) {
+            pvclock_offset_page_set_mono(s, guest_mono, host_mono);
+            memcpy(s->offset_page->mono_offset, s->mono_offset,
+                   sizeof(s->mono_offset));
+        }
         pvclock_offset_page_write_end(s);
     }
     memory_region_transaction_commit();

@@ -35,7 +35,7 @@ class Guest:
         self.st, self.tmp, self.kernel, self.initrd = st, tmp, kernel, initrd
         self.k = 0
 
-    def start(self, pages, incoming=None):
+    def start(self, pages, incoming=None, dev_extra=""):
         self.k += 1
         sock = os.path.join(self.tmp, "qmp-g%d.sock" % self.k)
         self.serial = os.path.join(self.tmp, "ttyS1-%d.sock" % self.k)
@@ -48,13 +48,23 @@ class Guest:
                 "-serial", "chardev:con",
                 "-chardev", "socket,id=ex,path=%s,server=on,wait=off" % self.serial,
                 "-serial", "chardev:ex",
-                "-device", "pvclock-pages,id=pvc,pages=" + pages,
+                "-device", "pvclock-pages,id=pvc,pages=" + pages + dev_extra,
                 "-qmp", "unix:%s,server=on,wait=off" % sock]
         if incoming:
             args += ["-incoming", incoming]
         p = subprocess.Popen(args, stderr=subprocess.PIPE)
         self.st.procs.append(p)
         return m.QMP(sock, p)
+
+    def wait_ready(self, seconds=240):
+        """True once the guest's pvclock-guest says it is ready."""
+        end = time.time() + seconds
+        while time.time() < end:
+            if os.path.exists(self.console) and "pvclock-guest: ready" in \
+                    open(self.console, errors="replace").read():
+                return True
+            time.sleep(0.5)
+        return False
 
     def exchange(self, pages, rounds=100, watch=False, quit=False):
         args = [EXCHANGE, "--socket", self.serial, "--rounds", str(rounds),
@@ -93,14 +103,7 @@ def run(st, tmp):
     }
     g = Guest(st, tmp, kernel, initrd)
     qmp = g.start(hosts["A"])
-    end = time.time() + 240
-    while time.time() < end:
-        if os.path.exists(g.console) and \
-                "pvclock-guest: ready" in open(g.console, errors="replace").read():
-            break
-        time.sleep(0.5)
-    m.ok("pvclock-guest: ready" in open(g.console, errors="replace").read(),
-         "the guest boots on host A and its clock watcher runs")
+    m.ok(g.wait_ready(), "the guest boots on host A and its clock watcher runs")
 
     rc, out = g.exchange(hosts["A"])
     m.ok(rc == 0, "on A: guest REALTIME between host A's stamps: %s" % summary(out))

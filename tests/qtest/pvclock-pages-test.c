@@ -785,6 +785,37 @@ static void helper_stop(TestHelper *th)
     g_free(th);
 }
 
+/* A VM with the device on a stand-in helper's socket, its BAR mapped. */
+typedef struct SocketVM {
+    TestPages *tp;
+    TestHelper *th;
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} SocketVM;
+
+static void socket_vm_start(SocketVM *v)
+{
+    v->tp = pages_new();
+    v->th = helper_start(v->tp, true);
+    v->qts = start_qemu(v->th->path, 0);
+    v->bus = qpci_new_pc(v->qts, NULL);
+    v->dev = find_device(v->bus);
+    v->bar = qpci_iomap(v->dev, 0, NULL);
+    wait_status(v->qts, "pvc", "valid");
+}
+
+static void socket_vm_end(SocketVM *v)
+{
+    qpci_iounmap(v->dev, v->bar);
+    g_free(v->dev);
+    qpci_free_pc(v->bus);
+    qtest_quit(v->qts);
+    helper_stop(v->th);
+    pages_free(v->tp);
+}
+
 /*
  * pages= names the helper's socket: the device gets the memfd, maps it,
  * and the guest sees the helper's in-place writes.  Shrinking or growing
@@ -794,18 +825,22 @@ static void helper_stop(TestHelper *th)
  */
 static void test_socket_sealed_memfd(void)
 {
-    TestPages *tp = pages_new();
-    TestHelper *th = helper_start(tp, true);
-    QTestState *qts = start_qemu(th->path, 0);
-    QPCIBus *bus = qpci_new_pc(qts, NULL);
-    QPCIDevice *dev = find_device(bus);
-    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    SocketVM v;
     const uint64_t sec_off = offsetof(struct pvcp_host_page, hres_base);
-    g_autofree char *reopen = g_strdup_printf("/proc/self/fd/%d", th->memfd);
+    g_autofree char *reopen = NULL;
     g_autofree char *status = NULL;
+    QTestState *qts;
+    TestHelper *th;
+    QPCIDevice *dev;
+    QPCIBar bar;
     int rw;
 
-    wait_status(qts, "pvc", "valid");
+    socket_vm_start(&v);
+    qts = v.qts;
+    th = v.th;
+    dev = v.dev;
+    bar = v.bar;
+    reopen = g_strdup_printf("/proc/self/fd/%d", th->memfd);
     g_assert_cmpint(qatomic_read(&th->served), ==, 1);
     g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, PVCP_HOST_MAGIC);
     g_assert_cmpuint(qpci_io_readq(dev, bar, sec_off), ==, 1700000000);
@@ -828,13 +863,7 @@ static void test_socket_sealed_memfd(void)
     g_assert_cmpuint(qpci_io_readq(dev, bar, sec_off), ==, 1700000042);
     status = qom_get_str(qts, "pvc", "status");
     g_assert_cmpstr(status, ==, "valid");
-
-    qpci_iounmap(dev, bar);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    helper_stop(th);
-    pages_free(tp);
+    socket_vm_end(&v);
 }
 
 /*
@@ -846,19 +875,22 @@ static void test_socket_sealed_memfd(void)
  */
 static void test_socket_new_memfd(void)
 {
-    TestPages *tp = pages_new();
-    TestHelper *th = helper_start(tp, true);
-    QTestState *qts = start_qemu(th->path, 0);
-    QPCIBus *bus = qpci_new_pc(qts, NULL);
-    QPCIDevice *dev = find_device(bus);
-    QPCIBar bar = qpci_iomap(dev, 0, NULL);
+    SocketVM v;
     const uint64_t sec_off = offsetof(struct pvcp_host_page, hres_base);
     struct pvcp_host_page *old_map, *new_map;
     struct pvcp_offset_page op;
     int old_fd, new_fd, served;
     uint64_t gen, sec = 0;
+    QTestState *qts;
+    TestHelper *th;
+    QPCIDevice *dev;
+    QPCIBar bar;
 
-    wait_status(qts, "pvc", "valid");
+    socket_vm_start(&v);
+    qts = v.qts;
+    th = v.th;
+    dev = v.dev;
+    bar = v.bar;
     read_offset_page(qts, DEV_SLOT, &op);
     gen = op.generation;
 
@@ -894,13 +926,7 @@ static void test_socket_new_memfd(void)
     g_assert_cmpuint(op.generation, >=, gen + 5 + 1);
     close(old_fd);
     munmap(old_map, PVCP_FILE_SIZE);
-
-    qpci_iounmap(dev, bar);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(qts);
-    helper_stop(th);
-    pages_free(tp);
+    socket_vm_end(&v);
 }
 
 /* device_add on socket: fails with want in the error, within 1 s. */
