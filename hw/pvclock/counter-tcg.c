@@ -7,8 +7,13 @@
  * cpu_ticks_offset, which QEMU moves at every stop/cont so the guest's
  * TSC does not run while the VM is stopped.  While it is stopped the
  * offset holds the absolute tick count instead, so the relation is only
- * defined while the ticks run.  TCG does not emulate guest writes to
- * IA32_TSC.  Read as QEMU applies it; nothing is estimated.
+ * defined while the ticks run.  cpu_get_ticks() never returns less than
+ * it did before: when the offset would take the ticks back (loadvm in
+ * the same process restores an older offset), its first call moves the
+ * offset up so that the ticks go on from their last value.  So the
+ * relation is read after one such call, from the offset as corrected.
+ * TCG does not emulate guest writes to IA32_TSC.  Read as QEMU applies
+ * it; nothing is estimated.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -24,6 +29,7 @@ static bool tcg_ticks_running(int64_t *ticks_offset)
 {
     bool enabled;
 
+    cpu_get_ticks();            /* apply its no-going-back correction */
     qemu_spin_lock(&timers_state.vm_clock_lock);
     *ticks_offset = timers_state.cpu_ticks_offset;
     enabled = timers_state.cpu_ticks_enabled;

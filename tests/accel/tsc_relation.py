@@ -231,6 +231,40 @@ def run_events(accel, tmp, pages):
         check_reading(accel, qmp, out, 3, "cont", "and after cont")
 
 
+def run_loadvm(accel, tmp, pages):
+    """A snapshot loaded in the same QEMU: TCG's cpu_get_ticks() never goes
+    back, so the tick offset that loadvm restores is corrected up by its
+    first call and the guest TSC goes on from its last value.  The
+    relation read at the start after loadvm must be that corrected one:
+    the snapshot is taken before the firmware runs, the firmware reports
+    RDTSC, and after loadvm it runs again from the reset vector and
+    reports again, which must map into the host bracket around it (before
+    the fix the relation was the stale offset, a second off here)."""
+    image = os.path.join(tmp, "snap-%s.qcow2" % accel)
+    subprocess.check_call(["qemu-img", "create", "-q", "-f", "qcow2", image,
+                           "16M"])
+    drive = ["-drive", "if=none,id=snaps,format=qcow2,file=" + image]
+    with firmware_vm(accel, tmp, pages, False, True, extra=drive) as (qmp, out):
+        qmp.hmp("savevm first")
+        qmp.cmd("cont")
+        if readings(out, 1) is None:
+            ok(False, "%s: the firmware reported its RDTSC" % accel)
+            return
+        time.sleep(1.0)
+        before = tsc()
+        qmp.hmp("loadvm first")
+        guest = readings(out, 2)
+        after = tsc()
+        good, host = in_bracket(qmp, guest or 0, before, after)
+        ok(guest is not None and good and qmp.qom("status") == "valid",
+           "%s: after loadvm of a snapshot taken 1 s earlier the relation "
+           "maps the firmware's new RDTSC into the host bracket (%d <= %d "
+           "<= %d, %.3f s off)" % (accel, before, host, after,
+                                   ((host - after) if host > after else
+                                    (host - before) if host < before else 0)
+                                   / 2.445e9))
+
+
 def run_no_kicks(accel, tmp, pages, seconds):
     """No periodic work against the vCPUs: over an idle stretch of a
     two-vCPU guest the device reads the relation 0 times, and under KVM
@@ -319,6 +353,7 @@ def main():
             run_wrmsr("tcg", tmp, pages)
             run_idle_vcpu("tcg", tmp, pages)
             run_events("tcg", tmp, pages)
+            run_loadvm("tcg", tmp, pages)
             run_no_kicks("tcg", tmp, pages, 10)
             usable, why = kvm_usable()
             if usable:

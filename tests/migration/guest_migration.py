@@ -36,6 +36,8 @@ class Guest:
         self.k = 0
 
     def start(self, pages, incoming=None, dev_extra=""):
+        """QEMU with the guest on pages; self.qemu_extra is added to every
+        start (the soak's snapshot image)."""
         self.k += 1
         sock = os.path.join(self.tmp, "qmp-g%d.sock" % self.k)
         self.serial = os.path.join(self.tmp, "ttyS1-%d.sock" % self.k)
@@ -50,6 +52,7 @@ class Guest:
                 "-serial", "chardev:ex",
                 "-device", "pvclock-pages,id=pvc,pages=" + pages + dev_extra,
                 "-qmp", "unix:%s,server=on,wait=off" % sock]
+        args += getattr(self, "qemu_extra", [])
         if incoming:
             args += ["-incoming", incoming]
         p = subprocess.Popen(args, stderr=subprocess.PIPE)
