@@ -55,9 +55,17 @@ class Guest:
         args += getattr(self, "qemu_extra", [])
         if incoming:
             args += ["-incoming", incoming]
-        p = subprocess.Popen(args, stderr=subprocess.PIPE)
+        self.stderr = os.path.join(self.tmp, "qemu-g%d.err" % self.k)
+        with open(self.stderr, "w") as err:
+            p = subprocess.Popen(args, stderr=err)
         self.st.procs.append(p)
+        self.logs = getattr(self, "logs", {})
+        self.logs[p] = self.stderr
         return m.QMP(sock, p)
+
+    def stderrs(self, p):
+        """The stderr log of process p, if this started it."""
+        return [self.logs[p]] if p in getattr(self, "logs", {}) else []
 
     def wait_ready(self, seconds=240):
         """True once the guest's pvclock-guest says it is ready."""

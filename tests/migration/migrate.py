@@ -165,7 +165,8 @@ class QMP:
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError("QEMU exited: " + proc.stderr.read().decode())
+                    raise RuntimeError("QEMU exited: " + (proc.stderr.read().decode()
+                                                          if proc.stderr else ""))
                 time.sleep(0.05)
         self.f = self.s.makefile("rw")
         self.f.readline()
@@ -296,7 +297,8 @@ def refused_by(src, dst, port):
     stream: the migration's status and what dst said before exiting."""
     r = migrate(src, dst, "tcp:127.0.0.1:%d" % port)
     time.sleep(0.5)
-    err = dst.proc.stderr.read().decode() if dst.proc.poll() is not None else ""
+    err = dst.proc.stderr.read().decode() \
+        if dst.proc.poll() is not None and dst.proc.stderr else ""
     return r, err
 
 

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "migration"))
@@ -110,6 +111,15 @@ class Helpers:
                 p.wait()
 
 
+def free_port():
+    """A TCP port on loopback nobody listens on now (ports are not reused
+    round after round: a destination's may still be taken)."""
+    import socket
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
 def flat(samples, fd_slack=2, rss_frac=0.25):
     """Samples [(rss, fds)]: flat if no later one exceeds the first by
     more than the allowance."""
@@ -159,8 +169,8 @@ def run(st, hs, tmp, seconds):
                   kills=0, replaced=0, stale_seen=0, snapshots=0, loads=0,
                   stopconts=0, exchanges=0)
     bad = []                    # what went wrong, for the report
+    refusers = set()            # destinations meant to refuse (exit 1)
     qemu_stats = []             # (rss, fds) of each QEMU, 3 s into its life
-    port = 47000 + os.getpid() % 1000
     start = time.time()
     last_kill = last_snap = start
     snapshot = False
@@ -186,122 +196,132 @@ def run(st, hs, tmp, seconds):
             qemu_stats.append(proc_stats(q.proc.pid))
 
     exchange("start")
-    while time.time() - start < seconds:
-        counts["rounds"] += 1
-        r_no = counts["rounds"]
-        hs.sample()
-        if qmp.proc.poll() is not None:
-            bad.append("round %d: QEMU died (%s)" % (r_no, qmp.proc.returncode))
-            break
+    try:
+        while time.time() - start < seconds:
+            counts["rounds"] += 1
+            r_no = counts["rounds"]
+            hs.sample()
+            if qmp.proc.poll() is not None:
+                bad.append("round %d: QEMU died (%s)" % (r_no, qmp.proc.returncode))
+                break
 
-        # stop, a pause, cont
-        qmp.cmd("stop")
-        time.sleep(0.2)
-        qmp.cmd("cont")
-        counts["stopconts"] += 1
-        settle(qmp, "round %d after cont" % r_no)
+            # stop, a pause, cont
+            qmp.cmd("stop")
+            time.sleep(0.2)
+            qmp.cmd("cont")
+            counts["stopconts"] += 1
+            settle(qmp, "round %d after cont" % r_no)
 
-        # a migration that fails on purpose; the source resumes
-        if r_no % 3 == 0:
-            port += 1
-            other = "B" if here == "A" else "A"
-            if (r_no // 3) % 2:
-                dst = g.start(hs.path(other), incoming="tcp:127.0.0.1:%d" % port,
-                              dev_extra=",monotonic=host")
-                r, _ = m.refused_by(qmp, dst, port)
-                counts["refused"] += 1
-                what = "a refusing destination"
-            else:
-                dst = g.start(hs.path(other), incoming="tcp:127.0.0.1:%d" % port)
-                qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 20})
-                qmp.cmd("migrate-set-capabilities", capabilities=[
-                    {"capability": "return-path", "state": True}])
-                qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
-                time.sleep(0.3)
+            # a migration that fails on purpose; the source resumes
+            if r_no % 3 == 0:
+                port = free_port()
+                other = "B" if here == "A" else "A"
+                if (r_no // 3) % 2:
+                    dst = g.start(hs.path(other), incoming="tcp:127.0.0.1:%d" % port,
+                                  dev_extra=",monotonic=host")
+                    refusers.add(dst.proc)
+                    r, _ = m.refused_by(qmp, dst, port)
+                    counts["refused"] += 1
+                    what = "a refusing destination"
+                else:
+                    dst = g.start(hs.path(other), incoming="tcp:127.0.0.1:%d" % port)
+                    qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 20})
+                    qmp.cmd("migrate-set-capabilities", capabilities=[
+                        {"capability": "return-path", "state": True}])
+                    qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+                    time.sleep(0.3)
+                    dst.proc.kill()
+                    r = qmp.wait_migration()
+                    qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
+                    counts["cut"] += 1
+                    what = "a cut stream"
+                g.serial = serial       # the guest is still the source's
+                if r["status"] != "failed":
+                    bad.append("round %d: %s: migration %s" % (r_no, what, r["status"]))
+                settle(qmp, "round %d after %s" % (r_no, what))
+
+            # the current host's helper killed and started over: new pages
+            if time.time() - last_kill >= 30:
+                replaced = qmp.qom("pages-replaced")
+                hs.kill(here)
+                counts["kills"] += 1
+                seen_stale = False
+                for _ in range(100):
+                    if qmp.qom("status") == "stale":
+                        seen_stale = True
+                        break
+                    time.sleep(0.05)
+                hs.start(here)
+                for _ in range(200):
+                    if qmp.qom("pages-replaced") > replaced and \
+                            qmp.qom("status") == "valid":
+                        break
+                    time.sleep(0.05)
+                counts["stale_seen"] += seen_stale
+                if qmp.qom("pages-replaced") > replaced:
+                    counts["replaced"] += 1
+                else:
+                    bad.append("round %d: new pages after a helper kill not shown"
+                               % r_no)
+                last_kill = time.time()
+
+            # a snapshot saved, or the saved one loaded
+            if time.time() - last_snap >= 60 and not snapshot:
+                out = qmp.hmp("savevm soak")
+                counts["snapshots"] += 1
+                snapshot = "error" not in out.lower()
+                if not snapshot:
+                    bad.append("round %d: savevm: %s" % (r_no, out.strip()))
+                settle(qmp, "round %d after savevm" % r_no)
+                last_snap = time.time()
+            elif snapshot and time.time() - last_snap >= 20:
+                out = qmp.hmp("loadvm soak")
+                counts["loads"] += 1
+                if "error" in out.lower():
+                    bad.append("round %d: loadvm: %s" % (r_no, out.strip()))
+                settle(qmp, "round %d after loadvm" % r_no)
+                qmp.hmp("delvm soak")
+                snapshot = False
+                last_snap = time.time()
+
+            # the live migration of the round
+            port = free_port()
+            dest = "R" if r_no % 4 == 0 and here != "R" else \
+                ("B" if here == "A" else "A")
+            sample_qemu(qmp)
+            exchange("round %d before" % r_no)
+            dst = g.start(hs.path(dest), incoming="tcp:127.0.0.1:%d" % port)
+            r = m.migrate(qmp, dst, "tcp:127.0.0.1:%d" % port)
+            if r["status"] != "completed":
+                bad.append("round %d: migration to %s %s" % (r_no, dest, r["status"]))
                 dst.proc.kill()
-                r = qmp.wait_migration()
-                qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
-                counts["cut"] += 1
-                what = "a cut stream"
-            g.serial = serial       # the guest is still the source's
-            if r["status"] != "failed":
-                bad.append("round %d: %s: migration %s" % (r_no, what, r["status"]))
-            settle(qmp, "round %d after %s" % (r_no, what))
-
-        # the current host's helper killed and started over: new pages
-        if time.time() - last_kill >= 30:
-            replaced = qmp.qom("pages-replaced")
-            hs.kill(here)
-            counts["kills"] += 1
-            seen_stale = False
-            for _ in range(100):
-                if qmp.qom("status") == "stale":
-                    seen_stale = True
-                    break
-                time.sleep(0.05)
-            hs.start(here)
-            for _ in range(200):
-                if qmp.qom("pages-replaced") > replaced and \
-                        qmp.qom("status") == "valid":
-                    break
-                time.sleep(0.05)
-            counts["stale_seen"] += seen_stale
-            if qmp.qom("pages-replaced") > replaced:
-                counts["replaced"] += 1
-            else:
-                bad.append("round %d: new pages after a helper kill not shown"
-                           % r_no)
-            last_kill = time.time()
-
-        # a snapshot saved, or the saved one loaded
-        if time.time() - last_snap >= 60 and not snapshot:
-            out = qmp.hmp("savevm soak")
-            counts["snapshots"] += 1
-            snapshot = "error" not in out.lower()
-            if not snapshot:
-                bad.append("round %d: savevm: %s" % (r_no, out.strip()))
-            settle(qmp, "round %d after savevm" % r_no)
-            last_snap = time.time()
-        elif snapshot and time.time() - last_snap >= 20:
-            out = qmp.hmp("loadvm soak")
-            counts["loads"] += 1
-            if "error" in out.lower():
-                bad.append("round %d: loadvm: %s" % (r_no, out.strip()))
-            settle(qmp, "round %d after loadvm" % r_no)
-            qmp.hmp("delvm soak")
-            snapshot = False
-            last_snap = time.time()
-
-        # the live migration of the round
-        port += 1
-        dest = "R" if r_no % 4 == 0 and here != "R" else \
-            ("B" if here == "A" else "A")
-        sample_qemu(qmp)
-        exchange("round %d before" % r_no)
-        dst = g.start(hs.path(dest), incoming="tcp:127.0.0.1:%d" % port)
-        r = m.migrate(qmp, dst, "tcp:127.0.0.1:%d" % port)
-        if r["status"] != "completed":
-            bad.append("round %d: migration to %s %s" % (r_no, dest, r["status"]))
-            dst.proc.kill()
-            g.serial = serial
-            continue
-        qmp.proc.terminate()
-        qmp.proc.wait()
-        qmp = dst
-        serial = g.serial
-        life_start = time.time()
-        here = dest
-        counts["migrations"] += 1
-        counts["to_real"] += dest == "R"
-        settle(qmp, "round %d on %s" % (r_no, dest))
-        exchange("round %d after, on %s" % (r_no, dest))
+                g.serial = serial
+                continue
+            qmp.proc.terminate()
+            qmp.proc.wait()
+            qmp = dst
+            serial = g.serial
+            life_start = time.time()
+            here = dest
+            counts["migrations"] += 1
+            counts["to_real"] += dest == "R"
+            settle(qmp, "round %d on %s" % (r_no, dest))
+            exchange("round %d after, on %s" % (r_no, dest))
+    except Exception:           # a QEMU that died under us: say which, how
+        bad.append("round %d: %s" % (counts["rounds"], traceback.format_exc(
+            limit=2).strip().splitlines()[-1]))
+        for p in st.procs:
+            if p.poll() is not None and p.returncode not in (0, -15, -9) \
+                    and p not in refusers:
+                bad.append("a QEMU exited %s: %s" % (p.returncode, " | ".join(
+                    open(err).read()[-300:] for err in g.stderrs(p))))
 
     # the verdict
     rc, out = g.exchange(hs.path(here), rounds=20, watch=True)
     w = [l for l in out.splitlines() if l.startswith("watch:")]
     m.diag("counts: " + " ".join("%s %d" % kv for kv in counts.items()))
     m.diag(w[0] if w else out[-300:])
-    for b in bad[:20]:
+    for b in bad[:60]:
         m.diag(b)
     m.ok(counts["migrations"] >= 3 and counts["refused"] >= 1 and
          counts["cut"] >= 1 and counts["stopconts"] >= 3 and
