@@ -108,7 +108,20 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
     if (smp && smp->valid) {
         if (smp->frozen && s->relation.kind == PVCLOCK_REL_LINEAR &&
             (x->flags & PVCP_XFORM_F_VALID)) {
-            h = pvcp_ref_xform_apply(x, smp->guest_counter);
+            uint64_t resume = smp->guest_counter;
+
+            /*
+             * TCG's ticks never go back: after loadvm in this process the
+             * guest TSC resumes where it stood at this stop, not at the
+             * snapshot's older count (counter-tcg.c).  The snapshot's
+             * clocks hold from where the counter really resumes.
+             */
+            if (smp == &s->incoming && s->stop_sample.valid &&
+                s->stop_sample.frozen &&
+                (int64_t)(s->stop_sample.guest_counter - resume) > 0) {
+                resume = s->stop_sample.guest_counter;
+            }
+            h = pvcp_ref_xform_apply(x, resume);
             at = &h;
         }
         if (pvclock_host_at(s, at, host, &rt, NULL)) {
