@@ -223,10 +223,21 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
         return -EINVAL;
     }
     if (!pvclock_host_now(s, host, &rt, NULL)) {
-        error_report("pvclock-pages: the destination has no usable "
-                     "pvclock-helper pages (%s); start pvclock-helper here "
-                     "before migrating", pvclock_source_name(s));
-        return -EINVAL;
+        /*
+         * A migration refused here leaves the source running; a loadvm
+         * refused leaves the VM with no state at all (QEMU then cannot
+         * even migrate it).  So loadvm goes on: the clocks are applied
+         * at the start, from whatever pages there are then.
+         */
+        if (!runstate_check(RUN_STATE_RESTORE_VM)) {
+            error_report("pvclock-pages: the destination has no usable "
+                         "pvclock-helper pages (%s); start pvclock-helper "
+                         "here before migrating", pvclock_source_name(s));
+            return -EINVAL;
+        }
+        warn_report("pvclock-pages: loadvm with no usable pvclock-helper "
+                    "pages (%s) right now; the guest's clocks are applied "
+                    "when the VM starts", pvclock_source_name(s));
     }
     s->incoming.valid = true;
     memcpy(s->incoming.mono_ns, s->mig_mono_ns, sizeof(s->mig_mono_ns));
