@@ -361,17 +361,20 @@ fail:
     return false;
 }
 
+/* fd (from pvclock_source_open()) as a backend shown in the BAR. */
+static bool attach_fd(PvclockPagesState *s, int fd, Error **errp)
+{
+    HostMemoryBackend *be = pvclock_source_backend(s, fd, errp);
+
+    return be && pvclock_host_attach(s, be, true, errp);
+}
+
 /* pages= now, as a backend shown in the BAR. */
 bool pvclock_host_open(PvclockPagesState *s, Error **errp)
 {
-    HostMemoryBackend *be;
     int fd = pvclock_source_open(s, errp);
 
-    if (fd < 0) {
-        return false;
-    }
-    be = pvclock_source_backend(s, fd, errp);
-    return be && pvclock_host_attach(s, be, true, errp);
+    return fd >= 0 && attach_fd(s, fd, errp);
 }
 
 /*
@@ -448,14 +451,8 @@ static const char *follow(PvclockPagesState *s)
         close(fd);              /* the same pages: the helper is back */
         return NULL;
     }
-    {
-        HostMemoryBackend *be = pvclock_source_backend(s, fd, NULL);
-
-        if (!be || !pvclock_host_attach(s, be, true, NULL)) {
-            return NULL;        /* not (yet) usable: keep the old */
-        }
-    }
-    return "pages replaced";
+    /* not (yet) usable: keep the old */
+    return attach_fd(s, fd, NULL) ? "pages replaced" : NULL;
 }
 
 static void watch(void *opaque)
