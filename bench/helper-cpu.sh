@@ -1,20 +1,23 @@
 #!/bin/bash
 # CPU used by pvclock-helper over a measured period, as percent of one CPU
 # and CPU seconds per hour.  Usage: helper-cpu.sh SECONDS [slew|idle]
-# [INTERVAL-US]
+# [INTERVAL-US [track]]  (no INTERVAL-US: the helper's default settings;
+# track: --track-ticks)
 # With "slew", the host clock is slewed +100 ppm (adjtimex ADJ_FREQUENCY,
 # at most 10 s, always restored) while measuring.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 secs=${1:-10}
 mode=${2:-idle}
-interval=${3:-1000}
-suffix=
-[ "$interval" = 1000 ] || suffix=_${interval}us
+interval=${3:-}
+track=${4:-}
+suffix= args=()
+[ -z "$interval" ] || { suffix=_${interval}us; args+=(--interval-us "$interval"); }
+[ -z "$track" ] || { suffix=${suffix}_track; args+=(--track-ticks); }
 [ "$mode" = idle ] || [ "$secs" -le 10 ] || die "slewing is limited to 10 s"
 H=$PVCLOCK_BUILD/host
 tmp=$(mktemp -d)
-"$H/pvclock-helper" --pages "$tmp/pages" --interval-us "$interval" 2>/dev/null &
+"$H/pvclock-helper" --pages "$tmp/pages" "${args[@]}" 2>/dev/null &
 pid=$!
 slewer=
 cleanup() {

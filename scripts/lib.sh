@@ -70,6 +70,9 @@ qemu_build() {
     local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f
     shift 4
     export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
+    # paths relative to the checkout, so a fresh clone elsewhere hits too
+    export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PVCLOCK_ROOT}
+    export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
     mkdir -p "$bld" "$logs"
     if [ ! -f "$bld/build.ninja" ]; then
         stage "QEMU: configure (x86_64-softmmu, $what)"

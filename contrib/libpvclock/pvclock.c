@@ -339,20 +339,25 @@ int pvclock_find_device(char *path, size_t len)
 int pvclock_open_guest(struct pvclock *pc, const char *resource_path)
 {
     char found[512];
+    int err;
 
     if (!pc) {
         return PVCLOCK_EINVAL;
     }
     if (!resource_path) {
-        int err = pvclock_find_device(found, sizeof(found));
-
+        err = pvclock_find_device(found, sizeof(found));
         if (err) {
             memset(pc, 0, sizeof(*pc));
             return err;
         }
         resource_path = found;
     }
-    return open_common(pc, resource_path, PVCP_BAR_SIZE, 1);
+    err = open_common(pc, resource_path, PVCP_BAR_SIZE, 1);
+    if (err == PVCLOCK_OK) {
+        pc->live = (const volatile unsigned char *)pc->map +
+                   PVCP_BAR_LIVE_PAGE;
+    }
+    return err;
 }
 
 void pvclock_close(struct pvclock *pc)
@@ -749,11 +754,192 @@ static int read_clock_page(const struct pvclock *pc, clockid_t clk,
     return PVCLOCK_OK;
 }
 
+/*
+ * The live page (ABI 1.4): the host kernel's own words, under the
+ * kernel's seq, through the offset page's unscaled transform.  The
+ * descriptor says where the words are; everything it says is checked
+ * against the page's size before a word is loaded.
+ */
+static inline uint32_t live32(const volatile unsigned char *p, unsigned off)
+{
+    return *(const volatile uint32_t *)(p + off);
+}
+
+static inline uint64_t live64(const volatile unsigned char *p, unsigned off)
+{
+    return *(const volatile uint64_t *)(p + off);
+}
+
+/* The descriptor's offsets for block b, or 0 if they leave the page. */
+static int live_desc_ok(const struct pvcp_live *d, int b, int base)
+{
+    unsigned blk = d->block[b];
+    unsigned last = d->max_cycles == PVCP_LIVE_NONE ? 0 : d->max_cycles;
+
+    last = last > d->cycle_last ? last : d->cycle_last;
+    return d->version == PVCP_LIVE_VERSION &&
+           blk + d->seq + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->clock_mode + 4 <= PVCP_PAGE_SIZE &&
+           blk + last + 8 <= PVCP_PAGE_SIZE &&
+           blk + d->mult + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->shift + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->base[base] + 16 <= PVCP_PAGE_SIZE &&
+           (b || blk + d->base[PVCP_HRES_TAI] + 16 <= PVCP_PAGE_SIZE);
+}
+
+/*
+ * Returns -1 when the live page cannot answer (none, not valid now, the
+ * host left the TSC, a scaled page chosen, a smeared page that refuses
+ * its smear): the host pages answer then, and say why if they cannot.
+ */
+static int live_read(const struct pvclock *pc, clockid_t clk,
+                     int have_counter, uint64_t counter,
+                     struct pvcp_time *out)
+{
+    const volatile struct pvcp_offset_page *op = pc->offset;
+    const volatile unsigned char *blk = NULL;
+    const volatile struct pvcp_host_page *h = NULL;
+    struct pvcp_ref_xform xf;
+    struct pvcp_timens_offset mono = { 0, 0 };
+    struct pvcp_live d;
+    struct pvcp_line line;
+    struct pvcp_base base, tai = { 0, 0 };
+    struct page_copy sc;
+    uint32_t oseq, lseq, hseq = 0, status;
+    uint64_t ogen, host;
+    int32_t mode;
+    int hres_index, mono_index, page, b, bi, smeared, err = PVCLOCK_OK;
+    enum clock_kind kind;
+    unsigned tries = 0;
+
+    if (!pc->live || !op ||
+        classify(clk, &kind, &hres_index, &mono_index) != PVCLOCK_OK) {
+        return -1;
+    }
+    b = kind == KIND_RAW;
+    bi = b ? PVCP_LIVE_RAW : hres_index;
+    do {
+        if (++tries > SEQ_SPIN_LIMIT) {
+            return -1;
+        }
+        oseq = seq_begin(&op->seq, &err);
+        if (err) {
+            return -1;
+        }
+        ogen = op->generation;
+        status = op->status;
+        page = page_for(pc, op->recommended_page);
+        d.flags = op->live.flags;
+        d.version = op->live.version;
+        d.block[0] = op->live.block[0];
+        d.block[1] = op->live.block[1];
+        d.seq = op->live.seq;
+        d.clock_mode = op->live.clock_mode;
+        d.cycle_last = op->live.cycle_last;
+        d.max_cycles = op->live.max_cycles;
+        d.mult = op->live.mult;
+        d.shift = op->live.shift;
+        d.base[bi] = op->live.base[bi];
+        d.base[PVCP_HRES_TAI] = op->live.base[PVCP_HRES_TAI];
+        d.clock_mode_tsc = op->live.clock_mode_tsc;
+        copy_offset(op, page, mono_index, &xf, &mono);
+        /* a torn copy is bounds-checked here and retried below */
+        if (op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR ||
+            op->abi_minor < 4 || !(d.flags & PVCP_LIVE_F_VALID) ||
+            (page & PVCP_PAGE_SCALED) || !live_desc_ok(&d, b, bi)) {
+            return -1;
+        }
+        smeared = (page & PVCP_PAGE_SMEARED) && hres_index ==
+                  PVCP_HRES_REALTIME && !b;
+        if (smeared) {
+            /* the smear comes from the helper's smeared page */
+            h = pc->host[page];
+            hseq = seq_begin(&h->seq, &err);
+            if (err) {
+                return -1;
+            }
+            copy_page(h, KIND_HRES, PVCP_HRES_REALTIME, 1, &sc);
+            sc.magic_ok = h->magic == PVCP_HOST_MAGIC &&
+                          h->page_index == (uint32_t)page &&
+                          h->abi_major == PVCP_ABI_MAJOR;
+        }
+        blk = pc->live + d.block[b];
+        lseq = seq_begin((const volatile uint32_t *)(blk + d.seq), &err);
+        if (err) {
+            return -1;
+        }
+        if (!have_counter) {
+            counter = read_counter_inline();
+        }
+        mode = (int32_t)live32(blk, d.clock_mode);
+        line.cycle_last = live64(blk, d.cycle_last);
+        line.max_cycles = d.max_cycles == PVCP_LIVE_NONE
+                          ? (1ull << 62) - 1 : live64(blk, d.max_cycles);
+        line.mult = live32(blk, d.mult);
+        line.shift = live32(blk, d.shift);
+        base.sec = live64(blk, d.base[bi]);
+        base.nsec_shifted = live64(blk, d.base[bi] + 8);
+        if (smeared) {
+            tai.sec = live64(blk, d.base[PVCP_HRES_TAI]);
+            tai.nsec_shifted = live64(blk, d.base[PVCP_HRES_TAI] + 8);
+        }
+        read_barrier();
+    } while (live32(blk, d.seq) != lseq || op->seq != oseq ||
+             op->generation != ogen || (smeared && h->seq != hseq));
+
+    if ((status != PVCP_STATUS_VALID && status != PVCP_STATUS_STALE) ||
+        mode != d.clock_mode_tsc || line.shift > 63 || !ref_xform_ok(&xf)) {
+        return -1;
+    }
+    if (smeared && (!sc.magic_ok || !(sc.flags & PVCP_HOST_F_VALID) ||
+                    (sc.has_checks &&
+                     (sc.check != pvcp_check_clock(PVCP_HRES_REALTIME,
+                                                   sc.counter_mode, sc.flags,
+                                                   &sc.line, &sc.base,
+                                                   sc.leap) ||
+                      sc.check_aux != pvcp_check_aux_words(sc.aux))))) {
+        return -1;
+    }
+    host = pvcp_ref_xform_apply(&xf, counter) & PVCP_S64_MAX;
+    {
+        uint64_t flags = (d.flags & PVCP_LIVE_F_MUL_WRAPS)
+                         ? PVCP_HOST_F_MUL_WRAPS : 0;
+
+        *out = pvcp_clock_at(&line, &base, flags, host);
+        if (smeared && sc.smear.leap) {
+            *out = pvcp_smear_realtime(&sc.smear,
+                                       pvcp_clock_at(&line, &tai, flags,
+                                                     host), *out);
+        }
+    }
+    if (mono_index >= 0) {
+        *out = pvcp_time_add_offset(*out, &mono);
+    }
+    return PVCLOCK_OK;      /* the kernel's own data is never stale */
+}
+
 static int read_clock(const struct pvclock *pc, clockid_t clk,
                       int have_counter, uint64_t counter,
                       struct pvcp_time *out)
 {
+    if (pc && pc->live) {
+        int err = live_read(pc, clk, have_counter, counter, out);
+
+        if (err >= 0) {
+            return err;
+        }
+    }
     return read_clock_page(pc, clk, have_counter, counter, -1, out);
+}
+
+int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk)
+{
+    struct pvcp_time t;
+
+    if (!pc || !pc->map) {
+        return -PVCLOCK_ENOTMAPPED;
+    }
+    return pc->live && live_read(pc, clk, 0, 0, &t) == PVCLOCK_OK;
 }
 
 static int finish(int err, const struct pvcp_time *t, struct timespec *ts)
@@ -972,9 +1158,12 @@ int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
             return err;
         }
     }
-    err = fast_read(pc, clk, &t);
+    err = pc->live ? live_read(pc, clk, 0, 0, &t) : -1;
+    if (err < 0) {
+        err = fast_read(pc, clk, &t);
+    }
     if (__builtin_expect(err < 0, 0)) {
-        err = read_clock(pc, clk, 0, 0, &t);
+        err = read_clock_page(pc, clk, 0, 0, -1, &t);
     }
     return finish(err, &t, ts);
 }

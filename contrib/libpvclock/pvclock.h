@@ -56,6 +56,8 @@ struct pvclock {
     size_t map_len;
     int page;               /* host page in use, PVCP_PAGE_* */
     int saved_errno;        /* errno of the failure behind PVCLOCK_EOPEN */
+    /* the BAR's live page (ABI 1.4), NULL on the host */
+    const volatile unsigned char *live;
 };
 
 /*
@@ -119,6 +121,14 @@ struct pvclock_info {
     uint64_t host_counter_hz;
 };
 int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info);
+
+/*
+ * Does a read of clk now come from the live page, the host kernel's own
+ * timekeeping data (ABI 1.4), rather than the helper's pages?  1 yes,
+ * 0 no (no live page, not for this clock or page, the host left the
+ * TSC), or a negative error.
+ */
+int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk);
 
 /* A counter read ordered like the host vDSO's (LFENCE; RDTSC). */
 uint64_t pvclock_read_counter(void);

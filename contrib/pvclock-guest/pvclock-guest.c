@@ -149,6 +149,9 @@ static int cmd_show(struct pvclock *pc)
            info.generation,
            info.backend < 4 ? backend_names[info.backend] : "?",
            info.guest_counter_hz, info.page, info.helper_epoch);
+    printf("live page: %s\n", pvclock_live_in_use(pc, CLOCK_REALTIME) == 1
+           ? "in use (the host kernel's own data, no lag)"
+           : "not in use (the helper's pages)");
     printf("%-14s %22s %22s %16s\n", "clock", "pvclock (host)",
            "guest clock_gettime", "guest - pvclock");
     for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
@@ -625,6 +628,9 @@ static int cmd_shm_exchange(struct pvclock *pc)
                 "pvclock-shm-exchange (magic 0x%08x)\n", x->magic);
         return 1;
     }
+    printf("pvclock-guest: live page %s\n",
+           pvclock_live_in_use(pc, CLOCK_REALTIME) == 1 ? "in use"
+                                                         : "not in use");
     __atomic_store_n(&x->state, XCHG_GUEST_READY, __ATOMIC_RELEASE);
     printf("pvclock-guest: ready\n");
     fflush(stdout);

@@ -8,6 +8,10 @@
  *
  *   pvclock-shm-exchange --shm FILE --init          create/clear the file
  *   pvclock-shm-exchange --shm FILE [--seconds N]   run (default 60 s)
+ *       [--freq-steps PPM[,S]]  meanwhile step this host's frequency by
+ *                               +PPM and -PPM (at most 100) every 4 ms for
+ *                               the first S s (default and limit 10),
+ *                               restored on every exit path (root)
  *
  * Exit 0 only with zero violations and errors on both sides and at least
  * --min-guest exchanges by the guest (default 1000).
@@ -15,6 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/timex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,76 @@ static double mono_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* ---- frequency steps, always undone ----------------------------------- */
+
+static long step_ppm, saved_freq;
+static double step_seconds = 10;
+static volatile sig_atomic_t stepping, stop_steps;
+
+static void steps_restore(void)
+{
+    if (stepping) {
+        struct timex tx = { .modes = ADJ_FREQUENCY, .freq = saved_freq };
+
+        adjtimex(&tx);
+        stepping = 0;
+    }
+}
+
+static void steps_signal(int sig)
+{
+    steps_restore();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void *stepper(void *arg)
+{
+    struct timespec every = { 0, 4000000 };
+    double start = mono_s();
+    long sign = 1;
+
+    (void)arg;
+    while (!stop_steps && mono_s() - start < step_seconds) {
+        struct timex tx = {
+            .modes = ADJ_FREQUENCY,
+            .freq = saved_freq + sign * step_ppm * 65536,
+        };
+
+        adjtimex(&tx);
+        (*(unsigned long *)arg)++;
+        sign = -sign;
+        nanosleep(&every, NULL);
+    }
+    steps_restore();
+    return NULL;
+}
+
+static int steps_start(pthread_t *t, unsigned long *count)
+{
+    struct timex tx = { .modes = 0 };
+
+    if (adjtimex(&tx) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: adjtimex: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    saved_freq = tx.freq;
+    atexit(steps_restore);
+    signal(SIGINT, steps_signal);
+    signal(SIGTERM, steps_signal);
+    signal(SIGABRT, steps_signal);
+    signal(SIGSEGV, steps_signal);
+    tx.modes = ADJ_FREQUENCY;
+    if (adjtimex(&tx) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: adjtimex(ADJ_FREQUENCY): %s "
+                "(stepping the frequency needs root)\n", strerror(errno));
+        return -1;
+    }
+    stepping = 1;
+    return pthread_create(t, NULL, stepper, count) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -39,6 +116,7 @@ int main(int argc, char **argv)
         { "init", no_argument, NULL, 'i' },
         { "seconds", required_argument, NULL, 'n' },
         { "min-guest", required_argument, NULL, 'm' },
+        { "freq-steps", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -49,8 +127,27 @@ int main(int argc, char **argv)
     struct xchg_side me = { 0 };
     int init = 0, opt, fd;
 
+    pthread_t steps_thread;
+    unsigned long steps = 0;
+
     while ((opt = getopt_long(argc, argv, "s:in:m:h", opts, NULL)) != -1) {
         switch (opt) {
+        case 'f': {
+            char *end;
+
+            step_ppm = strtol(optarg, &end, 10);
+            if (*end == ',') {
+                step_seconds = strtod(end + 1, &end);
+            }
+            if (*end || step_ppm < 1 || step_ppm > 100 || step_seconds <= 0 ||
+                step_seconds > 10) {
+                fprintf(stderr, "pvclock-shm-exchange: --freq-steps takes "
+                        "PPM (1..100) and optionally ,SECONDS (at most 10), "
+                        "not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 's':
             path = optarg;
             break;
@@ -65,7 +162,7 @@ int main(int argc, char **argv)
             break;
         case 'h':
             printf("Usage: pvclock-shm-exchange --shm FILE [--init] "
-                   "[--seconds N] [--min-guest N]\n");
+                   "[--seconds N] [--min-guest N] [--freq-steps PPM[,S]]\n");
             return 0;
         default:
             return 2;
@@ -109,6 +206,9 @@ int main(int argc, char **argv)
         usleep(10000);
     }
 
+    if (step_ppm && steps_start(&steps_thread, &steps) < 0) {
+        return 2;
+    }
     start = mono_s();
     while (mono_s() - start < seconds) {
         for (int i = 0; i < 100000; i++) {
@@ -120,6 +220,12 @@ int main(int argc, char **argv)
             now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
             xchg_record(&me, &x->host.stamp, seen, now);
         }
+    }
+    if (step_ppm) {
+        stop_steps = 1;
+        pthread_join(steps_thread, NULL);
+        printf("shm-exchange: %lu frequency steps of %+ld/-%ld ppm, "
+               "frequency restored\n", steps, step_ppm, step_ppm);
     }
     __atomic_store_n(&x->state, XCHG_STOP, __ATOMIC_RELEASE);
     start = mono_s();

@@ -33,10 +33,10 @@
 #include "sim.h"
 #include "systemd.h"
 #include "verify.h"
-#include "vvar.h"
+#include "hw/pvclock/pvclock-vvar.h"
 
 #define DEFAULT_SOCKET      "/run/pvclock/pages.sock"
-#define DEFAULT_INTERVAL_US 1000
+#define DEFAULT_INTERVAL_US ((int)(PACER_DEFAULT_INTERVAL_NS / 1000))
 #define DEFAULT_HEARTBEAT_MS 1000
 #define DEFAULT_STALE_MS    5000
 
@@ -72,6 +72,9 @@ static void usage(FILE *out)
 "                          included (the default, at " DEFAULT_SOCKET ")\n"
 "  -p, --pages=PATH        publish into the file PATH instead\n"
 "  -i, --interval-us=N     look at the kernel's data every N us (default %d)\n"
+"      --track-ticks       while the host's clock slope changes, also wake\n"
+"                          at each kernel update (CPU for less lag; for\n"
+"                          readers without the device's live page)\n"
 "      --heartbeat-ms=N    refresh the liveness stamp every N ms (default %d)\n"
 "      --stale-ms=N        readers call the pages stale N ms after the last\n"
 "                          liveness stamp (default %d)\n"
@@ -258,6 +261,7 @@ int main(int argc, char **argv)
         { "pages", required_argument, NULL, 'p' },
         { "socket", required_argument, NULL, 'U' },
         { "interval-us", required_argument, NULL, 'i' },
+        { "track-ticks", no_argument, NULL, 'T' },
         { "heartbeat-ms", required_argument, NULL, 'H' },
         { "stale-ms", required_argument, NULL, 'S' },
         { "leap-file", required_argument, NULL, 'L' },
@@ -278,6 +282,7 @@ int main(int argc, char **argv)
     unsigned long heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     unsigned long stale_ms = DEFAULT_STALE_MS;
     bool once = false, check = false, inspect = false, have_list = false;
+    bool track_ticks = false;
     unsigned long verify_rounds = 0;
     struct host_snapshot snap;
     struct pvcp_host_page page[PVCP_HOST_PAGES];
@@ -310,6 +315,9 @@ int main(int argc, char **argv)
                            &interval_us) < 0) {
                 return 1;
             }
+            break;
+        case 'T':
+            track_ticks = true;
             break;
         case 'H':
             if (parse_uint("--heartbeat-ms", optarg, 1, 3600000,
@@ -487,7 +495,7 @@ int main(int argc, char **argv)
                ? "kvm-clock over TSC" : "TSC", epoch);
     }
     memset(page, 0, sizeof(page));
-    pacer_init(&pacer, (uint64_t)interval_us * 1000);
+    pacer_init(&pacer, (uint64_t)interval_us * 1000, track_ticks);
 
     for (;;) {
         uint64_t now = pacer_mono_ns(), tsc = vvar_read_tsc(), raw_now = 0;

@@ -18,10 +18,11 @@ uint64_t pacer_mono_ns(void)
     return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
-void pacer_init(struct pacer *p, uint64_t interval_ns)
+void pacer_init(struct pacer *p, uint64_t interval_ns, bool track_ticks)
 {
     memset(p, 0, sizeof(*p));
     p->interval_ns = interval_ns;
+    p->track_ticks = track_ticks;
 }
 
 static uint64_t base_ns(const struct pvcp_base *b, uint32_t shift)
@@ -106,7 +107,7 @@ void pacer_wait(struct pacer *p, const struct vvar_source *src,
     uint64_t now = pacer_mono_ns(), wake = now + p->interval_ns, due;
     uint32_t seq = vvar_peek_seq(src);
 
-    if (!p->period_ns || now >= p->active_until) {
+    if (!p->track_ticks || !p->period_ns || now >= p->active_until) {
         sleep_until(wake);
         return;
     }

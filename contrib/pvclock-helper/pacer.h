@@ -11,7 +11,8 @@
  * MONOTONIC values at successive cycle_last (whole tick intervals), finds
  * the phase of the writes by watching one happen, then sleeps until just
  * before each expected write and spins on the kernel's seqcount until it
- * moves.  It does so while the slope changed in the last few seconds.
+ * moves.  It does so while the slope changed in the last few seconds,
+ * when asked to (track_ticks, pvclock-helper --track-ticks).
  *
  * What it cannot catch: adjtimex(ADJ_FREQUENCY) itself publishes the new
  * slope at once, at the moment of the call, not at a tick.  For that
@@ -25,14 +26,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vvar.h"
+#include "hw/pvclock/pvclock-vvar.h"
 
+/*
+ * pvclock-helper's default --interval-us, in ns.  Guests whose device
+ * maps the live page (the kernel's own data) do not depend on it for
+ * exactness; a page read from the helper's copy is off by the slope
+ * change times up to one interval (docs/helper.md), and --interval-us
+ * 1000 --track-ticks brings back the tight bound where that matters.
+ */
+#define PACER_DEFAULT_INTERVAL_NS   10000000ull
 #define PACER_ACTIVE_NS     (10 * 1000000000ull)    /* after a slope change */
 #define PACER_EARLY_NS      60000                   /* wake before the tick */
 #define PACER_LATE_NS       300000                  /* give up after it */
 
 struct pacer {
     uint64_t interval_ns;
+    bool track_ticks;           /* spin at the kernel's ticks when active */
     uint64_t period_ns;         /* kernel update period learnt, 0 unknown */
     uint64_t last_update;       /* MONOTONIC at the kernel's cycle_last */
     uint64_t last_write;        /* MONOTONIC when a write was seen, 0 none */
@@ -43,7 +53,11 @@ struct pacer {
     uint64_t spins, spin_ns, spin_hits;
 };
 
-void pacer_init(struct pacer *p, uint64_t interval_ns);
+/*
+ * track_ticks: while the slope changes, wake just before each kernel
+ * update and spin until it is seen (costs CPU; --track-ticks).
+ */
+void pacer_init(struct pacer *p, uint64_t interval_ns, bool track_ticks);
 
 /* Learn from the snapshot just taken at MONOTONIC now. */
 void pacer_observe(struct pacer *p, const struct host_snapshot *snap,

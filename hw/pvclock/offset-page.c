@@ -164,12 +164,16 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
     struct pvcp_host_page pg;
     bool have_pg = pvclock_host_page0(s, &pg, NULL);
     uint64_t host_dis;
-    const char *reason;
+    const char *reason, *live_why;
     uint32_t status = status_now(s, &reason);
     bool linear = s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
 
     if (have_pg) {
         s->last_host_dis = pg.disruptions;
+        s->live_host_mode = pg.counter_mode;
+        s->live_host_simulated = pg.flags & PVCP_HOST_F_SIMULATED;
+    } else if (!s->host || !s->host_ok) {
+        s->live_host_mode = PVCP_COUNTER_NONE;
     }
     host_dis = s->host ? s->last_host_dis : 0;
     /* a page 0 busy being written changes nothing here: keep what was */
@@ -193,6 +197,10 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
         }
     }
     next.relation_flags = s->relation.flags;
+    memset(&next.live, 0, sizeof(next.live));
+    if (linear && pvclock_live_usable(s, &live_why)) {
+        next.live = s->live_desc;
+    }
     memcpy(next.mono_offset, s->mono_offset, sizeof(next.mono_offset));
     next.generation = op->generation;
     if (!memcmp((char *)&next + PUBLISHED_START,

@@ -7,6 +7,9 @@
  *   host-source.c    pages= and memdev=: the backend the pages come from
  *   host-pages.c     host page reads, checks, staleness and the watch
  *   migration.c      sample at the stop, apply at the start, vmstate
+ *   live-page.c      the host kernel's own timekeeping page in the BAR
+ *   vvar.c           finding and checking that page (shared with the
+ *                    helper)
  *   counter-*.c      one counter backend per accelerator
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -127,6 +130,15 @@ struct PvclockPagesState {
     MemoryRegion no_helper;     /* zero stand-in while there are no pages */
     MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
     struct pvcp_offset_page *offset_page;
+
+    /* the live page (live-page.c) */
+    bool live_page;             /* property live-page */
+    bool live_mapped;           /* QEMU's vDSO data page is in the BAR */
+    MemoryRegion live_mr;
+    struct pvcp_live live_desc; /* what the offset page says when usable */
+    char *live_why;             /* the layout, or why there is none */
+    uint32_t live_host_mode;    /* page 0's counter_mode, last read */
+    bool live_host_simulated;   /* page 0 is a simulated host's */
 
     /* host pages (host-pages.c) */
     HostMemoryBackend *memdev;  /* memdev=, or NULL */
@@ -265,6 +277,16 @@ const char *pvclock_source_name(PvclockPagesState *s);
  */
 #define PVCLOCK_SNAP_SHORT_NS   (1 * SCALE_MS)
 #define PVCLOCK_SNAP_LONG_NS    (100 * SCALE_MS)
+
+/* ---- live-page.c ------------------------------------------------------ */
+
+/* At realize: map QEMU's own vDSO data page, if usable (live_why says). */
+void pvclock_live_init(PvclockPagesState *s);
+void pvclock_live_exit(PvclockPagesState *s);
+/* May the offset page point guests at it now (why not, if not)? */
+bool pvclock_live_usable(PvclockPagesState *s, const char **why);
+/* For management: in use, mapped but not in use, or not mapped, why. */
+char *pvclock_live_status(PvclockPagesState *s);
 
 /* ---- offset-page.c ------------------------------------------------------ */
 

@@ -7,7 +7,9 @@
  *           costs nothing per VM
  *   0x4000  the offset page: this guest's counter relation, status and
  *           generation, rewritten only on events
- *   0x5000  reads as zero
+ *   0x5000  the live page: the host kernel's own vDSO time data, as
+ *           QEMU's process maps it (live-page.c), or zeros
+ *   0x6000  reads as zero
  *
  * This file is the PCI glue: the BAR, properties, the events (realize,
  * VM stop and start, reset, hot-unplug) and status for management.  What
@@ -237,6 +239,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         error_free(src_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
+    pvclock_live_init(s);
     trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
 
@@ -277,6 +280,9 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      * (and hot-unplug never completes with DEVICE_DELETED).
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
+    pvclock_live_exit(s);
+    g_free(s->live_why);
+    s->live_why = NULL;
 }
 
 /* ---- properties: configuration and status for management ---------- */
@@ -296,6 +302,7 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
+    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live_page, true),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -305,6 +312,11 @@ static char *pvclock_pages_get_status(Object *obj, Error **errp)
     return g_strdup(pvclock_status_name(s->offset_page
                                         ? s->offset_page->status
                                         : PVCP_STATUS_INVALID));
+}
+
+static char *pvclock_pages_get_live_status(Object *obj, Error **errp)
+{
+    return pvclock_live_status(PVCLOCK_PAGES(obj));
 }
 
 static char *pvclock_pages_get_backend(Object *obj, Error **errp)
@@ -543,6 +555,15 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
                                   NULL);
     object_class_property_set_description(klass, "status",
         "valid, no-helper, stale, unreliable or invalid (read-only)");
+    object_class_property_set_description(klass, "live-page",
+        "map the host kernel's own timekeeping page (QEMU's vDSO data) "
+        "into the BAR at 0x5000, for guests to read with no lag (default "
+        "on; off: the helper's pages only)");
+    object_class_property_add_str(klass, "live-page-status",
+                                  pvclock_pages_get_live_status, NULL);
+    object_class_property_set_description(klass, "live-page-status",
+        "in use, mapped but not in use, or not mapped, and why "
+        "(read-only)");
     object_class_property_add_str(klass, "counter-backend",
                                   pvclock_pages_get_backend, NULL);
     object_class_property_set_description(klass, "counter-backend",

@@ -71,6 +71,24 @@ qemu_err -device pvclock-pages,pages="$tmp"
 [ $rc = 1 ] && one_line_with "is not a regular file"
 ok $? "a directory as pages file: one line"
 
+# the live page: QEMU's own vDSO data is the host's only in the initial
+# time namespace; in another one the device maps none and says why
+qemu_err -device pvclock-pages,pages="$tmp/good"
+[ $alive = 1 ] && [ ! -s "$tmp/err" ]
+ok $? "live page in the initial time namespace: the device starts without a word"
+if unshare --fork --kill-child --time --boottime 86400 true 2>/dev/null; then
+    printf '#!/bin/sh\nexec unshare --fork --kill-child --time --boottime 86400 "%s" "$@"\n' \
+        "$QEMU" > "$tmp/qemu-timens"
+    chmod +x "$tmp/qemu-timens"
+    QEMU=$tmp/qemu-timens qemu_err -device pvclock-pages,pages="$tmp/good"
+    [ $alive = 1 ] && one_line_with "pvclock-pages: no live page (" &&
+        grep -q "time namespace" "$tmp/err"
+    ok $? "QEMU in a time namespace: the device starts, without a live page, and one warning says why"
+    diag "$(cat "$tmp/err")"
+else
+    skip "QEMU in a time namespace" "unshare --time is not available here"
+fi
+
 mkfifo "$tmp/fifo"
 start=$SECONDS
 qemu_err -device pvclock-pages,pages="$tmp/fifo"

@@ -65,6 +65,29 @@ static int xform_usable(const struct pvcp_offset_page *op, int d)
            op->xform[d].mult == 1 && op->xform[d].frac_bits == 0;
 }
 
+/* A guest read the live page may have answered (then the host page
+ * need not hold anything). */
+static int live_may_answer(const struct pvclock *pc, int page)
+{
+    const struct pvcp_offset_page *op = (const void *)(bar + 0x4000);
+
+    return pc->live && op->abi_minor >= 4 &&
+           (op->live.flags & PVCP_LIVE_F_VALID) &&
+           op->live.version == PVCP_LIVE_VERSION &&
+           !(page & PVCP_PAGE_SCALED);
+}
+
+static void check_offset_usable(int page)
+{
+    const struct pvcp_offset_page *op = (const void *)(bar + 0x4000);
+
+    if (op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR ||
+        (op->status != PVCP_STATUS_VALID &&
+         op->status != PVCP_STATUS_STALE) || !xform_usable(op, page >> 1)) {
+        abort();
+    }
+}
+
 static void check_used(int guest, int page, clockid_t clk)
 {
     const struct pvcp_host_page *h = (const void *)(bar + page * 4096);
@@ -108,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pc.host[i] = (const void *)(bar + i * PVCP_PAGE_SIZE);
     }
     pc.offset = guest ? (const void *)(bar + PVCP_BAR_OFFSET_PAGE) : NULL;
+    /* the live page (ABI 1.4): arbitrary descriptor and page bytes too */
+    pc.live = guest && (data[0] & 4) ? bar + PVCP_BAR_LIVE_PAGE : NULL;
     pc.map = bar;
     pc.map_len = sizeof(bar);
 
@@ -127,7 +152,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     used = guest && op->recommended_page < PVCP_HOST_PAGES
                            ? (int)op->recommended_page : 0;
                 }
-                check_used(guest, used, clocks[c]);
+                if (live_may_answer(&pc, used)) {
+                    check_offset_usable(used);
+                } else {
+                    check_used(guest, used, clocks[c]);
+                }
                 if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
                     abort();
                 }

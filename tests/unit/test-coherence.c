@@ -31,7 +31,7 @@
 #include "pacer.h"
 #include "pages.h"
 #include "pvclock.h"
-#include "vvar.h"
+#include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
 
@@ -114,7 +114,8 @@ static void *publisher(void *arg)
     struct pacer pacer;
 
     (void)arg;
-    pacer_init(&pacer, 1000000);    /* helper default: 1 ms */
+    /* pvclock-helper --interval-us 1000 --track-ticks */
+    pacer_init(&pacer, 1000000, true);
     {
         /* as pvclock-helper does where allowed: a real-time thread */
         struct sched_param sp = { .sched_priority = 1 };

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "pages.h"
-#include "vvar.h"
+#include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
 

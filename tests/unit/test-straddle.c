@@ -15,6 +15,11 @@
  * generation for both, which a real migration never produces, the
  * readers see the straddles as mixed times or refused pages (check
  * words), which shows the test can fail.
+ *
+ * Then the same with the live page (ABI 1.4): each image carries a
+ * kernel timekeeping page in the datastore layout at BAR 0x5000, with
+ * the same kernel seq on both hosts, and a valid descriptor; its host
+ * page 0 is an hour off, so a read that fell back to it shows too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "hw/pvclock/pvclock-vvar.h"
 #include "bar-image.h"
 #include "race.h"
 #include "tap.h"
@@ -35,6 +41,7 @@
 static struct pvclock pc;
 static int fd[2];
 static int grow;                /* bump the generation at every swap */
+static int live;                /* the images carry a live page */
 static int64_t expect[2];
 static _Atomic int stop;
 static _Atomic long reads, mixed, errors, swaps;
@@ -61,6 +68,26 @@ static void make_image(struct bar_image *img, int x, uint64_t generation)
     img->host[0].raw = img->host[0].hres;
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         pvcp_page_seal(&img->host[i]);
+    }
+    if (live) {
+        struct pvcp_live *d = &img->offset.live;
+        uint8_t *blk;
+
+        vvar_live_desc(&vvar_layouts[0], d);
+        blk = img->zero + d->block[0];
+        *(uint32_t *)(blk + d->seq) = 80;       /* the same on both */
+        *(int32_t *)(blk + d->clock_mode) = d->clock_mode_tsc;
+        *(uint64_t *)(blk + d->cycle_last) = img->host[0].hres.cycle_last;
+        *(uint64_t *)(blk + d->max_cycles) = img->host[0].hres.max_cycles;
+        *(uint32_t *)(blk + d->mult) = img->host[0].hres.mult;
+        *(uint32_t *)(blk + d->shift) = img->host[0].hres.shift;
+        *(uint64_t *)(blk + d->base[PVCP_HRES_REALTIME]) =
+            img->host[0].hres_base[PVCP_HRES_REALTIME].sec;
+        *(uint64_t *)(blk + d->base[PVCP_HRES_REALTIME] + 8) =
+            img->host[0].hres_base[PVCP_HRES_REALTIME].nsec_shifted;
+        /* the helper's copy an hour off: a fallback to it shows */
+        img->host[0].hres_base[PVCP_HRES_REALTIME].sec += 3600;
+        pvcp_page_seal(&img->host[0]);
     }
     img->offset.seq = 12;       /* the same on both hosts */
     img->offset.status = PVCP_STATUS_VALID;
@@ -180,6 +207,20 @@ int main(void)
            "straddles show: %ld refused, %ld mixed in %ld reads, %ld swaps",
            atomic_load(&errors), atomic_load(&mixed), atomic_load(&reads),
            atomic_load(&swaps));
+
+    live = 1;
+    straddle(dir, 1, seconds);
+    tap_ok(atomic_load(&mixed) == 0 && atomic_load(&errors) == 0 &&
+           atomic_load(&swaps) > 1000,
+           "live page: hosts swapped under the readers %ld times: %ld reads, "
+           "each host A's or B's live time, %ld mixed or from the helper's "
+           "copy, %ld errors", atomic_load(&swaps), atomic_load(&reads),
+           atomic_load(&mixed), atomic_load(&errors));
+    straddle(dir, 0, seconds);
+    tap_ok(atomic_load(&mixed) + atomic_load(&errors) > 0,
+           "live page, equal generations: the straddles show (%ld refused, "
+           "%ld mixed in %ld reads)", atomic_load(&errors),
+           atomic_load(&mixed), atomic_load(&reads));
     rmdir(dir);
     return tap_done();
 }

@@ -36,7 +36,11 @@
  *
  *                  0x0000-0x3fff  host pages 0..3 (the pages file, mapped)
  *                  0x4000-0x4fff  offset page
- *                  0x5000-0x7fff  reserved, reads as zero
+ *                  0x5000-0x5fff  live page (ABI 1.4): the host kernel's
+ *                                 own vDSO time data, when the offset
+ *                                 page's live descriptor is valid;
+ *                                 zeros otherwise
+ *                  0x6000-0x7fff  reserved, reads as zero
  *
  *                Guest writes anywhere in the BAR are ignored.
  *
@@ -54,6 +58,11 @@
  *      host counter -> clock (host page, with pvcp_* in
  *      pvclock-pages-calc.h), plus the offset page's timens offset for
  *      the monotonic clocks.
+ *
+ * With a valid live descriptor (ABI 1.4, struct pvcp_live) a reader of
+ * the unscaled domain may take the line and base from the live page
+ * instead of the host page, under the live page's own seq: it lags the
+ * host kernel by nothing.  See struct pvcp_live.
  *
  * Versioning.  abi_major changes when a reader of the old version would
  * compute a wrong time: readers must refuse a major they do not know.
@@ -93,7 +102,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          3
+#define PVCP_ABI_MINOR          4
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -103,6 +112,7 @@ typedef int64_t pvcp_s64;
 /* BAR0 layout. */
 #define PVCP_BAR_HOST_PAGE(n)   ((n) * PVCP_PAGE_SIZE)
 #define PVCP_BAR_OFFSET_PAGE    (PVCP_HOST_PAGES * PVCP_PAGE_SIZE)
+#define PVCP_BAR_LIVE_PAGE      (PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE)
 #define PVCP_BAR_SIZE           (8 * PVCP_PAGE_SIZE)
 
 /* PCI identity (experimental range, see above). */
@@ -377,6 +387,81 @@ struct pvcp_ref_xform {
     pvcp_u32 flags;             /* PVCP_XFORM_F_VALID */
 };
 
+/*
+ * The live page (ABI 1.4): where the words are in the host kernel's own
+ * vDSO time data page, which the device maps read-only at BAR0 0x5000
+ * (the page QEMU's own vDSO reads: no copy, no helper, no lag).  The
+ * kernel's layout is private to it and changes between versions; this
+ * descriptor is the ABI, the page is not.  A host kernel whose layout
+ * the device does not recognise only loses the live page.
+ *
+ * The page holds two clock blocks, each under its own seqcount (the
+ * kernel bumps both in one update): block[0] for REALTIME, MONOTONIC,
+ * BOOTTIME and TAI, block[1] for MONOTONIC_RAW.  Offsets of the fields
+ * are relative to a block; all are little-endian, naturally aligned:
+ *
+ *   seq (u32), clock_mode (s32), cycle_last (u64), max_cycles (u64,
+ *   PVCP_LIVE_NONE: absent), mask (u64, unused on x86), mult (u32),
+ *   shift (u32), and per clock a base of two u64 {sec, nsec_shifted}:
+ *   base[PVCP_HRES_*] in block[0], base[PVCP_LIVE_RAW] in block[1].
+ *
+ * The page's counter is the host TSC & S64_MAX: the unscaled domain's
+ * host counter, reached through ref_xform[PVCP_DOMAIN_UNSCALED].  The
+ * device marks the descriptor valid only while that domain is the real
+ * host TSC (host page 0 not simulated, counter_mode TSC) and the
+ * relation is linear, so the live page and host page 0 describe the
+ * same clocks and the offset page's mono_offset applies to both.
+ *
+ * Reading one clock (block b):
+ *
+ *   1. o = offset page seq, wait while odd; g = generation; check
+ *      live.flags & PVCP_LIVE_F_VALID and live.version; read barrier
+ *   2. s = block b's seq; wait while odd; read barrier
+ *   3. read the guest counter
+ *   4. copy clock_mode, cycle_last, max_cycles, mult, shift and the base
+ *   5. read barrier; if s, o or g changed, start again
+ *   6. clock_mode != clock_mode_tsc (the host left the TSC): use the
+ *      host pages.  Else compute exactly as for a host page (struct
+ *      pvcp_line, with max_cycles (1 << 62) - 1 where absent and
+ *      PVCP_HOST_F_MUL_WRAPS when flags has PVCP_LIVE_F_MUL_WRAPS), plus
+ *      mono_offset for the monotonic clocks.
+ *
+ * Smeared REALTIME is the live TAI through the smeared host page's
+ * smear (struct pvcp_smear), read under that page's seq.  The live page
+ * has no heartbeat: it is the kernel's, never stale, so a reader using
+ * it needs no helper alive.  Protected by the offset page's seq.
+ */
+struct pvcp_live {
+    pvcp_u32 flags;             /* PVCP_LIVE_F_* */
+    pvcp_u16 version;           /* PVCP_LIVE_VERSION: this form */
+    pvcp_u16 layout;            /* PVCP_LIVE_LAYOUT_*, informational */
+    pvcp_u16 block[2];          /* clock blocks' offsets in the page */
+    pvcp_u16 seq;               /* field offsets within a block */
+    pvcp_u16 clock_mode;
+    pvcp_u16 cycle_last;
+    pvcp_u16 max_cycles;
+    pvcp_u16 mask;
+    pvcp_u16 mult;
+    pvcp_u16 shift;
+    pvcp_u16 base[PVCP_HRES_CLOCKS + 1];
+    pvcp_s32 clock_mode_tsc;    /* the clock_mode value for the TSC */
+    pvcp_u32 reserved[2];
+};
+
+#define PVCP_LIVE_VERSION       1
+#define PVCP_LIVE_RAW           PVCP_HRES_CLOCKS    /* base[] index */
+#define PVCP_LIVE_NONE          0xffff              /* field absent */
+
+#define PVCP_LIVE_F_VALID       (1u << 0)
+/* the host kernel predates overflow protection (as PVCP_HOST_F_MUL_WRAPS) */
+#define PVCP_LIVE_F_MUL_WRAPS   (1u << 1)
+
+/* layout: which host kernel family, for humans and tools */
+#define PVCP_LIVE_LAYOUT_NONE       0
+#define PVCP_LIVE_LAYOUT_DATASTORE  1   /* 6.15+, struct vdso_time_data */
+#define PVCP_LIVE_LAYOUT_VDSO_DATA_MAX 2 /* 6.10-6.14, vdso_data@128 */
+#define PVCP_LIVE_LAYOUT_VDSO_DATA  3   /* 5.4-6.9, without max_cycles */
+
 /* Like struct timens_offset: added to a monotonic clock's value. */
 struct pvcp_timens_offset {
     pvcp_s64 sec;
@@ -396,8 +481,8 @@ struct pvcp_timens_offset {
 
 /*
  * The per-guest offset page, written by the device, read-only to the
- * guest.  Everything from seq to the end of relation_flags is protected
- * by seq.  The device changes generation before (in the same seq write
+ * guest.  Everything from seq to the end of the live descriptor is
+ * protected by seq.  The device changes generation before (in the same seq write
  * as) any change that is a disruption for the guest: a new counter
  * relation, new monotonic offsets, another host.  A guest's disruption
  * count is generation plus the host page's disruptions; the device keeps
@@ -436,8 +521,11 @@ struct pvcp_offset_page {
     pvcp_u32 relation_flags;    /* PVCP_RELATION_F_* */
     pvcp_u32 reserved0;
 
-    /* 0x0e0 */
-    pvcp_u8 reserved[PVCP_PAGE_SIZE - 0xe0];
+    /* 0x0e0 (ABI 1.4): the live page at BAR0 0x5000 */
+    struct pvcp_live live;
+
+    /* 0x110 */
+    pvcp_u8 reserved[PVCP_PAGE_SIZE - 0x110];
 };
 
 #define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
@@ -494,6 +582,9 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page, ref_xform) ==
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page,
                                       relation_flags) == 0xd8,
                    "relation_flags offset");
+PVCP_STATIC_ASSERT(sizeof(struct pvcp_live) == 48, "pvcp_live size");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page, live) == 0xe0,
+                   "live descriptor offset");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_offset_page) == PVCP_PAGE_SIZE,
                    "offset page size");
 

@@ -6,10 +6,11 @@
  * so nothing here trusts a layout: each known one is tried, and one is
  * used only after the times computed from it bracket clock_gettime() for
  * every clock.  The functions take plain memory so unit tests can feed
- * captured or synthesised pages.
+ * captured or synthesised pages.  Shared by pvclock-helper and the
+ * device's live page (hw/pvclock/live-page.c).
  */
-#ifndef PVCLOCK_HELPER_VVAR_H
-#define PVCLOCK_HELPER_VVAR_H
+#ifndef HW_PVCLOCK_VVAR_H
+#define HW_PVCLOCK_VVAR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ struct vvar_layout {
     bool max_cycles;        /* has the overflow-protection field */
     size_t vclock_offset;   /* pvclock page in [vvar] when there is no
                                separate [vvar_vclock] mapping */
+    uint16_t abi_layout;    /* PVCP_LIVE_LAYOUT_* */
 };
 
 extern const struct vvar_layout vvar_layouts[];
@@ -120,7 +122,13 @@ uint64_t vvar_read_tsc(void);
 /* The kernel's seqcount now: it changes at every update of the data. */
 uint32_t vvar_peek_seq(const struct vvar_source *src);
 
+/*
+ * The live page's descriptor for a layout: where its words are in the
+ * first [vvar] page (valid, version PVCP_LIVE_VERSION).
+ */
+void vvar_live_desc(const struct vvar_layout *l, struct pvcp_live *d);
+
 /* Nominal counter frequency implied by a snapshot, Hz (0 unknown). */
 uint64_t vvar_counter_hz(const struct host_snapshot *snap);
 
-#endif /* PVCLOCK_HELPER_VVAR_H */
+#endif /* HW_PVCLOCK_VVAR_H */

@@ -1,14 +1,12 @@
-/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reading the host kernel's vDSO timekeeping data.  See vvar.h.
+ * Reading the host kernel's vDSO timekeeping data, for pvclock-helper
+ * (which copies it into the host pages) and for the device's live page
+ * (which maps QEMU's own copy into the BAR).  See pvclock-vvar.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-
-#include "vvar.h"
+#include "qemu/osdep.h"
+#include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 
 /*
@@ -25,10 +23,11 @@
  *  - 5.4 .. 6.9: the same without max_cycles: 0xf0 bytes each.
  */
 const struct vvar_layout vvar_layouts[] = {
-    { "datastore (6.15+)", 0, 0xe8, true, 4096 },
+    { "datastore (6.15+)", 0, 0xe8, true, 4096, PVCP_LIVE_LAYOUT_DATASTORE },
     { "vdso_data@128, overflow protection (6.10-6.14)", 128, 0xf8, true,
-      4096 },
-    { "vdso_data@128 (5.4-6.9)", 128, 0xf0, false, 4096 },
+      4096, PVCP_LIVE_LAYOUT_VDSO_DATA_MAX },
+    { "vdso_data@128 (5.4-6.9)", 128, 0xf0, false, 4096,
+      PVCP_LIVE_LAYOUT_VDSO_DATA },
 };
 const size_t vvar_layout_count = sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
 
@@ -560,4 +559,35 @@ uint64_t vvar_counter_hz(const struct host_snapshot *snap)
     /* cycles per ns = 2^shift / mult (the raw clock is never adjusted) */
     return (uint64_t)(((pvcp_u128)PVCP_NSEC_PER_SEC << snap->raw.shift) /
                       snap->raw.mult);
+}
+
+void vvar_live_desc(const struct vvar_layout *l, struct pvcp_live *d)
+{
+    /* the offsets read_line() and read_base() use */
+    uint16_t bases = l->max_cycles ? 0x28 : 0x20;
+    static const int hres_clk[PVCP_HRES_CLOCKS] = {
+        [PVCP_HRES_REALTIME] = LINUX_CLOCK_REALTIME,
+        [PVCP_HRES_MONOTONIC] = LINUX_CLOCK_MONOTONIC,
+        [PVCP_HRES_BOOTTIME] = LINUX_CLOCK_BOOTTIME,
+        [PVCP_HRES_TAI] = LINUX_CLOCK_TAI,
+    };
+
+    memset(d, 0, sizeof(*d));
+    d->flags = PVCP_LIVE_F_VALID | (l->max_cycles ? 0 : PVCP_LIVE_F_MUL_WRAPS);
+    d->version = PVCP_LIVE_VERSION;
+    d->layout = l->abi_layout;
+    d->block[0] = (uint16_t)l->data_offset;
+    d->block[1] = (uint16_t)(l->data_offset + l->stride);
+    d->seq = 0;
+    d->clock_mode = 4;
+    d->cycle_last = 0x08;
+    d->max_cycles = l->max_cycles ? 0x10 : PVCP_LIVE_NONE;
+    d->mask = l->max_cycles ? 0x18 : 0x10;
+    d->mult = l->max_cycles ? 0x20 : 0x18;
+    d->shift = l->max_cycles ? 0x24 : 0x1c;
+    for (int i = 0; i < PVCP_HRES_CLOCKS; i++) {
+        d->base[i] = bases + 16 * hres_clk[i];
+    }
+    d->base[PVCP_LIVE_RAW] = bases + 16 * LINUX_CLOCK_MONOTONIC_RAW;
+    d->clock_mode_tsc = VVAR_CLOCKMODE_TSC;
 }

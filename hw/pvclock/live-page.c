@@ -1,0 +1,133 @@
+/*
+ * pvclock-pages: the live page, the host kernel's own timekeeping page.
+ *
+ * QEMU's process has the host kernel's vDSO data mapped ([vvar]), as
+ * every process has.  The device finds its layout with the helper's
+ * detection code (vvar.c), validates it against clock_gettime() as the
+ * helper does, and maps that first page read-only into the BAR at
+ * PVCP_BAR_LIVE_PAGE: no copy, nothing to update, no lag behind the
+ * host's own clock_gettime().  The offset page's descriptor (struct
+ * pvcp_live) tells guests where the kernel's words are; the kernel's
+ * struct stays private to it.  A layout the detection does not know, a
+ * time namespace or a clocksource other than the TSC: no live page, and
+ * the status says why; guests read the helper's pages as before.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
+#include "trace.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+#include "hw/pvclock/pvclock-vvar.h"
+
+/* Find and check QEMU's own vDSO data page; NULL and *why if unusable. */
+static void *pvclock_live_find(struct pvcp_live *desc, char **why)
+{
+    struct vvar_source src;
+    struct host_snapshot snap;
+    char err[VVAR_ERR_LEN];
+
+    if (vvar_open(&src, err) < 0 ||
+        vvar_read_validated(&src, &snap, err) < 0) {
+        *why = strstr(err, "time namespace")
+               ? g_strdup("QEMU runs in a non-initial time namespace, whose "
+                          "vDSO data page is the namespace's, not the "
+                          "host's; start QEMU in the initial one")
+               : g_strdup(err);
+        return NULL;
+    }
+    if (snap.counter_mode != PVCP_COUNTER_TSC) {
+        *why = g_strdup("the host clocksource is not the TSC (vDSO clock "
+                        "mode kvm-clock): the live page needs the TSC");
+        return NULL;
+    }
+    vvar_live_desc(src.layout, desc);
+    *why = g_strdup_printf("layout %s", src.layout->name);
+    return (void *)src.vvar;
+}
+#else
+static void *pvclock_live_find(struct pvcp_live *desc, char **why)
+{
+    *why = g_strdup("the live page needs an x86_64 Linux host");
+    return NULL;
+}
+#endif
+
+void pvclock_live_init(PvclockPagesState *s)
+{
+    void *page;
+
+    if (!s->live_page) {
+        s->live_why = g_strdup("live-page=off");
+        return;
+    }
+    page = pvclock_live_find(&s->live_desc, &s->live_why);
+    trace_pvclock_pages_live(page != NULL, s->live_why);
+    if (!page) {
+        warn_report("pvclock-pages: no live page (%s); guests read the "
+                    "helper's pages", s->live_why);
+        return;
+    }
+    /*
+     * RAM over the kernel's read-only mapping, not registered for
+     * migration (the destination maps its own), read-only to the guest
+     * like a ROM: TCG discards guest stores, KVM maps it read-only.
+     */
+    memory_region_init_ram_ptr(&s->live_mr, OBJECT(s), "pvclock-pages-live",
+                               PVCP_PAGE_SIZE, page);
+    memory_region_set_readonly(&s->live_mr, true);
+    memory_region_add_subregion(&s->bar, PVCP_BAR_LIVE_PAGE, &s->live_mr);
+    s->live_mapped = true;
+}
+
+void pvclock_live_exit(PvclockPagesState *s)
+{
+    if (s->live_mapped) {
+        memory_region_del_subregion(&s->bar, &s->live_mr);
+        s->live_mapped = false;
+    }
+}
+
+/*
+ * May guests use it now?  Only while the unscaled domain is this host's
+ * real TSC, so that the live page and host page 0 are the same clocks
+ * (and the monotonic offsets apply to both).
+ */
+bool pvclock_live_usable(PvclockPagesState *s, const char **why)
+{
+    if (!s->live_mapped) {
+        *why = NULL;
+        return false;
+    }
+    if (s->live_host_mode != PVCP_COUNTER_TSC) {
+        *why = "host page 0 does not count the TSC";
+        return false;
+    }
+    if (s->live_host_simulated) {
+        *why = "host page 0 is a simulated host (pvclock-helper "
+               "--simulate), not this one";
+        return false;
+    }
+    *why = NULL;
+    return true;
+}
+
+char *pvclock_live_status(PvclockPagesState *s)
+{
+    const char *why;
+
+    if (!s->live_mapped) {
+        return g_strdup_printf("not mapped: %s", s->live_why);
+    }
+    if (!s->offset_page ||
+        !(s->offset_page->live.flags & PVCP_LIVE_F_VALID)) {
+        pvclock_live_usable(s, &why);
+        return g_strdup_printf("mapped, not in use: %s (%s)",
+                               why ? why : "the counter relation is not "
+                               "known", s->live_why);
+    }
+    return g_strdup_printf("in use (%s)", s->live_why);
+}
