@@ -108,7 +108,8 @@ for suite in $suites; do
             ./tests/qtest/pvclock-pages-test --tap ;;
     accel)
         stage "the guest counter relation from the guest's side, TCG and KVM"
-        run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py" ;;
+        run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py"
+        run_tap accel/live-page python3 "$PVCLOCK_ROOT/tests/accel/live_page.py" ;;
     migration)
         stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
         run_tap migration/harness python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
