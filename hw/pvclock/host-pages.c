@@ -136,6 +136,8 @@ bool pvclock_host_at(PvclockPagesState *s, const uint64_t *tsc,
         !page_usable(&h)) {
         return false;
     }
+    /* the clocks guests read: the kernel's own while the live page is */
+    pvclock_live_overlay(s, &h);
     if (tsc) {
         now = *tsc;
     }

@@ -16,15 +16,18 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include "hw/pvclock/pvclock-vvar.h"
 
 /* Find and check QEMU's own vDSO data page; NULL and *why if unusable. */
-static void *pvclock_live_find(struct pvcp_live *desc, char **why)
+static void *pvclock_live_find(struct pvcp_live *desc, char **why,
+                               struct vvar_source **out)
 {
     struct vvar_source src;
     struct host_snapshot snap;
@@ -46,13 +49,81 @@ static void *pvclock_live_find(struct pvcp_live *desc, char **why)
     }
     vvar_live_desc(src.layout, desc);
     *why = g_strdup_printf("layout %s", src.layout->name);
+    *out = g_memdup2(&src, sizeof(src));
     return (void *)src.vvar;
 }
+
+/* |a - b| below a second: the same host's clock, not another's */
+static bool within_a_second(struct pvcp_time a, struct pvcp_time b)
+{
+    int64_t d = (int64_t)(a.sec - b.sec);
+
+    return d >= -1 && d <= 1 &&
+           llabs(d * (int64_t)NANOSECONDS_PER_SECOND +
+                 ((int64_t)a.nsec - (int64_t)b.nsec)) <
+           (int64_t)NANOSECONDS_PER_SECOND;
+}
+
+bool pvclock_live_matches(PvclockPagesState *s,
+                          const struct pvcp_host_page *h)
+{
+    struct host_snapshot snap;
+    char err[VVAR_ERR_LEN];
+    uint64_t tsc = cpu_get_host_ticks() & PVCP_S64_MAX;
+
+    if (!s->live_src || vvar_snapshot(s->live_src, &snap, err) < 0 ||
+        snap.counter_mode != PVCP_COUNTER_TSC ||
+        h->hres.shift > 63 || h->raw.shift > 63) {
+        return false;
+    }
+    return within_a_second(
+               pvcp_clock_at(&snap.hres, &snap.hres_base[PVCP_HRES_REALTIME],
+                             snap.flags, tsc),
+               pvcp_clock_at(&h->hres, &h->hres_base[PVCP_HRES_REALTIME],
+                             h->flags, tsc)) &&
+           within_a_second(
+               pvcp_clock_at(&snap.raw, &snap.raw_base, snap.flags, tsc),
+               pvcp_clock_at(&h->raw, &h->raw_base, h->flags, tsc));
+}
+
+bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
+{
+    struct host_snapshot snap;
+    char err[VVAR_ERR_LEN];
+
+    if (!s->live_src || !s->offset_page ||
+        !(qatomic_read(&s->offset_page->live.flags) & PVCP_LIVE_F_VALID) ||
+        (h->flags & PVCP_HOST_F_SIMULATED) ||
+        h->counter_mode != PVCP_COUNTER_TSC ||
+        vvar_snapshot(s->live_src, &snap, err) < 0 ||
+        snap.counter_mode != PVCP_COUNTER_TSC) {
+        return false;
+    }
+    h->hres = snap.hres;
+    memcpy(h->hres_base, snap.hres_base, sizeof(h->hres_base));
+    h->raw = snap.raw;
+    h->raw_base = snap.raw_base;
+    h->flags = (h->flags & ~PVCP_HOST_F_MUL_WRAPS) |
+               (snap.flags & PVCP_HOST_F_MUL_WRAPS);
+    return true;
+}
 #else
-static void *pvclock_live_find(struct pvcp_live *desc, char **why)
+static void *pvclock_live_find(struct pvcp_live *desc, char **why,
+                               struct vvar_source **out)
 {
     *why = g_strdup("the live page needs an x86_64 Linux host");
     return NULL;
+}
+
+bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
+{
+    return false;
+}
+
+bool pvclock_live_matches(PvclockPagesState *s,
+                          const struct pvcp_host_page *h)
+{
+    return false;
 }
 #endif
 
@@ -64,7 +135,7 @@ void pvclock_live_init(PvclockPagesState *s)
         s->live_why = g_strdup("live-page=off");
         return;
     }
-    page = pvclock_live_find(&s->live_desc, &s->live_why);
+    page = pvclock_live_find(&s->live_desc, &s->live_why, &s->live_src);
     trace_pvclock_pages_live(page != NULL, s->live_why);
     if (!page) {
         warn_report("pvclock-pages: no live page (%s); guests read the "
@@ -89,6 +160,8 @@ void pvclock_live_exit(PvclockPagesState *s)
         memory_region_del_subregion(&s->bar, &s->live_mr);
         s->live_mapped = false;
     }
+    g_free(s->live_src);
+    s->live_src = NULL;
 }
 
 /*
@@ -109,6 +182,11 @@ bool pvclock_live_usable(PvclockPagesState *s, const char **why)
     if (s->live_host_simulated) {
         *why = "host page 0 is a simulated host (pvclock-helper "
                "--simulate), not this one";
+        return false;
+    }
+    if (!s->live_host_matches) {
+        *why = "host page 0's REALTIME or MONOTONIC_RAW is a second or "
+               "more from this host's (pages of another host?)";
         return false;
     }
     *why = NULL;

@@ -172,6 +172,9 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
         s->last_host_dis = pg.disruptions;
         s->live_host_mode = pg.counter_mode;
         s->live_host_simulated = pg.flags & PVCP_HOST_F_SIMULATED;
+        s->live_host_matches = s->live_mapped && !s->live_host_simulated &&
+                               pg.counter_mode == PVCP_COUNTER_TSC &&
+                               pvclock_live_matches(s, &pg);
     } else if (!s->host || !s->host_ok) {
         s->live_host_mode = PVCP_COUNTER_NONE;
     }

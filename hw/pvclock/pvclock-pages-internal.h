@@ -37,6 +37,8 @@
 
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages.sock"
 
+struct vvar_source;
+
 /* ---- relation.c ------------------------------------------------------ */
 
 /* What the device knows about how the guest counter follows the host's. */
@@ -137,8 +139,10 @@ struct PvclockPagesState {
     MemoryRegion live_mr;
     struct pvcp_live live_desc; /* what the offset page says when usable */
     char *live_why;             /* the layout, or why there is none */
+    struct vvar_source *live_src;   /* where the kernel's words are */
     uint32_t live_host_mode;    /* page 0's counter_mode, last read */
     bool live_host_simulated;   /* page 0 is a simulated host's */
+    bool live_host_matches;     /* ... and its clocks are this host's */
 
     /* host pages (host-pages.c) */
     HostMemoryBackend *memdev;  /* memdev=, or NULL */
@@ -285,6 +289,15 @@ void pvclock_live_init(PvclockPagesState *s);
 void pvclock_live_exit(PvclockPagesState *s);
 /* May the offset page point guests at it now (why not, if not)? */
 bool pvclock_live_usable(PvclockPagesState *s, const char **why);
+/*
+ * While guests read the live page, the device's own clock samples (VM
+ * stop, migration) come from it too: h (a copy of host page 0) gets the
+ * kernel's lines and bases.  False, h untouched, otherwise.
+ */
+bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h);
+/* Does page 0 (a usable copy) give this host's clocks, within a second? */
+bool pvclock_live_matches(PvclockPagesState *s,
+                          const struct pvcp_host_page *h);
 /* For management: in use, mapped but not in use, or not mapped, why. */
 char *pvclock_live_status(PvclockPagesState *s);
 

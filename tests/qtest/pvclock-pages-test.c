@@ -974,6 +974,71 @@ static void test_socket_refusals(void)
     pages_free(tp);
 }
 
+static uint64_t host_tsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+
+/*
+ * Pages whose page 0 gives this host's clocks (to well within a second),
+ * as a real helper's do: the device uses the live page only then.  The
+ * TSC rate is measured against MONOTONIC_RAW over 20 ms.
+ */
+static void make_real_host(struct pvcp_host_page *pages)
+{
+    struct pvcp_host_page *h = &pages[0];
+    struct timespec r0, r1, ts;
+    static const struct {
+        clockid_t id;
+        int index;
+    } bases[] = {
+        { CLOCK_REALTIME, PVCP_HRES_REALTIME },
+        { CLOCK_MONOTONIC, PVCP_HRES_MONOTONIC },
+        { CLOCK_BOOTTIME, PVCP_HRES_BOOTTIME },
+        { CLOCK_TAI, PVCP_HRES_TAI },
+    };
+    uint64_t t0, t1, hz;
+
+    make_pages(pages);
+    clock_gettime(CLOCK_MONOTONIC_RAW, &r0);
+    t0 = host_tsc();
+    g_usleep(20000);
+    clock_gettime(CLOCK_MONOTONIC_RAW, &r1);
+    t1 = host_tsc();
+    hz = (uint64_t)((t1 - t0) * 1e9 /
+                    ((r1.tv_sec - r0.tv_sec) * 1e9 +
+                     (r1.tv_nsec - r0.tv_nsec)));
+    h->counter_hz = hz;
+    h->hres.shift = 24;
+    h->hres.mult = (uint32_t)((1000000000ull << 24) / hz);
+    h->hres.max_cycles = PVCP_S64_MAX / h->hres.mult;
+    h->hres.cycle_last = host_tsc() & PVCP_S64_MAX;
+    for (size_t i = 0; i < G_N_ELEMENTS(bases); i++) {
+        clock_gettime(bases[i].id, &ts);
+        h->hres_base[bases[i].index].sec = ts.tv_sec;
+        h->hres_base[bases[i].index].nsec_shifted = (uint64_t)ts.tv_nsec << 24;
+    }
+    h->raw = h->hres;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    h->raw_base.sec = ts.tv_sec;
+    h->raw_base.nsec_shifted = (uint64_t)ts.tv_nsec << 24;
+    pvcp_page_seal(h);
+}
+
+static TestPages *pages_new_real(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+
+    make_real_host(pages);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    return tp;
+}
+
 /*
  * What two guests on one host share, as docs/security.md says: the 16 KiB
  * of host pages, bit for bit (the same memfd, mapped), and nothing else:
@@ -984,16 +1049,25 @@ static void test_two_guests_share(void)
 {
     TestPages *tp = pages_new();
     TestHelper *th = helper_start(tp, true);
-    QTestState *qa = start_qemu(th->path, 1);
-    QTestState *qb = start_qemu(th->path, 1000);
-    QPCIBus *ba = qpci_new_pc(qa, NULL), *bb = qpci_new_pc(qb, NULL);
-    QPCIDevice *da = find_device(ba), *db = find_device(bb);
-    QPCIBar bar_a = qpci_iomap(da, 0, NULL), bar_b = qpci_iomap(db, 0, NULL);
+    QTestState *qa, *qb;
+    QPCIBus *ba, *bb;
+    QPCIDevice *da, *db;
+    QPCIBar bar_a, bar_b;
     g_autofree uint8_t *a = g_malloc(PVCP_BAR_SIZE);
     g_autofree uint8_t *b = g_malloc(PVCP_BAR_SIZE);
     g_autofree uint8_t *a2 = g_malloc(PVCP_BAR_SIZE);
     g_autofree uint8_t *b2 = g_malloc(PVCP_BAR_SIZE);
     g_autofree uint8_t *host = g_malloc(PVCP_FILE_SIZE);
+
+    make_real_host(th->map);    /* this host's clocks: the live page too */
+    qa = start_qemu(th->path, 1);
+    qb = start_qemu(th->path, 1000);
+    ba = qpci_new_pc(qa, NULL);
+    bb = qpci_new_pc(qb, NULL);
+    da = find_device(ba);
+    db = find_device(bb);
+    bar_a = qpci_iomap(da, 0, NULL);
+    bar_b = qpci_iomap(db, 0, NULL);
 
     wait_status(qa, "pvc", "valid");
     wait_status(qb, "pvc", "valid");
@@ -1247,15 +1321,6 @@ static void test_two_instances(void)
 
 /* ---- the live page ------------------------------------------------- */
 
-static uint64_t host_tsc(void)
-{
-    uint32_t lo, hi;
-
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
-
 /* This process's own first [vvar] page: the kernel's, as QEMU's is. */
 static const volatile uint8_t *own_vvar(void)
 {
@@ -1316,7 +1381,7 @@ static void test_live_page(void)
         { CLOCK_TAI, 0, PVCP_HRES_TAI },
         { CLOCK_MONOTONIC_RAW, 1, PVCP_LIVE_RAW },
     };
-    TestPages *tp = pages_new();
+    TestPages *tp = pages_new_real();
     QTestState *qts = start_qemu(tp->path, 0);
     QPCIBus *bus = qpci_new_pc(qts, NULL);
     QPCIDevice *dev = find_device(bus);
@@ -1428,7 +1493,7 @@ static void test_live_page_unused(void)
     g_assert_cmphex(op.live.flags, ==, 0);
 
     /* the real host's pages again: in use, and the generation grew */
-    make_pages(pages);
+    make_real_host(pages);
     write_file(tp->path, pages, PVCP_FILE_SIZE);
     for (int i = 0; i < 50; i++) {
         read_offset_page(qts, DEV_SLOT, &op);
@@ -1441,6 +1506,24 @@ static void test_live_page_unused(void)
     g_assert_cmpuint(op.generation, >, 1);
     st = qom_get_str(qts, "pvc", "live-page-status");
     g_assert_true(g_str_has_prefix(st, "in use ("));
+    g_free(st);
+    qtest_quit(qts);
+
+    /* pages of another host (a year off): mapped, not in use */
+    qts = start_qemu(tp->path, 0);
+    make_pages(pages);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    for (int i = 0; i < 50; i++) {
+        read_offset_page(qts, DEV_SLOT, &op);
+        if (!op.live.flags) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmphex(op.live.flags, ==, 0);
+    st = qom_get_str(qts, "pvc", "live-page-status");
+    g_assert_true(g_str_has_prefix(st, "mapped, not in use: host page 0's "
+                                   "REALTIME or MONOTONIC_RAW is a second"));
     g_free(st);
     qtest_quit(qts);
     pages_free(tp);

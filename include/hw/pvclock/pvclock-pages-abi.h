@@ -37,9 +37,10 @@
  *                  0x0000-0x3fff  host pages 0..3 (the pages file, mapped)
  *                  0x4000-0x4fff  offset page
  *                  0x5000-0x5fff  live page (ABI 1.4): the host kernel's
- *                                 own vDSO time data, when the offset
- *                                 page's live descriptor is valid;
- *                                 zeros otherwise
+ *                                 own vDSO time data where the device
+ *                                 could map it, zeros otherwise; read
+ *                                 it only while the offset page's live
+ *                                 descriptor is valid
  *                  0x6000-0x7fff  reserved, reads as zero
  *
  *                Guest writes anywhere in the BAR are ignored.
