@@ -99,7 +99,8 @@ readers in any program can include them; the copies here are offered
 under GPL-2.0-or-later alone, QEMU's preferred licence."
 
 # 2: the device
-mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock/pvclock-pages.h)
+mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock/pvclock-pages.h \
+                   include/hw/pvclock/pvclock-vvar.h)
 copy "${dev[@]}" docs/system/devices/pvclock-pages.rst
 pvclock_hooks "$work"
 # the qtest's meson line belongs to the next patch

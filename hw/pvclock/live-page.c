@@ -22,7 +22,7 @@
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
 
-#if defined(__x86_64__) && defined(__linux__)
+#if defined(CONFIG_LINUX) && defined(HOST_X86_64)
 #include "hw/pvclock/pvclock-vvar.h"
 
 /* Find and check QEMU's own vDSO data page; NULL and *why if unusable. */

@@ -49,14 +49,24 @@ const size_t vvar_layout_count = sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
 #define PVTI_FLAGS          0x1d
 #define PVCLOCK_TSC_STABLE_BIT  0x01
 
-static inline uint32_t ld32(const volatile uint8_t *p, size_t off)
+/*
+ * The kernel writes these words while we read them: every load is a
+ * single, untorn one (naturally aligned), never merged or repeated by
+ * the compiler.
+ */
+static inline uint32_t ld32(const uint8_t *p, size_t off)
 {
-    return *(const volatile uint32_t *)(p + off);
+    return __atomic_load_n((const uint32_t *)(p + off), __ATOMIC_RELAXED);
 }
 
-static inline uint64_t ld64(const volatile uint8_t *p, size_t off)
+static inline uint64_t ld64(const uint8_t *p, size_t off)
 {
-    return *(const volatile uint64_t *)(p + off);
+    return __atomic_load_n((const uint64_t *)(p + off), __ATOMIC_RELAXED);
+}
+
+static inline uint8_t ld8(const uint8_t *p, size_t off)
+{
+    return __atomic_load_n(p + off, __ATOMIC_RELAXED);
 }
 
 #define compiler_rmb()  __atomic_signal_fence(__ATOMIC_ACQUIRE)
@@ -91,10 +101,10 @@ int vvar_find_mappings(struct vvar_source *src, char *err)
         }
         name++;
         if (strcmp(name, "[vvar]\n") == 0) {
-            src->vvar = (const volatile uint8_t *)start;
+            src->vvar = (const uint8_t *)start;
             src->vvar_len = end - start;
         } else if (strcmp(name, "[vvar_vclock]\n") == 0) {
-            src->vclock = (const volatile uint8_t *)start;
+            src->vclock = (const uint8_t *)start;
         }
     }
     fclose(f);
@@ -108,7 +118,7 @@ int vvar_find_mappings(struct vvar_source *src, char *err)
 }
 
 /* Read one clock block's line; returns the offset of basetime[]. */
-static size_t read_line(const volatile uint8_t *blk, bool has_max,
+static size_t read_line(const uint8_t *blk, bool has_max,
                         struct pvcp_line *line)
 {
     line->cycle_last = ld64(blk, 0x08);
@@ -129,14 +139,14 @@ static size_t read_line(const volatile uint8_t *blk, bool has_max,
     return 0x20;
 }
 
-static void read_base(const volatile uint8_t *blk, size_t bases, int clk,
+static void read_base(const uint8_t *blk, size_t bases, int clk,
                       struct pvcp_base *b)
 {
     b->sec = ld64(blk, bases + 16 * clk);
     b->nsec_shifted = ld64(blk, bases + 16 * clk + 8);
 }
 
-static int read_kvmclock(const volatile uint8_t *pvti,
+static int read_kvmclock(const uint8_t *pvti,
                          struct pvcp_kvmclock *kc, char *err)
 {
     uint32_t version;
@@ -148,8 +158,8 @@ static int read_kvmclock(const volatile uint8_t *pvti,
         kc->tsc_timestamp = ld64(pvti, PVTI_TSC_TIMESTAMP);
         kc->system_time = ld64(pvti, PVTI_SYSTEM_TIME);
         kc->tsc_to_system_mul = ld32(pvti, PVTI_MUL);
-        kc->tsc_shift = (int8_t)pvti[PVTI_SHIFT];
-        flags = pvti[PVTI_FLAGS];
+        kc->tsc_shift = (int8_t)ld8(pvti, PVTI_SHIFT);
+        flags = ld8(pvti, PVTI_FLAGS);
         compiler_rmb();
     } while (ld32(pvti, PVTI_VERSION) != version);
     memset(kc->reserved, 0, sizeof(kc->reserved));
@@ -173,7 +183,7 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
                   char *err)
 {
     const struct vvar_layout *l = src->layout;
-    const volatile uint8_t *hres, *raw;
+    const uint8_t *hres, *raw;
     size_t hb, rb;
     uint32_t seq, rseq;
 
@@ -225,7 +235,7 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
         read_base(hres, hb, LINUX_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
         read_base(hres, hb, LINUX_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
         if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
-            const volatile uint8_t *pvti = src->vclock;
+            const uint8_t *pvti = src->vclock;
 
             if (!pvti) {
                 pvti = src->vvar_len > l->vclock_offset
@@ -403,7 +413,7 @@ bool vvar_layout_identified(const struct vvar_source *src)
         CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE
     };
     const struct vvar_layout *l = src->layout;
-    const volatile uint8_t *blk;
+    const uint8_t *blk;
     size_t bases;
 
     if (!l || l->data_offset + 2 * l->stride > src->vvar_len) {
@@ -412,8 +422,8 @@ bool vvar_layout_identified(const struct vvar_source *src)
     blk = src->vvar + l->data_offset;
     bases = l->max_cycles ? 0x28 : 0x20;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        int clk = ids[i] == CLOCK_REALTIME_COARSE ? LINUX_CLOCK_REALTIME_COARSE
-                                                  : LINUX_CLOCK_MONOTONIC_COARSE;
+        int clk = ids[i] == CLOCK_REALTIME_COARSE
+                  ? LINUX_CLOCK_REALTIME_COARSE : LINUX_CLOCK_MONOTONIC_COARSE;
         struct timespec now;
         int64_t sec, nsec, d;
 

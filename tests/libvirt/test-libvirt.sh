@@ -58,7 +58,9 @@ stdio_handler = "file"
 CONF
 uri="qemu:///embed?root=$tmp/embed"
 ( for _ in $(seq 600); do
-      ps -o user= -C qemu-system-x86_64 >> "$tmp/qemu-user" 2>/dev/null
+      # this domain's QEMU only: other tests may run QEMUs meanwhile
+      ps -o user=,args= -C qemu-system-x86_64 2>/dev/null |
+          awk '/guest=pvclock-test/ {print $1}' >> "$tmp/qemu-user"
       sleep 0.2
   done ) &
 sampler=$!

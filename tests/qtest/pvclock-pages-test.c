@@ -1322,7 +1322,7 @@ static void test_two_instances(void)
 /* ---- the live page ------------------------------------------------- */
 
 /* This process's own first [vvar] page: the kernel's, as QEMU's is. */
-static const volatile uint8_t *own_vvar(void)
+static const uint8_t *own_vvar(void)
 {
     g_autofree char *maps = NULL;
     char *line;
@@ -1333,18 +1333,18 @@ static const volatile uint8_t *own_vvar(void)
     while (line > maps && line[-1] != '\n') {
         line--;
     }
-    return (const volatile uint8_t *)(uintptr_t)g_ascii_strtoull(line, NULL,
-                                                                  16);
+    return (const uint8_t *)(uintptr_t)g_ascii_strtoull(line, NULL, 16);
 }
 
-static uint32_t ld32(const volatile uint8_t *p, unsigned off)
+/* the kernel writes the page while we read it: single, untorn loads */
+static uint32_t ld32(const uint8_t *p, unsigned off)
 {
-    return *(const volatile uint32_t *)(p + off);
+    return qatomic_read((const uint32_t *)(p + off));
 }
 
-static uint64_t ld64(const volatile uint8_t *p, unsigned off)
+static uint64_t ld64(const uint8_t *p, unsigned off)
 {
-    return *(const volatile uint64_t *)(p + off);
+    return qatomic_read__nocheck((const uint64_t *)(p + off));
 }
 
 /* A clock from a live page copy, as the descriptor says to compute it. */
@@ -1386,7 +1386,7 @@ static void test_live_page(void)
     QPCIBus *bus = qpci_new_pc(qts, NULL);
     QPCIDevice *dev = find_device(bus);
     QPCIBar bar = qpci_iomap(dev, 0, NULL);
-    const volatile uint8_t *vvar = own_vvar();
+    const uint8_t *vvar = own_vvar();
     g_autofree uint8_t *mine = g_malloc(PVCP_PAGE_SIZE);
     g_autofree uint8_t *seen = g_malloc(PVCP_PAGE_SIZE);
     g_autofree char *st = qom_get_str(qts, "pvc", "live-page-status");

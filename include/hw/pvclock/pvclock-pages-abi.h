@@ -483,11 +483,11 @@ struct pvcp_timens_offset {
 /*
  * The per-guest offset page, written by the device, read-only to the
  * guest.  Everything from seq to the end of the live descriptor is
- * protected by seq.  The device changes generation before (in the same seq write
- * as) any change that is a disruption for the guest: a new counter
- * relation, new monotonic offsets, another host.  A guest's disruption
- * count is generation plus the host page's disruptions; the device keeps
- * that sum growing across migrations too.
+ * protected by seq.  The device changes generation before (in the same
+ * seq write as) any change that is a disruption for the guest: a new
+ * counter relation, new monotonic offsets, another host.  A guest's
+ * disruption count is generation plus the host page's disruptions; the
+ * device keeps that sum growing across migrations too.
  */
 struct pvcp_offset_page {
     /* 0x000 */

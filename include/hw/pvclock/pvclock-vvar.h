@@ -31,8 +31,8 @@ struct vvar_layout {
     size_t data_offset;     /* clock block 0 (CS_HRES_COARSE) in [vvar] */
     size_t stride;          /* distance to clock block 1 (CS_RAW) */
     bool max_cycles;        /* has the overflow-protection field */
-    size_t vclock_offset;   /* pvclock page in [vvar] when there is no
-                               separate [vvar_vclock] mapping */
+    /* the pvclock page in [vvar] when there is no [vvar_vclock] */
+    size_t vclock_offset;
     uint16_t abi_layout;    /* PVCP_LIVE_LAYOUT_* */
 };
 
@@ -55,9 +55,9 @@ struct host_snapshot {
 };
 
 struct vvar_source {
-    const volatile uint8_t *vvar;   /* first [vvar] page */
+    const uint8_t *vvar;   /* first [vvar] page */
     size_t vvar_len;
-    const volatile uint8_t *vclock; /* pvclock page, or NULL */
+    const uint8_t *vclock; /* pvclock page, or NULL */
     const struct vvar_layout *layout;
 };
 
