@@ -36,6 +36,9 @@ for pg in 0 1 2 3; do
     [ -n "$worst" ] && [ "$worst" -le 3 ]
     ok $? "host page $pg through the BAR: ${line#page $pg }"
 done
+grep -q '^live page: in use' "$tmp/console"
+ok $? "the guest reads its clocks from the live page (QEMU's own vDSO data page)"
+diag "$(grep -E '^live page: all five' "$tmp/console" | tr -d '\r')"
 
 grep -q "^exchange: $rounds rounds, 0 violations of host before <= guest <= host after, 0 guest errors" "$tmp/exchange" && [ $rc = 0 ]
 ok $? "$rounds exchanges: every guest REALTIME lies between the host's stamps"

@@ -59,7 +59,7 @@ CONF
 uri="qemu:///embed?root=$tmp/embed"
 ( for _ in $(seq 600); do
       # this domain's QEMU only: other tests may run QEMUs meanwhile
-      ps -o user=,args= -C qemu-system-x86_64 2>/dev/null |
+      ps -o user:32=,args= -C qemu-system-x86_64 2>/dev/null |
           awk '/guest=pvclock-test/ {print $1}' >> "$tmp/qemu-user"
       sleep 0.2
   done ) &

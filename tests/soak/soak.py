@@ -50,9 +50,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import migrate as m  # noqa: E402
 from guest_migration import Guest, kernel_and_initrd  # noqa: E402
 
-# savevm/loadvm rounds: opt-in (PVCLOCK_SOAK_SNAPSHOTS=1) until the
-# intermittent loadvm failure in docs/reliability.md (row 38c) is understood
-SNAPSHOTS = os.environ.get("PVCLOCK_SOAK_SNAPSHOTS") == "1"
+# savevm/loadvm rounds (PVCLOCK_SOAK_SNAPSHOTS=0 leaves them out).  Never
+# a loadvm in a round whose migration failed on purpose: QEMU 10.0.2's
+# loadvm fails with -EINVAL after a failed outgoing migration in the same
+# QEMU, device or not (docs/reliability.md row 38c)
+SNAPSHOTS = os.environ.get("PVCLOCK_SOAK_SNAPSHOTS") != "0"
 
 SIMS = {
     "A": "tsc_hz=2500000000",
@@ -280,7 +282,7 @@ def run(st, hs, tmp, seconds):
                     bad.append("round %d: savevm: %s" % (r_no, out.strip()))
                 settle(qmp, "round %d after savevm" % r_no)
                 last_snap = time.time()
-            elif snapshot and time.time() - last_snap >= 20:
+            elif snapshot and time.time() - last_snap >= 20 and r_no % 3:
                 out = qmp.hmp("loadvm soak")
                 counts["loads"] += 1
                 if "error" in out.lower():
