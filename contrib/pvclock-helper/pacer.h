@@ -35,7 +35,7 @@
  * change times up to one interval (docs/helper.md), and --interval-us
  * 1000 --track-ticks brings back the tight bound where that matters.
  */
-#define PACER_DEFAULT_INTERVAL_NS   20000000ull
+#define PACER_DEFAULT_INTERVAL_NS   50000000ull
 #define PACER_ACTIVE_NS     (10 * 1000000000ull)    /* after a slope change */
 #define PACER_EARLY_NS      60000                   /* wake before the tick */
 #define PACER_LATE_NS       300000                  /* give up after it */
