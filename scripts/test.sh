@@ -9,7 +9,7 @@
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 #   PVCLOCK_SOAK_SECONDS  length of the soak (default 240; the long run
-#                         in docs/reliability.md is 900)
+#                         in docs/reliability.md is 840 s)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
