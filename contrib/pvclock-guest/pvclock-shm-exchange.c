@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "shm-exchange.h"
+#include "freq-adjust.h"
 
 static double mono_s(void)
 {
@@ -39,28 +40,11 @@ static double mono_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- frequency steps, always undone ----------------------------------- */
+/* ---- frequency steps, always undone (freq-adjust.h) ----------------- */
 
-static long step_ppm, saved_freq;
+static long step_ppm;
 static double step_seconds = 10;
-static volatile sig_atomic_t stepping, stop_steps;
-
-static void steps_restore(void)
-{
-    if (stepping) {
-        struct timex tx = { .modes = ADJ_FREQUENCY, .freq = saved_freq };
-
-        adjtimex(&tx);
-        stepping = 0;
-    }
-}
-
-static void steps_signal(int sig)
-{
-    steps_restore();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
+static volatile sig_atomic_t stop_steps;
 
 static void *stepper(void *arg)
 {
@@ -70,42 +54,26 @@ static void *stepper(void *arg)
 
     (void)arg;
     while (!stop_steps && mono_s() - start < step_seconds) {
-        struct timex tx = {
-            .modes = ADJ_FREQUENCY,
-            .freq = saved_freq + sign * step_ppm * 65536,
-        };
+        char why[128];
 
-        adjtimex(&tx);
+        freq_offset(sign * step_ppm, why, sizeof(why));
         (*(unsigned long *)arg)++;
         sign = -sign;
         nanosleep(&every, NULL);
     }
-    steps_restore();
+    freq_restore();
     return NULL;
 }
 
 static int steps_start(pthread_t *t, unsigned long *count)
 {
-    struct timex tx = { .modes = 0 };
+    char why[128];
 
-    if (adjtimex(&tx) < 0) {
-        fprintf(stderr, "pvclock-shm-exchange: adjtimex: %s\n",
-                strerror(errno));
+    if (freq_prepare(why, sizeof(why)) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: %s (stepping the frequency "
+                "needs root)\n", why);
         return -1;
     }
-    saved_freq = tx.freq;
-    atexit(steps_restore);
-    signal(SIGINT, steps_signal);
-    signal(SIGTERM, steps_signal);
-    signal(SIGABRT, steps_signal);
-    signal(SIGSEGV, steps_signal);
-    tx.modes = ADJ_FREQUENCY;
-    if (adjtimex(&tx) < 0) {
-        fprintf(stderr, "pvclock-shm-exchange: adjtimex(ADJ_FREQUENCY): %s "
-                "(stepping the frequency needs root)\n", strerror(errno));
-        return -1;
-    }
-    stepping = 1;
     return pthread_create(t, NULL, stepper, count) ? -1 : 0;
 }
 

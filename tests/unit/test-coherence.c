@@ -34,6 +34,7 @@
 #include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
+#include "freq-adjust.h"
 
 #define SLEW_PPM        100
 #define SLEW_MAX_S      5
@@ -57,51 +58,11 @@ static int64_t ts_ns(const struct timespec *ts)
     return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-/* ---- the host clock slew, always undone ------------------------------ */
-
-static long saved_freq;
-static volatile sig_atomic_t slewing;
-
-static void slew_restore(void)
-{
-    if (slewing) {
-        struct timex tx = { .modes = ADJ_FREQUENCY, .freq = saved_freq };
-
-        adjtimex(&tx);
-        slewing = 0;
-    }
-}
-
-static void slew_signal(int sig)
-{
-    slew_restore();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
+/* ---- the host clock slew, always undone (freq-adjust.h) ------------ */
 
 static int slew_start(long ppm, char *why, size_t len)
 {
-    struct timex tx = { .modes = 0 };
-
-    if (adjtimex(&tx) < 0) {
-        snprintf(why, len, "adjtimex: %s", strerror(errno));
-        return -1;
-    }
-    saved_freq = tx.freq;
-    atexit(slew_restore);
-    signal(SIGINT, slew_signal);
-    signal(SIGTERM, slew_signal);
-    signal(SIGABRT, slew_signal);
-    signal(SIGSEGV, slew_signal);
-    tx.modes = ADJ_FREQUENCY;
-    tx.freq = saved_freq + ppm * 65536;
-    slewing = 1;
-    if (adjtimex(&tx) < 0) {
-        slewing = 0;
-        snprintf(why, len, "adjtimex(ADJ_FREQUENCY): %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return freq_prepare(why, len) < 0 ? -1 : freq_offset(ppm, why, len);
 }
 
 /* ---- publisher: what pvclock-helper's loop does ---------------------- */
@@ -366,7 +327,7 @@ int main(void)
             run_exchange(&steady);
         }
         report("host slewed at +100 ppm", &steady);
-        slew_restore();
+        freq_restore();
         tap_ok(since(&t0) <= SLEW_MAX_S + 1,
                "slew lasted %.1f s (limit %d s) and was undone", since(&t0),
                SLEW_MAX_S);

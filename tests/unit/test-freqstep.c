@@ -46,6 +46,7 @@
 #include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
+#include "freq-adjust.h"
 
 #define STEP_PPM        100     /* +/- around the original frequency */
 #define STEP_EVERY_US   4000
@@ -77,50 +78,7 @@ static double mono_s(void)
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* ---- the frequency steps, always undone ------------------------------ */
-
-static long saved_freq;
-static volatile sig_atomic_t stepping;
-
-static void freq_restore(void)
-{
-    if (stepping) {
-        struct timex tx = { .modes = ADJ_FREQUENCY, .freq = saved_freq };
-
-        adjtimex(&tx);
-        stepping = 0;
-    }
-}
-
-static void freq_signal(int sig)
-{
-    freq_restore();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static int freq_prepare(char *why, size_t len)
-{
-    struct timex tx = { .modes = 0 };
-
-    if (adjtimex(&tx) < 0) {
-        snprintf(why, len, "adjtimex: %s", strerror(errno));
-        return -1;
-    }
-    saved_freq = tx.freq;
-    atexit(freq_restore);
-    signal(SIGINT, freq_signal);
-    signal(SIGTERM, freq_signal);
-    signal(SIGABRT, freq_signal);
-    signal(SIGSEGV, freq_signal);
-    tx.modes = ADJ_FREQUENCY;
-    tx.freq = saved_freq;
-    if (adjtimex(&tx) < 0) {
-        snprintf(why, len, "adjtimex(ADJ_FREQUENCY): %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
+/* ---- the frequency steps, always undone (freq-adjust.h) ------------ */
 
 static void *stepper(void *arg)
 {
@@ -128,14 +86,10 @@ static void *stepper(void *arg)
     long sign = 1;
 
     (void)arg;
-    stepping = 1;
     while (!atomic_load(&stop_all)) {
-        struct timex tx = {
-            .modes = ADJ_FREQUENCY,
-            .freq = saved_freq + sign * STEP_PPM * 65536,
-        };
+        char why[128];
 
-        adjtimex(&tx);
+        freq_offset(sign * STEP_PPM, why, sizeof(why));
         atomic_fetch_add(&steps, 1);
         sign = -sign;
         nanosleep(&every, NULL);
@@ -175,6 +129,18 @@ struct side {
     int64_t lag_max;        /* largest |library - vDSO data| at one TSC */
 };
 
+/* One reading: below the other side's last stamp is a violation. */
+static void record(struct side *r, int64_t seen, int64_t now,
+                   _Atomic int64_t *mine)
+{
+    r->reads++;
+    if (now < seen) {
+        r->violations++;
+        r->worst = seen - now > r->worst ? seen - now : r->worst;
+    }
+    atomic_store_explicit(mine, now, memory_order_release);
+}
+
 static void *vdso_side(void *arg)
 {
     struct side *r = arg;
@@ -186,12 +152,7 @@ static void *vdso_side(void *arg)
 
         clock_gettime(CLOCK_REALTIME, &ts);
         now = ts_ns(&ts);
-        r->reads++;
-        if (now < seen) {
-            r->violations++;
-            r->worst = seen - now > r->worst ? seen - now : r->worst;
-        }
-        atomic_store_explicit(&stamp_vdso, now, memory_order_release);
+        record(r, seen, now, &stamp_vdso);
     }
     return NULL;
 }
@@ -241,12 +202,7 @@ static void *lib_side(void *arg)
             continue;
         }
         now = ts_ns(&ts);
-        r->reads++;
-        if (now < seen) {
-            r->violations++;
-            r->worst = seen - now > r->worst ? seen - now : r->worst;
-        }
-        atomic_store_explicit(&stamp_lib, now, memory_order_release);
+        record(r, seen, now, &stamp_lib);
         if ((r->reads & 63) == 0) {
             sample_lag(r);
         }
@@ -424,8 +380,8 @@ int main(void)
         struct timex tx = { .modes = 0 };
 
         adjtimex(&tx);
-        tap_ok(!stepping && tx.freq == saved_freq,
-               "the host frequency is back at %ld", saved_freq);
+        tap_ok(!freq_changed && tx.freq == freq_saved,
+               "the host frequency is back at %ld", freq_saved);
     }
     pvclock_close(&pc_pages);
     pages_close(&pf);
