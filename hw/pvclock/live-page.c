@@ -64,8 +64,8 @@ static bool within_a_second(struct pvcp_time a, struct pvcp_time b)
            (int64_t)NANOSECONDS_PER_SECOND;
 }
 
-bool pvclock_live_matches(PvclockPagesState *s,
-                          const struct pvcp_host_page *h)
+static bool pvclock_live_matches(PvclockPagesState *s,
+                                 const struct pvcp_host_page *h)
 {
     struct host_snapshot snap;
     char err[VVAR_ERR_LEN];
@@ -120,8 +120,8 @@ bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
     return false;
 }
 
-bool pvclock_live_matches(PvclockPagesState *s,
-                          const struct pvcp_host_page *h)
+static bool pvclock_live_matches(PvclockPagesState *s,
+                                 const struct pvcp_host_page *h)
 {
     return false;
 }
@@ -152,6 +152,7 @@ void pvclock_live_init(PvclockPagesState *s)
     memory_region_set_readonly(&s->live_mr, true);
     memory_region_add_subregion(&s->bar, PVCP_BAR_LIVE_PAGE, &s->live_mr);
     s->live_mapped = true;
+    s->live_refused = "host page 0 not read yet";
 }
 
 void pvclock_live_exit(PvclockPagesState *s)
@@ -165,32 +166,31 @@ void pvclock_live_exit(PvclockPagesState *s)
 }
 
 /*
- * May guests use it now?  Only while the unscaled domain is this host's
- * real TSC, so that the live page and host page 0 are the same clocks
- * (and the monotonic offsets apply to both).
+ * May guests use it with this copy of host page 0?  Only while the
+ * unscaled domain is this host's real TSC, so that the live page and
+ * page 0 are the same clocks (and the monotonic offsets apply to both).
  */
+const char *pvclock_live_refusal(PvclockPagesState *s,
+                                 const struct pvcp_host_page *pg)
+{
+    if (pg->counter_mode != PVCP_COUNTER_TSC) {
+        return "host page 0 does not count the TSC";
+    }
+    if (pg->flags & PVCP_HOST_F_SIMULATED) {
+        return "host page 0 is a simulated host (pvclock-helper "
+               "--simulate), not this one";
+    }
+    if (!pvclock_live_matches(s, pg)) {
+        return "host page 0's REALTIME or MONOTONIC_RAW is a second or "
+               "more from this host's (pages of another host?)";
+    }
+    return NULL;
+}
+
 bool pvclock_live_usable(PvclockPagesState *s, const char **why)
 {
-    if (!s->live_mapped) {
-        *why = NULL;
-        return false;
-    }
-    if (s->live_host_mode != PVCP_COUNTER_TSC) {
-        *why = "host page 0 does not count the TSC";
-        return false;
-    }
-    if (s->live_host_simulated) {
-        *why = "host page 0 is a simulated host (pvclock-helper "
-               "--simulate), not this one";
-        return false;
-    }
-    if (!s->live_host_matches) {
-        *why = "host page 0's REALTIME or MONOTONIC_RAW is a second or "
-               "more from this host's (pages of another host?)";
-        return false;
-    }
-    *why = NULL;
-    return true;
+    *why = s->live_mapped ? s->live_refused : NULL;
+    return s->live_mapped && !s->live_refused;
 }
 
 char *pvclock_live_status(PvclockPagesState *s)

@@ -170,13 +170,10 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
 
     if (have_pg) {
         s->last_host_dis = pg.disruptions;
-        s->live_host_mode = pg.counter_mode;
-        s->live_host_simulated = pg.flags & PVCP_HOST_F_SIMULATED;
-        s->live_host_matches = s->live_mapped && !s->live_host_simulated &&
-                               pg.counter_mode == PVCP_COUNTER_TSC &&
-                               pvclock_live_matches(s, &pg);
+        s->live_refused = s->live_mapped ? pvclock_live_refusal(s, &pg)
+                                         : NULL;
     } else if (!s->host || !s->host_ok) {
-        s->live_host_mode = PVCP_COUNTER_NONE;
+        s->live_refused = "no usable host pages";
     }
     host_dis = s->host ? s->last_host_dis : 0;
     /* a page 0 busy being written changes nothing here: keep what was */

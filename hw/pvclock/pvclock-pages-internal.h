@@ -140,9 +140,7 @@ struct PvclockPagesState {
     struct pvcp_live live_desc; /* what the offset page says when usable */
     char *live_why;             /* the layout, or why there is none */
     struct vvar_source *live_src;   /* where the kernel's words are */
-    uint32_t live_host_mode;    /* page 0's counter_mode, last read */
-    bool live_host_simulated;   /* page 0 is a simulated host's */
-    bool live_host_matches;     /* ... and its clocks are this host's */
+    const char *live_refused;   /* why page 0 rules it out, NULL: no */
 
     /* host pages (host-pages.c) */
     HostMemoryBackend *memdev;  /* memdev=, or NULL */
@@ -295,9 +293,12 @@ bool pvclock_live_usable(PvclockPagesState *s, const char **why);
  * kernel's lines and bases.  False, h untouched, otherwise.
  */
 bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h);
-/* Does page 0 (a usable copy) give this host's clocks, within a second? */
-bool pvclock_live_matches(PvclockPagesState *s,
-                          const struct pvcp_host_page *h);
+/*
+ * Why this copy of host page 0 rules the live page out (another host's
+ * clocks: simulated, not the TSC, a second or more off), or NULL.
+ */
+const char *pvclock_live_refusal(PvclockPagesState *s,
+                                 const struct pvcp_host_page *pg);
 /* For management: in use, mapped but not in use, or not mapped, why. */
 char *pvclock_live_status(PvclockPagesState *s);
 
