@@ -20,7 +20,8 @@ socket (its sealed memfd).  Round after round:
   device shows once the old ones are stale (pages-replaced grows);
 - every ~60 s a snapshot is saved (savevm, on a qcow2 image the guest
   carries for that along its migrations), and about 20 s later loaded
-  (loadvm), on whichever host the guest is then.
+  (loadvm), on whichever host the guest is then (runs shorter than
+  240 s scale both: a quarter and a twelfth of the run);
 
 Before and after each round the host exchanges REALTIME stamps with the
 guest (20 rounds) against the current host's pages: every guest value
@@ -179,6 +180,8 @@ def run(st, hs, tmp, seconds):
     qemu_stats = []             # (rss, fds) of each QEMU, 3 s into its life
     start = time.time()
     last_kill = last_snap = start
+    # a snapshot every 60 s, loaded 20 s later; shorter runs scale both
+    snap_every, load_after = min(60, seconds / 4), min(20, seconds / 12)
     snapshot = False
     life_start = time.time()
 
@@ -274,7 +277,7 @@ def run(st, hs, tmp, seconds):
             # a snapshot saved, or the saved one loaded
             if not SNAPSHOTS:
                 pass
-            elif time.time() - last_snap >= 60 and not snapshot:
+            elif time.time() - last_snap >= snap_every and not snapshot:
                 out = qmp.hmp("savevm soak")
                 counts["snapshots"] += 1
                 snapshot = "error" not in out.lower()
@@ -282,7 +285,7 @@ def run(st, hs, tmp, seconds):
                     bad.append("round %d: savevm: %s" % (r_no, out.strip()))
                 settle(qmp, "round %d after savevm" % r_no)
                 last_snap = time.time()
-            elif snapshot and time.time() - last_snap >= 20 and r_no % 3:
+            elif snapshot and time.time() - last_snap >= load_after and r_no % 3:
                 out = qmp.hmp("loadvm soak")
                 counts["loads"] += 1
                 if "error" in out.lower():
