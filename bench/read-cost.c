@@ -32,7 +32,7 @@ static const struct {
     { CLOCK_BOOTTIME, "boottime" },
 };
 
-static struct pvclock pc;
+static struct pvclock *pc;
 static volatile long sink;
 
 static double now_ns(void)
@@ -49,7 +49,7 @@ static double batch_lib(clockid_t c, long n)
     double t0 = now_ns();
 
     for (long i = 0; i < n; i++) {
-        pvclock_gettime(&pc, c, &ts);
+        pvclock_gettime(pc, c, &ts);
         sink += ts.tv_nsec;
     }
     return (now_ns() - t0) / n;
@@ -143,9 +143,9 @@ int main(int argc, char **argv)
         long batch = calls / rounds, sys_batch = batch / 10 + 1;
         struct timespec probe;
 
-        if (pvclock_gettime(&pc, clocks[c].id, &probe) != PVCLOCK_OK) {
+        if (pvclock_gettime(pc, clocks[c].id, &probe) != PVCLOCK_OK) {
             fprintf(stderr, "read-cost: %s: %s\n", clocks[c].name,
-                    pvclock_strerror(pvclock_gettime(&pc, clocks[c].id,
+                    pvclock_strerror(pvclock_gettime(pc, clocks[c].id,
                                                      &probe)));
             return 2;
         }
@@ -171,6 +171,6 @@ int main(int argc, char **argv)
         free(v);
         free(s);
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
     return 0;
 }

@@ -15,13 +15,13 @@
 
 int main(int argc, char **argv)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     struct timespec ts;
     int err = argc > 1 ? pvclock_open_host(&pc, argv[1])
                        : pvclock_open_guest(&pc, NULL);
 
     if (err == PVCLOCK_OK) {
-        err = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+        err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
     }
     if (err != PVCLOCK_OK && err != PVCLOCK_ESTALE) {
         fprintf(stderr, "example: %s\n", pvclock_strerror(err));
@@ -29,6 +29,6 @@ int main(int argc, char **argv)
     }
     printf("host CLOCK_REALTIME %lld.%09ld%s\n", (long long)ts.tv_sec,
            ts.tv_nsec, err == PVCLOCK_ESTALE ? " (stale)" : "");
-    pvclock_close(&pc);
+    pvclock_close(pc);
     return 0;
 }

@@ -8,13 +8,17 @@
  * CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW and CLOCK_BOOTTIME: no syscall, no
  * allocation, a seqcount retry over shared memory and one RDTSC.
  *
- *     struct pvclock pc;
+ *     struct pvclock *pc;
  *     struct timespec ts;
  *     int err = pvclock_open_guest(&pc, NULL);     // find the device
  *     if (err == PVCLOCK_OK)
- *         err = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+ *         err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
  *     if (err != PVCLOCK_OK)
  *         fprintf(stderr, "pvclock: %s\n", pvclock_strerror(err));
+ *     pvclock_close(pc);
+ *
+ * The handle is opaque: its layout may change between releases without
+ * breaking programs linked against libpvclock.so.1.
  */
 #ifndef LIBPVCLOCK_H
 #define LIBPVCLOCK_H
@@ -33,7 +37,7 @@ extern "C" {
 enum pvclock_error {
     PVCLOCK_OK = 0,
     PVCLOCK_ENOTMAPPED,     /* handle not opened (or closed) */
-    PVCLOCK_EOPEN,          /* open/mmap failed; see pvclock.saved_errno */
+    PVCLOCK_EOPEN,          /* open/mmap failed; errno says why */
     PVCLOCK_ENODEV,         /* no pvclock-pages PCI device found */
     PVCLOCK_ESIZE,          /* file or BAR smaller than the ABI needs */
     PVCLOCK_EMAGIC,         /* not a pvclock-pages page (bad magic) */
@@ -49,23 +53,22 @@ enum pvclock_error {
     PVCLOCK_ERRORS
 };
 
-struct pvclock {
-    const volatile struct pvcp_host_page *host[PVCP_HOST_PAGES];
-    const volatile struct pvcp_offset_page *offset; /* NULL on the host */
-    void *map;
-    size_t map_len;
-    int page;               /* host page in use, PVCP_PAGE_* */
-    int saved_errno;        /* errno of the failure behind PVCLOCK_EOPEN */
-    /* the BAR's live page (ABI 1.4), NULL on the host */
-    const volatile unsigned char *live;
-};
+/* A reader's handle: opened by pvclock_open_*(), freed by pvclock_close(). */
+struct pvclock;
+
+#if defined(__GNUC__) && defined(LIBPVCLOCK_BUILD)
+#define PVCLOCK_API __attribute__((visibility("default")))
+#else
+#define PVCLOCK_API
+#endif
 
 /*
  * Open the helper's pages (host side; the counter is the TSC): pages_path
  * is pvclock-helper's --socket (the pages memfd is asked for there) or
- * its --pages file.
+ * its --pages file.  On success *pc is the handle; on failure NULL, and
+ * after PVCLOCK_EOPEN errno says why.
  */
-int pvclock_open_host(struct pvclock *pc, const char *pages_path);
+PVCLOCK_API int pvclock_open_host(struct pvclock **pc, const char *pages_path);
 
 /*
  * Ask pvclock-helper --socket at socket_path for its pages: a read-only
@@ -76,36 +79,80 @@ int pvclock_open_host(struct pvclock *pc, const char *pages_path);
  * QEMU started with the descriptor, as memory-backend-file's
  * mem-path=/proc/self/fd/N).
  */
-int pvclock_pages_fd(const char *socket_path, int timeout_ms);
+PVCLOCK_API int pvclock_pages_fd(const char *socket_path, int timeout_ms);
 
 /*
- * Open the device's BAR (guest side).  resource_path is a sysfs
- * resource0 file; NULL finds the first pvclock-pages device.
+ * Open the device's BAR (guest side).  path is a sysfs resource0 file
+ * or a BAR image; NULL finds the first pvclock-pages device.  As
+ * pvclock_open_host() otherwise.
  */
-int pvclock_open_guest(struct pvclock *pc, const char *resource_path);
+PVCLOCK_API int pvclock_open_guest(struct pvclock **pc, const char *path);
+
+/*
+ * Pages the caller has mapped itself (a BAR image, pages it copied, a
+ * test's own memory): host, the PVCP_HOST_PAGES host pages in order;
+ * offset, the offset page (NULL: a host reader); live, the live page
+ * (NULL: none).  The memory must stay mapped until pvclock_close(),
+ * which does not unmap it.
+ */
+struct pvclock_memory {
+    const void *host;
+    const void *offset;
+    const void *live;
+};
+PVCLOCK_API int pvclock_open_memory(struct pvclock **pc,
+                                    const struct pvclock_memory *mem);
 
 /* Find the first device's resource0 path (1af4:10f0) in sysfs. */
-int pvclock_find_device(char *path, size_t len);
-
-void pvclock_close(struct pvclock *pc);
+PVCLOCK_API int pvclock_find_device(char *path, size_t len);
 
 /*
- * Choose a host page (PVCP_PAGE_*); by default the one the device
+ * The sysfs path of BAR `bar` of the index'th PCI device with these
+ * IDs (0 the first, in directory order): PVCLOCK_OK, PVCLOCK_ENODEV, or
+ * PVCLOCK_EINVAL if path is too short.  pvclock_find_device() is
+ * pvclock_find_pci(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID, 0, 0, ...).
+ */
+PVCLOCK_API int pvclock_find_pci(unsigned vendor, unsigned device,
+                                 unsigned index, unsigned bar, char *path,
+                                 size_t len);
+
+/* Free the handle (and unmap what the library mapped); NULL is a no-op. */
+PVCLOCK_API void pvclock_close(struct pvclock *pc);
+
+/*
+ * Choose a host page (PVCP_PAGE_*); -1, the default: the one the device
  * recommends, or page 0 on the host.
  */
-int pvclock_select_page(struct pvclock *pc, int page);
+PVCLOCK_API int pvclock_select_page(struct pvclock *pc, int page);
+
+/*
+ * Read the live page when it can answer (on, the default) or only the
+ * helper's pages (off): for tools that compare the two.
+ */
+PVCLOCK_API int pvclock_use_live(struct pvclock *pc, int on);
 
 /* clock_gettime() for the clocks pvclock-pages provides. */
-int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
-                    struct timespec *ts);
+PVCLOCK_API int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
+                                struct timespec *ts);
 
 /*
  * The same at a given counter value (the guest's TSC in a guest, the
  * host's TSC on the host) instead of a fresh RDTSC: for tests and for
  * timestamping counter values read elsewhere.
  */
-int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
-                       uint64_t counter, struct timespec *ts);
+PVCLOCK_API int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
+                                   uint64_t counter, struct timespec *ts);
+
+/*
+ * The pages behind a handle, for tools that print them: host page
+ * `page`, the offset page (NULL on the host) and the live page (NULL if
+ * none).  Read them under their seq, as the ABI header says.
+ */
+PVCLOCK_API const volatile struct pvcp_host_page *
+pvclock_host_page(const struct pvclock *pc, int page);
+PVCLOCK_API const volatile struct pvcp_offset_page *
+pvclock_offset_page(const struct pvclock *pc);
+PVCLOCK_API const volatile void *pvclock_live_page(const struct pvclock *pc);
 
 /* Snapshot of the status for tools: generation, status, helper epoch. */
 struct pvclock_info {
@@ -120,7 +167,8 @@ struct pvclock_info {
     uint64_t guest_counter_hz;
     uint64_t host_counter_hz;
 };
-int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info);
+PVCLOCK_API int pvclock_get_info(const struct pvclock *pc,
+                                 struct pvclock_info *info);
 
 /*
  * Does a read of clk now come from the live page, the host kernel's own
@@ -128,12 +176,12 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info);
  * 0 no (no live page, not for this clock or page, the host left the
  * TSC), or a negative error.
  */
-int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk);
+PVCLOCK_API int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk);
 
 /* A counter read ordered like the host vDSO's (LFENCE; RDTSC). */
-uint64_t pvclock_read_counter(void);
+PVCLOCK_API uint64_t pvclock_read_counter(void);
 
-const char *pvclock_strerror(int err);
+PVCLOCK_API const char *pvclock_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -88,7 +88,7 @@ int inspect_pages(const char *path, FILE *out)
         { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
         { CLOCK_BOOTTIME, "BOOTTIME" },
     };
-    struct pvclock pc;
+    struct pvclock *pc;
     int err = pvclock_open_host(&pc, path);
 
     if (err) {
@@ -98,13 +98,13 @@ int inspect_pages(const char *path, FILE *out)
     }
     fprintf(out, "pages file %s\n", path);
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        print_page(pc.host[i], i, out);
+        print_page(pvclock_host_page(pc, i), i, out);
     }
     for (int p = 0; p < PVCP_HOST_PAGES; p++) {
-        if (pc.host[p]->counter_mode == PVCP_COUNTER_NONE) {
+        if (pvclock_host_page(pc, p)->counter_mode == PVCP_COUNTER_NONE) {
             continue;
         }
-        pvclock_select_page(&pc, p);
+        pvclock_select_page(pc, p);
         fprintf(out, "%-14s %-22s %-22s %s\n", "clock", p == 0 ?
                 "pvclock (page 0)" : p == 1 ? "page 1 (smeared)" :
                 p == 2 ? "page 2 (scaled)" : "page 3 (scaled, smeared)",
@@ -112,7 +112,7 @@ int inspect_pages(const char *path, FILE *out)
         for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
             struct timespec pv = { 0, 0 }, sys;
 
-            err = pvclock_gettime(&pc, clocks[i].id, &pv);
+            err = pvclock_gettime(pc, clocks[i].id, &pv);
             clock_gettime(clocks[i].id, &sys);
             fprintf(out, "%-14s %11lld.%09ld %11lld.%09ld %s\n",
                     clocks[i].name, (long long)pv.tv_sec, pv.tv_nsec,
@@ -120,6 +120,6 @@ int inspect_pages(const char *path, FILE *out)
                     pvclock_strerror(err));
         }
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
     return 0;
 }

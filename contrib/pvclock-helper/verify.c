@@ -57,7 +57,7 @@ static long verify_clock(struct pvclock *pc, clockid_t id, long rounds,
 
 int verify_pages(const char *path, long rounds, FILE *out)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     int err = pvclock_open_host(&pc, path), bad = 0;
 
     if (err) {
@@ -66,13 +66,13 @@ int verify_pages(const char *path, long rounds, FILE *out)
         return 2;
     }
     for (int page = 0; page < 2; page++) {
-        pvclock_select_page(&pc, page);
+        pvclock_select_page(pc, page);
         for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
             long errors = 0, outside;
             int first_err = 0;
             int64_t widest = 0;
 
-            outside = verify_clock(&pc, clocks[c].id, rounds, &errors,
+            outside = verify_clock(pc, clocks[c].id, rounds, &errors,
                                    &first_err, &widest);
             fprintf(out, "verify: page %d %-13s %ld rounds, %ld outside "
                     "clock_gettime(), %ld errors%s%s, widest bracket %"
@@ -82,7 +82,7 @@ int verify_pages(const char *path, long rounds, FILE *out)
             bad |= outside || errors;
         }
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
     fprintf(out, "verify: %s\n", bad ? "FAILED" : "all readings inside");
     return bad ? 1 : 0;
 }

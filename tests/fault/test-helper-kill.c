@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     int64_t last[5] = { 0 };
     long backward = 0, errors = 0, reads = 0;
     double killed_at, stale_seen = 0;
-    struct pvclock pc;
+    struct pvclock *pc;
     pid_t helper;
     int err = -1;
 
@@ -72,9 +72,9 @@ int main(int argc, char **argv)
         if (!err) {
             struct timespec ts;
 
-            err = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+            err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
             if (err) {
-                pvclock_close(&pc);
+                pvclock_close(pc);
             }
         }
     }
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
         while (mono_s() < end) {
             for (int c = 0; c < 5; c++) {
                 struct timespec ts;
-                int e = pvclock_gettime(&pc, clocks[c], &ts);
+                int e = pvclock_gettime(pc, clocks[c], &ts);
 
                 if (e && e != PVCLOCK_ESTALE) {
                     errors++;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
            "restart (%ld)", backward);
     kill(helper, SIGTERM);
     waitpid(helper, NULL, 0);
-    pvclock_close(&pc);
+    pvclock_close(pc);
     unlink(pages);
     rmdir(dir);
     return tap_done();

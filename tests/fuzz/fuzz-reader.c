@@ -71,7 +71,7 @@ static int live_may_answer(const struct pvclock *pc, int page)
 {
     const struct pvcp_offset_page *op = (const void *)(bar + 0x4000);
 
-    return pc->live && op->abi_minor >= 4 &&
+    return pvclock_live_page(pc) && op->abi_minor >= 4 &&
            (op->live.flags & PVCP_LIVE_F_VALID) &&
            op->live.version == PVCP_LIVE_VERSION &&
            !(page & PVCP_PAGE_SCALED);
@@ -112,10 +112,37 @@ static void check_used(int guest, int page, clockid_t clk)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     uint64_t counter = 0;
     int guest = size > 0 && (data[0] & 1);
 
+    struct pvclock_memory mem = {
+        .host = bar,
+        .offset = guest ? bar + PVCP_BAR_OFFSET_PAGE : NULL,
+        /* the live page (ABI 1.4): arbitrary descriptor and page bytes too */
+        .live = guest && (data[0] & 4) ? bar + PVCP_BAR_LIVE_PAGE : NULL,
+    };
+
+    /*
+     * Open over valid headers, then let the input overwrite everything:
+     * the reader must cope with pages that change after they were
+     * opened, which is all a fuzzer can do to it past open.
+     */
+    memset(bar, 0, sizeof(bar));
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        struct pvcp_host_page *h = (void *)(bar + i * PVCP_PAGE_SIZE);
+
+        h->magic = PVCP_HOST_MAGIC;
+        h->abi_major = PVCP_ABI_MAJOR;
+        h->page_index = (uint32_t)i;
+    }
+    ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->magic =
+        PVCP_OFFSET_MAGIC;
+    ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->abi_major =
+        PVCP_ABI_MAJOR;
+    if (pvclock_open_memory(&pc, &mem) != PVCLOCK_OK) {
+        abort();
+    }
     memset(bar, 0, sizeof(bar));
     memcpy(bar, data, size < sizeof(bar) ? size : sizeof(bar));
     if (size >= sizeof(bar) + 8) {
@@ -126,21 +153,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pvcp_page_seal((struct pvcp_host_page *)(bar + i * 4096));
         }
     }
-    memset(&pc, 0, sizeof(pc));
-    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
-        pc.host[i] = (const void *)(bar + i * PVCP_PAGE_SIZE);
-    }
-    pc.offset = guest ? (const void *)(bar + PVCP_BAR_OFFSET_PAGE) : NULL;
-    /* the live page (ABI 1.4): arbitrary descriptor and page bytes too */
-    pc.live = guest && (data[0] & 4) ? bar + PVCP_BAR_LIVE_PAGE : NULL;
-    pc.map = bar;
-    pc.map_len = sizeof(bar);
 
     for (int page = -1; page < PVCP_HOST_PAGES; page++) {
-        pc.page = page;
+        pvclock_select_page(pc, page);
         for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
             struct timespec ts;
-            int err = pvclock_gettime_at(&pc, clocks[c], counter, &ts);
+            int err = pvclock_gettime_at(pc, clocks[c], counter, &ts);
 
             if (err == PVCLOCK_OK || err == PVCLOCK_ESTALE) {
                 int used = page;
@@ -152,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     used = guest && op->recommended_page < PVCP_HOST_PAGES
                            ? (int)op->recommended_page : 0;
                 }
-                if (live_may_answer(&pc, used)) {
+                if (live_may_answer(pc, used)) {
                     check_offset_usable(used);
                 } else {
                     check_used(guest, used, clocks[c]);
@@ -161,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
             }
-            err = pvclock_gettime(&pc, clocks[c], &ts);
+            err = pvclock_gettime(pc, clocks[c], &ts);
             if ((err == PVCLOCK_OK || err == PVCLOCK_ESTALE) &&
                 (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)) {
                 abort();
@@ -171,8 +189,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         struct pvclock_info info;
 
-        pc.page = -1;
-        (void)pvclock_get_info(&pc, &info);
+        pvclock_select_page(pc, -1);
+        (void)pvclock_get_info(pc, &info);
     }
+    pvclock_close(pc);
     return 0;
 }

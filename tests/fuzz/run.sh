@@ -17,12 +17,12 @@ R=$PVCLOCK_ROOT
 common=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -I"$R/include" -I"$R/contrib/libpvclock" -I"$R/contrib/pvclock-helper" -I"$R/contrib/compat"
         -DSEQ_SPIN_LIMIT=64 -DVVAR_SPIN_LIMIT=64)
-clang "${common[@]}" "$R/tests/fuzz/fuzz-reader.c" "$R/contrib/libpvclock/pvclock.c" \
+clang "${common[@]}" "$R/tests/fuzz/fuzz-reader.c" "$R/contrib/libpvclock/"{open,read}.c \
     -o "$out/fuzz-reader" 2> "$out/build-reader.log"
 ok $? "fuzz-reader builds with clang -fsanitize=fuzzer,address,undefined"
 clang "${common[@]}" "$R/tests/fuzz/fuzz-vvar.c" "$R/hw/pvclock/vvar.c" \
     "$R/contrib/pvclock-helper/"{pages,derive,leap,sim}.c \
-    "$R/contrib/libpvclock/pvclock.c" -o "$out/fuzz-vvar" 2> "$out/build-vvar.log"
+    "$R/contrib/libpvclock/"{open,read}.c -o "$out/fuzz-vvar" 2> "$out/build-vvar.log"
 ok $? "fuzz-vvar builds"
 
 # seeds: a real pages file, a zero page, and this host's vvar layout

@@ -39,7 +39,7 @@
 #define SLEW_PPM        100
 #define SLEW_MAX_S      5
 
-static struct pvclock pc;
+static struct pvclock *pc;
 static struct pages_file pf;
 static struct vvar_source src;
 static long exchanges;
@@ -93,7 +93,7 @@ static void *publisher(void *arg)
             memset(&page, 0, sizeof(page));
             pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
             /* the page still published vs the live data, same TSC */
-            if (pvclock_gettime_at(&pc, CLOCK_REALTIME, tsc, &pub) ==
+            if (pvclock_gettime_at(pc, CLOCK_REALTIME, tsc, &pub) ==
                 PVCLOCK_OK) {
                 struct pvcp_time live = pvcp_clock_at(
                     &page.hres, &page.hres_base[PVCP_HRES_REALTIME],
@@ -102,7 +102,7 @@ static void *publisher(void *arg)
                 int64_t d = (int64_t)(live.sec - pub.tv_sec) * 1000000000 +
                             ((int64_t)live.nsec - pub.tv_nsec);
 
-                uint32_t old_mult = pc.host[0]->hres.mult;
+                uint32_t old_mult = pvclock_host_page(pc, 0)->hres.mult;
                 uint32_t dm = page.hres.mult > old_mult ?
                               page.hres.mult - old_mult :
                               old_mult - page.hres.mult;
@@ -178,7 +178,7 @@ static void *lib_side(void *arg)
                                             memory_order_acquire);
         struct timespec ts;
         int64_t now;
-        int e = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+        int e = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
 
         if (e != PVCLOCK_OK) {
             r->errors++;
@@ -355,7 +355,7 @@ int main(void)
     tap_diag("publisher: kernel update period %llu ns, %llu spins",
              (unsigned long long)atomic_load(&pacer_period),
              (unsigned long long)atomic_load(&pacer_spins));
-    pvclock_close(&pc);
+    pvclock_close(pc);
     pages_close(&pf);
     unlink(path);
     rmdir(dir);

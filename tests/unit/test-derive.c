@@ -112,7 +112,7 @@ static void test_smear(void)
 {
     char dir[] = "/tmp/pvclock-test-derive-XXXXXX", path[128], err[128];
     struct pages_file pf;
-    struct pvclock pc;
+    struct pvclock *pc;
     struct pvcp_host_page p;
     const uint64_t utc = 1483228800;
     struct leap_event ev = { 1, 36, utc, 0 };
@@ -127,7 +127,7 @@ static void test_smear(void)
     snprintf(path, sizeof(path), "%s/pages", dir);
     pages_open(&pf, path, err, sizeof(err));
     pvclock_open_host(&pc, path);
-    pvclock_select_page(&pc, PVCP_PAGE_UNSCALED_SMEARED);
+    pvclock_select_page(pc, PVCP_PAGE_UNSCALED_SMEARED);
 
     for (int leap = 1; leap >= -1; leap -= 2) {
         ev.leap = leap;
@@ -142,15 +142,15 @@ static void test_smear(void)
                "smear %+d: window noon to noon, %u s, counters at its ends",
                leap, p.smear.duration_s);
 
-        pvclock_gettime_at(&pc, CLOCK_REALTIME, start - 1, &ts);
+        pvclock_gettime_at(pc, CLOCK_REALTIME, start - 1, &ts);
         tap_ok(ts.tv_sec == (time_t)(utc - 43200 - 1) &&
                ts.tv_nsec == 999999999,
                "smear %+d: before the window, REALTIME unsmeared", leap);
-        pvclock_gettime_at(&pc, CLOCK_REALTIME, end, &ts);
+        pvclock_gettime_at(pc, CLOCK_REALTIME, end, &ts);
         tap_ok(ts.tv_sec == (time_t)(utc + 43200) && ts.tv_nsec == 0,
                "smear %+d: at noon after, exactly the new UTC (%lld.%09ld)",
                leap, (long long)ts.tv_sec, ts.tv_nsec);
-        pvclock_gettime_at(&pc, CLOCK_REALTIME,
+        pvclock_gettime_at(pc, CLOCK_REALTIME,
                            start + (end - start) / 2, &ts);
         tap_ok(llabs((long long)(ts.tv_sec - (time_t)utc) * (long long)NS +
                      ts.tv_nsec - (leap > 0 ? 0 : 0)) <= 500000001,
@@ -166,7 +166,7 @@ static void test_smear(void)
             uint64_t probes[] = { c, c + 1, c + 86401, c + 86402 };
 
             for (int k = 0; k < 4; k++) {
-                if (pvclock_gettime_at(&pc, CLOCK_REALTIME, probes[k], &ts)) {
+                if (pvclock_gettime_at(pc, CLOCK_REALTIME, probes[k], &ts)) {
                     errors++;
                 }
                 if (ts.tv_sec < prev.tv_sec ||
@@ -180,9 +180,9 @@ static void test_smear(void)
             uint64_t base = at == 0 ? start : at == 1 ? (start + end) / 2
                                                        : end;
 
-            pvclock_gettime_at(&pc, CLOCK_REALTIME, base - 200000, &prev);
+            pvclock_gettime_at(pc, CLOCK_REALTIME, base - 200000, &prev);
             for (c = base - 200000; c < base + 200000; c++) {
-                pvclock_gettime_at(&pc, CLOCK_REALTIME, c, &ts);
+                pvclock_gettime_at(pc, CLOCK_REALTIME, c, &ts);
                 if (ts.tv_sec < prev.tv_sec ||
                     (ts.tv_sec == prev.tv_sec && ts.tv_nsec < prev.tv_nsec)) {
                     backwards++;
@@ -194,7 +194,7 @@ static void test_smear(void)
                "smear %+d: smeared REALTIME never goes backwards (%ld "
                "backward steps, %ld errors)", leap, backwards, errors);
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
     pages_close(&pf);
     unlink(path);
     rmdir(dir);

@@ -205,7 +205,7 @@ int main(void)
     char err[VVAR_ERR_LEN], path[] = "/tmp/pvclock-test-exact-XXXXXX";
     struct vvar_source live;
     struct vdso_oracle o;
-    struct pvclock pc;
+    struct pvclock *pc;
     struct host_snapshot s;
     struct pvcp_host_page *file;
     long mismatches[NCLOCKS] = { 0 }, total = 0, live_checked = 0,
@@ -279,7 +279,7 @@ int main(void)
             } else {
                 o.gettime(clocks[c], &k);
             }
-            err_lib = pvclock_gettime_at(&pc, clocks[c], 0, &lib);
+            err_lib = pvclock_gettime_at(pc, clocks[c], 0, &lib);
             if (err_lib || k.tv_sec != lib.tv_sec ||
                 k.tv_nsec != lib.tv_nsec) {
                 if (mismatches[c]++ < 3) {
@@ -318,7 +318,7 @@ int main(void)
         put_page(file, &s);
 
         vdso_oracle_gettime(&o, &s, CLOCK_REALTIME, &k);
-        rc = pvclock_gettime_at(&pc, CLOCK_REALTIME, 0, &lib);
+        rc = pvclock_gettime_at(pc, CLOCK_REALTIME, 0, &lib);
         tap_ok(rc == PVCLOCK_OK && k.tv_sec == lib.tv_sec && k.tv_nsec == lib.tv_nsec &&
                k.tv_sec == 1700000000 && k.tv_nsec == 123456789,
                "past 2^32 s the seconds wrap as the kernel's do: vDSO "
@@ -352,7 +352,7 @@ int main(void)
             continue;
         }
         live_checked++;
-        if (pvclock_gettime_at(&pc, CLOCK_REALTIME, before, &lib) ||
+        if (pvclock_gettime_at(pc, CLOCK_REALTIME, before, &lib) ||
             lib.tv_sec != k.tv_sec || lib.tv_nsec != k.tv_nsec) {
             live_mismatch++;
         }
@@ -361,7 +361,7 @@ int main(void)
            "kvm-clock stage over the live TSC: %ld of %ld matched the "
            "kernel vDSO", live_checked - live_mismatch, live_checked);
 
-    pvclock_close(&pc);
+    pvclock_close(pc);
     munmap(file, PVCP_FILE_SIZE);
     unlink(path);
     vdso_oracle_fini(&o);

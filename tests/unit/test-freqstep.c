@@ -54,8 +54,8 @@
 
 static struct vvar_source src;
 static struct pages_file pf;
-static struct pvclock pc_pages;     /* the helper's pages file */
-static struct pvclock pc;           /* the guest view under test */
+static struct pvclock *pc_pages;     /* the helper's pages file */
+static struct pvclock *pc;           /* the guest view under test */
 static struct pvcp_offset_page offset_page;
 static uint64_t interval_ns;
 static bool track_ticks;
@@ -174,7 +174,7 @@ static void sample_lag(struct side *r)
         return;
     }
     tsc = vvar_read_tsc();
-    if (pvclock_gettime_at(&pc, CLOCK_REALTIME, tsc, &ts) != PVCLOCK_OK ||
+    if (pvclock_gettime_at(pc, CLOCK_REALTIME, tsc, &ts) != PVCLOCK_OK ||
         vvar_peek_seq(&src) != snap.seq) {
         return;
     }
@@ -197,7 +197,7 @@ static void *lib_side(void *arg)
         struct timespec ts;
         int64_t now;
 
-        if (pvclock_gettime(&pc, CLOCK_REALTIME, &ts) != PVCLOCK_OK) {
+        if (pvclock_gettime(pc, CLOCK_REALTIME, &ts) != PVCLOCK_OK) {
             r->errors++;
             continue;
         }
@@ -238,7 +238,7 @@ static void run_half(double seconds, struct half *h)
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     h->steps = atomic_load(&steps);
-    h->live_used = pvclock_live_in_use(&pc, CLOCK_REALTIME) == 1;
+    h->live_used = pvclock_live_in_use(pc, CLOCK_REALTIME) == 1;
 }
 
 /* The offset page a device writes for guest counter = host TSC. */
@@ -265,10 +265,17 @@ static void make_offset_page(int live)
 /* A guest's handle over the pages file, the offset page and maybe live. */
 static void make_handle(int live)
 {
+    struct pvclock_memory mem = {
+        .host = (const void *)pvclock_host_page(pc_pages, 0),
+        .offset = &offset_page,
+        .live = live ? src.vvar : NULL,
+    };
+
     make_offset_page(live);
-    pc = pc_pages;
-    pc.offset = &offset_page;
-    pc.live = live ? src.vvar : NULL;
+    pvclock_close(pc);
+    if (pvclock_open_memory(&pc, &mem) != PVCLOCK_OK) {
+        abort();
+    }
 }
 
 static void report(const char *name, const struct half *h)
@@ -329,7 +336,7 @@ int main(void)
     pthread_create(&pub, NULL, publisher, NULL);
 
     make_handle(1);
-    tap_ok(pvclock_live_in_use(&pc, CLOCK_REALTIME) == 1,
+    tap_ok(pvclock_live_in_use(pc, CLOCK_REALTIME) == 1,
            "the guest view reads the live page (layout %s)",
            src.layout->name);
     run_half(seconds, &live);
@@ -383,7 +390,7 @@ int main(void)
         tap_ok(!freq_changed && tx.freq == freq_saved,
                "the host frequency is back at %ld", freq_saved);
     }
-    pvclock_close(&pc_pages);
+    pvclock_close(pc_pages);
     pages_close(&pf);
     unlink(path);
     rmdir(dir);

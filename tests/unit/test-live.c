@@ -42,7 +42,7 @@ int main(void)
     struct host_snapshot snap;
     struct pvcp_host_page page;
     struct pages_file pf;
-    struct pvclock pc;
+    struct pvclock *pc;
     int64_t worst_width = 0;
 
     if (vvar_open(&src, err) < 0) {
@@ -80,7 +80,7 @@ int main(void)
             clock_gettime(clocks[c].id, &before);
             tsc = pvclock_read_counter();
             clock_gettime(clocks[c].id, &after);
-            if (pvclock_gettime_at(&pc, clocks[c].id, tsc, &lib)) {
+            if (pvclock_gettime_at(pc, clocks[c].id, tsc, &lib)) {
                 errors++;
                 continue;
             }
@@ -115,16 +115,16 @@ int main(void)
             pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
             pages_publish(&pf, pg, &page);
         }
-        pvclock_select_page(&pc, pg);
+        pvclock_select_page(pc, pg);
         for (long i = 0; i < ROUNDS / 4; i++) {
             size_t c = (size_t)i % (sizeof(clocks) / sizeof(clocks[0]));
             struct timespec lo, fast, hi;
             uint64_t before = pvclock_read_counter();
-            int e1 = pvclock_gettime(&pc, clocks[c].id, &fast);
+            int e1 = pvclock_gettime(pc, clocks[c].id, &fast);
             uint64_t after = pvclock_read_counter();
 
-            if (e1 || pvclock_gettime_at(&pc, clocks[c].id, before, &lo) ||
-                pvclock_gettime_at(&pc, clocks[c].id, after, &hi)) {
+            if (e1 || pvclock_gettime_at(pc, clocks[c].id, before, &lo) ||
+                pvclock_gettime_at(pc, clocks[c].id, after, &hi)) {
                 errors++;
                 continue;
             }
@@ -136,9 +136,9 @@ int main(void)
                "with the general path (%d rounds, %ld outside, %ld errors)",
                pg, ROUNDS / 4, outside, errors);
     }
-    pvclock_select_page(&pc, 0);
+    pvclock_select_page(pc, 0);
 
-    pvclock_close(&pc);
+    pvclock_close(pc);
     pages_close(&pf);
     unlink(path);
     rmdir(dir);

@@ -74,7 +74,7 @@ static int64_t ns_of(const struct timespec *ts)
 
 static void test_host_fast_path(struct bar_image *img)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     struct timespec ts;
     int err;
 
@@ -84,41 +84,41 @@ static void test_host_fast_path(struct bar_image *img)
     tap_ok(err == PVCLOCK_OK, "open host pages file (%s)",
            pvclock_strerror(err));
 
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 1500, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 1500, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 2000,
            "REALTIME = base + 1500 cycles at 1 ns/cycle (%lld.%09ld)",
            (long long)ts.tv_sec, ts.tv_nsec);
-    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC_RAW, 1000000 + 1, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_MONOTONIC_RAW, 1000000 + 1, &ts);
     tap_ok(err == 0 && ts.tv_sec == 100 && ts.tv_nsec == 0,
            "MONOTONIC_RAW carries nanoseconds into seconds");
-    err = pvclock_gettime_at(&pc, CLOCK_TAI, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_TAI, 1000000, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000037 && ts.tv_nsec == 0,
            "TAI uses its own base");
-    err = pvclock_gettime_at(&pc, CLOCK_BOOTTIME, 1000000 + 7, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_BOOTTIME, 1000000 + 7, &ts);
     tap_ok(err == 0 && ts.tv_sec == 150 && ts.tv_nsec == 7,
            "BOOTTIME uses its own base");
 
     /* Negative motion: a counter just behind cycle_last gives the base. */
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 - 3, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 - 3, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 500,
            "counter behind cycle_last clamps to the base, as the vDSO");
 
-    err = pvclock_gettime_at(&pc, CLOCK_PROCESS_CPUTIME_ID, 0, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_PROCESS_CPUTIME_ID, 0, &ts);
     tap_ok(err == PVCLOCK_ECLOCK, "CPU-time clocks are refused");
 
-    pvclock_select_page(&pc, 1);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    pvclock_select_page(pc, 1);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_EUNPUBLISHED, "unpublished page: %s",
            pvclock_strerror(err));
-    pvclock_close(&pc);
-    err = pvclock_gettime(&pc, CLOCK_REALTIME, &ts);
+    pvclock_close(pc);
+    err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
     tap_ok(err == PVCLOCK_ENOTMAPPED, "closed handle: %s",
            pvclock_strerror(err));
 }
 
 static void test_overflow_paths(struct bar_image *img)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     struct timespec ts;
     /* mult 3 << 30, shift 31: 1.5 ns per cycle; product overflows 2^64 */
     uint64_t delta = (1ull << 40) + 12345;
@@ -134,20 +134,20 @@ static void test_overflow_paths(struct bar_image *img)
     pvclock_open_host(&pc, tmpl);
 
     exact = ((unsigned __int128)delta * (3u << 30)) >> 31;
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + delta, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + delta, &ts);
     tap_ok(err == 0 && (unsigned __int128)(ns_of(&ts) -
                                            1700000000ll * 1000000000ll) ==
            exact, "delta beyond max_cycles takes the exact 128-bit path");
 
-    pvclock_close(&pc);
+    pvclock_close(pc);
     img->host[0].flags |= PVCP_HOST_F_MUL_WRAPS;
     write_image(img, PVCP_FILE_SIZE);
     pvclock_open_host(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + delta, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + delta, &ts);
     tap_ok(err == 0 && (uint64_t)(ns_of(&ts) - 1700000000ll * 1000000000ll)
            == ((delta * (3ull << 30)) >> 31),
            "hosts without overflow protection: the 64-bit product wraps");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 }
 
 static void test_kvmclock_stage(struct bar_image *img)
@@ -156,7 +156,7 @@ static void test_kvmclock_stage(struct bar_image *img)
         .tsc_timestamp = 1000, .system_time = 5000,
         .tsc_to_system_mul = 1u << 31, .tsc_shift = 1,
     };
-    struct pvclock pc;
+    struct pvclock *pc;
     struct timespec ts;
     int err;
 
@@ -182,15 +182,15 @@ static void test_kvmclock_stage(struct bar_image *img)
     img->host[0].kvmclock.tsc_shift = 0;
     write_image(img, PVCP_FILE_SIZE);
     pvclock_open_host(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 4000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 4000, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 2500,
            "kvm-clock host: TSC -> kvmclock ns -> REALTIME");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 }
 
 static void test_guest_offset_page(struct bar_image *img)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     struct pvclock_info info;
     struct timespec ts;
     int err;
@@ -205,23 +205,23 @@ static void test_guest_offset_page(struct bar_image *img)
     tap_ok(err == 0, "open a BAR image as a guest (%s)",
            pvclock_strerror(err));
 
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 510,
            "guest counter minus the offset is the host counter");
-    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC, 1000000 + 5000 + 1, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_MONOTONIC, 1000000 + 5000 + 1, &ts);
     tap_ok(err == 0 && ts.tv_sec == 111 && ts.tv_nsec == 0,
            "MONOTONIC gets the timens offset, normalised");
-    err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC_RAW, 1000000 + 5000 + 1,
+    err = pvclock_gettime_at(pc, CLOCK_MONOTONIC_RAW, 1000000 + 5000 + 1,
                              &ts);
     tap_ok(err == 0 && ts.tv_sec == 50 && ts.tv_nsec == 0,
            "MONOTONIC_RAW gets its own (negative) offset");
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 5000, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 500,
            "REALTIME gets no timens offset");
-    err = pvclock_get_info(&pc, &info);
+    err = pvclock_get_info(pc, &info);
     tap_ok(err == 0 && info.generation == 1 &&
            info.status == PVCP_STATUS_VALID, "info reports generation 1");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     /* A scaled transform: the host runs 1.5x the guest (mult 3 << 31). */
     memset(&img->offset.ref_xform[0], 0, sizeof(img->offset.ref_xform[0]));
@@ -231,10 +231,10 @@ static void test_guest_offset_page(struct bar_image *img)
     memset(&img->offset.xform[0], 0, sizeof(img->offset.xform[0]));
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == 0 && ts.tv_nsec == 500 + 500000,
            "scaled transform: host = guest * 1.5");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     /*
      * Through a reference point, with the fraction there and a guest
@@ -246,20 +246,20 @@ static void test_guest_offset_page(struct bar_image *img)
     img->offset.ref_xform[0].frac_ref = 1ull << 30;         /* 0.25 */
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000 + 3, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000 + 3, &ts);
     tap_ok(err == 0 && ts.tv_nsec == 500 + 1000000 + 4, "reference point: 3 "
            "guest counts after it are 4 host counts (4.75, floored)");
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000 - 3, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000 - 3, &ts);
     tap_ok(err == 0 && ts.tv_nsec == 500 + 1000000 - 5,
            "reference point: 3 guest counts before it are -5 host counts "
            "(-4.25, floored), ts %ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
     img->offset.ref_xform[0].frac_bits = 65;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000, &ts);
     tap_ok(err == PVCLOCK_EBADPAGE, "frac_bits beyond 64 refused: %s",
            pvclock_strerror(err));
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     /*
      * An offset page of an ABI 1.2 writer (an older QEMU): its unscaled
@@ -271,47 +271,46 @@ static void test_guest_offset_page(struct bar_image *img)
     img->offset.abi_minor = 2;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
     tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 510,
            "ABI 1.2 offset page: its unscaled transform");
     img->offset.xform[0].mult = 3ull << 31;
     img->offset.xform[0].frac_bits = 32;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_EBADPAGE, "ABI 1.2 offset page: its scaled "
            "transform refused: %s", pvclock_strerror(err));
-    pvclock_close(&pc);
+    pvclock_close(pc);
     img->offset.abi_minor = PVCP_ABI_MINOR;
 
     bar_image_offset(img, 0);
     img->offset.status = PVCP_STATUS_UNRELIABLE;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_EUNRELIABLE, "unreliable status: %s",
            pvclock_strerror(err));
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     img->offset.status = PVCP_STATUS_INVALID;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_ENOTVALID, "invalid status: %s",
            pvclock_strerror(err));
-    pvclock_close(&pc);
+    pvclock_close(pc);
 }
 
 static void test_errors(struct bar_image *img)
 {
-    struct pvclock pc;
+    struct pvclock *pc;
     struct timespec ts = { 0, 0 };
     int err;
 
     err = pvclock_open_host(&pc, "/nonexistent/pvclock/pages");
-    tap_ok(err == PVCLOCK_EOPEN && pc.saved_errno == ENOENT,
-           "missing file: %s (errno %d)", pvclock_strerror(err),
-           pc.saved_errno);
+    tap_ok(err == PVCLOCK_EOPEN && errno == ENOENT,
+           "missing file: %s (errno %d)", pvclock_strerror(err), errno);
 
     init_image(img);
     write_image(img, 100);
@@ -337,22 +336,22 @@ static void test_errors(struct bar_image *img)
     write_image(img, PVCP_FILE_SIZE);
     err = pvclock_open_host(&pc, tmpl);
     tap_ok(err == PVCLOCK_OK, "newer ABI minor is accepted");
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1, &ts);
     tap_ok(err == PVCLOCK_EBADPAGE, "shift 64 is refused: %s",
            pvclock_strerror(err));
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     init_image(img);
     img->host[0].heartbeat_counter = 1000;
     img->host[0].stale_after = 500;
     write_image(img, PVCP_FILE_SIZE);
     pvclock_open_host(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_ESTALE && ts.tv_sec == 1700000000,
            "heartbeat too old: stale, time still filled");
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1400, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1400, &ts);
     tap_ok(err == PVCLOCK_OK, "within stale_after of the heartbeat: ok");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     init_image(img);
     img->host[0].seq = 3;   /* a writer that never finishes */
@@ -363,7 +362,7 @@ static void test_errors(struct bar_image *img)
         int64_t took;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+        err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         took = (t1.tv_sec - t0.tv_sec) * 1000000000ll + t1.tv_nsec -
                t0.tv_nsec;
@@ -372,7 +371,7 @@ static void test_errors(struct bar_image *img)
                "seq stuck odd (a writer died mid-write): %s after %.3f ms "
                "(bound 100 ms)", pvclock_strerror(err), took / 1e6);
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     /*
      * Damage that keeps the header and an even seq: the check words
@@ -387,14 +386,14 @@ static void test_errors(struct bar_image *img)
 
         write_raw(&sec, sizeof(sec), offsetof(struct pvcp_host_page,
                   hres_base[PVCP_HRES_REALTIME].sec), 0);
-        err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+        err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
         tap_ok(err == PVCLOCK_EBADPAGE, "REALTIME base scribbled, check "
                "words not: %s", pvclock_strerror(err));
-        err = pvclock_gettime_at(&pc, CLOCK_MONOTONIC, 1000000, &ts);
+        err = pvclock_gettime_at(pc, CLOCK_MONOTONIC, 1000000, &ts);
         tap_ok(err == PVCLOCK_EBADPAGE, "the same page's MONOTONIC, read "
                "on the general path (check_aux covers every base): %s",
                pvclock_strerror(err));
-        err = pvclock_gettime(&pc, CLOCK_MONOTONIC, &ts);
+        err = pvclock_gettime(pc, CLOCK_MONOTONIC, &ts);
         tap_ok(err == PVCLOCK_OK, "the fast path checks only what it "
                "reads: MONOTONIC's words are intact, so it is computed");
 
@@ -409,21 +408,21 @@ static void test_errors(struct bar_image *img)
                 CLOCK_BOOTTIME, CLOCK_TAI
             };
 
-            err = pvclock_gettime(&pc, ids[c], &ts);
+            err = pvclock_gettime(pc, ids[c], &ts);
             tap_ok(err == PVCLOCK_EBADPAGE, "line and bases overwritten: "
                    "clock %d refused, fast path too: %s", (int)ids[c],
                    pvclock_strerror(err));
         }
     }
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     init_image(img);
     img->host[0].abi_minor = 1;     /* an ABI 1.1 helper: no check words */
     write_raw(img, PVCP_FILE_SIZE, 0, O_TRUNC);
     pvclock_open_host(&pc, tmpl);
-    err = pvclock_gettime_at(&pc, CLOCK_REALTIME, 1000000, &ts);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_OK, "ABI 1.1 page without check words: read");
-    pvclock_close(&pc);
+    pvclock_close(pc);
 
     tap_ok(strcmp(pvclock_strerror(-1), "unknown pvclock error") == 0 &&
            strcmp(pvclock_strerror(PVCLOCK_ERRORS), "unknown pvclock error")

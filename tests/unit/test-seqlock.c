@@ -29,7 +29,7 @@
 #define COUNTER  1000000ull
 
 static struct pages_file pf;
-static struct pvclock pc;
+static struct pvclock *pc;
 static _Atomic int stop;
 static _Atomic long torn, reads, errors;
 #ifdef BROKEN_WRITER
@@ -94,7 +94,7 @@ static void *reader(void *arg)
     (void)arg;
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         struct timespec ts;
-        int err = pvclock_gettime_at(&pc, CLOCK_REALTIME, COUNTER, &ts);
+        int err = pvclock_gettime_at(pc, CLOCK_REALTIME, COUNTER, &ts);
 
         if (err && err != PVCLOCK_ESTALE) {
             e++;
@@ -161,7 +161,7 @@ int main(void)
            atomic_load(&reads), atomic_load(&versions), atomic_load(&torn),
            atomic_load(&errors));
 #endif
-    pvclock_close(&pc);
+    pvclock_close(pc);
     pages_close(&pf);
     unlink(path);
     rmdir(dir);

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * libpvclock: finding, mapping and opening the pages, and the handle.
+ * The read path is read.c; the arithmetic lives in pvclock-pages-calc.h.
+ */
+#define _GNU_SOURCE             /* F_GET_SEALS, MSG_CMSG_CLOEXEC */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pvclock-internal.h"
+
+/* Set once at load; read.c's counter reads follow it. */
+enum pvcp_counter_order pvclock_counter_order;
+
+__attribute__((constructor)) static void pvclock_detect_order(void)
+{
+    pvclock_counter_order = pvcp_counter_order_detect();
+}
+
+uint64_t pvclock_read_counter(void)
+{
+    return pvcp_counter_read(pvclock_counter_order);
+}
+
+static const char *const error_text[PVCLOCK_ERRORS] = {
+    [PVCLOCK_OK] = "success",
+    [PVCLOCK_ENOTMAPPED] = "pvclock handle is not open",
+    [PVCLOCK_EOPEN] = "cannot open or map the pvclock pages",
+    [PVCLOCK_ENODEV] = "no pvclock-pages PCI device (1af4:10f0) found",
+    [PVCLOCK_ESIZE] = "pages file or BAR is smaller than the ABI requires",
+    [PVCLOCK_EMAGIC] = "not pvclock-pages data (bad magic)",
+    [PVCLOCK_EVERSION] = "unsupported pvclock-pages ABI major version",
+    [PVCLOCK_EUNPUBLISHED] = "this host page variant is not published",
+    [PVCLOCK_EBADPAGE] = "pvclock page contents are inconsistent",
+    [PVCLOCK_ENOTVALID] = "device reports the pages are not valid",
+    [PVCLOCK_EUNRELIABLE] = "device cannot relate guest and host counters",
+    [PVCLOCK_ESTALE] = "host helper is not updating the pages (stale)",
+    [PVCLOCK_ECLOCK] = "clock id not provided by pvclock-pages",
+    [PVCLOCK_EBUSY] = "pages kept changing while being read",
+    [PVCLOCK_EINVAL] = "invalid argument",
+};
+
+const char *pvclock_strerror(int err)
+{
+    if (err < 0 || err >= PVCLOCK_ERRORS || !error_text[err]) {
+        return "unknown pvclock error";
+    }
+    return error_text[err];
+}
+
+static int check_host_page(const volatile struct pvcp_host_page *h, int index)
+{
+    if (h->magic != PVCP_HOST_MAGIC) {
+        return PVCLOCK_EMAGIC;
+    }
+    if (h->abi_major != PVCP_ABI_MAJOR) {
+        return PVCLOCK_EVERSION;
+    }
+    if (h->page_index != (uint32_t)index) {
+        return PVCLOCK_EBADPAGE;
+    }
+    return PVCLOCK_OK;
+}
+
+/* The one message a pvclock-helper --socket sends: header and descriptor. */
+static int receive_pages_fd(int sock, int timeout_ms)
+{
+    struct pvcp_handoff msg;
+    union {
+        struct cmsghdr hdr;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    struct cmsghdr *c;
+    ssize_t got;
+    int fd = -1, seals;
+
+    if (poll(&pfd, 1, timeout_ms) != 1) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    if (got < 0) {
+        return -1;
+    }
+    if (got != (ssize_t)sizeof(msg) || fd < 0 ||
+        msg.magic != PVCP_HANDOFF_MAGIC || msg.abi_major != PVCP_ABI_MAJOR ||
+        msg.size != PVCP_FILE_SIZE || (mh.msg_flags & MSG_CTRUNC)) {
+        errno = EPROTO;
+        goto fail;
+    }
+    /* never map what another process could make short under us */
+    seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+                     (F_SEAL_SHRINK | F_SEAL_GROW)) {
+        errno = EPERM;
+        goto fail;
+    }
+    return fd;
+
+fail:
+    if (fd >= 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+    }
+    return -1;
+}
+
+int pvclock_pages_fd(const char *socket_path, int timeout_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int sock, fd, e;
+
+    if (!socket_path || strlen(socket_path) >= sizeof(sa.sun_path)) {
+        errno = EINVAL;
+        return -1;
+    }
+    strcpy(sa.sun_path, socket_path);
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (sock < 0) {
+        return -1;
+    }
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        e = errno;
+        close(sock);
+        errno = e;
+        return -1;
+    }
+    fd = receive_pages_fd(sock, timeout_ms);
+    e = errno;
+    close(sock);
+    errno = e;
+    return fd;
+}
+
+/* How long pvclock_open_host() waits for a helper's socket to answer. */
+#define HANDOFF_WAIT_MS 1000
+
+/* Map the file or the socket's memfd at path: need bytes, read-only. */
+static int map_pages(const char *path, size_t need, void **map)
+{
+    struct stat st;
+    int fd, e;
+
+    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        fd = pvclock_pages_fd(path, HANDOFF_WAIT_MS);
+    } else {
+        /* never block: a FIFO at the path would hang until a writer */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    }
+    if (fd < 0) {
+        return PVCLOCK_EOPEN;
+    }
+    if (fstat(fd, &st) < 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return PVCLOCK_EOPEN;
+    }
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size < need) {
+        close(fd);
+        return PVCLOCK_ESIZE;
+    }
+    *map = mmap(NULL, need, PROT_READ, MAP_SHARED, fd, 0);
+    e = errno;
+    close(fd);
+    errno = e;
+    return *map == MAP_FAILED ? PVCLOCK_EOPEN : PVCLOCK_OK;
+}
+
+/* Check what the memory holds and make it a handle. */
+static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
+                        void *map, size_t map_len)
+{
+    const volatile struct pvcp_offset_page *op = m->offset;
+    struct pvclock *pc;
+    int err;
+
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        err = check_host_page((const volatile struct pvcp_host_page *)
+                              ((const char *)m->host + i * PVCP_PAGE_SIZE), i);
+        if (err) {
+            return err;
+        }
+    }
+    if (op && op->magic != PVCP_OFFSET_MAGIC) {
+        return PVCLOCK_EMAGIC;
+    }
+    if (op && op->abi_major != PVCP_ABI_MAJOR) {
+        return PVCLOCK_EVERSION;
+    }
+    pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        return PVCLOCK_EOPEN;       /* errno is ENOMEM */
+    }
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pc->host[i] = (const volatile struct pvcp_host_page *)
+                      ((const char *)m->host + i * PVCP_PAGE_SIZE);
+    }
+    pc->offset = op;
+    pc->live = m->live;
+    pc->map = map;
+    pc->map_len = map_len;
+    pc->page = -1;
+    pc->use_live = 1;
+    *pcp = pc;
+    return PVCLOCK_OK;
+}
+
+/* Map path (a pages file, the helper's socket, a BAR) and open it. */
+static int open_path(struct pvclock **pcp, const char *path, int bar)
+{
+    size_t len = bar ? PVCP_BAR_SIZE : PVCP_FILE_SIZE;
+    struct pvclock_memory m;
+    void *map;
+    int err;
+
+    err = map_pages(path, len, &map);
+    if (err) {
+        return err;
+    }
+    m.host = (const char *)map + PVCP_BAR_HOST_PAGE(0);
+    m.offset = bar ? (const char *)map + PVCP_BAR_OFFSET_PAGE : NULL;
+    m.live = bar ? (const char *)map + PVCP_BAR_LIVE_PAGE : NULL;
+    err = open_checked(pcp, &m, map, len);
+    if (err) {
+        munmap(map, len);
+    }
+    return err;
+}
+
+int pvclock_open_host(struct pvclock **pc, const char *pages_path)
+{
+    if (!pc) {
+        return PVCLOCK_EINVAL;
+    }
+    *pc = NULL;
+    return pages_path ? open_path(pc, pages_path, 0) : PVCLOCK_EINVAL;
+}
+
+/* One hexadecimal ID from a sysfs file; 0 if it cannot be read. */
+static unsigned read_id(const char *dir, const char *name)
+{
+    char file[512];
+    unsigned id = 0;
+    FILE *f;
+
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
+    f = fopen(file, "re");
+    if (!f) {
+        return 0;
+    }
+    if (fscanf(f, "%x", &id) != 1) {
+        id = 0;
+    }
+    fclose(f);
+    return id;
+}
+
+int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
+                     unsigned bar, char *path, size_t len)
+{
+    static const char base[] = "/sys/bus/pci/devices";
+    struct dirent *de;
+    int err = PVCLOCK_ENODEV;
+    DIR *dir;
+
+    dir = opendir(base);
+    if (!dir) {
+        return PVCLOCK_ENODEV;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        char dev[300];
+
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(dev, sizeof(dev), "%s/%s", base, de->d_name);
+        if (read_id(dev, "vendor") != vendor ||
+            read_id(dev, "device") != device || index-- > 0) {
+            continue;
+        }
+        err = (size_t)snprintf(path, len, "%s/resource%u", dev, bar) >= len
+              ? PVCLOCK_EINVAL : PVCLOCK_OK;
+        break;
+    }
+    closedir(dir);
+    return err;
+}
+
+int pvclock_find_device(char *path, size_t len)
+{
+    return pvclock_find_pci(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID, 0, 0,
+                            path, len);
+}
+
+int pvclock_open_guest(struct pvclock **pc, const char *path)
+{
+    char found[512];
+    int err;
+
+    if (!pc) {
+        return PVCLOCK_EINVAL;
+    }
+    *pc = NULL;
+    if (!path) {
+        err = pvclock_find_device(found, sizeof(found));
+        if (err) {
+            return err;
+        }
+        path = found;
+    }
+    return open_path(pc, path, 1);
+}
+
+int pvclock_open_memory(struct pvclock **pc, const struct pvclock_memory *mem)
+{
+    if (!pc) {
+        return PVCLOCK_EINVAL;
+    }
+    *pc = NULL;
+    if (!mem || !mem->host || (mem->live && !mem->offset)) {
+        return PVCLOCK_EINVAL;
+    }
+    return open_checked(pc, mem, NULL, 0);
+}
+
+void pvclock_close(struct pvclock *pc)
+{
+    if (!pc) {
+        return;
+    }
+    if (pc->map) {
+        munmap(pc->map, pc->map_len);
+    }
+    free(pc);
+}
+
+int pvclock_select_page(struct pvclock *pc, int page)
+{
+    if (!pc) {
+        return PVCLOCK_ENOTMAPPED;
+    }
+    if (page < -1 || page >= PVCP_HOST_PAGES) {
+        return PVCLOCK_EINVAL;
+    }
+    pc->page = page;
+    return PVCLOCK_OK;
+}
+
+int pvclock_use_live(struct pvclock *pc, int on)
+{
+    if (!pc) {
+        return PVCLOCK_ENOTMAPPED;
+    }
+    pc->use_live = !!on;
+    return PVCLOCK_OK;
+}
+
+const volatile struct pvcp_host_page *
+pvclock_host_page(const struct pvclock *pc, int page)
+{
+    return pc && page >= 0 && page < PVCP_HOST_PAGES ? pc->host[page] : NULL;
+}
+
+const volatile struct pvcp_offset_page *
+pvclock_offset_page(const struct pvclock *pc)
+{
+    return pc ? pc->offset : NULL;
+}
+
+const volatile void *pvclock_live_page(const struct pvclock *pc)
+{
+    return pc ? pc->live : NULL;
+}

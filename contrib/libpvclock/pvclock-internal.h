@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * libpvclock's handle, private to the library: programs see only
+ * struct pvclock's name, so this can change without an ABI break.
+ */
+#ifndef LIBPVCLOCK_INTERNAL_H
+#define LIBPVCLOCK_INTERNAL_H
+
+#include "pvclock.h"
+#include "hw/pvclock/pvclock-pages-cpu.h"
+
+struct pvclock {
+    const volatile struct pvcp_host_page *host[PVCP_HOST_PAGES];
+    const volatile struct pvcp_offset_page *offset; /* NULL on the host */
+    const volatile unsigned char *live;     /* the BAR's live page, or NULL */
+    void *map;              /* what the library mapped, NULL if the caller's */
+    size_t map_len;
+    int page;               /* host page chosen, -1: the recommended one */
+    int use_live;           /* read the live page when it can answer */
+};
+
+/* How this CPU orders a counter read; set once, when the library loads. */
+extern enum pvcp_counter_order pvclock_counter_order;
+
+#endif /* LIBPVCLOCK_INTERNAL_H */

@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * libpvclock's read path, written once as the ABI header's protocol:
+ * snapshot (seqs, words, counter, recheck), then validate, then
+ * compute (pvclock-pages-calc.h).  The entry points call read_clock()
+ * with constant arguments, and the compiler makes the lean versions of
+ * the common cases from it: a host reader, a guest reader, the live
+ * page.  Rarely used words (kvm-clock stage, simulated host, smear) are
+ * copied only when the page says it needs them.
+ */
+#include <sched.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "pvclock-internal.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+
+#define ALWAYS_INLINE   inline __attribute__((always_inline))
+#define NOINLINE        __attribute__((noinline))
+
+/* How long a reader waits for a writer before giving up (iterations). */
+#ifndef SEQ_SPIN_LIMIT          /* fuzz builds make it small */
+#define SEQ_SPIN_LIMIT  (1u << 24)
+#endif
+
+/*
+ * A writer holds seq odd for well under a microsecond, unless it is
+ * preempted in the middle of a write; one that died there holds it odd
+ * for good.  Spin a little, then yield and watch the clock:
+ * PVCLOCK_EBUSY after SEQ_WAIT_NS of an odd seq (or SEQ_SPIN_LIMIT
+ * spins, which fuzz builds make small).  Why 100 ms: with a writer and
+ * two readers on this project's 2-core machine, a 1 ms bound refused 1
+ * to 78 reads in 24 M and a 10 ms one 1 to 5 (a preempted writer, not a
+ * dead one); 50 ms refused none, also with two more CPU hogs.
+ */
+#define SEQ_FAST_SPINS  1024
+#define SEQ_WAIT_NS     100000000   /* 100 ms */
+
+/* Which words each clock id reads: one table for the whole library. */
+struct clock_desc {
+    int8_t known;
+    int8_t index;       /* PVCP_HRES_*, or PVCP_CHECK_RAW (= PVCP_LIVE_RAW) */
+    int8_t mono;        /* PVCP_MONO_*, or -1: no offset page offset */
+};
+
+static const struct clock_desc clock_table[] = {
+    [CLOCK_REALTIME] = { 1, PVCP_HRES_REALTIME, -1 },
+    [CLOCK_MONOTONIC] = { 1, PVCP_HRES_MONOTONIC, PVCP_MONO_MONOTONIC },
+    [CLOCK_MONOTONIC_RAW] = { 1, PVCP_CHECK_RAW, PVCP_MONO_RAW },
+    [CLOCK_BOOTTIME] = { 1, PVCP_HRES_BOOTTIME, PVCP_MONO_BOOTTIME },
+    [CLOCK_TAI] = { 1, PVCP_HRES_TAI, -1 },
+};
+
+static inline const struct clock_desc *clock_of(clockid_t clk)
+{
+    if ((unsigned)clk >= sizeof(clock_table) / sizeof(clock_table[0]) ||
+        !clock_table[clk].known) {
+        return NULL;
+    }
+    return &clock_table[clk];
+}
+
+static inline bool is_raw(const struct clock_desc *c)
+{
+    return c->index == PVCP_CHECK_RAW;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The writer is in the middle of an update: wait for it, within bounds. */
+static NOINLINE uint32_t seq_wait(const volatile uint32_t *seqp, int *err)
+{
+    uint32_t n = 0, seq;
+    int64_t since = 0;
+
+    while ((seq = __atomic_load_n(seqp, __ATOMIC_ACQUIRE)) & 1) {
+        if (++n == SEQ_SPIN_LIMIT) {
+            *err = PVCLOCK_EBUSY;
+            break;
+        }
+        if (n < SEQ_FAST_SPINS) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        /*
+         * Past the fast spins the writer is likely off its CPU, perhaps
+         * because readers like this one keep the CPUs busy: let it run.
+         */
+        if (!since) {
+            since = mono_ns();
+        } else if (mono_ns() - since > SEQ_WAIT_NS) {
+            *err = PVCLOCK_EBUSY;
+            break;
+        }
+        sched_yield();
+    }
+    return seq;
+}
+
+static ALWAYS_INLINE uint32_t seq_begin(const volatile uint32_t *seqp,
+                                        int *err)
+{
+    uint32_t seq = __atomic_load_n(seqp, __ATOMIC_ACQUIRE);
+
+    return __builtin_expect(seq & 1, 0) ? seq_wait(seqp, err) : seq;
+}
+
+/* What one read copied, under every seq it took. */
+struct snapshot {
+    /* the offset page (guest readers) */
+    uint32_t oseq, status;
+    uint64_t ogen;
+    int oident;                     /* PVCLOCK_EMAGIC, _EVERSION or 0 */
+    struct pvcp_ref_xform xf;
+    struct pvcp_timens_offset mono;
+    struct pvcp_live live_desc;     /* when the live page answers */
+    /* the host page */
+    const volatile struct pvcp_host_page *h;
+    int page;
+    uint32_t hseq, counter_mode;
+    uint64_t flags;
+    int32_t leap;
+    bool ident_ok, major_ok, checked;
+    uint64_t check;
+    struct pvcp_line line;          /* the clock's line and base */
+    struct pvcp_base base;
+    /* words few reads need (extra says which were copied) */
+    unsigned extra;
+    struct pvcp_kvmclock kc;
+    struct pvcp_xform sim;
+    struct pvcp_smear smear;
+    struct pvcp_base tai;           /* smeared REALTIME: TAI's base */
+    uint64_t check_aux;
+    uint64_t aux[PVCP_CHECK_AUX_WORDS];
+    /* the live page, when it answers */
+    bool live;
+    const volatile unsigned char *blk;
+    uint32_t lseq;
+    int32_t live_mode;
+    struct pvcp_line live_line;
+    struct pvcp_base live_base, live_tai;
+    /* pvclock_get_info()'s words */
+    uint64_t disruptions, counter_hz, guest_counter_hz;
+    uint32_t backend;
+    uint64_t counter;
+};
+
+#define EXTRA_KVMCLOCK  (1u << 0)
+#define EXTRA_SIM       (1u << 1)
+#define EXTRA_SMEAR     (1u << 2)
+#define EXTRA_AUX       (1u << 3)
+
+/* What read_clock() was asked for; constants at every call site. */
+enum read_mode {
+    READ_CHECK_ALL = 1 << 0,    /* verify check_aux too (pvclock_gettime_at) */
+    READ_AT = 1 << 1,           /* the counter is given */
+    READ_LIVE = 1 << 2,         /* the live page may answer */
+    READ_INFO = 1 << 3,         /* pvclock_get_info()'s words too */
+};
+
+/* Returned by snapshot() when the live page cannot answer this read. */
+#define LIVE_CANNOT     (-1)
+
+/*
+ * The offset page's transform for host page `page` and a clock's offset.
+ * Pages of ABI 1.3 writers carry a reference-point transform; older ones
+ * only the legacy form, of which the unscaled case is used.
+ */
+static ALWAYS_INLINE void copy_offset(const volatile struct pvcp_offset_page *op,
+                                      const struct clock_desc *c,
+                                      struct snapshot *s)
+{
+    int d = s->page >> 1;
+
+    if (__builtin_expect(op->abi_minor >= 3, 1)) {
+        s->xf.guest_ref = op->ref_xform[d].guest_ref;
+        s->xf.host_ref = op->ref_xform[d].host_ref;
+        s->xf.mult = op->ref_xform[d].mult;
+        s->xf.frac_ref = op->ref_xform[d].frac_ref;
+        s->xf.frac_bits = op->ref_xform[d].frac_bits;
+        s->xf.flags = op->ref_xform[d].flags;
+    } else {
+        struct pvcp_xform old = {
+            op->xform[d].mult, op->xform[d].frac_bits, op->xform[d].flags,
+            op->xform[d].offset,
+        };
+
+        if (!pvcp_ref_from_legacy(&old, &s->xf)) {
+            s->xf.flags = 0;
+        }
+    }
+    if (c->mono >= 0) {
+        s->mono.sec = op->mono_offset[c->mono].sec;
+        s->mono.nsec = op->mono_offset[c->mono].nsec;
+    }
+}
+
+/* The live page's descriptor: can it answer this read? */
+static ALWAYS_INLINE bool copy_live_desc(const volatile struct pvcp_offset_page *op,
+                                         struct snapshot *s)
+{
+    struct pvcp_live *d = &s->live_desc;
+
+    d->flags = op->live.flags;
+    if (op->abi_minor < 4 || !(d->flags & PVCP_LIVE_F_VALID) ||
+        (s->page & PVCP_PAGE_SCALED)) {
+        return false;
+    }
+    d->version = op->live.version;
+    d->block[0] = op->live.block[0];
+    d->block[1] = op->live.block[1];
+    d->seq = op->live.seq;
+    d->clock_mode = op->live.clock_mode;
+    d->cycle_last = op->live.cycle_last;
+    d->max_cycles = op->live.max_cycles;
+    d->mult = op->live.mult;
+    d->shift = op->live.shift;
+    for (int i = 0; i <= PVCP_LIVE_RAW; i++) {
+        d->base[i] = op->live.base[i];
+    }
+    d->clock_mode_tsc = op->live.clock_mode_tsc;
+    return true;
+}
+
+/* The descriptor's offsets for clock c stay inside the page. */
+static inline bool live_desc_ok(const struct pvcp_live *d,
+                                const struct clock_desc *c)
+{
+    int b = is_raw(c);
+    unsigned blk = d->block[b];
+    unsigned last = d->max_cycles == PVCP_LIVE_NONE ? 0 : d->max_cycles;
+
+    last = last > d->cycle_last ? last : d->cycle_last;
+    return d->version == PVCP_LIVE_VERSION &&
+           blk + d->seq + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->clock_mode + 4 <= PVCP_PAGE_SIZE &&
+           blk + last + 8 <= PVCP_PAGE_SIZE &&
+           blk + d->mult + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->shift + 4 <= PVCP_PAGE_SIZE &&
+           blk + d->base[c->index] + 16 <= PVCP_PAGE_SIZE &&
+           (b || blk + d->base[PVCP_HRES_TAI] + 16 <= PVCP_PAGE_SIZE);
+}
+
+static inline uint32_t live32(const volatile unsigned char *p, unsigned off)
+{
+    return *(const volatile uint32_t *)(p + off);
+}
+
+static inline uint64_t live64(const volatile unsigned char *p, unsigned off)
+{
+    return *(const volatile uint64_t *)(p + off);
+}
+
+/* The host kernel's words for clock c, at the descriptor's offsets. */
+static ALWAYS_INLINE void copy_live(const volatile unsigned char *blk,
+                                    const struct pvcp_live *d,
+                                    const struct clock_desc *c,
+                                    struct snapshot *s)
+{
+    s->live_mode = (int32_t)live32(blk, d->clock_mode);
+    s->live_line.cycle_last = live64(blk, d->cycle_last);
+    s->live_line.max_cycles = d->max_cycles == PVCP_LIVE_NONE
+                              ? (1ull << 62) - 1 : live64(blk, d->max_cycles);
+    s->live_line.mult = live32(blk, d->mult);
+    s->live_line.shift = live32(blk, d->shift);
+    s->live_base.sec = live64(blk, d->base[c->index]);
+    s->live_base.nsec_shifted = live64(blk, d->base[c->index] + 8);
+    if (s->extra & EXTRA_SMEAR) {
+        s->live_tai.sec = live64(blk, d->base[PVCP_HRES_TAI]);
+        s->live_tai.nsec_shifted = live64(blk, d->base[PVCP_HRES_TAI] + 8);
+    }
+}
+
+/* The words few reads need, which the page's own words ask for. */
+static NOINLINE void copy_extra(const volatile struct pvcp_host_page *h,
+                                struct snapshot *s)
+{
+    if (s->extra & EXTRA_KVMCLOCK) {
+        s->kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
+        s->kc.system_time = h->kvmclock.system_time;
+        s->kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
+        s->kc.tsc_shift = h->kvmclock.tsc_shift;
+    }
+    if (s->extra & EXTRA_SIM) {
+        s->sim.mult = h->sim.mult;
+        s->sim.frac_bits = h->sim.frac_bits;
+        s->sim.flags = h->sim.flags;
+        s->sim.offset = h->sim.offset;
+    }
+    if (s->extra & EXTRA_SMEAR) {
+        s->tai.sec = h->hres_base[PVCP_HRES_TAI].sec;
+        s->tai.nsec_shifted = h->hres_base[PVCP_HRES_TAI].nsec_shifted;
+        s->smear.start_tai_sec = h->smear.start_tai_sec;
+        s->smear.duration_s = h->smear.duration_s;
+        s->smear.leap = h->smear.leap;
+        s->smear.tai_offset_before = h->smear.tai_offset_before;
+    }
+    if (s->extra & EXTRA_AUX) {
+        const volatile uint64_t *w = (const volatile uint64_t *)
+            ((const volatile char *)h + PVCP_CHECK_AUX_START);
+
+        s->check_aux = h->check_aux;
+        for (int i = 0; i < PVCP_CHECK_AUX_WORDS; i++) {
+            s->aux[i] = w[i];
+        }
+    }
+}
+
+/* The host page's words for clock c, and which extra words it needs. */
+static ALWAYS_INLINE void copy_host(const volatile struct pvcp_host_page *h,
+                                    const struct clock_desc *c,
+                                    unsigned mode, struct snapshot *s)
+{
+    const volatile struct pvcp_line *vl = is_raw(c) ? &h->raw : &h->hres;
+    const volatile struct pvcp_base *vb = is_raw(c) ? &h->raw_base
+                                                    : &h->hres_base[c->index];
+
+    s->counter_mode = h->counter_mode;
+    s->flags = h->flags;
+    s->leap = h->smear.leap;
+    s->checked = pvcp_page_has_checks(h->abi_minor);
+    s->check = h->check[c->index];
+    s->ident_ok = h->magic == PVCP_HOST_MAGIC &&
+                  h->page_index == (uint32_t)s->page;
+    s->major_ok = h->abi_major == PVCP_ABI_MAJOR;
+    s->line.cycle_last = vl->cycle_last;
+    s->line.max_cycles = vl->max_cycles;
+    s->line.mult = vl->mult;
+    s->line.shift = vl->shift;
+    s->base.sec = vb->sec;
+    s->base.nsec_shifted = vb->nsec_shifted;
+    s->extra = 0;
+    if (__builtin_expect(s->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK, 0)) {
+        s->extra |= EXTRA_KVMCLOCK;
+    }
+    if (__builtin_expect(s->flags & PVCP_HOST_F_SIMULATED, 0)) {
+        s->extra |= EXTRA_SIM;
+    }
+    if (__builtin_expect(s->leap != 0, 0) && c->index == PVCP_HRES_REALTIME &&
+        (s->page & PVCP_PAGE_SMEARED)) {
+        s->extra |= EXTRA_SMEAR;
+    }
+    if ((mode & READ_CHECK_ALL) || s->extra) {
+        s->extra |= EXTRA_AUX;
+    }
+    if (__builtin_expect(s->extra != 0, 0)) {
+        copy_extra(h, s);
+    }
+    if (mode & READ_INFO) {
+        s->disruptions = h->disruptions;
+        s->counter_hz = h->counter_hz;
+    }
+}
+
+/* Does this read need the host page (not only the live page)? */
+static inline bool needs_host(bool live, int page, const struct clock_desc *c)
+{
+    return !live || ((page & PVCP_PAGE_SMEARED) &&
+                     c->index == PVCP_HRES_REALTIME);
+}
+
+/*
+ * The snapshot: offset page seq, host page seq (the live page's instead
+ * when it answers, with the host page's too for a smear), the words,
+ * the counter, then every seq and the generation again.  The generation
+ * too: a read that straddles a migration copies half from the source
+ * host's pages and half from the destination's, and the two sides'
+ * seqs can be equal by chance; the generation always grows across one.
+ */
+static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
+                                  const struct clock_desc *c, bool guest,
+                                  unsigned mode, int force_page,
+                                  struct snapshot *s)
+{
+    const volatile struct pvcp_offset_page *op = pc->offset;
+    unsigned tries = 0;
+    int err = PVCLOCK_OK;
+    bool live, host;
+
+    do {
+        if (__builtin_expect(++tries > SEQ_SPIN_LIMIT, 0)) {
+            return PVCLOCK_EBUSY;
+        }
+        s->page = force_page >= 0 ? force_page : pc->page >= 0 ? pc->page : 0;
+        live = false;
+        if (guest) {
+            s->oseq = seq_begin(&op->seq, &err);
+            s->ogen = op->generation;
+            s->status = op->status;
+            s->oident = op->magic != PVCP_OFFSET_MAGIC ? PVCLOCK_EMAGIC :
+                        op->abi_major != PVCP_ABI_MAJOR ? PVCLOCK_EVERSION : 0;
+            if (force_page < 0 && pc->page < 0) {
+                s->page = op->recommended_page < PVCP_HOST_PAGES
+                          ? (int)op->recommended_page : 0;
+            }
+            copy_offset(op, c, s);
+            live = (mode & READ_LIVE) && !s->oident && copy_live_desc(op, s);
+            if (mode & READ_INFO) {
+                s->backend = op->counter_backend;
+                s->guest_counter_hz = op->guest_counter_hz;
+            }
+        }
+        s->h = pc->host[s->page];
+        s->extra = 0;
+        host = needs_host(live, s->page, c);
+        if (host) {
+            s->hseq = seq_begin(&s->h->seq, &err);
+            copy_host(s->h, c, mode, s);
+        }
+        if (live) {
+            if (!live_desc_ok(&s->live_desc, c)) {
+                return LIVE_CANNOT;
+            }
+            s->blk = pc->live + s->live_desc.block[is_raw(c)];
+            s->lseq = seq_begin((const volatile uint32_t *)
+                                (s->blk + s->live_desc.seq), &err);
+            copy_live(s->blk, &s->live_desc, c, s);
+        }
+        if (__builtin_expect(err != PVCLOCK_OK, 0)) {
+            return live ? LIVE_CANNOT : err;
+        }
+        /* everything loaded: only arithmetic follows the counter */
+        if (!(mode & READ_AT)) {
+            s->counter = pvcp_counter_read(pvclock_counter_order);
+        }
+        pvcp_rmb();
+    } while ((guest && (op->seq != s->oseq || op->generation != s->ogen)) ||
+             (host && s->h->seq != s->hseq) ||
+             (live && live32(s->blk, s->live_desc.seq) != s->lseq));
+    s->live = live;
+    return PVCLOCK_OK;
+}
+
+/* The transform is valid and within the ABI's range. */
+static inline bool ref_xform_ok(const struct pvcp_ref_xform *xf)
+{
+    return (xf->flags & PVCP_XFORM_F_VALID) && xf->frac_bits <= 64;
+}
+
+/* The host page's words as copied: published and undamaged? */
+static ALWAYS_INLINE int validate_host(const struct snapshot *s,
+                                       const struct clock_desc *c)
+{
+    if (s->counter_mode == PVCP_COUNTER_NONE ||
+        !(s->flags & PVCP_HOST_F_VALID)) {
+        return PVCLOCK_EUNPUBLISHED;
+    }
+    /* damaged by someone other than the helper: refuse, don't compute */
+    if (s->checked &&
+        (s->check != pvcp_check_clock(c->index, s->counter_mode, s->flags,
+                                      &s->line, &s->base, s->leap) ||
+         ((s->extra & EXTRA_AUX) &&
+          s->check_aux != pvcp_check_aux_words(s->aux)))) {
+        return PVCLOCK_EBADPAGE;
+    }
+    /* scaled pages (2, 3) count raw ns, the others never do */
+    if ((s->counter_mode == PVCP_COUNTER_RAW_NS) !=
+        !!(s->page & PVCP_PAGE_SCALED) ||
+        s->counter_mode > PVCP_COUNTER_RAW_NS || s->line.shift > 63) {
+        return PVCLOCK_EBADPAGE;
+    }
+    if (__builtin_expect(s->extra & (EXTRA_KVMCLOCK | EXTRA_SIM), 0) &&
+        (((s->extra & EXTRA_KVMCLOCK) &&
+          (s->kc.tsc_shift > 63 || s->kc.tsc_shift < -63)) ||
+         ((s->extra & EXTRA_SIM) &&
+          (s->sim.frac_bits > 63 || !(s->sim.flags & PVCP_XFORM_F_VALID))))) {
+        return PVCLOCK_EBADPAGE;
+    }
+    return PVCLOCK_OK;
+}
+
+/*
+ * Everything the snapshot says, in the order the errors rank, before a
+ * value is computed from it.  LIVE_CANNOT: the live page cannot answer
+ * after all (the host left the TSC, or the smear's host page is not
+ * usable); the host pages answer then, and say why if they cannot.
+ */
+static ALWAYS_INLINE int validate(const struct snapshot *s,
+                                  const struct clock_desc *c, bool guest,
+                                  bool live)
+{
+    bool host = needs_host(live, s->page, c);
+    int err = PVCLOCK_OK;
+
+    if (host && !s->ident_ok) {
+        return live ? LIVE_CANNOT : PVCLOCK_EMAGIC;
+    }
+    if (guest && s->oident) {
+        return live ? LIVE_CANNOT : s->oident;
+    }
+    if (host && !s->major_ok) {
+        return live ? LIVE_CANNOT : PVCLOCK_EVERSION;
+    }
+    if (guest && s->status != PVCP_STATUS_VALID &&
+        s->status != PVCP_STATUS_STALE) {
+        return live ? LIVE_CANNOT : s->status == PVCP_STATUS_UNRELIABLE
+                                    ? PVCLOCK_EUNRELIABLE : PVCLOCK_ENOTVALID;
+    }
+    if (host) {
+        err = validate_host(s, c);
+    }
+    if (live && (err || s->live_mode != s->live_desc.clock_mode_tsc ||
+                 s->live_line.shift > 63)) {
+        return LIVE_CANNOT;
+    }
+    if (!err && guest && !ref_xform_ok(&s->xf)) {
+        err = live ? LIVE_CANNOT : PVCLOCK_EBADPAGE;
+    }
+    return err;
+}
+
+static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,
+                                  struct pvcp_time *out);
+
+/*
+ * On the host a scaled page's counter is host MONOTONIC_RAW in ns, which
+ * only the unscaled page can tell from the TSC.
+ */
+static NOINLINE int host_raw_ns(const struct pvclock *pc, uint64_t tsc,
+                                uint64_t *raw)
+{
+    struct pvcp_time t;
+    int err = read_host_raw(pc, tsc, &t);
+
+    *raw = t.sec * PVCP_NSEC_PER_SEC + t.nsec;
+    return err == PVCLOCK_ESTALE ? PVCLOCK_OK : err;
+}
+
+/* The host page's counter for the snapshot's counter value. */
+static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
+                                      const struct snapshot *s, bool guest,
+                                      bool live, uint64_t *host)
+{
+    if (guest) {
+        *host = pvcp_ref_xform_apply(&s->xf, s->counter);
+    } else if (__builtin_expect(s->counter_mode == PVCP_COUNTER_RAW_NS, 0)) {
+        int err = host_raw_ns(pc, s->counter, host);
+
+        if (err) {
+            return err;
+        }
+    } else {
+        *host = s->counter;
+    }
+    if (__builtin_expect(!live && (s->extra & EXTRA_SIM), 0)) {
+        *host = pvcp_xform_apply(&s->sim, *host);
+    }
+    return PVCLOCK_OK;
+}
+
+/* The clock's value from a validated snapshot. */
+static ALWAYS_INLINE int compute(const struct pvclock *pc,
+                                 const struct snapshot *s,
+                                 const struct clock_desc *c, bool guest,
+                                 int live, struct pvcp_time *out)
+{
+    const struct pvcp_line *line = live ? &s->live_line : &s->line;
+    const struct pvcp_base *tai = live ? &s->live_tai : &s->tai;
+    uint64_t host, cycles, flags, heartbeat, stale_after;
+    int err = host_counter(pc, s, guest, live, &host);
+
+    if (err) {
+        return err;
+    }
+
+    flags = live ? ((s->live_desc.flags & PVCP_LIVE_F_MUL_WRAPS)
+                    ? PVCP_HOST_F_MUL_WRAPS : 0) : s->flags;
+    cycles = !live && (s->extra & EXTRA_KVMCLOCK)
+             ? pvcp_host_cycles(s->counter_mode, &s->kc, host)
+             : host & PVCP_S64_MAX;
+    *out = pvcp_clock_at(line, live ? &s->live_base : &s->base, flags,
+                         cycles);
+    if (__builtin_expect(s->extra & EXTRA_SMEAR, 0)) {
+        *out = pvcp_smear_realtime(&s->smear,
+                                   pvcp_clock_at(line, tai, flags, cycles),
+                                   *out);
+    }
+    if (guest && c->mono >= 0) {
+        *out = pvcp_time_add_offset(*out, &s->mono);
+    }
+    if (live) {
+        return PVCLOCK_OK;      /* the kernel's own data is never stale */
+    }
+    /* liveness sits outside the seqcount (see the ABI header) */
+    heartbeat = s->h->heartbeat_counter;
+    stale_after = s->h->stale_after;
+    if ((guest && s->status == PVCP_STATUS_STALE) ||
+        (stale_after && host - heartbeat > stale_after &&
+         (int64_t)(host - heartbeat) > 0)) {
+        return PVCLOCK_ESTALE;  /* the last mapping, still filled in */
+    }
+    return PVCLOCK_OK;
+}
+
+/*
+ * One read of clock c: the live page if it can answer (mode READ_LIVE),
+ * the host pages otherwise.  *from_live says which answered.
+ */
+static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
+                                    const struct clock_desc *c, bool guest,
+                                    unsigned mode, uint64_t counter,
+                                    int force_page, struct pvcp_time *out,
+                                    int *from_live)
+{
+    struct snapshot s;
+    int err;
+
+    s.counter = counter;
+    err = snapshot(pc, c, guest, mode, force_page, &s);
+    if (err == PVCLOCK_OK && s.live) {
+        err = validate(&s, c, guest, true);
+        if (err == PVCLOCK_OK) {
+            *from_live = 1;
+            return compute(pc, &s, c, guest, true, out);
+        }
+    }
+    *from_live = 0;
+    if (err == LIVE_CANNOT) {
+        err = snapshot(pc, c, guest, mode & ~READ_LIVE, force_page, &s);
+    }
+    if (err == PVCLOCK_OK) {
+        err = validate(&s, c, guest, false);
+    }
+    return err ? err : compute(pc, &s, c, guest, false, out);
+}
+
+/* The host's MONOTONIC_RAW at a TSC value, from the unscaled page. */
+static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,
+                                  struct pvcp_time *out)
+{
+    int from_live;
+
+    return read_clock(pc, &clock_table[CLOCK_MONOTONIC_RAW], false,
+                      READ_AT | READ_CHECK_ALL, tsc,
+                      PVCP_PAGE_UNSCALED_UNSMEARED, out, &from_live);
+}
+
+static inline int finish(int err, const struct pvcp_time *t,
+                         struct timespec *ts)
+{
+    if (err == PVCLOCK_OK || err == PVCLOCK_ESTALE) {
+        ts->tv_sec = (time_t)t->sec;
+        ts->tv_nsec = (long)t->nsec;
+    }
+    return err;
+}
+
+int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
+                    struct timespec *ts)
+{
+    const struct clock_desc *c = clock_of(clk);
+    struct pvcp_time t;
+    int err, from_live;
+
+    if (__builtin_expect(!ts || !pc || !c, 0)) {
+        return !ts ? PVCLOCK_EINVAL : !pc ? PVCLOCK_ENOTMAPPED
+                                          : PVCLOCK_ECLOCK;
+    }
+    if (!pc->offset) {
+        err = read_clock(pc, c, false, 0, 0, -1, &t, &from_live);
+    } else if (pc->live && pc->use_live) {
+        err = read_clock(pc, c, true, READ_LIVE, 0, -1, &t, &from_live);
+    } else {
+        err = read_clock(pc, c, true, 0, 0, -1, &t, &from_live);
+    }
+    return finish(err, &t, ts);
+}
+
+/* The careful read: a given counter, every check word, the live page. */
+static int read_at(const struct pvclock *pc, clockid_t clk, uint64_t counter,
+                   struct pvcp_time *t, int *from_live)
+{
+    const struct clock_desc *c = clock_of(clk);
+    unsigned mode = READ_AT | READ_CHECK_ALL;
+
+    if (!pc) {
+        return PVCLOCK_ENOTMAPPED;
+    }
+    if (!c) {
+        return PVCLOCK_ECLOCK;
+    }
+    if (!pc->offset) {
+        return read_clock(pc, c, false, mode, counter, -1, t, from_live);
+    }
+    if (pc->live && pc->use_live) {
+        mode |= READ_LIVE;
+    }
+    return read_clock(pc, c, true, mode, counter, -1, t, from_live);
+}
+
+int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
+                       uint64_t counter, struct timespec *ts)
+{
+    struct pvcp_time t;
+    int from_live;
+
+    if (!ts) {
+        return PVCLOCK_EINVAL;
+    }
+    return finish(read_at(pc, clk, counter, &t, &from_live), &t, ts);
+}
+
+int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk)
+{
+    struct pvcp_time t;
+    int from_live, err;
+
+    if (!pc) {
+        return -PVCLOCK_ENOTMAPPED;
+    }
+    if (!pc->live || !pc->use_live) {
+        return 0;
+    }
+    err = read_at(pc, clk, pvcp_counter_read(pvclock_counter_order), &t,
+                  &from_live);
+    return err == PVCLOCK_OK && from_live;
+}
+
+int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
+{
+    const struct clock_desc *raw = &clock_table[CLOCK_MONOTONIC_RAW];
+    struct snapshot s;
+    int err;
+
+    if (!pc) {
+        return PVCLOCK_ENOTMAPPED;
+    }
+    if (!info) {
+        return PVCLOCK_EINVAL;
+    }
+    /* the page state is what any clock's snapshot sees */
+    s.counter = 0;
+    err = pc->offset ? snapshot(pc, raw, true, READ_AT | READ_INFO, -1, &s)
+                     : snapshot(pc, raw, false, READ_AT | READ_INFO, -1, &s);
+    if (err) {
+        return err;
+    }
+    memset(info, 0, sizeof(*info));
+    info->status = pc->offset ? s.status : PVCP_STATUS_VALID;
+    info->page = (uint32_t)s.page;
+    info->counter_mode = s.counter_mode;
+    info->host_flags = s.flags;
+    info->generation = (pc->offset ? s.ogen : 0) + s.disruptions;
+    info->host_counter_hz = s.counter_hz;
+    info->backend = pc->offset ? s.backend : 0;
+    info->guest_counter_hz = pc->offset ? s.guest_counter_hz : 0;
+    info->helper_epoch = s.h->helper_epoch;
+    return PVCLOCK_OK;
+}

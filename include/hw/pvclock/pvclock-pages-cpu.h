@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * pvclock-pages: the x86 primitives every reader and writer of the pages
+ * needs, defined once: the seqcount barriers and the ordered counter
+ * read.  Used by libpvclock, the helper, QEMU's device (vvar.c) and the
+ * tests.
+ */
+#ifndef PVCLOCK_PAGES_CPU_H
+#define PVCLOCK_PAGES_CPU_H
+
+#include <stdint.h>
+
+/*
+ * x86 keeps loads in order with loads and stores with stores, so both
+ * sides of a seqcount only have to stop the compiler (as the kernel's
+ * smp_rmb()/smp_wmb() there).
+ */
+#define pvcp_rmb()  __atomic_signal_fence(__ATOMIC_ACQUIRE)
+#define pvcp_wmb()  __atomic_signal_fence(__ATOMIC_RELEASE)
+
+/*
+ * How a counter read is kept from running before the loads that precede
+ * it (the seq load of a read): LFENCE; RDTSC where LFENCE is known to
+ * be dispatch serializing (every Intel CPU; AMD and Hygon CPUs that say
+ * so in CPUID 0x80000021 EAX bit 2), RDTSCP otherwise, as the kernel's
+ * rdtsc_ordered().  Both order the read the same way; LFENCE; RDTSC is
+ * the cheaper of the two on the CPUs that allow it (15.0 against
+ * 17.1 ns on this project's AMD EPYC, docs/benchmarks.md).
+ */
+enum pvcp_counter_order {
+    PVCP_ORDER_LFENCE = 0,
+    PVCP_ORDER_RDTSCP = 1,
+};
+
+static inline void pvcp_cpuid(uint32_t leaf, uint32_t *a, uint32_t *b,
+                              uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
+                     : "a"(leaf), "c"(0));
+}
+
+static inline enum pvcp_counter_order pvcp_counter_order_detect(void)
+{
+    uint32_t max, b, c, d, ext, a;
+
+    pvcp_cpuid(0, &max, &b, &c, &d);
+    /* "GenuineIntel": LFENCE has always been dispatch serializing */
+    if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e) {
+        return PVCP_ORDER_LFENCE;
+    }
+    pvcp_cpuid(0x80000000u, &ext, &b, &c, &d);
+    if (ext >= 0x80000021u) {
+        pvcp_cpuid(0x80000021u, &a, &b, &c, &d);
+        if (a & (1u << 2)) {
+            return PVCP_ORDER_LFENCE;
+        }
+    }
+    if (ext >= 0x80000001u) {
+        pvcp_cpuid(0x80000001u, &a, &b, &c, &d);
+        if (d & (1u << 27)) {
+            return PVCP_ORDER_RDTSCP;
+        }
+    }
+    return PVCP_ORDER_LFENCE;   /* nothing better exists */
+}
+
+/* The TSC, read no earlier than the loads before it. */
+static inline uint64_t pvcp_counter_read(enum pvcp_counter_order order)
+{
+    uint32_t lo, hi, aux;
+
+    if (__builtin_expect(order == PVCP_ORDER_LFENCE, 1)) {
+        __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    } else {
+        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux)
+                         :: "memory");
+    }
+    return ((uint64_t)hi << 32) | lo;
+}
+
+#endif /* PVCLOCK_PAGES_CPU_H */
