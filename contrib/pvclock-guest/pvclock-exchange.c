@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pvclock-exchange: the host side of a time exchange with a guest
- * running `pvclock-guest serve` (protocol in pvclock-guest.c).
+ * running `pvclock-guest serve` (protocol in serve.c).
  *
  * Each round the host reads CLOCK_REALTIME, asks the guest for its
  * pvclock REALTIME, and reads CLOCK_REALTIME again when the answer
@@ -29,15 +29,14 @@ static int64_t ts_ns(const struct timespec *ts)
 }
 
 /* The host's REALTIME: clock_gettime(), or a (simulated) host's pages. */
-static struct pvclock host_pages;
-static int use_host_pages;
+static struct pvclock *host_pages;
 
 static int64_t now_ns(void)
 {
     struct timespec ts;
 
-    if (use_host_pages) {
-        int err = pvclock_gettime(&host_pages, CLOCK_REALTIME, &ts);
+    if (host_pages) {
+        int err = pvclock_gettime(host_pages, CLOCK_REALTIME, &ts);
 
         if (err && err != PVCLOCK_ESTALE) {
             fprintf(stderr, "pvclock-exchange: host pages: %s\n",
@@ -91,7 +90,29 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
+struct exchange_opts {
+    const char *path;       /* the guest's serial socket */
+    long rounds, show;
+    int quit, watch;
+};
+
+static void usage(void)
+{
+    printf("Usage: pvclock-exchange [--socket PATH] [--rounds N] "
+           "[--show N] [--quit]\n"
+           "Exchange CLOCK_REALTIME stamps with `pvclock-guest "
+           "serve` over a QEMU serial socket\n"
+           "(default $GUEST_SOCKET) and check host before <= guest "
+           "<= host after in every round.\n"
+           "--quit tells the guest program to exit afterwards.\n"
+           "--host-pages FILE: the host's time from a pages file "
+           "(a simulated host) instead of clock_gettime().\n"
+           "--watch: then ask the guest's clock watcher for its "
+           "counts (serve --watch) and print them.\n");
+}
+
+/* 0 to go on, or 1 + the exit status (--help: 0, bad options: 2). */
+static int parse_args(int argc, char **argv, struct exchange_opts *o)
 {
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, 's' },
@@ -103,151 +124,207 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = getenv("GUEST_SOCKET");
-    long rounds = 20, show = 5;
-    int quit = 0, watch = 0, opt, fd, violations = 0, errors = 0;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int64_t *rtt, max_ahead = INT64_MIN, max_behind = INT64_MIN;
+    int opt;
 
     while ((opt = getopt_long(argc, argv, "s:n:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
-            path = optarg;
+            o->path = optarg;
             break;
         case 'n':
-            rounds = strtol(optarg, NULL, 10);
+            o->rounds = strtol(optarg, NULL, 10);
             break;
         case 'w':
-            show = strtol(optarg, NULL, 10);
+            o->show = strtol(optarg, NULL, 10);
             break;
         case 'q':
-            quit = 1;
+            o->quit = 1;
             break;
         case 'p':
             if (pvclock_open_host(&host_pages, optarg)) {
                 fprintf(stderr, "pvclock-exchange: cannot read host pages "
                         "%s\n", optarg);
-                return 2;
+                return 1 + 2;
             }
-            use_host_pages = 1;
             break;
         case 'W':
-            watch = 1;
+            o->watch = 1;
             break;
         case 'h':
-            printf("Usage: pvclock-exchange [--socket PATH] [--rounds N] "
-                   "[--show N] [--quit]\n"
-                   "Exchange CLOCK_REALTIME stamps with `pvclock-guest "
-                   "serve` over a QEMU serial socket\n"
-                   "(default $GUEST_SOCKET) and check host before <= guest "
-                   "<= host after in every round.\n"
-                   "--quit tells the guest program to exit afterwards.\n"
-                   "--host-pages FILE: the host's time from a pages file "
-                   "(a simulated host) instead of clock_gettime().\n"
-                   "--watch: then ask the guest's clock watcher for its "
-                   "counts (serve --watch) and print them.\n");
-            return 0;
+            usage();
+            return 1 + 0;
         default:
-            return 2;
+            return 1 + 2;
         }
     }
-    if (!path || rounds < 1 || rounds > 100000000) {
-        fprintf(stderr, "pvclock-exchange: need --socket PATH (or "
-                "GUEST_SOCKET) and 1 <= --rounds <= 1e8\n");
-        return 2;
-    }
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "pvclock-exchange: socket path too long: %s\n", path);
-        return 2;
-    }
-    strcpy(sa.sun_path, path);
+    return 0;
+}
+
+/* The guest's serial socket, connected; -1 after a message. */
+static int connect_guest(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd;
+
+    strcpy(sa.sun_path, path);      /* main() checked its length */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         fprintf(stderr, "pvclock-exchange: cannot connect to %s: %s\n", path,
                 strerror(errno));
-        return 1;
+        return -1;
     }
-    rtt = calloc((size_t)rounds, sizeof(*rtt));
-    if (!rtt) {
+    return fd;
+}
+
+/* What the rounds found. */
+struct exchange_stats {
+    int violations, errors;
+    int64_t *rtt, max_ahead, max_behind;
+};
+
+/* The guest's REALTIME for round i in *guest: 0, or -1 after a message. */
+static int ask_guest(int fd, long i, int64_t *guest, char *status, size_t len)
+{
+    char req[64], line[160], st[32];
+    unsigned long long n;
+    long long gsec, gnsec;
+
+    snprintf(req, sizeof(req), "Q %ld\n", i);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        fprintf(stderr, "pvclock-exchange: write: %s\n", strerror(errno));
+        return -1;
+    }
+    do {
+        if (read_line(fd, line, sizeof(line), 20000) <= 0) {
+            fprintf(stderr, "pvclock-exchange: no answer from the guest "
+                    "for round %ld within 20 s\n", i);
+            return -1;
+        }
+    } while (sscanf(line, "R %llu %lld.%lld %31s", &n, &gsec, &gnsec,
+                    st) != 4 || n != (unsigned long long)i);
+    *guest = gsec * 1000000000 + gnsec;
+    snprintf(status, len, "%s", st);
+    return 0;
+}
+
+static void print_round(long i, int64_t before, int64_t guest, int64_t after)
+{
+    printf("%6ld  ", i);
+    print_ns(before);
+    printf("  ");
+    print_ns(guest);
+    printf("  ");
+    print_ns(after);
+    printf(" %+12.6f %+12.6f%s\n", (guest - before) / 1e9,
+           (after - guest) / 1e9,
+           guest < before || guest > after ? "  VIOLATION" : "");
+}
+
+/* One round: host before, guest, host after; -1 if the guest is gone. */
+static int exchange_round(int fd, long i, const struct exchange_opts *o,
+                          struct exchange_stats *st)
+{
+    int64_t before, after, guest;
+    char status[32];
+
+    before = now_ns();
+    if (ask_guest(fd, i, &guest, status, sizeof(status)) < 0) {
+        return -1;
+    }
+    after = now_ns();
+    st->rtt[i] = after - before;
+    if (strcmp(status, "ok") != 0) {
+        st->errors++;
+        printf("%6ld  guest error %s\n", i, status);
+        return 0;
+    }
+    if (guest < before || guest > after) {
+        st->violations++;
+    }
+    if (guest - before > st->max_ahead) {
+        st->max_ahead = guest - before;
+    }
+    if (after - guest > st->max_behind) {
+        st->max_behind = after - guest;
+    }
+    if (i < o->show || guest < before || guest > after) {
+        print_round(i, before, guest, after);
+    }
+    return 0;
+}
+
+/* The guest's watcher counts (serve --watch), printed as "watch: ...". */
+static void ask_watch(int fd)
+{
+    char line[256];
+
+    (void)!write(fd, "W\n", 2);
+    while (read_line(fd, line, sizeof(line), 5000) > 0) {
+        if (!strncmp(line, "S ", 2)) {
+            printf("watch: %s\n", line + 2);
+            break;
+        }
+    }
+}
+
+static void print_summary(long rounds, struct exchange_stats *st)
+{
+    qsort(st->rtt, (size_t)rounds, sizeof(*st->rtt), cmp_i64);
+    printf("exchange: %ld rounds, %d violations of host before <= guest <= "
+           "host after, %d guest errors\n", rounds, st->violations,
+           st->errors);
+    printf("exchange: round trip min %.6f ms, median %.6f ms, max %.6f ms\n",
+           st->rtt[0] / 1e6, st->rtt[rounds / 2] / 1e6,
+           st->rtt[rounds - 1] / 1e6);
+    printf("exchange: largest guest-before %.6f ms, largest after-guest "
+           "%.6f ms\n", st->max_ahead / 1e6, st->max_behind / 1e6);
+}
+
+int main(int argc, char **argv)
+{
+    struct exchange_opts o = {
+        .path = getenv("GUEST_SOCKET"), .rounds = 20, .show = 5,
+    };
+    struct exchange_stats st = {
+        .max_ahead = INT64_MIN, .max_behind = INT64_MIN,
+    };
+    int r = parse_args(argc, argv, &o), fd;
+
+    if (r) {
+        return r - 1;
+    }
+    if (!o.path || o.rounds < 1 || o.rounds > 100000000) {
+        fprintf(stderr, "pvclock-exchange: need --socket PATH (or "
+                "GUEST_SOCKET) and 1 <= --rounds <= 1e8\n");
+        return 2;
+    }
+    if (strlen(o.path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr, "pvclock-exchange: socket path too long: %s\n",
+                o.path);
+        return 2;
+    }
+    fd = connect_guest(o.path);
+    st.rtt = fd < 0 ? NULL : calloc((size_t)o.rounds, sizeof(*st.rtt));
+    if (!st.rtt) {
         return 1;
     }
 
     printf("%6s  %-21s %-21s %-21s %12s %12s\n", "round", "host before",
            "guest pvclock", "host after", "guest-before", "after-guest");
-    for (long i = 0; i < rounds; i++) {
-        char req[64], line[160], status[32];
-        unsigned long long n;
-        long long gsec, gnsec;
-        int64_t before, after, guest;
-        int r;
-
-        snprintf(req, sizeof(req), "Q %ld\n", i);
-        before = now_ns();
-        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-            fprintf(stderr, "pvclock-exchange: write: %s\n", strerror(errno));
+    for (long i = 0; i < o.rounds; i++) {
+        if (exchange_round(fd, i, &o, &st) < 0) {
             return 1;
         }
-        do {
-            r = read_line(fd, line, sizeof(line), 20000);
-            if (r <= 0) {
-                fprintf(stderr, "pvclock-exchange: no answer from the guest "
-                        "for round %ld within 20 s\n", i);
-                return 1;
-            }
-        } while (sscanf(line, "R %llu %lld.%lld %31s", &n, &gsec, &gnsec,
-                        status) != 4 || n != (unsigned long long)i);
-        after = now_ns();
-        guest = gsec * 1000000000 + gnsec;
-        rtt[i] = after - before;
-        if (strcmp(status, "ok") != 0) {
-            errors++;
-            printf("%6ld  guest error %s\n", i, status);
-            continue;
-        }
-        if (guest < before || guest > after) {
-            violations++;
-        }
-        if (guest - before > max_ahead) {
-            max_ahead = guest - before;
-        }
-        if (after - guest > max_behind) {
-            max_behind = after - guest;
-        }
-        if (i < show || guest < before || guest > after) {
-            printf("%6ld  ", i);
-            print_ns(before);
-            printf("  ");
-            print_ns(guest);
-            printf("  ");
-            print_ns(after);
-            printf(" %+12.6f %+12.6f%s\n", (guest - before) / 1e9,
-                   (after - guest) / 1e9,
-                   guest < before || guest > after ? "  VIOLATION" : "");
-        }
     }
-    if (watch) {
-        char line[256];
-
-        (void)!write(fd, "W\n", 2);
-        while (read_line(fd, line, sizeof(line), 5000) > 0) {
-            if (!strncmp(line, "S ", 2)) {
-                printf("watch: %s\n", line + 2);
-                break;
-            }
-        }
+    if (o.watch) {
+        ask_watch(fd);
     }
-    if (quit) {
+    if (o.quit) {
         (void)!write(fd, "X\n", 2);
     }
     close(fd);
-
-    qsort(rtt, (size_t)rounds, sizeof(*rtt), cmp_i64);
-    printf("exchange: %ld rounds, %d violations of host before <= guest <= "
-           "host after, %d guest errors\n", rounds, violations, errors);
-    printf("exchange: round trip min %.6f ms, median %.6f ms, max %.6f ms\n",
-           rtt[0] / 1e6, rtt[rounds / 2] / 1e6, rtt[rounds - 1] / 1e6);
-    printf("exchange: largest guest-before %.6f ms, largest after-guest "
-           "%.6f ms\n", max_ahead / 1e6, max_behind / 1e6);
-    free(rtt);
-    return violations || errors ? 1 : 0;
+    print_summary(o.rounds, &st);
+    free(st.rtt);
+    pvclock_close(host_pages);
+    return st.violations || st.errors ? 1 : 0;
 }
