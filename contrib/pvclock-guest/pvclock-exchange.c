@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "pvclock.h"
+#include "line.h"
 
 static int64_t ts_ns(const struct timespec *ts)
 {
@@ -53,34 +53,6 @@ static void print_ns(int64_t ns)
 {
     printf("%lld.%09lld", (long long)(ns / 1000000000),
            (long long)(ns % 1000000000));
-}
-
-/* Read a line with a deadline; 1 ok, 0 timeout/EOF, -1 error. */
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-
-    while (n + 1 < len) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        char c;
-        int r = poll(&p, 1, timeout_ms);
-
-        if (r <= 0) {
-            return r;
-        }
-        if (read(fd, &c, 1) != 1) {
-            return 0;
-        }
-        if (c == '\r') {
-            continue;
-        }
-        if (c == '\n') {
-            break;
-        }
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-    return 1;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -190,12 +162,12 @@ static int ask_guest(int fd, long i, int64_t *guest, char *status, size_t len)
     long long gsec, gnsec;
 
     snprintf(req, sizeof(req), "Q %ld\n", i);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+    if (line_write(fd, req, strlen(req)) < 0) {
         fprintf(stderr, "pvclock-exchange: write: %s\n", strerror(errno));
         return -1;
     }
     do {
-        if (read_line(fd, line, sizeof(line), 20000) <= 0) {
+        if (line_read(fd, line, sizeof(line), 20000) <= 0) {
             fprintf(stderr, "pvclock-exchange: no answer from the guest "
                     "for round %ld within 20 s\n", i);
             return -1;
@@ -259,7 +231,7 @@ static void ask_watch(int fd)
     char line[256];
 
     (void)!write(fd, "W\n", 2);
-    while (read_line(fd, line, sizeof(line), 5000) > 0) {
+    while (line_read(fd, line, sizeof(line), 5000) > 0) {
         if (!strncmp(line, "S ", 2)) {
             printf("watch: %s\n", line + 2);
             break;

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Build the test guest's initramfs: busybox-static, the static
-# pvclock-guest and an /init that runs it.  Usage: mkinitramfs.sh OUT [chrony]
+# pvclock-guest, its test build pvclock-guest-test (the BAR hammer and
+# the shared-memory exchange, tests/guest/tools/) and an /init that runs
+# them.  Usage: mkinitramfs.sh OUT [chrony]
 # With "chrony", Debian's chronyd and chronyc and the libraries they need
 # are added (tests/guest/fetch-chrony.sh).
 set -euo pipefail
@@ -9,14 +11,17 @@ set -euo pipefail
 out=${1:?usage: mkinitramfs.sh OUT.cpio.gz [chrony]}
 with_chrony=${2:-}
 guest=$PVCLOCK_BUILD/host/pvclock-guest
+guest_test=$PVCLOCK_BUILD/host/pvclock-guest-test
 busybox=/bin/busybox
 [ -x "$guest" ] || die "$guest not built; run scripts/build.sh"
+[ -x "$guest_test" ] || die "$guest_test not built; run scripts/build.sh"
 [ -x "$busybox" ] || die "busybox not found; install busybox-static"
 if ldd "$busybox" >/dev/null 2>&1; then
     die "$busybox is dynamically linked; install busybox-static"
 fi
 
 if [ -f "$out" ] && [ "$out" -nt "$guest" ] && [ "$out" -nt "$0" ] &&
+   [ "$out" -nt "$guest_test" ] &&
    [ "$out" -nt "$PVCLOCK_BUILD/host/read-cost-static" ] &&
    [ "$out" -nt "$PVCLOCK_BUILD/host/pvclock-helper-static" ] &&
    [ "$out" -nt "$(dirname "$0")/init" ]; then
@@ -28,6 +33,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 cp "$busybox" "$root/bin/busybox"
 cp "$guest" "$root/bin/pvclock-guest"
+cp "$guest_test" "$root/bin/pvclock-guest-test"
 [ -x "$PVCLOCK_BUILD/host/read-cost-static" ] &&
     cp "$PVCLOCK_BUILD/host/read-cost-static" "$root/bin/read-cost"
 [ -x "$PVCLOCK_BUILD/host/pvclock-helper-static" ] &&

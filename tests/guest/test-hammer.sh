@@ -1,8 +1,9 @@
 #!/bin/bash
-# A guest hammering writes on the BAR: pvclock-guest serve --hammer writes
-# random values of every size (1, 2, 4, 8 bytes) at random offsets all
-# over the 32 KiB BAR, as fast as it can, for PVCLOCK_HAMMER_SECONDS
-# (default 10) under TCG, while its watcher thread reads all five clocks.
+# A guest hammering writes on the BAR: pvclock-guest-test hammer (serve
+# plus tests/guest/tools/hammer.c) writes random values of every size
+# (1, 2, 4, 8 bytes) at random offsets all over the 32 KiB BAR, as fast
+# as it can, for PVCLOCK_HAMMER_SECONDS (default 10) under TCG, while its
+# watcher thread reads all five clocks.
 # The device must ignore every write: no read error, no step back, the
 # exchange afterwards within the host's bracket, and the host's pages
 # file untouched (the helper, which checks its pages every poll, never

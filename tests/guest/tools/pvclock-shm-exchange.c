@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pvclock-shm-exchange: the host side of the shared-memory stamp exchange
- * (shm-exchange.h).  Prepares the file QEMU's ivshmem-plain maps, waits
- * for the guest program, then for --seconds loads the guest's last stamp,
- * reads clock_gettime(CLOCK_REALTIME) and publishes it; finally tells the
- * guest to stop and prints both sides' counts.
+ * (shm-exchange.h; the guest side is pvclock-guest-test shm-exchange).
+ * Prepares the file QEMU's ivshmem-plain maps, waits for the guest
+ * program, then for --seconds loads the guest's last stamp, reads
+ * clock_gettime(CLOCK_REALTIME) and publishes it; finally tells the guest
+ * to stop and prints both sides' counts.
  *
  *   pvclock-shm-exchange --shm FILE --init          create/clear the file
  *   pvclock-shm-exchange --shm FILE [--seconds N]   run (default 60 s)
@@ -77,7 +78,33 @@ static int steps_start(pthread_t *t, unsigned long *count)
     return pthread_create(t, NULL, stepper, count) ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+struct shm_opts {
+    const char *path;
+    double seconds;
+    unsigned long long min_guest;
+    int init;
+};
+
+static int parse_freq_steps(const char *arg)
+{
+    char *end;
+
+    step_ppm = strtol(arg, &end, 10);
+    if (*end == ',') {
+        step_seconds = strtod(end + 1, &end);
+    }
+    if (*end || step_ppm < 1 || step_ppm > 100 || step_seconds <= 0 ||
+        step_seconds > 10) {
+        fprintf(stderr, "pvclock-shm-exchange: --freq-steps takes "
+                "PPM (1..100) and optionally ,SECONDS (at most 10), "
+                "not '%s'\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 to go on, or 1 + the exit status (--help: 0, bad options: 2). */
+static int parse_args(int argc, char **argv, struct shm_opts *o)
 {
     static const struct option opts[] = {
         { "shm", required_argument, NULL, 's' },
@@ -88,94 +115,84 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = NULL;
-    double seconds = 60, start;
-    unsigned long long min_guest = 1000;
-    volatile struct xchg_area *x;
-    struct xchg_side me = { 0 };
-    int init = 0, opt, fd;
-
-    pthread_t steps_thread;
-    unsigned long steps = 0;
+    int opt;
 
     while ((opt = getopt_long(argc, argv, "s:in:m:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'f': {
-            char *end;
-
-            step_ppm = strtol(optarg, &end, 10);
-            if (*end == ',') {
-                step_seconds = strtod(end + 1, &end);
-            }
-            if (*end || step_ppm < 1 || step_ppm > 100 || step_seconds <= 0 ||
-                step_seconds > 10) {
-                fprintf(stderr, "pvclock-shm-exchange: --freq-steps takes "
-                        "PPM (1..100) and optionally ,SECONDS (at most 10), "
-                        "not '%s'\n", optarg);
-                return 2;
+        case 'f':
+            if (parse_freq_steps(optarg) < 0) {
+                return 1 + 2;
             }
             break;
-        }
         case 's':
-            path = optarg;
+            o->path = optarg;
             break;
         case 'i':
-            init = 1;
+            o->init = 1;
             break;
         case 'n':
-            seconds = atof(optarg);
+            o->seconds = atof(optarg);
             break;
         case 'm':
-            min_guest = strtoull(optarg, NULL, 10);
+            o->min_guest = strtoull(optarg, NULL, 10);
             break;
         case 'h':
             printf("Usage: pvclock-shm-exchange --shm FILE [--init] "
                    "[--seconds N] [--min-guest N] [--freq-steps PPM[,S]]\n");
-            return 0;
+            return 1 + 0;
         default:
-            return 2;
+            return 1 + 2;
         }
     }
-    if (!path || seconds <= 0) {
-        fprintf(stderr, "pvclock-shm-exchange: need --shm FILE (and "
-                "--seconds > 0)\n");
-        return 2;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    return 0;
+}
+
+/* The file QEMU's ivshmem-plain maps, XCHG_SIZE long; NULL after a message. */
+static volatile struct xchg_area *map_area(const char *path)
+{
+    volatile struct xchg_area *x;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
     if (fd < 0 || ftruncate(fd, XCHG_SIZE) < 0) {
         fprintf(stderr, "pvclock-shm-exchange: %s: %s\n", path,
                 strerror(errno));
-        return 2;
+        return NULL;
     }
     x = mmap(NULL, XCHG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (x == MAP_FAILED) {
         fprintf(stderr, "pvclock-shm-exchange: mmap %s: %s\n", path,
                 strerror(errno));
-        return 2;
+        return NULL;
     }
-    if (init) {
-        memset((void *)x, 0, sizeof(*x));
-        __atomic_store_n(&x->magic, XCHG_MAGIC, __ATOMIC_RELEASE);
-        return 0;
-    }
-    if (x->magic != XCHG_MAGIC) {
-        fprintf(stderr, "pvclock-shm-exchange: %s was not prepared with "
-                "--init\n", path);
-        return 2;
-    }
-    start = mono_s();
-    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XCHG_GUEST_READY) {
-        if (mono_s() - start > 120) {
-            fprintf(stderr, "pvclock-shm-exchange: the guest program did "
-                    "not start within 120 s\n");
-            return 1;
+    return x;
+}
+
+/* Wait up to limit_s for the guest to reach state; 0, or -1 on timeout. */
+static int wait_guest(volatile struct xchg_area *x, uint32_t state,
+                      double limit_s)
+{
+    double start = mono_s();
+
+    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != state) {
+        if (mono_s() - start > limit_s) {
+            return -1;
         }
         usleep(10000);
     }
+    return 0;
+}
+
+/* The host's side for `seconds`, with the frequency steps if asked. */
+static int exchange(volatile struct xchg_area *x, double seconds,
+                    struct xchg_side *me)
+{
+    pthread_t steps_thread;
+    unsigned long steps = 0;
+    double start;
 
     if (step_ppm && steps_start(&steps_thread, &steps) < 0) {
-        return 2;
+        return -1;
     }
     start = mono_s();
     while (mono_s() - start < seconds) {
@@ -186,7 +203,7 @@ int main(int argc, char **argv)
 
             clock_gettime(CLOCK_REALTIME, &ts);
             now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-            xchg_record(&me, &x->host.stamp, seen, now);
+            xchg_record(me, &x->host.stamp, seen, now);
         }
     }
     if (step_ppm) {
@@ -195,19 +212,55 @@ int main(int argc, char **argv)
         printf("shm-exchange: %lu frequency steps of %+ld/-%ld ppm, "
                "frequency restored\n", steps, step_ppm, step_ppm);
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct shm_opts o = { .seconds = 60, .min_guest = 1000 };
+    volatile struct xchg_area *x;
+    struct xchg_side me = { 0 };
+    int r = parse_args(argc, argv, &o);
+
+    if (r) {
+        return r - 1;
+    }
+    if (!o.path || o.seconds <= 0) {
+        fprintf(stderr, "pvclock-shm-exchange: need --shm FILE (and "
+                "--seconds > 0)\n");
+        return 2;
+    }
+    x = map_area(o.path);
+    if (!x) {
+        return 2;
+    }
+    if (o.init) {
+        memset((void *)x, 0, sizeof(*x));
+        __atomic_store_n(&x->magic, XCHG_MAGIC, __ATOMIC_RELEASE);
+        return 0;
+    }
+    if (x->magic != XCHG_MAGIC) {
+        fprintf(stderr, "pvclock-shm-exchange: %s was not prepared with "
+                "--init\n", o.path);
+        return 2;
+    }
+    if (wait_guest(x, XCHG_GUEST_READY, 120) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: the guest program did "
+                "not start within 120 s\n");
+        return 1;
+    }
+    if (exchange(x, o.seconds, &me) < 0) {
+        return 2;
+    }
     __atomic_store_n(&x->state, XCHG_STOP, __ATOMIC_RELEASE);
-    start = mono_s();
-    while (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XCHG_GUEST_DONE) {
-        if (mono_s() - start > 30) {
-            fprintf(stderr, "pvclock-shm-exchange: the guest program did "
-                    "not report\n");
-            return 1;
-        }
-        usleep(10000);
+    if (wait_guest(x, XCHG_GUEST_DONE, 30) < 0) {
+        fprintf(stderr, "pvclock-shm-exchange: the guest program did "
+                "not report\n");
+        return 1;
     }
     printf("shm-exchange: %.0f s; host: %llu exchanges, %llu violations "
            "(worst %lld ns); guest: %llu exchanges, %llu violations (worst "
-           "%lld ns), %llu errors\n", seconds,
+           "%lld ns), %llu errors\n", o.seconds,
            (unsigned long long)me.exchanges,
            (unsigned long long)me.violations, (long long)me.worst_ns,
            (unsigned long long)x->guest.exchanges,
@@ -215,5 +268,5 @@ int main(int argc, char **argv)
            (long long)x->guest.worst_ns,
            (unsigned long long)x->guest.errors);
     return me.violations || x->guest.violations || x->guest.errors ||
-           x->guest.exchanges < min_guest ? 1 : 0;
+           x->guest.exchanges < o.min_guest ? 1 : 0;
 }

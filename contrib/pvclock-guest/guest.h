@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * What pvclock-guest's commands share: the parsed options, the command
+ * table main() dispatches on, the five clocks and the error names of the
+ * serial protocol.
+ *
+ * The program is built twice from these files: pvclock-guest, with the
+ * commands users run (commands.c), and the test build
+ * pvclock-guest-test, whose table (tests/guest/tools/commands.c) adds
+ * what only tests need: the BAR hammer and the shared-memory exchange.
+ */
+#ifndef PVCLOCK_GUEST_H
+#define PVCLOCK_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "pvclock.h"
+
+/* Options, given before or after the command. */
+struct guest_opts {
+    const char *resource;       /* --resource: the BAR, NULL to find it */
+    const char *tty;            /* --tty: serve's serial line */
+    const char *socket;         /* --socket: chronyd's SOCK refclock */
+    long interval_ms;           /* --interval-ms: chrony's sample period */
+    int watch;                  /* --watch: serve with the clock watcher */
+};
+
+struct guest_command {
+    const char *name;
+    const char *usage;          /* its usage line, after the name */
+    const char *help;           /* what it does and its options */
+    int needs_tty;              /* refused without --tty */
+    /* exit status: 0 ok, 1 failure, 2 bad usage */
+    int (*run)(struct pvclock *pc, const struct guest_opts *o);
+};
+
+/* This build's commands, NULL-terminated (commands.c). */
+extern const struct guest_command *const guest_commands[];
+
+extern const struct guest_command show_command;
+extern const struct guest_command serve_command;
+extern const struct guest_command chrony_command;
+
+/* The clocks pvclock-pages provides, in the order every report uses. */
+#define GUEST_CLOCKS 5
+extern const struct guest_clock {
+    clockid_t id;
+    const char *name;
+} guest_clocks[GUEST_CLOCKS];
+
+/* PVCLOCK_* as the serial protocol spells it ("ok", "ESTALE", ...). */
+const char *guest_err_name(int err);
+
+int64_t guest_ts_ns(const struct timespec *ts);
+
+/* show: status, every clock and every page; 0 if all read. */
+int show_run(struct pvclock *pc, const struct guest_opts *o);
+
+/*
+ * A thread serve runs beside its answers and counts in the watcher's
+ * reply: the test build's BAR hammer (tests/guest/tools/hammer.c).
+ */
+struct serve_sidekick {
+    int (*start)(const struct guest_opts *o);   /* 0, or -1 after a message */
+    void (*stop)(void);                 /* join it and print what it did */
+    unsigned long long (*count)(void);  /* its work so far */
+};
+
+/* serve, with a sidekick (NULL: none). */
+int serve_with(struct pvclock *pc, const struct guest_opts *o,
+               const struct serve_sidekick *sk);
+
+/* The clock watcher of serve --watch (watch.c). */
+int watch_start(const struct pvclock *pc);
+void watch_summary(char *buf, size_t len);
+/* stop it, print its summary; 1 if a clock ever stepped back */
+int watch_stop(void);
+
+#endif /* PVCLOCK_GUEST_H */

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * pvclock-guest show: the device's status, every clock next to the
+ * guest's own clock_gettime(), and every host page against page 0.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "guest.h"
+
+static int64_t abs_i64(int64_t d)
+{
+    return d < 0 ? -d : d;
+}
+
+/*
+ * Host page `page` at `counter`: its largest distance from ref (which
+ * page 0 fills) in *worst; a PVCLOCK_* error if a clock did not read.
+ */
+static int page_distance(struct pvclock *pc, int page, uint64_t counter,
+                         int64_t ref[GUEST_CLOCKS], int64_t *worst)
+{
+    int err = 0;
+
+    *worst = 0;
+    pvclock_select_page(pc, page);
+    for (int i = 0; i < GUEST_CLOCKS && !err; i++) {
+        struct timespec ts = { 0, 0 };
+        int64_t ns;
+
+        err = pvclock_gettime_at(pc, guest_clocks[i].id, counter, &ts);
+        if (err == PVCLOCK_ESTALE) {
+            err = 0;
+        }
+        ns = guest_ts_ns(&ts);
+        if (page == 0) {
+            ref[i] = ns;
+        }
+        if (abs_i64(ns - ref[i]) > *worst) {
+            *worst = abs_i64(ns - ref[i]);
+        }
+    }
+    return err;
+}
+
+/*
+ * All four host pages at one guest counter value: each must read every
+ * clock, and they must agree with page 0 (the scaled pages to within
+ * the nanosecond their derivation and transform each may round).  These
+ * are the helper's pages, read with the live page set aside.
+ */
+static int show_host_pages(struct pvclock *pc, uint64_t counter,
+                           int64_t ref[GUEST_CLOCKS])
+{
+    static const char *const kinds[] = {
+        "unscaled unsmeared", "unscaled smeared", "scaled unsmeared",
+        "scaled smeared",
+    };
+    int bad = 0;
+
+    pvclock_use_live(pc, 0);
+    for (int page = 0; page < PVCP_HOST_PAGES; page++) {
+        int64_t worst;
+        int err = page_distance(pc, page, counter, ref, &worst);
+
+        if (err) {
+            /* a simulated host publishes no scaled pages: not an error */
+            printf("page %d %s: %s\n", page, kinds[page],
+                   pvclock_strerror(err));
+            bad |= err != PVCLOCK_EUNPUBLISHED;
+        } else {
+            printf("page %d %s: all five clocks read, at most %" PRId64
+                   " ns from page 0\n", page, kinds[page], worst);
+        }
+    }
+    pvclock_select_page(pc, -1);
+    pvclock_use_live(pc, 1);
+    return bad;
+}
+
+/*
+ * How far the live page (the kernel's own data) is from the helper's
+ * page 0 at the same counter: the helper's lag, informational.
+ */
+static void show_live_lag(struct pvclock *pc, uint64_t counter,
+                          const int64_t ref[GUEST_CLOCKS])
+{
+    int64_t worst = 0;
+
+    if (pvclock_live_in_use(pc, CLOCK_REALTIME) != 1) {
+        return;
+    }
+    for (int i = 0; i < GUEST_CLOCKS; i++) {
+        struct timespec ts;
+
+        if (pvclock_gettime_at(pc, guest_clocks[i].id, counter, &ts) !=
+            PVCLOCK_OK) {
+            continue;
+        }
+        if (abs_i64(guest_ts_ns(&ts) - ref[i]) > worst) {
+            worst = abs_i64(guest_ts_ns(&ts) - ref[i]);
+        }
+    }
+    printf("live page: all five clocks read, %" PRId64 " ns from the "
+           "helper's page 0 (its lag)\n", worst);
+}
+
+static int show_status(struct pvclock *pc)
+{
+    static const char *const status_names[] = {
+        "invalid", "valid", "no helper", "unreliable", "stale",
+    };
+    static const char *const backend_names[] = {
+        "none", "kvm", "tcg", "qtest",
+    };
+    struct pvclock_info info;
+    int err = pvclock_get_info(pc, &info);
+
+    if (err) {
+        fprintf(stderr, "pvclock-guest: %s\n", pvclock_strerror(err));
+        return -1;
+    }
+    printf("device: status %s, generation %" PRIu64 ", counter backend %s, "
+           "guest counter %" PRIu64 " Hz, host page %u, helper epoch %"
+           PRIu64 "\n",
+           info.status < 5 ? status_names[info.status] : "?",
+           info.generation,
+           info.backend < 4 ? backend_names[info.backend] : "?",
+           info.guest_counter_hz, info.page, info.helper_epoch);
+    printf("live page: %s\n", pvclock_live_in_use(pc, CLOCK_REALTIME) == 1
+           ? "in use (the host kernel's own data, no lag)"
+           : "not in use (the helper's pages)");
+    return 0;
+}
+
+/* Every clock next to the guest's own: 1 if one did not read. */
+static int show_clocks(struct pvclock *pc)
+{
+    int bad = 0;
+
+    printf("%-14s %22s %22s %16s\n", "clock", "pvclock (host)",
+           "guest clock_gettime", "guest - pvclock");
+    for (int i = 0; i < GUEST_CLOCKS; i++) {
+        struct timespec pv = { 0, 0 }, own;
+        int err = pvclock_gettime(pc, guest_clocks[i].id, &pv);
+
+        clock_gettime(guest_clocks[i].id, &own);
+        if (err && err != PVCLOCK_ESTALE) {
+            printf("%-14s %22s %11lld.%09ld  %s\n", guest_clocks[i].name,
+                   "-", (long long)own.tv_sec, own.tv_nsec,
+                   pvclock_strerror(err));
+            bad = 1;
+            continue;
+        }
+        printf("%-14s %11lld.%09ld %11lld.%09ld %+16.9f%s\n",
+               guest_clocks[i].name, (long long)pv.tv_sec, pv.tv_nsec,
+               (long long)own.tv_sec, own.tv_nsec,
+               (double)(own.tv_sec - pv.tv_sec) +
+               (own.tv_nsec - pv.tv_nsec) / 1e9,
+               err ? " (stale)" : "");
+    }
+    return bad;
+}
+
+int show_run(struct pvclock *pc, const struct guest_opts *o)
+{
+    int64_t ref[GUEST_CLOCKS];
+    uint64_t counter;
+    int bad;
+
+    (void)o;
+    if (show_status(pc) < 0) {
+        return 1;
+    }
+    bad = show_clocks(pc);
+    counter = pvclock_read_counter();
+    bad |= show_host_pages(pc, counter, ref);
+    show_live_lag(pc, counter, ref);
+    return bad;
+}
+
+const struct guest_command show_command = {
+    .name = "show",
+    .usage = "",
+    .help = "show: status and every clock, next to clock_gettime()'s\n",
+    .run = show_run,
+};
