@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Read cost, measured side by side in one run: ns per call of
- * pvclock_gettime() (libpvclock over a pages file or the guest BAR), the
- * host vDSO's clock_gettime() and the clock_gettime system call, for each
- * clock.  The three are interleaved in short batches, round after round,
- * so that frequency changes and noise hit all of them alike; the figure
- * per method is the median over rounds.
+ * pvclock_gettime() over the helper's pages (the host path), over a BAR
+ * image made of the same pages and an offset page in ordinary
+ * write-back memory (the guest path, without a hypervisor), the host
+ * vDSO's clock_gettime() and the clock_gettime system call, for each
+ * clock.  They are interleaved in short batches, round after round, so
+ * that frequency changes and noise hit all of them alike; the figure per
+ * method is the median over rounds.  --guest measures the device's BAR
+ * inside a guest instead.
  *
  *   read-cost [--pages PATH | --guest] [--calls N] [--rounds R]
  *
  * Output: one line per figure, "NAME VALUE UNIT".
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +37,37 @@ static const struct {
     { CLOCK_BOOTTIME, "boottime" },
 };
 
-static struct pvclock *pc;
+static struct pvclock *pc, *bar;
+static struct pvcp_offset_page *offset_page;
 static volatile long sink;
+
+/*
+ * A guest's view without a hypervisor: the helper's host pages and an
+ * offset page relating a "guest" counter equal to the host TSC, as the
+ * device writes it for an unscaled relation with offset 0.
+ */
+static int open_bar(void)
+{
+    struct pvclock_memory mem = { 0 };
+
+    offset_page = mmap(NULL, PVCP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (offset_page == MAP_FAILED) {
+        return PVCLOCK_EOPEN;
+    }
+    offset_page->magic = PVCP_OFFSET_MAGIC;
+    offset_page->abi_major = PVCP_ABI_MAJOR;
+    offset_page->abi_minor = PVCP_ABI_MINOR;
+    offset_page->status = PVCP_STATUS_VALID;
+    offset_page->recommended_page = PVCP_PAGE_UNSCALED_UNSMEARED;
+    for (int d = 0; d < PVCP_DOMAINS; d++) {
+        offset_page->ref_xform[d].mult = 1;
+        offset_page->ref_xform[d].flags = PVCP_XFORM_F_VALID;
+    }
+    mem.host = (const void *)pvclock_host_page(pc, 0);
+    mem.offset = offset_page;
+    return pvclock_open_memory(&bar, &mem);
+}
 
 static double now_ns(void)
 {
@@ -43,13 +77,13 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static double batch_lib(clockid_t c, long n)
+static double batch_lib(const struct pvclock *h, clockid_t c, long n)
 {
     struct timespec ts;
     double t0 = now_ns();
 
     for (long i = 0; i < n; i++) {
-        pvclock_gettime(pc, c, &ts);
+        pvclock_gettime(h, c, &ts);
         sink += ts.tv_nsec;
     }
     return (now_ns() - t0) / n;
@@ -134,29 +168,36 @@ int main(int argc, char **argv)
     }
     if (guest) {
         prefix = "guest_";
+    } else if ((err = open_bar()) != PVCLOCK_OK) {
+        fprintf(stderr, "read-cost: BAR image: %s\n", pvclock_strerror(err));
+        return 2;
     }
 
     for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
         double *l = calloc(rounds, sizeof(double));
+        double *b = calloc(rounds, sizeof(double));
         double *v = calloc(rounds, sizeof(double));
         double *s = calloc(rounds, sizeof(double));
         long batch = calls / rounds, sys_batch = batch / 10 + 1;
         struct timespec probe;
 
-        if (pvclock_gettime(pc, clocks[c].id, &probe) != PVCLOCK_OK) {
+        if ((err = pvclock_gettime(pc, clocks[c].id, &probe)) != PVCLOCK_OK ||
+            (bar && (err = pvclock_gettime(bar, clocks[c].id, &probe)) !=
+                    PVCLOCK_OK)) {
             fprintf(stderr, "read-cost: %s: %s\n", clocks[c].name,
-                    pvclock_strerror(pvclock_gettime(pc, clocks[c].id,
-                                                     &probe)));
+                    pvclock_strerror(err));
             return 2;
         }
-        batch_lib(clocks[c].id, batch / 10 + 1);   /* warm up */
+        batch_lib(pc, clocks[c].id, batch / 10 + 1);   /* warm up */
         batch_vdso(clocks[c].id, batch / 10 + 1);
         for (long r = 0; r < rounds; r++) {
-            l[r] = batch_lib(clocks[c].id, batch);
+            l[r] = batch_lib(pc, clocks[c].id, batch);
+            b[r] = bar ? batch_lib(bar, clocks[c].id, batch) : 0;
             v[r] = batch_vdso(clocks[c].id, batch);
             s[r] = batch_sys(clocks[c].id, sys_batch);
         }
         qsort(l, rounds, sizeof(double), cmp_double);
+        qsort(b, rounds, sizeof(double), cmp_double);
         qsort(v, rounds, sizeof(double), cmp_double);
         qsort(s, rounds, sizeof(double), cmp_double);
         printf("%sread_ns_lib_%s %.2f ns\n", prefix, clocks[c].name,
@@ -167,10 +208,17 @@ int main(int argc, char **argv)
                s[rounds / 2]);
         printf("%sread_ratio_%s %.3f lib/vdso\n", prefix, clocks[c].name,
                l[rounds / 2] / v[rounds / 2]);
+        if (bar) {
+            printf("read_ns_bar_%s %.2f ns\n", clocks[c].name, b[rounds / 2]);
+            printf("read_ratio_bar_%s %.3f lib/vdso\n", clocks[c].name,
+                   b[rounds / 2] / v[rounds / 2]);
+        }
         free(l);
+        free(b);
         free(v);
         free(s);
     }
+    pvclock_close(bar);
     pvclock_close(pc);
     return 0;
 }

@@ -74,15 +74,17 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The writer is in the middle of an update: wait for it, within bounds. */
-static NOINLINE uint32_t seq_wait(const volatile uint32_t *seqp, int *err)
+/*
+ * The writer is in the middle of an update: wait for it, within bounds.
+ * An odd value back means it never finished (PVCLOCK_EBUSY).
+ */
+static NOINLINE uint32_t seq_wait(const volatile uint32_t *seqp)
 {
     uint32_t n = 0, seq;
     int64_t since = 0;
 
     while ((seq = __atomic_load_n(seqp, __ATOMIC_ACQUIRE)) & 1) {
         if (++n == SEQ_SPIN_LIMIT) {
-            *err = PVCLOCK_EBUSY;
             break;
         }
         if (n < SEQ_FAST_SPINS) {
@@ -96,7 +98,6 @@ static NOINLINE uint32_t seq_wait(const volatile uint32_t *seqp, int *err)
         if (!since) {
             since = mono_ns();
         } else if (mono_ns() - since > SEQ_WAIT_NS) {
-            *err = PVCLOCK_EBUSY;
             break;
         }
         sched_yield();
@@ -104,13 +105,26 @@ static NOINLINE uint32_t seq_wait(const volatile uint32_t *seqp, int *err)
     return seq;
 }
 
-static ALWAYS_INLINE uint32_t seq_begin(const volatile uint32_t *seqp,
-                                        int *err)
+static ALWAYS_INLINE uint32_t seq_begin(const volatile uint32_t *seqp)
 {
     uint32_t seq = __atomic_load_n(seqp, __ATOMIC_ACQUIRE);
 
-    return __builtin_expect(seq & 1, 0) ? seq_wait(seqp, err) : seq;
+    return __builtin_expect(seq & 1, 0) ? seq_wait(seqp) : seq;
 }
+
+/*
+ * The words few reads need: the kvm-clock stage, a simulated host's
+ * transform, the smear, the rest of the page for check_aux.  Kept apart
+ * so that the common snapshot stays in registers.
+ */
+struct rare_words {
+    struct pvcp_kvmclock kc;
+    struct pvcp_xform sim;
+    struct pvcp_smear smear;
+    struct pvcp_base tai;           /* smeared REALTIME: TAI's base */
+    uint64_t check_aux;
+    uint64_t aux[PVCP_CHECK_AUX_WORDS];
+};
 
 /* What one read copied, under every seq it took. */
 struct snapshot {
@@ -131,14 +145,9 @@ struct snapshot {
     uint64_t check;
     struct pvcp_line line;          /* the clock's line and base */
     struct pvcp_base base;
-    /* words few reads need (extra says which were copied) */
+    /* words few reads need: extra says which were copied to *rare */
     unsigned extra;
-    struct pvcp_kvmclock kc;
-    struct pvcp_xform sim;
-    struct pvcp_smear smear;
-    struct pvcp_base tai;           /* smeared REALTIME: TAI's base */
-    uint64_t check_aux;
-    uint64_t aux[PVCP_CHECK_AUX_WORDS];
+    struct rare_words *rare;
     /* the live page, when it answers */
     bool live;
     const volatile unsigned char *blk;
@@ -280,35 +289,35 @@ static ALWAYS_INLINE void copy_live(const volatile unsigned char *blk,
 
 /* The words few reads need, which the page's own words ask for. */
 static NOINLINE void copy_extra(const volatile struct pvcp_host_page *h,
-                                struct snapshot *s)
+                                unsigned extra, struct rare_words *r)
 {
-    if (s->extra & EXTRA_KVMCLOCK) {
-        s->kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
-        s->kc.system_time = h->kvmclock.system_time;
-        s->kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
-        s->kc.tsc_shift = h->kvmclock.tsc_shift;
+    if (extra & EXTRA_KVMCLOCK) {
+        r->kc.tsc_timestamp = h->kvmclock.tsc_timestamp;
+        r->kc.system_time = h->kvmclock.system_time;
+        r->kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
+        r->kc.tsc_shift = h->kvmclock.tsc_shift;
     }
-    if (s->extra & EXTRA_SIM) {
-        s->sim.mult = h->sim.mult;
-        s->sim.frac_bits = h->sim.frac_bits;
-        s->sim.flags = h->sim.flags;
-        s->sim.offset = h->sim.offset;
+    if (extra & EXTRA_SIM) {
+        r->sim.mult = h->sim.mult;
+        r->sim.frac_bits = h->sim.frac_bits;
+        r->sim.flags = h->sim.flags;
+        r->sim.offset = h->sim.offset;
     }
-    if (s->extra & EXTRA_SMEAR) {
-        s->tai.sec = h->hres_base[PVCP_HRES_TAI].sec;
-        s->tai.nsec_shifted = h->hres_base[PVCP_HRES_TAI].nsec_shifted;
-        s->smear.start_tai_sec = h->smear.start_tai_sec;
-        s->smear.duration_s = h->smear.duration_s;
-        s->smear.leap = h->smear.leap;
-        s->smear.tai_offset_before = h->smear.tai_offset_before;
+    if (extra & EXTRA_SMEAR) {
+        r->tai.sec = h->hres_base[PVCP_HRES_TAI].sec;
+        r->tai.nsec_shifted = h->hres_base[PVCP_HRES_TAI].nsec_shifted;
+        r->smear.start_tai_sec = h->smear.start_tai_sec;
+        r->smear.duration_s = h->smear.duration_s;
+        r->smear.leap = h->smear.leap;
+        r->smear.tai_offset_before = h->smear.tai_offset_before;
     }
-    if (s->extra & EXTRA_AUX) {
+    if (extra & EXTRA_AUX) {
         const volatile uint64_t *w = (const volatile uint64_t *)
             ((const volatile char *)h + PVCP_CHECK_AUX_START);
 
-        s->check_aux = h->check_aux;
+        r->check_aux = h->check_aux;
         for (int i = 0; i < PVCP_CHECK_AUX_WORDS; i++) {
-            s->aux[i] = w[i];
+            r->aux[i] = w[i];
         }
     }
 }
@@ -351,7 +360,7 @@ static ALWAYS_INLINE void copy_host(const volatile struct pvcp_host_page *h,
         s->extra |= EXTRA_AUX;
     }
     if (__builtin_expect(s->extra != 0, 0)) {
-        copy_extra(h, s);
+        copy_extra(h, s->extra, s->rare);
     }
     if (mode & READ_INFO) {
         s->disruptions = h->disruptions;
@@ -381,7 +390,6 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
 {
     const volatile struct pvcp_offset_page *op = pc->offset;
     unsigned tries = 0;
-    int err = PVCLOCK_OK;
     bool live, host;
 
     do {
@@ -389,9 +397,10 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
             return PVCLOCK_EBUSY;
         }
         s->page = force_page >= 0 ? force_page : pc->page >= 0 ? pc->page : 0;
+        s->oseq = s->hseq = s->lseq = 0;
         live = false;
         if (guest) {
-            s->oseq = seq_begin(&op->seq, &err);
+            s->oseq = seq_begin(&op->seq);
             s->ogen = op->generation;
             s->status = op->status;
             s->oident = op->magic != PVCP_OFFSET_MAGIC ? PVCLOCK_EMAGIC :
@@ -411,7 +420,7 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
         s->extra = 0;
         host = needs_host(live, s->page, c);
         if (host) {
-            s->hseq = seq_begin(&s->h->seq, &err);
+            s->hseq = seq_begin(&s->h->seq);
             copy_host(s->h, c, mode, s);
         }
         if (live) {
@@ -420,11 +429,11 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
             }
             s->blk = pc->live + s->live_desc.block[is_raw(c)];
             s->lseq = seq_begin((const volatile uint32_t *)
-                                (s->blk + s->live_desc.seq), &err);
+                                (s->blk + s->live_desc.seq));
             copy_live(s->blk, &s->live_desc, c, s);
         }
-        if (__builtin_expect(err != PVCLOCK_OK, 0)) {
-            return live ? LIVE_CANNOT : err;
+        if (__builtin_expect((s->oseq | s->hseq | s->lseq) & 1, 0)) {
+            return live ? LIVE_CANNOT : PVCLOCK_EBUSY;
         }
         /* everything loaded: only arithmetic follows the counter */
         if (!(mode & READ_AT)) {
@@ -457,7 +466,7 @@ static ALWAYS_INLINE int validate_host(const struct snapshot *s,
         (s->check != pvcp_check_clock(c->index, s->counter_mode, s->flags,
                                       &s->line, &s->base, s->leap) ||
          ((s->extra & EXTRA_AUX) &&
-          s->check_aux != pvcp_check_aux_words(s->aux)))) {
+          s->rare->check_aux != pvcp_check_aux_words(s->rare->aux)))) {
         return PVCLOCK_EBADPAGE;
     }
     /* scaled pages (2, 3) count raw ns, the others never do */
@@ -468,9 +477,10 @@ static ALWAYS_INLINE int validate_host(const struct snapshot *s,
     }
     if (__builtin_expect(s->extra & (EXTRA_KVMCLOCK | EXTRA_SIM), 0) &&
         (((s->extra & EXTRA_KVMCLOCK) &&
-          (s->kc.tsc_shift > 63 || s->kc.tsc_shift < -63)) ||
+          (s->rare->kc.tsc_shift > 63 || s->rare->kc.tsc_shift < -63)) ||
          ((s->extra & EXTRA_SIM) &&
-          (s->sim.frac_bits > 63 || !(s->sim.flags & PVCP_XFORM_F_VALID))))) {
+          (s->rare->sim.frac_bits > 63 ||
+           !(s->rare->sim.flags & PVCP_XFORM_F_VALID))))) {
         return PVCLOCK_EBADPAGE;
     }
     return PVCLOCK_OK;
@@ -550,7 +560,7 @@ static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
         *host = s->counter;
     }
     if (__builtin_expect(!live && (s->extra & EXTRA_SIM), 0)) {
-        *host = pvcp_xform_apply(&s->sim, *host);
+        *host = pvcp_xform_apply(&s->rare->sim, *host);
     }
     return PVCLOCK_OK;
 }
@@ -562,7 +572,7 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
                                  int live, struct pvcp_time *out)
 {
     const struct pvcp_line *line = live ? &s->live_line : &s->line;
-    const struct pvcp_base *tai = live ? &s->live_tai : &s->tai;
+    const struct pvcp_base *tai = live ? &s->live_tai : &s->rare->tai;
     uint64_t host, cycles, flags, heartbeat, stale_after;
     int err = host_counter(pc, s, guest, live, &host);
 
@@ -573,12 +583,12 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     flags = live ? ((s->live_desc.flags & PVCP_LIVE_F_MUL_WRAPS)
                     ? PVCP_HOST_F_MUL_WRAPS : 0) : s->flags;
     cycles = !live && (s->extra & EXTRA_KVMCLOCK)
-             ? pvcp_host_cycles(s->counter_mode, &s->kc, host)
+             ? pvcp_host_cycles(s->counter_mode, &s->rare->kc, host)
              : host & PVCP_S64_MAX;
     *out = pvcp_clock_at(line, live ? &s->live_base : &s->base, flags,
                          cycles);
     if (__builtin_expect(s->extra & EXTRA_SMEAR, 0)) {
-        *out = pvcp_smear_realtime(&s->smear,
+        *out = pvcp_smear_realtime(&s->rare->smear,
                                    pvcp_clock_at(line, tai, flags, cycles),
                                    *out);
     }
@@ -609,10 +619,14 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
                                     int force_page, struct pvcp_time *out,
                                     int *from_live)
 {
+    struct rare_words rare;
     struct snapshot s;
     int err;
 
     s.counter = counter;
+    s.rare = &rare;
+    s.mono.sec = 0;
+    s.mono.nsec = 0;
     err = snapshot(pc, c, guest, mode, force_page, &s);
     if (err == PVCLOCK_OK && s.live) {
         err = validate(&s, c, guest, true);
@@ -726,6 +740,7 @@ int pvclock_live_in_use(const struct pvclock *pc, clockid_t clk)
 int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
 {
     const struct clock_desc *raw = &clock_table[CLOCK_MONOTONIC_RAW];
+    struct rare_words rare;
     struct snapshot s;
     int err;
 
@@ -735,8 +750,9 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
     if (!info) {
         return PVCLOCK_EINVAL;
     }
+    memset(&s, 0, sizeof(s));
+    s.rare = &rare;
     /* the page state is what any clock's snapshot sees */
-    s.counter = 0;
     err = pc->offset ? snapshot(pc, raw, true, READ_AT | READ_INFO, -1, &s)
                      : snapshot(pc, raw, false, READ_AT | READ_INFO, -1, &s);
     if (err) {
