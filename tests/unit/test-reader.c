@@ -111,6 +111,7 @@ static void test_host_fast_path(struct bar_image *img)
     tap_ok(err == PVCLOCK_EUNPUBLISHED, "unpublished page: %s",
            pvclock_strerror(err));
     pvclock_close(pc);
+    pc = NULL;              /* what a closed (or never opened) handle is */
     err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
     tap_ok(err == PVCLOCK_ENOTMAPPED, "closed handle: %s",
            pvclock_strerror(err));
