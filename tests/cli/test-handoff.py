@@ -149,8 +149,13 @@ class Reader:
 
     def __init__(self, path):
         self.lib = ctypes.CDLL(os.path.join(HOST, "libpvclock.so"))
-        self.pc = ctypes.create_string_buffer(512)
-        self.rc = self.lib.pvclock_open_host(self.pc, path.encode())
+        self.lib.pvclock_open_host.argtypes = [ctypes.c_void_p,
+                                               ctypes.c_char_p]
+        self.lib.pvclock_gettime.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                             ctypes.c_void_p]
+        self.pc = ctypes.c_void_p()     # the library's opaque handle
+        self.rc = self.lib.pvclock_open_host(ctypes.byref(self.pc),
+                                             path.encode())
         self.stop = False
         self.reads = self.errors = self.backward = self.outside = 0
         self.last = {}
