@@ -78,10 +78,12 @@ maintain() {    # maintain F-LINE...: the MAINTAINERS entry, made or grown
 # 1: the ABI.  The project's headers are dual-licensed so that programs
 # outside QEMU can copy them; QEMU takes them under GPL-2.0-or-later.
 copy include/hw/pvclock/pvclock-pages-abi.h \
-     include/hw/pvclock/pvclock-pages-calc.h docs/interop/pvclock-pages.rst
+     include/hw/pvclock/pvclock-pages-calc.h \
+     include/hw/pvclock/pvclock-pages-cpu.h docs/interop/pvclock-pages.rst
 sed -i '1s|^/\* SPDX-License-Identifier: .* \*/$|/* SPDX-License-Identifier: GPL-2.0-or-later */|' \
     "$work/include/hw/pvclock/pvclock-pages-abi.h" \
-    "$work/include/hw/pvclock/pvclock-pages-calc.h"
+    "$work/include/hw/pvclock/pvclock-pages-calc.h" \
+    "$work/include/hw/pvclock/pvclock-pages-cpu.h"
 pvclock_hook docs/interop/index.rst "   pvclock-pages" \
     '{print} /^   pr-helper$/ {print "   pvclock-pages"}'
 maintain include/hw/pvclock/ docs/interop/pvclock-pages.rst
@@ -90,10 +92,11 @@ commit "include/hw/pvclock: pvclock-pages ABI" \
 kernel's timekeeping data (four 4 KiB host pages), the device that adds
 a per-guest offset page, and guest readers: layouts, the seqcount
 protocol, the check words, the handoff of the pages memfd over a unix
-socket, and the one place the clock arithmetic lives;
+socket, the one place the clock arithmetic lives, and the seqcount
+barriers and ordered counter read every reader and writer shares;
 docs/interop/pvclock-pages.rst describes them.
 
-Outside QEMU the project ships these two headers as
+Outside QEMU the project ships these headers as
 (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause, so that
 readers in any program can include them; the copies here are offered
 under GPL-2.0-or-later alone, QEMU's preferred licence."

@@ -18,16 +18,11 @@
 
 #include "pages.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "hw/pvclock/pvclock-pages-cpu.h"
 
 /* The seq-protected part of a host page: counter_mode up to reserved2. */
 #define PROT_START  offsetof(struct pvcp_host_page, counter_mode)
 #define PROT_END    offsetof(struct pvcp_host_page, reserved2)
-
-/*
- * x86 does not reorder stores with other stores, so the writer side of
- * the seqcount needs only compiler barriers, as the kernel's smp_wmb().
- */
-#define compiler_wmb()  __atomic_signal_fence(__ATOMIC_RELEASE)
 
 int pages_mkdir_parents(const char *path)
 {
@@ -73,14 +68,14 @@ static void init_header(volatile struct pvcp_host_page *p, int index)
     uint32_t seq = p->seq | 1;
 
     p->seq = seq;
-    compiler_wmb();
+    pvcp_wmb();
     p->counter_mode = PVCP_COUNTER_NONE;
     p->flags = 0;
     p->page_index = (uint32_t)index;
     p->abi_major = PVCP_ABI_MAJOR;
     p->abi_minor = PVCP_ABI_MINOR;
     p->magic = PVCP_HOST_MAGIC;
-    compiler_wmb();
+    pvcp_wmb();
     p->seq = seq + 1;
 }
 
@@ -418,12 +413,12 @@ static void read_protected(const volatile struct pvcp_host_page *src,
 static void write_begin(volatile struct pvcp_host_page *p)
 {
     p->seq = p->seq + 1;
-    compiler_wmb();
+    pvcp_wmb();
 }
 
 static void write_end(volatile struct pvcp_host_page *p)
 {
-    compiler_wmb();
+    pvcp_wmb();
     p->seq = p->seq + 1;
 }
 
@@ -486,7 +481,7 @@ void pages_heartbeat(struct pages_file *pf,
         p->heartbeat_ns = mono_ns;
         p->stale_after = stale_after[i];
         p->heartbeat_interval_ms = interval_ms;
-        compiler_wmb();
+        pvcp_wmb();
         p->heartbeat_counter = counter[i];
     }
 }

@@ -22,6 +22,7 @@
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-pages-cpu.h"
 
 #ifdef CONFIG_KVM
 #include <linux/kvm.h>
@@ -29,17 +30,14 @@
 /* KVM's TSC scaling ratio format: 48 fraction bits on VMX, 32 on SVM. */
 static unsigned kvm_counter_ratio_frac_bits(void)
 {
-    uint32_t a, b, c, d;
-
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
-    if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e) {
-        return 48;      /* GenuineIntel */
+    switch (pvcp_cpu_vendor()) {
+    case PVCP_CPU_INTEL:
+        return 48;
+    case PVCP_CPU_AMD:
+        return 32;
+    default:
+        return 0;
     }
-    if ((b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||
-        (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975)) {
-        return 32;      /* AuthenticAMD, HygonGenuine */
-    }
-    return 0;
 }
 
 /* kvm.tsc_tolerance_ppm, 250 unless the administrator changed it. */

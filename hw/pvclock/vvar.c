@@ -8,6 +8,7 @@
 #include "qemu/osdep.h"
 #include "hw/pvclock/pvclock-vvar.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "hw/pvclock/pvclock-pages-cpu.h"
 
 /*
  * Known x86_64 layouts, newest first.  Field order inside a clock block
@@ -69,14 +70,17 @@ static inline uint8_t ld8(const uint8_t *p, size_t off)
     return __atomic_load_n(p + off, __ATOMIC_RELAXED);
 }
 
-#define compiler_rmb()  __atomic_signal_fence(__ATOMIC_ACQUIRE)
-
 uint64_t vvar_read_tsc(void)
 {
-    uint32_t lo, hi;
+    /* detected once, CPUID being slow; racing threads find the same */
+    static int order = -1;
+    int o = __atomic_load_n(&order, __ATOMIC_RELAXED);
 
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-    return ((uint64_t)hi << 32) | lo;
+    if (o < 0) {
+        o = pvcp_counter_order_detect();
+        __atomic_store_n(&order, o, __ATOMIC_RELAXED);
+    }
+    return pvcp_counter_read(o);
 }
 
 int vvar_find_mappings(struct vvar_source *src, char *err)
@@ -154,13 +158,13 @@ static int read_kvmclock(const uint8_t *pvti,
 
     do {
         version = ld32(pvti, PVTI_VERSION) & ~1u;
-        compiler_rmb();
+        pvcp_rmb();
         kc->tsc_timestamp = ld64(pvti, PVTI_TSC_TIMESTAMP);
         kc->system_time = ld64(pvti, PVTI_SYSTEM_TIME);
         kc->tsc_to_system_mul = ld32(pvti, PVTI_MUL);
         kc->tsc_shift = (int8_t)ld8(pvti, PVTI_SHIFT);
         flags = ld8(pvti, PVTI_FLAGS);
-        compiler_rmb();
+        pvcp_rmb();
     } while (ld32(pvti, PVTI_VERSION) != version);
     memset(kc->reserved, 0, sizeof(kc->reserved));
 
@@ -217,7 +221,7 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
             __builtin_ia32_pause();
             continue;
         }
-        compiler_rmb();
+        pvcp_rmb();
         rseq = ld32(raw, 0);
         snap->seq = seq;
         snap->clock_mode = (int32_t)ld32(hres, 4);
@@ -251,7 +255,7 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
                 return -1;
             }
         }
-        compiler_rmb();
+        pvcp_rmb();
         if (ld32(hres, 0) == seq && ld32(raw, 0) == rseq) {
             break;
         }

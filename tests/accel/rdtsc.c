@@ -3,11 +3,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "hw/pvclock/pvclock-pages-cpu.h"
+
 int main(void)
 {
-    uint32_t lo, hi;
-
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-    printf("%" PRIu64 "\n", ((uint64_t)hi << 32) | lo);
+    printf("%" PRIu64 "\n",
+           pvcp_counter_read(pvcp_counter_order_detect()));
     return 0;
 }

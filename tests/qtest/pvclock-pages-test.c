@@ -22,6 +22,7 @@
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/pvclock/pvclock-pages-abi.h"
+#include "hw/pvclock/pvclock-pages-cpu.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 
 /* the device with the qtest accelerator's simulated counter */
@@ -976,10 +977,7 @@ static void test_socket_refusals(void)
 
 static uint64_t host_tsc(void)
 {
-    uint32_t lo, hi;
-
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-    return ((uint64_t)hi << 32) | lo;
+    return pvcp_counter_read(pvcp_counter_order_detect());
 }
 
 

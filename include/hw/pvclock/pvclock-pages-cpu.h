@@ -39,14 +39,35 @@ static inline void pvcp_cpuid(uint32_t leaf, uint32_t *a, uint32_t *b,
                      : "a"(leaf), "c"(0));
 }
 
-static inline enum pvcp_counter_order pvcp_counter_order_detect(void)
+/* The CPU's vendor, from CPUID leaf 0 (KVM's scaling format follows it). */
+enum pvcp_cpu_vendor {
+    PVCP_CPU_OTHER,
+    PVCP_CPU_INTEL,
+    PVCP_CPU_AMD,           /* AMD and Hygon */
+};
+
+static inline enum pvcp_cpu_vendor pvcp_cpu_vendor(void)
 {
-    uint32_t max, b, c, d, ext, a;
+    uint32_t max, b, c, d;
 
     pvcp_cpuid(0, &max, &b, &c, &d);
-    /* "GenuineIntel": LFENCE has always been dispatch serializing */
     if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e) {
-        return PVCP_ORDER_LFENCE;
+        return PVCP_CPU_INTEL;                  /* GenuineIntel */
+    }
+    if ((b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||
+        (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975)) {
+        return PVCP_CPU_AMD;                    /* AuthenticAMD, HygonGenuine */
+    }
+    return PVCP_CPU_OTHER;
+}
+
+/* CPUID is slow (a VM exit in a guest): callers detect once and keep it. */
+static inline enum pvcp_counter_order pvcp_counter_order_detect(void)
+{
+    uint32_t ext, a, b, c, d;
+
+    if (pvcp_cpu_vendor() == PVCP_CPU_INTEL) {
+        return PVCP_ORDER_LFENCE;   /* LFENCE has always been serializing */
     }
     pvcp_cpuid(0x80000000u, &ext, &b, &c, &d);
     if (ext >= 0x80000021u) {
