@@ -79,11 +79,13 @@ maintain() {    # maintain F-LINE...: the MAINTAINERS entry, made or grown
 # outside QEMU can copy them; QEMU takes them under GPL-2.0-or-later.
 copy include/hw/pvclock/pvclock-pages-abi.h \
      include/hw/pvclock/pvclock-pages-calc.h \
-     include/hw/pvclock/pvclock-pages-cpu.h docs/interop/pvclock-pages.rst
+     include/hw/pvclock/pvclock-pages-cpu.h \
+     include/hw/pvclock/pvclock-handoff.h docs/interop/pvclock-pages.rst
 sed -i '1s|^/\* SPDX-License-Identifier: .* \*/$|/* SPDX-License-Identifier: GPL-2.0-or-later */|' \
     "$work/include/hw/pvclock/pvclock-pages-abi.h" \
     "$work/include/hw/pvclock/pvclock-pages-calc.h" \
-    "$work/include/hw/pvclock/pvclock-pages-cpu.h"
+    "$work/include/hw/pvclock/pvclock-pages-cpu.h" \
+    "$work/include/hw/pvclock/pvclock-handoff.h"
 pvclock_hook docs/interop/index.rst "   pvclock-pages" \
     '{print} /^   pr-helper$/ {print "   pvclock-pages"}'
 maintain include/hw/pvclock/ docs/interop/pvclock-pages.rst
@@ -92,7 +94,7 @@ commit "include/hw/pvclock: pvclock-pages ABI" \
 kernel's timekeeping data (four 4 KiB host pages), the device that adds
 a per-guest offset page, and guest readers: layouts, the seqcount
 protocol, the check words, the handoff of the pages memfd over a unix
-socket, the one place the clock arithmetic lives, and the seqcount
+socket (both ends), the one place the clock arithmetic lives, and the seqcount
 barriers and ordered counter read every reader and writer shares;
 docs/interop/pvclock-pages.rst describes them.
 

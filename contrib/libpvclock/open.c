@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "pvclock-internal.h"
+#include "hw/pvclock/pvclock-handoff.h"
 
 /* Set once at load; read.c's counter reads follow it. */
 enum pvcp_counter_order pvclock_counter_order;
@@ -78,56 +78,26 @@ static int check_host_page(const volatile struct pvcp_host_page *h, int index)
 static int receive_pages_fd(int sock, int timeout_ms)
 {
     struct pvcp_handoff msg;
-    union {
-        struct cmsghdr hdr;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-    };
-    struct pollfd pfd = { .fd = sock, .events = POLLIN };
-    struct cmsghdr *c;
-    ssize_t got;
-    int fd = -1, seals;
+    int fd = pvcp_handoff_receive(sock, timeout_ms, &msg), seals, e;
 
-    if (poll(&pfd, 1, timeout_ms) != 1) {
-        errno = ETIMEDOUT;
+    if (fd < 0) {
+        errno = -fd;
         return -1;
     }
-    got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int))) {
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    e = EPROTO;
+    if (msg.magic == PVCP_HANDOFF_MAGIC && msg.abi_major == PVCP_ABI_MAJOR &&
+        msg.size == PVCP_FILE_SIZE) {
+        /* never map what another process could make short under us */
+        seals = fcntl(fd, F_GET_SEALS);
+        e = seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) ==
+                          (F_SEAL_SHRINK | F_SEAL_GROW) ? 0 : EPERM;
     }
-    if (got < 0) {
-        return -1;
-    }
-    if (got != (ssize_t)sizeof(msg) || fd < 0 ||
-        msg.magic != PVCP_HANDOFF_MAGIC || msg.abi_major != PVCP_ABI_MAJOR ||
-        msg.size != PVCP_FILE_SIZE || (mh.msg_flags & MSG_CTRUNC)) {
-        errno = EPROTO;
-        goto fail;
-    }
-    /* never map what another process could make short under us */
-    seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
-                     (F_SEAL_SHRINK | F_SEAL_GROW)) {
-        errno = EPERM;
-        goto fail;
-    }
-    return fd;
-
-fail:
-    if (fd >= 0) {
-        int e = errno;
-
+    if (e) {
         close(fd);
         errno = e;
+        return -1;
     }
-    return -1;
+    return fd;
 }
 
 int pvclock_pages_fd(const char *socket_path, int timeout_ms)

@@ -17,38 +17,9 @@
 #include "handoff.h"
 #include "pages.h"
 #include "systemd.h"
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "hw/pvclock/pvclock-handoff.h"
 
 #define STORE_NAME "pvclock-pages"
-
-static int send_pages(int conn, int fd)
-{
-    struct pvcp_handoff msg = {
-        .magic = PVCP_HANDOFF_MAGIC,
-        .abi_major = PVCP_ABI_MAJOR,
-        .abi_minor = PVCP_ABI_MINOR,
-        .size = PVCP_FILE_SIZE,
-    };
-    union {
-        struct cmsghdr hdr;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-    };
-    struct cmsghdr *c;
-
-    memset(&ctl, 0, sizeof(ctl));
-    c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return sendmsg(conn, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-           (ssize_t)sizeof(msg) ? 0 : -1;
-}
 
 static void *serve(void *opaque)
 {
@@ -67,7 +38,7 @@ static void *serve(void *opaque)
             }
             break;                      /* handoff_stop() shut it down */
         }
-        if (send_pages(conn, h->ro_fd) == 0) {
+        if (pvcp_handoff_send(conn, h->ro_fd) == 0) {
             __atomic_add_fetch(&h->served, 1, __ATOMIC_RELAXED);
         }
         close(conn);

@@ -26,9 +26,9 @@
 #include "qom/object_interfaces.h"
 #include "system/hostmem.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-handoff.h"
 #include "trace.h"
 
-#include <poll.h>
 #include <sys/un.h>
 
 /* How long the device waits for a helper to answer on its socket. */
@@ -39,33 +39,14 @@
 static int receive_handoff(int sock, const char *path, Error **errp)
 {
     struct pvcp_handoff msg;
-    union {
-        struct cmsghdr hdr;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-    };
-    struct pollfd pfd = { .fd = sock, .events = POLLIN };
-    struct cmsghdr *c;
-    ssize_t got;
-    int fd = -1;
+    int fd = pvcp_handoff_receive(sock, PVCLOCK_HANDOFF_WAIT_MS, &msg);
 
-    if (poll(&pfd, 1, PVCLOCK_HANDOFF_WAIT_MS) != 1) {
+    if (fd == -ETIMEDOUT) {
         error_setg(errp, "pvclock-helper at '%s' (property 'pages') did not "
                    "answer within %d ms", path, PVCLOCK_HANDOFF_WAIT_MS);
         return -1;
     }
-    got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int))) {
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    }
-    if (got != sizeof(msg) || fd < 0 ||
-        le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
+    if (fd < 0 || le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
         error_setg(errp, "'%s' (property 'pages') answered with no "
                    "pvclock-helper pages: is it pvclock-helper's --socket?",
                    path);
