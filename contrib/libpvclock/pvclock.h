@@ -131,6 +131,17 @@ PVCLOCK_API int pvclock_select_page(struct pvclock *pc, int page);
  */
 PVCLOCK_API int pvclock_use_live(struct pvclock *pc, int on);
 
+/*
+ * The clocks pvclock-pages provides, for tools that go through them
+ * all: pvclock_clock(i) for i in 0..PVCLOCK_CLOCKS-1 is CLOCK_REALTIME,
+ * CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW and CLOCK_BOOTTIME
+ * (-1 past them), pvclock_clock_name() their names without "CLOCK_"
+ * ("REALTIME", ...; NULL for other ids).
+ */
+#define PVCLOCK_CLOCKS 5
+PVCLOCK_API clockid_t pvclock_clock(int i);
+PVCLOCK_API const char *pvclock_clock_name(clockid_t clk);
+
 /* clock_gettime() for the clocks pvclock-pages provides. */
 PVCLOCK_API int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
                                 struct timespec *ts);

@@ -37,19 +37,29 @@
 #define SEQ_FAST_SPINS  1024
 #define SEQ_WAIT_NS     100000000   /* 100 ms */
 
-/* Which words each clock id reads: one table for the whole library. */
+/* Which words each clock id reads, and its name: the library's one table. */
 struct clock_desc {
     int8_t known;
     int8_t index;       /* PVCP_HRES_*, or PVCP_CHECK_RAW (= PVCP_LIVE_RAW) */
     int8_t mono;        /* PVCP_MONO_*, or -1: no offset page offset */
+    const char *name;
 };
 
 static const struct clock_desc clock_table[] = {
-    [CLOCK_REALTIME] = { 1, PVCP_HRES_REALTIME, -1 },
-    [CLOCK_MONOTONIC] = { 1, PVCP_HRES_MONOTONIC, PVCP_MONO_MONOTONIC },
-    [CLOCK_MONOTONIC_RAW] = { 1, PVCP_CHECK_RAW, PVCP_MONO_RAW },
-    [CLOCK_BOOTTIME] = { 1, PVCP_HRES_BOOTTIME, PVCP_MONO_BOOTTIME },
-    [CLOCK_TAI] = { 1, PVCP_HRES_TAI, -1 },
+    [CLOCK_REALTIME] = { 1, PVCP_HRES_REALTIME, -1, "REALTIME" },
+    [CLOCK_MONOTONIC] = { 1, PVCP_HRES_MONOTONIC, PVCP_MONO_MONOTONIC,
+                          "MONOTONIC" },
+    [CLOCK_MONOTONIC_RAW] = { 1, PVCP_CHECK_RAW, PVCP_MONO_RAW,
+                              "MONOTONIC_RAW" },
+    [CLOCK_BOOTTIME] = { 1, PVCP_HRES_BOOTTIME, PVCP_MONO_BOOTTIME,
+                         "BOOTTIME" },
+    [CLOCK_TAI] = { 1, PVCP_HRES_TAI, -1, "TAI" },
+};
+
+/* The order tools list them in (pvclock_clock()). */
+static const clockid_t clock_order[PVCLOCK_CLOCKS] = {
+    CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
+    CLOCK_BOOTTIME,
 };
 
 static inline const struct clock_desc *clock_of(clockid_t clk)
@@ -59,6 +69,18 @@ static inline const struct clock_desc *clock_of(clockid_t clk)
         return NULL;
     }
     return &clock_table[clk];
+}
+
+clockid_t pvclock_clock(int i)
+{
+    return i >= 0 && i < PVCLOCK_CLOCKS ? clock_order[i] : (clockid_t)-1;
+}
+
+const char *pvclock_clock_name(clockid_t clk)
+{
+    const struct clock_desc *c = clock_of(clk);
+
+    return c ? c->name : NULL;
 }
 
 static inline bool is_raw(const struct clock_desc *c)

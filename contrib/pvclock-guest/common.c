@@ -1,16 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
- * pvclock-guest: the clock table and error names every command uses.
+ * pvclock-guest: the error names every command uses.
  */
 #include "guest.h"
-
-const struct guest_clock guest_clocks[GUEST_CLOCKS] = {
-    { CLOCK_REALTIME, "REALTIME" },
-    { CLOCK_TAI, "TAI" },
-    { CLOCK_MONOTONIC, "MONOTONIC" },
-    { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
-    { CLOCK_BOOTTIME, "BOOTTIME" },
-};
 
 const char *guest_err_name(int err)
 {

@@ -43,13 +43,6 @@ extern const struct guest_command show_command;
 extern const struct guest_command serve_command;
 extern const struct guest_command chrony_command;
 
-/* The clocks pvclock-pages provides, in the order every report uses. */
-#define GUEST_CLOCKS 5
-extern const struct guest_clock {
-    clockid_t id;
-    const char *name;
-} guest_clocks[GUEST_CLOCKS];
-
 /* PVCLOCK_* as the serial protocol spells it ("ok", "ESTALE", ...). */
 const char *guest_err_name(int err);
 

@@ -18,17 +18,17 @@ static int64_t abs_i64(int64_t d)
  * page 0 fills) in *worst; a PVCLOCK_* error if a clock did not read.
  */
 static int page_distance(struct pvclock *pc, int page, uint64_t counter,
-                         int64_t ref[GUEST_CLOCKS], int64_t *worst)
+                         int64_t ref[PVCLOCK_CLOCKS], int64_t *worst)
 {
     int err = 0;
 
     *worst = 0;
     pvclock_select_page(pc, page);
-    for (int i = 0; i < GUEST_CLOCKS && !err; i++) {
+    for (int i = 0; i < PVCLOCK_CLOCKS && !err; i++) {
         struct timespec ts = { 0, 0 };
         int64_t ns;
 
-        err = pvclock_gettime_at(pc, guest_clocks[i].id, counter, &ts);
+        err = pvclock_gettime_at(pc, pvclock_clock(i), counter, &ts);
         if (err == PVCLOCK_ESTALE) {
             err = 0;
         }
@@ -50,7 +50,7 @@ static int page_distance(struct pvclock *pc, int page, uint64_t counter,
  * are the helper's pages, read with the live page set aside.
  */
 static int show_host_pages(struct pvclock *pc, uint64_t counter,
-                           int64_t ref[GUEST_CLOCKS])
+                           int64_t ref[PVCLOCK_CLOCKS])
 {
     static const char *const kinds[] = {
         "unscaled unsmeared", "unscaled smeared", "scaled unsmeared",
@@ -83,17 +83,17 @@ static int show_host_pages(struct pvclock *pc, uint64_t counter,
  * page 0 at the same counter: the helper's lag, informational.
  */
 static void show_live_lag(struct pvclock *pc, uint64_t counter,
-                          const int64_t ref[GUEST_CLOCKS])
+                          const int64_t ref[PVCLOCK_CLOCKS])
 {
     int64_t worst = 0;
 
     if (pvclock_live_in_use(pc, CLOCK_REALTIME) != 1) {
         return;
     }
-    for (int i = 0; i < GUEST_CLOCKS; i++) {
+    for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
         struct timespec ts;
 
-        if (pvclock_gettime_at(pc, guest_clocks[i].id, counter, &ts) !=
+        if (pvclock_gettime_at(pc, pvclock_clock(i), counter, &ts) !=
             PVCLOCK_OK) {
             continue;
         }
@@ -140,20 +140,20 @@ static int show_clocks(struct pvclock *pc)
 
     printf("%-14s %22s %22s %16s\n", "clock", "pvclock (host)",
            "guest clock_gettime", "guest - pvclock");
-    for (int i = 0; i < GUEST_CLOCKS; i++) {
+    for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
         struct timespec pv = { 0, 0 }, own;
-        int err = pvclock_gettime(pc, guest_clocks[i].id, &pv);
+        int err = pvclock_gettime(pc, pvclock_clock(i), &pv);
 
-        clock_gettime(guest_clocks[i].id, &own);
+        clock_gettime(pvclock_clock(i), &own);
         if (err && err != PVCLOCK_ESTALE) {
-            printf("%-14s %22s %11lld.%09ld  %s\n", guest_clocks[i].name,
+            printf("%-14s %22s %11lld.%09ld  %s\n", pvclock_clock_name(pvclock_clock(i)),
                    "-", (long long)own.tv_sec, own.tv_nsec,
                    pvclock_strerror(err));
             bad = 1;
             continue;
         }
         printf("%-14s %11lld.%09ld %11lld.%09ld %+16.9f%s\n",
-               guest_clocks[i].name, (long long)pv.tv_sec, pv.tv_nsec,
+               pvclock_clock_name(pvclock_clock(i)), (long long)pv.tv_sec, pv.tv_nsec,
                (long long)own.tv_sec, own.tv_nsec,
                (double)(own.tv_sec - pv.tv_sec) +
                (own.tv_nsec - pv.tv_nsec) / 1e9,
@@ -164,7 +164,7 @@ static int show_clocks(struct pvclock *pc)
 
 int show_run(struct pvclock *pc, const struct guest_opts *o)
 {
-    int64_t ref[GUEST_CLOCKS];
+    int64_t ref[PVCLOCK_CLOCKS];
     uint64_t counter;
     int bad;
 

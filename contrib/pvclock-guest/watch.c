@@ -13,8 +13,8 @@ static struct {
     const struct pvclock *pc;
     pthread_t thread;
     volatile int stop;
-    unsigned long long reads, backward[GUEST_CLOCKS], errors;
-    long long worst[GUEST_CLOCKS];
+    unsigned long long reads, backward[PVCLOCK_CLOCKS], errors;
+    long long worst[PVCLOCK_CLOCKS];
     unsigned long long gen_first, gen_last;
     int last_error;
 } watch;
@@ -26,12 +26,12 @@ static int ts_before(const struct timespec *a, const struct timespec *b)
 }
 
 /* One round over the five clocks against the previous readings. */
-static void watch_round(struct timespec prev[GUEST_CLOCKS],
-                        int have[GUEST_CLOCKS])
+static void watch_round(struct timespec prev[PVCLOCK_CLOCKS],
+                        int have[PVCLOCK_CLOCKS])
 {
-    for (int i = 0; i < GUEST_CLOCKS; i++) {
+    for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
         struct timespec ts;
-        int err = pvclock_gettime(watch.pc, guest_clocks[i].id, &ts);
+        int err = pvclock_gettime(watch.pc, pvclock_clock(i), &ts);
 
         if (err && err != PVCLOCK_ESTALE) {
             watch.errors++;
@@ -53,8 +53,8 @@ static void watch_round(struct timespec prev[GUEST_CLOCKS],
 
 static void *watch_thread(void *arg)
 {
-    struct timespec prev[GUEST_CLOCKS] = { { 0, 0 } };
-    int have[GUEST_CLOCKS] = { 0 };
+    struct timespec prev[PVCLOCK_CLOCKS] = { { 0, 0 } };
+    int have[PVCLOCK_CLOCKS] = { 0 };
 
     (void)arg;
     while (!watch.stop) {
@@ -104,7 +104,7 @@ int watch_stop(void)
     pthread_join(watch.thread, NULL);
     watch_summary(sum, sizeof(sum));
     printf("pvclock-guest: watch %s\n", sum);
-    for (int i = 0; i < GUEST_CLOCKS; i++) {
+    for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
         if (watch.backward[i]) {
             return 1;
         }

@@ -78,16 +78,6 @@ static void print_page(const volatile struct pvcp_host_page *h, int i,
 
 int inspect_pages(const char *path, FILE *out)
 {
-    static const struct {
-        clockid_t id;
-        const char *name;
-    } clocks[] = {
-        { CLOCK_REALTIME, "REALTIME" },
-        { CLOCK_TAI, "TAI" },
-        { CLOCK_MONOTONIC, "MONOTONIC" },
-        { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
-        { CLOCK_BOOTTIME, "BOOTTIME" },
-    };
     struct pvclock *pc;
     int err = pvclock_open_host(&pc, path);
 
@@ -109,13 +99,13 @@ int inspect_pages(const char *path, FILE *out)
                 "pvclock (page 0)" : p == 1 ? "page 1 (smeared)" :
                 p == 2 ? "page 2 (scaled)" : "page 3 (scaled, smeared)",
                 "clock_gettime", "status");
-        for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+        for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
             struct timespec pv = { 0, 0 }, sys;
 
-            err = pvclock_gettime(pc, clocks[i].id, &pv);
-            clock_gettime(clocks[i].id, &sys);
+            err = pvclock_gettime(pc, pvclock_clock(i), &pv);
+            clock_gettime(pvclock_clock(i), &sys);
             fprintf(out, "%-14s %11lld.%09ld %11lld.%09ld %s\n",
-                    clocks[i].name, (long long)pv.tv_sec, pv.tv_nsec,
+                    pvclock_clock_name(pvclock_clock(i)), (long long)pv.tv_sec, pv.tv_nsec,
                     (long long)sys.tv_sec, sys.tv_nsec,
                     pvclock_strerror(err));
         }

@@ -8,17 +8,6 @@
 #include "pvclock.h"
 #include "verify.h"
 
-static const struct {
-    clockid_t id;
-    const char *name;
-} clocks[] = {
-    { CLOCK_REALTIME, "REALTIME" },
-    { CLOCK_TAI, "TAI" },
-    { CLOCK_MONOTONIC, "MONOTONIC" },
-    { CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
-    { CLOCK_BOOTTIME, "BOOTTIME" },
-};
-
 static int64_t ts_ns(const struct timespec *ts)
 {
     return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
@@ -67,16 +56,16 @@ int verify_pages(const char *path, long rounds, FILE *out)
     }
     for (int page = 0; page < 2; page++) {
         pvclock_select_page(pc, page);
-        for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
+        for (int c = 0; c < PVCLOCK_CLOCKS; c++) {
             long errors = 0, outside;
             int first_err = 0;
             int64_t widest = 0;
 
-            outside = verify_clock(pc, clocks[c].id, rounds, &errors,
+            outside = verify_clock(pc, pvclock_clock(c), rounds, &errors,
                                    &first_err, &widest);
             fprintf(out, "verify: page %d %-13s %ld rounds, %ld outside "
                     "clock_gettime(), %ld errors%s%s, widest bracket %"
-                    PRId64 " ns\n", page, clocks[c].name, rounds, outside,
+                    PRId64 " ns\n", page, pvclock_clock_name(pvclock_clock(c)), rounds, outside,
                     errors, errors ? ": " : "",
                     errors ? pvclock_strerror(first_err) : "", widest);
             bad |= outside || errors;
