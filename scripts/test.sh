@@ -61,7 +61,8 @@ for suite in $suites; do
         stage "unit tests (reader library, helper, exactness against the vDSO)"
         for t in "$PVCLOCK_BUILD"/host/tests/unit/test-*; do
             [ -f "$t" ] && [ -x "$t" ] && run_tap "unit/${t##*/test-}" "$t"
-        done ;;
+        done
+        run_tap unit/function-length python3 "$PVCLOCK_ROOT/tests/unit/function-length.py" ;;
     sanitize)
         stage "unit and command-line tests under AddressSanitizer + UBSan"
         asan=$PVCLOCK_BUILD/asan
