@@ -148,22 +148,34 @@ struct rare_words {
     uint64_t aux[PVCP_CHECK_AUX_WORDS];
 };
 
+/*
+ * The live page's descriptor as one clock's read needs it: its block and
+ * its base (and TAI's, for a smear), in scalars, so that the snapshot
+ * has no array to index and the compiler keeps it in registers.
+ */
+struct live_desc {
+    uint32_t flags;
+    uint16_t version, block, seq, clock_mode, cycle_last, max_cycles;
+    uint16_t mult, shift, base, tai;
+    int32_t clock_mode_tsc;
+};
+
 /* What one read copied, under every seq it took. */
 struct snapshot {
     /* the offset page (guest readers) */
     uint32_t oseq, status;
     uint64_t ogen;
-    int oident;                     /* PVCLOCK_EMAGIC, _EVERSION or 0 */
+    uint16_t ominor;
     struct pvcp_ref_xform xf;
     struct pvcp_timens_offset mono;
-    struct pvcp_live live_desc;     /* when the live page answers */
+    struct live_desc live_desc;     /* when the live page answers */
     /* the host page */
     const volatile struct pvcp_host_page *h;
     int page;
     uint32_t hseq, counter_mode;
     uint64_t flags;
     int32_t leap;
-    bool ident_ok, major_ok, checked;
+
     uint64_t check;
     struct pvcp_line line;          /* the clock's line and base */
     struct pvcp_base base;
@@ -206,11 +218,18 @@ enum read_mode {
  */
 static ALWAYS_INLINE void copy_offset(const volatile struct pvcp_offset_page *op,
                                       const struct clock_desc *c,
-                                      struct snapshot *s)
+                                      unsigned mode, struct snapshot *s)
 {
     int d = s->page >> 1;
 
-    if (__builtin_expect(op->abi_minor >= 3, 1)) {
+    s->ogen = op->generation;
+    s->status = op->status;
+    s->ominor = op->abi_minor;
+    if (mode & READ_INFO) {
+        s->backend = op->counter_backend;
+        s->guest_counter_hz = op->guest_counter_hz;
+    }
+    if (__builtin_expect(s->ominor >= 3, 1)) {
         s->xf.guest_ref = op->ref_xform[d].guest_ref;
         s->xf.host_ref = op->ref_xform[d].host_ref;
         s->xf.mult = op->ref_xform[d].mult;
@@ -235,37 +254,35 @@ static ALWAYS_INLINE void copy_offset(const volatile struct pvcp_offset_page *op
 
 /* The live page's descriptor: can it answer this read? */
 static ALWAYS_INLINE bool copy_live_desc(const volatile struct pvcp_offset_page *op,
+                                         const struct clock_desc *c,
                                          struct snapshot *s)
 {
-    struct pvcp_live *d = &s->live_desc;
+    struct live_desc *d = &s->live_desc;
 
     d->flags = op->live.flags;
-    if (op->abi_minor < 4 || !(d->flags & PVCP_LIVE_F_VALID) ||
+    if (s->ominor < 4 || !(d->flags & PVCP_LIVE_F_VALID) ||
         (s->page & PVCP_PAGE_SCALED)) {
         return false;
     }
     d->version = op->live.version;
-    d->block[0] = op->live.block[0];
-    d->block[1] = op->live.block[1];
+    d->block = op->live.block[is_raw(c)];
     d->seq = op->live.seq;
     d->clock_mode = op->live.clock_mode;
     d->cycle_last = op->live.cycle_last;
     d->max_cycles = op->live.max_cycles;
     d->mult = op->live.mult;
     d->shift = op->live.shift;
-    for (int i = 0; i <= PVCP_LIVE_RAW; i++) {
-        d->base[i] = op->live.base[i];
-    }
+    d->base = op->live.base[c->index];
+    d->tai = op->live.base[PVCP_HRES_TAI];
     d->clock_mode_tsc = op->live.clock_mode_tsc;
     return true;
 }
 
 /* The descriptor's offsets for clock c stay inside the page. */
-static inline bool live_desc_ok(const struct pvcp_live *d,
+static inline bool live_desc_ok(const struct live_desc *d,
                                 const struct clock_desc *c)
 {
-    int b = is_raw(c);
-    unsigned blk = d->block[b];
+    unsigned blk = d->block;
     unsigned last = d->max_cycles == PVCP_LIVE_NONE ? 0 : d->max_cycles;
 
     last = last > d->cycle_last ? last : d->cycle_last;
@@ -275,8 +292,8 @@ static inline bool live_desc_ok(const struct pvcp_live *d,
            blk + last + 8 <= PVCP_PAGE_SIZE &&
            blk + d->mult + 4 <= PVCP_PAGE_SIZE &&
            blk + d->shift + 4 <= PVCP_PAGE_SIZE &&
-           blk + d->base[c->index] + 16 <= PVCP_PAGE_SIZE &&
-           (b || blk + d->base[PVCP_HRES_TAI] + 16 <= PVCP_PAGE_SIZE);
+           blk + d->base + 16 <= PVCP_PAGE_SIZE &&
+           (is_raw(c) || blk + d->tai + 16 <= PVCP_PAGE_SIZE);
 }
 
 static inline uint32_t live32(const volatile unsigned char *p, unsigned off)
@@ -291,8 +308,7 @@ static inline uint64_t live64(const volatile unsigned char *p, unsigned off)
 
 /* The host kernel's words for clock c, at the descriptor's offsets. */
 static ALWAYS_INLINE void copy_live(const volatile unsigned char *blk,
-                                    const struct pvcp_live *d,
-                                    const struct clock_desc *c,
+                                    const struct live_desc *d,
                                     struct snapshot *s)
 {
     s->live_mode = (int32_t)live32(blk, d->clock_mode);
@@ -301,11 +317,11 @@ static ALWAYS_INLINE void copy_live(const volatile unsigned char *blk,
                               ? (1ull << 62) - 1 : live64(blk, d->max_cycles);
     s->live_line.mult = live32(blk, d->mult);
     s->live_line.shift = live32(blk, d->shift);
-    s->live_base.sec = live64(blk, d->base[c->index]);
-    s->live_base.nsec_shifted = live64(blk, d->base[c->index] + 8);
+    s->live_base.sec = live64(blk, d->base);
+    s->live_base.nsec_shifted = live64(blk, d->base + 8);
     if (s->extra & EXTRA_SMEAR) {
-        s->live_tai.sec = live64(blk, d->base[PVCP_HRES_TAI]);
-        s->live_tai.nsec_shifted = live64(blk, d->base[PVCP_HRES_TAI] + 8);
+        s->live_tai.sec = live64(blk, d->tai);
+        s->live_tai.nsec_shifted = live64(blk, d->tai + 8);
     }
 }
 
@@ -344,10 +360,14 @@ static NOINLINE void copy_extra(const volatile struct pvcp_host_page *h,
     }
 }
 
-/* The host page's words for clock c, and which extra words it needs. */
+/*
+ * The host page's words for clock c, one load each (volatile: a copy
+ * the compiler made with vector loads would cost the arithmetic after
+ * the counter a transfer out of the vector registers).
+ */
 static ALWAYS_INLINE void copy_host(const volatile struct pvcp_host_page *h,
                                     const struct clock_desc *c,
-                                    unsigned mode, struct snapshot *s)
+                                    struct snapshot *s)
 {
     const volatile struct pvcp_line *vl = is_raw(c) ? &h->raw : &h->hres;
     const volatile struct pvcp_base *vb = is_raw(c) ? &h->raw_base
@@ -356,17 +376,24 @@ static ALWAYS_INLINE void copy_host(const volatile struct pvcp_host_page *h,
     s->counter_mode = h->counter_mode;
     s->flags = h->flags;
     s->leap = h->smear.leap;
-    s->checked = pvcp_page_has_checks(h->abi_minor);
     s->check = h->check[c->index];
-    s->ident_ok = h->magic == PVCP_HOST_MAGIC &&
-                  h->page_index == (uint32_t)s->page;
-    s->major_ok = h->abi_major == PVCP_ABI_MAJOR;
     s->line.cycle_last = vl->cycle_last;
     s->line.max_cycles = vl->max_cycles;
     s->line.mult = vl->mult;
     s->line.shift = vl->shift;
     s->base.sec = vb->sec;
     s->base.nsec_shifted = vb->nsec_shifted;
+}
+
+/*
+ * The words few reads need, which the words just copied ask for: after
+ * the counter (nothing computed from them waits for it) and still
+ * under the seq.
+ */
+static ALWAYS_INLINE void copy_host_rest(const volatile struct pvcp_host_page *h,
+                                         const struct clock_desc *c,
+                                         unsigned mode, struct snapshot *s)
+{
     s->extra = 0;
     if (__builtin_expect(s->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK, 0)) {
         s->extra |= EXTRA_KVMCLOCK;
@@ -419,47 +446,45 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
             return PVCLOCK_EBUSY;
         }
         s->page = force_page >= 0 ? force_page : pc->page >= 0 ? pc->page : 0;
-        s->oseq = s->hseq = s->lseq = 0;
         live = false;
         if (guest) {
             s->oseq = seq_begin(&op->seq);
-            s->ogen = op->generation;
-            s->status = op->status;
-            s->oident = op->magic != PVCP_OFFSET_MAGIC ? PVCLOCK_EMAGIC :
-                        op->abi_major != PVCP_ABI_MAJOR ? PVCLOCK_EVERSION : 0;
             if (force_page < 0 && pc->page < 0) {
-                s->page = op->recommended_page < PVCP_HOST_PAGES
-                          ? (int)op->recommended_page : 0;
+                uint32_t rec = op->recommended_page;
+
+                s->page = rec < PVCP_HOST_PAGES ? (int)rec : 0;
             }
-            copy_offset(op, c, s);
-            live = (mode & READ_LIVE) && !s->oident && copy_live_desc(op, s);
-            if (mode & READ_INFO) {
-                s->backend = op->counter_backend;
-                s->guest_counter_hz = op->guest_counter_hz;
-            }
+            copy_offset(op, c, mode, s);
+            live = (mode & READ_LIVE) && copy_live_desc(op, c, s) &&
+                   live_desc_ok(&s->live_desc, c);
         }
         s->h = pc->host[s->page];
-        s->extra = 0;
         host = needs_host(live, s->page, c);
+        s->extra = 0;
         if (host) {
             s->hseq = seq_begin(&s->h->seq);
-            copy_host(s->h, c, mode, s);
+            copy_host(s->h, c, s);
         }
         if (live) {
-            if (!live_desc_ok(&s->live_desc, c)) {
-                return LIVE_CANNOT;
-            }
-            s->blk = pc->live + s->live_desc.block[is_raw(c)];
+            s->blk = pc->live + s->live_desc.block;
             s->lseq = seq_begin((const volatile uint32_t *)
                                 (s->blk + s->live_desc.seq));
-            copy_live(s->blk, &s->live_desc, c, s);
+            copy_live(s->blk, &s->live_desc, s);
         }
-        if (__builtin_expect((s->oseq | s->hseq | s->lseq) & 1, 0)) {
+        if (__builtin_expect(((guest ? s->oseq : 0) | (host ? s->hseq : 0) |
+                              (live ? s->lseq : 0)) & 1, 0)) {
             return live ? LIVE_CANNOT : PVCLOCK_EBUSY;
         }
-        /* everything loaded: only arithmetic follows the counter */
+        /*
+         * Everything is loaded and nothing judged yet: only the loads
+         * are before the counter (which waits for all that precedes
+         * it), the checks and the arithmetic after it.
+         */
         if (!(mode & READ_AT)) {
             s->counter = pvcp_counter_read(pvclock_counter_order);
+        }
+        if (host) {
+            copy_host_rest(s->h, c, mode, s);
         }
         pvcp_rmb();
     } while ((guest && (op->seq != s->oseq || op->generation != s->ogen)) ||
@@ -484,7 +509,7 @@ static ALWAYS_INLINE int validate_host(const struct snapshot *s,
         return PVCLOCK_EUNPUBLISHED;
     }
     /* damaged by someone other than the helper: refuse, don't compute */
-    if (s->checked &&
+    if (pvcp_page_has_checks(s->h->abi_minor) &&
         (s->check != pvcp_check_clock(c->index, s->counter_mode, s->flags,
                                       &s->line, &s->base, s->leap) ||
          ((s->extra & EXTRA_AUX) &&
@@ -514,20 +539,26 @@ static ALWAYS_INLINE int validate_host(const struct snapshot *s,
  * after all (the host left the TSC, or the smear's host page is not
  * usable); the host pages answer then, and say why if they cannot.
  */
-static ALWAYS_INLINE int validate(const struct snapshot *s,
+static ALWAYS_INLINE int validate(const struct pvclock *pc,
+                                  const struct snapshot *s,
                                   const struct clock_desc *c, bool guest,
                                   bool live)
 {
+    const volatile struct pvcp_offset_page *op = pc->offset;
     bool host = needs_host(live, s->page, c);
     int err = PVCLOCK_OK;
 
-    if (host && !s->ident_ok) {
+    /* identities are written once, outside the seqs: read them here */
+    if (host && (s->h->magic != PVCP_HOST_MAGIC ||
+                 s->h->page_index != (uint32_t)s->page)) {
         return live ? LIVE_CANNOT : PVCLOCK_EMAGIC;
     }
-    if (guest && s->oident) {
-        return live ? LIVE_CANNOT : s->oident;
+    if (guest && (op->magic != PVCP_OFFSET_MAGIC ||
+                  op->abi_major != PVCP_ABI_MAJOR)) {
+        return live ? LIVE_CANNOT : op->magic != PVCP_OFFSET_MAGIC
+                                    ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
     }
-    if (host && !s->major_ok) {
+    if (host && s->h->abi_major != PVCP_ABI_MAJOR) {
         return live ? LIVE_CANNOT : PVCLOCK_EVERSION;
     }
     if (guest && s->status != PVCP_STATUS_VALID &&
@@ -587,6 +618,22 @@ static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
     return PVCLOCK_OK;
 }
 
+/*
+ * Smeared REALTIME from TAI on the same line.  Out of line, and given
+ * the line by value, so that the common snapshot never has its address
+ * taken and stays in registers.
+ */
+static NOINLINE struct pvcp_time smeared(struct pvcp_line line,
+                                         struct pvcp_base tai,
+                                         const struct pvcp_smear *smear,
+                                         uint64_t flags, uint64_t cycles,
+                                         struct pvcp_time realtime)
+{
+    return pvcp_smear_realtime(smear,
+                               pvcp_clock_at(&line, &tai, flags, cycles),
+                               realtime);
+}
+
 /* The clock's value from a validated snapshot. */
 static ALWAYS_INLINE int compute(const struct pvclock *pc,
                                  const struct snapshot *s,
@@ -610,9 +657,7 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     *out = pvcp_clock_at(line, live ? &s->live_base : &s->base, flags,
                          cycles);
     if (__builtin_expect(s->extra & EXTRA_SMEAR, 0)) {
-        *out = pvcp_smear_realtime(&s->rare->smear,
-                                   pvcp_clock_at(line, tai, flags, cycles),
-                                   *out);
+        *out = smeared(*line, *tai, &s->rare->smear, flags, cycles, *out);
     }
     if (guest && c->mono >= 0) {
         *out = pvcp_time_add_offset(*out, &s->mono);
@@ -645,13 +690,15 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
     struct snapshot s;
     int err;
 
-    s.counter = counter;
+    if (mode & READ_AT) {
+        s.counter = counter;
+    }
     s.rare = &rare;
     s.mono.sec = 0;
     s.mono.nsec = 0;
     err = snapshot(pc, c, guest, mode, force_page, &s);
     if (err == PVCLOCK_OK && s.live) {
-        err = validate(&s, c, guest, true);
+        err = validate(pc, &s, c, guest, true);
         if (err == PVCLOCK_OK) {
             *from_live = 1;
             return compute(pc, &s, c, guest, true, out);
@@ -662,7 +709,7 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
         err = snapshot(pc, c, guest, mode & ~READ_LIVE, force_page, &s);
     }
     if (err == PVCLOCK_OK) {
-        err = validate(&s, c, guest, false);
+        err = validate(pc, &s, c, guest, false);
     }
     return err ? err : compute(pc, &s, c, guest, false, out);
 }

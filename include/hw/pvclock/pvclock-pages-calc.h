@@ -20,6 +20,12 @@
 /* GCC and clang, the compilers of every reader of this header */
 #define PVCP_LIKELY(x)          __builtin_expect(!!(x), 1)
 #define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
+/*
+ * Inlined whatever the compiler's size heuristics say: GCC 12 called
+ * pvcp_ref_xform_apply() out of line from libpvclock's read path, a
+ * call in a read of about 20 ns (docs/benchmarks.md).
+ */
+#define PVCP_HOT                inline __attribute__((always_inline))
 
 /*
  * The 128-bit products the arithmetic needs, in two helpers.  With
@@ -117,7 +123,7 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
  * product exact in 128 bits, floor division by 2^frac_bits (an
  * arithmetic shift).  frac_bits must be 0..64 (readers check).
  */
-static inline pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
+static PVCP_HOT pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
                                             pvcp_u64 guest)
 {
     pvcp_u64 d = guest - x->guest_ref;
