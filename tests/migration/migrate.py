@@ -399,11 +399,19 @@ def timing(st, port, case):
     wall_ns = (h2 - h1) * NS / hz
     want = run_ns if downtime == "exclude" else wall_ns
     errs = {c: (m2[c] - m1[c]) - want for c in MONO}
-    ok(all(abs(e) <= 10000 for e in errs.values()),
+    # exclude follows the guest's own counter: exact up to rounding.
+    # include adds the host time from the stop sample to the start
+    # sample, but TCG's counter froze a little before the one and runs
+    # again a little after the other: gaps as long as QEMU waits for a
+    # CPU, hundreds of ns idle, 22 us measured on a loaded 2-core host.
+    # Their unloaded size is a bench figure (bench/migration.sh); a
+    # semantic error (the pause, the migration, a wrong rate) is ms to s.
+    bound = 10000 if downtime == "exclude" else 1000000
+    ok(all(abs(e) <= bound for e in errs.values()),
        "%s, downtime=%s: MONOTONIC, MONOTONIC_RAW, BOOTTIME advanced by the "
-       "%s (%.6f s of %.6f s) within 10 us: %s" %
+       "%s (%.6f s of %.6f s) within %d us: %s" %
        (label, downtime, "time the vCPUs ran" if downtime == "exclude"
-        else "wall time", want / NS, wall_ns / NS,
+        else "wall time", want / NS, wall_ns / NS, bound // 1000,
         ", ".join("%s %+d ns" % (c, e) for c, e in errs.items())))
     host_rt = host_clocks(hp2, ref_xform(op2, g2)[0])["realtime"]
     ok(m2["realtime"] == host_rt,
