@@ -113,6 +113,45 @@ static double batch_sys(clockid_t c, long n)
     return (now_ns() - t0) / n;
 }
 
+static int cmp_double(const void *a, const void *b);
+
+/*
+ * The floor: what reading the counter alone costs, three ways (the
+ * vDSO's RDTSCP, the library's LFENCE; RDTSC, and RDTSC unordered).
+ */
+static double batch_counter(int how, long n)
+{
+    double t0 = now_ns();
+    uint32_t lo, hi, aux;
+
+    for (long i = 0; i < n; i++) {
+        if (how == 0) {
+            __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+        } else if (how == 1) {
+            __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi));
+        } else {
+            __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        }
+        sink += lo;
+    }
+    return (now_ns() - t0) / n;
+}
+
+static void print_floor(const char *prefix, long calls, long rounds)
+{
+    static const char *const names[] = { "rdtscp", "lfence_rdtsc", "rdtsc" };
+    double *v = calloc(rounds, sizeof(double));
+
+    for (int how = 0; how < 3; how++) {
+        for (long r = 0; r < rounds; r++) {
+            v[r] = batch_counter(how, calls / rounds);
+        }
+        qsort(v, rounds, sizeof(double), cmp_double);
+        printf("%scounter_ns_%s %.2f ns\n", prefix, names[how], v[rounds / 2]);
+    }
+    free(v);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -218,6 +257,7 @@ int main(int argc, char **argv)
         free(v);
         free(s);
     }
+    print_floor(prefix, calls, rounds);
     pvclock_close(bar);
     pvclock_close(pc);
     return 0;
