@@ -256,6 +256,7 @@ static void test_guest_offset_page(struct bar_image *img)
            "(-4.25, floored), ts %ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
     img->offset.ref_xform[0].frac_bits = 65;
     write_image(img, sizeof(*img));
+    pvclock_close(pc);
     pvclock_open_guest(&pc, tmpl);
     err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000, &ts);
     tap_ok(err == PVCLOCK_EBADPAGE, "frac_bits beyond 64 refused: %s",
@@ -278,6 +279,7 @@ static void test_guest_offset_page(struct bar_image *img)
     img->offset.xform[0].mult = 3ull << 31;
     img->offset.xform[0].frac_bits = 32;
     write_image(img, sizeof(*img));
+    pvclock_close(pc);
     pvclock_open_guest(&pc, tmpl);
     err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
     tap_ok(err == PVCLOCK_EBADPAGE, "ABI 1.2 offset page: its scaled "
