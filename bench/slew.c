@@ -2,27 +2,18 @@
 /*
  * slew PPM SECONDS: slew the host clock by PPM (|PPM| <= 100) for SECONDS
  * (<= 10) with adjtimex(ADJ_FREQUENCY), then restore the original
- * frequency, also on SIGINT/SIGTERM.  For benchmarks only.
+ * frequency, also on SIGINT/SIGTERM (tests/unit/freq-adjust.h, which
+ * also keeps frequency changers one at a time).  For benchmarks only.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/timex.h>
 #include <unistd.h>
 
-static long saved;
-static volatile sig_atomic_t done;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    done = 1;
-}
+#include "freq-adjust.h"
 
 int main(int argc, char **argv)
 {
-    struct timex tx = { .modes = 0 };
+    char why[256];
     long ppm, secs;
 
     if (argc != 3) {
@@ -35,24 +26,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "slew: at most 100 ppm for at most 10 s\n");
         return 1;
     }
-    if (adjtimex(&tx) < 0) {
-        perror("slew: adjtimex");
+    if (freq_prepare(why, sizeof(why)) < 0 ||
+        freq_offset(ppm, why, sizeof(why)) < 0) {
+        fprintf(stderr, "slew: %s\n", why);
         return 2;
     }
-    saved = tx.freq;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    tx.modes = ADJ_FREQUENCY;
-    tx.freq = saved + ppm * 65536;
-    if (adjtimex(&tx) < 0) {
-        perror("slew: adjtimex(ADJ_FREQUENCY)");
-        return 2;
-    }
-    for (long i = 0; i < secs * 10 && !done; i++) {
+    for (long i = 0; i < secs * 10; i++) {
         usleep(100000);
     }
-    tx.modes = ADJ_FREQUENCY;
-    tx.freq = saved;
-    adjtimex(&tx);
+    freq_restore();
     return 0;
 }
