@@ -21,6 +21,10 @@
 #include "pvclock-internal.h"
 #include "hw/pvclock/pvclock-handoff.h"
 
+#define PVCLOCK_SYSFS_PCI       "/sys/bus/pci/devices"
+/* The driver's class, and the prefix of its nodes' names. */
+#define PVCLOCK_NODE_PREFIX     "pvclock-pages"
+
 /* Set once at load; read.c's counter reads follow it. */
 enum pvcp_counter_order pvclock_counter_order;
 
@@ -130,7 +134,11 @@ int pvclock_pages_fd(const char *socket_path, int timeout_ms)
 /* How long pvclock_open_host() waits for a helper's socket to answer. */
 #define HANDOFF_WAIT_MS 1000
 
-/* Map the file or the socket's memfd at path: need bytes, read-only. */
+/*
+ * Map the file, the socket's memfd or the driver's node at path: need
+ * bytes, read-only.  A character device (the driver's) has no size to
+ * check; it refuses a mapping longer than its BAR itself.
+ */
 static int map_pages(const char *path, size_t need, void **map)
 {
     struct stat st;
@@ -151,7 +159,8 @@ static int map_pages(const char *path, size_t need, void **map)
         errno = e;
         return PVCLOCK_EOPEN;
     }
-    if (!S_ISREG(st.st_mode) || (size_t)st.st_size < need) {
+    if (!S_ISCHR(st.st_mode) &&
+        (!S_ISREG(st.st_mode) || (size_t)st.st_size < need)) {
         close(fd);
         return PVCLOCK_ESIZE;
     }
@@ -197,8 +206,22 @@ static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
     pc->map_len = map_len;
     pc->page = -1;
     pc->use_live = 1;
+    pc->mapping = map ? PVCLOCK_MAP_FILE : PVCLOCK_MAP_MEMORY;
     *pcp = pc;
     return PVCLOCK_OK;
+}
+
+/* Which way a guest's path reaches the BAR. */
+static int mapping_of(const char *path)
+{
+    static const char node[] = "/dev/" PVCLOCK_NODE_PREFIX;
+    struct stat st;
+
+    if (!strncmp(path, node, sizeof(node) - 1) ||
+        (stat(path, &st) == 0 && S_ISCHR(st.st_mode))) {
+        return PVCLOCK_MAP_DEVICE;
+    }
+    return !strncmp(path, "/sys/", 5) ? PVCLOCK_MAP_SYSFS : PVCLOCK_MAP_FILE;
 }
 
 /* Map path (a pages file, the helper's socket, a BAR) and open it. */
@@ -219,6 +242,8 @@ static int open_path(struct pvclock **pcp, const char *path, int bar)
     err = open_checked(pcp, &m, map, len);
     if (err) {
         munmap(map, len);
+    } else if (bar) {
+        (*pcp)->mapping = mapping_of(path);
     }
     return err;
 }
@@ -251,15 +276,15 @@ static unsigned read_id(const char *dir, const char *name)
     return id;
 }
 
-int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
-                     unsigned bar, char *path, size_t len)
+/* The sysfs directory of the index'th PCI device with these IDs. */
+static int find_pci_dir(unsigned vendor, unsigned device, unsigned index,
+                        char *path, size_t len)
 {
-    static const char base[] = "/sys/bus/pci/devices";
     struct dirent *de;
     int err = PVCLOCK_ENODEV;
     DIR *dir;
 
-    dir = opendir(base);
+    dir = opendir(PVCLOCK_SYSFS_PCI);
     if (!dir) {
         return PVCLOCK_ENODEV;
     }
@@ -269,12 +294,12 @@ int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
         if (de->d_name[0] == '.') {
             continue;
         }
-        snprintf(dev, sizeof(dev), "%s/%s", base, de->d_name);
+        snprintf(dev, sizeof(dev), "%s/%s", PVCLOCK_SYSFS_PCI, de->d_name);
         if (read_id(dev, "vendor") != vendor ||
             read_id(dev, "device") != device || index-- > 0) {
             continue;
         }
-        err = (size_t)snprintf(path, len, "%s/resource%u", dev, bar) >= len
+        err = (size_t)snprintf(path, len, "%s", dev) >= len
               ? PVCLOCK_EINVAL : PVCLOCK_OK;
         break;
     }
@@ -282,10 +307,60 @@ int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
     return err;
 }
 
+int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
+                     unsigned bar, char *path, size_t len)
+{
+    char dev[300];
+    int err = find_pci_dir(vendor, device, index, dev, sizeof(dev));
+
+    if (err) {
+        return err;
+    }
+    return (size_t)snprintf(path, len, "%s/resource%u", dev, bar) >= len
+           ? PVCLOCK_EINVAL : PVCLOCK_OK;
+}
+
+/*
+ * The driver's node for the device at sysfs directory dev: its class
+ * directory names it (dev/pvclock-pages/pvclock-pagesN), and devtmpfs
+ * or udev made /dev/pvclock-pagesN.  0 if there is none.
+ */
+static int find_node(const char *dev, char *path, size_t len)
+{
+    static const char prefix[] = PVCLOCK_NODE_PREFIX;
+    char cls[400];
+    struct dirent *de;
+    struct stat st;
+    int found = 0;
+    DIR *dir;
+
+    snprintf(cls, sizeof(cls), "%s/" PVCLOCK_NODE_PREFIX, dev);
+    dir = opendir(cls);
+    if (!dir) {
+        return 0;
+    }
+    while (!found && (de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, prefix, sizeof(prefix) - 1) ||
+            (size_t)snprintf(path, len, "/dev/%s", de->d_name) >= len) {
+            continue;
+        }
+        found = stat(path, &st) == 0;
+    }
+    closedir(dir);
+    return found;
+}
+
 int pvclock_find_device(char *path, size_t len)
 {
-    return pvclock_find_pci(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID, 0, 0,
-                            path, len);
+    char dev[300];
+    int err = find_pci_dir(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID, 0,
+                           dev, sizeof(dev));
+
+    if (err || find_node(dev, path, len)) {
+        return err;
+    }
+    return (size_t)snprintf(path, len, "%s/resource0", dev) >= len
+           ? PVCLOCK_EINVAL : PVCLOCK_OK;
 }
 
 int pvclock_open_guest(struct pvclock **pc, const char *path)
@@ -328,6 +403,21 @@ void pvclock_close(struct pvclock *pc)
         munmap(pc->map, pc->map_len);
     }
     free(pc);
+}
+
+int pvclock_mapping(const struct pvclock *pc)
+{
+    return pc ? pc->mapping : -1;
+}
+
+const char *pvclock_mapping_note(int mapping)
+{
+    if (mapping != PVCLOCK_MAP_SYSFS) {
+        return "";
+    }
+    return "sysfs resource0 is for root only, refused under kernel lockdown "
+           "and mapped uncached (UC-); load the pvclock-pages driver for "
+           "/dev/pvclock-pagesN";
 }
 
 int pvclock_select_page(struct pvclock *pc, int page)

@@ -17,6 +17,7 @@ struct pvclock {
     size_t map_len;
     int page;               /* host page chosen, -1: the recommended one */
     int use_live;           /* read the live page when it can answer */
+    int mapping;            /* PVCLOCK_MAP_*: what the pages came through */
 };
 
 /* How this CPU orders a counter read; set once, when the library loads. */

@@ -3,7 +3,8 @@
  * libpvclock: read the host's clocks from pvclock-pages.
  *
  * On the host, open the helper's pages file; in a guest, open the
- * pvclock-pages PCI device's BAR through sysfs.  Then pvclock_gettime()
+ * pvclock-pages PCI device's BAR: through the pvclock-pages driver's
+ * /dev/pvclock-pagesN when it is loaded, else through sysfs.  Then pvclock_gettime()
  * works like clock_gettime() for CLOCK_REALTIME, CLOCK_TAI,
  * CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW and CLOCK_BOOTTIME: no syscall, no
  * allocation, a seqcount retry over shared memory and one RDTSC.
@@ -82,9 +83,11 @@ PVCLOCK_API int pvclock_open_host(struct pvclock **pc, const char *pages_path);
 PVCLOCK_API int pvclock_pages_fd(const char *socket_path, int timeout_ms);
 
 /*
- * Open the device's BAR (guest side).  path is a sysfs resource0 file
- * or a BAR image; NULL finds the first pvclock-pages device.  As
- * pvclock_open_host() otherwise.
+ * Open the device's BAR (guest side).  path is the driver's
+ * /dev/pvclock-pagesN, a sysfs resource0 file or a BAR image; NULL
+ * finds the first pvclock-pages device as pvclock_find_device() does
+ * (pvclock_mapping() then says which way).  As pvclock_open_host()
+ * otherwise.
  */
 PVCLOCK_API int pvclock_open_guest(struct pvclock **pc, const char *path);
 
@@ -103,7 +106,12 @@ struct pvclock_memory {
 PVCLOCK_API int pvclock_open_memory(struct pvclock **pc,
                                     const struct pvclock_memory *mem);
 
-/* Find the first device's resource0 path (1af4:10f0) in sysfs. */
+/*
+ * The path to map the first pvclock-pages device (1af4:10f0) through:
+ * /dev/pvclock-pagesN when the pvclock-pages driver has bound it, its
+ * sysfs resource0 otherwise.  PVCLOCK_OK, PVCLOCK_ENODEV, or
+ * PVCLOCK_EINVAL if path is too short.
+ */
 PVCLOCK_API int pvclock_find_device(char *path, size_t len);
 
 /*
@@ -115,6 +123,23 @@ PVCLOCK_API int pvclock_find_device(char *path, size_t len);
 PVCLOCK_API int pvclock_find_pci(unsigned vendor, unsigned device,
                                  unsigned index, unsigned bar, char *path,
                                  size_t len);
+
+/*
+ * What a handle's pages came through.  A guest wants PVCLOCK_MAP_DEVICE;
+ * PVCLOCK_MAP_SYSFS works for root only, is refused under kernel
+ * lockdown and is mapped uncached, which pvclock_mapping_note() says in
+ * words for a tool to print.
+ */
+enum pvclock_mapping {
+    PVCLOCK_MAP_MEMORY,     /* pvclock_open_memory(): the caller's */
+    PVCLOCK_MAP_FILE,       /* a pages file, the helper's memfd, an image */
+    PVCLOCK_MAP_SYSFS,      /* the BAR through sysfs resource0 */
+    PVCLOCK_MAP_DEVICE,     /* the BAR through /dev/pvclock-pagesN */
+};
+/* PVCLOCK_MAP_*, or -1 for a NULL handle. */
+PVCLOCK_API int pvclock_mapping(const struct pvclock *pc);
+/* What a mapping costs, in one line ("" when nothing), for messages. */
+PVCLOCK_API const char *pvclock_mapping_note(int mapping);
 
 /* Free the handle (and unmap what the library mapped); NULL is a no-op. */
 PVCLOCK_API void pvclock_close(struct pvclock *pc);

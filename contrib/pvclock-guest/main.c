@@ -32,7 +32,8 @@ static void usage(FILE *out, const char *prog)
     }
     fprintf(out,
 "Read the host's clocks through the pvclock-pages PCI device.\n"
-"  --resource PATH  the device's sysfs resource0 (default: find 1af4:10f0)\n");
+"  --resource PATH  the device's /dev/pvclock-pagesN or sysfs resource0\n"
+"                   (default: find 1af4:10f0, the driver's node first)\n");
     for (int i = 0; guest_commands[i]; i++) {
         fputs(guest_commands[i]->help, out);
     }
@@ -103,6 +104,10 @@ static struct pvclock *open_device(const char *resource)
                 err == PVCLOCK_EOPEN ? ": " : "",
                 err == PVCLOCK_EOPEN ? strerror(errno) : "");
         return NULL;
+    }
+    if (!resource && pvclock_mapping(pc) == PVCLOCK_MAP_SYSFS) {
+        fprintf(stderr, "pvclock-guest: no pvclock-pages driver bound: %s\n",
+                pvclock_mapping_note(PVCLOCK_MAP_SYSFS));
     }
     return pc;
 }

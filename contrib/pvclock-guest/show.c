@@ -113,6 +113,14 @@ static int show_status(struct pvclock *pc)
     static const char *const backend_names[] = {
         "none", "kvm", "tcg", "qtest",
     };
+    static const char *const mapping_names[] = {
+        [PVCLOCK_MAP_MEMORY] = "the caller's memory",
+        [PVCLOCK_MAP_FILE] = "a file (BAR image or pages file)",
+        [PVCLOCK_MAP_SYSFS] = "sysfs resource0 (root only, uncached)",
+        [PVCLOCK_MAP_DEVICE] = "the pvclock-pages driver's node "
+                               "(write-back, any user)",
+    };
+    int mapping = pvclock_mapping(pc);
     struct pvclock_info info;
     int err = pvclock_get_info(pc, &info);
 
@@ -127,6 +135,8 @@ static int show_status(struct pvclock *pc)
            info.generation,
            info.backend < 4 ? backend_names[info.backend] : "?",
            info.guest_counter_hz, info.page, info.helper_epoch);
+    printf("mapping: %s\n", mapping >= 0 && mapping < 4
+           ? mapping_names[mapping] : "?");
     printf("live page: %s\n", pvclock_live_in_use(pc, CLOCK_REALTIME) == 1
            ? "in use (the host kernel's own data, no lag)"
            : "not in use (the helper's pages)");

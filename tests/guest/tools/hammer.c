@@ -78,7 +78,8 @@ static int hammer_start(const struct guest_opts *o)
 {
     if (o->resource) {
         snprintf(hammer.path, sizeof(hammer.path), "%s", o->resource);
-    } else if (pvclock_find_device(hammer.path, sizeof(hammer.path))) {
+    } else if (pvclock_find_pci(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID, 0, 0,
+                                hammer.path, sizeof(hammer.path))) {
         fprintf(stderr, "pvclock-guest: hammer: no device\n");
         return -1;
     }
