@@ -8,6 +8,7 @@
 
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-cpu.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
 
 struct pvclock {
     const volatile struct pvcp_host_page *host[PVCP_HOST_PAGES];
@@ -19,6 +20,20 @@ struct pvclock {
     int use_live;           /* read the live page when it can answer */
     int mapping;            /* PVCLOCK_MAP_*: what the pages came through */
 };
+
+/* What an error bound needs beside a reading (read.c for bound.c). */
+struct pvclock_bound_words {
+    uint64_t age;           /* host counter since the last heartbeat */
+    uint64_t counter_hz;    /* of the page read (0: unknown) */
+    uint64_t maxerror_ns;   /* the host's adjtimex maxerror */
+    uint64_t host_flags;    /* PVCP_HOST_F_* */
+    uint32_t ntp_status;    /* adjtimex STA_* */
+    uint32_t counter_mode;  /* PVCP_COUNTER_* of the page read */
+    uint32_t status;        /* the device's PVCP_STATUS_* */
+};
+int pvclock_read_bounded(const struct pvclock *pc, clockid_t clk, int at,
+                         uint64_t counter, struct pvcp_time *t,
+                         struct pvclock_bound_words *bw);
 
 /* How this CPU orders a counter read; set once, when the library loads. */
 extern enum pvcp_counter_order pvclock_counter_order;

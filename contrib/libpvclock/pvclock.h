@@ -180,6 +180,52 @@ PVCLOCK_API int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
                                    uint64_t counter, struct timespec *ts);
 
 /*
+ * Error bounds around a reading, as TrueTime and ClockBound give them:
+ * now is the reading (pvclock_gettime()'s value, from the helper's
+ * pages), and the clock's true value lies in [earliest, latest],
+ * now +- error_ns.  What "true" is:
+ *   - REALTIME and TAI: UTC and TAI as the host's NTP daemon states its
+ *     own maximum error (adjtimex maxerror, grown by the kernel's 500 ppm
+ *     since the helper sampled it, once a second), plus the term below.
+ *     A host whose clock is unsynchronised (STA_UNSYNC) gives no bound:
+ *     error_ns UINT64_MAX, sync PVCLOCK_SYNC_UNSYNCED.  On a smeared
+ *     page the bound is the host's error, not the smear's own departure
+ *     from UTC around a leap second.
+ *   - MONOTONIC, BOOTTIME, MONOTONIC_RAW: the host's own clock.
+ * For every clock: 1 ns of rounding, and max_drift_ppb (0: the default,
+ * PVCLOCK_DRIFT_PPB_DEFAULT, the most an NTP daemon slews a clock) times
+ * the time since the helper last proved it was watching the host's
+ * clock (its heartbeat), for a change of the host's rate the pages may
+ * not show yet.  While the helper runs that is at most its heartbeat
+ * interval; once it has stopped (PVCLOCK_ESTALE, sync
+ * PVCLOCK_SYNC_STALE, *b still filled in) the bound keeps growing.
+ * Errors as pvclock_gettime(); the device's not-valid and unreliable
+ * states give no bound at all.
+ */
+enum pvclock_sync {
+    PVCLOCK_SYNC_OK,        /* bounded, the helper current */
+    PVCLOCK_SYNC_UNSYNCED,  /* the host says its clock is not synchronised */
+    PVCLOCK_SYNC_STALE,     /* the helper stopped: the bound grows with age */
+};
+struct pvclock_bounds {
+    struct timespec earliest;
+    struct timespec now;
+    struct timespec latest;
+    uint64_t error_ns;      /* UINT64_MAX: no bound */
+    uint32_t sync;          /* PVCLOCK_SYNC_* */
+    uint32_t reserved;
+};
+#define PVCLOCK_DRIFT_PPB_DEFAULT   500000u     /* 500 ppm */
+PVCLOCK_API int pvclock_gettime_bounds(const struct pvclock *pc, clockid_t clk,
+                                       uint32_t max_drift_ppb,
+                                       struct pvclock_bounds *b);
+/* The same at a given counter value, as pvclock_gettime_at(). */
+PVCLOCK_API int pvclock_gettime_bounds_at(const struct pvclock *pc,
+                                          clockid_t clk, uint64_t counter,
+                                          uint32_t max_drift_ppb,
+                                          struct pvclock_bounds *b);
+
+/*
  * The pages behind a handle, for tools that print them: host page
  * `page`, the offset page (NULL on the host) and the live page (NULL if
  * none).  Read them under their seq, as the ABI header says.

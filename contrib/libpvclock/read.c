@@ -189,9 +189,9 @@ struct snapshot {
     int32_t live_mode;
     struct pvcp_line live_line;
     struct pvcp_base live_base, live_tai;
-    /* pvclock_get_info()'s words */
-    uint64_t disruptions, counter_hz, guest_counter_hz;
-    uint32_t backend;
+    /* pvclock_get_info()'s words, and the bound's */
+    uint64_t disruptions, counter_hz, guest_counter_hz, maxerror_ns;
+    uint32_t backend, ntp_status;
     uint64_t counter;
 };
 
@@ -206,6 +206,7 @@ enum read_mode {
     READ_AT = 1 << 1,           /* the counter is given */
     READ_LIVE = 1 << 2,         /* the live page may answer */
     READ_INFO = 1 << 3,         /* pvclock_get_info()'s words too */
+    READ_BOUND = 1 << 4,        /* the error bound's words (bound.c) */
 };
 
 /* Returned by snapshot() when the live page cannot answer this read. */
@@ -411,9 +412,13 @@ static ALWAYS_INLINE void copy_host_rest(const volatile struct pvcp_host_page *h
     if (__builtin_expect(s->extra != 0, 0)) {
         copy_extra(h, s->extra, s->rare);
     }
-    if (mode & READ_INFO) {
+    if (mode & (READ_INFO | READ_BOUND)) {
         s->disruptions = h->disruptions;
         s->counter_hz = h->counter_hz;
+    }
+    if (mode & READ_BOUND) {
+        s->ntp_status = h->ntp_status;
+        s->maxerror_ns = h->maxerror_ns;
     }
 }
 
@@ -638,7 +643,8 @@ static NOINLINE struct pvcp_time smeared(struct pvcp_line line,
 static ALWAYS_INLINE int compute(const struct pvclock *pc,
                                  const struct snapshot *s,
                                  const struct clock_desc *c, bool guest,
-                                 int live, struct pvcp_time *out)
+                                 int live, struct pvcp_time *out,
+                                 struct pvclock_bound_words *bw)
 {
     const struct pvcp_line *line = live ? &s->live_line : &s->line;
     const struct pvcp_base *tai = live ? &s->live_tai : &s->rare->tai;
@@ -668,6 +674,15 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     /* liveness sits outside the seqcount (see the ABI header) */
     heartbeat = s->h->heartbeat_counter;
     stale_after = s->h->stale_after;
+    if (bw) {
+        bw->age = (int64_t)(host - heartbeat) > 0 ? host - heartbeat : 0;
+        bw->counter_hz = s->counter_hz;
+        bw->counter_mode = s->counter_mode;
+        bw->host_flags = s->flags;
+        bw->ntp_status = s->ntp_status;
+        bw->maxerror_ns = s->maxerror_ns;
+        bw->status = guest ? s->status : PVCP_STATUS_VALID;
+    }
     if ((guest && s->status == PVCP_STATUS_STALE) ||
         (stale_after && host - heartbeat > stale_after &&
          (int64_t)(host - heartbeat) > 0)) {
@@ -684,15 +699,14 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
                                     const struct clock_desc *c, bool guest,
                                     unsigned mode, uint64_t counter,
                                     int force_page, struct pvcp_time *out,
-                                    int *from_live)
+                                    int *from_live,
+                                    struct pvclock_bound_words *bw)
 {
     struct rare_words rare;
     struct snapshot s;
     int err;
 
-    if (mode & READ_AT) {
-        s.counter = counter;
-    }
+    s.counter = counter;        /* READ_AT's; a fresh read overwrites it */
     s.rare = &rare;
     s.mono.sec = 0;
     s.mono.nsec = 0;
@@ -701,7 +715,7 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
         err = validate(pc, &s, c, guest, true);
         if (err == PVCLOCK_OK) {
             *from_live = 1;
-            return compute(pc, &s, c, guest, true, out);
+            return compute(pc, &s, c, guest, true, out, NULL);
         }
     }
     *from_live = 0;
@@ -711,7 +725,7 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
     if (err == PVCLOCK_OK) {
         err = validate(pc, &s, c, guest, false);
     }
-    return err ? err : compute(pc, &s, c, guest, false, out);
+    return err ? err : compute(pc, &s, c, guest, false, out, bw);
 }
 
 /* The host's MONOTONIC_RAW at a TSC value, from the unscaled page. */
@@ -722,7 +736,7 @@ static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,
 
     return read_clock(pc, &clock_table[CLOCK_MONOTONIC_RAW], false,
                       READ_AT | READ_CHECK_ALL, tsc,
-                      PVCP_PAGE_UNSCALED_UNSMEARED, out, &from_live);
+                      PVCP_PAGE_UNSCALED_UNSMEARED, out, &from_live, NULL);
 }
 
 static inline int finish(int err, const struct pvcp_time *t,
@@ -747,11 +761,13 @@ int pvclock_gettime(const struct pvclock *pc, clockid_t clk,
                                           : PVCLOCK_ECLOCK;
     }
     if (!pc->offset) {
-        err = read_clock(pc, c, false, 0, 0, -1, &t, &from_live);
+        err = read_clock(pc, c, false, 0, 0, -1, &t, &from_live,
+                         NULL);
     } else if (pc->live && pc->use_live) {
-        err = read_clock(pc, c, true, READ_LIVE, 0, -1, &t, &from_live);
+        err = read_clock(pc, c, true, READ_LIVE, 0, -1, &t, &from_live,
+                         NULL);
     } else {
-        err = read_clock(pc, c, true, 0, 0, -1, &t, &from_live);
+        err = read_clock(pc, c, true, 0, 0, -1, &t, &from_live, NULL);
     }
     return finish(err, &t, ts);
 }
@@ -770,12 +786,13 @@ static int read_at(const struct pvclock *pc, clockid_t clk, uint64_t counter,
         return PVCLOCK_ECLOCK;
     }
     if (!pc->offset) {
-        return read_clock(pc, c, false, mode, counter, -1, t, from_live);
+        return read_clock(pc, c, false, mode, counter, -1, t, from_live,
+                          NULL);
     }
     if (pc->live && pc->use_live) {
         mode |= READ_LIVE;
     }
-    return read_clock(pc, c, true, mode, counter, -1, t, from_live);
+    return read_clock(pc, c, true, mode, counter, -1, t, from_live, NULL);
 }
 
 int pvclock_gettime_at(const struct pvclock *pc, clockid_t clk,
@@ -838,4 +855,27 @@ int pvclock_get_info(const struct pvclock *pc, struct pvclock_info *info)
     info->guest_counter_hz = pc->offset ? s.guest_counter_hz : 0;
     info->helper_epoch = s.h->helper_epoch;
     return PVCLOCK_OK;
+}
+
+/*
+ * A read of clk from the helper's pages (the live page carries no error
+ * words) with what bound.c needs beside it; at `counter`, or a fresh one
+ * if at is 0.
+ */
+int pvclock_read_bounded(const struct pvclock *pc, clockid_t clk, int at,
+                         uint64_t counter, struct pvcp_time *t,
+                         struct pvclock_bound_words *bw)
+{
+    const struct clock_desc *c = clock_of(clk);
+    unsigned mode = READ_BOUND | (at ? READ_AT | READ_CHECK_ALL : 0);
+    int from_live;
+
+    if (!c) {
+        return PVCLOCK_ECLOCK;
+    }
+    memset(bw, 0, sizeof(*bw));
+    if (!pc->offset) {
+        return read_clock(pc, c, false, mode, counter, -1, t, &from_live, bw);
+    }
+    return read_clock(pc, c, true, mode, counter, -1, t, &from_live, bw);
 }

@@ -172,6 +172,39 @@ static int show_clocks(struct pvclock *pc)
     return bad;
 }
 
+/*
+ * Every clock's error bound (pvclock_gettime_bounds(), the default
+ * 500 ppm drift): how far from the true time each reading may be.
+ */
+static void show_bounds(struct pvclock *pc)
+{
+    static const char *const sync_names[] = {
+        [PVCLOCK_SYNC_OK] = "bounded",
+        [PVCLOCK_SYNC_UNSYNCED] = "host unsynchronised, no bound",
+        [PVCLOCK_SYNC_STALE] = "helper stale, growing",
+    };
+
+    for (int i = 0; i < PVCLOCK_CLOCKS; i++) {
+        clockid_t clk = pvclock_clock(i);
+        struct pvclock_bounds b;
+        int err = pvclock_gettime_bounds(pc, clk, 0, &b);
+
+        if (err && err != PVCLOCK_ESTALE) {
+            printf("bound %-14s -  %s\n", pvclock_clock_name(clk),
+                   pvclock_strerror(err));
+        } else if (b.error_ns == UINT64_MAX) {
+            printf("bound %-14s none (%s)\n", pvclock_clock_name(clk),
+                   sync_names[b.sync]);
+        } else {
+            printf("bound %-14s +-%" PRIu64 " ns: %lld.%09ld .. "
+                   "%lld.%09ld (%s)\n", pvclock_clock_name(clk), b.error_ns,
+                   (long long)b.earliest.tv_sec, b.earliest.tv_nsec,
+                   (long long)b.latest.tv_sec, b.latest.tv_nsec,
+                   sync_names[b.sync]);
+        }
+    }
+}
+
 int show_run(struct pvclock *pc, const struct guest_opts *o)
 {
     int64_t ref[PVCLOCK_CLOCKS];
@@ -183,6 +216,7 @@ int show_run(struct pvclock *pc, const struct guest_opts *o)
         return 1;
     }
     bad = show_clocks(pc);
+    show_bounds(pc);
     counter = pvclock_read_counter();
     bad |= show_host_pages(pc, counter, ref);
     show_live_lag(pc, counter, ref);

@@ -110,6 +110,36 @@ static void check_used(int guest, int page, clockid_t clk)
     }
 }
 
+static pvcp_u128 ts_ns(const struct timespec *ts)
+{
+    return (pvcp_u128)(uint64_t)ts->tv_sec * 1000000000u + ts->tv_nsec;
+}
+
+/* Whatever the pages hold, a bound is ordered and well formed. */
+static void check_bounds(struct pvclock *pc, clockid_t clk, uint64_t counter,
+                         uint8_t drift)
+{
+    struct pvclock_bounds b;
+    int err = pvclock_gettime_bounds_at(pc, clk, counter, drift * 100000u,
+                                        &b);
+
+    if (err != PVCLOCK_OK && err != PVCLOCK_ESTALE) {
+        return;
+    }
+    if (b.sync > PVCLOCK_SYNC_STALE ||
+        b.earliest.tv_nsec < 0 || b.earliest.tv_nsec >= 1000000000 ||
+        b.latest.tv_nsec < 0 || b.latest.tv_nsec >= 1000000000 ||
+        b.now.tv_nsec < 0 || b.now.tv_nsec >= 1000000000) {
+        abort();
+    }
+    /* unsigned: pages may put the reading anywhere in 64 bits of s */
+    if (b.error_ns != UINT64_MAX &&
+        (ts_ns(&b.earliest) > ts_ns(&b.now) ||
+         ts_ns(&b.now) - ts_ns(&b.earliest) > b.error_ns)) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct pvclock *pc;
@@ -184,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)) {
                 abort();
             }
+            check_bounds(pc, clocks[c], counter, size > 1 ? data[1] : 0);
         }
     }
     {

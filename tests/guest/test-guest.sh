@@ -38,6 +38,20 @@ for pg in 0 1 2 3; do
 done
 grep -q '^live page: in use' "$tmp/console"
 ok $? "the guest reads its clocks from the live page (QEMU's own vDSO data page)"
+grep -q '^mapping: sysfs resource0' "$tmp/console" &&
+    grep -q '^pvclock-guest: no pvclock-pages driver bound: sysfs resource0 is for root only, refused under kernel lockdown and mapped uncached' "$tmp/console"
+ok $? "without the driver the guest maps sysfs resource0 and says what that loses"
+# MONOTONIC, MONOTONIC_RAW, BOOTTIME always bounded; REALTIME and TAI
+# only if the host's clock is synchronised (no NTP daemon on CI hosts)
+for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
+    case $c in
+    REALTIME|TAI) re="^bound $c +(\+-[0-9]+ ns: |none \(host unsynchronised)" ;;
+    *) re="^bound $c +\+-[0-9]+ ns: [0-9]+\.[0-9]{9} \.\. [0-9]+\.[0-9]{9} \(bounded\)" ;;
+    esac
+    grep -qE "$re" "$tmp/console"
+    ok $? "the guest prints $c's error bound"
+done
+diag "$(grep -E '^bound ' "$tmp/console" | tr -d '\r')"
 diag "$(grep -E '^live page: all five' "$tmp/console" | tr -d '\r')"
 
 grep -q "^exchange: $rounds rounds, 0 violations of host before <= guest <= host after, 0 guest errors" "$tmp/exchange" && [ $rc = 0 ]
