@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvclock-pages: the host's clocks in a guest, mapped write-back.
+ *
+ * The QEMU device -device pvclock-pages (PCI 1af4:10f0) exposes the host's
+ * timekeeping pages and this guest's offset page in BAR0 (layout in
+ * pvclock-pages-abi.h).  Through sysfs resource0 a guest gets them only as
+ * root, never under lockdown, and uncached (pgprot_device() is UC- on
+ * x86), so every load of a clock read is an uncached access.
+ *
+ * This driver offers each device as /dev/pvclock-pagesN: a read-only
+ * mmap of the whole BAR at file offset 0, write-back, for any user the
+ * node's mode lets in (0444 by default), and read() of the same bytes.
+ *
+ * Memory type.  probe() reserves the BAR write-back with memremap(): a
+ * PFN map's memory type on x86 is whatever the range is reserved as
+ * (track_pfn_insert()), and an unreserved range would be UC-.  MTRRs
+ * still win: if the firmware placed the BAR in a range its MTRRs make
+ * uncached (SeaBIOS: the 32-bit PCI hole), the reservation becomes UC-
+ * and so do the mappings; see docs/driver.md.
+ *
+ * Removal.  User mappings are inserted one page at a time by the fault
+ * handler, from an address space of the driver's own (not the device
+ * node's inode, which differs per devtmpfs mount or mknod), so that
+ * remove() can zap every mapping of the device with unmap_mapping_range().
+ * Later accesses fault and get SIGBUS; open files get -ENODEV.
+ */
+
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pci.h>
+#include <linux/pseudo_fs.h>
+#include <linux/rwsem.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#define PVCP_KERNEL
+#include "pvclock-pages-abi.h"
+#include "compat.h"
+
+#define PVCP_NAME		"pvclock-pages"
+#define PVCP_MAX_DEVICES	64
+#define PVCP_FS_MAGIC		0x50564350	/* "PVCP" */
+
+struct pvcp_dev {
+	struct device dev;		/* /sys/class/pvclock-pages/pvclock-pagesN */
+	struct cdev cdev;
+	struct pci_dev *pdev;
+	struct inode *inode;		/* owns the address space of all mappings */
+	struct rw_semaphore lock;	/* gone against faults and reads */
+	bool gone;			/* the PCI device was removed */
+	phys_addr_t start;
+	size_t len;
+	void *virt;			/* write-back kernel mapping, for read() */
+	int minor;
+};
+
+static dev_t pvcp_devt;
+static DEFINE_IDA(pvcp_ida);
+static struct vfsmount *pvcp_mnt;
+static int pvcp_mnt_count;
+
+static int pvcp_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, PVCP_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/* No .owner: the pinned mount must not hold the module. */
+static struct file_system_type pvcp_fs_type = {
+	.name = PVCP_NAME,
+	.init_fs_context = pvcp_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+static char *pvcp_devnode(PVCP_DEVNODE_CONST struct device *dev, umode_t *mode)
+{
+	if (mode)
+		*mode = 0444;
+	return NULL;
+}
+
+static struct class pvcp_class = {
+	.name = PVCP_NAME,
+	.devnode = pvcp_devnode,
+};
+
+static vm_fault_t pvcp_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct pvcp_dev *pd = vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	/* remove() zaps after setting gone: no insert can follow its zap */
+	down_read(&pd->lock);
+	if (!pd->gone && vmf->pgoff < pd->len >> PAGE_SHIFT)
+		ret = vmf_insert_pfn_prot(vma, vmf->address,
+					  PHYS_PFN(pd->start) + vmf->pgoff,
+					  vma->vm_page_prot);
+	up_read(&pd->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct pvcp_vm_ops = {
+	.fault = pvcp_fault,
+};
+
+static int pvcp_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct pvcp_dev *pd = file->private_data;
+	unsigned long pages = vma_pages(vma);
+
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	if (vma->vm_pgoff >= pd->len >> PAGE_SHIFT ||
+	    pages > (pd->len >> PAGE_SHIFT) - vma->vm_pgoff)
+		return -EINVAL;
+	if (READ_ONCE(pd->gone))
+		return -ENODEV;
+	/* without VM_MAYWRITE, mprotect() cannot add PROT_WRITE later */
+	pvcp_vm_flags_mod(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
+			  VM_MAYWRITE);
+	vma->vm_ops = &pvcp_vm_ops;
+	vma->vm_private_data = pd;
+	return 0;
+}
+
+static ssize_t pvcp_read(struct file *file, char __user *buf, size_t count,
+			 loff_t *ppos)
+{
+	struct pvcp_dev *pd = file->private_data;
+	loff_t pos = *ppos;
+	ssize_t ret;
+
+	if (pos < 0)
+		return -EINVAL;
+	down_read(&pd->lock);
+	if (pd->gone) {
+		ret = -ENODEV;
+	} else if (pos >= pd->len) {
+		ret = 0;
+	} else {
+		count = min_t(size_t, count, pd->len - pos);
+		ret = copy_to_user(buf, pd->virt + pos, count) ? -EFAULT : count;
+	}
+	up_read(&pd->lock);
+	if (ret > 0)
+		*ppos = pos + ret;
+	return ret;
+}
+
+static loff_t pvcp_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct pvcp_dev *pd = file->private_data;
+
+	return fixed_size_llseek(file, offset, whence, pd->len);
+}
+
+static int pvcp_open(struct inode *inode, struct file *file)
+{
+	struct pvcp_dev *pd = container_of(inode->i_cdev, struct pvcp_dev, cdev);
+
+	if (READ_ONCE(pd->gone))
+		return -ENODEV;
+	get_device(&pd->dev);
+	file->private_data = pd;
+	/* one address space per device, whichever node was opened */
+	file->f_mapping = pd->inode->i_mapping;
+	return 0;
+}
+
+static int pvcp_release(struct inode *inode, struct file *file)
+{
+	struct pvcp_dev *pd = file->private_data;
+
+	put_device(&pd->dev);
+	return 0;
+}
+
+static const struct file_operations pvcp_fops = {
+	.owner = THIS_MODULE,
+	.open = pvcp_open,
+	.release = pvcp_release,
+	.read = pvcp_read,
+	.llseek = pvcp_llseek,
+	.mmap = pvcp_mmap,
+};
+
+static void pvcp_dev_release(struct device *dev)
+{
+	struct pvcp_dev *pd = container_of(dev, struct pvcp_dev, dev);
+
+	if (pd->inode) {
+		iput(pd->inode);
+		simple_release_fs(&pvcp_mnt, &pvcp_mnt_count);
+	}
+	if (pd->minor >= 0)
+		ida_free(&pvcp_ida, pd->minor);
+	kfree(pd);
+}
+
+static int pvcp_map_bar(struct pci_dev *pdev, struct pvcp_dev *pd)
+{
+	const struct pvcp_offset_page *op;
+	int ret;
+
+	if (!(pci_resource_flags(pdev, 0) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, 0) < PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE ||
+	    !PAGE_ALIGNED(pci_resource_start(pdev, 0))) {
+		pci_err(pdev, "BAR0 is not a page-aligned memory BAR of at least %u bytes\n",
+			PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE);
+		return -ENODEV;
+	}
+	ret = pci_request_region(pdev, 0, PVCP_NAME);
+	if (ret)
+		return ret;
+	pd->start = pci_resource_start(pdev, 0);
+	pd->len = PAGE_ALIGN(pci_resource_len(pdev, 0));
+	/* not pci_iomap(): that would reserve the range UC- */
+	pd->virt = memremap(pd->start, pd->len, MEMREMAP_WB);
+	if (!pd->virt) {
+		pci_release_region(pdev, 0);
+		return -ENOMEM;
+	}
+	op = pd->virt + PVCP_BAR_OFFSET_PAGE;
+	if (le32_to_cpu(READ_ONCE(op->magic)) != PVCP_OFFSET_MAGIC)
+		pci_warn(pdev, "offset page magic %#x, expected %#x\n",
+			 le32_to_cpu(READ_ONCE(op->magic)), PVCP_OFFSET_MAGIC);
+	else if (le16_to_cpu(READ_ONCE(op->abi_major)) != PVCP_ABI_MAJOR)
+		pci_warn(pdev, "ABI major %u, this driver knows %u\n",
+			 le16_to_cpu(READ_ONCE(op->abi_major)), PVCP_ABI_MAJOR);
+	return 0;
+}
+
+static void pvcp_unmap_bar(struct pci_dev *pdev, struct pvcp_dev *pd)
+{
+	memunmap(pd->virt);
+	pci_release_region(pdev, 0);
+}
+
+static int pvcp_new_inode(struct pvcp_dev *pd)
+{
+	struct inode *inode;
+	int ret;
+
+	ret = simple_pin_fs(&pvcp_fs_type, &pvcp_mnt, &pvcp_mnt_count);
+	if (ret)
+		return ret;
+	inode = alloc_anon_inode(pvcp_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		simple_release_fs(&pvcp_mnt, &pvcp_mnt_count);
+		return PTR_ERR(inode);
+	}
+	pd->inode = inode;
+	return 0;
+}
+
+static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct pvcp_dev *pd;
+	int ret;
+
+	pd = kzalloc(sizeof(*pd), GFP_KERNEL);
+	if (!pd)
+		return -ENOMEM;
+	pd->pdev = pdev;
+	init_rwsem(&pd->lock);
+	device_initialize(&pd->dev);
+	pd->dev.class = &pvcp_class;
+	pd->dev.parent = &pdev->dev;
+	pd->dev.release = pvcp_dev_release;
+	pd->minor = ida_alloc_max(&pvcp_ida, PVCP_MAX_DEVICES - 1, GFP_KERNEL);
+	if (pd->minor < 0) {
+		ret = pd->minor;
+		goto err_put;
+	}
+	pd->dev.devt = MKDEV(MAJOR(pvcp_devt), pd->minor);
+	ret = dev_set_name(&pd->dev, PVCP_NAME "%d", pd->minor);
+	if (ret)
+		goto err_put;
+	ret = pvcp_new_inode(pd);
+	if (ret)
+		goto err_put;
+
+	ret = pci_enable_device_mem(pdev);
+	if (ret)
+		goto err_put;
+	ret = pvcp_map_bar(pdev, pd);
+	if (ret)
+		goto err_disable;
+
+	cdev_init(&pd->cdev, &pvcp_fops);
+	pd->cdev.owner = THIS_MODULE;
+	ret = cdev_device_add(&pd->cdev, &pd->dev);
+	if (ret)
+		goto err_unmap;
+	pci_set_drvdata(pdev, pd);
+	pci_info(pdev, "%s: BAR0 %pa+%#zx mapped write-back\n",
+		 dev_name(&pd->dev), &pd->start, pd->len);
+	return 0;
+
+err_unmap:
+	pvcp_unmap_bar(pdev, pd);
+err_disable:
+	pci_disable_device(pdev);
+err_put:
+	put_device(&pd->dev);
+	return ret;
+}
+
+static void pvcp_remove(struct pci_dev *pdev)
+{
+	struct pvcp_dev *pd = pci_get_drvdata(pdev);
+
+	cdev_device_del(&pd->cdev, &pd->dev);
+	down_write(&pd->lock);
+	pd->gone = true;
+	up_write(&pd->lock);
+	/* every user mapping, whichever node it came from; faults now SIGBUS */
+	unmap_mapping_range(pd->inode->i_mapping, 0, 0, 1);
+	pvcp_unmap_bar(pdev, pd);
+	pci_disable_device(pdev);
+	pci_info(pdev, "%s: removed\n", dev_name(&pd->dev));
+	put_device(&pd->dev);
+}
+
+static const struct pci_device_id pvcp_ids[] = {
+	{ PCI_DEVICE(PVCP_PCI_VENDOR_ID, PVCP_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, pvcp_ids);
+
+static struct pci_driver pvcp_driver = {
+	.name = PVCP_NAME,
+	.id_table = pvcp_ids,
+	.probe = pvcp_probe,
+	.remove = pvcp_remove,
+};
+
+static int __init pvcp_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(PVCP_BAR_SIZE % PAGE_SIZE);
+	ret = alloc_chrdev_region(&pvcp_devt, 0, PVCP_MAX_DEVICES, PVCP_NAME);
+	if (ret)
+		return ret;
+	ret = class_register(&pvcp_class);
+	if (ret)
+		goto err_chrdev;
+	ret = pci_register_driver(&pvcp_driver);
+	if (ret)
+		goto err_class;
+	return 0;
+
+err_class:
+	class_unregister(&pvcp_class);
+err_chrdev:
+	unregister_chrdev_region(pvcp_devt, PVCP_MAX_DEVICES);
+	return ret;
+}
+
+static void __exit pvcp_exit(void)
+{
+	pci_unregister_driver(&pvcp_driver);
+	class_unregister(&pvcp_class);
+	unregister_chrdev_region(pvcp_devt, PVCP_MAX_DEVICES);
+	ida_destroy(&pvcp_ida);
+}
+
+module_init(pvcp_init);
+module_exit(pvcp_exit);
+
+MODULE_DESCRIPTION("pvclock-pages: the host's clocks, mapped write-back for any user");
+MODULE_LICENSE("GPL");
