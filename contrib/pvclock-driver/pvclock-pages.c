@@ -37,6 +37,7 @@
 #include <linux/pci.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -300,8 +301,11 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_unmap;
 	pci_set_drvdata(pdev, pd);
-	pci_info(pdev, "%s: BAR0 %pa+%#zx mapped write-back\n",
+	pci_info(pdev, "%s: BAR0 %pa+%#zx, asked for write-back\n",
 		 dev_name(&pd->dev), &pd->start, pd->len);
+	/* PAT cannot undo an uncached MTRR; the driver cannot see which won */
+	if (pd->start < SZ_4G)
+		pci_notice(pdev, "BAR0 is below 4 GiB, where firmware MTRRs usually make it uncached (x86/pat_memtype_list in debugfs says)\n");
 	return 0;
 
 err_unmap:
