@@ -5,7 +5,7 @@
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
 #                         qtest qemu-asan patches accel migration soak cli guest
-#                         hostkernels chrony libvirt ivshmem
+#                         hostkernels chrony libvirt ivshmem driver
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 #   PVCLOCK_SOAK_SECONDS  length of the soak (default 240; the long run
@@ -54,7 +54,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest hostkernels chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -129,6 +129,9 @@ for suite in $suites; do
         run_tap guest/damage "$PVCLOCK_ROOT/tests/guest/test-damage.sh"
         stage "a guest hammering writes on the BAR for ${PVCLOCK_HAMMER_SECONDS:-10} s"
         run_tap guest/hammer "$PVCLOCK_ROOT/tests/guest/test-hammer.sh" ;;
+    driver)
+        stage "the guest driver: /dev/pvclock-pagesN in TCG guests on Debian 12's 6.1 kernel"
+        run_tap guest/driver "$PVCLOCK_ROOT/tests/guest/test-driver.sh" ;;
     hostkernels)
         stage "the helper on Debian's 6.1, 6.12 and 7.x kernels (TCG guests as hosts)"
         run_tap guest/host-kernels "$PVCLOCK_ROOT/tests/guest/test-host-kernels.sh" ;;
@@ -150,7 +153,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan accel migration cli guest hostkernels chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan accel migration cli guest driver hostkernels chrony libvirt ivshmem)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

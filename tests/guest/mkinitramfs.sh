@@ -2,14 +2,17 @@
 # Build the test guest's initramfs: busybox-static, the static
 # pvclock-guest, its test build pvclock-guest-test (the BAR hammer and
 # the shared-memory exchange, tests/guest/tools/) and an /init that runs
-# them.  Usage: mkinitramfs.sh OUT [chrony]
+# them.  Usage: mkinitramfs.sh OUT [chrony | driver DIR]
 # With "chrony", Debian's chronyd and chronyc and the libraries they need
-# are added (tests/guest/fetch-chrony.sh).
+# are added (tests/guest/fetch-chrony.sh).  With "driver DIR", DIR's
+# pvclock-pages.ko and driver-check and tests/guest/driver-guest.sh
+# (tests/guest/test-driver.sh builds them).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 out=${1:?usage: mkinitramfs.sh OUT.cpio.gz [chrony]}
 with_chrony=${2:-}
+driver_dir=${3:-}
 guest=$PVCLOCK_BUILD/host/pvclock-guest
 guest_test=$PVCLOCK_BUILD/host/pvclock-guest-test
 busybox=/bin/busybox
@@ -24,12 +27,13 @@ if [ -f "$out" ] && [ "$out" -nt "$guest" ] && [ "$out" -nt "$0" ] &&
    [ "$out" -nt "$guest_test" ] &&
    [ "$out" -nt "$PVCLOCK_BUILD/host/read-cost-static" ] &&
    [ "$out" -nt "$PVCLOCK_BUILD/host/pvclock-helper-static" ] &&
-   [ "$out" -nt "$(dirname "$0")/init" ]; then
+   [ "$out" -nt "$(dirname "$0")/init" ] && [ "$with_chrony" != driver ]; then
     exit 0
 fi
 stage "guest: building initramfs $out"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 755 "$root"     # mktemp made it 0700: no other user could reach /dev
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 cp "$busybox" "$root/bin/busybox"
 cp "$guest" "$root/bin/pvclock-guest"
@@ -54,6 +58,11 @@ if [ "$with_chrony" = chrony ]; then
     done
     printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
     printf 'root:x:0:\n' > "$root/etc/group"
+fi
+if [ "$with_chrony" = driver ]; then
+    cp "$driver_dir/pvclock-pages.ko" "$root/pvclock-pages.ko"
+    cp "$driver_dir/driver-check" "$root/bin/driver-check"
+    cp "$(dirname "$0")/driver-guest.sh" "$root/driver-guest.sh"
 fi
 mkdir -p "$(dirname "$out")"
 ( cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --owner 0:0 ) |

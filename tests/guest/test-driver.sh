@@ -1,0 +1,224 @@
+#!/bin/bash
+# The guest driver (contrib/pvclock-driver/, /dev/pvclock-pagesN) in TCG
+# guests running Debian 12's 6.1 cloud kernel, built against that
+# kernel's linux-headers packages.  Five short boots, each running
+# tests/guest/driver-guest.sh from the initramfs:
+#   pc     two devices: bind, non-root mapping, write refusals, memory
+#          type, rmmod/insmod, runtime lockdown, hot-unplug while mapped
+#   pc-high, q35-high   SeaBIOS 1.16.3 and RAM above 4 GiB: the BAR above
+#          4 GiB, write-back
+#   q35    Debian 12's SeaBIOS: the BAR in the 32-bit hole
+#   lockdown   booted with lockdown=integrity: the unsigned module refused
+# See docs/driver.md for what each finding means.
+set -uo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+. "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
+
+start_host_helper pvclock-driver
+QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
+out=${PVCLOCK_DRIVER_BUILD:-$PVCLOCK_BUILD/driver}
+[ -x "$QEMU" ] || { echo "Bail out! $QEMU not built; run scripts/build.sh"; exit 1; }
+kernel=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh") ||
+    { echo "Bail out! no guest kernel"; exit 1; }
+
+# --- build: the module against the guest kernel's headers, the tool, the initramfs
+kdir=$("$PVCLOCK_ROOT/tests/guest/fetch-headers.sh") ||
+    { echo "Bail out! no headers for $kernel"; exit 1; }
+"$PVCLOCK_ROOT/contrib/pvclock-driver/build-for.sh" "$kdir" "$out/6.1" \
+    > "$tmp/build.out" 2> "$tmp/build.err"
+rc=$?
+[ $rc = 0 ] && ! grep -q 'warning:' "$tmp/build.err"
+ok $? "pvclock-pages.ko builds without warnings against $(basename "$kdir")"
+[ $rc = 0 ] || { diag "$(cat "$tmp/build.err")"; done_testing; exit 1; }
+if checkpatch=$("$PVCLOCK_ROOT/tests/guest/fetch-checkpatch.sh" 2> "$tmp/cp.err"); then
+    perl "$checkpatch" --strict --no-tree -f "$PVCLOCK_ROOT/contrib/pvclock-driver/pvclock-pages.c" \
+        > "$tmp/checkpatch" 2>&1
+    grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch"
+    ok $? "Linux 6.1 checkpatch.pl --strict: $(grep '^total:' "$tmp/checkpatch")"
+    grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch" ||
+        diag "$(head -30 "$tmp/checkpatch")"
+else
+    skip "Linux 6.1 checkpatch.pl over pvclock-pages.c" "$(tail -1 "$tmp/cp.err")"
+fi
+cc -static -O2 -Wall -Wextra -Werror -I"$PVCLOCK_ROOT/include" \
+    -o "$out/6.1/driver-check" "$PVCLOCK_ROOT/tests/guest/tools/driver-check.c" ||
+    { echo "Bail out! driver-check did not build"; exit 1; }
+initrd=$out/initramfs-driver.cpio.gz
+"$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd" driver "$out/6.1" ||
+    { echo "Bail out! no initramfs"; exit 1; }
+bios=$("$PVCLOCK_ROOT/tests/guest/fetch-seabios.sh" 2> "$tmp/bios.err") || bios=
+
+# boot NAME MACHINE MEM BIOS APPEND QEMU-ARGS...: one guest to its end;
+# $tmp/NAME.log is its console.  Unplugs pvc0 when the guest asks.
+boot() {
+    local name=$1 machine=$2 mem=$3 fw=$4 append=$5; shift 5
+    local log=$tmp/$name.log qmp=$tmp/$name.qmp pid start unplugged=
+    : > "$log"
+    stage "driver: booting $name ($machine, $mem MiB${fw:+, $(cat "$PVCLOCK_CACHE/seabios/version" 2>/dev/null || echo "$fw")})"
+    start=$SECONDS
+    "$QEMU" -M "$machine" -accel tcg -cpu max -m "$mem" ${fw:+-bios "$fw"} \
+        -nodefaults -display none -no-reboot -kernel "$kernel" -initrd "$initrd" \
+        -append "console=ttyS0 quiet panic=-1 pvclock.cmd=driver $append" \
+        -serial "file:$log" -qmp "unix:$qmp,server=on,wait=off" "$@" \
+        2> "$tmp/$name.err" &
+    pid=$!
+    while kill -0 $pid 2>/dev/null; do
+        if [ -z "$unplugged" ] && grep -q '^pvclock-guest: ready-unplug' "$log"; then
+            printf '%s\n' '{"execute":"qmp_capabilities"}' \
+                '{"execute":"device_del","arguments":{"id":"pvc0"}}' |
+                socat -t 2 - "UNIX-CONNECT:$qmp" > "$tmp/$name.qmp.out" 2>&1
+            unplugged=1
+        fi
+        grep -q '^pvclock-guest: exit' "$log" && break
+        if [ $((SECONDS - start)) -ge 300 ]; then
+            diag "$name: no end after 300 s; last console lines:" "$(tail -5 "$log")"
+            break
+        fi
+        sleep 0.2
+    done
+    for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    kill $pid 2>/dev/null; wait $pid 2>/dev/null
+    tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
+    [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$log" "$PVCLOCK_DRIVER_KEEP/"
+    eval "took_${name//-/_}=$((SECONDS - start))"
+    [ -s "$tmp/$name.err" ] && diag "$name: QEMU said: $(head -3 "$tmp/$name.err")"
+    return 0
+}
+# has NAME ERE: the guest NAME printed a "driver: " line matching ERE
+has() { grep -qE "^driver: $2" "$tmp/$1.log"; }
+line() { grep -E "^driver: $2" "$tmp/$1.log" | head -1 | sed 's/^driver: //'; }
+
+# memtype NAME: "ADDR PAT-TYPE MTRR-TYPE" of pvclock-pages0's BAR
+memtype() {
+    local log=$tmp/$1.log bdf start pat mtrr
+    bdf=$(sed -nE 's|^driver: node /dev/pvclock-pages0 .* device ||p' "$log" | head -1)
+    start=$(sed -nE "s|^driver: bar $bdf (0x[0-9a-f]+) .*|\1|p" "$log" | head -1)
+    [ -n "$start" ] || { echo "none none none"; return; }
+    pat=$(awk -v s="$(printf '0x%016x' "$start")" \
+        '$1 == "driver:" && $2 == "pat" && index($0, "[mem " s "-") {print $NF; exit}' "$log")
+    mtrr=write-back
+    while read -r base size unit type; do
+        [ "$unit" = MB ] && size=$((size << 20)) || size=$((size << 10))
+        if [ $((start)) -ge $((base)) ] && [ $((start)) -lt $((base + size)) ]; then
+            mtrr=$type
+        fi
+    done < <(sed -nE 's/^driver: mtrr reg[0-9]+: base=(0x[0-9a-f]+) .*size= *([0-9]+)([MK]B), count=[0-9]+: (.*)/\1 \2 \3 \4/p' "$log")
+    echo "$start ${pat:-none} $mtrr"
+}
+
+# --- pc: two devices, everything that needs the module loaded
+boot pc pc 256 "" "pvclock.driver=full" \
+    -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
+    -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off"
+has pc 'insmod rc 0 ' &&
+    has pc 'dmesg .*0000:00:04.0: pvclock-pages0: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back' &&
+    has pc 'dmesg .*0000:00:05.0: pvclock-pages1: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back'
+ok $? "pc: insmod binds both devices ($(line pc 'insmod rc'))"
+diag "$(grep -E '^driver: dmesg .*pvclock-pages[01]: BAR0' "$tmp/pc.log" | head -2 | sed 's/^driver: //')"
+has pc 'node /dev/pvclock-pages0 cr--r--r-- 0:0 device 0000:00:04.0' &&
+    has pc 'node /dev/pvclock-pages1 cr--r--r-- 0:0 device 0000:00:05.0' &&
+    has pc 'sysfs 0000:00:04.0 pvclock-pages0 ' && has pc 'sysfs 0000:00:05.0 pvclock-pages1 '
+ok $? "pc: /dev/pvclock-pages0 and 1, mode 0444, /sys/class/pvclock-pages/*/device and /sys/bus/pci/devices/BDF/pvclock-pages/ name their devices"
+diag "$(grep -E '^driver: (node|sysfs) ' "$tmp/pc.log" | head -4 | sed 's/^driver: //')"
+same=0
+for n in 0 1; do
+    bdf=0000:00:0$((n + 4)).0
+    before=$(sed -nE "s|^driver: before $bdf map .*: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/pc.log")
+    after=$(sed -nE "s|^driver: uid1000 map /dev/pvclock-pages$n: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/pc.log")
+    [ -n "$before" ] && [ "$before" = "$after" ] || same=1
+    diag "pvclock-pages$n: offset page sum $after, $bdf resource0 before insmod $before"
+done
+has pc 'uid1000 map /dev/pvclock-pages0: offset page .* live valid' &&
+    has pc 'uid1000 map /dev/pvclock-pages1: offset page .* live off' && [ $same = 0 ]
+ok $? "pc: each node maps its own device (offset page as in that device's resource0; live page on 0, off on 1)"
+has pc 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
+    has pc 'uid1000 map /dev/pvclock-pages1: all pages ok' &&
+    has pc 'uid1000 map /dev/pvclock-pages0: read 32768 bytes, offset page magic ok'
+ok $? "pc: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR"
+diag "$(grep -E '^driver: uid1000 map /dev/pvclock-pages0' "$tmp/pc.log" | sed 's/^driver: //')"
+has pc 'uid1000 map /sys/bus/pci/devices/0000:00:04.0/resource0: open refused \(EACCES\)'
+ok $? "pc: the same user is refused sysfs resource0 (EACCES, mode 0600)"
+has pc 'uid1000 write: every write refused' &&
+    has pc 'uid1000 write: MAP_SHARED PROT_WRITE: refused \(EACCES\)' &&
+    has pc 'uid1000 write: MAP_PRIVATE PROT_WRITE: refused \(EPERM\)' &&
+    has pc 'uid1000 write: mprotect PROT_WRITE of MAP_SHARED: refused \(EACCES\)' &&
+    has pc 'uid1000 write: mprotect PROT_WRITE of MAP_PRIVATE: refused \(EACCES\)' &&
+    has pc 'uid1000 write: mmap past the BAR .*: refused \(EINVAL\)' &&
+    has pc 'uid1000 write: mmap longer than the BAR .*: refused \(EINVAL\)'
+ok $? "pc: uid 1000 (O_RDONLY): PROT_WRITE refused shared (EACCES) and private (EPERM), mprotect(PROT_WRITE) refused (EACCES), out-of-BAR offsets and lengths refused (EINVAL)"
+has pc 'root write: opened /dev/pvclock-pages0 O_RDWR' &&
+    has pc 'root write: every write refused' &&
+    has pc 'root write: MAP_SHARED PROT_WRITE: refused \(EPERM\)'
+ok $? "pc: root with O_RDWR: MAP_SHARED and MAP_PRIVATE PROT_WRITE refused by the driver (EPERM), mprotect refused"
+has pc 'root-bound map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EINVAL\)'
+ok $? "pc: while the driver is bound, even root's sysfs resource0 mmap is refused (EINVAL: the region is busy, CONFIG_IO_STRICT_DEVMEM)"
+read -r addr pat mtrr < <(memtype pc)
+[ "$pat" != none ] && { [ "$pat" = write-back ] && [ "$mtrr" = write-back ] ||
+                        [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
+ok $? "pc, Debian 12 SeaBIOS, 256 MiB: BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
+diag "$(grep -E '^driver: (bar|pat|mtrr|iomem) ' "$tmp/pc.log" | sed 's/^driver: //')"
+has pc 'rmmod rc 0 nodes left 0 class 0' && has pc 'insmod again rc 0' &&
+    has pc 'again map /dev/pvclock-pages0: all pages ok'
+ok $? "pc: rmmod removes the nodes and the class; insmod again brings /dev/pvclock-pages0 back and it maps"
+for level in integrity confidentiality; do
+    has pc "lockdown now .*\[$level\]" &&
+        has pc "$level map /dev/pvclock-pages0: all pages ok" &&
+        has pc "$level map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EPERM\)"
+    ok $? "pc: lockdown raised to $level at run time: uid 1000 still maps /dev/pvclock-pages0, root's sysfs resource0 mmap refused (EPERM)"
+done
+has pc 'hold: SIGBUS reading the mapping after [0-9]+ reads: the device is gone' &&
+    has pc 'hold exit 3' &&
+    has pc 'hold: a new mmap of the open file: refused \(ENODEV\)' &&
+    has pc 'hold: read of the open file: refused \(ENODEV\)'
+ok $? "pc: hot-unplug while uid 1000 holds a mapping: the process gets SIGBUS, then ENODEV from mmap and read of its open file"
+diag "$(grep -E '^driver: hold' "$tmp/pc.log" | sed 's/^driver: //')" "QMP: $(tr -d '\n' < "$tmp/pc.qmp.out" 2>/dev/null | cut -c1-200)"
+has pc 'after unplug: device gone, node gone'
+ok $? "pc: after the unplug the PCI device is released and /dev/pvclock-pages0 is gone"
+diag "$(grep -E '^driver: dmesg .*(removed|remov|eject|acpiphp)' "$tmp/pc.log" | sed 's/^driver: //' | tail -4)"
+has pc 'kernel problems 0$'
+ok $? "pc: no BUG, WARNING, Oops or call trace in dmesg through all of the above"
+diag "$(grep -E '^driver: problem ' "$tmp/pc.log" | head -20)"
+
+# --- firmware and RAM size decide where the BAR goes, and so its memory type
+boot q35 q35 256 "" "pvclock.driver=bind" -device "pvclock-pages,id=pvc0,pages=$pages"
+read -r addr pat mtrr < <(memtype q35)
+has q35 'uid1000 map /dev/pvclock-pages0: all pages ok' && [ "$pat" != none ] &&
+    { [ "$pat" = write-back ] && [ "$mtrr" = write-back ] ||
+      [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
+ok $? "q35, Debian 12 SeaBIOS, 256 MiB: binds, uid 1000 maps it; BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
+diag "$(grep -E '^driver: (bar|pat|mtrr) ' "$tmp/q35.log" | sed 's/^driver: //')"
+for m in pc q35; do
+    if [ -z "$bios" ]; then
+        skip "$m, SeaBIOS 1.16.3, 4.5 GiB: write-back above 4 GiB" "$(tail -1 "$tmp/bios.err")"
+        continue
+    fi
+    boot "$m-high" "$m" 4608 "$bios" "pvclock.driver=bind" -device "pvclock-pages,id=pvc0,pages=$pages"
+    read -r addr pat mtrr < <(memtype "$m-high")
+    has "$m-high" 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
+        [ $((addr)) -ge $((1 << 32)) ] && [ "$pat" = write-back ] && [ "$mtrr" = write-back ]
+    ok $? "$m, SeaBIOS $(cat "$PVCLOCK_CACHE/seabios/version"), 4.5 GiB: BAR at $addr (above 4 GiB), MTRR $mtrr, PAT $pat; uid 1000 maps it"
+    diag "$(grep -E '^driver: (bar|pat|mtrr) ' "$tmp/$m-high.log" | sed 's/^driver: //')"
+done
+
+# --- booted locked down: the kernel refuses the unsigned module
+boot lockdown pc 256 "" "pvclock.driver=lockdown lockdown=integrity" \
+    -device "pvclock-pages,id=pvc0,pages=$pages"
+has lockdown 'part lockdown, .*\[integrity\]' && ! has lockdown 'insmod rc 0' &&
+    has lockdown 'dmesg .*Lockdown: insmod: unsigned module loading is restricted' &&
+    ! has lockdown 'node /dev/pvclock-pages'
+ok $? "lockdown=integrity at boot: insmod of the unsigned module is refused ($(line lockdown 'insmod rc' | cut -c1-80))"
+diag "$(grep -E '^driver: (insmod|dmesg)' "$tmp/lockdown.log" | sed 's/^driver: //')"
+has lockdown 'before 0000:00:0[0-9].0 map .*: mmap refused \(EPERM\)'
+ok $? "lockdown=integrity at boot: root's sysfs resource0 mmap refused too (EPERM): such guests need the module signed"
+
+probs=
+for name in pc q35 pc-high q35-high lockdown; do
+    [ -f "$tmp/$name.log" ] || continue
+    grep -q '^driver: kernel problems 0$' "$tmp/$name.log" || probs="$probs $name"
+    grep -q '^pvclock-guest: exit 0' "$tmp/$name.log" || probs="$probs $name(no end)"
+done
+[ -z "$probs" ]
+ok $? "every boot ran to its end with no BUG, WARNING, Oops or call trace${probs:+ (not:$probs)}"
+diag "boot times: pc ${took_pc:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s"
+done_testing

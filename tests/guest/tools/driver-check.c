@@ -1,0 +1,273 @@
+/*
+ * driver-check: what a program sees through /dev/pvclock-pagesN (the
+ * guest driver, contrib/pvclock-driver/) or a sysfs resource0, for the
+ * driver tests (tests/guest/test-driver.sh).  Static, no library: it
+ * checks the ABI words itself and says in one line per check what it saw.
+ *
+ *   driver-check [--uid N] map PATH     map the BAR, check every page
+ *   driver-check [--uid N] write PATH   every way of getting write access
+ *   driver-check [--uid N] hold PATH S  keep reading a mapping for S s;
+ *                                       report SIGBUS or a changed page
+ *
+ * --uid N drops to uid and gid N (no supplementary groups) first.
+ * Exit status: 0 when every check passed, 1 otherwise, 2 on usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hw/pvclock/pvclock-pages-abi.h"
+
+static const char *err_name(int e)
+{
+    switch (e) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case EBUSY: return "EBUSY";
+    case ENOENT: return "ENOENT";
+    default: return strerror(e);
+    }
+}
+
+/* FNV-1a over the offset page's defined part: the same device, the same sum */
+static unsigned long long offset_sum(const volatile unsigned char *p)
+{
+    unsigned long long h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < 0x110; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int check_map(const char *path)
+{
+    const volatile struct pvcp_offset_page *op;
+    const volatile unsigned char *bar;
+    int fd, bad = 0;
+    void *m;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("map %s: open refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    m = mmap(NULL, PVCP_BAR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        printf("map %s: mmap refused (%s)\n", path, err_name(errno));
+        close(fd);
+        return 1;
+    }
+    bar = m;
+    op = (const volatile void *)(bar + PVCP_BAR_OFFSET_PAGE);
+    printf("map %s: offset page magic %s abi %u.%u status %u generation %llu "
+           "recommended page %u live %s sum %016llx\n", path,
+           op->magic == PVCP_OFFSET_MAGIC ? "ok" : "BAD",
+           op->abi_major, op->abi_minor, op->status,
+           (unsigned long long)op->generation, op->recommended_page,
+           op->live.flags & PVCP_LIVE_F_VALID ? "valid" : "off",
+           offset_sum((const volatile unsigned char *)op));
+    bad |= op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR;
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        const volatile struct pvcp_host_page *hp =
+            (const volatile void *)(bar + PVCP_BAR_HOST_PAGE(i));
+        unsigned s1 = hp->seq, s2;
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+        s2 = hp->seq;
+        printf("map %s: host page %d magic %s abi %u.%u seq %u then %u\n",
+               path, i, hp->magic == PVCP_HOST_MAGIC ? "ok" : "BAD",
+               hp->abi_major, hp->abi_minor, s1, s2);
+        /* the helper writes under seq: it only grows (mod 2^32) */
+        bad |= hp->magic != PVCP_HOST_MAGIC || (int)(s2 - s1) < 0;
+    }
+    munmap(m, PVCP_BAR_SIZE);
+
+    /* read() gives the same bytes as the mapping */
+    {
+        static unsigned char buf[PVCP_BAR_SIZE];
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+        const struct pvcp_offset_page *rp =
+            (const void *)(buf + PVCP_BAR_OFFSET_PAGE);
+
+        if (n < 0) {
+            printf("map %s: read refused (%s)\n", path, err_name(errno));
+        } else {
+            printf("map %s: read %zd bytes, offset page magic %s\n", path, n,
+                   n == PVCP_BAR_SIZE && rp->magic == PVCP_OFFSET_MAGIC
+                   ? "ok" : "BAD");
+        }
+    }
+    close(fd);
+    printf("map %s: %s\n", path, bad ? "FAILED" : "all pages ok");
+    return bad;
+}
+
+/* one mmap attempt; prints its line and returns 1 if it was granted */
+static int try_map(int fd, const char *what, int prot, int flags, off_t off,
+                   size_t len)
+{
+    void *m = mmap(NULL, len, prot, flags, fd, off);
+
+    if (m == MAP_FAILED) {
+        printf("write: %s: refused (%s)\n", what, err_name(errno));
+        return 0;
+    }
+    printf("write: %s: GRANTED\n", what);
+    munmap(m, len);
+    return 1;
+}
+
+static int try_mprotect(int fd, const char *what, int flags)
+{
+    void *m = mmap(NULL, PVCP_PAGE_SIZE, PROT_READ, flags, fd, 0);
+    int granted;
+
+    if (m == MAP_FAILED) {
+        printf("write: %s: mmap failed (%s)\n", what, err_name(errno));
+        return 1;
+    }
+    granted = mprotect(m, PVCP_PAGE_SIZE, PROT_READ | PROT_WRITE) == 0;
+    printf("write: %s: %s%s%s\n", what, granted ? "GRANTED" : "refused (",
+           granted ? "" : err_name(errno), granted ? "" : ")");
+    munmap(m, PVCP_PAGE_SIZE);
+    return granted;
+}
+
+static int check_write(const char *path)
+{
+    int fd, bad = 0;
+    const char *mode = "O_RDWR";
+
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        printf("write: open O_RDWR refused (%s)\n", err_name(errno));
+        mode = "O_RDONLY";
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            printf("write: open O_RDONLY refused (%s)\n", err_name(errno));
+            return 1;
+        }
+    }
+    printf("write: opened %s %s\n", path, mode);
+    bad |= try_map(fd, "MAP_SHARED PROT_WRITE", PROT_READ | PROT_WRITE,
+                   MAP_SHARED, 0, PVCP_PAGE_SIZE);
+    bad |= try_map(fd, "MAP_PRIVATE PROT_WRITE", PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE, 0, PVCP_PAGE_SIZE);
+    bad |= try_mprotect(fd, "mprotect PROT_WRITE of MAP_SHARED", MAP_SHARED);
+    bad |= try_mprotect(fd, "mprotect PROT_WRITE of MAP_PRIVATE", MAP_PRIVATE);
+    bad |= try_map(fd, "mmap past the BAR (offset 32 KiB)", PROT_READ,
+                   MAP_SHARED, PVCP_BAR_SIZE, PVCP_PAGE_SIZE);
+    bad |= try_map(fd, "mmap longer than the BAR (36 KiB)", PROT_READ,
+                   MAP_SHARED, 0, PVCP_BAR_SIZE + PVCP_PAGE_SIZE);
+    bad |= !try_map(fd, "MAP_PRIVATE PROT_READ (allowed)", PROT_READ,
+                    MAP_PRIVATE, 0, PVCP_BAR_SIZE);
+    close(fd);
+    printf("write: %s\n", bad ? "FAILED" : "every write refused");
+    return bad;
+}
+
+static sigjmp_buf bus_jump;
+
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    siglongjmp(bus_jump, 1);
+}
+
+static int hold(const char *path, int seconds)
+{
+    const volatile struct pvcp_offset_page *op;
+    volatile unsigned long reads = 0;
+    struct sigaction sa = { .sa_handler = on_sigbus };
+    char buf[16];
+    time_t end;
+    void *m;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("hold: open %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    m = mmap(NULL, PVCP_BAR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        printf("hold: mmap %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    op = (const volatile void *)((char *)m + PVCP_BAR_OFFSET_PAGE);
+    sigaction(SIGBUS, &sa, NULL);
+    if (sigsetjmp(bus_jump, 1)) {
+        printf("hold: SIGBUS reading the mapping after %lu reads: "
+               "the device is gone\n", reads);
+        if (mmap(NULL, PVCP_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0) ==
+            MAP_FAILED) {
+            printf("hold: a new mmap of the open file: refused (%s)\n",
+                   err_name(errno));
+        } else {
+            printf("hold: a new mmap of the open file: GRANTED\n");
+        }
+        if (pread(fd, buf, sizeof(buf), 0) < 0) {
+            printf("hold: read of the open file: refused (%s)\n",
+                   err_name(errno));
+        } else {
+            printf("hold: read of the open file: GRANTED\n");
+        }
+        return 3;
+    }
+    printf("hold: %s mapped, reading every 10 ms for %d s\n", path, seconds);
+    fflush(stdout);
+    end = time(NULL) + seconds;
+    while (time(NULL) < end) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+        if (op->magic != PVCP_OFFSET_MAGIC) {
+            printf("hold: offset page magic now %#x after %lu reads\n",
+                   op->magic, reads);
+            return 4;
+        }
+        reads++;
+        nanosleep(&ts, NULL);
+    }
+    printf("hold: still mapped after %d s (%lu reads)\n", seconds, reads);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+
+    if (argc > 2 && strcmp(argv[1], "--uid") == 0) {
+        int uid = atoi(argv[2]);
+
+        if (setgroups(0, NULL) || setgid(uid) || setuid(uid)) {
+            perror("driver-check: cannot drop privileges");
+            return 2;
+        }
+        i = 3;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc - i == 2 && strcmp(argv[i], "map") == 0) {
+        return check_map(argv[i + 1]);
+    }
+    if (argc - i == 2 && strcmp(argv[i], "write") == 0) {
+        return check_write(argv[i + 1]);
+    }
+    if (argc - i == 3 && strcmp(argv[i], "hold") == 0) {
+        return hold(argv[i + 1], atoi(argv[i + 2]));
+    }
+    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold PATH SECONDS\n");
+    return 2;
+}
