@@ -70,6 +70,7 @@ nodes
 for n in /dev/pvclock-pages*; do
     driver-check --uid 1000 map $n | prefix "uid1000 "
 done
+driver-check --uid 1000 run /bin/pvclock-guest show 2>&1 | prefix "uid1000 show "
 bdf0=$(basename "$(readlink /sys/class/pvclock-pages/pvclock-pages0/device)")
 driver-check --uid 1000 map /sys/bus/pci/devices/$bdf0/resource0 | prefix "uid1000 "
 driver-check map /sys/bus/pci/devices/$bdf0/resource0 | prefix "root-bound "

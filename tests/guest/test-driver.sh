@@ -137,6 +137,13 @@ has pc 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
     has pc 'uid1000 map /dev/pvclock-pages0: read 32768 bytes, offset page magic ok'
 ok $? "pc: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR"
 diag "$(grep -E '^driver: uid1000 map /dev/pvclock-pages0' "$tmp/pc.log" | sed 's/^driver: //')"
+clocks=0
+for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
+    has pc "uid1000 show $c +[0-9]+\.[0-9]{9} " || clocks=1
+done
+has pc "uid1000 show mapping: the pvclock-pages driver's node" && [ $clocks = 0 ]
+ok $? "pc: uid 1000 runs pvclock-guest show: libpvclock picks the driver's node and reads all five clocks"
+diag "$(grep -E "^driver: uid1000 show (mapping|REALTIME|page 0)" "$tmp/pc.log" | sed 's/^driver: //')"
 has pc 'uid1000 map /sys/bus/pci/devices/0000:00:04.0/resource0: open refused \(EACCES\)'
 ok $? "pc: the same user is refused sysfs resource0 (EACCES, mode 0600)"
 has pc 'uid1000 write: every write refused' &&

@@ -8,6 +8,7 @@
  *   driver-check [--uid N] write PATH   every way of getting write access
  *   driver-check [--uid N] hold PATH S  keep reading a mapping for S s;
  *                                       report SIGBUS or a changed page
+ *   driver-check [--uid N] run PROG ARG...   exec PROG (as that user)
  *
  * --uid N drops to uid and gid N (no supplementary groups) first.
  * Exit status: 0 when every check passed, 1 otherwise, 2 on usage.
@@ -265,9 +266,15 @@ int main(int argc, char **argv)
     if (argc - i == 2 && strcmp(argv[i], "write") == 0) {
         return check_write(argv[i + 1]);
     }
+    if (argc - i >= 2 && strcmp(argv[i], "run") == 0) {
+        execv(argv[i + 1], argv + i + 1);
+        perror("driver-check: exec");
+        return 2;
+    }
     if (argc - i == 3 && strcmp(argv[i], "hold") == 0) {
         return hold(argv[i + 1], atoi(argv[i + 2]));
     }
-    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold PATH SECONDS\n");
+    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold PATH SECONDS"
+            " | run PROG ARG...\n");
     return 2;
 }
