@@ -79,6 +79,12 @@ driver-check write /dev/pvclock-pages0 | prefix "root "
 memtype
 
 if [ "$part" = full ]; then
+    driver-check --uid 1000 hold /dev/pvclock-pages0 30 > /tmp/busy 2>&1 &
+    busy=$!
+    for i in $(seq 100); do grep -q mapped /tmp/busy && break; sleep 0.1; done
+    rmmod pvclock_pages 2> /tmp/rmmod.err
+    say "rmmod while mapped rc $? $(cat /tmp/rmmod.err)"
+    kill $busy; wait $busy
     rmmod pvclock_pages
     say "rmmod rc $? nodes left $(ls /dev | grep -c pvclock-pages) class $(ls /sys/class/pvclock-pages 2>/dev/null | wc -l)"
     insmod /pvclock-pages.ko

@@ -165,6 +165,8 @@ read -r addr pat mtrr < <(memtype pc)
                         [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
 ok $? "pc, Debian 12 SeaBIOS, 256 MiB: BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
 diag "$(grep -E '^driver: (bar|pat|mtrr|iomem) ' "$tmp/pc.log" | sed 's/^driver: //')"
+has pc 'rmmod while mapped rc [1-9]'
+ok $? "pc: rmmod is refused while a process maps the node ($(line pc 'rmmod while mapped' | cut -c1-90))"
 has pc 'rmmod rc 0 nodes left 0 class 0' && has pc 'insmod again rc 0' &&
     has pc 'again map /dev/pvclock-pages0: all pages ok'
 ok $? "pc: rmmod removes the nodes and the class; insmod again brings /dev/pvclock-pages0 back and it maps"
