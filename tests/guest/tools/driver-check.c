@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * driver-check: what a program sees through /dev/pvclock-pagesN (the
  * guest driver, contrib/pvclock-driver/) or a sysfs resource0, for the
