@@ -127,7 +127,16 @@ static int try_map(int fd, const char *what, int prot, int flags, off_t off,
         printf("write: %s: refused (%s)\n", what, err_name(errno));
         return 0;
     }
-    printf("write: %s: GRANTED\n", what);
+    if (!(prot & PROT_WRITE) && len >= PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE) {
+        /* fault it in: a private PFN mapping must not become copy-on-write */
+        const volatile struct pvcp_offset_page *op =
+            (const volatile void *)((char *)m + PVCP_BAR_OFFSET_PAGE);
+
+        printf("write: %s: GRANTED, offset page magic %s\n", what,
+               op->magic == PVCP_OFFSET_MAGIC ? "ok" : "BAD");
+    } else {
+        printf("write: %s: GRANTED\n", what);
+    }
     munmap(m, len);
     return 1;
 }
