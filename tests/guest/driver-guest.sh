@@ -58,6 +58,7 @@ if [ "$part" = lockdown ]; then
     dmesg | grep -i 'lockdown\|pvclock' | prefix "dmesg "
     nodes
     say "kernel problems $(dmesg | grep -cE 'BUG|WARNING|Oops|Call Trace|general protection')"
+    dmesg | grep -E -A3 'BUG|WARNING|Oops|Call Trace' | head -40 | prefix "problem "
     echo "pvclock-guest: exit 0"
     poweroff -f
 fi
@@ -81,7 +82,7 @@ memtype
 if [ "$part" = full ]; then
     driver-check --uid 1000 hold /dev/pvclock-pages0 30 > /tmp/busy 2>&1 &
     busy=$!
-    for i in $(seq 100); do grep -q mapped /tmp/busy && break; sleep 0.1; done
+    for i in $(seq 600); do grep -q mapped /tmp/busy && break; sleep 0.1; done
     rmmod pvclock_pages 2> /tmp/rmmod.err
     say "rmmod while mapped rc $? $(cat /tmp/rmmod.err)"
     kill $busy; wait $busy
@@ -99,9 +100,9 @@ if [ "$part" = full ]; then
         driver-check map /sys/bus/pci/devices/$bdf0/resource0 | prefix "$level "
     done
 
-    driver-check --uid 1000 hold /dev/pvclock-pages0 90 > /tmp/hold 2>&1 &
+    driver-check --uid 1000 hold /dev/pvclock-pages0 200 > /tmp/hold 2>&1 &
     hold=$!
-    for i in $(seq 100); do grep -q mapped /tmp/hold && break; sleep 0.1; done
+    for i in $(seq 600); do grep -q mapped /tmp/hold && break; sleep 0.1; done
     say "unplug $bdf0 while held"
     echo "pvclock-guest: ready-unplug"
     wait $hold
