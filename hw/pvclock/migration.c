@@ -305,6 +305,7 @@ const VMStateDescription vmstate_pvclock_pages = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_pvclock_pages_at_stop,
+        &vmstate_pvclock_pages_irq,
         NULL
     },
 };

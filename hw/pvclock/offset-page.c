@@ -176,6 +176,8 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
         s->live_refused = "no usable host pages";
     }
     host_dis = s->host ? s->last_host_dis : 0;
+    /* host disruptions alone change the guest's count too: look after */
+    pvclock_irq_check(s);
     /* a page 0 busy being written changes nothing here: keep what was */
     if (linear && (have_pg || !s->host || !s->host_ok)) {
         refresh_raw_xform(s, &pg, have_pg);

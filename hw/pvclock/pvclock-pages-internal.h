@@ -8,6 +8,7 @@
  *   host-pages.c     host page reads, checks, staleness and the watch
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   live-page.c      the host kernel's own timekeeping page in the BAR
+ *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vvar.c           finding and checking that page (shared with the
  *                    helper)
  *   counter-*.c      one counter backend per accelerator
@@ -193,6 +194,16 @@ struct PvclockPagesState {
     uint64_t mig_guest_counter; /* subsection: counter at the sample */
     uint8_t mig_frozen;         /* subsection: it stood still there */
 
+    /* the disruption interrupt (irq.c) */
+    bool interrupts;            /* property interrupts */
+    MemoryRegion regs;          /* BAR2: ISR, IER, count, MSI-X */
+    QEMUBH *irq_bh;             /* the check; NULL with interrupts=off */
+    uint32_t irq_isr;
+    uint32_t irq_ier;
+    uint64_t irq_count;         /* raised, all time (migrated) */
+    uint64_t irq_seen_dis;      /* what the last check saw */
+    uint32_t irq_seen_status;
+
     /* properties (the enums: pvclock-pages.c) */
     char *pages_path;
     int on_missing;             /* PvclockOnMissing */
@@ -364,6 +375,15 @@ typedef enum PvclockBackendChoice {
     PVCLOCK_BACKEND_CHOICE_QTEST,
 } PvclockBackendChoice;
 
+
+/* ---- irq.c ------------------------------------------------------------ */
+
+bool pvclock_irq_realize(PvclockPagesState *s, Error **errp);
+void pvclock_irq_exit(PvclockPagesState *s);
+void pvclock_irq_reset(PvclockPagesState *s);
+/* What the guest's clocks rest on may have changed: check soon. */
+void pvclock_irq_check(PvclockPagesState *s);
+extern const VMStateDescription vmstate_pvclock_pages_irq;
 
 /* ---- migration.c ------------------------------------------------------ */
 

@@ -10,6 +10,8 @@
  *   0x5000  the live page: the host kernel's own vDSO time data, as
  *           QEMU's process maps it (live-page.c), or zeros
  *   0x6000  reads as zero
+ * BAR2 (4 KiB, unless interrupts=off): the disruption interrupt's
+ *   registers and MSI-X (irq.c)
  *
  * This file is the PCI glue: the BAR, properties, the events (realize,
  * VM stop and start, reset, hot-unplug) and status for management.  What
@@ -47,6 +49,8 @@ static void pvclock_pages_vm_state_change(void *opaque, bool running,
     if (running) {
         /* after the accelerator set this run's TSC state, before vCPUs */
         pvclock_migration_vm_start(s);
+        /* what changed while stopped is raised now, once */
+        pvclock_irq_check(s);
     } else {
         pvclock_migration_vm_stop(s);
     }
@@ -74,6 +78,7 @@ static void pvclock_pages_reset_hold(Object *obj, ResetType type)
     if (!s->offset_page) {
         return;
     }
+    pvclock_irq_reset(s);
     if (s->backend && s->backend->reset_writes_counter) {
         pvclock_offset_page_forget_relation(s, "reset: the guest TSC is "
                                             "put back after the devices");
@@ -246,6 +251,13 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
+    if (!pvclock_irq_realize(s, errp)) {
+        pvclock_host_close(s);
+        memory_region_del_subregion(&s->bar, &s->offset_mr);
+        pvclock_live_exit(s);
+        s->offset_page = NULL;
+        return;
+    }
 
     pvclock_host_watch_start(s);
     s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
@@ -273,6 +285,7 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         qemu_bh_delete(s->reset_bh);
         s->reset_bh = NULL;
     }
+    pvclock_irq_exit(s);
     pvclock_host_close(s);
     /*
      * The subregions hold references on their owner, this device, through
@@ -303,6 +316,7 @@ static const Property pvclock_pages_properties[] = {
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
     DEFINE_PROP_BOOL("live-page", PvclockPagesState, live_page, true),
+    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, interrupts, true),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -377,6 +391,8 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
         value = have_pg ? pg.helper_epoch : 0;
     } else if (!strcmp(name, "pages-replaced")) {
         value = s->sources_replaced;
+    } else if (!strcmp(name, "interrupts-raised")) {
+        value = s->irq_count;
     } else if (!strcmp(name, "guest-counter-hz")) {
         value = s->relation.guest_hz;
     } else if (!strcmp(name, "counter-offset")) {
@@ -510,6 +526,8 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
           "by this device, us" },
         { "pages-replaced", "times new pages behind 'pages' were shown "
           "instead of the old (another file, a new helper memfd)" },
+        { "interrupts-raised", "disruption interrupts raised (BAR2), all "
+          "time" },
     };
 
     pc->realize = pvclock_pages_realize;
@@ -555,6 +573,11 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
                                   NULL);
     object_class_property_set_description(klass, "status",
         "valid, no-helper, stale, unreliable or invalid (read-only)");
+    object_class_property_set_description(klass, "interrupts",
+        "BAR2 with the disruption interrupt (MSI-X, INTx): raised when "
+        "the status or the disruption count changes, never in steady "
+        "state (default on; off: the BAR0-only device of before, which "
+        "both ends of a migration must then use)");
     object_class_property_set_description(klass, "live-page",
         "map the host kernel's own timekeeping page (QEMU's vDSO data) "
         "into the BAR at 0x5000, for guests to read with no lag (default "

@@ -116,6 +116,30 @@ typedef int64_t pvcp_s64;
 #define PVCP_BAR_LIVE_PAGE      (PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE)
 #define PVCP_BAR_SIZE           (8 * PVCP_PAGE_SIZE)
 
+/*
+ * BAR2 (4 KiB, memory; present unless the device was started with
+ * interrupts=off): the disruption interrupt.  The device raises it when
+ * what a guest's clocks rest on changes: the offset page's status, or
+ * the guest's disruption count (the offset page's generation plus host
+ * page 0's disruptions), which grows at a migration, a snapshot
+ * restore, new host pages or a helper restart, a new counter relation
+ * and a step of the host's clock.  Never in steady state.  It is raised
+ * only while the VM runs (a change while it is stopped is raised when it
+ * starts, once) and only while the driver enables it in IER.
+ *   MSI-X (one vector, table and PBA in BAR2) when enabled, else INTx:
+ *   the pin stays asserted until ISR is read.
+ */
+#define PVCP_REGS_BAR           2
+#define PVCP_REGS_SIZE          0x1000
+/* ISR: read, the causes since the last read; the read clears them. */
+#define PVCP_REG_ISR            0x00
+#define PVCP_REG_IER            0x04    /* rw: causes the driver wants */
+#define PVCP_REG_IRQ_COUNT      0x08    /* r: interrupts raised, all time */
+#define PVCP_IRQ_DISRUPTION     (1u << 0)
+#define PVCP_MSIX_TABLE         0x800
+#define PVCP_MSIX_PBA           0xc00
+#define PVCP_MSIX_VECTORS       1
+
 /* PCI identity (experimental range, see above). */
 #define PVCP_PCI_VENDOR_ID      0x1af4
 #define PVCP_PCI_DEVICE_ID      0x10f0

@@ -1,0 +1,184 @@
+/*
+ * pvclock-pages: the disruption interrupt (BAR2, the ABI header says
+ * what the guest sees).
+ *
+ * A guest's clocks rest on the offset page's status and on its
+ * disruption count (generation + host page 0's disruptions).  Whatever
+ * changes either (publish(), the 1 Hz watch, a VM start) asks for a
+ * check from a bottom half; the check compares with what was last seen
+ * and raises one interrupt per change, while the VM runs and the driver
+ * wants it.  Nothing here runs in steady state, and nothing per vCPU.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "system/runstate.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
+#include "trace.h"
+
+/* What the guest's clocks rest on now. */
+static void irq_state_now(PvclockPagesState *s, uint64_t *dis,
+                          uint32_t *status)
+{
+    *dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
+    *status = s->offset_page->status;
+}
+
+static void irq_raise(PvclockPagesState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (msix_enabled(pdev)) {
+        s->irq_count++;
+        msix_notify(pdev, 0);
+    } else if (!(s->irq_isr & PVCP_IRQ_DISRUPTION)) {
+        s->irq_count++;         /* a pin already up raises nothing new */
+        pci_set_irq(pdev, 1);
+    }
+    s->irq_isr |= PVCP_IRQ_DISRUPTION;
+    trace_pvclock_pages_irq(s->irq_count, msix_enabled(pdev));
+}
+
+static void irq_check_bh(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    uint64_t dis;
+    uint32_t status;
+
+    if (!s->offset_page || !runstate_is_running()) {
+        return;                 /* a VM start asks again */
+    }
+    irq_state_now(s, &dis, &status);
+    if (dis == s->irq_seen_dis && status == s->irq_seen_status) {
+        return;
+    }
+    s->irq_seen_dis = dis;
+    s->irq_seen_status = status;
+    if (s->irq_ier & PVCP_IRQ_DISRUPTION) {
+        irq_raise(s);
+    }
+}
+
+void pvclock_irq_check(PvclockPagesState *s)
+{
+    if (s->irq_bh) {
+        qemu_bh_schedule(s->irq_bh);
+    }
+}
+
+static uint64_t pvclock_regs_read(void *opaque, hwaddr addr, unsigned size)
+{
+    PvclockPagesState *s = opaque;
+    uint32_t val;
+
+    switch (addr) {
+    case PVCP_REG_ISR:
+        val = s->irq_isr;
+        s->irq_isr = 0;
+        pci_set_irq(PCI_DEVICE(s), 0);
+        return val;
+    case PVCP_REG_IER:
+        return s->irq_ier;
+    case PVCP_REG_IRQ_COUNT:
+        return (uint32_t)s->irq_count;
+    default:
+        return 0;
+    }
+}
+
+static void pvclock_regs_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size)
+{
+    PvclockPagesState *s = opaque;
+
+    if (addr == PVCP_REG_IER) {
+        s->irq_ier = val & PVCP_IRQ_DISRUPTION;
+    } else {
+        trace_pvclock_pages_guest_write(addr, size, val);
+    }
+}
+
+static const MemoryRegionOps pvclock_regs_ops = {
+    .read = pvclock_regs_read,
+    .write = pvclock_regs_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+bool pvclock_irq_realize(PvclockPagesState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (!s->interrupts) {
+        return true;
+    }
+    memory_region_init_io(&s->regs, OBJECT(s), &pvclock_regs_ops, s,
+                          "pvclock-pages-regs", PVCP_REGS_SIZE);
+    if (msix_init(pdev, PVCP_MSIX_VECTORS, &s->regs, PVCP_REGS_BAR,
+                  PVCP_MSIX_TABLE, &s->regs, PVCP_REGS_BAR, PVCP_MSIX_PBA,
+                  0, errp) < 0) {
+        return false;
+    }
+    msix_vector_use(pdev, 0);
+    pci_config_set_interrupt_pin(pdev->config, 1);
+    pci_register_bar(pdev, PVCP_REGS_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->regs);
+    irq_state_now(s, &s->irq_seen_dis, &s->irq_seen_status);
+    s->irq_bh = qemu_bh_new(irq_check_bh, s);
+    return true;
+}
+
+void pvclock_irq_exit(PvclockPagesState *s)
+{
+    if (!s->irq_bh) {
+        return;
+    }
+    qemu_bh_delete(s->irq_bh);
+    s->irq_bh = NULL;
+    msix_vector_unuse(PCI_DEVICE(s), 0);
+    msix_uninit(PCI_DEVICE(s), &s->regs, &s->regs);
+}
+
+/* A reset: the driver enables again what it wants (MSI-X: the PCI core). */
+void pvclock_irq_reset(PvclockPagesState *s)
+{
+    s->irq_isr = 0;
+    s->irq_ier = 0;
+    if (s->irq_bh) {
+        pci_set_irq(PCI_DEVICE(s), 0);
+    }
+}
+
+static bool pvclock_pages_irq_needed(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    return s->interrupts;
+}
+
+/*
+ * The registers and MSI-X state.  Both ends of a migration must agree on
+ * interrupts=: a destination refuses the stream of either mismatch
+ * (qtest irq-migration-mismatch), and the source runs on.
+ */
+const VMStateDescription vmstate_pvclock_pages_irq = {
+    .name = "pvclock-pages/irq",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = pvclock_pages_irq_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_MSIX(parent_obj, PvclockPagesState),
+        VMSTATE_UINT32(irq_isr, PvclockPagesState),
+        VMSTATE_UINT32(irq_ier, PvclockPagesState),
+        VMSTATE_UINT64(irq_count, PvclockPagesState),
+        VMSTATE_END_OF_LIST()
+    },
+};
