@@ -31,19 +31,27 @@
 
 #include <sys/un.h>
 
-/* How long the device waits for a helper to answer on its socket. */
-#define PVCLOCK_HANDOFF_WAIT_MS 100
+/*
+ * How long the device waits for a helper to answer on its socket: at
+ * realize (start, device_add), as long as libpvclock waits, since a
+ * helper on a busy host may not run at once (100 ms was seen to fail a
+ * start on this project's loaded 2-core machine); from the 1 Hz watch,
+ * which holds the BQL and tries again next round, briefly.
+ */
+#define PVCLOCK_HANDOFF_START_MS 1000
+#define PVCLOCK_HANDOFF_WATCH_MS 100
 
 #define PVCLOCK_NEED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
-static int receive_handoff(int sock, const char *path, Error **errp)
+static int receive_handoff(int sock, const char *path, int wait_ms,
+                           Error **errp)
 {
     struct pvcp_handoff msg;
-    int fd = pvcp_handoff_receive(sock, PVCLOCK_HANDOFF_WAIT_MS, &msg);
+    int fd = pvcp_handoff_receive(sock, wait_ms, &msg);
 
     if (fd == -ETIMEDOUT) {
         error_setg(errp, "pvclock-helper at '%s' (property 'pages') did not "
-                   "answer within %d ms", path, PVCLOCK_HANDOFF_WAIT_MS);
+                   "answer within %d ms", path, wait_ms);
         return -1;
     }
     if (fd < 0 || le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
@@ -69,7 +77,7 @@ fail:
     return -1;
 }
 
-static int connect_helper(const char *path, Error **errp)
+static int connect_helper(const char *path, int wait_ms, Error **errp)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int sock, fd;
@@ -92,7 +100,7 @@ static int connect_helper(const char *path, Error **errp)
         close(sock);
         return -1;
     }
-    fd = receive_handoff(sock, path, errp);
+    fd = receive_handoff(sock, path, wait_ms, errp);
     close(sock);
     return fd;
 }
@@ -144,7 +152,10 @@ int pvclock_source_open(PvclockPagesState *s, Error **errp)
     int fd;
 
     if (sock) {
-        fd = connect_helper(path, errp);
+        /* the watch timer exists once realize is over */
+        fd = connect_helper(path, s->watch_timer ? PVCLOCK_HANDOFF_WATCH_MS
+                                                 : PVCLOCK_HANDOFF_START_MS,
+                            errp);
     } else {
         /* never block: a FIFO at the path would hang until a writer */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

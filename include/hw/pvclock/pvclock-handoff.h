@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hw/pvclock/pvclock-pages-abi.h"
@@ -69,6 +70,32 @@ static inline int pvcp_handoff_send(int conn, int fd)
  * descriptor: not pvclock-helper, or a truncated message) or recvmsg()'s
  * own error.  The descriptor is close-on-exec.
  */
+/*
+ * poll() for up to timeout_ms in all: a signal (EINTR) does not cut the
+ * wait short, it goes on for what is left.
+ */
+static inline int pvcp_handoff_wait(struct pollfd *pfd, int timeout_ms)
+{
+    struct timespec now;
+    int64_t end, left;
+    int r;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    end = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+    for (;;) {
+        r = poll(pfd, 1, timeout_ms);
+        if (r >= 0 || errno != EINTR) {
+            return r;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = end - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        if (left <= 0) {
+            return 0;
+        }
+        timeout_ms = (int)left;
+    }
+}
+
 static inline int pvcp_handoff_receive(int sock, int timeout_ms,
                                        struct pvcp_handoff *msg)
 {
@@ -80,7 +107,7 @@ static inline int pvcp_handoff_receive(int sock, int timeout_ms,
     ssize_t got;
     int fd = -1;
 
-    if (poll(&pfd, 1, timeout_ms) != 1) {
+    if (pvcp_handoff_wait(&pfd, timeout_ms) != 1) {
         return -ETIMEDOUT;
     }
     pvcp_handoff_msghdr(&mh, &iov, msg, &ctl);
