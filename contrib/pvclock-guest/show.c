@@ -117,8 +117,9 @@ static int show_status(struct pvclock *pc)
         [PVCLOCK_MAP_MEMORY] = "the caller's memory",
         [PVCLOCK_MAP_FILE] = "a file (BAR image or pages file)",
         [PVCLOCK_MAP_SYSFS] = "sysfs resource0 (root only, uncached)",
-        [PVCLOCK_MAP_DEVICE] = "the pvclock-pages driver's node "
-                               "(write-back, any user)",
+        [PVCLOCK_MAP_DEVICE] = "the pvclock-pages driver's node (any "
+                               "user; cached where the firmware put the "
+                               "BAR in write-back memory, docs/driver.md)",
     };
     int mapping = pvclock_mapping(pc);
     struct pvclock_info info;

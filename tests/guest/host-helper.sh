@@ -1,7 +1,7 @@
 # Sourced by the guest tests (after scripts/lib.sh and tests/tap.sh).
 # shellcheck shell=bash
 #
-# start_host_helper NAME [socket|file]: make $tmp (/tmp/NAME-XXXXXX,
+# start_host_helper NAME [socket|pages]: make $tmp (/tmp/NAME-XXXXXX,
 # removed at exit), skip the whole test if this host's clocks cannot be
 # shared, start pvclock-helper ($helper_pid, stopped at exit) and wait
 # until the pages are published.  Sets H to the host build and $pages to
