@@ -8,6 +8,7 @@
 #define PVCP_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/version.h>
 
 /* 6.2 made the class devnode callback take a const struct device */
@@ -27,5 +28,10 @@ static inline void pvcp_vm_flags_mod(struct vm_area_struct *vma,
 	vm_flags_mod(vma, set, clear);
 #endif
 }
+
+/* 6.8 renamed PCI_IRQ_LEGACY to PCI_IRQ_INTX; later kernels drop the old name */
+#ifndef PCI_IRQ_INTX
+#define PCI_IRQ_INTX PCI_IRQ_LEGACY
+#endif
 
 #endif

@@ -19,6 +19,16 @@
  * uncached (SeaBIOS: the 32-bit PCI hole), the reservation becomes UC-
  * and so do the mappings; see docs/driver.md.
  *
+ * Disruption interrupt.  When the device has BAR2 (not interrupts=off),
+ * probe() takes one vector (MSI-X, else INTx) and enables
+ * PVCP_IRQ_DISRUPTION in IER.  The device raises it once per change of
+ * the offset page's status or disruption count; each one handled bumps
+ * the device's event count and wakes poll().  A file is readable while
+ * the count differs from the one it last acknowledged, and every
+ * successful read() acknowledges the count as it was just before the
+ * read copied the bytes: an event arriving after that point leaves the
+ * file readable, so none is lost between a wakeup and its read.
+ *
  * Removal.  User mappings are inserted one page at a time by the fault
  * handler, from an address space of the driver's own (not the device
  * node's inode, which differs per devtmpfs mount or mknod), so that
@@ -30,16 +40,19 @@
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pci.h>
+#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
 
 #define PVCP_KERNEL
 #include "pvclock-pages-abi.h"
@@ -59,7 +72,17 @@ struct pvcp_dev {
 	phys_addr_t start;
 	size_t len;
 	void *virt;			/* write-back kernel mapping, for read() */
+	void __iomem *regs;		/* BAR2, or NULL: no interrupt */
+	int irq;
+	atomic_t events;		/* disruption interrupts handled */
+	wait_queue_head_t wait;		/* poll(): events moved, or gone */
 	int minor;
+};
+
+/* One open file: the event count it last acknowledged. */
+struct pvcp_file {
+	struct pvcp_dev *pd;
+	int seen;
 };
 
 static dev_t pvcp_devt;
@@ -91,6 +114,21 @@ static struct class pvcp_class = {
 	.devnode = pvcp_devnode,
 };
 
+static ssize_t interrupts_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct pvcp_dev *pd = container_of(dev, struct pvcp_dev, dev);
+
+	return sysfs_emit(buf, "%u\n", (unsigned int)atomic_read(&pd->events));
+}
+static DEVICE_ATTR_RO(interrupts);
+
+static struct attribute *pvcp_attrs[] = {
+	&dev_attr_interrupts.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(pvcp);
+
 static vm_fault_t pvcp_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -113,7 +151,8 @@ static const struct vm_operations_struct pvcp_vm_ops = {
 
 static int pvcp_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct pvcp_dev *pd = file->private_data;
+	struct pvcp_file *pf = file->private_data;
+	struct pvcp_dev *pd = pf->pd;
 	unsigned long pages = vma_pages(vma);
 
 	if (vma->vm_flags & VM_WRITE)
@@ -134,12 +173,17 @@ static int pvcp_mmap(struct file *file, struct vm_area_struct *vma)
 static ssize_t pvcp_read(struct file *file, char __user *buf, size_t count,
 			 loff_t *ppos)
 {
-	struct pvcp_dev *pd = file->private_data;
+	struct pvcp_file *pf = file->private_data;
+	struct pvcp_dev *pd = pf->pd;
 	loff_t pos = *ppos;
 	ssize_t ret;
+	int events;
 
 	if (pos < 0)
 		return -EINVAL;
+	events = atomic_read(&pd->events);
+	/* the count before the bytes: the device writes, then raises */
+	smp_rmb();
 	down_read(&pd->lock);
 	if (pd->gone) {
 		ret = -ENODEV;
@@ -150,26 +194,47 @@ static ssize_t pvcp_read(struct file *file, char __user *buf, size_t count,
 		ret = copy_to_user(buf, pd->virt + pos, count) ? -EFAULT : count;
 	}
 	up_read(&pd->lock);
+	if (ret >= 0)
+		WRITE_ONCE(pf->seen, events);
 	if (ret > 0)
 		*ppos = pos + ret;
 	return ret;
 }
 
+static __poll_t pvcp_poll(struct file *file, poll_table *wait)
+{
+	struct pvcp_file *pf = file->private_data;
+	struct pvcp_dev *pd = pf->pd;
+
+	poll_wait(file, &pd->wait, wait);
+	if (READ_ONCE(pd->gone))
+		return EPOLLHUP | EPOLLERR;
+	if (atomic_read(&pd->events) != READ_ONCE(pf->seen))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
 static loff_t pvcp_llseek(struct file *file, loff_t offset, int whence)
 {
-	struct pvcp_dev *pd = file->private_data;
+	struct pvcp_file *pf = file->private_data;
 
-	return fixed_size_llseek(file, offset, whence, pd->len);
+	return fixed_size_llseek(file, offset, whence, pf->pd->len);
 }
 
 static int pvcp_open(struct inode *inode, struct file *file)
 {
 	struct pvcp_dev *pd = container_of(inode->i_cdev, struct pvcp_dev, cdev);
+	struct pvcp_file *pf;
 
 	if (READ_ONCE(pd->gone))
 		return -ENODEV;
+	pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+	if (!pf)
+		return -ENOMEM;
 	get_device(&pd->dev);
-	file->private_data = pd;
+	pf->pd = pd;
+	pf->seen = atomic_read(&pd->events);
+	file->private_data = pf;
 	/* one address space per device, whichever node was opened */
 	file->f_mapping = pd->inode->i_mapping;
 	return 0;
@@ -177,9 +242,10 @@ static int pvcp_open(struct inode *inode, struct file *file)
 
 static int pvcp_release(struct inode *inode, struct file *file)
 {
-	struct pvcp_dev *pd = file->private_data;
+	struct pvcp_file *pf = file->private_data;
 
-	put_device(&pd->dev);
+	put_device(&pf->pd->dev);
+	kfree(pf);
 	return 0;
 }
 
@@ -190,6 +256,7 @@ static const struct file_operations pvcp_fops = {
 	.read = pvcp_read,
 	.llseek = pvcp_llseek,
 	.mmap = pvcp_mmap,
+	.poll = pvcp_poll,
 };
 
 static void pvcp_dev_release(struct device *dev)
@@ -244,6 +311,81 @@ static void pvcp_unmap_bar(struct pci_dev *pdev, struct pvcp_dev *pd)
 	pci_release_region(pdev, 0);
 }
 
+static irqreturn_t pvcp_irq(int irq, void *data)
+{
+	struct pvcp_dev *pd = data;
+	/* reading ISR clears it and lowers INTx */
+	u32 isr = ioread32(pd->regs + PVCP_REG_ISR);
+
+	if (!(isr & PVCP_IRQ_DISRUPTION) && !pd->pdev->msix_enabled)
+		return IRQ_NONE;	/* INTx: another device on the line */
+	atomic_inc(&pd->events);
+	wake_up_interruptible(&pd->wait);
+	return IRQ_HANDLED;
+}
+
+/* BAR2's disruption interrupt, if the device has it (not interrupts=off). */
+static int pvcp_setup_irq(struct pci_dev *pdev, struct pvcp_dev *pd)
+{
+	unsigned long flags = 0;
+	int ret;
+
+	if (!(pci_resource_flags(pdev, PVCP_REGS_BAR) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, PVCP_REGS_BAR) < PVCP_REGS_SIZE) {
+		pci_info(pdev, "%s: no BAR2 (interrupts=off): no disruption interrupt, poll() reports no events\n",
+			 dev_name(&pd->dev));
+		return 0;
+	}
+	ret = pci_request_region(pdev, PVCP_REGS_BAR, PVCP_NAME);
+	if (ret)
+		return ret;
+	/* registers: uncached is right, unlike BAR0 */
+	pd->regs = pci_iomap(pdev, PVCP_REGS_BAR, PVCP_REGS_SIZE);
+	if (!pd->regs) {
+		ret = -ENOMEM;
+		goto err_region;
+	}
+	/* an MSI-X message is a write by the device */
+	pci_set_master(pdev);
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX | PCI_IRQ_INTX);
+	if (ret < 0)
+		goto err_unmap;
+	pd->irq = pci_irq_vector(pdev, 0);
+	if (!pdev->msix_enabled)
+		flags = IRQF_SHARED;
+	ret = request_irq(pd->irq, pvcp_irq, flags, dev_name(&pd->dev), pd);
+	if (ret)
+		goto err_vectors;
+	iowrite32(PVCP_IRQ_DISRUPTION, pd->regs + PVCP_REG_IER);
+	pci_info(pdev, "%s: disruption interrupt: %s, irq %d\n",
+		 dev_name(&pd->dev), pdev->msix_enabled ? "MSI-X" : "INTx",
+		 pd->irq);
+	return 0;
+
+err_vectors:
+	pci_free_irq_vectors(pdev);
+err_unmap:
+	pci_clear_master(pdev);
+	pci_iounmap(pdev, pd->regs);
+	pd->regs = NULL;
+err_region:
+	pci_release_region(pdev, PVCP_REGS_BAR);
+	return ret;
+}
+
+static void pvcp_free_irq(struct pci_dev *pdev, struct pvcp_dev *pd)
+{
+	if (!pd->regs)
+		return;
+	iowrite32(0, pd->regs + PVCP_REG_IER);
+	free_irq(pd->irq, pd);
+	pci_free_irq_vectors(pdev);
+	pci_clear_master(pdev);
+	pci_iounmap(pdev, pd->regs);
+	pd->regs = NULL;
+	pci_release_region(pdev, PVCP_REGS_BAR);
+}
+
 static int pvcp_new_inode(struct pvcp_dev *pd)
 {
 	struct inode *inode;
@@ -271,8 +413,10 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	pd->pdev = pdev;
 	init_rwsem(&pd->lock);
+	init_waitqueue_head(&pd->wait);
 	device_initialize(&pd->dev);
 	pd->dev.class = &pvcp_class;
+	pd->dev.groups = pvcp_groups;
 	pd->dev.parent = &pdev->dev;
 	pd->dev.release = pvcp_dev_release;
 	pd->minor = ida_alloc_max(&pvcp_ida, PVCP_MAX_DEVICES - 1, GFP_KERNEL);
@@ -294,12 +438,15 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pvcp_map_bar(pdev, pd);
 	if (ret)
 		goto err_disable;
+	ret = pvcp_setup_irq(pdev, pd);
+	if (ret)
+		goto err_unmap;
 
 	cdev_init(&pd->cdev, &pvcp_fops);
 	pd->cdev.owner = THIS_MODULE;
 	ret = cdev_device_add(&pd->cdev, &pd->dev);
 	if (ret)
-		goto err_unmap;
+		goto err_irq;
 	pci_set_drvdata(pdev, pd);
 	pci_info(pdev, "%s: BAR0 %pa+%#zx, asked for write-back\n",
 		 dev_name(&pd->dev), &pd->start, pd->len);
@@ -308,6 +455,8 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		pci_notice(pdev, "BAR0 is below 4 GiB, where firmware MTRRs usually make it uncached (x86/pat_memtype_list in debugfs says)\n");
 	return 0;
 
+err_irq:
+	pvcp_free_irq(pdev, pd);
 err_unmap:
 	pvcp_unmap_bar(pdev, pd);
 err_disable:
@@ -325,8 +474,11 @@ static void pvcp_remove(struct pci_dev *pdev)
 	down_write(&pd->lock);
 	pd->gone = true;
 	up_write(&pd->lock);
+	/* pollers see EPOLLHUP */
+	wake_up_interruptible(&pd->wait);
 	/* every user mapping, whichever node it came from; faults now SIGBUS */
 	unmap_mapping_range(pd->inode->i_mapping, 0, 0, 1);
+	pvcp_free_irq(pdev, pd);
 	pvcp_unmap_bar(pdev, pd);
 	pci_disable_device(pdev);
 	pci_info(pdev, "%s: removed\n", dev_name(&pd->dev));
