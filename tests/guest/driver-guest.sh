@@ -6,10 +6,19 @@
 #             memory type, rmmod/insmod, runtime lockdown, hot-unplug
 #   lockdown  (booted with lockdown=integrity) insmod refused
 #   bind      (one device) bind, non-root mapping, memory type
+#   irq       (one device, MSI-X) the disruption interrupt: 60 s of steady
+#             state, then a helper restart and a live migration, each
+#             asked of the host with a "pvclock-guest: ready-NAME" line
+# pvclock.irq=restart (with bind) watches poll() across one helper
+# restart too (the INTx boot, pci=nomsi).
 # Every line the host checks starts with "driver: ".
 part=full
+irq=
 for a in $(cat /proc/cmdline); do
-    case "$a" in pvclock.driver=*) part=${a#pvclock.driver=} ;; esac
+    case "$a" in
+    pvclock.driver=*) part=${a#pvclock.driver=} ;;
+    pvclock.irq=*) irq=${a#pvclock.irq=} ;;
+    esac
 done
 say() { echo "driver: $*"; }
 prefix() { sed "s/^/driver: $1/"; }
@@ -46,6 +55,36 @@ nodes() {
     done
 }
 
+# the disruption interrupt: how it is delivered, and a poll() watcher
+irqs() { cat /sys/class/pvclock-pages/pvclock-pages0/interrupts; }
+wakeups() { grep -c '^watch: wakeup' /tmp/watch; }
+irq_mode() {
+    local bdf
+    bdf=$(basename "$(readlink /sys/class/pvclock-pages/pvclock-pages0/device)")
+    grep 'pvclock-pages' /proc/interrupts | tr -s ' ' | prefix "proc-interrupts "
+    say "msi_irqs $bdf $(ls /sys/bus/pci/devices/$bdf/msi_irqs 2>/dev/null | wc -l)"
+    say "interrupts at start $(irqs)"
+}
+watch_start() {
+    driver-check watch /dev/pvclock-pages0 100000 > /tmp/watch 2>&1 &
+    watcher=$!
+    for i in $(seq 100); do grep -q '^watch: polling' /tmp/watch && break; sleep 0.1; done
+}
+# window NAME: ask the host for NAME, wait for the first wakeup (60 s at
+# most), then 5 s more for any other
+window() {
+    local i0 w0 t0 i
+    i0=$(irqs) w0=$(wakeups) t0=$(cut -d' ' -f1 /proc/uptime)
+    echo "pvclock-guest: ready-$1"
+    for i in $(seq 300); do [ "$(wakeups)" -gt "$w0" ] && break; sleep 0.2; done
+    sleep 5
+    say "$1: interrupts $i0 -> $(irqs), wakeups $w0 -> $(wakeups), in $(awk -v t="$t0" '{printf "%.1f", $1 - t}' /proc/uptime) s"
+}
+watch_end() {
+    kill $watcher; wait $watcher
+    prefix "" < /tmp/watch
+}
+
 say "part $part, kernel $(uname -r), lockdown $(cat /sys/kernel/security/lockdown)"
 for bdf in $(devices); do
     say "device $bdf"
@@ -68,6 +107,29 @@ insmod /pvclock-pages.ko
 say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
+
+if [ "$part" = irq ]; then
+    irq_mode
+    watch_start
+    # steady state: nothing may disrupt this guest's clocks for 60 s
+    i0=$(irqs)
+    sleep 60
+    say "steady 60 s: interrupts $i0 -> $(irqs), wakeups $(wakeups)"
+    window restart
+    window migrate
+    sleep 3     # the host reads the device's count now
+    watch_end
+    say "kernel problems $(dmesg | grep -cE 'BUG|WARNING|Oops|Call Trace|general protection')"
+    dmesg | grep -E -A3 'BUG|WARNING|Oops|Call Trace' | head -40 | prefix "problem "
+    echo "pvclock-guest: exit 0"
+    poweroff -f
+fi
+if [ "$irq" = restart ]; then
+    irq_mode
+    watch_start
+    window restart
+    watch_end
+fi
 for n in /dev/pvclock-pages*; do
     driver-check --uid 1000 map $n | prefix "uid1000 "
 done
@@ -80,6 +142,8 @@ driver-check write /dev/pvclock-pages0 | prefix "root "
 memtype
 
 if [ "$part" = full ]; then
+    # pvclock-pages1 has no BAR2 (interrupts=off): poll() never wakes
+    driver-check --uid 1000 watch /dev/pvclock-pages1 2 | prefix "nobar2 "
     driver-check --uid 1000 hold /dev/pvclock-pages0 30 > /tmp/busy 2>&1 &
     busy=$!
     for i in $(seq 600); do grep -q mapped /tmp/busy && break; sleep 0.1; done
@@ -102,12 +166,18 @@ if [ "$part" = full ]; then
 
     driver-check --uid 1000 hold /dev/pvclock-pages0 200 > /tmp/hold 2>&1 &
     hold=$!
+    driver-check --uid 1000 watch /dev/pvclock-pages0 200 > /tmp/hup 2>&1 &
+    hup=$!
     for i in $(seq 600); do grep -q mapped /tmp/hold && break; sleep 0.1; done
+    for i in $(seq 100); do grep -q '^watch: polling' /tmp/hup && break; sleep 0.1; done
     say "unplug $bdf0 while held"
     echo "pvclock-guest: ready-unplug"
     wait $hold
     say "hold exit $?"
     prefix "" < /tmp/hold
+    wait $hup
+    say "poll exit $?"
+    prefix "" < /tmp/hup
     say "after unplug: device $([ -e /sys/bus/pci/devices/$bdf0 ] && echo present || echo gone), node $([ -e /dev/pvclock-pages0 ] && echo present || echo gone)"
     nodes
     dmesg | grep -i 'pvclock\|pci 0000:00\|acpiphp' | tail -n 8 | prefix "dmesg "

@@ -1,14 +1,19 @@
 #!/bin/bash
 # The guest driver (contrib/pvclock-driver/, /dev/pvclock-pagesN) in TCG
 # guests running Debian 12's 6.1 cloud kernel, built against that
-# kernel's linux-headers packages.  Five short boots, each running
+# kernel's linux-headers packages.  Six boots, each running
 # tests/guest/driver-guest.sh from the initramfs:
-#   pc     two devices: bind, non-root mapping, write refusals, memory
-#          type, rmmod/insmod, runtime lockdown, hot-unplug while mapped
+#   pc     two devices (one with interrupts=off): bind, non-root mapping,
+#          write refusals, memory type, rmmod/insmod, runtime lockdown,
+#          hot-unplug while mapped and polled
 #   pc-high, q35-high   SeaBIOS 1.16.3 and RAM above 4 GiB: the BAR above
 #          4 GiB, write-back (tests/guest/fetch-seabios.sh)
-#   q35    Debian 12's SeaBIOS: the BAR in the 32-bit hole
+#   q35    Debian 12's SeaBIOS: the BAR in the 32-bit hole; pci=nomsi: the
+#          disruption interrupt over INTx across a helper restart
 #   lockdown   booted with lockdown=integrity: the unsigned module refused
+#   irq    the disruption interrupt over MSI-X: 60 s of steady state, a
+#          helper restart, a live migration to a paused destination.  It
+#          runs beside the others, with a helper of its own.
 # See docs/driver.md for what each finding means.  PVCLOCK_DRIVER_KEEP=DIR
 # keeps the guests' consoles there; PVCLOCK_DRIVER_BUILD (default
 # $PVCLOCK_BUILD/driver) is where the module and the initramfs are built.
@@ -20,6 +25,9 @@ set -uo pipefail
 # a pages file, not the socket: QEMU waits only 100 ms for the helper's
 # socket to answer, which a loaded host can miss (seen once here)
 start_host_helper pvclock-driver pages
+# and what the background irq boot started, if the test ends early
+trap 'for f in irq-qemu irq-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
+      [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 out=${PVCLOCK_DRIVER_BUILD:-$PVCLOCK_BUILD/driver}
 [ -x "$QEMU" ] || { echo "Bail out! $QEMU not built; run scripts/build.sh"; exit 1; }
@@ -53,13 +61,34 @@ initrd=$out/initramfs-driver.cpio.gz
     { echo "Bail out! no initramfs"; exit 1; }
 bios=$("$PVCLOCK_ROOT/tests/guest/fetch-seabios.sh" 2> "$tmp/bios.err") || bios=
 
+# restart_helper PID PAGES LOG: stop the helper PID and start another on
+# the same pages file at once (well inside its 5 s staleness limit), as
+# an operator's restart does; the new one's pid in $restarted_pid.  Says
+# host page 0's disruptions before and after on stdout.
+restart_helper() {
+    local pid=$1 file=$2 hlog=$3 before after
+    before=$("$H/pvclock-helper" --inspect --pages "$file" 2>/dev/null |
+        awk '/disruptions/ {print $2; exit}')
+    kill "$pid"; wait "$pid" 2>/dev/null
+    "$H/pvclock-helper" --pages "$file" > /dev/null 2>> "$hlog" &
+    restarted_pid=$!
+    for _ in $(seq 50); do
+        after=$("$H/pvclock-helper" --inspect --pages "$file" 2>/dev/null |
+            awk '/disruptions/ {print $2; exit}')
+        [ "$after" != "$before" ] && break
+        sleep 0.1
+    done
+    echo "host page 0 disruptions $before -> $after"
+}
+
 # boot NAME MACHINE MEM BIOS APPEND QEMU-ARGS...: one guest to its end;
-# $tmp/NAME.log is its console.  Unplugs pvc0 when the guest asks.  The
+# $tmp/NAME.log is its console.  Unplugs pvc0 when the guest asks, and
+# restarts the helper when it asks for that.  The
 # soft-lockup and RCU-stall detectors are off: a TCG vCPU starved by a
 # loaded host trips them, and their reports would read as the driver's.
 boot() {
     local name=$1 machine=$2 mem=$3 fw=$4 append=$5; shift 5
-    local log=$tmp/$name.log qmp=$tmp/$name.qmp pid start unplugged=
+    local log=$tmp/$name.log qmp=$tmp/$name.qmp pid start unplugged= restarted=
     : > "$log"
     stage "driver: booting $name ($machine, $mem MiB${fw:+, $(cat "$PVCLOCK_CACHE/seabios/version" 2>/dev/null || echo "$fw")})"
     start=$SECONDS
@@ -76,6 +105,10 @@ boot() {
                 socat -t 2 - "UNIX-CONNECT:$qmp" > "$tmp/$name.qmp.out" 2>&1
             unplugged=1
         fi
+        if [ -z "$restarted" ] && grep -q '^pvclock-guest: ready-restart' "$log"; then
+            restart_helper "$helper_pid" "$pages" "$tmp/helper.log" > "$tmp/$name.restart"
+            helper_pid=$restarted_pid restarted=1
+        fi
         grep -q '^pvclock-guest: exit' "$log" && break
         if [ $((SECONDS - start)) -ge 300 ]; then
             diag "$name: no end after 300 s; last console lines:" "$(tail -5 "$log")"
@@ -90,6 +123,78 @@ boot() {
     eval "took_${name//-/_}=$((SECONDS - start))"
     [ -s "$tmp/$name.err" ] && diag "$name: QEMU said: $(head -3 "$tmp/$name.err")"
     return 0
+}
+# irq_boot: the irq guest (pc, MSI-X) with a helper of its own, run in
+# the background beside the other boots.  When the guest asks, restarts
+# that helper, then migrates the guest to a second QEMU started with -S
+# (tests/guest/driver-migrate.py: kept paused, then cont).  $tmp/irq.log
+# is the source's console and then the destination's.
+irq_boot() {
+    local p=$tmp/irq-pages src=$tmp/irq-src.log dst=$tmp/irq-dst.log
+    local hpid pid dpid= mpid= restarted= migrated= start=$SECONDS
+    local -a args
+    "$H/pvclock-helper" --pages "$p" > /dev/null 2> "$tmp/irq-helper.log" &
+    hpid=$!
+    echo "$hpid" > "$tmp/irq-helper.pid"
+    for _ in $(seq 50); do
+        "$H/pvclock-helper" --inspect --pages "$p" > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+    args=(-M pc -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+          -kernel "$kernel" -initrd "$initrd"
+          -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=irq"
+          -device "pvclock-pages,id=pvc0,pages=$p")
+    : > "$src"
+    : > "$dst"
+    "$QEMU" "${args[@]}" -serial "file:$src" -qmp "unix:$tmp/irq-src.qmp,server=on,wait=off" \
+        2> "$tmp/irq-src.err" &
+    pid=$!
+    echo "$pid" > "$tmp/irq-qemu.pid"
+    while :; do
+        if [ -z "$restarted" ] && grep -q '^pvclock-guest: ready-restart' "$src"; then
+            restart_helper "$hpid" "$p" "$tmp/irq-helper.log" > "$tmp/irq.restart"
+            hpid=$restarted_pid restarted=1
+            echo "$hpid" > "$tmp/irq-helper.pid"
+        fi
+        if [ -z "$migrated" ] && grep -q '^pvclock-guest: ready-migrate' "$src"; then
+            "$QEMU" "${args[@]}" -S -incoming "unix:$tmp/irq-mig.sock" -serial "file:$dst" \
+                -qmp "unix:$tmp/irq-dst.qmp,server=on,wait=off" 2> "$tmp/irq-dst.err" &
+            dpid=$!
+            echo "$dpid" >> "$tmp/irq-qemu.pid"
+            python3 "$PVCLOCK_ROOT/tests/guest/driver-migrate.py" "$tmp/irq-src.qmp" \
+                "$tmp/irq-dst.qmp" "unix:$tmp/irq-mig.sock" "$dst" > "$tmp/irq.migrate" 2>&1 &
+            mpid=$!
+            migrated=1
+        fi
+        grep -q '^pvclock-guest: exit' "$src" "$dst" && break
+        if [ $((SECONDS - start)) -ge 400 ]; then
+            echo "no end after 400 s; last console lines: $(tail -3 "$src" "$dst" | tr '\n' ' ')" > "$tmp/irq.timeout"
+            break
+        fi
+        if ! kill -0 "$pid" 2>/dev/null && { [ -z "$dpid" ] || ! kill -0 "$dpid" 2>/dev/null; }; then
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -n "$mpid" ]; then
+        for _ in $(seq 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.2; done
+        kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+    fi
+    for q in $pid $dpid; do
+        for _ in $(seq 50); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
+        kill "$q" 2>/dev/null; wait "$q" 2>/dev/null
+    done
+    kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+    cat "$src" "$dst" | tr -d '\r' > "$tmp/irq.log"
+    [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$tmp/irq.log" "$PVCLOCK_DRIVER_KEEP/"
+    echo $((SECONDS - start)) > "$tmp/irq.took"
+}
+
+# bumped FILE: restart_helper's line in FILE says disruptions went up by one
+bumped() {
+    local a b
+    read -r a b < <(sed -nE 's/^host page 0 disruptions ([0-9]+) -> ([0-9]+)$/\1 \2/p' "$1" 2>/dev/null)
+    [ -n "$a" ] && [ -n "$b" ] && [ "$b" = $((a + 1)) ]
 }
 # has NAME ERE: the guest NAME printed a "driver: " line matching ERE
 has() { grep -qE "^driver: $2" "$tmp/$1.log"; }
@@ -113,10 +218,15 @@ memtype() {
     echo "$start ${pat:-none} $mtrr"
 }
 
+# --- irq, in the background: its minute of steady state costs no time
+stage "driver: booting irq (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
+irq_boot &
+irq_job=$!
+
 # --- pc: two devices, everything that needs the module loaded
 boot pc pc 256 "" "pvclock.driver=full" \
     -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
-    -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off"
+    -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
 has pc 'insmod rc 0 ' &&
     has pc 'dmesg .*0000:00:04.0: pvclock-pages0: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back' &&
     has pc 'dmesg .*0000:00:05.0: pvclock-pages1: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back'
@@ -184,12 +294,19 @@ for level in integrity confidentiality; do
         has pc "$level map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EPERM\)"
     ok $? "pc: lockdown raised to $level at run time: uid 1000 still maps /dev/pvclock-pages0, root's sysfs resource0 mmap refused (EPERM)"
 done
+has pc 'dmesg .*0000:00:04.0: pvclock-pages0: disruption interrupt: MSI-X, irq [0-9]+' &&
+    has pc 'dmesg .*0000:00:05.0: pvclock-pages1: no BAR2 \(interrupts=off\): no disruption interrupt, poll\(\) reports no events' &&
+    has pc 'nobar2 watch: 0 wakeups in 2 s, interrupts 0'
+ok $? "pc: pvclock-pages0 takes an MSI-X vector; pvclock-pages1 (interrupts=off, no BAR2) says so in dmesg and its poll() reports nothing in 2 s"
+diag "$(grep -E '^driver: (dmesg .*(disruption interrupt|no BAR2)|nobar2)' "$tmp/pc.log" | sed 's/^driver: //')"
 has pc 'hold: SIGBUS reading the mapping after [0-9]+ reads: the device is gone' &&
     has pc 'hold exit 3' &&
     has pc 'hold: a new mmap of the open file: refused \(ENODEV\)' &&
     has pc 'hold: read of the open file: refused \(ENODEV\)'
 ok $? "pc: hot-unplug while uid 1000 holds a mapping: the process gets SIGBUS, then ENODEV from mmap and read of its open file"
 diag "$(grep -E '^driver: hold' "$tmp/pc.log" | sed 's/^driver: //')" "QMP: $(tr -d '\n' < "$tmp/pc.qmp.out" 2>/dev/null | cut -c1-200)"
+has pc 'poll exit 3' && has pc 'watch: hangup at [0-9.]+ s \(revents POLLHUP POLLERR\)'
+ok $? "pc: hot-unplug while uid 1000 polls the node: poll() returns POLLHUP|POLLERR ($(line pc 'watch: hangup'))"
 has pc 'after unplug: device gone, node gone'
 ok $? "pc: after the unplug the PCI device is released and /dev/pvclock-pages0 is gone"
 diag "$(grep -E '^driver: dmesg .*(removed|remov|eject|acpiphp)' "$tmp/pc.log" | sed 's/^driver: //' | tail -4)"
@@ -198,13 +315,22 @@ ok $? "pc: no BUG, WARNING, Oops or call trace in dmesg through all of the above
 diag "$(grep -E '^driver: problem ' "$tmp/pc.log" | head -20)"
 
 # --- firmware and RAM size decide where the BAR goes, and so its memory type
-boot q35 q35 256 "" "pvclock.driver=bind" -device "pvclock-pages,id=pvc0,pages=$pages"
+boot q35 q35 256 "" "pvclock.driver=bind pvclock.irq=restart pci=nomsi" \
+    -device "pvclock-pages,id=pvc0,pages=$pages"
 read -r addr pat mtrr < <(memtype q35)
 has q35 'uid1000 map /dev/pvclock-pages0: all pages ok' && [ "$pat" != none ] &&
     { [ "$pat" = write-back ] && [ "$mtrr" = write-back ] ||
       [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
 ok $? "q35, Debian 12 SeaBIOS, 256 MiB: binds, uid 1000 maps it; BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
 diag "$(grep -E '^driver: (bar|pat|mtrr) ' "$tmp/q35.log" | sed 's/^driver: //')"
+has q35 'dmesg .*pvclock-pages0: disruption interrupt: INTx, irq [0-9]+' &&
+    has q35 'msi_irqs [0-9a-f:.]+ 0$' && has q35 'proc-interrupts .*IO-APIC.*pvclock-pages0'
+ok $? "q35 with pci=nomsi: the disruption interrupt over INTx ($(line q35 'proc-interrupts' | cut -c1-70))"
+has q35 'restart: interrupts 0 -> 1, wakeups 0 -> 1,' &&
+    has q35 'watch: wakeup 1 .*readable until read yes, after no' &&
+    bumped "$tmp/q35.restart"
+ok $? "q35, INTx: a helper restart ($(cat "$tmp/q35.restart" 2>/dev/null)): exactly one interrupt and one poll() wakeup ($(line q35 'restart:'))"
+diag "$(grep -E '^driver: (restart|watch)' "$tmp/q35.log" | sed 's/^driver: //')"
 # RAM above 4 GiB is what SeaBIOS 1.16.3 looks at: on pc 256 MiB of 1.25 GiB
 # put there by max-ram-below-4g, on q35 4.5 GiB (2 GiB below 4 GiB)
 for m in pc q35; do
@@ -236,8 +362,36 @@ diag "$(grep -E '^driver: (insmod|dmesg)' "$tmp/lockdown.log" | sed 's/^driver: 
 has lockdown 'before 0000:00:0[0-9].0 map .*: mmap refused \(EPERM\)'
 ok $? "lockdown=integrity at boot: root's sysfs resource0 mmap refused too (EPERM): such guests need the module signed"
 
+# --- irq: the disruption interrupt over MSI-X, steady, restart, migration
+stage "driver: waiting for the irq boot"
+wait "$irq_job"
+took_irq=$(cat "$tmp/irq.took" 2>/dev/null)
+[ -s "$tmp/irq.timeout" ] && diag "irq: $(cat "$tmp/irq.timeout")"
+[ -s "$tmp/irq-src.err" ] && diag "irq: source QEMU said: $(head -3 "$tmp/irq-src.err")"
+[ -s "$tmp/irq-dst.err" ] && diag "irq: destination QEMU said: $(head -3 "$tmp/irq-dst.err")"
+touch "$tmp/irq.log"
+has irq 'dmesg .*pvclock-pages0: disruption interrupt: MSI-X, irq [0-9]+' &&
+    has irq 'msi_irqs [0-9a-f:.]+ 1$' && has irq 'proc-interrupts .*pvclock-pages0' &&
+    ! has irq 'proc-interrupts .*IO-APIC.*pvclock-pages0'
+ok $? "irq (pc): MSI-X by default: one vector in msi_irqs ($(line irq 'proc-interrupts' | cut -c1-70))"
+has irq 'steady 60 s: interrupts 0 -> 0, wakeups 0$'
+ok $? "irq: 60 s of steady state: zero interrupts and zero poll() wakeups ($(line irq 'steady'))"
+has irq 'restart: interrupts 0 -> 1, wakeups 0 -> 1,' && bumped "$tmp/irq.restart"
+ok $? "irq: helper restart on its pages file ($(cat "$tmp/irq.restart" 2>/dev/null)): exactly one interrupt and one poll() wakeup ($(line irq 'restart:'))"
+paused=$(sed -nE 's/^migrate: destination .*: interrupts-raised ([0-9]+), after [0-9]+ s paused ([0-9]+)$/\1 \2/p' "$tmp/irq.migrate" 2>/dev/null)
+final=$(sed -nE 's/^migrate: destination after the guest.s window: interrupts-raised ([0-9]+)$/\1/p' "$tmp/irq.migrate" 2>/dev/null)
+grep -q '^migrate: completed ' "$tmp/irq.migrate" 2>/dev/null && [ "$paused" = "1 1" ]
+ok $? "irq: live migration to a destination started with -S: completed, and its device raised nothing while paused (interrupts-raised ${paused:-?}, the source's 1 carried over)"
+diag "$(cat "$tmp/irq.migrate" 2>/dev/null)"
+has irq 'migrate: interrupts 1 -> 2, wakeups 1 -> 2,' && [ "$final" = 2 ]
+ok $? "irq: after cont: exactly one interrupt and one poll() wakeup ($(line irq 'migrate:'); the device raised ${final:-?} in all)"
+diag "$(grep -E '^driver: watch' "$tmp/irq.log" | sed 's/^driver: //')"
+has irq 'watch: wakeup 2 ' && ! has irq 'watch: wakeup 3 ' &&
+    ! has irq 'watch: wakeup .*(readable until read NO|after YES)'
+ok $? "irq: each wakeup stays readable until a read() and the read acknowledges it (poll() alone acknowledges nothing)"
+
 probs=
-for name in pc q35 pc-high q35-high lockdown; do
+for name in pc q35 pc-high q35-high lockdown irq; do
     [ -f "$tmp/$name.log" ] || continue
     grep -q '^driver: kernel problems 0$' "$tmp/$name.log" || {
         probs="$probs $name"
@@ -247,5 +401,5 @@ for name in pc q35 pc-high q35-high lockdown; do
 done
 [ -z "$probs" ]
 ok $? "every boot ran to its end with no BUG, WARNING, Oops or call trace${probs:+ (not:$probs)}"
-diag "boot times: pc ${took_pc:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s"
+diag "boot times: pc ${took_pc:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
 done_testing

@@ -10,6 +10,9 @@
  *   driver-check [--uid N] hold PATH S  keep reading a mapping for S s;
  *                                       report SIGBUS or a changed page
  *   driver-check [--uid N] run PROG ARG...   exec PROG (as that user)
+ *   driver-check [--uid N] watch PATH S poll() the node for S s; one
+ *                                       line per wakeup, with its time,
+ *                                       then a pread() to acknowledge it
  *
  * --uid N drops to uid and gid N (no supplementary groups) first.
  * Exit status: 0 when every check passed, 1 otherwise, 2 on usage.
@@ -17,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -256,6 +261,113 @@ static int hold(const char *path, int seconds)
     return 0;
 }
 
+static double elapsed(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* the driver's count of interrupts handled, from the class directory */
+static void read_interrupts(const char *path, char *out, size_t len)
+{
+    char copy[256], attr[512];
+    FILE *f;
+
+    snprintf(copy, sizeof(copy), "%s", path);
+    snprintf(attr, sizeof(attr), "/sys/class/pvclock-pages/%s/interrupts",
+             basename(copy));
+    snprintf(out, len, "?");
+    f = fopen(attr, "r");
+    if (f) {
+        if (fgets(out, len, f)) {
+            out[strcspn(out, "\n")] = 0;
+        }
+        fclose(f);
+    }
+}
+
+static int poll_now(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    return poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+/*
+ * poll() for S seconds.  At each wakeup: the file must stay readable
+ * until a read() (poll alone acknowledges nothing), and a pread() of the
+ * offset page acknowledges it.
+ */
+static int watch(const char *path, int seconds)
+{
+    struct pvcp_offset_page op;
+    struct timespec t0;
+    char irqs[32];
+    int fd, n = 0, bad = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("watch: open %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    read_interrupts(path, irqs, sizeof(irqs));
+    printf("watch: polling %s for %d s, interrupts %s\n", path, seconds, irqs);
+    for (;;) {
+        double left = seconds - elapsed(&t0);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r, again, after;
+
+        if (left <= 0) {
+            break;
+        }
+        r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            printf("watch: poll failed (%s)\n", err_name(errno));
+            return 1;
+        }
+        if (r == 0) {
+            continue;
+        }
+        if (p.revents & (POLLHUP | POLLERR)) {
+            printf("watch: hangup at %.3f s (revents%s%s%s)\n", elapsed(&t0),
+                   p.revents & POLLHUP ? " POLLHUP" : "",
+                   p.revents & POLLERR ? " POLLERR" : "",
+                   p.revents & POLLIN ? " POLLIN" : "");
+            close(fd);
+            return 3;
+        }
+        if (!(p.revents & POLLIN)) {
+            printf("watch: revents %#x\n", p.revents);
+            continue;
+        }
+        n++;
+        again = poll_now(fd) & POLLIN;
+        if (pread(fd, &op, sizeof(op), PVCP_BAR_OFFSET_PAGE) != (ssize_t)sizeof(op)) {
+            printf("watch: pread failed (%s)\n", err_name(errno));
+            return 1;
+        }
+        after = poll_now(fd) & POLLIN;
+        read_interrupts(path, irqs, sizeof(irqs));
+        printf("watch: wakeup %d at %.3f s: interrupts %s, offset page status "
+               "%u generation %llu; readable until read %s, after %s\n", n,
+               elapsed(&t0), irqs, op.status,
+               (unsigned long long)op.generation, again ? "yes" : "NO",
+               after ? "YES" : "no");
+        bad |= !again;
+    }
+    read_interrupts(path, irqs, sizeof(irqs));
+    printf("watch: %d wakeups in %d s, interrupts %s\n", n, seconds, irqs);
+    close(fd);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -281,10 +393,13 @@ int main(int argc, char **argv)
         perror("driver-check: exec");
         return 2;
     }
+    if (argc - i == 3 && strcmp(argv[i], "watch") == 0) {
+        return watch(argv[i + 1], atoi(argv[i + 2]));
+    }
     if (argc - i == 3 && strcmp(argv[i], "hold") == 0) {
         return hold(argv[i + 1], atoi(argv[i + 2]));
     }
-    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold PATH SECONDS"
+    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold|watch PATH SECONDS"
             " | run PROG ARG...\n");
     return 2;
 }
