@@ -20,9 +20,16 @@ tmp=$(mktemp -d)
 "$H/pvclock-helper" --pages "$tmp/pages" "${args[@]}" 2>/dev/null &
 pid=$!
 slewer=
+# never let a status end this early (set -e): the helper would live on,
+# holding the caller's pipe open
 cleanup() {
-    [ -n "$slewer" ] && kill "$slewer" 2>/dev/null && wait "$slewer" 2>/dev/null
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"
+    if [ -n "$slewer" ]; then
+        kill "$slewer" 2>/dev/null || true
+        wait "$slewer" 2>/dev/null || true
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$tmp"
 }
 trap cleanup EXIT
 sleep 1
