@@ -1,9 +1,10 @@
 #!/bin/bash
 # The guest driver (contrib/pvclock-driver/, /dev/pvclock-pagesN) in TCG
 # guests running Debian 12's 6.1 cloud kernel, built against that
-# kernel's linux-headers packages.  Six boots, each running
+# kernel's linux-headers packages, and one boot (pc7) of trixie-backports'
+# 7.x cloud kernel with the module built in a trixie chroot.  Seven boots, each running
 # tests/guest/driver-guest.sh from the initramfs:
-#   pc     two devices (one with interrupts=off): bind, non-root mapping,
+#   pc, pc7   two devices (one with interrupts=off): bind, non-root mapping,
 #          write refusals, memory type, rmmod/insmod, runtime lockdown,
 #          hot-unplug while mapped and polled
 #   pc-high, q35-high   SeaBIOS 1.16.3 and RAM above 4 GiB: the BAR above
@@ -224,95 +225,126 @@ irq_boot &
 irq_job=$!
 
 # --- pc: two devices, everything that needs the module loaded
+# full_checks NAME: what a "pvclock.driver=full" boot with two devices
+# (pvc0, and pvc1 with live-page=off,interrupts=off) must show.
+full_checks() {
+    local b=$1 n same before after bdf clocks level addr pat mtrr
+    has $b 'insmod rc 0 ' &&
+        has $b 'dmesg .*0000:00:04.0: pvclock-pages0: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back' &&
+        has $b 'dmesg .*0000:00:05.0: pvclock-pages1: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back'
+    ok $? "$b: insmod binds both devices ($(line $b 'insmod rc'))"
+    diag "$(grep -E '^driver: dmesg .*pvclock-pages[01]: BAR0' "$tmp/$b.log" | head -2 | sed 's/^driver: //')"
+    has $b 'node /dev/pvclock-pages0 cr--r--r-- 0:0 device 0000:00:04.0' &&
+        has $b 'node /dev/pvclock-pages1 cr--r--r-- 0:0 device 0000:00:05.0' &&
+        has $b 'sysfs 0000:00:04.0 pvclock-pages0 ' && has $b 'sysfs 0000:00:05.0 pvclock-pages1 '
+    ok $? "$b: /dev/pvclock-pages0 and 1, mode 0444, /sys/class/pvclock-pages/*/device and /sys/bus/pci/devices/BDF/pvclock-pages/ name their devices"
+    diag "$(grep -E '^driver: (node|sysfs) ' "$tmp/$b.log" | head -4 | sed 's/^driver: //')"
+    same=0
+    for n in 0 1; do
+        bdf=0000:00:0$((n + 4)).0
+        before=$(sed -nE "s|^driver: before $bdf map .*: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/$b.log")
+        after=$(sed -nE "s|^driver: uid1000 map /dev/pvclock-pages$n: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/$b.log")
+        [ -n "$before" ] && [ "$before" = "$after" ] || same=1
+        diag "pvclock-pages$n: offset page sum $after, $bdf resource0 before insmod $before"
+    done
+    has $b 'uid1000 map /dev/pvclock-pages0: offset page .* live valid' &&
+        has $b 'uid1000 map /dev/pvclock-pages1: offset page .* live off' && [ $same = 0 ]
+    ok $? "$b: each node maps its own device (offset page as in that device's resource0; live page on 0, off on 1)"
+    has $b 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
+        has $b 'uid1000 map /dev/pvclock-pages1: all pages ok' &&
+        has $b 'uid1000 map /dev/pvclock-pages0: read 32768 bytes, offset page magic ok'
+    ok $? "$b: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR"
+    diag "$(grep -E '^driver: uid1000 map /dev/pvclock-pages0' "$tmp/$b.log" | sed 's/^driver: //')"
+    clocks=0
+    for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
+        has $b "uid1000 show $c +[0-9]+\.[0-9]{9} " || clocks=1
+    done
+    has $b "uid1000 show mapping: the pvclock-pages driver's node" && [ $clocks = 0 ]
+    ok $? "$b: uid 1000 runs pvclock-guest show: libpvclock picks the driver's node and reads all five clocks"
+    diag "$(grep -E "^driver: uid1000 show (mapping|REALTIME|page 0)" "$tmp/$b.log" | sed 's/^driver: //')"
+    has $b 'uid1000 map /sys/bus/pci/devices/0000:00:04.0/resource0: open refused \(EACCES\)'
+    ok $? "$b: the same user is refused sysfs resource0 (EACCES, mode 0600)"
+    has $b 'uid1000 write: every write refused' &&
+        has $b 'uid1000 write: MAP_SHARED PROT_WRITE: refused \(EACCES\)' &&
+        has $b 'uid1000 write: MAP_PRIVATE PROT_WRITE: refused \(EPERM\)' &&
+        has $b 'uid1000 write: mprotect PROT_WRITE of MAP_SHARED: refused \(EACCES\)' &&
+        has $b 'uid1000 write: mprotect PROT_WRITE of MAP_PRIVATE: refused \(EACCES\)' &&
+        has $b 'uid1000 write: mmap past the BAR .*: refused \(EINVAL\)' &&
+        has $b 'uid1000 write: mmap longer than the BAR .*: refused \(EINVAL\)'
+    ok $? "$b: uid 1000 (O_RDONLY): PROT_WRITE refused shared (EACCES) and private (EPERM), mprotect(PROT_WRITE) refused (EACCES), out-of-BAR offsets and lengths refused (EINVAL)"
+    has $b 'uid1000 write: MAP_PRIVATE PROT_READ \(allowed\): GRANTED, offset page magic ok'
+    ok $? "$b: a read-only MAP_PRIVATE mapping works (faulted in, not copy-on-write)"
+    has $b 'root write: opened /dev/pvclock-pages0 O_RDWR' &&
+        has $b 'root write: every write refused' &&
+        has $b 'root write: MAP_SHARED PROT_WRITE: refused \(EPERM\)'
+    ok $? "$b: root with O_RDWR: MAP_SHARED and MAP_PRIVATE PROT_WRITE refused by the driver (EPERM), mprotect refused"
+    has $b 'root-bound map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EINVAL\)'
+    ok $? "$b: while the driver is bound, even root's sysfs resource0 mmap is refused (EINVAL: the region is busy, CONFIG_IO_STRICT_DEVMEM)"
+    read -r addr pat mtrr < <(memtype $b)
+    [ "$pat" != none ] && { [ "$pat" = write-back ] && [ "$mtrr" = write-back ] ||
+                            [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
+    ok $? "$b, Debian 12 SeaBIOS, 256 MiB: BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
+    diag "$(grep -E '^driver: (bar|pat|mtrr|iomem) ' "$tmp/$b.log" | sed 's/^driver: //')"
+    has $b 'rmmod while mapped rc [1-9]'
+    ok $? "$b: rmmod is refused while a process maps the node ($(line $b 'rmmod while mapped' | cut -c1-90))"
+    has $b 'rmmod rc 0 nodes left 0 class 0' && has $b 'insmod again rc 0' &&
+        has $b 'again map /dev/pvclock-pages0: all pages ok'
+    ok $? "$b: rmmod removes the nodes and the class; insmod again brings /dev/pvclock-pages0 back and it maps"
+    for level in integrity confidentiality; do
+        has $b "lockdown now .*\[$level\]" &&
+            has $b "$level map /dev/pvclock-pages0: all pages ok" &&
+            has $b "$level map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EPERM\)"
+        ok $? "$b: lockdown raised to $level at run time: uid 1000 still maps /dev/pvclock-pages0, root's sysfs resource0 mmap refused (EPERM)"
+    done
+    has $b 'dmesg .*0000:00:04.0: pvclock-pages0: disruption interrupt: MSI-X, irq [0-9]+' &&
+        has $b 'dmesg .*0000:00:05.0: pvclock-pages1: no BAR2 \(interrupts=off\): no disruption interrupt, poll\(\) reports no events' &&
+        has $b 'nobar2 watch: 0 wakeups in 2 s, interrupts 0'
+    ok $? "$b: pvclock-pages0 takes an MSI-X vector; pvclock-pages1 (interrupts=off, no BAR2) says so in dmesg and its poll() reports nothing in 2 s"
+    diag "$(grep -E '^driver: (dmesg .*(disruption interrupt|no BAR2)|nobar2)' "$tmp/$b.log" | sed 's/^driver: //')"
+    has $b 'hold: SIGBUS reading the mapping after [0-9]+ reads: the device is gone' &&
+        has $b 'hold exit 3' &&
+        has $b 'hold: a new mmap of the open file: refused \(ENODEV\)' &&
+        has $b 'hold: read of the open file: refused \(ENODEV\)'
+    ok $? "$b: hot-unplug while uid 1000 holds a mapping: the process gets SIGBUS, then ENODEV from mmap and read of its open file"
+    diag "$(grep -E '^driver: hold' "$tmp/$b.log" | sed 's/^driver: //')" "QMP: $(tr -d '\n' < "$tmp/$b.qmp.out" 2>/dev/null | cut -c1-200)"
+    has $b 'poll exit 3' && has $b 'watch: hangup at [0-9.]+ s \(revents POLLHUP POLLERR\)'
+    ok $? "$b: hot-unplug while uid 1000 polls the node: poll() returns POLLHUP|POLLERR ($(line $b 'watch: hangup'))"
+    has $b 'after unplug: device gone, node gone'
+    ok $? "$b: after the unplug the PCI device is released and /dev/pvclock-pages0 is gone"
+    diag "$(grep -E '^driver: dmesg .*(removed|remov|eject|acpiphp)' "$tmp/$b.log" | sed 's/^driver: //' | tail -4)"
+    has $b 'kernel problems 0$'
+    ok $? "$b: no BUG, WARNING, Oops or call trace in dmesg through all of the above"
+    diag "$(grep -E '^driver: problem ' "$tmp/$b.log" | head -20)"
+}
+
 boot pc pc 256 "" "pvclock.driver=full" \
     -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
     -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
-has pc 'insmod rc 0 ' &&
-    has pc 'dmesg .*0000:00:04.0: pvclock-pages0: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back' &&
-    has pc 'dmesg .*0000:00:05.0: pvclock-pages1: BAR0 0x[0-9a-f]+\+0x8000, asked for write-back'
-ok $? "pc: insmod binds both devices ($(line pc 'insmod rc'))"
-diag "$(grep -E '^driver: dmesg .*pvclock-pages[01]: BAR0' "$tmp/pc.log" | head -2 | sed 's/^driver: //')"
-has pc 'node /dev/pvclock-pages0 cr--r--r-- 0:0 device 0000:00:04.0' &&
-    has pc 'node /dev/pvclock-pages1 cr--r--r-- 0:0 device 0000:00:05.0' &&
-    has pc 'sysfs 0000:00:04.0 pvclock-pages0 ' && has pc 'sysfs 0000:00:05.0 pvclock-pages1 '
-ok $? "pc: /dev/pvclock-pages0 and 1, mode 0444, /sys/class/pvclock-pages/*/device and /sys/bus/pci/devices/BDF/pvclock-pages/ name their devices"
-diag "$(grep -E '^driver: (node|sysfs) ' "$tmp/pc.log" | head -4 | sed 's/^driver: //')"
-same=0
-for n in 0 1; do
-    bdf=0000:00:0$((n + 4)).0
-    before=$(sed -nE "s|^driver: before $bdf map .*: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/pc.log")
-    after=$(sed -nE "s|^driver: uid1000 map /dev/pvclock-pages$n: offset page .* sum ([0-9a-f]+)$|\1|p" "$tmp/pc.log")
-    [ -n "$before" ] && [ "$before" = "$after" ] || same=1
-    diag "pvclock-pages$n: offset page sum $after, $bdf resource0 before insmod $before"
-done
-has pc 'uid1000 map /dev/pvclock-pages0: offset page .* live valid' &&
-    has pc 'uid1000 map /dev/pvclock-pages1: offset page .* live off' && [ $same = 0 ]
-ok $? "pc: each node maps its own device (offset page as in that device's resource0; live page on 0, off on 1)"
-has pc 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
-    has pc 'uid1000 map /dev/pvclock-pages1: all pages ok' &&
-    has pc 'uid1000 map /dev/pvclock-pages0: read 32768 bytes, offset page magic ok'
-ok $? "pc: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR"
-diag "$(grep -E '^driver: uid1000 map /dev/pvclock-pages0' "$tmp/pc.log" | sed 's/^driver: //')"
-clocks=0
-for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
-    has pc "uid1000 show $c +[0-9]+\.[0-9]{9} " || clocks=1
-done
-has pc "uid1000 show mapping: the pvclock-pages driver's node" && [ $clocks = 0 ]
-ok $? "pc: uid 1000 runs pvclock-guest show: libpvclock picks the driver's node and reads all five clocks"
-diag "$(grep -E "^driver: uid1000 show (mapping|REALTIME|page 0)" "$tmp/pc.log" | sed 's/^driver: //')"
-has pc 'uid1000 map /sys/bus/pci/devices/0000:00:04.0/resource0: open refused \(EACCES\)'
-ok $? "pc: the same user is refused sysfs resource0 (EACCES, mode 0600)"
-has pc 'uid1000 write: every write refused' &&
-    has pc 'uid1000 write: MAP_SHARED PROT_WRITE: refused \(EACCES\)' &&
-    has pc 'uid1000 write: MAP_PRIVATE PROT_WRITE: refused \(EPERM\)' &&
-    has pc 'uid1000 write: mprotect PROT_WRITE of MAP_SHARED: refused \(EACCES\)' &&
-    has pc 'uid1000 write: mprotect PROT_WRITE of MAP_PRIVATE: refused \(EACCES\)' &&
-    has pc 'uid1000 write: mmap past the BAR .*: refused \(EINVAL\)' &&
-    has pc 'uid1000 write: mmap longer than the BAR .*: refused \(EINVAL\)'
-ok $? "pc: uid 1000 (O_RDONLY): PROT_WRITE refused shared (EACCES) and private (EPERM), mprotect(PROT_WRITE) refused (EACCES), out-of-BAR offsets and lengths refused (EINVAL)"
-has pc 'uid1000 write: MAP_PRIVATE PROT_READ \(allowed\): GRANTED, offset page magic ok'
-ok $? "pc: a read-only MAP_PRIVATE mapping works (faulted in, not copy-on-write)"
-has pc 'root write: opened /dev/pvclock-pages0 O_RDWR' &&
-    has pc 'root write: every write refused' &&
-    has pc 'root write: MAP_SHARED PROT_WRITE: refused \(EPERM\)'
-ok $? "pc: root with O_RDWR: MAP_SHARED and MAP_PRIVATE PROT_WRITE refused by the driver (EPERM), mprotect refused"
-has pc 'root-bound map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EINVAL\)'
-ok $? "pc: while the driver is bound, even root's sysfs resource0 mmap is refused (EINVAL: the region is busy, CONFIG_IO_STRICT_DEVMEM)"
-read -r addr pat mtrr < <(memtype pc)
-[ "$pat" != none ] && { [ "$pat" = write-back ] && [ "$mtrr" = write-back ] ||
-                        [ "$pat" = uncached-minus ] && [ "$mtrr" = uncachable ]; }
-ok $? "pc, Debian 12 SeaBIOS, 256 MiB: BAR at $addr, MTRR $mtrr, PAT $pat$([ "$pat" = write-back ] || echo ": write-back cannot be had in the 32-bit hole")"
-diag "$(grep -E '^driver: (bar|pat|mtrr|iomem) ' "$tmp/pc.log" | sed 's/^driver: //')"
-has pc 'rmmod while mapped rc [1-9]'
-ok $? "pc: rmmod is refused while a process maps the node ($(line pc 'rmmod while mapped' | cut -c1-90))"
-has pc 'rmmod rc 0 nodes left 0 class 0' && has pc 'insmod again rc 0' &&
-    has pc 'again map /dev/pvclock-pages0: all pages ok'
-ok $? "pc: rmmod removes the nodes and the class; insmod again brings /dev/pvclock-pages0 back and it maps"
-for level in integrity confidentiality; do
-    has pc "lockdown now .*\[$level\]" &&
-        has pc "$level map /dev/pvclock-pages0: all pages ok" &&
-        has pc "$level map /sys/bus/pci/devices/0000:00:04.0/resource0: mmap refused \(EPERM\)"
-    ok $? "pc: lockdown raised to $level at run time: uid 1000 still maps /dev/pvclock-pages0, root's sysfs resource0 mmap refused (EPERM)"
-done
-has pc 'dmesg .*0000:00:04.0: pvclock-pages0: disruption interrupt: MSI-X, irq [0-9]+' &&
-    has pc 'dmesg .*0000:00:05.0: pvclock-pages1: no BAR2 \(interrupts=off\): no disruption interrupt, poll\(\) reports no events' &&
-    has pc 'nobar2 watch: 0 wakeups in 2 s, interrupts 0'
-ok $? "pc: pvclock-pages0 takes an MSI-X vector; pvclock-pages1 (interrupts=off, no BAR2) says so in dmesg and its poll() reports nothing in 2 s"
-diag "$(grep -E '^driver: (dmesg .*(disruption interrupt|no BAR2)|nobar2)' "$tmp/pc.log" | sed 's/^driver: //')"
-has pc 'hold: SIGBUS reading the mapping after [0-9]+ reads: the device is gone' &&
-    has pc 'hold exit 3' &&
-    has pc 'hold: a new mmap of the open file: refused \(ENODEV\)' &&
-    has pc 'hold: read of the open file: refused \(ENODEV\)'
-ok $? "pc: hot-unplug while uid 1000 holds a mapping: the process gets SIGBUS, then ENODEV from mmap and read of its open file"
-diag "$(grep -E '^driver: hold' "$tmp/pc.log" | sed 's/^driver: //')" "QMP: $(tr -d '\n' < "$tmp/pc.qmp.out" 2>/dev/null | cut -c1-200)"
-has pc 'poll exit 3' && has pc 'watch: hangup at [0-9.]+ s \(revents POLLHUP POLLERR\)'
-ok $? "pc: hot-unplug while uid 1000 polls the node: poll() returns POLLHUP|POLLERR ($(line pc 'watch: hangup'))"
-has pc 'after unplug: device gone, node gone'
-ok $? "pc: after the unplug the PCI device is released and /dev/pvclock-pages0 is gone"
-diag "$(grep -E '^driver: dmesg .*(removed|remov|eject|acpiphp)' "$tmp/pc.log" | sed 's/^driver: //' | tail -4)"
-has pc 'kernel problems 0$'
-ok $? "pc: no BUG, WARNING, Oops or call trace in dmesg through all of the above"
-diag "$(grep -E '^driver: problem ' "$tmp/pc.log" | head -20)"
+full_checks pc
+
+# --- trixie-backports' 7.x cloud kernel: the same boot, the module built
+# in a trixie chroot against that kernel's headers (build-driver-trixie.sh)
+kernel61=$kernel initrd61=$initrd
+if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
+   "$PVCLOCK_ROOT/tests/guest/build-driver-trixie.sh" "$out/7" \
+       > "$tmp/build7.out" 2> "$tmp/build7.err"; then
+    ! grep 'warning:' "$tmp/build7.err" | grep -vq pahole
+    ok $? "pvclock-pages.ko builds without warnings against $(basename "$(dirname "$kernel7")") (trixie chroot: gcc-14, its kbuild)"
+    cp "$out/6.1/driver-check" "$out/7/"
+    if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
+        kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
+        boot pc7 pc 256 "" "pvclock.driver=full" \
+            -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
+            -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
+        diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
+        full_checks pc7
+        kernel=$kernel61 initrd=$initrd61
+    else
+        ok 1 "an initramfs with the 7.x module"
+    fi
+else
+    ok 1 "the 7.x kernel and its module: $(tail -2 "$tmp/k7.err" "$tmp/build7.err" 2>/dev/null | tr '\n' ' ')"
+fi
 
 # --- firmware and RAM size decide where the BAR goes, and so its memory type
 boot q35 q35 256 "" "pvclock.driver=bind pvclock.irq=restart pci=nomsi" \
@@ -391,7 +423,7 @@ has irq 'watch: wakeup 2 ' && ! has irq 'watch: wakeup 3 ' &&
 ok $? "irq: each wakeup stays readable until a read() and the read acknowledges it (poll() alone acknowledges nothing)"
 
 probs=
-for name in pc q35 pc-high q35-high lockdown irq; do
+for name in pc pc7 q35 pc-high q35-high lockdown irq; do
     [ -f "$tmp/$name.log" ] || continue
     grep -q '^driver: kernel problems 0$' "$tmp/$name.log" || {
         probs="$probs $name"
@@ -401,5 +433,5 @@ for name in pc q35 pc-high q35-high lockdown irq; do
 done
 [ -z "$probs" ]
 ok $? "every boot ran to its end with no BUG, WARNING, Oops or call trace${probs:+ (not:$probs)}"
-diag "boot times: pc ${took_pc:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
+diag "boot times: pc ${took_pc:-?} s, pc7 ${took_pc7:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
 done_testing
