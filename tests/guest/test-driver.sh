@@ -23,8 +23,9 @@ set -uo pipefail
 . "$PVCLOCK_ROOT/tests/tap.sh"
 . "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 
-# a pages file, not the socket: QEMU waits only 100 ms for the helper's
-# socket to answer, which a loaded host can miss (seen once here)
+# a pages file, not the socket: the restarts below rewrite the same file
+# (QEMU's wait for a socket's answer, 100 ms when this was written, was
+# missed once here under load; it is 1 s since)
 start_host_helper pvclock-driver pages
 # and what the background irq boot started, if the test ends early
 trap 'for f in irq-qemu irq-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
