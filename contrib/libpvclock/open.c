@@ -139,7 +139,8 @@ int pvclock_pages_fd(const char *socket_path, int timeout_ms)
  * bytes, read-only.  A character device (the driver's) has no size to
  * check; it refuses a mapping longer than its BAR itself.
  */
-static int map_pages(const char *path, size_t need, void **map)
+static int map_pages(const char *path, size_t need, void **map,
+                     mode_t *mode)
 {
     struct stat st;
     int fd, e;
@@ -164,6 +165,7 @@ static int map_pages(const char *path, size_t need, void **map)
         close(fd);
         return PVCLOCK_ESIZE;
     }
+    *mode = st.st_mode;
     *map = mmap(NULL, need, PROT_READ, MAP_SHARED, fd, 0);
     e = errno;
     close(fd);
@@ -211,14 +213,12 @@ static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
     return PVCLOCK_OK;
 }
 
-/* Which way a guest's path reaches the BAR. */
-static int mapping_of(const char *path)
+/* Which way a guest's path (of file type mode) reaches the BAR. */
+static int mapping_of(const char *path, mode_t mode)
 {
     static const char node[] = "/dev/" PVCLOCK_NODE_PREFIX;
-    struct stat st;
 
-    if (!strncmp(path, node, sizeof(node) - 1) ||
-        (stat(path, &st) == 0 && S_ISCHR(st.st_mode))) {
+    if (S_ISCHR(mode) || !strncmp(path, node, sizeof(node) - 1)) {
         return PVCLOCK_MAP_DEVICE;
     }
     return !strncmp(path, "/sys/", 5) ? PVCLOCK_MAP_SYSFS : PVCLOCK_MAP_FILE;
@@ -229,10 +229,11 @@ static int open_path(struct pvclock **pcp, const char *path, int bar)
 {
     size_t len = bar ? PVCP_BAR_SIZE : PVCP_FILE_SIZE;
     struct pvclock_memory m;
+    mode_t mode;
     void *map;
     int err;
 
-    err = map_pages(path, len, &map);
+    err = map_pages(path, len, &map, &mode);
     if (err) {
         return err;
     }
@@ -243,7 +244,7 @@ static int open_path(struct pvclock **pcp, const char *path, int bar)
     if (err) {
         munmap(map, len);
     } else if (bar) {
-        (*pcp)->mapping = mapping_of(path);
+        (*pcp)->mapping = mapping_of(path, mode);
     }
     return err;
 }
@@ -307,17 +308,21 @@ static int find_pci_dir(unsigned vendor, unsigned device, unsigned index,
     return err;
 }
 
+/* BAR bar's sysfs file of the device at sysfs directory dev. */
+static int resource_path(const char *dev, unsigned bar, char *path,
+                         size_t len)
+{
+    return (size_t)snprintf(path, len, "%s/resource%u", dev, bar) >= len
+           ? PVCLOCK_EINVAL : PVCLOCK_OK;
+}
+
 int pvclock_find_pci(unsigned vendor, unsigned device, unsigned index,
                      unsigned bar, char *path, size_t len)
 {
     char dev[300];
     int err = find_pci_dir(vendor, device, index, dev, sizeof(dev));
 
-    if (err) {
-        return err;
-    }
-    return (size_t)snprintf(path, len, "%s/resource%u", dev, bar) >= len
-           ? PVCLOCK_EINVAL : PVCLOCK_OK;
+    return err ? err : resource_path(dev, bar, path, len);
 }
 
 /*
@@ -359,8 +364,7 @@ int pvclock_find_device(char *path, size_t len)
     if (err || find_node(dev, path, len)) {
         return err;
     }
-    return (size_t)snprintf(path, len, "%s/resource0", dev) >= len
-           ? PVCLOCK_EINVAL : PVCLOCK_OK;
+    return resource_path(dev, 0, path, len);
 }
 
 int pvclock_open_guest(struct pvclock **pc, const char *path)

@@ -26,10 +26,8 @@ struct pvclock_bound_words {
     uint64_t age;           /* host counter since the last heartbeat */
     uint64_t counter_hz;    /* of the page read (0: unknown) */
     uint64_t maxerror_ns;   /* the host's adjtimex maxerror */
-    uint64_t host_flags;    /* PVCP_HOST_F_* */
-    uint32_t ntp_status;    /* adjtimex STA_* */
+    uint64_t host_flags;    /* PVCP_HOST_F_* (UNSYNC: STA_UNSYNC) */
     uint32_t counter_mode;  /* PVCP_COUNTER_* of the page read */
-    uint32_t status;        /* the device's PVCP_STATUS_* */
 };
 int pvclock_read_bounded(const struct pvclock *pc, clockid_t clk, int at,
                          uint64_t counter, struct pvcp_time *t,

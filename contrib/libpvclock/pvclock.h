@@ -4,8 +4,8 @@
  *
  * On the host, open the helper's pages file; in a guest, open the
  * pvclock-pages PCI device's BAR: through the pvclock-pages driver's
- * /dev/pvclock-pagesN when it is loaded, else through sysfs.  Then pvclock_gettime()
- * works like clock_gettime() for CLOCK_REALTIME, CLOCK_TAI,
+ * /dev/pvclock-pagesN when it is loaded, else through sysfs.  Then
+ * pvclock_gettime() works like clock_gettime() for CLOCK_REALTIME, CLOCK_TAI,
  * CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW and CLOCK_BOOTTIME: no syscall, no
  * allocation, a seqcount retry over shared memory and one RDTSC.
  *

@@ -191,7 +191,7 @@ struct snapshot {
     struct pvcp_base live_base, live_tai;
     /* pvclock_get_info()'s words, and the bound's */
     uint64_t disruptions, counter_hz, guest_counter_hz, maxerror_ns;
-    uint32_t backend, ntp_status;
+    uint32_t backend;
     uint64_t counter;
 };
 
@@ -417,7 +417,6 @@ static ALWAYS_INLINE void copy_host_rest(const volatile struct pvcp_host_page *h
         s->counter_hz = h->counter_hz;
     }
     if (mode & READ_BOUND) {
-        s->ntp_status = h->ntp_status;
         s->maxerror_ns = h->maxerror_ns;
     }
 }
@@ -679,9 +678,7 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
         bw->counter_hz = s->counter_hz;
         bw->counter_mode = s->counter_mode;
         bw->host_flags = s->flags;
-        bw->ntp_status = s->ntp_status;
         bw->maxerror_ns = s->maxerror_ns;
-        bw->status = guest ? s->status : PVCP_STATUS_VALID;
     }
     if ((guest && s->status == PVCP_STATUS_STALE) ||
         (stale_after && host - heartbeat > stale_after &&

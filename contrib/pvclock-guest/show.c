@@ -136,7 +136,8 @@ static int show_status(struct pvclock *pc)
            info.generation,
            info.backend < 4 ? backend_names[info.backend] : "?",
            info.guest_counter_hz, info.page, info.helper_epoch);
-    printf("mapping: %s\n", mapping >= 0 && mapping < 4
+    printf("mapping: %s\n", mapping >= 0 &&
+           mapping < (int)(sizeof(mapping_names) / sizeof(mapping_names[0]))
            ? mapping_names[mapping] : "?");
     printf("live page: %s\n", pvclock_live_in_use(pc, CLOCK_REALTIME) == 1
            ? "in use (the host kernel's own data, no lag)"
