@@ -63,32 +63,30 @@ static inline int pvcp_handoff_send(int conn, int fd)
            (ssize_t)sizeof(msg) ? 0 : -1;
 }
 
-/*
- * A receiver's side: wait at most timeout_ms for the message, then take
- * it.  Returns the descriptor with *msg filled in, or a negative errno:
- * -ETIMEDOUT (no answer), -EPROTO (not one whole header with one
- * descriptor: not pvclock-helper, or a truncated message) or recvmsg()'s
- * own error.  The descriptor is close-on-exec.
- */
+/* CLOCK_MONOTONIC in ms, for a bounded wait. */
+static inline int64_t pvcp_handoff_now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /*
  * poll() for up to timeout_ms in all: a signal (EINTR) does not cut the
  * wait short, it goes on for what is left.
  */
 static inline int pvcp_handoff_wait(struct pollfd *pfd, int timeout_ms)
 {
-    struct timespec now;
-    int64_t end, left;
+    int64_t end = pvcp_handoff_now_ms() + timeout_ms, left;
     int r;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    end = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
     for (;;) {
         r = poll(pfd, 1, timeout_ms);
         if (r >= 0 || errno != EINTR) {
             return r;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left = end - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        left = end - pvcp_handoff_now_ms();
         if (left <= 0) {
             return 0;
         }
@@ -96,6 +94,13 @@ static inline int pvcp_handoff_wait(struct pollfd *pfd, int timeout_ms)
     }
 }
 
+/*
+ * A receiver's side: wait at most timeout_ms for the message, then take
+ * it.  Returns the descriptor with *msg filled in, or a negative errno:
+ * -ETIMEDOUT (no answer), -EPROTO (not one whole header with one
+ * descriptor: not pvclock-helper, or a truncated message) or recvmsg()'s
+ * own error.  The descriptor is close-on-exec.
+ */
 static inline int pvcp_handoff_receive(int sock, int timeout_ms,
                                        struct pvcp_handoff *msg)
 {
