@@ -11,47 +11,15 @@ for the guest's "driver: migrate:" line on DST-CONSOLE and reports the
 device's own interrupt count there.  One "migrate: " line per finding;
 exit status 0 when the migration completed, 1 otherwise.
 """
-import json
 import os
-import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "migration"))
+import migrate as m             # noqa: E402  its QMP client
+
 PAUSED_S = 3
-
-
-class QMP:
-    def __init__(self, path, timeout=60):
-        end = time.time() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except OSError:
-                self.s.close()
-                if time.time() > end:
-                    raise
-                time.sleep(0.1)
-        self.f = self.s.makefile("rw")
-        self.f.readline()
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "event" not in r:
-                return r
-
-    def raised(self):
-        r = self.cmd("qom-get", path="/machine/peripheral/pvc0",
-                     property="interrupts-raised")
-        return r.get("return", r.get("error"))
-
-    def status(self):
-        return self.cmd("query-status")["return"]["status"]
 
 
 def say(msg):
@@ -60,22 +28,17 @@ def say(msg):
 
 def main():
     src_path, dst_path, uri, console = sys.argv[1:5]
-    src = QMP(src_path)
-    dst = QMP(dst_path)
+    src = m.QMP(src_path, tries=1200)      # 60 s: a loaded host is slow
+    dst = m.QMP(dst_path, tries=1200)
     say("source interrupts-raised %s before, destination status %s" %
-        (src.raised(), dst.status()))
+        (src.qom('interrupts-raised', dev='pvc0'), dst.status()))
     src.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
     t0 = time.time()
     r = src.cmd("migrate", uri=uri)
     if "error" in r:
         say("refused: %s" % r["error"]["desc"])
         return 1
-    st = {}
-    while time.time() - t0 < 180:
-        st = src.cmd("query-migrate")["return"]
-        if st.get("status") in ("completed", "failed", "cancelled"):
-            break
-        time.sleep(0.1)
+    st = src.wait_migration(timeout=180)
     say("%s in %.1f s (downtime %s ms), source %s" %
         (st.get("status"), time.time() - t0, st.get("downtime"), src.status()))
     if st.get("status") != "completed":
@@ -85,10 +48,10 @@ def main():
         if dst.status() != "inmigrate":
             break
         time.sleep(0.1)
-    before = dst.raised()
+    before = dst.qom('interrupts-raised', dev='pvc0')
     time.sleep(PAUSED_S)
     say("destination %s: interrupts-raised %s, after %d s paused %s" %
-        (dst.status(), before, PAUSED_S, dst.raised()))
+        (dst.status(), before, PAUSED_S, dst.qom('interrupts-raised', dev='pvc0')))
     dst.cmd("cont")
     say("cont: destination %s" % dst.status())
     end = time.time() + 180
@@ -98,7 +61,7 @@ def main():
                 break
         time.sleep(0.2)
     say("destination after the guest's window: interrupts-raised %s" %
-        dst.raised())
+        dst.qom('interrupts-raised', dev='pvc0'))
     try:
         src.cmd("quit")
     except (OSError, ValueError):

@@ -156,15 +156,20 @@ def counter_rate(host_page, off_page):
 # ---- QEMU and helpers -----------------------------------------------------
 
 class QMP:
-    def __init__(self, path, proc):
+    """A QMP client of the QEMU at socket path: its process proc (to say
+    why, if it exits before the socket answers), or None when another
+    program started it; tries connections 50 ms apart."""
+    def __init__(self, path, proc=None, tries=200):
         self.proc = proc
         self.s = socket.socket(socket.AF_UNIX)
-        for _ in range(200):
+        for i in range(tries):
             try:
                 self.s.connect(path)
                 break
             except OSError:
-                if proc.poll() is not None:
+                if i == tries - 1:
+                    raise
+                if proc is not None and proc.poll() is not None:
                     raise RuntimeError("QEMU exited: " + (proc.stderr.read().decode()
                                                           if proc.stderr else ""))
                 time.sleep(0.05)
@@ -186,8 +191,9 @@ class QMP:
     def hmp(self, line):
         return self.cmd("human-monitor-command", **{"command-line": line})["return"]
 
-    def qom(self, prop):
-        return self.cmd("qom-get", path="/machine/peripheral/pvc", property=prop).get("return")
+    def qom(self, prop, dev="pvc"):
+        return self.cmd("qom-get", path="/machine/peripheral/" + dev,
+                        property=prop).get("return")
 
     def bar0(self):
         for bus in self.cmd("query-pci")["return"]:
