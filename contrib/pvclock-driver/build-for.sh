@@ -17,7 +17,7 @@ abi=$here/../../include/hw/pvclock/pvclock-pages-abi.h
 
 mkdir -p "$out/abi"
 cp "$here/pvclock-pages.c" "$here/compat.h" "$here/Kbuild" "$here/Makefile" "$out/"
-cp "$abi" "$out/abi/"
+cp "$abi" "${abi%-abi.h}-calc.h" "$out/abi/"
 echo "==> pvclock-pages.ko against $kdir" >&2
 if ! make -C "$out" KDIR="$kdir" > "$out/build.log" 2>&1; then
     cat "$out/build.log" >&2

@@ -34,4 +34,12 @@ static inline void pvcp_vm_flags_mod(struct vm_area_struct *vma,
 #define PCI_IRQ_INTX PCI_IRQ_LEGACY
 #endif
 
+/*
+ * 6.9 named the clocksource of a cross-timestamp by ID (CSID_X86_TSC); a
+ * module before it would need the TSC's struct clocksource, not exported.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#define PVCP_HAVE_CS_ID
+#endif
+
 #endif

@@ -29,6 +29,16 @@
  * read copied the bytes: an event arriving after that point leaves the
  * file readable, so none is lost between a wakeup and its read.
  *
+ * PTP clock.  Each device also registers a PHC, /dev/ptpN (a child of
+ * the PCI device in sysfs, clock_name "pvclock-pages"), whose time is the
+ * host's CLOCK_REALTIME through the device, or its CLOCK_TAI with the
+ * module parameter tai=1: the offset page's recommended counter domain,
+ * unsmeared, read from the guest TSC exactly as libpvclock reads it.  It
+ * offers gettimex64 (the system time read right before and after the
+ * TSC) and, on kernels whose crosststamp interface names clocksources by
+ * ID (6.9 and later), getcrosststamp against the guest's TSC clocksource.
+ * It cannot be set or steered.  See docs/driver.md for why REALTIME.
+ *
  * Removal.  User mappings are inserted one page at a time by the fault
  * handler, from an address space of the driver's own (not the device
  * node's inode, which differs per devtmpfs mount or mknod), so that
@@ -48,14 +58,20 @@
 #include <linux/pci.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
+#include <linux/ptp_clock_kernel.h>
 #include <linux/rwsem.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/timekeeping.h>
 #include <linux/wait.h>
+
+#include <asm/tsc.h>
 
 #define PVCP_KERNEL
 #include "pvclock-pages-abi.h"
+#include "pvclock-pages-calc.h"
 #include "compat.h"
 
 #define PVCP_NAME		"pvclock-pages"
@@ -77,6 +93,10 @@ struct pvcp_dev {
 	atomic_t events;		/* disruption interrupts handled */
 	wait_queue_head_t wait;		/* poll(): events moved, or gone */
 	int minor;
+	struct ptp_clock_info ptp_info;
+	struct ptp_clock *ptp;		/* NULL: no PHC */
+	struct pvcp_phc_snap *phc_snap;	/* the PHC's copies of the pages */
+	spinlock_t phc_lock;		/* guards phc_snap */
 };
 
 /* One open file: the event count it last acknowledged. */
@@ -386,6 +406,276 @@ static void pvcp_free_irq(struct pci_dev *pdev, struct pvcp_dev *pd)
 	pci_release_region(pdev, PVCP_REGS_BAR);
 }
 
+static bool tai;
+module_param(tai, bool, 0444);
+MODULE_PARM_DESC(tai, "the PHC keeps the host's CLOCK_TAI instead of CLOCK_REALTIME (chrony: refclock PHC ... tai)");
+
+/*
+ * A PHC read's copies of the two pages.  Only their seq-protected heads
+ * are copied (the offset page to the end of the live descriptor, the
+ * host page to the end of its check words): every field the checks and
+ * the arithmetic use lies there.  One per device, under phc_lock.
+ */
+#define PVCP_OFFSET_HEAD	offsetof(struct pvcp_offset_page, reserved)
+#define PVCP_HOST_HEAD		offsetof(struct pvcp_host_page, reserved2)
+#define PVCP_SEQ_TRIES		10000
+
+struct pvcp_phc_snap {
+	struct pvcp_offset_page op;
+	struct pvcp_host_page hp;
+	u32 page;			/* host page index: 0 or 2 */
+	u64 tsc;
+};
+
+static bool pvcp_seq_begin(const u32 *seqp, u32 *seq)
+{
+	*seq = READ_ONCE(*seqp);
+	/* the seq before what it guards; the writer orders them the other way */
+	smp_rmb();
+	return !(*seq & 1);
+}
+
+/*
+ * The protocol of pvclock-pages-abi.h, steps 1-5: both seqs, the counter
+ * between the system time stamps of sts, both heads copied, every seq and
+ * the generation again.  Returns 0 or -EBUSY if a page never settles.
+ */
+static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
+			     struct ptp_system_timestamp *sts)
+{
+	const struct pvcp_offset_page *op = pd->virt + PVCP_BAR_OFFSET_PAGE;
+	const struct pvcp_host_page *hp;
+	unsigned long flags;
+	u32 oseq, hseq, rec;
+	u64 gen;
+	int tries;
+
+	for (tries = 0; tries < PVCP_SEQ_TRIES; tries++, cpu_relax()) {
+		if (!pvcp_seq_begin(&op->seq, &oseq))
+			continue;
+		gen = READ_ONCE(op->generation);
+		rec = READ_ONCE(op->recommended_page);
+		/* the recommended domain, never its smeared page */
+		s->page = rec < PVCP_HOST_PAGES ? rec & PVCP_PAGE_SCALED : 0;
+		hp = pd->virt + PVCP_BAR_HOST_PAGE(s->page);
+		if (!pvcp_seq_begin(&hp->seq, &hseq))
+			continue;
+		/* nothing between the system time stamps and the counter */
+		local_irq_save(flags);
+		ptp_read_system_prets(sts);
+		s->tsc = rdtsc_ordered();
+		ptp_read_system_postts(sts);
+		local_irq_restore(flags);
+		memcpy(&s->op, op, PVCP_OFFSET_HEAD);
+		memcpy(&s->hp, hp, PVCP_HOST_HEAD);
+		/* the copies before the seqs are read again */
+		smp_rmb();
+		if (READ_ONCE(hp->seq) == hseq && READ_ONCE(op->seq) == oseq &&
+		    READ_ONCE(op->generation) == gen && s->op.generation == gen)
+			return 0;
+	}
+	return -EBUSY;
+}
+
+/* The copied transform of the page's counter domain. */
+static const struct pvcp_ref_xform *
+pvcp_phc_xform(const struct pvcp_phc_snap *s)
+{
+	return &s->op.ref_xform[s->page & PVCP_PAGE_SCALED ? PVCP_DOMAIN_SCALED :
+							    PVCP_DOMAIN_UNSCALED];
+}
+
+/* Why the copied pages cannot give a time, or NULL if they can. */
+static const char *pvcp_phc_refusal(const struct pvcp_phc_snap *s)
+{
+	const struct pvcp_offset_page *op = &s->op;
+	const struct pvcp_host_page *hp = &s->hp;
+	const struct pvcp_ref_xform *x = pvcp_phc_xform(s);
+
+	if (op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR)
+		return "offset page: bad magic or ABI major";
+	if (op->status != PVCP_STATUS_VALID && op->status != PVCP_STATUS_STALE)
+		return "device status not valid";
+	if (!(x->flags & PVCP_XFORM_F_VALID) || x->frac_bits > 64)
+		return "no counter relation";
+	if (hp->magic != PVCP_HOST_MAGIC || hp->abi_major != PVCP_ABI_MAJOR ||
+	    hp->page_index != s->page)
+		return "host page: bad magic, ABI major or index";
+	if (hp->counter_mode == PVCP_COUNTER_NONE ||
+	    !(hp->flags & PVCP_HOST_F_VALID))
+		return "host page not published";
+	/* scaled pages (2) count raw ns, the unscaled one (0) never does */
+	if (!(hp->counter_mode == PVCP_COUNTER_RAW_NS) !=
+	    !(s->page & PVCP_PAGE_SCALED) ||
+	    hp->counter_mode > PVCP_COUNTER_RAW_NS || hp->hres.shift > 63)
+		return "host page: bad counter mode or line";
+	if (!pvcp_page_checks_ok(hp))
+		return "host page: check words do not match (damaged)";
+	if (hp->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
+	    (hp->kvmclock.tsc_shift > 63 || hp->kvmclock.tsc_shift < -63))
+		return "host page: bad kvmclock stage";
+	if ((hp->flags & PVCP_HOST_F_SIMULATED) &&
+	    (hp->sim.frac_bits > 63 || !(hp->sim.flags & PVCP_XFORM_F_VALID)))
+		return "host page: bad simulated counter";
+	return NULL;
+}
+
+/*
+ * The host's REALTIME (TAI with tai=1) at one guest TSC reading, that
+ * reading in *tsc.  Step 6 of the protocol, on the copies, with
+ * pvclock-pages-calc.h's arithmetic: guest TSC to host counter, the
+ * simulated host's counter or the kvmclock stage where the page says so,
+ * the line.  A stale page (the helper stopped) still gives the last line
+ * the host published, as libpvclock's reads do.
+ */
+static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
+			 struct ptp_system_timestamp *sts)
+{
+	unsigned int clock = tai ? PVCP_HRES_TAI : PVCP_HRES_REALTIME;
+	struct pvcp_phc_snap *s = pd->phc_snap;
+	const struct pvcp_host_page *hp = &s->hp;
+	const char *why = NULL;
+	struct pvcp_time t;
+	u64 host;
+	int ret;
+
+	spin_lock(&pd->phc_lock);
+	ret = pvcp_phc_snapshot(pd, s, sts);
+	if (!ret)
+		why = pvcp_phc_refusal(s);
+	if (!ret && !why) {
+		host = pvcp_ref_xform_apply(pvcp_phc_xform(s), s->tsc);
+		if (hp->flags & PVCP_HOST_F_SIMULATED)
+			host = pvcp_xform_apply(&hp->sim, host);
+		t = pvcp_clock_at(&hp->hres, &hp->hres_base[clock], hp->flags,
+				  pvcp_host_cycles(hp->counter_mode,
+						   &hp->kvmclock, host));
+		ts->tv_sec = (time64_t)t.sec;
+		ts->tv_nsec = (long)t.nsec;
+		*tsc = s->tsc;
+	}
+	spin_unlock(&pd->phc_lock);
+	if (ret) {
+		dev_warn_ratelimited(&pd->dev, "PHC: the pages never settled (a seq odd or changing)\n");
+		return ret;
+	}
+	if (why) {
+		dev_warn_ratelimited(&pd->dev, "PHC: no time: %s\n", why);
+		return -EIO;
+	}
+	return 0;
+}
+
+static struct pvcp_dev *pvcp_of_ptp(struct ptp_clock_info *info)
+{
+	return container_of(info, struct pvcp_dev, ptp_info);
+}
+
+static int pvcp_ptp_gettimex(struct ptp_clock_info *info,
+			     struct timespec64 *ts,
+			     struct ptp_system_timestamp *sts)
+{
+	u64 tsc;
+
+	return pvcp_phc_read(pvcp_of_ptp(info), ts, &tsc, sts);
+}
+
+#ifdef PVCP_HAVE_CS_ID
+static int pvcp_ptp_device_time(ktime_t *device_time,
+				struct system_counterval_t *sc, void *ctx)
+{
+	struct timespec64 ts;
+	u64 tsc;
+	int ret = pvcp_phc_read(ctx, &ts, &tsc, NULL);
+
+	if (ret)
+		return ret;
+	*device_time = timespec64_to_ktime(ts);
+	sc->cycles = tsc;
+	sc->cs_id = CSID_X86_TSC;
+	return 0;
+}
+
+/* -ENODEV from the timekeeping core when the clocksource is not the TSC */
+static int pvcp_ptp_getcrosststamp(struct ptp_clock_info *info,
+				   struct system_device_crosststamp *xt)
+{
+	return get_device_system_crosststamp(pvcp_ptp_device_time,
+					     pvcp_of_ptp(info), NULL, xt);
+}
+#endif
+
+/* The PHC is the host's clock: nothing in the guest may steer it. */
+static int pvcp_ptp_adjfine(struct ptp_clock_info *info, long scaled_ppm)
+{
+	return -EOPNOTSUPP;
+}
+
+static int pvcp_ptp_adjtime(struct ptp_clock_info *info, s64 delta)
+{
+	return -EOPNOTSUPP;
+}
+
+static int pvcp_ptp_settime(struct ptp_clock_info *info,
+			    const struct timespec64 *ts)
+{
+	return -EOPNOTSUPP;
+}
+
+static int pvcp_ptp_enable(struct ptp_clock_info *info,
+			   struct ptp_clock_request *rq, int on)
+{
+	return -EOPNOTSUPP;
+}
+
+static const struct ptp_clock_info pvcp_ptp_info = {
+	.owner = THIS_MODULE,
+	.name = PVCP_NAME,
+	.max_adj = 0,
+	.adjfine = pvcp_ptp_adjfine,
+	.adjtime = pvcp_ptp_adjtime,
+	.gettimex64 = pvcp_ptp_gettimex,
+	.settime64 = pvcp_ptp_settime,
+	.enable = pvcp_ptp_enable,
+#ifdef PVCP_HAVE_CS_ID
+	.getcrosststamp = pvcp_ptp_getcrosststamp,
+#endif
+};
+
+/* The PHC; without one (no PTP support in the kernel) the node still works. */
+static void pvcp_setup_phc(struct pci_dev *pdev, struct pvcp_dev *pd)
+{
+	struct ptp_clock *ptp;
+
+	pd->phc_snap = kzalloc(sizeof(*pd->phc_snap), GFP_KERNEL);
+	if (!pd->phc_snap)
+		return;
+	spin_lock_init(&pd->phc_lock);
+	pd->ptp_info = pvcp_ptp_info;
+	ptp = ptp_clock_register(&pd->ptp_info, &pdev->dev);
+	if (IS_ERR_OR_NULL(ptp)) {
+		pci_warn(pdev, "%s: no PTP clock (%ld)\n", dev_name(&pd->dev),
+			 PTR_ERR_OR_ZERO(ptp) ? PTR_ERR(ptp) : -EOPNOTSUPP);
+		kfree(pd->phc_snap);
+		pd->phc_snap = NULL;
+		return;
+	}
+	pd->ptp = ptp;
+	pci_info(pdev, "%s: PTP clock ptp%d: the host's %s%s\n",
+		 dev_name(&pd->dev), ptp_clock_index(ptp),
+		 tai ? "CLOCK_TAI" : "CLOCK_REALTIME",
+		 pvcp_ptp_info.getcrosststamp ? ", cross-timestamps against the TSC" : "");
+}
+
+static void pvcp_free_phc(struct pvcp_dev *pd)
+{
+	if (pd->ptp)
+		ptp_clock_unregister(pd->ptp);
+	pd->ptp = NULL;
+	kfree(pd->phc_snap);
+	pd->phc_snap = NULL;
+}
+
 static int pvcp_new_inode(struct pvcp_dev *pd)
 {
 	struct inode *inode;
@@ -448,6 +738,7 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_irq;
 	pci_set_drvdata(pdev, pd);
+	pvcp_setup_phc(pdev, pd);
 	pci_info(pdev, "%s: BAR0 %pa+%#zx, asked for write-back\n",
 		 dev_name(&pd->dev), &pd->start, pd->len);
 	/* PAT cannot undo an uncached MTRR; the driver cannot see which won */
@@ -470,6 +761,8 @@ static void pvcp_remove(struct pci_dev *pdev)
 {
 	struct pvcp_dev *pd = pci_get_drvdata(pdev);
 
+	/* no PHC read is in flight once it is unregistered */
+	pvcp_free_phc(pd);
 	cdev_device_del(&pd->cdev, &pd->dev);
 	down_write(&pd->lock);
 	pd->gone = true;
@@ -532,5 +825,5 @@ static void __exit pvcp_exit(void)
 module_init(pvcp_init);
 module_exit(pvcp_exit);
 
-MODULE_DESCRIPTION("pvclock-pages: the host's clocks, mapped write-back for any user");
+MODULE_DESCRIPTION("pvclock-pages: the host's clocks, mapped write-back for any user, and as a PTP clock");
 MODULE_LICENSE("GPL");

@@ -9,5 +9,6 @@ const struct guest_command *const guest_commands[] = {
     &show_command,
     &serve_command,
     &chrony_command,
+    &offset_command,
     NULL,
 };

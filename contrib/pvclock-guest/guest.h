@@ -25,7 +25,24 @@ struct guest_opts {
     const char *socket;         /* --socket: chronyd's SOCK refclock */
     long interval_ms;           /* --interval-ms: chrony's sample period */
     int watch;                  /* --watch: serve with the clock watcher */
+    const char *clock;          /* --clock: device, system or a PHC path */
+    long seconds;               /* --seconds: how long offset measures */
 };
+
+/* A --clock (clock.c): the device's REALTIME, the system's, or a PHC. */
+struct guest_clock {
+    const char *name;           /* "device", "system" or the PHC's path */
+    int device;                 /* read through the device (libpvclock) */
+    clockid_t id;               /* otherwise: CLOCK_REALTIME or the PHC's */
+    int fd;                     /* the PHC's, or -1 */
+};
+
+/* NULL is "device".  0, or -1 after a message saying what is wrong. */
+int guest_clock_open(const char *spec, struct guest_clock *gc);
+/* PVCLOCK_OK, the device's error, or PVCLOCK_ECLOCK (clock_gettime failed) */
+int guest_clock_read(struct pvclock *pc, const struct guest_clock *gc,
+                     struct timespec *ts);
+void guest_clock_close(struct guest_clock *gc);
 
 struct guest_command {
     const char *name;
@@ -42,6 +59,7 @@ extern const struct guest_command *const guest_commands[];
 extern const struct guest_command show_command;
 extern const struct guest_command serve_command;
 extern const struct guest_command chrony_command;
+extern const struct guest_command offset_command;
 
 /* PVCLOCK_* as the serial protocol spells it ("ok", "ESTALE", ...). */
 const char *guest_err_name(int err);

@@ -11,6 +11,9 @@
  *   pvclock-guest chrony --socket PATH [--interval-ms N]
  *                                  feed chronyd as a SOCK reference clock
  *                                  (chrony.c)
+ *   pvclock-guest offset [--clock C] [--seconds N] [--interval-ms N]
+ *                                  how far the guest's clock (or a PHC)
+ *                                  is from the host's (offset.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,6 +55,8 @@ static int parse_opts(int argc, char **argv, struct guest_opts *o)
         { "watch", no_argument, NULL, 'w' },
         { "socket", required_argument, NULL, 's' },
         { "interval-ms", required_argument, NULL, 'i' },
+        { "clock", required_argument, NULL, 'c' },
+        { "seconds", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -73,6 +78,12 @@ static int parse_opts(int argc, char **argv, struct guest_opts *o)
             break;
         case 'i':
             o->interval_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'c':
+            o->clock = optarg;
+            break;
+        case 'S':
+            o->seconds = strtol(optarg, NULL, 10);
             break;
         case 'h':
             return 1;
@@ -114,7 +125,7 @@ static struct pvclock *open_device(const char *resource)
 
 int main(int argc, char **argv)
 {
-    struct guest_opts o = { .interval_ms = 1000 };
+    struct guest_opts o = { .interval_ms = 1000, .seconds = 10 };
     const struct guest_command *cmd = NULL;
     struct pvclock *pc;
     int r = parse_opts(argc, argv, &o), ret;

@@ -2,7 +2,8 @@
 /*
  * pvclock-guest serve: answer the host's time queries over a serial line
  * (the host side is pvclock-exchange).  One line each way, ASCII:
- *   host -> guest   "Q <n>"    read CLOCK_REALTIME now
+ *   host -> guest   "Q <n>"    read CLOCK_REALTIME now (the device's, or
+ *                              the --clock given: the system's or a PHC)
  *   guest -> host   "R <n> <sec>.<nsec9> <errno-name>"
  *   host -> guest   "W"        the watcher's counts so far
  *   guest -> host   "S <summary>; <n> BAR writes"
@@ -70,6 +71,7 @@ static int reply_watch(int fd, const struct guest_opts *o,
 
 /* Answer queries until "X" (0) or the line fails (1, after a message). */
 static int serve_loop(struct pvclock *pc, int fd, const struct guest_opts *o,
+                      const struct guest_clock *gc,
                       const struct serve_sidekick *sk)
 {
     char line[128], reply[512];
@@ -96,7 +98,7 @@ static int serve_loop(struct pvclock *pc, int fd, const struct guest_opts *o,
             continue;   /* line noise before the host connected */
         }
         /* Read the clock as late as possible: right before replying. */
-        err = pvclock_gettime(pc, CLOCK_REALTIME, &ts);
+        err = guest_clock_read(pc, gc, &ts);
         snprintf(reply, sizeof(reply), "R %llu %lld.%09ld %s\n", n,
                  (long long)ts.tv_sec, ts.tv_nsec, guest_err_name(err));
         if (line_write(fd, reply, strlen(reply)) < 0) {
@@ -110,20 +112,32 @@ static int serve_loop(struct pvclock *pc, int fd, const struct guest_opts *o,
 int serve_with(struct pvclock *pc, const struct guest_opts *o,
                const struct serve_sidekick *sk)
 {
-    int fd = open_tty(o->tty), ret;
+    struct guest_clock gc;
+    int fd, ret;
 
+    if (guest_clock_open(o->clock, &gc) < 0) {
+        return 2;
+    }
+    fd = open_tty(o->tty);
     if (fd < 0) {
+        guest_clock_close(&gc);
         return 1;
     }
     show_run(pc, o);
     if ((o->watch && watch_start(pc) < 0) || (sk && sk->start(o) < 0)) {
+        close(fd);
+        guest_clock_close(&gc);
         return 1;
+    }
+    if (!gc.device) {
+        printf("pvclock-guest: answering with %s\n", gc.name);
     }
     printf("pvclock-guest: ready\n");
     fflush(stdout);
 
-    ret = serve_loop(pc, fd, o, sk);
+    ret = serve_loop(pc, fd, o, &gc, sk);
     close(fd);
+    guest_clock_close(&gc);
     if (ret) {
         return ret;
     }
@@ -140,10 +154,13 @@ static int serve_run(struct pvclock *pc, const struct guest_opts *o)
 
 const struct guest_command serve_command = {
     .name = "serve",
-    .usage = "--tty DEVICE [--watch]",
+    .usage = "--tty DEVICE [--watch] [--clock device|system|/dev/ptpN]",
     .help =
 "serve: answer host time queries (pvclock-exchange)\n"
 "  --tty DEVICE     the serial line to answer them on\n"
+"  --clock C        answer with: device (the host's REALTIME through the\n"
+"                   device, default), system (this guest's CLOCK_REALTIME)\n"
+"                   or a PTP clock's path\n"
 "  --watch          a thread reads all five clocks and counts steps back\n",
     .needs_tty = 1,
     .run = serve_run,

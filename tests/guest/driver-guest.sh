@@ -3,21 +3,32 @@
 # pvclock.cmd=driver.  pvclock.driver= on the kernel command line says
 # which part:
 #   full      (pc, two devices) bind, non-root mapping, write refusals,
-#             memory type, rmmod/insmod, runtime lockdown, hot-unplug
+#             memory type, rmmod/insmod, the PTP clocks (with chronyd,
+#             and the host's exchange on ttyS1), runtime lockdown,
+#             hot-unplug
 #   lockdown  (booted with lockdown=integrity) insmod refused
 #   bind      (one device) bind, non-root mapping, memory type
 #   irq       (one device, MSI-X) the disruption interrupt: 60 s of steady
 #             state, then a helper restart and a live migration, each
 #             asked of the host with a "pvclock-guest: ready-NAME" line
+#   chrony    (bench/phc.sh) chronyd disciplining this guest from
+#             pvclock.refclock=phc (refclock PHC /dev/ptp0) or =sock
+#             (pvclock-guest chrony, the SOCK feeder), both 4 samples a
+#             second at poll 0; after pvclock.settle= s (default 120),
+#             pvclock.minutes= min (default 10) of pvclock-guest offset
 # pvclock.irq=restart (with bind) watches poll() across one helper
 # restart too (the INTx boot, pci=nomsi).
 # Every line the host checks starts with "driver: ".
 part=full
 irq=
+refclock=phc settle=120 minutes=10
 for a in $(cat /proc/cmdline); do
     case "$a" in
     pvclock.driver=*) part=${a#pvclock.driver=} ;;
     pvclock.irq=*) irq=${a#pvclock.irq=} ;;
+    pvclock.refclock=*) refclock=${a#pvclock.refclock=} ;;
+    pvclock.settle=*) settle=${a#pvclock.settle=} ;;
+    pvclock.minutes=*) minutes=${a#pvclock.minutes=} ;;
     esac
 done
 say() { echo "driver: $*"; }
@@ -85,6 +96,55 @@ watch_end() {
     prefix "" < /tmp/watch
 }
 
+# chrony_start LINE REFID [FEEDER ARG...]: chronyd with that refclock
+# line (and FEEDER started in the background once chronyd made its
+# socket), until it selects REFID (90 s at most)
+chrony_start() {
+    local i line=$1 refid=$2
+    shift 2
+    mkdir -p /run/chrony /var/lib/chrony
+    printf '%s\nmakestep 0.1 3\n' "$line" > /etc/chrony.conf
+    chmod 750 /run/chrony
+    chronyd -u root -f /etc/chrony.conf -L 0 -l /tmp/chronyd.log
+    if [ $# -gt 0 ]; then
+        sleep 1
+        "$@" > /tmp/feeder 2>&1 &
+    fi
+    for i in $(seq 90); do
+        sleep 1
+        chronyc -n sources 2>/dev/null | grep -q "^#\* $refid " && break
+    done
+    say "chrony selected after $i s"
+    chronyc -n sources | prefix "chrony "
+}
+
+# The PTP clocks: one per device, named and parented; what reading and
+# steering them gives; the PHC inside every bracket of two device reads;
+# the host's exchange bracket over ttyS1 (pvclock-guest serve --clock);
+# chronyd with refclock PHC selecting it, and then how far the guest's
+# own CLOCK_REALTIME is from the host's.  chronyd stays running (and
+# holding /dev/ptp0) through what follows, the hot-unplug too.
+phc_checks() {
+    local bdf p i
+    for bdf in $(devices); do
+        p=$(ls /sys/bus/pci/devices/$bdf/ptp 2>/dev/null | head -1)
+        say "phc $bdf ${p:-none} name $(cat /sys/class/ptp/$p/clock_name 2>/dev/null) node $([ -c /dev/$p ] && echo yes || echo no)"
+    done
+    say "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+    p=$(ls /sys/bus/pci/devices/$bdf0/ptp | head -1)
+    driver-check phc /dev/$p | prefix ""
+    pvclock-guest offset --clock /dev/$p --seconds 3 --interval-ms 10 2>&1 | prefix "phc-device "
+    pvclock-guest serve --tty /dev/ttyS1 --clock /dev/$p > /tmp/serve 2>&1 &
+    for i in $(seq 100); do grep -q 'pvclock-guest: ready' /tmp/serve && break; sleep 0.2; done
+    echo "pvclock-guest: ready-exchange"
+    wait $!
+    say "serve exit $? $(grep -m1 answering /tmp/serve)"
+    chrony_start "refclock PHC /dev/$p poll 0 dpoll -2 refid PHC0" PHC0
+    sleep 20
+    chronyc -n tracking | prefix "chrony "
+    pvclock-guest offset --seconds 20 --interval-ms 100 2>&1 | prefix "system-device "
+}
+
 say "part $part, kernel $(uname -r), lockdown $(cat /sys/kernel/security/lockdown)"
 for bdf in $(devices); do
     say "device $bdf"
@@ -107,6 +167,21 @@ insmod /pvclock-pages.ko
 say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
+
+if [ "$part" = chrony ]; then
+    if [ "$refclock" = sock ]; then
+        chrony_start "refclock SOCK /run/chrony.pvc.sock refid PVC poll 0 precision 1e-7" PVC \
+            pvclock-guest chrony --socket /run/chrony.pvc.sock --interval-ms 250
+    else
+        chrony_start "refclock PHC /dev/ptp0 poll 0 dpoll -2 refid PHC0" PHC0
+    fi
+    sleep "$settle"
+    chronyc -n tracking | prefix "chrony "
+    pvclock-guest offset --seconds $((minutes * 60)) --interval-ms 1000 2>&1 | prefix "$refclock "
+    chronyc -n tracking | prefix "chrony-end "
+    echo "pvclock-guest: exit 0"
+    poweroff -f
+fi
 
 if [ "$part" = irq ]; then
     irq_mode
@@ -156,6 +231,7 @@ if [ "$part" = full ]; then
     say "insmod again rc $?"
     nodes
     driver-check --uid 1000 map /dev/pvclock-pages0 | prefix "again "
+    phc_checks
 
     for level in integrity confidentiality; do
         echo $level > /sys/kernel/security/lockdown

@@ -4,8 +4,8 @@
 # the shared-memory exchange, tests/guest/tools/) and an /init that runs
 # them.  Usage: mkinitramfs.sh OUT [chrony | driver DIR]
 # With "chrony", Debian's chronyd and chronyc and the libraries they need
-# are added (tests/guest/fetch-chrony.sh).  With "driver DIR", DIR's
-# pvclock-pages.ko and driver-check and tests/guest/driver-guest.sh
+# are added (tests/guest/fetch-chrony.sh).  With "driver DIR", those,
+# DIR's pvclock-pages.ko and driver-check and tests/guest/driver-guest.sh
 # (tests/guest/test-driver.sh builds them).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -44,7 +44,7 @@ cp "$guest_test" "$root/bin/pvclock-guest-test"
     cp "$PVCLOCK_BUILD/host/pvclock-helper-static" "$root/bin/pvclock-helper"
 cp "$(dirname "$0")/init" "$root/init"
 chmod 755 "$root/init"
-if [ "$with_chrony" = chrony ]; then
+if [ "$with_chrony" = chrony ] || [ "$with_chrony" = driver ]; then
     chrony=$("$PVCLOCK_ROOT/tests/guest/fetch-chrony.sh")
     mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/etc" "$root/var/lib/chrony" \
              "$root/run/chrony" "$root/lib64"

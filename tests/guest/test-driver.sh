@@ -5,8 +5,10 @@
 # 7.x cloud kernel with the module built in a trixie chroot.  Seven boots, each running
 # tests/guest/driver-guest.sh from the initramfs:
 #   pc, pc7   two devices (one with interrupts=off): bind, non-root mapping,
-#          write refusals, memory type, rmmod/insmod, runtime lockdown,
-#          hot-unplug while mapped and polled
+#          write refusals, memory type, rmmod/insmod, the PTP clocks (the
+#          host's exchange bracket over a second serial line, chronyd
+#          with refclock PHC), runtime lockdown, hot-unplug while mapped,
+#          polled and held open by chronyd
 #   pc-high, q35-high   SeaBIOS 1.16.3 and RAM above 4 GiB: the BAR above
 #          4 GiB, write-back (tests/guest/fetch-seabios.sh)
 #   q35    Debian 12's SeaBIOS: the BAR in the 32-bit hole; pci=nomsi: the
@@ -17,7 +19,9 @@
 #          runs beside the others, with a helper of its own.
 # See docs/driver.md for what each finding means.  PVCLOCK_DRIVER_KEEP=DIR
 # keeps the guests' consoles there; PVCLOCK_DRIVER_BUILD (default
-# $PVCLOCK_BUILD/driver) is where the module and the initramfs are built.
+# $PVCLOCK_BUILD/driver) is where the module and the initramfs are built;
+# PVCLOCK_DRIVER_ONLY=pc stops after the build and the pc boot (for
+# trying a change of the driver quickly).
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
@@ -90,7 +94,7 @@ restart_helper() {
 # loaded host trips them, and their reports would read as the driver's.
 boot() {
     local name=$1 machine=$2 mem=$3 fw=$4 append=$5; shift 5
-    local log=$tmp/$name.log qmp=$tmp/$name.qmp pid start unplugged= restarted=
+    local log=$tmp/$name.log qmp=$tmp/$name.qmp pid start unplugged= restarted= exchanged=
     : > "$log"
     stage "driver: booting $name ($machine, $mem MiB${fw:+, $(cat "$PVCLOCK_CACHE/seabios/version" 2>/dev/null || echo "$fw")})"
     start=$SECONDS
@@ -106,6 +110,12 @@ boot() {
                 '{"execute":"device_del","arguments":{"id":"pvc0"}}' |
                 socat -t 2 - "UNIX-CONNECT:$qmp" > "$tmp/$name.qmp.out" 2>&1
             unplugged=1
+        fi
+        # the PHC answers the host's questions on ttyS1 ($tmp/NAME.ex)
+        if [ -z "$exchanged" ] && grep -q '^pvclock-guest: ready-exchange' "$log"; then
+            GUEST_SOCKET=$tmp/$name.ex timeout 60 "$H/pvclock-exchange" --rounds 300 --show 3 --quit \
+                > "$tmp/$name.exchange" 2>&1
+            exchanged=1
         fi
         if [ -z "$restarted" ] && grep -q '^pvclock-guest: ready-restart' "$log"; then
             restart_helper "$helper_pid" "$pages" "$tmp/helper.log" > "$tmp/$name.restart"
@@ -221,9 +231,52 @@ memtype() {
 }
 
 # --- irq, in the background: its minute of steady state costs no time
-stage "driver: booting irq (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
-irq_boot &
-irq_job=$!
+only=${PVCLOCK_DRIVER_ONLY:-}
+if [ -z "$only" ]; then
+    stage "driver: booting irq (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
+    irq_boot &
+    irq_job=$!
+fi
+
+# phc_checks NAME: the PTP clocks of a "full" boot (driver-guest.sh's
+# phc_checks).  Cross-timestamps need the crosststamp interface of 6.9
+# and later and the guest's clocksource to be the TSC.
+phc_checks() {
+    local b=$1 p0 p1 cs precise xts sys
+    p0=$(sed -nE 's/^driver: phc 0000:00:04.0 (ptp[0-9]+) name pvclock-pages node yes$/\1/p' "$tmp/$b.log")
+    p1=$(sed -nE 's/^driver: phc 0000:00:05.0 (ptp[0-9]+) name pvclock-pages node yes$/\1/p' "$tmp/$b.log")
+    [ -n "$p0" ] && [ -n "$p1" ] && [ "$p0" != "$p1" ] &&
+        has $b "dmesg .*0000:00:04.0: pvclock-pages0: PTP clock $p0: the host's CLOCK_REALTIME"
+    ok $? "$b: each device has its own PTP clock, a child of its PCI device, clock_name pvclock-pages (${p0:-?}, ${p1:-?}), the host's CLOCK_REALTIME"
+    diag "$(grep -E '^driver: (phc 0000|clocksource|dmesg .*PTP clock)' "$tmp/$b.log" | sed 's/^driver: //')"
+    cs=$(line $b 'clocksource ' | awk '{print $2}')
+    case "$(line $b 'part ' | sed -nE 's/.*kernel ([0-9]+)\.([0-9]+).*/\1 \2/p')" in
+    6\ [0-8]|[0-5]\ *) precise='precise: refused \(EOPNOTSUPP\)' xts=0 ;;
+    *) xts=1
+       if [ "$cs" = tsc ]; then precise='precise: ok, PHC - system -?[0-9]+ ns'
+       else precise='precise: refused \(ENODEV\)'; fi ;;
+    esac
+    has $b "phc: caps: max_adj 0, n_alarm 0, n_ext_ts 0, n_per_out 0, pps 0, cross_timestamping $xts" &&
+        has $b 'phc: gettime: ok, ' && has $b 'phc: extended: ok, 10 samples' && has $b "phc: $precise"
+    ok $? "$b: the PHC reads by clock_gettime, PTP_SYS_OFFSET_EXTENDED and (clocksource $cs) $(line $b 'phc: precise' | sed 's/^phc: //')"
+    diag "$(grep -E '^driver: phc: (caps|gettime|extended|precise)' "$tmp/$b.log" | sed 's/^driver: //')"
+    has $b 'phc: settime: refused \(EOPNOTSUPP\)' &&
+        has $b 'phc: adjtime ADJ_FREQUENCY: refused \(ERANGE\)' &&
+        has $b 'phc: adjtime ADJ_SETOFFSET: refused \(EOPNOTSUPP\)'
+    ok $? "$b: the guest cannot steer the host's clock: settime and ADJ_SETOFFSET refused by the driver (EOPNOTSUPP), ADJ_FREQUENCY by the PTP core (ERANGE: max_adj 0)"
+    has $b 'phc-device offset: /dev/ptp[0-9]+ - host REALTIME: [0-9]+ samples, .*; 0 outside their bracket; 0 errors'
+    ok $? "$b: every PHC reading lies between the device's times at the guest TSC before and after it ($(line $b 'phc-device' | sed -E 's/.*samples, //; s/ mean.*//'))"
+    grep -q '^exchange: 300 rounds, 0 violations of host before <= guest <= host after, 0 guest errors' "$tmp/$b.exchange" 2>/dev/null &&
+        has $b 'serve exit 0 pvclock-guest: answering with /dev/ptp'
+    ok $? "$b: 300 exchanges: every PHC reading lies between the host's own clock_gettime() before the question and after the answer"
+    diag "$(grep '^exchange:' "$tmp/$b.exchange" 2>/dev/null)"
+    has $b 'chrony #\* PHC0 ' && ! has $b 'chrony selected after 90 s'
+    ok $? "$b: chronyd with refclock PHC selects the PHC ($(line $b 'chrony selected'))"
+    diag "$(grep -E '^driver: chrony (MS|#|Reference|System time|Last offset|RMS|Frequency)' "$tmp/$b.log" | sed 's/^driver: chrony //')"
+    sys=$(sed -nE 's/^driver: system-device offset: .* \|offset\| median ([0-9]+) ns.*/\1/p' "$tmp/$b.log")
+    [ -n "$sys" ] && [ "$sys" -le 100000 ]
+    ok $? "$b: 20 s after selecting it, the guest's own CLOCK_REALTIME is within 100 us (median) of the host's: $(line $b 'system-device' | sed 's/^system-device offset: //')"
+}
 
 # --- pc: two devices, everything that needs the module loaded
 # full_checks NAME: what a "pvclock.driver=full" boot with two devices
@@ -291,6 +344,7 @@ full_checks() {
     has $b 'rmmod rc 0 nodes left 0 class 0' && has $b 'insmod again rc 0' &&
         has $b 'again map /dev/pvclock-pages0: all pages ok'
     ok $? "$b: rmmod removes the nodes and the class; insmod again brings /dev/pvclock-pages0 back and it maps"
+    phc_checks $b
     for level in integrity confidentiality; do
         has $b "lockdown now .*\[$level\]" &&
             has $b "$level map /dev/pvclock-pages0: all pages ok" &&
@@ -319,9 +373,11 @@ full_checks() {
 }
 
 boot pc pc 256 "" "pvclock.driver=full" \
+    -chardev "socket,id=ex,path=$tmp/pc.ex,server=on,wait=off" -serial chardev:ex \
     -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
     -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
 full_checks pc
+[ "$only" = pc ] && { done_testing; exit 0; }
 
 # --- trixie-backports' 7.x cloud kernel: the same boot, the module built
 # in a trixie chroot against that kernel's headers (build-driver-trixie.sh)
@@ -335,6 +391,7 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
     if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
         kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
         boot pc7 pc 256 "" "pvclock.driver=full" \
+            -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
             -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
             -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
         diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"

@@ -13,10 +13,14 @@
  *   driver-check [--uid N] watch PATH S poll() the node for S s; one
  *                                       line per wakeup, with its time,
  *                                       then a pread() to acknowledge it
+ *   driver-check phc PATH               the PTP clock /dev/ptpN: its caps,
+ *                                       every way of reading it, every
+ *                                       way of steering it (refused)
  *
  * --uid N drops to uid and gid N (no supplementary groups) first.
  * Exit status: 0 when every check passed, 1 otherwise, 2 on usage.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -27,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/ptp_clock.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +50,9 @@ static const char *err_name(int e)
     case ENXIO: return "ENXIO";
     case EBUSY: return "EBUSY";
     case ENOENT: return "ENOENT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EIO: return "EIO";
+    case ERANGE: return "ERANGE";
     default: return strerror(e);
     }
 }
@@ -368,6 +378,132 @@ static int watch(const char *path, int seconds)
     return bad;
 }
 
+/* include/linux/posix-timers.h: a dynamic clock's id from its fd */
+#define FD_TO_CLOCKID(fd)   ((~(clockid_t)(fd) << 3) | 3)
+
+static long long pct_ns(const struct ptp_clock_time *t)
+{
+    return t->sec * 1000000000LL + t->nsec;
+}
+
+/* PTP_SYS_OFFSET_EXTENDED: the sample with the shortest system window */
+static int phc_extended(int fd)
+{
+    struct ptp_sys_offset_extended x = { .n_samples = 10 };
+    long long best = -1, off = 0;
+
+    if (ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &x) < 0) {
+        printf("phc: extended: refused (%s)\n", err_name(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i < x.n_samples; i++) {
+        long long pre = pct_ns(&x.ts[i][0]), post = pct_ns(&x.ts[i][2]);
+
+        if (post < pre) {
+            printf("phc: extended: sample %u: system time after < before\n", i);
+            return 1;
+        }
+        if (best < 0 || post - pre < best) {
+            best = post - pre;
+            off = pct_ns(&x.ts[i][1]) - (pre + (post - pre) / 2);
+        }
+    }
+    printf("phc: extended: ok, %u samples, shortest system window %lld ns, "
+           "PHC - system there %lld ns\n", x.n_samples, best, off);
+    return 0;
+}
+
+/* PTP_SYS_OFFSET_PRECISE: a cross-timestamp, or why not */
+static void phc_precise(int fd)
+{
+    struct ptp_sys_offset_precise p;
+
+    memset(&p, 0, sizeof(p));
+    if (ioctl(fd, PTP_SYS_OFFSET_PRECISE, &p) < 0) {
+        printf("phc: precise: refused (%s)\n", err_name(errno));
+        return;
+    }
+    printf("phc: precise: ok, PHC - system %lld ns\n",
+           pct_ns(&p.device) - pct_ns(&p.sys_realtime));
+}
+
+/* PHC time, twice: it must not go backwards */
+static int phc_gettime(int fd)
+{
+    struct timespec a, b;
+    clockid_t id = FD_TO_CLOCKID(fd);
+
+    if (clock_gettime(id, &a) < 0 || clock_gettime(id, &b) < 0) {
+        printf("phc: gettime: refused (%s)\n", err_name(errno));
+        return 1;
+    }
+    if (b.tv_sec < a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec < a.tv_nsec)) {
+        printf("phc: gettime: went backwards\n");
+        return 1;
+    }
+    printf("phc: gettime: ok, %lld.%09ld\n", (long long)a.tv_sec, a.tv_nsec);
+    return 0;
+}
+
+/* Steering the host's clock from the guest: every way must be refused. */
+static int phc_steer(int fd)
+{
+    clockid_t id = FD_TO_CLOCKID(fd);
+    struct timex tx = { .modes = ADJ_FREQUENCY, .freq = 65536 };
+    struct timespec ts;
+    int bad = 0;
+
+    clock_gettime(id, &ts);
+    if (clock_settime(id, &ts) == 0) {
+        printf("phc: settime: GRANTED\n");
+        bad = 1;
+    } else {
+        printf("phc: settime: refused (%s)\n", err_name(errno));
+    }
+    if (clock_adjtime(id, &tx) >= 0) {
+        printf("phc: adjtime ADJ_FREQUENCY: GRANTED\n");
+        bad = 1;
+    } else {
+        printf("phc: adjtime ADJ_FREQUENCY: refused (%s)\n", err_name(errno));
+    }
+    memset(&tx, 0, sizeof(tx));
+    tx.modes = ADJ_SETOFFSET | ADJ_NANO;
+    tx.time.tv_usec = 1000;
+    if (clock_adjtime(id, &tx) >= 0) {
+        printf("phc: adjtime ADJ_SETOFFSET: GRANTED\n");
+        bad = 1;
+    } else {
+        printf("phc: adjtime ADJ_SETOFFSET: refused (%s)\n", err_name(errno));
+    }
+    return bad;
+}
+
+static int check_phc(const char *path)
+{
+    struct ptp_clock_caps caps;
+    int fd = open(path, O_RDWR | O_CLOEXEC), bad;
+
+    if (fd < 0) {
+        printf("phc: open %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    memset(&caps, 0, sizeof(caps));
+    if (ioctl(fd, PTP_CLOCK_GETCAPS, &caps) < 0) {
+        printf("phc: caps: refused (%s)\n", err_name(errno));
+        close(fd);
+        return 1;
+    }
+    printf("phc: caps: max_adj %d, n_alarm %d, n_ext_ts %d, n_per_out %d, "
+           "pps %d, cross_timestamping %d\n", caps.max_adj, caps.n_alarm,
+           caps.n_ext_ts, caps.n_per_out, caps.pps, caps.cross_timestamping);
+    bad = phc_gettime(fd) | phc_extended(fd);
+    phc_precise(fd);
+    bad |= phc_steer(fd);
+    printf("phc: %s\n", bad ? "FAILED" : "all checks passed");
+    close(fd);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -396,10 +532,13 @@ int main(int argc, char **argv)
     if (argc - i == 3 && strcmp(argv[i], "watch") == 0) {
         return watch(argv[i + 1], atoi(argv[i + 2]));
     }
+    if (argc - i == 2 && strcmp(argv[i], "phc") == 0) {
+        return check_phc(argv[i + 1]);
+    }
     if (argc - i == 3 && strcmp(argv[i], "hold") == 0) {
         return hold(argv[i + 1], atoi(argv[i + 2]));
     }
     fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold|watch PATH SECONDS"
-            " | run PROG ARG...\n");
+            " | phc PATH | run PROG ARG...\n");
     return 2;
 }
