@@ -130,7 +130,7 @@ for suite in $suites; do
         stage "a guest hammering writes on the BAR for ${PVCLOCK_HAMMER_SECONDS:-10} s"
         run_tap guest/hammer "$PVCLOCK_ROOT/tests/guest/test-hammer.sh" ;;
     driver)
-        stage "the guest driver: /dev/pvclock-pagesN in TCG guests on Debian 12's 6.1 kernel"
+        stage "the guest driver: /dev/pvclock-pagesN, its interrupt and its PTP clock in TCG guests on Debian's 6.1 and 7.3 kernels"
         run_tap guest/driver "$PVCLOCK_ROOT/tests/guest/test-driver.sh" ;;
     hostkernels)
         stage "the helper on Debian's 6.1, 6.12 and 7.x kernels (TCG guests as hosts)"
