@@ -31,13 +31,22 @@ static int chrony_sample(struct pvclock *pc, struct chrony_sock_sample *smp)
 {
     struct timespec a, b, sys;
     struct pvclock_info info;
+    uint64_t t1, t2;
     int e1, e2;
     int64_t mid;
 
-    /* the system clock read between two pvclock readings */
-    e1 = pvclock_gettime(pc, CLOCK_REALTIME, &a);
+    /*
+     * The system clock read between two counter reads, and the host's
+     * time at each from the device: the bracket is the system clock's
+     * own read, not two reads of the BAR (microseconds each under TCG,
+     * and the midpoint of such a bracket is not where the system clock
+     * was read).
+     */
+    t1 = pvclock_read_counter();
     clock_gettime(CLOCK_REALTIME, &sys);
-    e2 = pvclock_gettime(pc, CLOCK_REALTIME, &b);
+    t2 = pvclock_read_counter();
+    e1 = pvclock_gettime_at(pc, CLOCK_REALTIME, t1, &a);
+    e2 = pvclock_gettime_at(pc, CLOCK_REALTIME, t2, &b);
     if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE)) {
         return e1 ? e1 : e2;
     }

@@ -11,6 +11,9 @@
 #   irq       (one device, MSI-X) the disruption interrupt: 60 s of steady
 #             state, then a helper restart and a live migration, each
 #             asked of the host with a "pvclock-guest: ready-NAME" line
+#   vmclock   (7.x, QEMU's own -device vmclock beside pvclock-pages)
+#             ptp_vmclock binds; /dev/vmclock0's page, its poll(), and
+#             the page again after the host migrates the guest
 #   chrony    (bench/phc.sh) chronyd disciplining this guest from
 #             pvclock.refclock=phc (refclock PHC /dev/ptp0) or =sock
 #             (pvclock-guest chrony, the SOCK feeder), both 4 samples a
@@ -167,6 +170,31 @@ insmod /pvclock-pages.ko
 say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
+
+if [ "$part" = vmclock ]; then
+    insmod /ptp_vmclock.ko 2> /tmp/insmod.err
+    say "vmclock insmod rc $? $(cat /tmp/insmod.err)"
+    dmesg | grep -i vmclock | grep -iv 'command line' | prefix "dmesg "
+    say "vmclock nodes $(ls /dev | grep -E '^vmclock[0-9]' | tr '\n' ' ')"
+    for p in /sys/class/ptp/*; do
+        [ -e "$p" ] && say "vmclock ptp ${p##*/} $(cat $p/clock_name)"
+    done
+    vmclock-check show /dev/vmclock0 | prefix "before "
+    vmclock-check poll /dev/vmclock0 2 | prefix ""
+    m0=$(vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p')
+    echo "pvclock-guest: ready-migrate"
+    for i in $(seq 300); do
+        m=$(vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p')
+        [ "$m" != "$m0" ] && break
+        sleep 0.2
+    done
+    say "migrate: disruption marker $m0 -> $m"
+    sleep 2
+    vmclock-check show /dev/vmclock0 | prefix "after "
+    say "kernel problems $(dmesg | grep -cE 'BUG|WARNING|Oops|Call Trace|general protection')"
+    echo "pvclock-guest: exit 0"
+    poweroff -f
+fi
 
 if [ "$part" = chrony ]; then
     if [ "$refclock" = sock ]; then

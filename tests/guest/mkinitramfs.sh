@@ -62,6 +62,9 @@ fi
 if [ "$with_chrony" = driver ]; then
     cp "$driver_dir/pvclock-pages.ko" "$root/pvclock-pages.ko"
     cp "$driver_dir/driver-check" "$root/bin/driver-check"
+    # the 7.x kernel's ptp_vmclock and its checker, where DIR has them
+    [ -f "$driver_dir/ptp_vmclock.ko" ] && cp "$driver_dir/ptp_vmclock.ko" "$root/"
+    [ -x "$driver_dir/vmclock-check" ] && cp "$driver_dir/vmclock-check" "$root/bin/"
     cp "$(dirname "$0")/driver-guest.sh" "$root/driver-guest.sh"
 fi
 mkdir -p "$(dirname "$out")"

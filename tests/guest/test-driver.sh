@@ -33,7 +33,7 @@ set -uo pipefail
 # missed once here under load; it is 1 s since)
 start_host_helper pvclock-driver pages
 # and what the background irq boot started, if the test ends early
-trap 'for f in irq-qemu irq-helper irq7-qemu irq7-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
+trap 'for f in irq-qemu irq-helper irq7-qemu irq7-helper vmclock7-qemu vmclock7-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
       [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 out=${PVCLOCK_DRIVER_BUILD:-$PVCLOCK_BUILD/driver}
@@ -137,15 +137,17 @@ boot() {
     [ -s "$tmp/$name.err" ] && diag "$name: QEMU said: $(head -3 "$tmp/$name.err")"
     return 0
 }
-# irq_boot NAME KERNEL INITRD: an irq guest (pc, MSI-X) with a helper of
-# its own, run in the background beside the other boots.  When the guest asks, restarts
+# irq_boot NAME KERNEL INITRD [PART QEMU-ARG...]: an irq guest (pc,
+# MSI-X; driver-guest.sh's PART, default irq) with a helper of its own,
+# run in the background beside the other boots.  When the guest asks, restarts
 # that helper, then migrates the guest to a second QEMU started with -S
 # (tests/guest/driver-migrate.py: kept paused, then cont).  $tmp/NAME.log
 # is the source's console and then the destination's.
 irq_boot() {
-    local n=$1 p=$tmp/$1-pages src=$tmp/$1-src.log dst=$tmp/$1-dst.log
+    local n=$1 k=$2 i=$3 part=${4:-irq} p=$tmp/$1-pages src=$tmp/$1-src.log dst=$tmp/$1-dst.log
     local hpid pid dpid= mpid= restarted= migrated= start=$SECONDS
     local -a args
+    shift 4 2>/dev/null || shift $#
     "$H/pvclock-helper" --pages "$p" > /dev/null 2> "$tmp/$n-helper.log" &
     hpid=$!
     echo "$hpid" > "$tmp/$n-helper.pid"
@@ -154,9 +156,9 @@ irq_boot() {
         sleep 0.1
     done
     args=(-M pc -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
-          -kernel "$2" -initrd "$3"
-          -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=irq"
-          -device "pvclock-pages,id=pvc0,pages=$p")
+          -kernel "$k" -initrd "$i"
+          -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=$part"
+          -device "pvclock-pages,id=pvc0,pages=$p" "$@")
     : > "$src"
     : > "$dst"
     "$QEMU" "${args[@]}" -serial "file:$src" -qmp "unix:$tmp/$n-src.qmp,server=on,wait=off" \
@@ -343,6 +345,29 @@ lockdown_boot() {
     has $b 'before 0000:00:0[0-9].0 map .*: mmap refused \(EPERM\)'
     ok $? "$b: lockdown=integrity at boot: root's sysfs resource0 mmap refused too (EPERM): such guests need the module signed"
 }
+# vmclock_checks NAME: QEMU's own -device vmclock as a 7.x guest sees it
+# (the baseline for issue 13): ptp_vmclock binds and offers the page, but
+# the page holds no time (counter_id invalid), so no PHC; no
+# notifications, so poll() hangs up at once; the disruption marker grows
+# by one across a migration.
+vmclock_checks() {
+    local b=$1 m0 m1
+    has $b 'vmclock insmod rc 0 ' && has $b 'vmclock nodes vmclock0 '
+    ok $? "$b: ptp_vmclock (7.x, from linux-modules) binds QEMU's -device vmclock and offers /dev/vmclock0"
+    diag "$(grep -E '^driver: (vmclock insmod|dmesg|vmclock nodes|vmclock ptp)' "$tmp/$b.log" | sed 's/^driver: //')"
+    has $b 'before vmclock: magic ok size 4096 version 1 counter_id 255 ' &&
+        has $b 'vmclock ptp ptp[0-9]+ pvclock-pages$' &&
+        ! grep -E '^driver: vmclock ptp ' "$tmp/$b.log" | grep -vq ' pvclock-pages$'
+    ok $? "$b: QEMU's page holds no time (counter_id 255: invalid), so ptp_vmclock registers no PTP clock; the only one is pvclock-pages' (driver loaded beside it)"
+    diag "$(line $b 'before vmclock')"
+    has $b 'vmclock: poll /dev/vmclock0: revents POLLHUP' && has $b 'before vmclock: .* notifications no'
+    ok $? "$b: no notifications: poll() on /dev/vmclock0 hangs up at once ($(line $b 'vmclock: poll'))"
+    m0=$(sed -nE 's/^driver: before vmclock: .* disruption_marker ([0-9]+) .*/\1/p' "$tmp/$b.log")
+    m1=$(sed -nE 's/^driver: after vmclock: .* disruption_marker ([0-9]+) .*/\1/p' "$tmp/$b.log")
+    grep -q '^migrate: completed ' "$tmp/$b.migrate" 2>/dev/null && [ -n "$m0" ] && [ "$m1" = $((m0 + 1)) ]
+    ok $? "$b: a live migration to a paused destination moves the disruption marker by one (${m0:-?} -> ${m1:-?})"
+}
+
 # --- pc: two devices, everything that needs the module loaded
 # full_checks NAME: what a "pvclock.driver=full" boot with two devices
 # (pvc0, and pvc1 with live-page=off,interrupts=off) must show.
@@ -453,6 +478,15 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
     ! grep 'warning:' "$tmp/build7.err" | grep -vq pahole
     ok $? "pvclock-pages.ko builds without warnings against $(basename "$(dirname "$kernel7")") (trixie chroot: gcc-14, its kbuild)"
     cp "$out/6.1/driver-check" "$out/7/"
+    # QEMU's own VMClock device, the baseline of issue 13: Linux's
+    # ptp_vmclock from the kernel's linux-modules package
+    if vdir=$("$PVCLOCK_ROOT/tests/guest/fetch-modules.sh" ptp_vmclock 2> "$tmp/mods.err") &&
+       cc -static -O2 -Wall -Wextra -Werror -o "$out/7/vmclock-check" \
+           "$PVCLOCK_ROOT/tests/guest/tools/vmclock-check.c"; then
+        cp "$vdir/ptp_vmclock.ko" "$out/7/"
+    else
+        ok 1 "ptp_vmclock.ko from the 7.x kernel's linux-modules package: $(tail -1 "$tmp/mods.err")"
+    fi
     if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
         kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
         boot pc7 pc 256 "" "pvclock.driver=full" \
@@ -466,6 +500,11 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
         stage "driver: booting irq7 (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
         irq_boot irq7 "$kernel" "$initrd" &
         irq7_job=$!
+        if [ -f "$out/7/ptp_vmclock.ko" ]; then
+            stage "driver: booting vmclock7 (pc, QEMU's -device vmclock, in the background: a migration)"
+            irq_boot vmclock7 "$kernel" "$initrd" vmclock -device vmclock &
+            vmclock7_job=$!
+        fi
         high_boot pc pc-high7
         lockdown_boot lockdown7
         kernel=$kernel61 initrd=$initrd61
@@ -509,9 +548,14 @@ if [ -n "${irq7_job:-}" ]; then
     took_irq7=$(cat "$tmp/irq7.took" 2>/dev/null)
     irq_checks irq7
 fi
+if [ -n "${vmclock7_job:-}" ]; then
+    wait "$vmclock7_job"
+    took_vmclock7=$(cat "$tmp/vmclock7.took" 2>/dev/null)
+    vmclock_checks vmclock7
+fi
 
 probs=
-for name in pc pc7 pc-high7 lockdown7 irq7 q35 pc-high q35-high lockdown irq; do
+for name in pc pc7 pc-high7 lockdown7 irq7 vmclock7 q35 pc-high q35-high lockdown irq; do
     grep -qx "$name" "$tmp/skipped" 2>/dev/null && continue
     [ -f "$tmp/$name.log" ] || { probs="$probs $name(not booted)"; continue; }
     grep -q '^driver: kernel problems 0$' "$tmp/$name.log" || {
@@ -522,5 +566,5 @@ for name in pc pc7 pc-high7 lockdown7 irq7 q35 pc-high q35-high lockdown irq; do
 done
 [ -z "$probs" ]
 ok $? "every boot ran to its end with no BUG, WARNING, Oops or call trace${probs:+ (not:$probs)}"
-diag "boot times: pc ${took_pc:-?} s, pc7 ${took_pc7:-?} s, pc-high7 ${took_pc_high7:-?} s, lockdown7 ${took_lockdown7:-?} s, irq7 ${took_irq7:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
+diag "boot times: pc ${took_pc:-?} s, pc7 ${took_pc7:-?} s, pc-high7 ${took_pc_high7:-?} s, lockdown7 ${took_lockdown7:-?} s, irq7 ${took_irq7:-?} s, vmclock7 ${took_vmclock7:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
 done_testing
