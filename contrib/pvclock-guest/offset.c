@@ -104,7 +104,7 @@ static void offset_summary(const struct guest_clock *gc,
 {
     int64_t *mag = malloc(n * sizeof(*mag)), *br = malloc(n * sizeof(*br));
     int64_t sum = 0;
-    size_t outside = 0;
+    size_t outside = 0, worst = 0;
 
     if (!mag || !br) {
         fprintf(stderr, "pvclock-guest: out of memory\n");
@@ -117,15 +117,22 @@ static void offset_summary(const struct guest_clock *gc,
         br[i] = s[i].bracket;
         sum += s[i].offset;
         outside += s[i].outside;
+        if (mag[i] > mag[worst]) {
+            worst = i;
+        }
     }
     qsort(mag, n, sizeof(*mag), cmp_i64);
     qsort(br, n, sizeof(*br), cmp_i64);
-    printf("offset: %s - host REALTIME: %zu samples (best of %d), |offset| median %" PRId64
-           " ns, p99 %" PRId64 " ns, max %" PRId64 " ns, mean %" PRId64
-           " ns; bracket median %" PRId64 " ns; %zu tries outside their bracket; "
-           "%llu errors\n", gc->device ? "device" : gc->name, n, OFFSET_TRIES,
-           quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[n - 1],
-           sum / (int64_t)n, quantile(br, n, 0.5), outside, errors);
+    /* the worst sample's own bracket says whether to believe it */
+    printf("offset: %s - host REALTIME: %zu samples (best of %d), |offset| "
+           "median %" PRId64 " ns, p99 %" PRId64 " ns, max %" PRId64 " ns, "
+           "mean %" PRId64 " ns; bracket median %" PRId64 " ns; %zu tries "
+           "outside their bracket; %llu errors; worst: sample %zu, offset %"
+           PRId64 " ns, bracket %" PRId64 " ns\n",
+           gc->device ? "device" : gc->name, n, OFFSET_TRIES,
+           quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[worst],
+           sum / (int64_t)n, quantile(br, n, 0.5), outside, errors, worst,
+           s[worst].offset, s[worst].bracket);
     free(mag);
     free(br);
 }
