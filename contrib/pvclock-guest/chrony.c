@@ -26,25 +26,36 @@ struct chrony_sock_sample {
 };
 #define CHRONY_SOCK_MAGIC 0x534f434b
 
-/* One measurement; a PVCLOCK_* error if pvclock did not read. */
+#define CHRONY_TRIES 5
+
+/*
+ * One measurement; a PVCLOCK_* error if pvclock did not read.  The
+ * system clock is read between two counter reads and the device gives
+ * the host's time at each: the bracket is the system clock's own read,
+ * not two reads of the BAR.  Of CHRONY_TRIES such reads in a row the
+ * narrowest bracket is used: the first after a sleep is slow under TCG
+ * (cold TLB and code), and slow before the system clock's own counter
+ * read, which puts that read late in its bracket.
+ */
 static int chrony_sample(struct pvclock *pc, struct chrony_sock_sample *smp)
 {
-    struct timespec a, b, sys;
+    struct timespec a, b, sys, s;
     struct pvclock_info info;
-    uint64_t t1, t2;
+    uint64_t t1 = 0, t2 = 0;
     int e1, e2;
     int64_t mid;
 
-    /*
-     * The system clock read between two counter reads, and the host's
-     * time at each from the device: the bracket is the system clock's
-     * own read, not two reads of the BAR (microseconds each under TCG,
-     * and the midpoint of such a bracket is not where the system clock
-     * was read).
-     */
-    t1 = pvclock_read_counter();
-    clock_gettime(CLOCK_REALTIME, &sys);
-    t2 = pvclock_read_counter();
+    for (int i = 0; i < CHRONY_TRIES; i++) {
+        uint64_t u1 = pvclock_read_counter(), u2;
+
+        clock_gettime(CLOCK_REALTIME, &s);
+        u2 = pvclock_read_counter();
+        if (i == 0 || u2 - u1 < t2 - t1) {
+            t1 = u1;
+            t2 = u2;
+            sys = s;
+        }
+    }
     e1 = pvclock_gettime_at(pc, CLOCK_REALTIME, t1, &a);
     e2 = pvclock_gettime_at(pc, CLOCK_REALTIME, t2, &b);
     if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE)) {
@@ -54,9 +65,14 @@ static int chrony_sample(struct pvclock *pc, struct chrony_sock_sample *smp)
     memset(smp, 0, sizeof(*smp));
     smp->tv.tv_sec = sys.tv_sec;
     smp->tv.tv_usec = sys.tv_nsec / 1000;
-    /* offset against the truncated tv, as chronyd reads it */
-    smp->offset = (double)(mid - ((int64_t)sys.tv_sec * 1000000000 +
-                                  (sys.tv_nsec / 1000) * 1000)) / 1e9;
+    /*
+     * true - system at the system clock's read, in full: chronyd puts it
+     * at tv, under a microsecond earlier, where it differs from this by
+     * the clock's rate error times that (picoseconds).  Taken against
+     * the truncated tv instead, it would pull the guest's clock half a
+     * microsecond ahead on average.
+     */
+    smp->offset = (double)(mid - guest_ts_ns(&sys)) / 1e9;
     smp->leap = 0;
     if (pvclock_get_info(pc, &info) == PVCLOCK_OK) {
         smp->leap = (info.host_flags & PVCP_HOST_F_LEAP_INS) ? 1 :

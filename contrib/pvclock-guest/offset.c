@@ -117,7 +117,8 @@ static void offset_summary(const struct guest_clock *gc,
         br[i] = s[i].bracket;
         sum += s[i].offset;
         outside += s[i].outside;
-        if (mag[i] > mag[worst]) {
+        if (mag[i] > (s[worst].offset < 0 ? -s[worst].offset
+                                          : s[worst].offset)) {
             worst = i;
         }
     }
@@ -130,7 +131,7 @@ static void offset_summary(const struct guest_clock *gc,
            "outside their bracket; %llu errors; worst: sample %zu, offset %"
            PRId64 " ns, bracket %" PRId64 " ns\n",
            gc->device ? "device" : gc->name, n, OFFSET_TRIES,
-           quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[worst],
+           quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[n - 1],
            sum / (int64_t)n, quantile(br, n, 0.5), outside, errors, worst,
            s[worst].offset, s[worst].bracket);
     free(mag);
