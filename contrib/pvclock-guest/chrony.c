@@ -26,45 +26,26 @@ struct chrony_sock_sample {
 };
 #define CHRONY_SOCK_MAGIC 0x534f434b
 
-#define CHRONY_TRIES 5
-
 /*
- * One measurement; a PVCLOCK_* error if pvclock did not read.  The
- * system clock is read between two counter reads and the device gives
- * the host's time at each: the bracket is the system clock's own read,
- * not two reads of the BAR.  Of CHRONY_TRIES such reads in a row the
- * narrowest bracket is used: the first after a sleep is slow under TCG
- * (cold TLB and code), and slow before the system clock's own counter
- * read, which puts that read late in its bracket.
+ * One measurement; a PVCLOCK_* error if pvclock did not read: the system
+ * clock against the host's time from the device, bracketed by counter
+ * reads, not by two reads of the BAR (guest_clock_sample()).
  */
 static int chrony_sample(struct pvclock *pc, struct chrony_sock_sample *smp)
 {
-    struct timespec a, b, sys, s;
+    const struct guest_clock sys = {
+        .name = "system", .id = CLOCK_REALTIME, .fd = -1,
+    };
+    struct guest_clock_sample cs;
     struct pvclock_info info;
-    uint64_t t1 = 0, t2 = 0;
-    int e1, e2;
-    int64_t mid;
+    int err = guest_clock_sample(pc, &sys, &cs);
 
-    for (int i = 0; i < CHRONY_TRIES; i++) {
-        uint64_t u1 = pvclock_read_counter(), u2;
-
-        clock_gettime(CLOCK_REALTIME, &s);
-        u2 = pvclock_read_counter();
-        if (i == 0 || u2 - u1 < t2 - t1) {
-            t1 = u1;
-            t2 = u2;
-            sys = s;
-        }
+    if (err) {
+        return err;
     }
-    e1 = pvclock_gettime_at(pc, CLOCK_REALTIME, t1, &a);
-    e2 = pvclock_gettime_at(pc, CLOCK_REALTIME, t2, &b);
-    if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE)) {
-        return e1 ? e1 : e2;
-    }
-    mid = guest_ts_ns(&a) / 2 + guest_ts_ns(&b) / 2;
     memset(smp, 0, sizeof(*smp));
-    smp->tv.tv_sec = sys.tv_sec;
-    smp->tv.tv_usec = sys.tv_nsec / 1000;
+    smp->tv.tv_sec = cs.clock.tv_sec;
+    smp->tv.tv_usec = cs.clock.tv_nsec / 1000;
     /*
      * true - system at the system clock's read, in full: chronyd puts it
      * at tv, under a microsecond earlier, where it differs from this by
@@ -72,7 +53,7 @@ static int chrony_sample(struct pvclock *pc, struct chrony_sock_sample *smp)
      * the truncated tv instead, it would pull the guest's clock half a
      * microsecond ahead on average.
      */
-    smp->offset = (double)(mid - guest_ts_ns(&sys)) / 1e9;
+    smp->offset = (double)-cs.offset / 1e9;
     smp->leap = 0;
     if (pvclock_get_info(pc, &info) == PVCLOCK_OK) {
         smp->leap = (info.host_flags & PVCP_HOST_F_LEAP_INS) ? 1 :

@@ -67,3 +67,51 @@ void guest_clock_close(struct guest_clock *gc)
     }
     gc->fd = -1;
 }
+
+/* One try; a PVCLOCK_* error if a reading failed. */
+static int clock_try(struct pvclock *pc, const struct guest_clock *gc,
+                     struct guest_clock_sample *s)
+{
+    struct timespec a, b;
+    int64_t na, nb, nc;
+    uint64_t t1, t2;
+    int e1, e2, ec;
+
+    t1 = pvclock_read_counter();
+    ec = guest_clock_read(pc, gc, &s->clock);
+    t2 = pvclock_read_counter();
+    e1 = pvclock_gettime_at(pc, CLOCK_REALTIME, t1, &a);
+    e2 = pvclock_gettime_at(pc, CLOCK_REALTIME, t2, &b);
+    if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE) || ec) {
+        return ec ? ec : e1 ? e1 : e2;
+    }
+    na = guest_ts_ns(&a);
+    nb = guest_ts_ns(&b);
+    nc = guest_ts_ns(&s->clock);
+    s->offset = nc - (na + (nb - na) / 2);
+    s->bracket = nb - na;
+    s->outside = nc < na || nc > nb;
+    return PVCLOCK_OK;
+}
+
+int guest_clock_sample(struct pvclock *pc, const struct guest_clock *gc,
+                       struct guest_clock_sample *s)
+{
+    struct guest_clock_sample t;
+    int err = PVCLOCK_OK, got = 0, outside = 0;
+
+    for (int i = 0; i < GUEST_CLOCK_TRIES; i++) {
+        int e = clock_try(pc, gc, &t);
+
+        if (e) {
+            err = e;
+            continue;
+        }
+        outside += t.outside;
+        if (!got++ || t.bracket < s->bracket) {
+            *s = t;
+        }
+    }
+    s->outside = outside;       /* every try counts, not only the best */
+    return got ? PVCLOCK_OK : err;
+}

@@ -44,6 +44,27 @@ int guest_clock_read(struct pvclock *pc, const struct guest_clock *gc,
                      struct timespec *ts);
 void guest_clock_close(struct guest_clock *gc);
 
+/*
+ * A clock against the host's REALTIME: the clock read between two
+ * counter reads, the device's time at each (pvclock_gettime_at()), the
+ * try with the narrowest bracket of GUEST_CLOCK_TRIES in a row (the
+ * first after a sleep is slow under TCG: cold TLB and code).  offset is
+ * the clock minus the bracket's midpoint; outside counts every try whose
+ * clock lay outside its bracket, not only the best one's.
+ */
+#define GUEST_CLOCK_TRIES 5
+
+struct guest_clock_sample {
+    struct timespec clock;      /* the clock's reading */
+    int64_t offset;             /* clock - the bracket's midpoint, ns */
+    int64_t bracket;            /* host REALTIME at the second read - first */
+    int outside;                /* tries with the clock outside them */
+};
+
+/* PVCLOCK_OK, or the last try's error if none read. */
+int guest_clock_sample(struct pvclock *pc, const struct guest_clock *gc,
+                       struct guest_clock_sample *s);
+
 struct guest_command {
     const char *name;
     const char *usage;          /* its usage line, after the name */

@@ -9,7 +9,8 @@
  * is their distance.  Bracketing with counter reads rather than with two
  * device reads keeps the bracket to the clock's own read: under TCG a
  * read of the BAR takes microseconds, a counter read does not.  Each
- * sample is the best (narrowest bracket) of OFFSET_TRIES tries in a row,
+ * sample is the best (narrowest bracket) of GUEST_CLOCK_TRIES tries in a
+ * row (guest_clock_sample(), which the chrony feeder uses too),
  * as chronyd takes its best readings, so that an interrupt inside one
  * try does not pass for an offset.  A clock that is the host's own (the
  * pvclock-pages PHC) must lie inside every bracket.
@@ -26,14 +27,6 @@
 
 #include "guest.h"
 
-#define OFFSET_TRIES 5
-
-struct offset_sample {
-    int64_t offset;             /* clock - device midpoint, ns */
-    int64_t bracket;            /* second device reading - first, ns */
-    int outside;                /* tries whose clock was not between them */
-};
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -49,57 +42,8 @@ static int64_t quantile(const int64_t *sorted, size_t n, double q)
     return sorted[rank ? (rank > n ? n : rank) - 1 : 0];
 }
 
-/* One try; a PVCLOCK_* error if a reading failed. */
-static int offset_try(struct pvclock *pc, const struct guest_clock *gc,
-                      struct offset_sample *s)
-{
-    struct timespec a, c, b;
-    int64_t na, nb, nc;
-    uint64_t t1, t2;
-    int e1, e2, ec;
-
-    t1 = pvclock_read_counter();
-    ec = guest_clock_read(pc, gc, &c);
-    t2 = pvclock_read_counter();
-    e1 = pvclock_gettime_at(pc, CLOCK_REALTIME, t1, &a);
-    e2 = pvclock_gettime_at(pc, CLOCK_REALTIME, t2, &b);
-    if ((e1 && e1 != PVCLOCK_ESTALE) || (e2 && e2 != PVCLOCK_ESTALE) || ec) {
-        return ec ? ec : e1 ? e1 : e2;
-    }
-    na = guest_ts_ns(&a);
-    nb = guest_ts_ns(&b);
-    nc = guest_ts_ns(&c);
-    s->offset = nc - (na + (nb - na) / 2);
-    s->bracket = nb - na;
-    s->outside = nc < na || nc > nb;
-    return PVCLOCK_OK;
-}
-
-/* One sample: the try with the narrowest bracket. */
-static int offset_sample(struct pvclock *pc, const struct guest_clock *gc,
-                         struct offset_sample *s)
-{
-    struct offset_sample t;
-    int err = PVCLOCK_OK, got = 0, outside = 0;
-
-    for (int i = 0; i < OFFSET_TRIES; i++) {
-        int e = offset_try(pc, gc, &t);
-
-        if (e) {
-            err = e;
-            continue;
-        }
-        outside += t.outside;
-        if (!got++ || t.bracket < s->bracket) {
-            *s = t;
-        }
-    }
-    s->outside = outside;       /* every try counts, not only the best */
-    return got ? PVCLOCK_OK : err;
-}
-
 static void offset_summary(const struct guest_clock *gc,
-                           const struct offset_sample *s, size_t n,
+                           const struct guest_clock_sample *s, size_t n,
                            unsigned long long errors)
 {
     int64_t *mag = malloc(n * sizeof(*mag)), *br = malloc(n * sizeof(*br));
@@ -130,7 +74,7 @@ static void offset_summary(const struct guest_clock *gc,
            "mean %" PRId64 " ns; bracket median %" PRId64 " ns; %zu tries "
            "outside their bracket; %llu errors; worst: sample %zu, offset %"
            PRId64 " ns, bracket %" PRId64 " ns\n",
-           gc->device ? "device" : gc->name, n, OFFSET_TRIES,
+           gc->device ? "device" : gc->name, n, GUEST_CLOCK_TRIES,
            quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[n - 1],
            sum / (int64_t)n, quantile(br, n, 0.5), outside, errors, worst,
            s[worst].offset, s[worst].bracket);
@@ -142,7 +86,7 @@ static int offset_run(struct pvclock *pc, const struct guest_opts *o)
 {
     struct timespec next, pause;
     struct guest_clock gc;
-    struct offset_sample *s;
+    struct guest_clock_sample *s;
     unsigned long long errors = 0;
     size_t n = 0, max;
 
@@ -166,7 +110,7 @@ static int offset_run(struct pvclock *pc, const struct guest_opts *o)
     pause.tv_nsec = (o->interval_ms % 1000) * 1000000;
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (n < max) {
-        if (offset_sample(pc, &gc, &s[n]) == PVCLOCK_OK) {
+        if (guest_clock_sample(pc, &gc, &s[n]) == PVCLOCK_OK) {
             n++;
         } else if (++errors > max) {
             break;
