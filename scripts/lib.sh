@@ -40,6 +40,11 @@ pvclock_hooks() {
         "{print} /^source pci\\/Kconfig/ {print \"source pvclock/Kconfig\"}"
     pvclock_hook meson.build "'hw/pvclock'," \
         "{print} /^    'hw\\/pci',\$/ {print \"    'hw/pvclock',\"}"
+    # vmclock=on: the SSDT of the VMClock notification (hw/pvclock/vmclock.c)
+    pvclock_hook hw/i386/acpi-build.c '#include "hw/pvclock/pvclock-pages-acpi.h"' \
+        "{print} /^#include \"hw\\/acpi\\/vmclock.h\"/ {print \"#include \\\"hw/pvclock/pvclock-pages-acpi.h\\\"\"}"
+    pvclock_hook hw/i386/acpi-build.c "pvclock_pages_build_acpi(" \
+        "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker, x86ms->oem_id);\"} {print}"
     pvclock_hook tests/qtest/meson.build "pvclock-pages-test" \
         "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
 }

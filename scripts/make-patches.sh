@@ -105,6 +105,7 @@ under GPL-2.0-or-later alone, QEMU's preferred licence."
 
 # 2: the device
 mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock/pvclock-pages.h \
+                   include/hw/pvclock/pvclock-pages-acpi.h \
                    include/hw/pvclock/pvclock-vvar.h)
 copy "${dev[@]}" docs/system/devices/pvclock-pages.rst
 pvclock_hooks "$work"

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pages.h"
@@ -50,6 +53,7 @@ int pages_mkdir_parents(const char *path)
 
 static void read_protected(const volatile struct pvcp_host_page *src,
                            struct pvcp_host_page *dst);
+static void wake_waiters(volatile struct pvcp_host_page *p);
 
 static bool header_ok(const volatile struct pvcp_host_page *p, int index)
 {
@@ -77,6 +81,7 @@ static void init_header(volatile struct pvcp_host_page *p, int index)
     p->magic = PVCP_HOST_MAGIC;
     pvcp_wmb();
     p->seq = seq + 1;
+    wake_waiters(p);
 }
 
 /*
@@ -416,10 +421,21 @@ static void write_begin(volatile struct pvcp_host_page *p)
     pvcp_wmb();
 }
 
+/*
+ * Wake whoever waits for a new seq (a shared futex on the page's seq
+ * word: QEMU's vmclock=on rewrites its guest's VMClock page on it).
+ * With no waiter this is one syscall; with n, the kernel wakes n.
+ */
+static void wake_waiters(volatile struct pvcp_host_page *p)
+{
+    syscall(SYS_futex, &p->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static void write_end(volatile struct pvcp_host_page *p)
 {
     pvcp_wmb();
     p->seq = p->seq + 1;
+    wake_waiters(p);
 }
 
 bool pages_is_current(struct pages_file *pf, int n,

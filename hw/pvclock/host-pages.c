@@ -24,9 +24,6 @@
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "trace.h"
 
-/* The watch timer: missing, damaged, replaced or stale pages. */
-#define PVCLOCK_PAGES_WATCH_MS 1000
-
 /*
  * A consistent copy of host page p, bracketed by reads of its seq.  A
  * helper holds seq odd for well under a microsecond unless it is
@@ -473,6 +470,7 @@ static void watch(void *opaque)
         why = follow(s) ?: why;
     }
     recheck(s, why);
+    pvclock_vmclock_watch(s);
     timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               PVCLOCK_PAGES_WATCH_MS);
 }

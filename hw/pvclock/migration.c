@@ -250,6 +250,7 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
     s->disruption_floor = MAX(s->disruption_floor,
                               s->incoming.disruptions + 1);
     s->phase = PVCLOCK_PHASE_INCOMING;
+    pvclock_vmclock_loaded(s);
     s->relation_due = true;
     s->relation.kind = PVCLOCK_REL_UNKNOWN;
     s->relation.why = "incoming migration: read when the VM starts";

@@ -156,7 +156,7 @@ static void refresh_raw_xform(PvclockPagesState *s,
 #define PUBLISHED_START offsetof(struct pvcp_offset_page, status)
 #define PUBLISHED_END   offsetof(struct pvcp_offset_page, reserved)
 
-void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
+static void publish_offset(PvclockPagesState *s, const char *why)
 {
     struct pvcp_offset_page *op = s->offset_page;
     struct pvcp_offset_page next;
@@ -230,6 +230,13 @@ void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
     memcpy((char *)op + PUBLISHED_START, (char *)&next + PUBLISHED_START,
            PUBLISHED_END - PUBLISHED_START);
     pvclock_offset_page_write_end(s);
+}
+
+void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
+{
+    publish_offset(s, why);
+    /* the VMClock page follows the offset page and host page 0 */
+    pvclock_vmclock_update(s, why);
 }
 
 static bool same_line(const PvclockCounterRelation *a,

@@ -9,6 +9,7 @@
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   live-page.c      the host kernel's own timekeeping page in the BAR
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
+ *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
  *   vvar.c           finding and checking that page (shared with the
  *                    helper)
  *   counter-*.c      one counter backend per accelerator
@@ -39,6 +40,10 @@
 #define PVCLOCK_PAGES_DEFAULT_PATH "/run/pvclock/pages.sock"
 
 struct vvar_source;
+struct VmclockState;
+
+/* The watch timer: missing, damaged, replaced or stale pages. */
+#define PVCLOCK_PAGES_WATCH_MS 1000
 
 /* ---- relation.c ------------------------------------------------------ */
 
@@ -81,6 +86,9 @@ void pvclock_kvm_tsc_relation(const PvclockKvmTsc *t,
 /* The offset page's transforms for rel, referenced at host count host_ref. */
 bool pvclock_relation_xform(const PvclockCounterRelation *rel,
                             uint64_t host_ref, struct pvcp_ref_xform *x);
+/* The guest counter at host TSC h by rel (floor, as the hardware). */
+uint64_t pvclock_relation_guest_at(const PvclockCounterRelation *rel,
+                                   uint64_t h);
 bool pvclock_relation_raw_xform(const PvclockCounterRelation *rel,
                                 uint64_t host_ref,
                                 const struct pvcp_host_page *h,
@@ -203,6 +211,22 @@ struct PvclockPagesState {
     uint64_t irq_count;         /* raised, all time (migrated) */
     uint64_t irq_seen_dis;      /* what the last check saw */
     uint32_t irq_seen_status;
+
+    /* vmclock=on (vmclock.c) */
+    bool vmclock;               /* property vmclock */
+    struct VmclockState *vmclock_dev;   /* our child, QEMU's device */
+    bool vmclock_notify;        /* an ACPI PM device takes the GPE */
+    bool vmclock_restored;      /* loadvm: bump the generation counter */
+    uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
+    QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
+    QemuThread vmclock_thread;
+    bool vmclock_quit;
+    const struct pvcp_host_page *vmclock_seq_map;   /* the thread's own */
+    HostMemoryBackend *vmclock_wait_source;     /* what it maps */
+    uint64_t vmclock_updates;   /* rewrites, all time */
+    uint64_t vmclock_wakes;     /* the thread's hand-overs */
+    uint64_t vmclock_notifies;  /* GPEs raised */
+    int64_t vmclock_last_update_ns;     /* QEMU_CLOCK_REALTIME */
 
     /* properties (the enums: pvclock-pages.c) */
     char *pages_path;
@@ -384,6 +408,18 @@ void pvclock_irq_reset(PvclockPagesState *s);
 /* What the guest's clocks rest on may have changed: check soon. */
 void pvclock_irq_check(PvclockPagesState *s);
 extern const VMStateDescription vmstate_pvclock_pages_irq;
+
+/* ---- vmclock.c ------------------------------------------------------ */
+
+/* vmclock=on: create and fill QEMU's vmclock device (no-op when off). */
+bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp);
+void pvclock_vmclock_exit(PvclockPagesState *s);
+/* Rewrite the page if what it should say changed (and notify). */
+void pvclock_vmclock_update(PvclockPagesState *s, const char *why);
+/* The watch round: wait on the pages now in the BAR. */
+void pvclock_vmclock_watch(PvclockPagesState *s);
+/* Incoming state loaded (a loadvm bumps the generation counter). */
+void pvclock_vmclock_loaded(PvclockPagesState *s);
 
 /* ---- migration.c ------------------------------------------------------ */
 

@@ -259,6 +259,14 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         return;
     }
 
+    if (!pvclock_vmclock_realize(s, errp)) {
+        pvclock_irq_exit(s);
+        pvclock_host_close(s);
+        memory_region_del_subregion(&s->bar, &s->offset_mr);
+        pvclock_live_exit(s);
+        s->offset_page = NULL;
+        return;
+    }
     pvclock_host_watch_start(s);
     s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
@@ -285,6 +293,7 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         qemu_bh_delete(s->reset_bh);
         s->reset_bh = NULL;
     }
+    pvclock_vmclock_exit(s);
     pvclock_irq_exit(s);
     pvclock_host_close(s);
     /*
@@ -317,6 +326,7 @@ static const Property pvclock_pages_properties[] = {
                        int),
     DEFINE_PROP_BOOL("live-page", PvclockPagesState, live_page, true),
     DEFINE_PROP_BOOL("interrupts", PvclockPagesState, interrupts, true),
+    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmclock, false),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -399,6 +409,12 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
         /* host - guest, in the unscaled case */
         value = x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref
                                               : 0;
+    } else if (!strcmp(name, "vmclock-updates")) {
+        value = s->vmclock_updates;
+    } else if (!strcmp(name, "vmclock-wakes")) {
+        value = s->vmclock_wakes;
+    } else if (!strcmp(name, "vmclock-notifies")) {
+        value = s->vmclock_notifies;
     } else if (!strcmp(name, "relation-reads")) {
         value = s->relation_reads;
     } else if (!strcmp(name, "last-post-load-us")) {
@@ -528,6 +544,11 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
           "instead of the old (another file, a new helper memfd)" },
         { "interrupts-raised", "disruption interrupts raised (BAR2), all "
           "time" },
+        { "vmclock-updates", "VMClock page rewrites (vmclock=on), all time" },
+        { "vmclock-wakes", "rewrites asked for by a write to host page 0 "
+          "(pvclock-helper's futex wake), all time" },
+        { "vmclock-notifies", "VMClock ACPI notifications raised, all "
+          "time" },
     };
 
     pc->realize = pvclock_pages_realize;
@@ -578,6 +599,10 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "the status or the disruption count changes, never in steady "
         "state (default on; off: the BAR0-only device of before, which "
         "both ends of a migration must then use)");
+    object_class_property_set_description(klass, "vmclock",
+        "also fill a VMClock page (Linux's ptp_vmclock) with the host's "
+        "TAI against the guest TSC: creates QEMU's vmclock device as a "
+        "child; cold-plug only, one per machine (default off)");
     object_class_property_set_description(klass, "live-page",
         "map the host kernel's own timekeeping page (QEMU's vDSO data) "
         "into the BAR at 0x5000, for guests to read with no lag (default "

@@ -122,6 +122,14 @@ static uint64_t guest_at(const PvclockCounterRelation *rel, uint64_t h,
     return ((hi << (64 - f)) | (lo >> f)) + rel->offset;
 }
 
+uint64_t pvclock_relation_guest_at(const PvclockCounterRelation *rel,
+                                   uint64_t h)
+{
+    uint64_t frac;
+
+    return guest_at(rel, h, &frac);
+}
+
 /*
  * mult = floor(num * 2^(shift + fb) / div) for the largest fb <= 64 that
  * keeps it below 2^64 (shift may be negative: floor(floor(a / b) / c) is

@@ -20,6 +20,9 @@
 #include "qobject/qnum.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
+#include "libqos/fw_cfg.h"
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include "hw/pci/pci_regs.h"
 #include "hw/pvclock/pvclock-pages-abi.h"
 #include "hw/pvclock/pvclock-pages-cpu.h"
@@ -2544,6 +2547,442 @@ static void test_irq_migration_mismatch(void)
     pages_free(tp);
 }
 
+/* ---- vmclock=on: QEMU's VMClock page, filled ------------------------ */
+
+#define VMC_ADDR        0xfeffb000ull
+#define VMC_LEN         0x70
+
+/* The fields of Linux 7.x's struct vmclock_abi the tests look at. */
+typedef struct Vmc {
+    uint32_t magic, size;
+    uint16_t version;
+    uint8_t counter_id, time_type;
+    uint32_t seq;
+    uint64_t marker, flags;
+    uint8_t status, smearing;
+    int16_t tai_offset;
+    uint8_t leap, shift;
+    uint64_t counter, period, period_est, period_max;
+    uint64_t sec, frac, est_ns, max_ns, generation;
+} Vmc;
+
+/* A consistent copy of the page, as a guest reader takes it. */
+static void vmc_read(QTestState *qts, Vmc *v)
+{
+    uint8_t b[VMC_LEN];
+    uint32_t seq2;
+
+    for (int tries = 0; tries < 1000; tries++) {
+        qtest_memread(qts, VMC_ADDR, b, sizeof(b));
+        memcpy(&v->seq, b + 0x0c, 4);
+        seq2 = qtest_readl(qts, VMC_ADDR + 0x0c);
+        if (!(v->seq & 1) && seq2 == v->seq) {
+            break;
+        }
+    }
+    g_assert_false(v->seq & 1);
+    memcpy(&v->magic, b, 4);
+    memcpy(&v->size, b + 4, 4);
+    memcpy(&v->version, b + 8, 2);
+    v->counter_id = b[0x0a];
+    v->time_type = b[0x0b];
+    memcpy(&v->marker, b + 0x10, 8);
+    memcpy(&v->flags, b + 0x18, 8);
+    v->status = b[0x22];
+    v->smearing = b[0x23];
+    memcpy(&v->tai_offset, b + 0x24, 2);
+    v->leap = b[0x26];
+    v->shift = b[0x27];
+    memcpy(&v->counter, b + 0x28, 8);
+    memcpy(&v->period, b + 0x30, 8);
+    memcpy(&v->period_est, b + 0x38, 8);
+    memcpy(&v->period_max, b + 0x40, 8);
+    memcpy(&v->sec, b + 0x48, 8);
+    memcpy(&v->frac, b + 0x50, 8);
+    memcpy(&v->est_ns, b + 0x58, 8);
+    memcpy(&v->max_ns, b + 0x60, 8);
+    memcpy(&v->generation, b + 0x68, 8);
+}
+
+/* The time a reader of the page computes at guest count g, in ns. */
+static pvcp_u128 vmc_ns(const Vmc *v, uint64_t g)
+{
+    pvcp_u128 t = ((pvcp_u128)v->sec << 64) + v->frac +
+                  (((pvcp_u128)(g - v->counter) * v->period) >> v->shift);
+
+    return (t >> 64) * 1000000000ull +
+           (((t & UINT64_MAX) * (pvcp_u128)1000000000ull) >> 64);
+}
+
+/* TAI at guest count g from the BAR, as libpvclock computes it, in ns. */
+static pvcp_u128 bar_tai_ns(const struct pvcp_host_page *h,
+                            const struct pvcp_offset_page *op, uint64_t g)
+{
+    uint64_t host = pvcp_ref_xform_apply(&op->ref_xform[0], g);
+    struct pvcp_time t = pvcp_clock_at(&h->hres, &h->hres_base[PVCP_HRES_TAI],
+                                       h->flags, host & PVCP_S64_MAX);
+
+    return (pvcp_u128)t.sec * 1000000000ull + t.nsec;
+}
+
+static void read_host_page0(QTestState *qts, struct pvcp_host_page *h)
+{
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QPCIDevice *dev = qpci_device_find(bus, DEV_DEVFN);
+    QPCIBar bar;
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_memread(dev, bar, 0, h, sizeof(*h));
+    qpci_iounmap(dev, bar);
+    g_free(dev);
+    qpci_free_pc(bus);
+}
+
+/*
+ * The page against the BAR at n guest counts from counter_value on, up
+ * to 2^40 counts (minutes) later: within tol_ns either way.  Returns the
+ * largest difference seen.
+ */
+static int64_t vmc_check_against_bar(QTestState *qts, const Vmc *v,
+                                     uint64_t n, int64_t tol_ns)
+{
+    struct pvcp_host_page h;
+    struct pvcp_offset_page op;
+    int64_t worst = 0;
+
+    read_host_page0(qts, &h);
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t g = v->counter + (i ? rng() >> (24 + rng() % 40) : 0);
+        int64_t d = (int64_t)(vmc_ns(v, g) - bar_tai_ns(&h, &op, g));
+
+        if (d < -tol_ns || d > tol_ns) {
+            g_test_message("guest count 0x%" PRIx64 " (+%" PRIu64 "): VMClock"
+                           " %" PRId64 " ns from the BAR", g, g - v->counter,
+                           d);
+        }
+        g_assert_cmpint(d, >=, -tol_ns);
+        g_assert_cmpint(d, <=, tol_ns);
+        worst = MAX(worst, d < 0 ? -d : d);
+    }
+    return worst;
+}
+
+static TestPages *pages_new_tai(uint64_t hz, int tai_offset)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+
+    make_host(pages, hz, 1000, 1700000000);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].tai_offset = tai_offset;
+        pages[i].hres_base[PVCP_HRES_TAI].sec = 1700000000 + tai_offset;
+        pages[i].esterror_ns = 20000;
+        pages[i].maxerror_ns = 300000;
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    return tp;
+}
+
+static void wait_vmc_status(QTestState *qts, uint8_t want, Vmc *v)
+{
+    for (int i = 0; i < 200; i++) {
+        vmc_read(qts, v);
+        if (v->status == want) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(v->status, ==, want);
+}
+
+/*
+ * What a guest's ptp_vmclock reads: the identity and the fields Linux
+ * checks at probe, TAI with the offset in its sign, the host's errors
+ * plus the device's own bound, and a line that gives the BAR's TAI to
+ * within a nanosecond for minutes ahead of counter_value, which never
+ * lies ahead of the guest's counter.  The SSDT of the notification is
+ * in the ACPI tables.
+ */
+static void test_vmclock_filled(void)
+{
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    QTestState *qts = qtest_initf("-machine pc -nodefaults -device " PVC
+                                  ",id=pvc,addr=%d.0,pages=%s,vmclock=on,"
+                                  "x-qtest-offset=%" PRIu64, DEV_SLOT,
+                                  tp->path, (uint64_t)-5000000000000ull);
+    QFWCFG *fw = pc_fw_cfg_init(qts);
+    g_autofree uint8_t *acpi = g_malloc(256 * 1024);
+    size_t len;
+    Vmc v;
+    uint64_t g_after;
+
+    rng_seed();
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2 /* synchronised */, &v);
+    g_after = host_tsc() - 5000000000000ull;
+    g_assert_cmphex(v.magic, ==, 0x4b4c4356);
+    g_assert_cmpuint(v.size, ==, 4096);
+    g_assert_cmpuint(v.version, ==, 1);
+    g_assert_cmpuint(v.counter_id, ==, 1);          /* x86 TSC */
+    g_assert_cmpuint(v.time_type, ==, 1);           /* TAI */
+    g_assert_cmpint(v.tai_offset, ==, -37);         /* as ptp_vmclock uses */
+    g_assert_cmpuint(v.leap, ==, 0);
+    g_assert_cmpuint(v.smearing, ==, 0);
+    /* TAI offset, the errors, generation counter, notification */
+    g_assert_cmphex(v.flags, ==, 0x1 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200);
+    g_assert_cmpuint(v.est_ns, ==, 20000);
+    /* the host's 300 us plus one watch round at 500 ppm */
+    g_assert_cmpuint(v.max_ns, ==, 300000 + 500000);
+    g_assert_cmpuint(v.period_max, ==, v.period / 2000);
+    g_assert_cmpuint(v.counter, <=, g_after);
+    g_assert_cmpuint(g_after - v.counter, <, 60 * 2500000000ull);
+    /* the line's slope, mult / 2^24 ns per count (0.4 at 2.5 GHz) */
+    g_assert_cmpfloat(fabs(ldexp((double)v.period, -64 - v.shift) * 1e9 /
+                           ldexp((double)((1000000000ull << 24) /
+                                          2500000000ull), -24) - 1), <, 1e-12);
+    g_test_message("VMClock vs BAR: worst %" PRId64 " ns",
+                   vmc_check_against_bar(qts, &v, 100000, 1));
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "vmclock-notifies"), >=, 1);
+
+    len = qfw_cfg_get_file(fw, "etc/acpi/tables", acpi, 256 * 1024);
+    g_assert_cmpuint(len, >, 0);
+    g_assert_nonnull(memmem(acpi, len, "PVCLKGPE", 8));
+    g_assert_nonnull(memmem(acpi, len, "_E00", 4));
+    g_assert_nonnull(memmem(acpi, len, "AMZNC10C", 8));
+    pc_fw_cfg_uninit(fw);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * Over KVM's scaled relations (both ratio formats, offsets anywhere,
+ * wrapped ones as KVM makes them): the page follows each new relation
+ * and gives the BAR's TAI within 2 ns at every count up to 2^40 on.
+ */
+static void test_vmclock_scaled(void)
+{
+    static const unsigned fracs[] = { 32, 48 };
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    QTestState *qts = qtest_initf("-machine pc -nodefaults -device " PVC
+                                  ",id=pvc,addr=%d.0,pages=%s,vmclock=on",
+                                  DEV_SLOT, tp->path);
+    int64_t worst = 0;
+    uint64_t marker = 0, first;
+    Vmc v;
+
+    rng_seed();
+    wait_status(qts, "pvc", "valid");
+    for (size_t f = 0; f < G_N_ELEMENTS(fracs); f++) {
+        qom_set_u64(qts, "pvc", "x-qtest-frac-bits", fracs[f]);
+        for (int k = 0; k < 40; k++) {
+            double r = exp(log(0.2) + rng_unit() * (log(5) - log(0.2)));
+            uint64_t ratio = (uint64_t)ldexp(r, fracs[f]) | 1;
+            uint64_t offset = k % 2 ? rng() :
+                (rng() >> 24) - kvm_guest(ratio, fracs[f], 0, host_tsc(),
+                                          &first);
+
+            qom_set_u64(qts, "pvc", "x-qtest-scale", ratio);
+            qom_set_u64(qts, "pvc", "x-qtest-offset", offset);
+            vmc_read(qts, &v);
+            g_assert_cmpuint(v.status, ==, 2);
+            /* a new relation is a disruption */
+            g_assert_cmpuint(v.marker, >, marker);
+            marker = v.marker;
+            g_assert_cmpuint(kvm_guest(ratio, fracs[f], offset, host_tsc(),
+                                       &first) - v.counter, <,
+                             1ull << 62);
+            worst = MAX(worst, vmc_check_against_bar(qts, &v, 2000, 2));
+        }
+    }
+    g_test_message("80 relations: worst %" PRId64 " ns", worst);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/* Change page 0's line in place as pvclock-helper does; wake if asked. */
+static void helper_new_line(TestHelper *th, uint32_t mult, bool wake)
+{
+    struct pvcp_host_page *h = &th->map[0];
+
+    qatomic_set(&h->seq, h->seq + 1);
+    smp_wmb();
+    h->hres.mult = mult;
+    pvcp_page_seal(h);
+    smp_wmb();
+    qatomic_set(&h->seq, h->seq + 1);
+    if (wake) {
+        syscall(SYS_futex, &h->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
+/*
+ * The update policy: a new line in host page 0 is on the VMClock page
+ * within milliseconds of pvclock-helper's futex wake, not at the next
+ * 1 s watch round, five times over; the period follows the line.  A
+ * write with no wake is still caught, within a watch round.
+ */
+static void test_vmclock_follows_line(void)
+{
+    TestPages *tp = pages_new();
+    TestHelper *th = helper_start(tp, true);
+    QTestState *qts;
+    uint32_t mult0;
+    Vmc v, w;
+
+    make_host(th->map, 2500000000ull, 1000, 1700000000);
+    mult0 = th->map[0].hres.mult;
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, th->path);
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &v);
+    for (int i = 1; i <= 6; i++) {
+        uint32_t mult = mult0 + i * 1000;
+        int64_t t0 = g_get_monotonic_time(), took;
+        uint64_t wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
+
+        helper_new_line(th, mult, i <= 5);
+        do {
+            g_usleep(1000);
+            vmc_read(qts, &w);
+        } while (w.seq == v.seq && g_get_monotonic_time() - t0 < 3000000);
+        took = g_get_monotonic_time() - t0;
+        g_test_message("line %d (%s): on the VMClock page after %" PRId64
+                       " us", i, i <= 5 ? "woken" : "no wake", took);
+        g_assert_cmpuint(w.seq, !=, v.seq);
+        if (i <= 5) {
+            g_assert_cmpint(took, <, 200000);
+            g_assert_cmpuint(qom_get_u64(qts, "pvc", "vmclock-wakes"), >,
+                             wakes);
+        } else {
+            g_assert_cmpint(took, <, 2100000);
+        }
+        /* the period is the new line's slope */
+        g_assert_cmpfloat(fabs(ldexp((double)w.period, -64 - w.shift) /
+                               ldexp((double)mult, -24) * 1e9 - 1), <, 1e-9);
+        g_assert_cmpuint(w.status, ==, 2);
+        vmc_check_against_bar(qts, &w, 1000, 1);
+        v = w;
+    }
+    qtest_quit(qts);
+    helper_stop(th);
+    pages_free(tp);
+}
+
+/*
+ * A migration between hosts of different TSC rates, to a destination
+ * kept paused: while paused the page is unreliable (Linux refuses
+ * reads); after cont it follows the destination's line, within a
+ * nanosecond, and the disruption marker grew.
+ */
+static void test_vmclock_migration(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree char *pa = pages_extra_file(tp, "hostA");
+    g_autofree char *pb = pages_extra_file(tp, "hostB");
+    g_autofree char *sock = pages_extra_file(tp, "mig.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    g_autofree char *st = NULL, *rs = NULL;
+    QTestState *from, *to;
+    Vmc a, b;
+    QDict *rsp;
+
+    rng_seed();
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    write_file(pa, pages, PVCP_FILE_SIZE);
+    make_host(pages, 3000000000ull, 9000, 1700000000);
+    write_file(pb, pages, PVCP_FILE_SIZE);
+    from = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                       "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, pa);
+    to = qtest_initf("-machine pc -nodefaults -S -device " PVC ",id=pvc,"
+                     "addr=%d.0,pages=%s,vmclock=on -incoming %s", DEV_SLOT,
+                     pb, uri);
+    wait_status(from, "pvc", "valid");
+    wait_vmc_status(from, 2, &a);
+    st = migrate_and_wait(from, uri);
+    g_assert_cmpstr(st, ==, "completed");
+    for (int i = 0; i < 100; i++) {
+        g_free(rs);
+        rs = run_state(to);
+        if (strcmp(rs, "inmigrate")) {
+            break;
+        }
+        g_usleep(20 * 1000);
+    }
+    g_assert_cmpstr(rs, ==, "paused");
+    vmc_read(to, &b);
+    g_assert_cmpuint(b.status, ==, 4);              /* unreliable */
+    g_assert_cmpuint(b.marker, >, a.marker);
+    rsp = qtest_qmp(to, "{'execute': 'cont'}");
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(to, "RESUME");
+    wait_vmc_status(to, 2, &b);
+    g_assert_cmpuint(b.marker, >, a.marker);
+    g_assert_cmpuint(b.generation, ==, a.generation); /* not a restore */
+    g_assert_cmpfloat(fabs(ldexp((double)b.period, -64 - b.shift) * 3e9 - 1),
+                      <, 1e-6);
+    vmc_check_against_bar(to, &b, 10000, 1);
+    qtest_quit(to);
+    qtest_quit(from);
+    pages_free(tp);
+}
+
+/* QEMU started with args must exit with an error that says expected. */
+static void expect_cli_error(const char *args, const char *expected)
+{
+    g_autofree char *cmd = g_strdup_printf("%s -machine pc -nodefaults "
+                                           "-accel qtest -display none -S %s",
+                                           g_getenv("QTEST_QEMU_BINARY"),
+                                           args);
+    g_autofree char *out = NULL, *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    int status;
+
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, NULL));
+    if (!strstr(err, expected)) {
+        g_test_message("stderr was: %s", err);
+    }
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    g_assert_nonnull(strstr(err, expected));
+}
+
+/* One VMClock per machine, at boot only; each refusal says why. */
+static void test_vmclock_refusals(void)
+{
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    g_autofree char *two = g_strdup_printf(
+        "-device " PVC ",addr=4.0,pages=%s,vmclock=on "
+        "-device " PVC ",addr=5.0,pages=%s,vmclock=on", tp->path, tp->path);
+    g_autofree char *with_qemus = g_strdup_printf(
+        "-device vmclock -device " PVC ",addr=4.0,pages=%s,vmclock=on",
+        tp->path);
+    QTestState *qts;
+    QDict *rsp;
+
+    expect_cli_error(two, "a machine has at most one");
+    expect_cli_error(with_qemus, "a machine has at most one");
+
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s", DEV_SLOT, tp->path);
+    rsp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': {"
+                    "'driver': 'pvclock-pages', 'id': 'hot', 'addr': '6.0',"
+                    "'x-counter-backend': 'qtest', 'pages': %s, "
+                    "'vmclock': true}}", tp->path);
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "cold-plugged"));
+    qobject_unref(rsp);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2597,6 +3036,12 @@ int main(int argc, char **argv)
                    test_irq_migration_mismatch);
     qtest_add_func("/pvclock-pages/live-page", test_live_page);
     qtest_add_func("/pvclock-pages/live-page-unused", test_live_page_unused);
+    qtest_add_func("/pvclock-pages/vmclock-filled", test_vmclock_filled);
+    qtest_add_func("/pvclock-pages/vmclock-scaled", test_vmclock_scaled);
+    qtest_add_func("/pvclock-pages/vmclock-follows-line",
+                   test_vmclock_follows_line);
+    qtest_add_func("/pvclock-pages/vmclock-migration", test_vmclock_migration);
+    qtest_add_func("/pvclock-pages/vmclock-refusals", test_vmclock_refusals);
 
     return g_test_run();
 }

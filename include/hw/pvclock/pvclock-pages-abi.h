@@ -266,7 +266,10 @@ struct pvcp_smear {
  * first cache lines up to and including the lines and bases is protected
  * by seq (a seqcount: odd while the helper writes, incremented by two per
  * update).  The helper bumps seq only when the mapping really changes, so
- * readers are not made to retry for nothing.
+ * readers are not made to retry for nothing.  After each write it wakes
+ * every FUTEX_WAIT on seq (a shared futex on the mapped file), so that
+ * a process which must act on a new line (QEMU with vmclock=on) waits
+ * instead of polling; readers of the time never need to.
  */
 struct pvcp_host_page {
     /* 0x000: identity, written once when the page is created */

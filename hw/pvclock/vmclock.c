@@ -1,0 +1,538 @@
+/*
+ * pvclock-pages: a filled VMClock page (property vmclock=on).
+ *
+ * Linux's ptp_vmclock (6.13 and later) builds a PTP clock from a VMClock
+ * structure (include/uapi/linux/vmclock-abi.h) described in ACPI.
+ * QEMU's own vmclock device publishes the page, its ACPI description
+ * and its migration, but no time.  With vmclock=on this device creates
+ * that device as its child and fills its page from what it already
+ * knows: the guest-to-host counter transform of the offset page and the
+ * host's TAI line from host page 0 (or the live page).
+ *
+ * One line per guest.  The page holds one linear relation from the
+ * guest's TSC to TAI; when the host's line changes (a new NTP frequency,
+ * a step), when the offset page changes (VM start, migration, a new
+ * counter relation) or when the device's status does, the page is
+ * rewritten.  The rewrite is driven by events, not by polling vCPUs:
+ * a thread blocks on host page 0's seq as a futex (pvclock-helper wakes
+ * it after every page write) and hands the rewrite to the main loop; the
+ * device's 1 Hz watch is the fallback for a helper that does not wake.
+ * Everything else the page shows follows from the same inputs, so a
+ * rewrite that would change nothing is not made and notifies nobody.
+ *
+ * The ACPI notification (ptp_vmclock's poll() on /dev/vmclockN, ABI
+ * flag bit 9) is a general-purpose event: this file's SSDT defines
+ * \_GPE._E00 to Notify \_SB.VCLK, and every rewrite while the VM runs
+ * sets GPE0 status bit 0 through the machine's ACPI PM device.  The
+ * SSDT is added by one hook line in hw/i386/acpi-build.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/host-utils.h"
+#include "qemu/main-loop.h"
+#include "qemu/thread.h"
+#include "qapi/error.h"
+#include "hw/acpi/acpi.h"
+#include "hw/acpi/acpi_dev_interface.h"
+#include "hw/acpi/aml-build.h"
+#include "hw/acpi/vmclock.h"
+#include "hw/qdev-core.h"
+#include "system/runstate.h"
+#include "standard-headers/linux/vmclock-abi.h"
+#include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-pages-acpi.h"
+#include "hw/pvclock/pvclock-pages-calc.h"
+#include "trace.h"
+
+#ifdef CONFIG_LINUX
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+/*
+ * Linux 7.0 added these to the ABI; QEMU 10's copy of the header
+ * predates them.  The structure grew by the generation counter at 0x68
+ * (its version stayed 1: readers look at size and the flags).
+ */
+#ifndef VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT
+#define VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT     (1ull << 8)
+#endif
+#ifndef VMCLOCK_FLAG_NOTIFICATION_PRESENT
+#define VMCLOCK_FLAG_NOTIFICATION_PRESENT       (1ull << 9)
+#endif
+#define PVCLOCK_VMCLOCK_GEN_OFFSET      0x68
+#define PVCLOCK_VMCLOCK_ABI_END         0x70
+
+/* The part after the seqcount that a rewrite replaces. */
+#define PVCLOCK_VMCLOCK_START offsetof(struct vmclock_abi, disruption_marker)
+
+/* GPE0 status bit 0 (\_GPE._E00): unused by QEMU's pc and q35 machines. */
+#define PVCLOCK_VMCLOCK_GPE_BIT         0
+#define PVCLOCK_VMCLOCK_GPE_STATUS      (1u << PVCLOCK_VMCLOCK_GPE_BIT)
+
+/*
+ * How late a rewrite can be after host page 0 changed: one watch round
+ * (the fallback; the futex wake typically takes microseconds), and how
+ * far the host's line can have moved meanwhile: NTP's largest frequency
+ * correction (MAXFREQ, 500 ppm), the rate at which Linux itself grows a
+ * clock's maximum error.  Both go into the published error fields.
+ */
+#define PVCLOCK_VMCLOCK_LAG_BOUND_NS    (PVCLOCK_PAGES_WATCH_MS * SCALE_MS)
+#define PVCLOCK_VMCLOCK_SLEW_PPM        500
+
+/* The distance the period is measured over: 2^40 counts, minutes. */
+#define PVCLOCK_VMCLOCK_SPAN_BITS       40
+
+#ifndef CONFIG_INT128
+bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
+{
+    if (s->vmclock) {
+        error_setg(errp, "property 'vmclock' needs a host compiler with "
+                   "128-bit integers");
+        return false;
+    }
+    return true;
+}
+
+void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
+{
+}
+
+void pvclock_vmclock_exit(PvclockPagesState *s)
+{
+}
+
+void pvclock_vmclock_loaded(PvclockPagesState *s)
+{
+}
+#else
+
+typedef unsigned __int128 u128;
+typedef __int128 s128;
+
+static struct vmclock_abi *vmclock_page(PvclockPagesState *s)
+{
+    return s->vmclock_dev ? s->vmclock_dev->clk : NULL;
+}
+
+static uint64_t *vmclock_gen_word(struct vmclock_abi *clk)
+{
+    return (uint64_t *)((char *)clk + PVCLOCK_VMCLOCK_GEN_OFFSET);
+}
+
+/*
+ * TAI at host page counter value c by page h's line, in 2^-64 s: the
+ * value libpvclock would return there, before its floor to whole ns.
+ */
+static u128 tai_at_counter(const struct pvcp_host_page *h, uint64_t c)
+{
+    const struct pvcp_line *l = &h->hres;
+    const struct pvcp_base *b = &h->hres_base[PVCP_HRES_TAI];
+    uint64_t cycles = pvcp_host_cycles(h->counter_mode, &h->kvmclock, c);
+    s128 ns_sh = (s128)(int64_t)(cycles - l->cycle_last) * l->mult +
+                 (s128)b->nsec_shifted;
+    s128 unit = (s128)PVCP_NSEC_PER_SEC << l->shift;
+    s128 sec = ns_sh / unit, rem = ns_sh % unit;
+
+    if (rem < 0) {
+        rem += unit;
+        sec--;
+    }
+    return ((u128)(b->sec + (int64_t)sec) << 64) +
+           ((u128)rem << 64) / (u128)unit;
+}
+
+/*
+ * The line through the guest count g: its TAI there and its period per
+ * guest count, in 2^-(64 + *shift) s, the largest shift that keeps the
+ * period in 64 bits.  The slope is measured over 2^40 counts, where the
+ * floors of the transform and of the kvmclock stage are negligible; for
+ * the plain TSC it is exact to 2^-104 s per count.
+ */
+static bool line_at(const struct pvcp_host_page *h,
+                    const struct pvcp_ref_xform *x, uint64_t g,
+                    u128 *t, uint64_t *period, uint8_t *shift)
+{
+    const unsigned k = PVCLOCK_VMCLOCK_SPAN_BITS;
+    u128 t2, d;
+    int bits, p;
+
+    *t = tai_at_counter(h, pvcp_ref_xform_apply(x, g));
+    t2 = tai_at_counter(h, pvcp_ref_xform_apply(x, g + (1ull << k)));
+    if (t2 <= *t) {
+        return false;
+    }
+    d = t2 - *t;
+    bits = 128 - (d >> 64 ? clz64(d >> 64) : 64 + clz64((uint64_t)d));
+    p = 64 + k - bits;
+    if (p < 0 || p > 63) {
+        return false;           /* no counter runs that fast or slow */
+    }
+    *shift = p;
+    *period = (uint64_t)((d << p) >> k);
+    return true;
+}
+
+static uint8_t vmclock_status(PvclockPagesState *s,
+                              const struct pvcp_host_page *h)
+{
+    if (s->offset_page->status != PVCP_STATUS_VALID) {
+        return VMCLOCK_STATUS_UNRELIABLE;
+    }
+    return h->flags & PVCP_HOST_F_UNSYNC ? VMCLOCK_STATUS_FREERUNNING
+                                         : VMCLOCK_STATUS_SYNCHRONIZED;
+}
+
+static uint8_t vmclock_leap(const struct pvcp_host_page *h)
+{
+    if (h->flags & PVCP_HOST_F_LEAP_INS) {
+        return VMCLOCK_LEAP_PRE_POS;
+    }
+    if (h->flags & PVCP_HOST_F_LEAP_DEL) {
+        return VMCLOCK_LEAP_PRE_NEG;
+    }
+    return VMCLOCK_LEAP_NONE;
+}
+
+/*
+ * Fill next's time fields from the host's line now.  counter_value is
+ * the guest counter at a host TSC read made before the page is written,
+ * so no vCPU that sees the new seq can read an earlier count (the
+ * reader's delta is unsigned).
+ */
+static bool fill_time(PvclockPagesState *s, const struct pvcp_host_page *h,
+                      struct vmclock_abi *next)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t g = pvclock_relation_guest_at(&s->relation,
+                                           cpu_get_host_ticks());
+    uint64_t period;
+    uint8_t shift;
+    u128 t;
+
+    if (!(x->flags & PVCP_XFORM_F_VALID) ||
+        !line_at(h, x, g, &t, &period, &shift)) {
+        return false;
+    }
+    next->counter_value = cpu_to_le64(g);
+    next->counter_period_frac_sec = cpu_to_le64(period);
+    next->counter_period_shift = shift;
+    next->time_sec = cpu_to_le64((uint64_t)(t >> 64));
+    next->time_frac_sec = cpu_to_le64((uint64_t)t);
+    /* the host's frequency may be off by as much as NTP corrects */
+    next->counter_period_maxerror_rate_frac_sec =
+        cpu_to_le64(period / (1000000 / PVCLOCK_VMCLOCK_SLEW_PPM));
+    return true;
+}
+
+/* Does the published line still say what next's inputs say? */
+static bool same_line(PvclockPagesState *s, const struct pvcp_host_page *h,
+                      const struct vmclock_abi *cur)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t g = le64_to_cpu(cur->counter_value), period, old;
+    uint8_t shift;
+    u128 t, pub, diff;
+
+    if (!line_at(h, x, g, &t, &period, &shift) ||
+        shift != cur->counter_period_shift) {
+        return false;
+    }
+    pub = ((u128)le64_to_cpu(cur->time_sec) << 64) +
+          le64_to_cpu(cur->time_frac_sec);
+    diff = t > pub ? t - pub : pub - t;
+    old = le64_to_cpu(cur->counter_period_frac_sec);
+    /* within a nanosecond at the anchor, 10^-12 in the period */
+    return diff < ((u128)1 << 64) / PVCP_NSEC_PER_SEC &&
+           (period > old ? period - old : old - period) <= (old >> 40);
+}
+
+static void vmclock_notify(PvclockPagesState *s)
+{
+    Object *pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
+
+    if (pm && runstate_is_running()) {
+        s->vmclock_notifies++;
+        acpi_send_event(DEVICE(pm),
+                        (AcpiEventStatusBits)PVCLOCK_VMCLOCK_GPE_STATUS);
+    }
+}
+
+static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
+                          const struct vmclock_abi *next, uint64_t gen)
+{
+    uint32_t seq = le32_to_cpu(qatomic_read(&clk->seq_count)) | 1;
+
+    qatomic_set(&clk->seq_count, cpu_to_le32(seq));
+    smp_wmb();
+    memcpy((char *)clk + PVCLOCK_VMCLOCK_START,
+           (const char *)next + PVCLOCK_VMCLOCK_START,
+           sizeof(*next) - PVCLOCK_VMCLOCK_START);
+    qatomic_set(vmclock_gen_word(clk), cpu_to_le64(gen));
+    smp_wmb();
+    qatomic_set(&clk->seq_count, cpu_to_le32(seq + 1));
+    /* written behind the guest's back: migration must see it */
+    memory_region_set_dirty(&s->vmclock_dev->clk_page, 0, VMCLOCK_SIZE);
+    s->vmclock_updates++;
+    s->vmclock_last_update_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+}
+
+void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
+{
+    struct vmclock_abi *clk = vmclock_page(s);
+    struct vmclock_abi next;
+    struct pvcp_host_page h;
+    uint64_t dis, gen, flags;
+    bool have, timed;
+
+    if (!clk || !s->offset_page) {
+        return;
+    }
+    have = pvclock_host_page0(s, &h, NULL);
+    if (have) {
+        pvclock_live_overlay(s, &h);
+    }
+    memcpy(&next, clk, sizeof(next));
+    gen = le64_to_cpu(*vmclock_gen_word(clk));
+    dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
+    if (s->vmclock_restored) {
+        gen++;                  /* loaded from a snapshot: a new instance */
+    }
+    if (dis != s->vmclock_seen_dis || s->vmclock_restored) {
+        next.disruption_marker =
+            cpu_to_le64(le64_to_cpu(next.disruption_marker) + 1);
+    }
+    flags = VMCLOCK_FLAG_TAI_OFFSET_VALID | VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+    if (s->vmclock_notify) {
+        flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
+    }
+    next.clock_status = have ? vmclock_status(s, &h)
+                             : VMCLOCK_STATUS_UNRELIABLE;
+    timed = next.clock_status != VMCLOCK_STATUS_UNRELIABLE &&
+            s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
+    if (timed) {
+        /* Linux's TAI - UTC; ptp_vmclock applies this field as UTC - TAI */
+        next.tai_offset_sec = cpu_to_le16((uint16_t)(int16_t)-h.tai_offset);
+        next.leap_indicator = vmclock_leap(&h);
+        next.time_esterror_nanosec = cpu_to_le64(h.esterror_ns);
+        next.time_maxerror_nanosec = cpu_to_le64(h.maxerror_ns +
+            PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
+        flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+                 VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+                 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID;
+    }
+    next.flags = cpu_to_le64(flags);
+    next.leap_second_smearing_hint =
+        s->flavour == PVCLOCK_FLAVOUR_SMEARED ? VMCLOCK_SMEARING_NOON_LINEAR
+                                              : VMCLOCK_SMEARING_STRICT;
+    if (timed && !memcmp((char *)&next + PVCLOCK_VMCLOCK_START,
+                         (char *)clk + PVCLOCK_VMCLOCK_START,
+                         sizeof(next) - PVCLOCK_VMCLOCK_START) &&
+        gen == le64_to_cpu(*vmclock_gen_word(clk)) && same_line(s, &h, clk)) {
+        return;                 /* the guest would see the same clock */
+    }
+    if (timed && !fill_time(s, &h, &next)) {
+        next.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+        timed = false;
+    }
+    if (!timed && !memcmp((char *)&next + PVCLOCK_VMCLOCK_START,
+                          (char *)clk + PVCLOCK_VMCLOCK_START,
+                          sizeof(next) - PVCLOCK_VMCLOCK_START) &&
+        gen == le64_to_cpu(*vmclock_gen_word(clk))) {
+        return;
+    }
+    s->vmclock_seen_dis = dis;
+    s->vmclock_restored = false;
+    trace_pvclock_pages_vmclock(next.clock_status,
+                                le64_to_cpu(next.disruption_marker), gen,
+                                why);
+    vmclock_write(s, clk, &next, gen);
+    vmclock_notify(s);
+}
+
+/*
+ * Host page 0 changed (or may have): rewrite from the main loop.  The
+ * thread only waits; everything it hands over runs under the BQL.
+ */
+static void vmclock_host_changed_bh(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    s->vmclock_wakes++;
+    pvclock_vmclock_update(s, "host page 0 written");
+}
+
+#ifdef CONFIG_LINUX
+static void *vmclock_wait_thread(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    const uint32_t *seq = &s->vmclock_seq_map->seq;
+    uint32_t last = qatomic_load_acquire(seq);
+
+    while (!qatomic_read(&s->vmclock_quit)) {
+        struct timespec to = { .tv_sec = 1 };
+        uint32_t now = qatomic_load_acquire(seq);
+
+        if (now != last && !(now & 1)) {
+            last = now;
+            qemu_bh_schedule(s->vmclock_bh);
+        }
+        /* a shared futex: pvclock-helper wakes it after each write */
+        syscall(SYS_futex, seq, FUTEX_WAIT, now, &to, NULL, 0);
+    }
+    return NULL;
+}
+
+/*
+ * The thread maps page 0 for itself, so that a new source (a helper
+ * restart, pages replaced) never unmaps what it waits on; the watch
+ * restarts it on the new pages.
+ */
+static void vmclock_wait_start(PvclockPagesState *s)
+{
+    int fd = s->source ? memory_region_get_fd(&s->source->mr) : -1;
+    void *map;
+
+    if (fd < 0) {
+        return;                 /* no file to wait on: the watch alone */
+    }
+    map = mmap(NULL, PVCP_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        return;
+    }
+    s->vmclock_seq_map = map;
+    s->vmclock_wait_source = s->source;
+    s->vmclock_quit = false;
+    qemu_thread_create(&s->vmclock_thread, "pvclock-vmclock",
+                       vmclock_wait_thread, s, QEMU_THREAD_JOINABLE);
+}
+
+static void vmclock_wait_stop(PvclockPagesState *s)
+{
+    if (!s->vmclock_seq_map) {
+        return;
+    }
+    qatomic_set(&s->vmclock_quit, true);
+    syscall(SYS_futex, &s->vmclock_seq_map->seq, FUTEX_WAKE, INT_MAX,
+            NULL, NULL, 0);
+    qemu_thread_join(&s->vmclock_thread);
+    munmap((void *)s->vmclock_seq_map, PVCP_PAGE_SIZE);
+    s->vmclock_seq_map = NULL;
+    s->vmclock_wait_source = NULL;
+}
+#else
+static void vmclock_wait_start(PvclockPagesState *s)
+{
+}
+
+static void vmclock_wait_stop(PvclockPagesState *s)
+{
+}
+#endif
+
+void pvclock_vmclock_watch(PvclockPagesState *s)
+{
+    if (!s->vmclock_dev || s->vmclock_wait_source == s->source) {
+        return;
+    }
+    vmclock_wait_stop(s);
+    vmclock_wait_start(s);
+}
+
+bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
+{
+    DeviceState *dev;
+    struct vmclock_abi *clk;
+    bool ambiguous = false;
+
+    if (!s->vmclock) {
+        return true;
+    }
+    if (DEVICE(s)->hotplugged) {
+        error_setg(errp, "property 'vmclock' needs a cold-plugged device: "
+                   "the VMClock page is described in the ACPI tables and "
+                   "the memory map at boot; start QEMU with it");
+        return false;
+    }
+    if (object_resolve_path_type("", TYPE_VMCLOCK, &ambiguous) ||
+        ambiguous) {
+        error_setg(errp, "property 'vmclock': this machine already has a "
+                   "VMClock device (-device vmclock, or another "
+                   "pvclock-pages with vmclock=on); a machine has at most "
+                   "one");
+        return false;
+    }
+    dev = qdev_new(TYPE_VMCLOCK);
+    object_property_add_child(OBJECT(s), "vmclock-device", OBJECT(dev));
+    if (!qdev_realize_and_unref(dev, NULL, errp)) {
+        object_unparent(OBJECT(dev));
+        return false;
+    }
+    s->vmclock_dev = VMCLOCK(dev);
+    s->vmclock_notify = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF,
+                                                 NULL) != NULL;
+    clk = s->vmclock_dev->clk;
+    clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
+    clk->time_type = VMCLOCK_TIME_TAI;
+    /*
+     * Fixed at the guest's probe: a counter and a time type that give a
+     * PTP clock, with status unreliable (reads refused) until filled.
+     */
+    clk->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+    clk->flags = cpu_to_le64(VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT |
+                             (s->vmclock_notify ?
+                              VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0));
+    s->vmclock_bh = qemu_bh_new(vmclock_host_changed_bh, s);
+    pvclock_vmclock_watch(s);
+    return true;
+}
+
+void pvclock_vmclock_exit(PvclockPagesState *s)
+{
+    if (!s->vmclock_dev) {
+        return;
+    }
+    vmclock_wait_stop(s);
+    qemu_bh_delete(s->vmclock_bh);
+    s->vmclock_bh = NULL;
+}
+
+void pvclock_vmclock_loaded(PvclockPagesState *s)
+{
+    if (s->vmclock_dev && runstate_check(RUN_STATE_RESTORE_VM)) {
+        s->vmclock_restored = true;
+    }
+}
+#endif /* CONFIG_INT128 */
+
+/*
+ * The SSDT of the notification: \_GPE._E00 notifies \_SB.VCLK, which
+ * QEMU's vmclock table declares.  Called from acpi-build (a hook line).
+ */
+void pvclock_pages_build_acpi(GArray *table_offsets, GArray *table_data,
+                              BIOSLinker *linker, const char *oem_id)
+{
+    Object *vmc = object_resolve_path_type("", TYPE_VMCLOCK, NULL);
+    AcpiTable table = { .sig = "SSDT", .rev = 1, .oem_id = oem_id,
+                        .oem_table_id = "PVCLKGPE" };
+    Aml *ssdt, *scope, *method;
+
+    if (!vmc || !object_dynamic_cast(vmc->parent, TYPE_PVCLOCK_PAGES)) {
+        return;                 /* no vmclock of ours: nothing to notify */
+    }
+    acpi_add_table(table_offsets, table_data);
+    acpi_table_begin(&table, table_data);
+    ssdt = init_aml_allocator();
+    /* resolved when the method runs; QEMU's vmclock SSDT comes first */
+    scope = aml_scope("\\_GPE");
+    method = aml_method("_E00", 0, AML_NOTSERIALIZED);
+    aml_append(method, aml_notify(aml_name("\\_SB.VCLK"), aml_int(0x80)));
+    aml_append(scope, method);
+    aml_append(ssdt, scope);
+    g_array_append_vals(table_data, ssdt->buf->data, ssdt->buf->len);
+    acpi_table_end(linker, &table);
+    free_aml_allocator();
+}
