@@ -29,12 +29,17 @@ struct guest_opts {
     long seconds;               /* --seconds: how long offset measures */
 };
 
-/* A --clock (clock.c): the device's REALTIME, the system's, or a PHC. */
+/*
+ * A --clock (clock.c): the device's REALTIME, the system's, a PHC, or
+ * a VMClock page (/dev/vmclockN of Linux's ptp_vmclock, read through
+ * its mapping and turned into UTC with the page's TAI offset).
+ */
 struct guest_clock {
-    const char *name;           /* "device", "system" or the PHC's path */
+    const char *name;           /* "device", "system" or the path */
     int device;                 /* read through the device (libpvclock) */
     clockid_t id;               /* otherwise: CLOCK_REALTIME or the PHC's */
     int fd;                     /* the PHC's, or -1 */
+    const volatile void *vmclock;   /* the VMClock page, or NULL */
 };
 
 /* NULL is "device".  0, or -1 after a message saying what is wrong. */

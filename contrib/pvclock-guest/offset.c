@@ -136,12 +136,12 @@ static int offset_run(struct pvclock *pc, const struct guest_opts *o)
 
 const struct guest_command offset_command = {
     .name = "offset",
-    .usage = "[--clock system|/dev/ptpN] [--seconds N] [--interval-ms N]",
+    .usage = "[--clock system|/dev/ptpN|/dev/vmclockN] [--seconds N] [--interval-ms N]",
     .help =
 "offset: how far a clock is from the host's REALTIME, read between two\n"
 "        counter readings the device turns into the host's time\n"
-"  --clock C        system (this guest's CLOCK_REALTIME, default) or a PTP\n"
-"                   clock's path\n"
+"  --clock C        system (this guest's CLOCK_REALTIME, default), a PTP\n"
+"                   clock's path or a VMClock page's (/dev/vmclockN)\n"
 "  --seconds N      how long (default 10)\n"
 "  --interval-ms N  between samples (default 1000)\n",
     .run = offset_run,

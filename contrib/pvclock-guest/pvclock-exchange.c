@@ -28,15 +28,16 @@ static int64_t ts_ns(const struct timespec *ts)
     return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-/* The host's REALTIME: clock_gettime(), or a (simulated) host's pages. */
+/* The host's REALTIME (or TAI): clock_gettime(), or a host's pages. */
 static struct pvclock *host_pages;
+static clockid_t host_clock = CLOCK_REALTIME;
 
 static int64_t now_ns(void)
 {
     struct timespec ts;
 
     if (host_pages) {
-        int err = pvclock_gettime(host_pages, CLOCK_REALTIME, &ts);
+        int err = pvclock_gettime(host_pages, host_clock, &ts);
 
         if (err && err != PVCLOCK_ESTALE) {
             fprintf(stderr, "pvclock-exchange: host pages: %s\n",
@@ -44,7 +45,7 @@ static int64_t now_ns(void)
             exit(2);
         }
     } else {
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(host_clock, &ts);
     }
     return ts_ns(&ts);
 }
@@ -80,7 +81,9 @@ static void usage(void)
            "--host-pages FILE: the host's time from a pages file "
            "(a simulated host) instead of clock_gettime().\n"
            "--watch: then ask the guest's clock watcher for its "
-           "counts (serve --watch) and print them.\n");
+           "counts (serve --watch) and print them.\n"
+           "--tai: compare with the host's CLOCK_TAI (a guest clock "
+           "that keeps TAI, ptp_vmclock's PHC).\n");
 }
 
 /* 0 to go on, or 1 + the exit status (--help: 0, bad options: 2). */
@@ -93,6 +96,7 @@ static int parse_args(int argc, char **argv, struct exchange_opts *o)
         { "quit", no_argument, NULL, 'q' },
         { "host-pages", required_argument, NULL, 'p' },
         { "watch", no_argument, NULL, 'W' },
+        { "tai", no_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -121,6 +125,9 @@ static int parse_args(int argc, char **argv, struct exchange_opts *o)
             break;
         case 'W':
             o->watch = 1;
+            break;
+        case 'T':
+            host_clock = CLOCK_TAI;
             break;
         case 'h':
             usage();

@@ -154,13 +154,15 @@ static int serve_run(struct pvclock *pc, const struct guest_opts *o)
 
 const struct guest_command serve_command = {
     .name = "serve",
-    .usage = "--tty DEVICE [--watch] [--clock device|system|/dev/ptpN]",
+    .usage = "--tty DEVICE [--watch] "
+             "[--clock device|system|/dev/ptpN|/dev/vmclockN]",
     .help =
 "serve: answer host time queries (pvclock-exchange)\n"
 "  --tty DEVICE     the serial line to answer them on\n"
 "  --clock C        answer with: device (the host's REALTIME through the\n"
 "                   device, default), system (this guest's CLOCK_REALTIME)\n"
-"                   or a PTP clock's path\n"
+"                   or a PTP clock's path, or a VMClock page's\n"
+"                   (/dev/vmclockN: its UTC)\n"
 "  --watch          a thread reads all five clocks and counts steps back\n",
     .needs_tty = 1,
     .run = serve_run,

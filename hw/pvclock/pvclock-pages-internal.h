@@ -219,6 +219,7 @@ struct PvclockPagesState {
     bool vmclock_restored;      /* loadvm: bump the generation counter */
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
+    Error *vmclock_unplug_blocker;
     QemuThread vmclock_thread;
     bool vmclock_quit;
     const struct pvcp_host_page *vmclock_seq_map;   /* the thread's own */

@@ -124,22 +124,34 @@ static uint64_t *vmclock_gen_word(struct vmclock_abi *clk)
 }
 
 /*
- * TAI at host page counter value c by page h's line, in 2^-64 s: the
- * value libpvclock would return there, before its floor to whole ns.
+ * TAI at host TSC value c by page h's line, in 2^-64 s: the value
+ * libpvclock would return there, before its floor to whole ns.  A
+ * simulated host's page counts its own counter, sim of the host TSC.
  */
 static u128 tai_at_counter(const struct pvcp_host_page *h, uint64_t c)
 {
     const struct pvcp_line *l = &h->hres;
     const struct pvcp_base *b = &h->hres_base[PVCP_HRES_TAI];
-    uint64_t cycles = pvcp_host_cycles(h->counter_mode, &h->kvmclock, c);
-    s128 ns_sh = (s128)(int64_t)(cycles - l->cycle_last) * l->mult +
-                 (s128)b->nsec_shifted;
     s128 unit = (s128)PVCP_NSEC_PER_SEC << l->shift;
-    s128 sec = ns_sh / unit, rem = ns_sh % unit;
+    s128 ns_sh, sec, rem;
+    uint64_t cycles;
+
+    if (h->flags & PVCP_HOST_F_SIMULATED) {
+        c = pvcp_xform_apply(&h->sim, c);
+    }
+    cycles = pvcp_host_cycles(h->counter_mode, &h->kvmclock, c);
+    ns_sh = (s128)(int64_t)(cycles - l->cycle_last) * l->mult +
+            (s128)b->nsec_shifted;
+    sec = ns_sh / unit;
+    rem = ns_sh % unit;
 
     if (rem < 0) {
         rem += unit;
         sec--;
+    }
+    while (unit >> 63) {        /* shift > 33: keep rem << 64 in range */
+        unit >>= 1;
+        rem >>= 1;
     }
     return ((u128)(b->sec + (int64_t)sec) << 64) +
            ((u128)rem << 64) / (u128)unit;
@@ -486,6 +498,11 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
                              (s->vmclock_notify ?
                               VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0));
     s->vmclock_bh = qemu_bh_new(vmclock_host_changed_bh, s);
+    /* the page is in the machine's ACPI tables and memory map for good */
+    error_setg(&s->vmclock_unplug_blocker, "pvclock-pages with vmclock=on "
+               "cannot be unplugged: the VMClock page it fills is part of "
+               "the machine (ACPI, e820) until it is powered off");
+    qdev_add_unplug_blocker(DEVICE(s), s->vmclock_unplug_blocker);
     pvclock_vmclock_watch(s);
     return true;
 }
@@ -498,6 +515,9 @@ void pvclock_vmclock_exit(PvclockPagesState *s)
     vmclock_wait_stop(s);
     qemu_bh_delete(s->vmclock_bh);
     s->vmclock_bh = NULL;
+    qdev_del_unplug_blocker(DEVICE(s), s->vmclock_unplug_blocker);
+    error_free(s->vmclock_unplug_blocker);
+    s->vmclock_unplug_blocker = NULL;
 }
 
 void pvclock_vmclock_loaded(PvclockPagesState *s)

@@ -11,9 +11,11 @@
 #   irq       (one device, MSI-X) the disruption interrupt: 60 s of steady
 #             state, then a helper restart and a live migration, each
 #             asked of the host with a "pvclock-guest: ready-NAME" line
-#   vmclock   (7.x, QEMU's own -device vmclock beside pvclock-pages)
-#             ptp_vmclock binds; /dev/vmclock0's page, its poll(), and
-#             the page again after the host migrates the guest
+#   vmclockpv (7.x, a VMClock device: pvclock-pages' vmclock=on or
+#             QEMU's own) ptp_vmclock's PHC and /dev/vmclock0 against
+#             the host's exchange bracket, chronyd on the PHC, poll()
+#             across a migration to another (simulated) host, both
+#             clocks again against that host; what is missing is said
 #   chrony    (bench/phc.sh) chronyd disciplining this guest from
 #             pvclock.refclock=phc (refclock PHC /dev/ptp0) or =sock
 #             (pvclock-guest chrony, the SOCK feeder), both 4 samples a
@@ -171,27 +173,67 @@ say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
 
-if [ "$part" = vmclock ]; then
+# vmc_exchange TAG CLOCK: answer the host's exchange TAG on ttyS1 from
+# CLOCK (pvclock-guest serve --clock); the host ends it (--quit)
+vmc_exchange() {
+    local i pid
+    pvclock-guest serve --tty /dev/ttyS1 --clock "$2" > /tmp/serve-$1 2>&1 &
+    pid=$!
+    for i in $(seq 100); do
+        grep -q 'pvclock-guest: ready' /tmp/serve-$1 && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.2
+    done
+    grep -q 'pvclock-guest: ready' /tmp/serve-$1 && echo "pvclock-guest: ready-exchange-$1"
+    wait $pid
+    say "serve $1 exit $? $(grep -m1 'answering\|pvclock-guest: --clock' /tmp/serve-$1)"
+}
+
+# the marker of /dev/vmclock0's page now
+vmc_marker() {
+    vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p'
+}
+
+if [ "$part" = vmclockpv ]; then
     insmod /ptp_vmclock.ko 2> /tmp/insmod.err
     say "vmclock insmod rc $? $(cat /tmp/insmod.err)"
     dmesg | grep -i vmclock | grep -iv 'command line' | prefix "dmesg "
     say "vmclock nodes $(ls /dev | grep -E '^vmclock[0-9]' | tr '\n' ' ')"
+    vp=
     for p in /sys/class/ptp/*; do
-        [ -e "$p" ] && say "vmclock ptp ${p##*/} $(cat $p/clock_name)"
+        [ -e "$p" ] || continue
+        say "vmclock ptp ${p##*/} $(cat $p/clock_name)"
+        [ "$(cat $p/clock_name)" = pvclock-pages ] || vp=${p##*/}
     done
+    say "vmclock phc ${vp:-none}"
     vmclock-check show /dev/vmclock0 | prefix "before "
-    vmclock-check poll /dev/vmclock0 2 | prefix ""
-    m0=$(vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p')
+    vmclock-check poll /dev/vmclock0 5 | prefix "steady "
+    vmc_exchange vmc-a /dev/vmclock0
+    if [ -n "$vp" ]; then
+        vmc_exchange phc-a /dev/$vp
+        chrony_start "$(printf 'leapsectz right/UTC\nrefclock PHC /dev/%s poll 0 dpoll -2 refid VMC tai' "$vp")" VMC
+        sleep 10
+        chronyc -n tracking | prefix "chrony "
+        pvclock-guest offset --seconds 10 --interval-ms 100 2>&1 | prefix "system-device "
+    fi
+    m0=$(vmc_marker)
+    vmclock-check poll /dev/vmclock0 300 > /tmp/mig-poll 2>&1 &
+    pollpid=$!
+    sleep 1
     echo "pvclock-guest: ready-migrate"
-    for i in $(seq 300); do
-        m=$(vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p')
-        [ "$m" != "$m0" ] && break
+    for i in $(seq 600); do
+        m=$(vmc_marker)
+        [ -n "$m" ] && [ "$m" != "$m0" ] && break
         sleep 0.2
     done
-    say "migrate: disruption marker $m0 -> $m"
+    wait $pollpid
+    say "migrate: disruption marker $m0 -> $m; $(cat /tmp/mig-poll)"
     sleep 2
     vmclock-check show /dev/vmclock0 | prefix "after "
+    [ -z "$vp" ] || vmc_exchange phc-b /dev/$vp
+    vmc_exchange vmc-b /dev/vmclock0
     say "kernel problems $(dmesg | grep -cE 'BUG|WARNING|Oops|Call Trace|general protection')"
+    dmesg | grep -E -A3 'BUG|WARNING|Oops|Call Trace' | head -40 | prefix "problem "
     echo "pvclock-guest: exit 0"
     poweroff -f
 fi

@@ -58,6 +58,15 @@ if [ "$with_chrony" = chrony ] || [ "$with_chrony" = driver ]; then
     done
     printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
     printf 'root:x:0:\n' > "$root/etc/group"
+    # chronyd's leapsectz right/UTC (TAI - UTC for refclock ... tai):
+    # Debian 12's tzdata has no leap-second zones, so compile one from
+    # its leapseconds table
+    mkdir -p "$root/usr/share/zoneinfo/right"
+    printf 'Zone\tUTC\t0\t-\tUTC\n' > "$root/utc.zi"
+    zic -d "$root/usr/share/zoneinfo/right" -L /usr/share/zoneinfo/leapseconds \
+        "$root/utc.zi" 2> /dev/null ||
+        echo "mkinitramfs: no right/UTC (zic failed); chronyd's tai option will not work" >&2
+    rm -f "$root/utc.zi"
 fi
 if [ "$with_chrony" = driver ]; then
     cp "$driver_dir/pvclock-pages.ko" "$root/pvclock-pages.ko"

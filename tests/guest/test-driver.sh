@@ -22,18 +22,20 @@
 # keeps the guests' consoles there; PVCLOCK_DRIVER_BUILD (default
 # $PVCLOCK_BUILD/driver) is where the module and the initramfs are built;
 # PVCLOCK_DRIVER_ONLY=pc stops after the build and the pc boot (for
-# trying a change of the driver quickly).
+# trying a change of the driver quickly), =vmclock runs only the two
+# VMClock boots (tests/guest/vmclock-boots.sh).
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
 . "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
+. "$PVCLOCK_ROOT/tests/guest/vmclock-boots.sh"
 
 # a pages file, not the socket: the restarts below rewrite the same file
 # (QEMU's wait for a socket's answer, 100 ms when this was written, was
 # missed once here under load; it is 1 s since)
 start_host_helper pvclock-driver pages
 # and what the background irq boot started, if the test ends early
-trap 'for f in irq-qemu irq-helper irq7-qemu irq7-helper vmclock7-qemu vmclock7-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
+trap 'for f in irq-qemu irq-helper irq7-qemu irq7-helper vmclock-pv7-qemu vmclock-pv7-helper vmclock-qemu7-qemu vmclock-qemu7-helper; do [ -f "$tmp/$f.pid" ] && kill $(cat "$tmp/$f.pid") 2>/dev/null; done
       [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 out=${PVCLOCK_DRIVER_BUILD:-$PVCLOCK_BUILD/driver}
@@ -345,28 +347,6 @@ lockdown_boot() {
     has $b 'before 0000:00:0[0-9].0 map .*: mmap refused \(EPERM\)'
     ok $? "$b: lockdown=integrity at boot: root's sysfs resource0 mmap refused too (EPERM): such guests need the module signed"
 }
-# vmclock_checks NAME: QEMU's own -device vmclock as a 7.x guest sees it
-# (the baseline for issue 13): ptp_vmclock binds and offers the page, but
-# the page holds no time (counter_id invalid), so no PHC; no
-# notifications, so poll() hangs up at once; the disruption marker grows
-# by one across a migration.
-vmclock_checks() {
-    local b=$1 m0 m1
-    has $b 'vmclock insmod rc 0 ' && has $b 'vmclock nodes vmclock0 '
-    ok $? "$b: ptp_vmclock (7.x, from linux-modules) binds QEMU's -device vmclock and offers /dev/vmclock0"
-    diag "$(grep -E '^driver: (vmclock insmod|dmesg|vmclock nodes|vmclock ptp)' "$tmp/$b.log" | sed 's/^driver: //')"
-    has $b 'before vmclock: magic ok size 4096 version 1 counter_id 255 ' &&
-        has $b 'vmclock ptp ptp[0-9]+ pvclock-pages$' &&
-        ! grep -E '^driver: vmclock ptp ' "$tmp/$b.log" | grep -vq ' pvclock-pages$'
-    ok $? "$b: QEMU's page holds no time (counter_id 255: invalid), so ptp_vmclock registers no PTP clock; the only one is pvclock-pages' (driver loaded beside it)"
-    diag "$(line $b 'before vmclock')"
-    has $b 'vmclock: poll /dev/vmclock0: revents POLLHUP' && has $b 'before vmclock: .* notifications no'
-    ok $? "$b: no notifications: poll() on /dev/vmclock0 hangs up at once ($(line $b 'vmclock: poll'))"
-    m0=$(sed -nE 's/^driver: before vmclock: .* disruption_marker ([0-9]+) .*/\1/p' "$tmp/$b.log")
-    m1=$(sed -nE 's/^driver: after vmclock: .* disruption_marker ([0-9]+) .*/\1/p' "$tmp/$b.log")
-    grep -q '^migrate: completed ' "$tmp/$b.migrate" 2>/dev/null && [ -n "$m0" ] && [ "$m1" = $((m0 + 1)) ]
-    ok $? "$b: a live migration to a paused destination moves the disruption marker by one (${m0:-?} -> ${m1:-?})"
-}
 
 # --- pc: two devices, everything that needs the module loaded
 # full_checks NAME: what a "pvclock.driver=full" boot with two devices
@@ -462,11 +442,13 @@ full_checks() {
     diag "$(grep -E '^driver: problem ' "$tmp/$b.log" | head -20)"
 }
 
-boot pc pc 256 "" "pvclock.driver=full" \
-    -chardev "socket,id=ex,path=$tmp/pc.ex,server=on,wait=off" -serial chardev:ex \
-    -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
-    -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
-full_checks pc
+if [ "$only" != vmclock ]; then
+    boot pc pc 256 "" "pvclock.driver=full" \
+        -chardev "socket,id=ex,path=$tmp/pc.ex,server=on,wait=off" -serial chardev:ex \
+        -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
+        -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
+    full_checks pc
+fi
 [ "$only" = pc ] && { done_testing; exit 0; }
 
 # --- trixie-backports' 7.x cloud kernel: the same boot, the module built
@@ -489,30 +471,45 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
     fi
     if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
         kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
-        boot pc7 pc 256 "" "pvclock.driver=full" \
+        [ "$only" != vmclock ] && boot pc7 pc 256 "" "pvclock.driver=full" \
             -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
             -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
             -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
-        diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
-        full_checks pc7
-        # and the boots the 6.1 kernel gets below: the interrupt (in the
-        # background), write-back above 4 GiB, boot-time lockdown
-        stage "driver: booting irq7 (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
-        irq_boot irq7 "$kernel" "$initrd" &
-        irq7_job=$!
-        if [ -f "$out/7/ptp_vmclock.ko" ]; then
-            stage "driver: booting vmclock7 (pc, QEMU's -device vmclock, in the background: a migration)"
-            irq_boot vmclock7 "$kernel" "$initrd" vmclock -device vmclock &
-            vmclock7_job=$!
+        if [ "$only" != vmclock ]; then
+            diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
+            full_checks pc7
+            # and the boots the 6.1 kernel gets below: the interrupt (in
+            # the background), write-back above 4 GiB, boot-time lockdown
+            stage "driver: booting irq7 (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
+            irq_boot irq7 "$kernel" "$initrd" &
+            irq7_job=$!
         fi
-        high_boot pc pc-high7
-        lockdown_boot lockdown7
+        if [ -f "$out/7/ptp_vmclock.ko" ]; then
+            stage "driver: booting vmclock-pv7 and vmclock-qemu7 (pc, ptp_vmclock on pvclock-pages' vmclock=on and on QEMU's -device vmclock; in the background: exchanges, chronyd, a migration to another simulated host)"
+            vmclock_boot vmclock-pv7 "$kernel" "$initrd" pv &
+            vmclock_pv7_job=$!
+            vmclock_boot vmclock-qemu7 "$kernel" "$initrd" qemu &
+            vmclock_qemu7_job=$!
+        fi
+        if [ "$only" != vmclock ]; then
+            high_boot pc pc-high7
+            lockdown_boot lockdown7
+        fi
         kernel=$kernel61 initrd=$initrd61
     else
         ok 1 "an initramfs with the 7.x module"
     fi
 else
     ok 1 "the 7.x kernel and its module: $(tail -2 "$tmp/k7.err" "$tmp/build7.err" 2>/dev/null | tr '\n' ' ')"
+fi
+
+if [ "$only" = vmclock ]; then
+    wait "$vmclock_pv7_job" "$vmclock_qemu7_job"
+    vmclock_pv_checks vmclock-pv7
+    vmclock_qemu_checks vmclock-qemu7
+    vmclock_side_by_side vmclock-pv7 vmclock-qemu7
+    done_testing
+    exit
 fi
 
 # --- firmware and RAM size decide where the BAR goes, and so its memory type
@@ -548,14 +545,17 @@ if [ -n "${irq7_job:-}" ]; then
     took_irq7=$(cat "$tmp/irq7.took" 2>/dev/null)
     irq_checks irq7
 fi
-if [ -n "${vmclock7_job:-}" ]; then
-    wait "$vmclock7_job"
-    took_vmclock7=$(cat "$tmp/vmclock7.took" 2>/dev/null)
-    vmclock_checks vmclock7
+if [ -n "${vmclock_pv7_job:-}" ]; then
+    wait "$vmclock_pv7_job" "$vmclock_qemu7_job"
+    took_vmclock_pv7=$(cat "$tmp/vmclock-pv7.took" 2>/dev/null)
+    took_vmclock_qemu7=$(cat "$tmp/vmclock-qemu7.took" 2>/dev/null)
+    vmclock_pv_checks vmclock-pv7
+    vmclock_qemu_checks vmclock-qemu7
+    vmclock_side_by_side vmclock-pv7 vmclock-qemu7
 fi
 
 probs=
-for name in pc pc7 pc-high7 lockdown7 irq7 vmclock7 q35 pc-high q35-high lockdown irq; do
+for name in pc pc7 pc-high7 lockdown7 irq7 vmclock-pv7 vmclock-qemu7 q35 pc-high q35-high lockdown irq; do
     grep -qx "$name" "$tmp/skipped" 2>/dev/null && continue
     [ -f "$tmp/$name.log" ] || { probs="$probs $name(not booted)"; continue; }
     grep -q '^driver: kernel problems 0$' "$tmp/$name.log" || {
@@ -566,5 +566,5 @@ for name in pc pc7 pc-high7 lockdown7 irq7 vmclock7 q35 pc-high q35-high lockdow
 done
 [ -z "$probs" ]
 ok $? "every boot ran to its end with no BUG, WARNING, Oops or call trace${probs:+ (not:$probs)}"
-diag "boot times: pc ${took_pc:-?} s, pc7 ${took_pc7:-?} s, pc-high7 ${took_pc_high7:-?} s, lockdown7 ${took_lockdown7:-?} s, irq7 ${took_irq7:-?} s, vmclock7 ${took_vmclock7:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
+diag "boot times: pc ${took_pc:-?} s, pc7 ${took_pc7:-?} s, pc-high7 ${took_pc_high7:-?} s, lockdown7 ${took_lockdown7:-?} s, irq7 ${took_irq7:-?} s, vmclock-pv7 ${took_vmclock_pv7:-?} s, vmclock-qemu7 ${took_vmclock_qemu7:-?} s, q35 ${took_q35:-?} s, pc-high ${took_pc_high:-?} s, q35-high ${took_q35_high:-?} s, lockdown ${took_lockdown:-?} s, irq ${took_irq:-?} s (beside them)"
 done_testing

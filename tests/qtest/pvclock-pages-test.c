@@ -2619,9 +2619,13 @@ static pvcp_u128 bar_tai_ns(const struct pvcp_host_page *h,
                             const struct pvcp_offset_page *op, uint64_t g)
 {
     uint64_t host = pvcp_ref_xform_apply(&op->ref_xform[0], g);
-    struct pvcp_time t = pvcp_clock_at(&h->hres, &h->hres_base[PVCP_HRES_TAI],
-                                       h->flags, host & PVCP_S64_MAX);
+    struct pvcp_time t;
 
+    if (h->flags & PVCP_HOST_F_SIMULATED) {
+        host = pvcp_xform_apply(&h->sim, host);  /* the simulated counter */
+    }
+    t = pvcp_clock_at(&h->hres, &h->hres_base[PVCP_HRES_TAI], h->flags,
+                      host & PVCP_S64_MAX);
     return (pvcp_u128)t.sec * 1000000000ull + t.nsec;
 }
 
@@ -2755,6 +2759,40 @@ static void test_vmclock_filled(void)
     g_assert_nonnull(memmem(acpi, len, "_E00", 4));
     g_assert_nonnull(memmem(acpi, len, "AMZNC10C", 8));
     pc_fw_cfg_uninit(fw);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
+ * A simulated host's pages (pvclock-helper --simulate): page 0 counts
+ * the simulated host's counter, sim applied to the host TSC (here 1.2
+ * times as fast, far ahead).  The page's line goes through sim too.
+ */
+static void test_vmclock_simulated(void)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+    QTestState *qts;
+    Vmc v;
+
+    make_host(pages, 3000000000ull, 1000, 1700000000);
+    pages[0].flags |= PVCP_HOST_F_SIMULATED;
+    pages[0].sim.mult = 5153960755ull;          /* 1.2 in 32.32 */
+    pages[0].sim.frac_bits = 32;
+    pages[0].sim.flags = PVCP_XFORM_F_VALID;
+    pages[0].sim.offset = pages[0].hres.cycle_last -
+                          pvcp_mul_add_shr(host_tsc(), 5153960755ull, 0, 32);
+    pvcp_page_seal(&pages[0]);
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, tp->path);
+    rng_seed();
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &v);
+    /* 1.2 simulated counts of 1/3 ns per host TSC count */
+    g_assert_cmpfloat(fabs(ldexp((double)v.period, -64 - v.shift) * 2.5e9 - 1),
+                      <, 1e-6);
+    vmc_check_against_bar(qts, &v, 10000, 1);
     qtest_quit(qts);
     pages_free(tp);
 }
@@ -2969,6 +3007,17 @@ static void test_vmclock_refusals(void)
     expect_cli_error(two, "a machine has at most one");
     expect_cli_error(with_qemus, "a machine has at most one");
 
+    /* cold-plugged with vmclock=on: device_del is refused, and says why */
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, tp->path);
+    rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments': {"
+                    "'id': 'pvc'}}");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "cannot be unplugged"));
+    qobject_unref(rsp);
+    qtest_quit(qts);
+
     qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
                       "addr=%d.0,pages=%s", DEV_SLOT, tp->path);
     rsp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': {"
@@ -3038,6 +3087,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/live-page-unused", test_live_page_unused);
     qtest_add_func("/pvclock-pages/vmclock-filled", test_vmclock_filled);
     qtest_add_func("/pvclock-pages/vmclock-scaled", test_vmclock_scaled);
+    qtest_add_func("/pvclock-pages/vmclock-simulated", test_vmclock_simulated);
     qtest_add_func("/pvclock-pages/vmclock-follows-line",
                    test_vmclock_follows_line);
     qtest_add_func("/pvclock-pages/vmclock-migration", test_vmclock_migration);

@@ -113,9 +113,17 @@ static int show(const char *path)
              c.version == 1);
 }
 
+/*
+ * ptp_vmclock's poll() is readable while the page's seq_count differs
+ * from what this file last read(); read once first, so that only a
+ * change after the start wakes it.
+ */
 static int watch(const char *path, int seconds)
 {
     struct pollfd p = { .events = POLLIN };
+    struct timespec t0, t1;
+    char buf[sizeof(struct vmclock_page)];
+    ssize_t got;
     int n;
 
     p.fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -123,12 +131,17 @@ static int watch(const char *path, int seconds)
         printf("vmclock: open %s: %s\n", path, strerror(errno));
         return 1;
     }
+    got = read(p.fd, buf, sizeof(buf));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     n = poll(&p, 1, seconds * 1000);
-    printf("vmclock: poll %s: %s%s%s%s\n", path, n == 0 ? "nothing in time" :
-           n < 0 ? strerror(errno) : "revents",
-           n > 0 && (p.revents & POLLIN) ? " POLLIN" : "",
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("vmclock: poll %s: %s%s%s%s after %ld ms (read first: %zd)\n",
+           path, n == 0 ? "nothing in time" : n < 0 ? strerror(errno) :
+           "revents", n > 0 && (p.revents & POLLIN) ? " POLLIN" : "",
            n > 0 && (p.revents & POLLHUP) ? " POLLHUP" : "",
-           n > 0 && (p.revents & POLLERR) ? " POLLERR" : "");
+           n > 0 && (p.revents & POLLERR) ? " POLLERR" : "",
+           (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+                  (t1.tv_nsec - t0.tv_nsec) / 1000000), got);
     close(p.fd);
     return 0;
 }
