@@ -216,6 +216,7 @@ struct PvclockPagesState {
     bool vmclock;               /* property vmclock */
     struct VmclockState *vmclock_dev;   /* our child, QEMU's device */
     bool vmclock_notify;        /* an ACPI PM device takes the GPE */
+    Object *vmclock_pm;         /* that device */
     bool vmclock_restored;      /* loadvm: bump the generation counter */
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */

@@ -415,6 +415,8 @@ static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
         value = s->vmclock_wakes;
     } else if (!strcmp(name, "vmclock-notifies")) {
         value = s->vmclock_notifies;
+    } else if (!strcmp(name, "vmclock-last-update-ns")) {
+        value = s->vmclock_last_update_ns;
     } else if (!strcmp(name, "relation-reads")) {
         value = s->relation_reads;
     } else if (!strcmp(name, "last-post-load-us")) {
@@ -549,6 +551,8 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
           "(pvclock-helper's futex wake), all time" },
         { "vmclock-notifies", "VMClock ACPI notifications raised, all "
           "time" },
+        { "vmclock-last-update-ns", "CLOCK_MONOTONIC ns of the last "
+          "VMClock page rewrite (0: none)" },
     };
 
     pc->realize = pvclock_pages_realize;

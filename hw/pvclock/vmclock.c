@@ -34,6 +34,7 @@
 #include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
+#include "qemu/guest-random.h"
 #include "qapi/error.h"
 #include "hw/acpi/acpi.h"
 #include "hw/acpi/acpi_dev_interface.h"
@@ -264,11 +265,9 @@ static bool same_line(PvclockPagesState *s, const struct pvcp_host_page *h,
 
 static void vmclock_notify(PvclockPagesState *s)
 {
-    Object *pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
-
-    if (pm && runstate_is_running()) {
+    if (s->vmclock_pm && runstate_is_running()) {
         s->vmclock_notifies++;
-        acpi_send_event(DEVICE(pm),
+        acpi_send_event(DEVICE(s->vmclock_pm),
                         (AcpiEventStatusBits)PVCLOCK_VMCLOCK_GPE_STATUS);
     }
 }
@@ -289,7 +288,7 @@ static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
     /* written behind the guest's back: migration must see it */
     memory_region_set_dirty(&s->vmclock_dev->clk_page, 0, VMCLOCK_SIZE);
     s->vmclock_updates++;
-    s->vmclock_last_update_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    s->vmclock_last_update_ns = get_clock();    /* CLOCK_MONOTONIC */
 }
 
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
@@ -311,7 +310,15 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     gen = le64_to_cpu(*vmclock_gen_word(clk));
     dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
     if (s->vmclock_restored) {
-        gen++;                  /* loaded from a snapshot: a new instance */
+        uint32_t r;
+
+        /*
+         * Loaded from a snapshot: a new instance.  Another value than any
+         * restore of the same snapshot gave (the page comes back with the
+         * snapshot's), so the clones of one snapshot differ too.
+         */
+        qemu_guest_getrandom_nofail(&r, sizeof(r));
+        gen += 1 + r;
     }
     if (dis != s->vmclock_seen_dis || s->vmclock_restored) {
         next.disruption_marker =
@@ -484,8 +491,9 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
         return false;
     }
     s->vmclock_dev = VMCLOCK(dev);
-    s->vmclock_notify = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF,
-                                                 NULL) != NULL;
+    /* the machine's ACPI PM device (PIIX4 or ICH9), made before us */
+    s->vmclock_pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
+    s->vmclock_notify = s->vmclock_pm != NULL;
     clk = s->vmclock_dev->clk;
     clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
     clk->time_type = VMCLOCK_TIME_TAI;

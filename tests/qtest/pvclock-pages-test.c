@@ -2970,6 +2970,67 @@ static void test_vmclock_migration(void)
     pages_free(tp);
 }
 
+static void hmp_ok(QTestState *qts, const char *cmd)
+{
+    g_autofree char *out = qtest_hmp(qts, "%s", cmd);
+
+    if (*out) {
+        g_test_message("%s: %s", cmd, out);
+    }
+    g_assert_cmpstr(out, ==, "");
+}
+
+/*
+ * A snapshot restore (loadvm) is a new instance of the guest: the VM
+ * generation counter moves, and the disruption marker with it; a live
+ * migration moves only the marker (test_vmclock_migration).
+ */
+static void test_vmclock_loadvm(void)
+{
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    g_autofree char *disk = pages_extra_file(tp, "disk.qcow2");
+    g_autofree char *mk = g_strdup_printf("qemu-img create -q -f qcow2 %s "
+                                          "16M", disk);
+    QTestState *qts;
+    uint64_t first;
+    Vmc a, b;
+
+    g_assert_true(g_spawn_command_line_sync(mk, NULL, NULL, NULL, NULL));
+    qts = qtest_initf("-machine pc -nodefaults -drive if=none,id=d0,"
+                      "format=qcow2,file=%s -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", disk, DEV_SLOT,
+                      tp->path);
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &a);
+    hmp_ok(qts, "savevm s1");
+    hmp_ok(qts, "loadvm s1");
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &b);
+    for (int i = 0; i < 100 && b.generation == a.generation; i++) {
+        g_usleep(10 * 1000);
+        vmc_read(qts, &b);
+    }
+    g_assert_cmpuint(b.generation, !=, a.generation);
+    g_assert_cmpuint(b.marker, >, a.marker);
+    vmc_check_against_bar(qts, &b, 1000, 1);
+    /*
+     * The snapshot holds the page as it was: a second restore of it is
+     * another instance, with a counter unlike the first restore's.
+     */
+    first = b.generation;
+    hmp_ok(qts, "loadvm s1");
+    wait_status(qts, "pvc", "valid");
+    for (int i = 0; i < 100 && (b.generation == first ||
+                                b.generation == a.generation); i++) {
+        g_usleep(10 * 1000);
+        vmc_read(qts, &b);
+    }
+    g_assert_cmpuint(b.generation, !=, a.generation);
+    g_assert_cmpuint(b.generation, !=, first);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
 /* QEMU started with args must exit with an error that says expected. */
 static void expect_cli_error(const char *args, const char *expected)
 {
@@ -3091,6 +3152,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/vmclock-follows-line",
                    test_vmclock_follows_line);
     qtest_add_func("/pvclock-pages/vmclock-migration", test_vmclock_migration);
+    qtest_add_func("/pvclock-pages/vmclock-loadvm", test_vmclock_loadvm);
     qtest_add_func("/pvclock-pages/vmclock-refusals", test_vmclock_refusals);
 
     return g_test_run();
