@@ -218,6 +218,7 @@ struct PvclockPagesState {
     bool vmclock_notify;        /* an ACPI PM device takes the GPE */
     Object *vmclock_pm;         /* that device */
     bool vmclock_restored;      /* loadvm: bump the generation counter */
+    unsigned vmclock_announce;  /* PvclockVmclockAnnounce */
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
     Error *vmclock_unplug_blocker;
@@ -422,6 +423,16 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why);
 void pvclock_vmclock_watch(PvclockPagesState *s);
 /* Incoming state loaded (a loadvm bumps the generation counter). */
 void pvclock_vmclock_loaded(PvclockPagesState *s);
+
+/* Property vmclock-disruption: a maintenance event announced. */
+typedef enum PvclockVmclockAnnounce {
+    PVCLOCK_VMCLOCK_NONE,
+    PVCLOCK_VMCLOCK_SOON,
+    PVCLOCK_VMCLOCK_IMMINENT,
+} PvclockVmclockAnnounce;
+char *pvclock_vmclock_get_announce(Object *obj, Error **errp);
+void pvclock_vmclock_set_announce(Object *obj, const char *value,
+                                  Error **errp);
 
 /* ---- migration.c ------------------------------------------------------ */
 

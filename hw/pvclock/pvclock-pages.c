@@ -611,6 +611,13 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
         "map the host kernel's own timekeeping page (QEMU's vDSO data) "
         "into the BAR at 0x5000, for guests to read with no lag (default "
         "on; off: the helper's pages only)");
+    object_class_property_add_str(klass, "vmclock-disruption",
+                                  pvclock_vmclock_get_announce,
+                                  pvclock_vmclock_set_announce);
+    object_class_property_set_description(klass, "vmclock-disruption",
+        "with vmclock=on: a maintenance event the VMClock page announces, "
+        "none, soon (about a day) or imminent (about an hour); cleared by "
+        "a migration");
     object_class_property_add_str(klass, "live-page-status",
                                   pvclock_pages_get_live_status, NULL);
     object_class_property_set_description(klass, "live-page-status",

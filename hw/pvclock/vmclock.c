@@ -325,6 +325,11 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
             cpu_to_le64(le64_to_cpu(next.disruption_marker) + 1);
     }
     flags = VMCLOCK_FLAG_TAI_OFFSET_VALID | VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+    if (s->vmclock_announce == PVCLOCK_VMCLOCK_SOON) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
+    } else if (s->vmclock_announce == PVCLOCK_VMCLOCK_IMMINENT) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
+    }
     if (s->vmclock_notify) {
         flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
     }
@@ -535,6 +540,41 @@ void pvclock_vmclock_loaded(PvclockPagesState *s)
     }
 }
 #endif /* CONFIG_INT128 */
+
+static const char *const announce_names[] = {
+    [PVCLOCK_VMCLOCK_NONE] = "none",
+    [PVCLOCK_VMCLOCK_SOON] = "soon",
+    [PVCLOCK_VMCLOCK_IMMINENT] = "imminent",
+};
+
+char *pvclock_vmclock_get_announce(Object *obj, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    return g_strdup(announce_names[s->vmclock_announce]);
+}
+
+/*
+ * Management announces a maintenance event (a migration, say): soon
+ * (about a day), imminent (about an hour) or none.  Not migrated: the
+ * destination's page no longer announces what has then happened.
+ */
+void pvclock_vmclock_set_announce(Object *obj, const char *value,
+                                  Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    for (size_t i = 0; i < ARRAY_SIZE(announce_names); i++) {
+        if (!strcmp(value, announce_names[i])) {
+            s->vmclock_announce = i;
+            pvclock_vmclock_update(s, "disruption announced");
+            return;
+        }
+    }
+    error_setg(errp, "property 'vmclock-disruption' is '%s'; allowed "
+               "values: none, soon (about a day), imminent (about an hour)",
+               value);
+}
 
 /*
  * The SSDT of the notification: \_GPE._E00 notifies \_SB.VCLK, which

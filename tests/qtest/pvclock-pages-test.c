@@ -2942,6 +2942,20 @@ static void test_vmclock_migration(void)
                      pb, uri);
     wait_status(from, "pvc", "valid");
     wait_vmc_status(from, 2, &a);
+    g_assert_cmphex(a.flags & 0x6, ==, 0);
+    /* management announces the migration: the flag, at once */
+    rsp = qtest_qmp(from, "{'execute': 'qom-set', 'arguments': {'path': "
+                    "'/machine/peripheral/pvc', 'property': "
+                    "'vmclock-disruption', 'value': 'tomorrow'}}");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "allowed values: none"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(from, "{'execute': 'qom-set', 'arguments': {'path': "
+                    "'/machine/peripheral/pvc', 'property': "
+                    "'vmclock-disruption', 'value': 'imminent'}}");
+    qobject_unref(rsp);
+    vmc_read(from, &a);
+    g_assert_cmphex(a.flags & 0x6, ==, 0x4);
     st = migrate_and_wait(from, uri);
     g_assert_cmpstr(st, ==, "completed");
     for (int i = 0; i < 100; i++) {
@@ -2962,6 +2976,7 @@ static void test_vmclock_migration(void)
     wait_vmc_status(to, 2, &b);
     g_assert_cmpuint(b.marker, >, a.marker);
     g_assert_cmpuint(b.generation, ==, a.generation); /* not a restore */
+    g_assert_cmphex(b.flags & 0x6, ==, 0);          /* it has happened */
     g_assert_cmpfloat(fabs(ldexp((double)b.period, -64 - b.shift) * 3e9 - 1),
                       <, 1e-6);
     vmc_check_against_bar(to, &b, 10000, 1);
