@@ -44,7 +44,7 @@ pvclock_hooks() {
     pvclock_hook hw/i386/acpi-build.c '#include "hw/pvclock/pvclock-pages-acpi.h"' \
         "{print} /^#include \"hw\\/acpi\\/vmclock.h\"/ {print \"#include \\\"hw/pvclock/pvclock-pages-acpi.h\\\"\"}"
     pvclock_hook hw/i386/acpi-build.c "pvclock_pages_build_acpi(" \
-        "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker, x86ms->oem_id);\"} {print}"
+        "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker,\"; print \"                             x86ms->oem_id);\"} {print}"
     pvclock_hook tests/qtest/meson.build "pvclock-pages-test" \
         "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
 }

@@ -5,7 +5,8 @@
 #
 #   0001 the ABI headers and their interop document
 #   0002 the device: hw/pvclock/, its Kconfig and meson hook lines, the
-#        device document
+#        acpi-build hook lines (vmclock=on's notification), the device
+#        document
 #   0003 the qtest and its meson line
 #
 # each with its lines of the MAINTAINERS entry (the first makes it).
@@ -28,8 +29,8 @@ TARBALL=$PVCLOCK_CACHE/src/$QEMU_TARBALL
 
 # QEMU's files the series changes (the hook lines, the indexes)
 touched=(MAINTAINERS meson.build hw/meson.build hw/Kconfig
-         tests/qtest/meson.build docs/system/device-emulation.rst
-         docs/interop/index.rst)
+         hw/i386/acpi-build.c tests/qtest/meson.build
+         docs/system/device-emulation.rst docs/interop/index.rst)
 
 stage "patches: base repository of QEMU $QEMU_VERSION's touched files"
 rm -rf "$work"

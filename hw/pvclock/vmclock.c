@@ -278,12 +278,12 @@ static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
     uint32_t seq = le32_to_cpu(qatomic_read(&clk->seq_count)) | 1;
 
     qatomic_set(&clk->seq_count, cpu_to_le32(seq));
-    smp_wmb();
+    smp_wmb();                  /* odd before the fields: guests retry */
     memcpy((char *)clk + PVCLOCK_VMCLOCK_START,
            (const char *)next + PVCLOCK_VMCLOCK_START,
            sizeof(*next) - PVCLOCK_VMCLOCK_START);
     qatomic_set(vmclock_gen_word(clk), cpu_to_le64(gen));
-    smp_wmb();
+    smp_wmb();                  /* the fields before seq is even again */
     qatomic_set(&clk->seq_count, cpu_to_le32(seq + 1));
     /* written behind the guest's back: migration must see it */
     memory_region_set_dirty(&s->vmclock_dev->clk_page, 0, VMCLOCK_SIZE);

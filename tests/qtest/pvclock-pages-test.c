@@ -2604,6 +2604,12 @@ static void vmc_read(QTestState *qts, Vmc *v)
     memcpy(&v->generation, b + 0x68, 8);
 }
 
+/* The page's period of one guest count, in ns. */
+static double vmc_period_ns(const Vmc *v)
+{
+    return ldexp((double)v->period, -(64 + v->shift)) * 1e9;
+}
+
 /* The time a reader of the page computes at guest count g, in ns. */
 static pvcp_u128 vmc_ns(const Vmc *v, uint64_t g)
 {
@@ -2721,6 +2727,7 @@ static void test_vmclock_filled(void)
                                   tp->path, (uint64_t)-5000000000000ull);
     QFWCFG *fw = pc_fw_cfg_init(qts);
     g_autofree uint8_t *acpi = g_malloc(256 * 1024);
+    double slope;
     size_t len;
     Vmc v;
     uint64_t g_after;
@@ -2746,9 +2753,8 @@ static void test_vmclock_filled(void)
     g_assert_cmpuint(v.counter, <=, g_after);
     g_assert_cmpuint(g_after - v.counter, <, 60 * 2500000000ull);
     /* the line's slope, mult / 2^24 ns per count (0.4 at 2.5 GHz) */
-    g_assert_cmpfloat(fabs(ldexp((double)v.period, -64 - v.shift) * 1e9 /
-                           ldexp((double)((1000000000ull << 24) /
-                                          2500000000ull), -24) - 1), <, 1e-12);
+    slope = ldexp((double)((1000000000ull << 24) / 2500000000ull), -24);
+    g_assert_cmpfloat(fabs(vmc_period_ns(&v) / slope - 1), <, 1 / 1e12);
     g_test_message("VMClock vs BAR: worst %" PRId64 " ns",
                    vmc_check_against_bar(qts, &v, 100000, 1));
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "vmclock-notifies"), >=, 1);
@@ -2789,9 +2795,8 @@ static void test_vmclock_simulated(void)
     rng_seed();
     wait_status(qts, "pvc", "valid");
     wait_vmc_status(qts, 2, &v);
-    /* 1.2 simulated counts of 1/3 ns per host TSC count */
-    g_assert_cmpfloat(fabs(ldexp((double)v.period, -64 - v.shift) * 2.5e9 - 1),
-                      <, 1e-6);
+    /* 1.2 simulated counts of 1/3 ns per host TSC count: 0.4 ns */
+    g_assert_cmpfloat(fabs(vmc_period_ns(&v) / 0.4 - 1), <, 1 / 1e6);
     vmc_check_against_bar(qts, &v, 10000, 1);
     qtest_quit(qts);
     pages_free(tp);
@@ -2848,10 +2853,10 @@ static void helper_new_line(TestHelper *th, uint32_t mult, bool wake)
     struct pvcp_host_page *h = &th->map[0];
 
     qatomic_set(&h->seq, h->seq + 1);
-    smp_wmb();
+    smp_wmb();                  /* odd before the line changes */
     h->hres.mult = mult;
     pvcp_page_seal(h);
-    smp_wmb();
+    smp_wmb();                  /* the line before seq is even again */
     qatomic_set(&h->seq, h->seq + 1);
     if (wake) {
         syscall(SYS_futex, &h->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -2900,8 +2905,8 @@ static void test_vmclock_follows_line(void)
             g_assert_cmpint(took, <, 2100000);
         }
         /* the period is the new line's slope */
-        g_assert_cmpfloat(fabs(ldexp((double)w.period, -64 - w.shift) /
-                               ldexp((double)mult, -24) * 1e9 - 1), <, 1e-9);
+        g_assert_cmpfloat(fabs(vmc_period_ns(&w) / ldexp(mult, -24) - 1), <,
+                          1 / 1e9);
         g_assert_cmpuint(w.status, ==, 2);
         vmc_check_against_bar(qts, &w, 1000, 1);
         v = w;
@@ -2977,8 +2982,7 @@ static void test_vmclock_migration(void)
     g_assert_cmpuint(b.marker, >, a.marker);
     g_assert_cmpuint(b.generation, ==, a.generation); /* not a restore */
     g_assert_cmphex(b.flags & 0x6, ==, 0);          /* it has happened */
-    g_assert_cmpfloat(fabs(ldexp((double)b.period, -64 - b.shift) * 3e9 - 1),
-                      <, 1e-6);
+    g_assert_cmpfloat(fabs(vmc_period_ns(&b) * 3 - 1), <, 1 / 1e6);
     vmc_check_against_bar(to, &b, 10000, 1);
     qtest_quit(to);
     qtest_quit(from);
