@@ -223,7 +223,8 @@ struct PvclockPagesState {
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
     Error *vmclock_unplug_blocker;
     QemuThread vmclock_thread;
-    bool vmclock_quit;
+    bool vmclock_quit;          /* asks the thread to end */
+    bool vmclock_done;          /* the thread is out of its loop */
     const struct pvcp_host_page *vmclock_seq_map;   /* the thread's own */
     HostMemoryBackend *vmclock_wait_source;     /* what it maps */
     uint64_t vmclock_updates;   /* rewrites, all time */

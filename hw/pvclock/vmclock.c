@@ -397,16 +397,19 @@ static void *vmclock_wait_thread(void *opaque)
     uint32_t last = qatomic_load_acquire(seq);
 
     while (!qatomic_read(&s->vmclock_quit)) {
-        struct timespec to = { .tv_sec = 1 };
         uint32_t now = qatomic_load_acquire(seq);
 
         if (now != last && !(now & 1)) {
             last = now;
             qemu_bh_schedule(s->vmclock_bh);
         }
-        /* a shared futex: pvclock-helper wakes it after each write */
-        syscall(SYS_futex, seq, FUTEX_WAIT, now, &to, NULL, 0);
+        /*
+         * A shared futex: pvclock-helper wakes it after each write.  No
+         * timeout: nothing here runs until the host's pages change.
+         */
+        syscall(SYS_futex, seq, FUTEX_WAIT, now, NULL, NULL, 0);
     }
+    qatomic_set(&s->vmclock_done, true);
     return NULL;
 }
 
@@ -430,6 +433,7 @@ static void vmclock_wait_start(PvclockPagesState *s)
     s->vmclock_seq_map = map;
     s->vmclock_wait_source = s->source;
     s->vmclock_quit = false;
+    s->vmclock_done = false;
     qemu_thread_create(&s->vmclock_thread, "pvclock-vmclock",
                        vmclock_wait_thread, s, QEMU_THREAD_JOINABLE);
 }
@@ -440,8 +444,15 @@ static void vmclock_wait_stop(PvclockPagesState *s)
         return;
     }
     qatomic_set(&s->vmclock_quit, true);
-    syscall(SYS_futex, &s->vmclock_seq_map->seq, FUTEX_WAKE, INT_MAX,
-            NULL, NULL, 0);
+    /*
+     * A wake that lands between the thread's look at quit and its wait
+     * is lost; wake again until it is out (a millisecond or two).
+     */
+    while (!qatomic_read(&s->vmclock_done)) {
+        syscall(SYS_futex, &s->vmclock_seq_map->seq, FUTEX_WAKE, INT_MAX,
+                NULL, NULL, 0);
+        g_usleep(1000);
+    }
     qemu_thread_join(&s->vmclock_thread);
     munmap((void *)s->vmclock_seq_map, PVCP_PAGE_SIZE);
     s->vmclock_seq_map = NULL;

@@ -2,8 +2,9 @@
 # The guest driver (contrib/pvclock-driver/, /dev/pvclock-pagesN) in TCG
 # guests running Debian 12's 6.1 cloud kernel, built against that
 # kernel's linux-headers packages, and trixie-backports' 7.x cloud kernel
-# with the module built in a trixie chroot (the boots named ...7).  Eleven
-# boots, each running tests/guest/driver-guest.sh from the initramfs:
+# with the module built in a trixie chroot (the boots named ...7).
+# Thirteen boots, each running tests/guest/driver-guest.sh from the
+# initramfs:
 #   pc, pc7   two devices (one with interrupts=off): bind, non-root mapping,
 #          write refusals, memory type, rmmod/insmod, the PTP clocks (the
 #          host's exchange bracket over a second serial line, chronyd
@@ -18,6 +19,10 @@
 #   irq, irq7   the disruption interrupt over MSI-X: 60 s of steady state,
 #          a helper restart, a live migration to a paused destination.
 #          Each runs beside the others, with a helper of its own.
+#   vmclock-pv7, vmclock-qemu7   Linux's ptp_vmclock on pvclock-pages'
+#          vmclock=on and on QEMU's own -device vmclock, side by side,
+#          across a migration between two simulated hosts
+#          (tests/guest/vmclock-boots.sh, docs/vmclock.md).
 # See docs/driver.md for what each finding means.  PVCLOCK_DRIVER_KEEP=DIR
 # keeps the guests' consoles there; PVCLOCK_DRIVER_BUILD (default
 # $PVCLOCK_BUILD/driver) is where the module and the initramfs are built;

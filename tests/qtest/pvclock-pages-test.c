@@ -2873,8 +2873,11 @@ static void test_vmclock_follows_line(void)
 {
     TestPages *tp = pages_new();
     TestHelper *th = helper_start(tp, true);
+    struct pvcp_host_page *old_map, *new_map;
     QTestState *qts;
+    int old_fd, new_fd;
     uint32_t mult0;
+    int64_t t0;
     Vmc v, w;
 
     make_host(th->map, 2500000000ull, 1000, 1700000000);
@@ -2885,9 +2888,10 @@ static void test_vmclock_follows_line(void)
     wait_vmc_status(qts, 2, &v);
     for (int i = 1; i <= 6; i++) {
         uint32_t mult = mult0 + i * 1000;
-        int64_t t0 = g_get_monotonic_time(), took;
+        int64_t took;
         uint64_t wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
 
+        t0 = g_get_monotonic_time();
         helper_new_line(th, mult, i <= 5);
         do {
             g_usleep(1000);
@@ -2911,6 +2915,42 @@ static void test_vmclock_follows_line(void)
         vmc_check_against_bar(qts, &w, 1000, 1);
         v = w;
     }
+
+    /*
+     * The helper starts over with a new memfd (the old pages go stale):
+     * the device waits on the new pages instead, and the thread on the
+     * old ones is gone, not left waiting.
+     */
+    new_fd = pages_memfd(true, &new_map);
+    make_host(new_map, 2500000000ull, 1000, 1700000000);
+    old_fd = th->memfd;
+    old_map = th->map;
+    th->map = new_map;
+    qatomic_set(&th->memfd, new_fd);
+    old_map[0].stale_after = 2500000000ull;
+    old_map[0].heartbeat_ns = 1;
+    pvcp_page_seal(&old_map[0]);
+    for (int i = 0; i < 100 &&
+         qom_get_u64(qts, "pvc", "pages-replaced") == 0; i++) {
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-replaced"), ==, 1);
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &v);
+    g_usleep(1100 * 1000);      /* a watch round: the new thread waits */
+    vmc_read(qts, &v);
+    t0 = g_get_monotonic_time();
+    helper_new_line(th, mult0 + 7000, true);
+    do {
+        g_usleep(1000);
+        vmc_read(qts, &w);
+    } while (w.seq == v.seq && g_get_monotonic_time() - t0 < 3000000);
+    g_test_message("new pages: a line on the VMClock page after %" PRId64
+                   " us", g_get_monotonic_time() - t0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 200000);
+    vmc_check_against_bar(qts, &w, 1000, 1);
+    close(old_fd);
+    munmap(old_map, PVCP_FILE_SIZE);
     qtest_quit(qts);
     helper_stop(th);
     pages_free(tp);
