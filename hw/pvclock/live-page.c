@@ -163,6 +163,8 @@ void pvclock_live_exit(PvclockPagesState *s)
     }
     g_free(s->live_src);
     s->live_src = NULL;
+    g_free(s->live_why);
+    s->live_why = NULL;
 }
 
 /*

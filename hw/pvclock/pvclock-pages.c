@@ -251,16 +251,8 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
-    if (!pvclock_irq_realize(s, errp)) {
-        pvclock_host_close(s);
-        memory_region_del_subregion(&s->bar, &s->offset_mr);
-        pvclock_live_exit(s);
-        s->offset_page = NULL;
-        return;
-    }
-
-    if (!pvclock_vmclock_realize(s, errp)) {
-        pvclock_irq_exit(s);
+    if (!pvclock_irq_realize(s, errp) || !pvclock_vmclock_realize(s, errp)) {
+        pvclock_irq_exit(s);    /* nothing if it was not realized */
         pvclock_host_close(s);
         memory_region_del_subregion(&s->bar, &s->offset_mr);
         pvclock_live_exit(s);
@@ -303,8 +295,6 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
     pvclock_live_exit(s);
-    g_free(s->live_why);
-    s->live_why = NULL;
 }
 
 /* ---- properties: configuration and status for management ---------- */

@@ -144,6 +144,55 @@ boot() {
     [ -s "$tmp/$name.err" ] && diag "$name: QEMU said: $(head -3 "$tmp/$name.err")"
     return 0
 }
+# migrate_start NAME DST-CONSOLE QEMU-ARG... [-- ARG...]: a destination
+# QEMU (those arguments, -S, -incoming, its console DST-CONSOLE on ttyS0,
+# then the ARGs after --) and tests/guest/driver-migrate.py moving
+# NAME's source there; their pids in $dpid and $mpid
+migrate_start() {
+    local n=$1 dst=$2 a
+    local -a head=() tail=()
+    shift 2
+    for a in "$@"; do
+        if [ "$a" = -- ] && [ ${#tail[@]} = 0 ]; then tail=(--); continue; fi
+        if [ ${#tail[@]} -gt 0 ]; then tail+=("$a"); else head+=("$a"); fi
+    done
+    "$QEMU" "${head[@]}" -S -incoming "unix:$tmp/$n-mig.sock" -serial "file:$dst" \
+        "${tail[@]:1}" \
+        -qmp "unix:$tmp/$n-dst.qmp,server=on,wait=off" 2> "$tmp/$n-dst.err" &
+    dpid=$!
+    echo "$dpid" >> "$tmp/$n-qemu.pid"
+    python3 "$PVCLOCK_ROOT/tests/guest/driver-migrate.py" "$tmp/$n-src.qmp" \
+        "$tmp/$n-dst.qmp" "unix:$tmp/$n-mig.sock" "$dst" > "$tmp/$n.migrate" 2>&1 &
+    mpid=$!
+}
+
+# guest_over NAME SRC DST START LIMIT PID: has NAME's guest ended (its
+# exit line on either console, both QEMUs gone, or LIMIT s since START,
+# said in $tmp/NAME.timeout)?
+guest_over() {
+    local n=$1 src=$2 dst=$3 start=$4 limit=$5 pid=$6
+    grep -q '^pvclock-guest: exit' "$src" "$dst" && return 0
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+        echo "no end after $limit s; last console lines: $(tail -3 "$src" "$dst" | tr '\n' ' ')" > "$tmp/$n.timeout"
+        return 0
+    fi
+    ! kill -0 "$pid" 2>/dev/null && { [ -z "$dpid" ] || ! kill -0 "$dpid" 2>/dev/null; }
+}
+
+# guest_teardown PID: the migration script ($mpid) and both QEMUs (PID,
+# $dpid) given time to end, then stopped
+guest_teardown() {
+    local q
+    if [ -n "$mpid" ]; then
+        for _ in $(seq 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.2; done
+        kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+    fi
+    for q in $1 $dpid; do
+        for _ in $(seq 50); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
+        kill "$q" 2>/dev/null; wait "$q" 2>/dev/null
+    done
+}
+
 # irq_boot NAME KERNEL INITRD [PART QEMU-ARG...]: an irq guest (pc,
 # MSI-X; driver-guest.sh's PART, default irq) with a helper of its own,
 # run in the background beside the other boots.  When the guest asks, restarts
@@ -179,33 +228,13 @@ irq_boot() {
             echo "$hpid" > "$tmp/$n-helper.pid"
         fi
         if [ -z "$migrated" ] && grep -q '^pvclock-guest: ready-migrate' "$src"; then
-            "$QEMU" "${args[@]}" -S -incoming "unix:$tmp/$n-mig.sock" -serial "file:$dst" \
-                -qmp "unix:$tmp/$n-dst.qmp,server=on,wait=off" 2> "$tmp/$n-dst.err" &
-            dpid=$!
-            echo "$dpid" >> "$tmp/$n-qemu.pid"
-            python3 "$PVCLOCK_ROOT/tests/guest/driver-migrate.py" "$tmp/$n-src.qmp" \
-                "$tmp/$n-dst.qmp" "unix:$tmp/$n-mig.sock" "$dst" > "$tmp/$n.migrate" 2>&1 &
-            mpid=$!
+            migrate_start "$n" "$dst" "${args[@]}"
             migrated=1
         fi
-        grep -q '^pvclock-guest: exit' "$src" "$dst" && break
-        if [ $((SECONDS - start)) -ge 400 ]; then
-            echo "no end after 400 s; last console lines: $(tail -3 "$src" "$dst" | tr '\n' ' ')" > "$tmp/$n.timeout"
-            break
-        fi
-        if ! kill -0 "$pid" 2>/dev/null && { [ -z "$dpid" ] || ! kill -0 "$dpid" 2>/dev/null; }; then
-            break
-        fi
+        guest_over "$n" "$src" "$dst" "$start" 400 "$pid" && break
         sleep 0.2
     done
-    if [ -n "$mpid" ]; then
-        for _ in $(seq 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.2; done
-        kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
-    fi
-    for q in $pid $dpid; do
-        for _ in $(seq 50); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
-        kill "$q" 2>/dev/null; wait "$q" 2>/dev/null
-    done
+    guest_teardown "$pid"
     kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
     cat "$src" "$dst" | tr -d '\r' > "$tmp/$n.log"
     [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$tmp/$n.log" "$PVCLOCK_DRIVER_KEEP/"

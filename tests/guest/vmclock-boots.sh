@@ -58,35 +58,14 @@ vmclock_boot() {
                 --rounds 300 --show 3 --quit > "$tmp/$n.exchange-$tag" 2>&1
         done
         if [ -z "$migrated" ] && grep -q '^pvclock-guest: ready-migrate' "$src"; then
-            "$QEMU" "${args[@]}" "${dev_b[@]}" -S \
-                -incoming "unix:$tmp/$n-mig.sock" -serial "file:$dst" \
-                -chardev "socket,id=ex,path=$tmp/$n-dst.ex,server=on,wait=off" -serial chardev:ex \
-                -qmp "unix:$tmp/$n-dst.qmp,server=on,wait=off" 2> "$tmp/$n-dst.err" &
-            dpid=$!
-            echo "$dpid" >> "$tmp/$n-qemu.pid"
-            python3 "$PVCLOCK_ROOT/tests/guest/driver-migrate.py" "$tmp/$n-src.qmp" \
-                "$tmp/$n-dst.qmp" "unix:$tmp/$n-mig.sock" "$dst" > "$tmp/$n.migrate" 2>&1 &
-            mpid=$!
+            migrate_start "$n" "$dst" "${args[@]}" "${dev_b[@]}" -- \
+                -chardev "socket,id=ex,path=$tmp/$n-dst.ex,server=on,wait=off" -serial chardev:ex
             migrated=1
         fi
-        grep -q '^pvclock-guest: exit' "$src" "$dst" && break
-        if [ $((SECONDS - start)) -ge 500 ]; then
-            echo "no end after 500 s; last console lines: $(tail -3 "$src" "$dst" | tr '\n' ' ')" > "$tmp/$n.timeout"
-            break
-        fi
-        if ! kill -0 "$pid" 2>/dev/null && { [ -z "$dpid" ] || ! kill -0 "$dpid" 2>/dev/null; }; then
-            break
-        fi
+        guest_over "$n" "$src" "$dst" "$start" 500 "$pid" && break
         sleep 0.2
     done
-    if [ -n "$mpid" ]; then
-        for _ in $(seq 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.2; done
-        kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
-    fi
-    for q in $pid $dpid; do
-        for _ in $(seq 50); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
-        kill "$q" 2>/dev/null; wait "$q" 2>/dev/null
-    done
+    guest_teardown "$pid"
     kill "$ha" "$hb" 2>/dev/null; wait "$ha" "$hb" 2>/dev/null
     cat "$src" "$dst" | tr -d '\r' > "$tmp/$n.log"
     [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$tmp/$n.log" "$PVCLOCK_DRIVER_KEEP/"
