@@ -208,6 +208,7 @@ static int clock_try(struct pvclock *pc, const struct guest_clock *gc,
     s->offset = nc - (na + (nb - na) / 2);
     s->bracket = nb - na;
     s->outside = nc < na || nc > nb;
+    s->excursion = nc < na ? na - nc : nc > nb ? nc - nb : 0;
     return PVCLOCK_OK;
 }
 
@@ -216,6 +217,7 @@ int guest_clock_sample(struct pvclock *pc, const struct guest_clock *gc,
 {
     struct guest_clock_sample t;
     int err = PVCLOCK_OK, got = 0, outside = 0;
+    int64_t excursion = 0;
 
     for (int i = 0; i < GUEST_CLOCK_TRIES; i++) {
         int e = clock_try(pc, gc, &t);
@@ -225,10 +227,12 @@ int guest_clock_sample(struct pvclock *pc, const struct guest_clock *gc,
             continue;
         }
         outside += t.outside;
+        excursion = t.excursion > excursion ? t.excursion : excursion;
         if (!got++ || t.bracket < s->bracket) {
             *s = t;
         }
     }
     s->outside = outside;       /* every try counts, not only the best */
+    s->excursion = excursion;
     return got ? PVCLOCK_OK : err;
 }

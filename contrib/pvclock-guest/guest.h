@@ -64,6 +64,7 @@ struct guest_clock_sample {
     int64_t offset;             /* clock - the bracket's midpoint, ns */
     int64_t bracket;            /* host REALTIME at the second read - first */
     int outside;                /* tries with the clock outside them */
+    int64_t excursion;          /* the farthest outside one of them, ns */
 };
 
 /* PVCLOCK_OK, or the last try's error if none read. */

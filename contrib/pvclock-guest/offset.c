@@ -16,8 +16,8 @@
  * pvclock-pages PHC) must lie inside every bracket.
  *
  * It prints one summary line: the median, 99th percentile and largest
- * |offset|, the mean signed offset, the median bracket and how many
- * tries fell outside their bracket.  This is how docs/driver.md
+ * |offset|, the mean signed offset, the median bracket, how many tries
+ * fell outside their bracket and how far the farthest of them was.  This is how docs/driver.md
  * measures how well chronyd disciplines a guest (bench/phc.sh).
  */
 #include <inttypes.h>
@@ -49,6 +49,7 @@ static void offset_summary(const struct guest_clock *gc,
     int64_t *mag = malloc(n * sizeof(*mag)), *br = malloc(n * sizeof(*br));
     int64_t sum = 0;
     size_t outside = 0, worst = 0;
+    int64_t excursion = 0;
 
     if (!mag || !br) {
         fprintf(stderr, "pvclock-guest: out of memory\n");
@@ -61,6 +62,7 @@ static void offset_summary(const struct guest_clock *gc,
         br[i] = s[i].bracket;
         sum += s[i].offset;
         outside += s[i].outside;
+        excursion = s[i].excursion > excursion ? s[i].excursion : excursion;
         if (mag[i] > (s[worst].offset < 0 ? -s[worst].offset
                                           : s[worst].offset)) {
             worst = i;
@@ -73,11 +75,12 @@ static void offset_summary(const struct guest_clock *gc,
            "median %" PRId64 " ns, p99 %" PRId64 " ns, max %" PRId64 " ns, "
            "mean %" PRId64 " ns; bracket median %" PRId64 " ns; %zu tries "
            "outside their bracket; %llu errors; worst: sample %zu, offset %"
-           PRId64 " ns, bracket %" PRId64 " ns\n",
+           PRId64 " ns, bracket %" PRId64 " ns; farthest outside a bracket %"
+           PRId64 " ns\n",
            gc->device ? "device" : gc->name, n, GUEST_CLOCK_TRIES,
            quantile(mag, n, 0.5), quantile(mag, n, 0.99), mag[n - 1],
            sum / (int64_t)n, quantile(br, n, 0.5), outside, errors, worst,
-           s[worst].offset, s[worst].bracket);
+           s[worst].offset, s[worst].bracket, excursion);
     free(mag);
     free(br);
 }

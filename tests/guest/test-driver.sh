@@ -305,6 +305,7 @@ phc_checks() {
     ok $? "$b: the guest cannot steer the host's clock: settime and ADJ_SETOFFSET refused by the driver (EOPNOTSUPP), ADJ_FREQUENCY by the PTP core (ERANGE: max_adj 0)"
     has $b 'phc-device offset: /dev/ptp[0-9]+ - host REALTIME: [0-9]+ samples .*; 0 tries outside their bracket; 0 errors'
     ok $? "$b: every PHC reading lies between the device's times at the guest TSC before and after it ($(line $b 'phc-device' | sed -E 's/.*samples //; s/ mean.*//'))"
+    diag "$(line $b 'phc-device')"
     grep -q '^exchange: 300 rounds, 0 violations of host before <= guest <= host after, 0 guest errors' "$tmp/$b.exchange" 2>/dev/null &&
         has $b 'serve exit 0 pvclock-guest: answering with /dev/ptp'
     ok $? "$b: 300 exchanges: every PHC reading lies between the host's own clock_gettime() before the question and after the answer"
