@@ -109,6 +109,10 @@ void pvclock_vmclock_exit(PvclockPagesState *s)
 void pvclock_vmclock_loaded(PvclockPagesState *s)
 {
 }
+
+void pvclock_vmclock_watch(PvclockPagesState *s)
+{
+}
 #else
 
 typedef unsigned __int128 u128;
