@@ -95,21 +95,25 @@ static bool page_usable(const struct pvcp_host_page *h)
  * (the counter at which TCG stopped the guest's TSC), so behind the line
  * it extrapolates exactly instead.
  */
+uint64_t pvclock_page_cycles(const struct pvcp_host_page *h, uint64_t tsc)
+{
+    if (h->flags & PVCP_HOST_F_SIMULATED) {
+        tsc = pvcp_xform_apply(&h->sim, tsc);
+    }
+    return pvcp_host_cycles(h->counter_mode, &h->kvmclock, tsc);
+}
+
 static uint64_t host_clock(const struct pvcp_host_page *h, int hres_index,
                            bool raw, uint64_t tsc)
 {
     const struct pvcp_line *line = raw ? &h->raw : &h->hres;
     const struct pvcp_base *base = raw ? &h->raw_base
                                        : &h->hres_base[hres_index];
-    uint64_t counter = tsc, cycles, lo, hi;
+    uint64_t cycles = pvclock_page_cycles(h, tsc), lo, hi;
     int64_t delta;
     struct pvcp_time t;
     Int128 ns;
 
-    if (h->flags & PVCP_HOST_F_SIMULATED) {
-        counter = pvcp_xform_apply(&h->sim, counter);
-    }
-    cycles = pvcp_host_cycles(h->counter_mode, &h->kvmclock, counter);
     delta = (int64_t)(cycles - line->cycle_last);
     if (delta >= 0) {
         t = pvcp_clock_at(line, base, h->flags, cycles);

@@ -215,8 +215,7 @@ struct PvclockPagesState {
     /* vmclock=on (vmclock.c) */
     bool vmclock;               /* property vmclock */
     struct VmclockState *vmclock_dev;   /* our child, QEMU's device */
-    bool vmclock_notify;        /* an ACPI PM device takes the GPE */
-    Object *vmclock_pm;         /* that device */
+    Object *vmclock_pm;         /* the ACPI PM device that takes the GPE */
     bool vmclock_restored;      /* loadvm: bump the generation counter */
     unsigned vmclock_announce;  /* PvclockVmclockAnnounce */
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
@@ -287,6 +286,12 @@ bool pvclock_host_now(PvclockPagesState *s, uint64_t mono[PVCP_MONO_CLOCKS],
 bool pvclock_host_at(PvclockPagesState *s, const uint64_t *tsc,
                      uint64_t mono[PVCP_MONO_CLOCKS], uint64_t *realtime,
                      uint64_t *disruptions);
+
+/*
+ * Page h's clocksource cycles at host TSC tsc: a simulated host's sim
+ * stage, then the kvmclock stage where the page has one.
+ */
+uint64_t pvclock_page_cycles(const struct pvcp_host_page *h, uint64_t tsc);
 
 /* The host TSC's own rate from page 0 (a simulated host's undone), Hz. */
 uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);

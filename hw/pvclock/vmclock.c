@@ -128,23 +128,26 @@ static uint64_t *vmclock_gen_word(struct vmclock_abi *clk)
     return (uint64_t *)((char *)clk + PVCLOCK_VMCLOCK_GEN_OFFSET);
 }
 
+static uint64_t vmclock_gen(const struct vmclock_abi *clk)
+{
+    uint64_t gen;
+
+    memcpy(&gen, (const char *)clk + PVCLOCK_VMCLOCK_GEN_OFFSET, sizeof(gen));
+    return le64_to_cpu(gen);
+}
+
 /*
  * TAI at host TSC value c by page h's line, in 2^-64 s: the value
- * libpvclock would return there, before its floor to whole ns.  A
- * simulated host's page counts its own counter, sim of the host TSC.
+ * libpvclock would return there, before its floor to whole ns.
  */
 static u128 tai_at_counter(const struct pvcp_host_page *h, uint64_t c)
 {
     const struct pvcp_line *l = &h->hres;
     const struct pvcp_base *b = &h->hres_base[PVCP_HRES_TAI];
     s128 unit = (s128)PVCP_NSEC_PER_SEC << l->shift;
+    uint64_t cycles = pvclock_page_cycles(h, c);
     s128 ns_sh, sec, rem;
-    uint64_t cycles;
 
-    if (h->flags & PVCP_HOST_F_SIMULATED) {
-        c = pvcp_xform_apply(&h->sim, c);
-    }
-    cycles = pvcp_host_cycles(h->counter_mode, &h->kvmclock, c);
     ns_sh = (s128)(int64_t)(cycles - l->cycle_last) * l->mult +
             (s128)b->nsec_shifted;
     sec = ns_sh / unit;
@@ -276,6 +279,16 @@ static void vmclock_notify(PvclockPagesState *s)
     }
 }
 
+/* Would writing next and gen show the guest nothing new but the line? */
+static bool fields_unchanged(const struct vmclock_abi *clk,
+                             const struct vmclock_abi *next, uint64_t gen)
+{
+    return !memcmp((const char *)next + PVCLOCK_VMCLOCK_START,
+                   (const char *)clk + PVCLOCK_VMCLOCK_START,
+                   sizeof(*next) - PVCLOCK_VMCLOCK_START) &&
+           gen == vmclock_gen(clk);
+}
+
 static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
                           const struct vmclock_abi *next, uint64_t gen)
 {
@@ -311,7 +324,7 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
         pvclock_live_overlay(s, &h);
     }
     memcpy(&next, clk, sizeof(next));
-    gen = le64_to_cpu(*vmclock_gen_word(clk));
+    gen = vmclock_gen(clk);
     dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
     if (s->vmclock_restored) {
         uint32_t r;
@@ -334,7 +347,7 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     } else if (s->vmclock_announce == PVCLOCK_VMCLOCK_IMMINENT) {
         flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
     }
-    if (s->vmclock_notify) {
+    if (s->vmclock_pm) {
         flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
     }
     next.clock_status = have ? vmclock_status(s, &h)
@@ -356,21 +369,16 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     next.leap_second_smearing_hint =
         s->flavour == PVCLOCK_FLAVOUR_SMEARED ? VMCLOCK_SMEARING_NOON_LINEAR
                                               : VMCLOCK_SMEARING_STRICT;
-    if (timed && !memcmp((char *)&next + PVCLOCK_VMCLOCK_START,
-                         (char *)clk + PVCLOCK_VMCLOCK_START,
-                         sizeof(next) - PVCLOCK_VMCLOCK_START) &&
-        gen == le64_to_cpu(*vmclock_gen_word(clk)) && same_line(s, &h, clk)) {
+    if (timed && fields_unchanged(clk, &next, gen) &&
+        same_line(s, &h, clk)) {
         return;                 /* the guest would see the same clock */
     }
     if (timed && !fill_time(s, &h, &next)) {
         next.clock_status = VMCLOCK_STATUS_UNRELIABLE;
         timed = false;
     }
-    if (!timed && !memcmp((char *)&next + PVCLOCK_VMCLOCK_START,
-                          (char *)clk + PVCLOCK_VMCLOCK_START,
-                          sizeof(next) - PVCLOCK_VMCLOCK_START) &&
-        gen == le64_to_cpu(*vmclock_gen_word(clk))) {
-        return;
+    if (!timed && fields_unchanged(clk, &next, gen)) {
+        return;                 /* still unreliable, nothing else moved */
     }
     s->vmclock_seen_dis = dis;
     s->vmclock_restored = false;
@@ -513,7 +521,6 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     s->vmclock_dev = VMCLOCK(dev);
     /* the machine's ACPI PM device (PIIX4 or ICH9), made before us */
     s->vmclock_pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
-    s->vmclock_notify = s->vmclock_pm != NULL;
     clk = s->vmclock_dev->clk;
     clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
     clk->time_type = VMCLOCK_TIME_TAI;
@@ -523,7 +530,7 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
      */
     clk->clock_status = VMCLOCK_STATUS_UNRELIABLE;
     clk->flags = cpu_to_le64(VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT |
-                             (s->vmclock_notify ?
+                             (s->vmclock_pm ?
                               VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0));
     s->vmclock_bh = qemu_bh_new(vmclock_host_changed_bh, s);
     /* the page is in the machine's ACPI tables and memory map for good */
