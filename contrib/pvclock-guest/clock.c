@@ -44,7 +44,8 @@
 #define VMC_STATUS_UNRELIABLE   4
 #define VMC_F_TAI_OFFSET_VALID  (1ull << 0)
 
-#define VMC_LD(p, off, type) (*(const volatile type *)((const volatile char *)(p) + (off)))
+#define VMC_LD(p, off, type) \
+    (*(const volatile type *)((const volatile char *)(p) + (off)))
 
 /* UTC from the page at this TSC read, under its seq_count. */
 static int vmclock_read(const volatile void *p, struct timespec *ts)
@@ -207,8 +208,8 @@ static int clock_try(struct pvclock *pc, const struct guest_clock *gc,
     nc = guest_ts_ns(&s->clock);
     s->offset = nc - (na + (nb - na) / 2);
     s->bracket = nb - na;
-    s->outside = nc < na || nc > nb;
     s->excursion = nc < na ? na - nc : nc > nb ? nc - nb : 0;
+    s->outside = s->excursion > 0;
     return PVCLOCK_OK;
 }
 

@@ -17,8 +17,9 @@
  *
  * It prints one summary line: the median, 99th percentile and largest
  * |offset|, the mean signed offset, the median bracket, how many tries
- * fell outside their bracket and how far the farthest of them was.  This is how docs/driver.md
- * measures how well chronyd disciplines a guest (bench/phc.sh).
+ * fell outside their bracket and how far the farthest of them was.
+ * This is how docs/driver.md measures how well chronyd disciplines a
+ * guest (bench/phc.sh).
  */
 #include <inttypes.h>
 #include <stdio.h>

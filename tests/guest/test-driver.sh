@@ -247,6 +247,13 @@ bumped() {
     read -r a b < <(sed -nE 's/^host page 0 disruptions ([0-9]+) -> ([0-9]+)$/\1 \2/p' "$1" 2>/dev/null)
     [ -n "$a" ] && [ -n "$b" ] && [ "$b" = $((a + 1)) ]
 }
+# exchange_held FILE: pvclock-exchange's 300 rounds (its output in FILE) held
+# host before <= guest <= host after every time, and the guest answered
+# them all
+exchange_held() {
+    grep -q '^exchange: 300 rounds, 0 violations of host before <= guest <= host after, 0 guest errors' \
+        "$1" 2>/dev/null
+}
 # has NAME ERE: the guest NAME printed a "driver: " line matching ERE
 has() { grep -qE "^driver: $2" "$tmp/$1.log"; }
 line() { grep -E "^driver: $2" "$tmp/$1.log" | head -1 | sed 's/^driver: //'; }
@@ -306,7 +313,7 @@ phc_checks() {
     has $b 'phc-device offset: /dev/ptp[0-9]+ - host REALTIME: [0-9]+ samples .*; 0 tries outside their bracket; 0 errors'
     ok $? "$b: every PHC reading lies between the device's times at the guest TSC before and after it ($(line $b 'phc-device' | sed -E 's/.*samples //; s/ mean.*//'))"
     diag "$(line $b 'phc-device')"
-    grep -q '^exchange: 300 rounds, 0 violations of host before <= guest <= host after, 0 guest errors' "$tmp/$b.exchange" 2>/dev/null &&
+    exchange_held "$tmp/$b.exchange" &&
         has $b 'serve exit 0 pvclock-guest: answering with /dev/ptp'
     ok $? "$b: 300 exchanges: every PHC reading lies between the host's own clock_gettime() before the question and after the answer"
     diag "$(grep '^exchange:' "$tmp/$b.exchange" 2>/dev/null)"
