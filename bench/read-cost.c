@@ -5,16 +5,25 @@
  * image made of the same pages and an offset page in ordinary
  * write-back memory (the guest path, without a hypervisor), the host
  * vDSO's clock_gettime() and the clock_gettime system call, for each
- * clock.  They are interleaved in short batches, round after round, so
- * that frequency changes and noise hit all of them alike; the figure per
- * method is the median over rounds.  --guest measures the device's BAR
- * inside a guest instead.
+ * clock.  They are interleaved in short batches, round after round, on
+ * one CPU, so that frequency changes and noise hit all of them alike:
+ * the ns figure per method is the median over rounds, a ratio the
+ * median of the rounds' own ratios (a noisy stretch of this nested
+ * machine slows the library more than the vDSO, which is mostly its
+ * counter read, so a ratio of two medians taken at different times
+ * mixes states).  --guest measures the device's BAR inside a guest
+ * instead.
  *
- *   read-cost [--pages PATH | --guest] [--calls N] [--rounds R]
+ *   read-cost [--pages PATH | --guest] [--calls N] [--rounds R] [--calls-only]
+ *
+ * --calls-only: 101 calls per clock on each handle and nothing timed,
+ * for bench/read-insns.py to count one call's instructions.
  *
  * Output: one line per figure, "NAME VALUE UNIT".
  */
+#define _GNU_SOURCE
 #include <getopt.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +76,25 @@ static int open_bar(void)
     mem.host = (const void *)pvclock_host_page(pc, 0);
     mem.offset = offset_page;
     return pvclock_open_memory(&bar, &mem);
+}
+
+/*
+ * Stay on one CPU: a move to another core in the middle of a batch
+ * would charge one method with cold caches and predictors.
+ */
+static void pin_to_this_cpu(void)
+{
+    cpu_set_t set;
+    int cpu = sched_getcpu();
+
+    if (cpu < 0) {
+        return;
+    }
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set)) {
+        perror("read-cost: sched_setaffinity (not pinned)");
+    }
 }
 
 static double now_ns(void)
@@ -137,6 +165,13 @@ static double batch_counter(int how, long n)
     return (now_ns() - t0) / n;
 }
 
+/* The median of n values (sorts them). */
+static double median(double *v, long n)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
 static void print_floor(const char *prefix, long calls, long rounds)
 {
     static const char *const names[] = { "rdtscp", "lfence_rdtsc", "rdtsc" };
@@ -146,8 +181,8 @@ static void print_floor(const char *prefix, long calls, long rounds)
         for (long r = 0; r < rounds; r++) {
             v[r] = batch_counter(how, calls / rounds);
         }
-        qsort(v, rounds, sizeof(double), cmp_double);
-        printf("%scounter_ns_%s %.2f ns\n", prefix, names[how], v[rounds / 2]);
+        printf("%scounter_ns_%s %.2f ns\n", prefix, names[how],
+               median(v, rounds));
     }
     free(v);
 }
@@ -166,12 +201,13 @@ int main(int argc, char **argv)
         { "guest", no_argument, NULL, 'g' },
         { "calls", required_argument, NULL, 'n' },
         { "rounds", required_argument, NULL, 'r' },
+        { "calls-only", no_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *pages = NULL, *prefix = "";
-    long calls = 1000000, rounds = 21;
-    int guest = 0, opt, err;
+    long calls = 1000000, rounds = 101;
+    int guest = 0, calls_only = 0, opt, err;
 
     while ((opt = getopt_long(argc, argv, "p:gn:r:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -187,9 +223,12 @@ int main(int argc, char **argv)
         case 'r':
             rounds = atol(optarg);
             break;
+        case 'o':
+            calls_only = 1;
+            break;
         case 'h':
             printf("Usage: read-cost [--pages PATH | --guest] [--calls N] "
-                   "[--rounds R]\n");
+                   "[--rounds R] [--calls-only]\n");
             return 0;
         default:
             return 1;
@@ -212,11 +251,23 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (calls_only) {
+        for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
+            batch_lib(pc, clocks[c].id, 101);
+            if (bar) {
+                batch_lib(bar, clocks[c].id, 101);
+            }
+        }
+        return 0;
+    }
+    pin_to_this_cpu();
     for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
         double *l = calloc(rounds, sizeof(double));
         double *b = calloc(rounds, sizeof(double));
         double *v = calloc(rounds, sizeof(double));
         double *s = calloc(rounds, sizeof(double));
+        double *rl = calloc(rounds, sizeof(double));
+        double *rb = calloc(rounds, sizeof(double));
         long batch = calls / rounds, sys_batch = batch / 10 + 1;
         struct timespec probe;
 
@@ -235,27 +286,31 @@ int main(int argc, char **argv)
             v[r] = batch_vdso(clocks[c].id, batch);
             s[r] = batch_sys(clocks[c].id, sys_batch);
         }
-        qsort(l, rounds, sizeof(double), cmp_double);
-        qsort(b, rounds, sizeof(double), cmp_double);
-        qsort(v, rounds, sizeof(double), cmp_double);
-        qsort(s, rounds, sizeof(double), cmp_double);
+        /* a ratio per round: the batches of one round shared its noise */
+        for (long r = 0; r < rounds; r++) {
+            rl[r] = l[r] / v[r];
+            rb[r] = b[r] / v[r];
+        }
         printf("%sread_ns_lib_%s %.2f ns\n", prefix, clocks[c].name,
-               l[rounds / 2]);
+               median(l, rounds));
         printf("%sread_ns_vdso_%s %.2f ns\n", prefix, clocks[c].name,
-               v[rounds / 2]);
+               median(v, rounds));
         printf("%sread_ns_syscall_%s %.2f ns\n", prefix, clocks[c].name,
-               s[rounds / 2]);
+               median(s, rounds));
         printf("%sread_ratio_%s %.3f lib/vdso\n", prefix, clocks[c].name,
-               l[rounds / 2] / v[rounds / 2]);
+               median(rl, rounds));
         if (bar) {
-            printf("read_ns_bar_%s %.2f ns\n", clocks[c].name, b[rounds / 2]);
+            printf("read_ns_bar_%s %.2f ns\n", clocks[c].name,
+                   median(b, rounds));
             printf("read_ratio_bar_%s %.3f lib/vdso\n", clocks[c].name,
-                   b[rounds / 2] / v[rounds / 2]);
+                   median(rb, rounds));
         }
         free(l);
         free(b);
         free(v);
         free(s);
+        free(rl);
+        free(rb);
     }
     print_floor(prefix, calls, rounds);
     pvclock_close(bar);

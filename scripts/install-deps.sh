@@ -11,7 +11,7 @@ PKGS_MAIN="build-essential ninja-build pkg-config libglib2.0-dev zlib1g-dev
     python3 python3-venv dpkg-dev libfdt-dev xz-utils bzip2 ccache
     seabios qemu-system-data busybox-static cpio socat util-linux
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-    clang libclang-rt-14-dev qemu-utils debootstrap tzdata"
+    clang libclang-rt-14-dev qemu-utils debootstrap tzdata gdb"
 PKGS_BPO="meson python3-pycotap"
 
 want_sources() {
