@@ -22,8 +22,9 @@
 #define PVCP_UNLIKELY(x)        __builtin_expect(!!(x), 0)
 /*
  * Inlined whatever the compiler's size heuristics say: GCC 12 called
- * pvcp_ref_xform_apply() out of line from libpvclock's read path, a
- * call in a read of about 20 ns (docs/benchmarks.md).
+ * pvcp_ref_xform_apply() and pvcp_clock_at() out of line from
+ * libpvclock's read path, calls in a read of about 25 ns
+ * (docs/benchmarks.md).
  */
 #define PVCP_HOT                inline __attribute__((always_inline))
 
@@ -124,7 +125,7 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
  * arithmetic shift).  frac_bits must be 0..64 (readers check).
  */
 static PVCP_HOT pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
-                                            pvcp_u64 guest)
+                                              pvcp_u64 guest)
 {
     pvcp_u64 d = guest - x->guest_ref;
 
@@ -192,9 +193,9 @@ static inline pvcp_u64 pvcp_host_cycles(pvcp_u32 counter_mode,
  * product unless the host kernel had no overflow protection, in which
  * case the 64-bit product wraps as it did there.
  */
-static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
-                                    pvcp_u64 flags, pvcp_u64 cycles,
-                                    pvcp_u64 base)
+static PVCP_HOT pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
+                                      pvcp_u64 flags, pvcp_u64 cycles,
+                                      pvcp_u64 base)
 {
     pvcp_u64 delta = cycles - l->cycle_last;
 
@@ -217,7 +218,7 @@ static inline pvcp_u64 pvcp_line_ns(const struct pvcp_line *l,
  * seconds it adds wrap; the same truncation here keeps even such absurd
  * inputs bit-exact with it.
  */
-static inline struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
+static PVCP_HOT struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
 {
     struct pvcp_time t;
 
@@ -238,9 +239,9 @@ static inline struct pvcp_time pvcp_time_make(pvcp_u64 sec, pvcp_u64 ns)
 }
 
 /* One clock from a line and its base at the given clocksource cycles. */
-static inline struct pvcp_time pvcp_clock_at(const struct pvcp_line *l,
-                                             const struct pvcp_base *b,
-                                             pvcp_u64 flags, pvcp_u64 cycles)
+static PVCP_HOT struct pvcp_time pvcp_clock_at(const struct pvcp_line *l,
+                                               const struct pvcp_base *b,
+                                               pvcp_u64 flags, pvcp_u64 cycles)
 {
     return pvcp_time_make(b->sec,
                           pvcp_line_ns(l, flags, cycles, b->nsec_shifted));
@@ -250,7 +251,7 @@ static inline struct pvcp_time pvcp_clock_at(const struct pvcp_line *l,
  * Add a timens-like offset (do_hres_timens()): seconds and nanoseconds
  * added separately, then normalised.
  */
-static inline struct pvcp_time pvcp_time_add_offset(
+static PVCP_HOT struct pvcp_time pvcp_time_add_offset(
     struct pvcp_time t, const struct pvcp_timens_offset *o)
 {
     return pvcp_time_make(t.sec + (pvcp_u64)o->sec, t.nsec + o->nsec);
@@ -325,16 +326,16 @@ static inline int pvcp_time_cmp(struct pvcp_time a, struct pvcp_time b)
 #define PVCP_CHECK_SEED         0x314b434843504350ull   /* "PVCPCHK1" */
 #define PVCP_CHECK_RAW          PVCP_HRES_CLOCKS        /* check[] index */
 
-static inline pvcp_u64 pvcp_rotl(pvcp_u64 w, unsigned r)
+static PVCP_HOT pvcp_u64 pvcp_rotl(pvcp_u64 w, unsigned r)
 {
     return r ? (w << r) | (w >> (64 - r)) : w;
 }
 
-static inline pvcp_u64 pvcp_check_clock(unsigned index, pvcp_u32 counter_mode,
-                                        pvcp_u64 flags,
-                                        const struct pvcp_line *l,
-                                        const struct pvcp_base *b,
-                                        pvcp_s32 leap)
+static PVCP_HOT pvcp_u64 pvcp_check_clock(unsigned index, pvcp_u32 counter_mode,
+                                          pvcp_u64 flags,
+                                          const struct pvcp_line *l,
+                                          const struct pvcp_base *b,
+                                          pvcp_s32 leap)
 {
     return (PVCP_CHECK_SEED + index) ^
            pvcp_rotl(counter_mode | (pvcp_u64)(pvcp_u32)leap << 32, 9) ^

@@ -88,7 +88,13 @@ static inline enum pvcp_counter_order pvcp_counter_order_detect(void)
 /* The TSC, read no earlier than the loads before it. */
 static inline uint64_t pvcp_counter_read(enum pvcp_counter_order order)
 {
-    uint32_t lo, hi, aux;
+    /*
+     * 64-bit outputs (RDTSC and RDTSCP clear bits 63:32 of RAX and RDX):
+     * a 32-bit half spilled and reloaded as part of a 64-bit value would
+     * miss store-to-load forwarding, in the read's critical path.
+     */
+    uint64_t lo, hi;
+    uint32_t aux;
 
     if (__builtin_expect(order == PVCP_ORDER_LFENCE, 1)) {
         __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
@@ -96,7 +102,7 @@ static inline uint64_t pvcp_counter_read(enum pvcp_counter_order order)
         __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux)
                          :: "memory");
     }
-    return ((uint64_t)hi << 32) | lo;
+    return (hi << 32) | lo;
 }
 
 #endif /* PVCLOCK_PAGES_CPU_H */
