@@ -29,13 +29,24 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 HZ=100
-vm() {      # vm on|off QMP-or-empty: a running VM, no guest code; its pid
-    local q=()
-    [ -n "$2" ] && q=(-qmp "unix:$2,server=on,wait=off")
+vm() {      # vm on|off I: VM number I, running, no guest code; its pid
     "$QEMU" -M pc -accel qtest -nodefaults -display none -m 32 -monitor none \
-        "${q[@]}" -device "pvclock-pages,id=pvc,x-counter-backend=qtest,vmclock=$1,pages=$tmp/pages" \
-        > /dev/null 2> "$tmp/qemu.err" &
+        -qmp "unix:$tmp/q$2.qmp,server=on,wait=off" \
+        -device "pvclock-pages,id=pvc,x-counter-backend=qtest,vmclock=$1,pages=$tmp/pages" \
+        > /dev/null 2> "$tmp/q$2.err" &
     echo $!
+}
+vms_up() {  # vms_up N: wait (up to 60 s) for VMs 1..N to listen on QMP
+    local i t
+    for i in $(seq "$1"); do
+        for t in $(seq 600); do
+            [ -S "$tmp/q$i.qmp" ] && break
+            kill -0 "${vms[i - 1]}" 2>/dev/null ||
+                die "VM $i of $1 (vmclock=$mode) exited: $(cat "$tmp/q$i.err")"
+            sleep 0.1
+        done
+        [ -S "$tmp/q$i.qmp" ] || die "VM $i of $1 (vmclock=$mode) has no QMP socket after 60 s"
+    done
 }
 cpu_ns() { for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{s += $1} END {printf "%.0f", s}'; }
 qom() {     # qom SOCKET PROPERTY
@@ -52,9 +63,10 @@ declare -A cost
 for mode in on off; do
     for n in "${counts[@]}"; do
         vms=()
-        for i in $(seq "$n"); do vms+=("$(vm "$mode" "$tmp/q$i.qmp")"); done
+        for i in $(seq "$n"); do vms+=("$(vm "$mode" "$i")"); done
         pids+=("${vms[@]}")
-        sleep $((n / 8 + 2))
+        vms_up "$n"
+        sleep 2     # past start-up
         r0=$(qom "$tmp/q1.qmp" vmclock-updates)
         t0=$(cpu_ns "${vms[@]}"); sleep "$secs"; t1=$(cpu_ns "${vms[@]}")
         read -r w last < <("$H/line-writer" "$tmp/pages" "$writes" "$HZ")
@@ -86,6 +98,7 @@ for mode in on off; do
         fi
         kill "${vms[@]}" 2>/dev/null || true
         for v in "${vms[@]}"; do wait "$v" 2>/dev/null || true; done
+        rm -f "$tmp"/q*.qmp "$tmp"/q*.err
     done
 done
 first=${counts[0]}; last=${counts[-1]}
