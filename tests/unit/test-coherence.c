@@ -46,8 +46,9 @@ static long exchanges;
 
 static _Atomic int64_t stamp_vdso, stamp_lib;
 static _Atomic int stop_publisher;
-static _Atomic long publications, lag_samples;
-static _Atomic int64_t lag_max_ns, lag_max_step_ns;
+static _Atomic long publications, lag_samples, lag_over_1ns, lag_outside;
+static _Atomic long lag_late;
+static _Atomic int64_t lag_max_ns, lag_max_step_ns, lag_outside_ns;
 static _Atomic long step_samples;
 static volatile sig_atomic_t publisher_stop_sig;
 static _Atomic int publisher_rt;
@@ -73,6 +74,7 @@ static void *publisher(void *arg)
     struct host_snapshot snap;
     char err[VVAR_ERR_LEN];
     struct pacer pacer;
+    bool was_behind = false;
 
     (void)arg;
     /* pvclock-helper --interval-us 1000 --track-ticks */
@@ -89,20 +91,24 @@ static void *publisher(void *arg)
         if (vvar_snapshot(&src, &snap, err) == 0) {
             uint64_t tsc = vvar_read_tsc();
             struct timespec pub;
+            bool behind;
 
             memset(&page, 0, sizeof(page));
             pages_fill_from_snapshot(&page, &snap, vvar_counter_hz(&snap));
+            behind = !pages_is_current(&pf, 0, &page);
             /* the page still published vs the live data, same TSC */
             if (pvclock_gettime_at(pc, CLOCK_REALTIME, tsc, &pub) ==
                 PVCLOCK_OK) {
+                uint64_t cycles = pvcp_host_cycles(page.counter_mode,
+                                                   &page.kvmclock, tsc);
                 struct pvcp_time live = pvcp_clock_at(
                     &page.hres, &page.hres_base[PVCP_HRES_REALTIME],
-                    page.flags,
-                    pvcp_host_cycles(page.counter_mode, &page.kvmclock, tsc));
+                    page.flags, cycles);
                 int64_t d = (int64_t)(live.sec - pub.tv_sec) * 1000000000 +
                             ((int64_t)live.nsec - pub.tv_nsec);
-
-                uint32_t old_mult = pvclock_host_page(pc, 0)->hres.mult;
+                const volatile struct pvcp_host_page *old =
+                    pvclock_host_page(pc, 0);
+                uint32_t old_mult = old->hres.mult;
                 uint32_t dm = page.hres.mult > old_mult ?
                               page.hres.mult - old_mult :
                               old_mult - page.hres.mult;
@@ -115,8 +121,29 @@ static void *publisher(void *arg)
                  * the helper's lag.
                  */
                 if (dm <= 1) {
+                    /*
+                     * The kernel keeps its line continuous at each tick,
+                     * so the published line is off by at most one mult
+                     * unit per counter tick since its cycle_last, plus
+                     * 1 ns for the two truncations: a bound that holds
+                     * however late this look is.
+                     */
+                    uint64_t since = cycles - old->hres.cycle_last;
+                    int64_t bound = 1 + (int64_t)(since >> page.hres.shift);
+
                     if (d > atomic_load(&lag_max_ns)) {
                         atomic_store(&lag_max_ns, d);
+                    }
+                    if (d > 1) {
+                        atomic_fetch_add(&lag_over_1ns, 1);
+                    }
+                    /* the page still lacks a change the last look saw */
+                    if (behind && was_behind) {
+                        atomic_fetch_add(&lag_late, 1);
+                    }
+                    if (d > bound || (int64_t)since < 0) {
+                        atomic_fetch_add(&lag_outside, 1);
+                        atomic_store(&lag_outside_ns, d);
                     }
                     atomic_fetch_add(&lag_samples, 1);
                 } else {
@@ -126,6 +153,7 @@ static void *publisher(void *arg)
                     atomic_fetch_add(&step_samples, 1);
                 }
             }
+            was_behind = behind;
             if (pages_publish(&pf, 0, &page)) {
                 atomic_fetch_add(&publications, 1);
             }
@@ -299,6 +327,9 @@ int main(void)
         atomic_store(&lag_max_ns, 0);
         atomic_store(&lag_max_step_ns, 0);
         atomic_store(&lag_samples, 0);
+        atomic_store(&lag_over_1ns, 0);
+        atomic_store(&lag_late, 0);
+        atomic_store(&lag_outside, 0);
         atomic_store(&step_samples, 0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         /*
@@ -339,9 +370,31 @@ int main(void)
                  atomic_load(&lag_samples),
                  (long long)atomic_load(&lag_max_step_ns),
                  atomic_load(&step_samples));
-        tap_ok(atomic_load(&lag_max_ns) <= 1,
-               "steady slewing: the page is never more than 1 ns from the "
-               "live host data (max %lld ns)",
+        /*
+         * How far the page is off depends on how soon after a kernel
+         * tick the publisher looks, which load moves: on a loaded
+         * 2-core machine the worst of 3272 looks was 2 ns off.  So every
+         * look is held to the kernel's own bound for its lateness, and
+         * the publisher's keeping up to how many looks found the page
+         * still without a change the look before had seen: at most 1 %
+         * (a publisher that writes at every tenth look only: most).  The
+         * largest error is bench/run's coherence_slew_lag_ns_max.
+         */
+        tap_ok(atomic_load(&lag_outside) == 0,
+               "steady slewing: the page is within the kernel's dither of "
+               "the live host data at every look (1 ns plus 1 ns per 2^shift "
+               "counter ticks since its line; %ld of %ld outside, the last "
+               "%lld ns off)", atomic_load(&lag_outside),
+               atomic_load(&lag_samples),
+               (long long)atomic_load(&lag_outside_ns));
+        tap_ok(atomic_load(&lag_samples) >= 1000 &&
+               atomic_load(&lag_late) * 100 <= atomic_load(&lag_samples),
+               "steady slewing: the page follows the kernel's ticks: at most "
+               "1 %% of at least 1000 looks find it without a change the "
+               "look before saw (%ld of %ld; %ld more than 1 ns off, max "
+               "%lld ns)",
+               atomic_load(&lag_late), atomic_load(&lag_samples),
+               atomic_load(&lag_over_1ns),
                (long long)atomic_load(&lag_max_ns));
         tap_ok(atomic_load(&publications) - pubs_before > 0,
                "the slew changed the host mapping and the page followed "
