@@ -98,7 +98,7 @@ static int next_snapshot(struct helper *h)
     pages_fill_from_snapshot(p0, &h->snap, vvar_counter_hz(&h->snap));
     derive_ntp(p0, &h->ntp);
     p0->disruptions = h->disruptions;
-    if (!pages_is_current(&h->pf, PVCP_PAGE_UNSCALED_UNSMEARED, p0)) {
+    if (pages_due(&h->pf, PVCP_PAGE_UNSCALED_UNSMEARED, p0)) {
         if (vvar_read_validated(&h->vvar, &h->snap, err) < 0) {
             helper_log("new host clock data did not validate: %s", err);
             return -1;

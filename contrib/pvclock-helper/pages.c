@@ -431,11 +431,23 @@ static void wake_waiters(volatile struct pvcp_host_page *p)
     syscall(SYS_futex, &p->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static void write_end(volatile struct pvcp_host_page *p)
+static void write_end(volatile struct pvcp_host_page *p, bool wake)
 {
     pvcp_wmb();
     p->seq = p->seq + 1;
-    wake_waiters(p);
+    if (wake) {
+        wake_waiters(p);
+    }
+}
+
+/* Page n as published, and whether it has src's mapping. */
+static bool published_same(struct pages_file *pf, int n,
+                           const struct pvcp_host_page *src,
+                           struct pvcp_host_page *cur)
+{
+    /* Only this process writes the file, so no seq loop is needed here. */
+    read_protected(pf->page[n], cur);
+    return (cur->flags & PVCP_HOST_F_VALID) && pages_same_mapping(cur, src);
 }
 
 bool pages_is_current(struct pages_file *pf, int n,
@@ -443,30 +455,55 @@ bool pages_is_current(struct pages_file *pf, int n,
 {
     struct pvcp_host_page cur;
 
-    /* Only this process writes the file, so no seq loop is needed here. */
-    read_protected(pf->page[n], &cur);
-    return (cur.flags & PVCP_HOST_F_VALID) && pages_same_mapping(&cur, src);
+    return published_same(pf, n, src, &cur);
+}
+
+/*
+ * How far (ns, along the line) src's hres bases are ahead of cur's, on
+ * the same line: cycle_last only grows on it (pages_same_mapping()).
+ */
+static uint64_t base_age_ns(const struct pvcp_host_page *cur,
+                            const struct pvcp_host_page *src)
+{
+    const struct pvcp_line *l = &cur->hres;
+
+    return pvcp_mul_add_shr(src->hres.cycle_last - l->cycle_last, l->mult,
+                            0, l->shift);
+}
+
+bool pages_due(struct pages_file *pf, int n,
+               const struct pvcp_host_page *src)
+{
+    struct pvcp_host_page cur;
+
+    return !published_same(pf, n, src, &cur) ||
+           base_age_ns(&cur, src) >= PAGES_REBASE_NS;
 }
 
 /* Write src's seq-protected part into p with fresh check words. */
 static void write_sealed(volatile struct pvcp_host_page *p,
-                         const struct pvcp_host_page *src)
+                         const struct pvcp_host_page *src, bool wake)
 {
     struct pvcp_host_page sealed = *src;
 
     pvcp_page_seal(&sealed);
     write_begin(p);
     copy_protected(p, &sealed);
-    write_end(p);
+    write_end(p, wake);
 }
 
 bool pages_publish(struct pages_file *pf, int n,
                    const struct pvcp_host_page *src)
 {
-    if (pages_is_current(pf, n, src)) {
+    struct pvcp_host_page cur;
+
+    if (published_same(pf, n, src, &cur)) {
+        if (base_age_ns(&cur, src) >= PAGES_REBASE_NS) {
+            write_sealed(pf->page[n], src, false);      /* a rebase */
+        }
         return false;
     }
-    write_sealed(pf->page[n], src);
+    write_sealed(pf->page[n], src, true);
     return true;
 }
 
@@ -482,7 +519,7 @@ void pages_unpublish(struct pages_file *pf, int n)
     }
     cur.counter_mode = PVCP_COUNTER_NONE;
     cur.flags = 0;
-    write_sealed(pf->page[n], &cur);
+    write_sealed(pf->page[n], &cur, true);
 }
 
 void pages_heartbeat(struct pages_file *pf,

@@ -56,7 +56,8 @@ void pages_fill_from_snapshot(struct pvcp_host_page *dst,
 /*
  * True if two pages give the same time for every counter value, i.e. the
  * newer one only moved its bases along the same lines.  Publishing such
- * a page would only make readers retry.
+ * a page would only make readers retry, until the published bases fall
+ * PAGES_REBASE_NS behind (pages_due()).
  */
 bool pages_same_mapping(const struct pvcp_host_page *a,
                         const struct pvcp_host_page *b);
@@ -66,8 +67,28 @@ bool pages_is_current(struct pages_file *pf, int n,
                       const struct pvcp_host_page *src);
 
 /*
- * Publish src's seq-protected part into page n (seq odd, write, seq even).
- * Returns false without writing if the mapping is unchanged.
+ * How far behind a published line's bases may fall before the same line
+ * is written again with src's (a rebase).  A reader's delta then stays
+ * under about half a second plus the poll, and its arithmetic on the
+ * short path the vDSO takes: one 64-bit product and no division.  A line
+ * left from the helper's start makes every read take the 128-bit product
+ * after minutes and divide by 10^9 after two seconds, which cost readers
+ * 10 to 20 % (docs/benchmarks.md, bench/METHODS.md).
+ */
+#define PAGES_REBASE_NS 500000000ull
+
+/*
+ * Does page n need src written: a new mapping, or the same one with bases
+ * PAGES_REBASE_NS or more behind src's?
+ */
+bool pages_due(struct pages_file *pf, int n,
+               const struct pvcp_host_page *src);
+
+/*
+ * Publish src's seq-protected part into page n (seq odd, write, seq even)
+ * if pages_due().  Returns true if the mapping changed; a rebase writes
+ * and returns false, and wakes no FUTEX_WAIT on seq (waiters act on new
+ * lines, and a rebase is not one).
  */
 bool pages_publish(struct pages_file *pf, int n,
                    const struct pvcp_host_page *src);

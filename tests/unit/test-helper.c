@@ -4,10 +4,15 @@
  * known kernel generation, a time namespace page, unsupported clock
  * modes) and the pages file (in place, locked, seq only on real change).
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pages.h"
@@ -203,6 +208,111 @@ static void set_bases(struct host_snapshot *s, uint64_t sec, uint64_t nsec)
     s->raw_base = s->hres_base[0];
 }
 
+/* A FUTEX_WAIT on a page's seq, as QEMU's vmclock=on waits (300 ms). */
+struct seq_waiter {
+    pthread_t thread;
+    volatile uint32_t *seq;
+    uint32_t val;
+    int err;                    /* 0: woken, ETIMEDOUT: not, or EAGAIN */
+};
+
+static void *seq_wait_thread(void *opaque)
+{
+    struct seq_waiter *w = opaque;
+    struct timespec limit = { 0, 300000000 };
+
+    w->err = syscall(SYS_futex, w->seq, FUTEX_WAIT, w->val, &limit, NULL,
+                     0) == 0 ? 0 : errno;
+    return NULL;
+}
+
+/* Start a waiter on page p's seq; give it time to be asleep in the kernel. */
+static void seq_waiter_start(struct seq_waiter *w,
+                             volatile struct pvcp_host_page *p)
+{
+    w->seq = &p->seq;
+    w->val = p->seq;
+    pthread_create(&w->thread, NULL, seq_wait_thread, w);
+    usleep(50000);
+}
+
+/*
+ * The same line, its bases PAGES_REBASE_NS or more behind: written again
+ * (readers' deltas stay short), but not a change, and no waiter woken.
+ */
+static void test_rebase(void)
+{
+    char path[] = "/tmp/pvclock-test-rebase-XXXXXX";
+    char err[256];
+    struct pages_file pf;
+    struct host_snapshot snap;
+    struct pvcp_host_page page, later;
+    struct seq_waiter w;
+    uint32_t seq0;
+    int fd = mkstemp(path);
+
+    close(fd);
+    unlink(path);
+    if (pages_open(&pf, path, err, sizeof(err)) < 0) {
+        tap_ok(0, "pages file for the rebase (%s)", err);
+        return;
+    }
+    /* 1.5 ns per cycle: 0.5 s is 333333334 cycles */
+    memset(&snap, 0, sizeof(snap));
+    snap.counter_mode = PVCP_COUNTER_TSC;
+    snap.hres.cycle_last = 1000;
+    snap.hres.max_cycles = 1ull << 40;
+    snap.hres.mult = 3;
+    snap.hres.shift = 1;
+    snap.raw = snap.hres;
+    set_bases(&snap, 5, 999999999ull << 1);
+    memset(&page, 0, sizeof(page));
+    pages_fill_from_snapshot(&page, &snap, 2000000000);
+    pages_publish(&pf, 0, &page);
+
+    /* 333333332 cycles on: 499999998 ns, just short of the bound */
+    snap.hres.cycle_last += 333333332;
+    snap.raw.cycle_last = snap.hres.cycle_last;
+    set_bases(&snap, 6, 499999997ull << 1);
+    memset(&later, 0, sizeof(later));
+    pages_fill_from_snapshot(&later, &snap, 2000000000);
+    seq0 = pf.page[0]->seq;
+    tap_ok(pages_same_mapping(&page, &later) &&
+           !pages_due(&pf, 0, &later) && !pages_publish(&pf, 0, &later) &&
+           pf.page[0]->seq == seq0,
+           "bases 499999998 ns behind on the same line: not written");
+
+    /* 2 cycles more: 3 ns, 500000001 ns behind */
+    snap.hres.cycle_last += 2;
+    snap.raw.cycle_last = snap.hres.cycle_last;
+    set_bases(&snap, 6, 500000000ull << 1);
+    memset(&later, 0, sizeof(later));
+    pages_fill_from_snapshot(&later, &snap, 2000000000);
+    seq_waiter_start(&w, pf.page[0]);
+    tap_ok(pages_same_mapping(&page, &later) && pages_due(&pf, 0, &later) &&
+           !pages_publish(&pf, 0, &later) && pf.page[0]->seq == seq0 + 2 &&
+           pf.page[0]->hres.cycle_last == snap.hres.cycle_last &&
+           pf.page[0]->hres_base[0].sec == 6 &&
+           pf.page[0]->check[0] ==
+           pvcp_check_clock(0, PVCP_COUNTER_TSC, page.flags, &later.hres,
+                            &later.hres_base[0], 0),
+           "500000001 ns behind: rebased (seq + 2, the new bases sealed), "
+           "not reported as a change");
+    pthread_join(w.thread, NULL);
+    tap_ok(w.err == ETIMEDOUT, "a rebase wakes no FUTEX_WAIT on seq (%s)",
+           strerror(w.err));
+    tap_ok(!pages_due(&pf, 0, &later), "the rebased page is current");
+
+    later.hres.mult = 4;
+    seq_waiter_start(&w, pf.page[0]);
+    tap_ok(pages_publish(&pf, 0, &later), "a new slope is a change");
+    pthread_join(w.thread, NULL);
+    tap_ok(w.err == 0, "a new line wakes the waiters (%s)",
+           w.err ? strerror(w.err) : "woken");
+    pages_close(&pf);
+    unlink(path);
+}
+
 static void test_pages_file(void)
 {
     char dir[] = "/tmp/pvclock-test-helper-XXXXXX";
@@ -318,5 +428,6 @@ int main(void)
     test_layouts();
     test_detection();
     test_pages_file();
+    test_rebase();
     return tap_done();
 }

@@ -265,11 +265,15 @@ struct pvcp_smear {
  * A host page.  Layout is fixed; offsets in comments.  Everything in the
  * first cache lines up to and including the lines and bases is protected
  * by seq (a seqcount: odd while the helper writes, incremented by two per
- * update).  The helper bumps seq only when the mapping really changes, so
- * readers are not made to retry for nothing.  After each write it wakes
- * every FUTEX_WAIT on seq (a shared futex on the mapped file), so that
- * a process which must act on a new line (QEMU with vmclock=on) waits
- * instead of polling; readers of the time never need to.
+ * update).  The helper bumps seq when the mapping really changes, and
+ * when the bases of an unchanged line have fallen half a second behind
+ * the kernel's (a rebase: the same time for every counter value, so
+ * that a reader's delta stays short and its arithmetic on the vDSO's
+ * short path), so readers are not made to retry for nothing.  After
+ * each change of mapping, not after a rebase, it wakes every FUTEX_WAIT
+ * on seq (a shared futex on the mapped file), so that a process which
+ * must act on a new line (QEMU with vmclock=on) waits instead of
+ * polling; readers of the time never need to.
  */
 struct pvcp_host_page {
     /* 0x000: identity, written once when the page is created */
