@@ -208,6 +208,24 @@ static void set_bases(struct host_snapshot *s, uint64_t sec, uint64_t nsec)
     s->raw_base = s->hres_base[0];
 }
 
+/*
+ * A snapshot of a line of 1.5 ns per cycle (mult 3, shift 1) at cycle
+ * 1000, every clock at 5.999999999 s, and its page.
+ */
+static void first_line(struct host_snapshot *snap, struct pvcp_host_page *page)
+{
+    memset(snap, 0, sizeof(*snap));
+    snap->counter_mode = PVCP_COUNTER_TSC;
+    snap->hres.cycle_last = 1000;
+    snap->hres.max_cycles = 1ull << 40;
+    snap->hres.mult = 3;
+    snap->hres.shift = 1;
+    snap->raw = snap->hres;
+    set_bases(snap, 5, 999999999ull << 1);
+    memset(page, 0, sizeof(*page));
+    pages_fill_from_snapshot(page, snap, 2000000000);
+}
+
 /* A FUTEX_WAIT on a page's seq, as QEMU's vmclock=on waits (300 ms). */
 struct seq_waiter {
     pthread_t thread;
@@ -257,17 +275,8 @@ static void test_rebase(void)
         tap_ok(0, "pages file for the rebase (%s)", err);
         return;
     }
-    /* 1.5 ns per cycle: 0.5 s is 333333334 cycles */
-    memset(&snap, 0, sizeof(snap));
-    snap.counter_mode = PVCP_COUNTER_TSC;
-    snap.hres.cycle_last = 1000;
-    snap.hres.max_cycles = 1ull << 40;
-    snap.hres.mult = 3;
-    snap.hres.shift = 1;
-    snap.raw = snap.hres;
-    set_bases(&snap, 5, 999999999ull << 1);
-    memset(&page, 0, sizeof(page));
-    pages_fill_from_snapshot(&page, &snap, 2000000000);
+    /* 0.5 s is 333333334 cycles */
+    first_line(&snap, &page);
     pages_publish(&pf, 0, &page);
 
     /* 333333332 cycles on: 499999998 ns, just short of the bound */
@@ -341,16 +350,7 @@ static void test_pages_file(void)
            strstr(err, "locked by another pvclock-helper"),
            "a second helper on the same file is refused: %s", err);
 
-    memset(&snap, 0, sizeof(snap));
-    snap.counter_mode = PVCP_COUNTER_TSC;
-    snap.hres.cycle_last = 1000;
-    snap.hres.max_cycles = 1ull << 40;
-    snap.hres.mult = 3;
-    snap.hres.shift = 1;
-    snap.raw = snap.hres;
-    set_bases(&snap, 5, 999999999ull << 1);
-    memset(&page, 0, sizeof(page));
-    pages_fill_from_snapshot(&page, &snap, 2000000000);
+    first_line(&snap, &page);
     seq0 = pf.page[0]->seq;
     tap_ok(pages_publish(&pf, 0, &page) && pf.page[0]->seq == seq0 + 2,
            "first publication bumps seq by two");
