@@ -226,6 +226,21 @@ static void first_line(struct host_snapshot *snap, struct pvcp_host_page *page)
     pages_fill_from_snapshot(page, snap, 2000000000);
 }
 
+/*
+ * The same line `cycles` later: cycle_last moved, the bases set to sec and
+ * nsec_shifted (the caller's arithmetic), and the page of it.
+ */
+static void line_moved(struct host_snapshot *snap, uint64_t cycles,
+                       uint64_t sec, uint64_t nsec_shifted,
+                       struct pvcp_host_page *page)
+{
+    snap->hres.cycle_last += cycles;
+    snap->raw.cycle_last += cycles;
+    set_bases(snap, sec, nsec_shifted);
+    memset(page, 0, sizeof(*page));
+    pages_fill_from_snapshot(page, snap, 2000000000);
+}
+
 /* A FUTEX_WAIT on a page's seq, as QEMU's vmclock=on waits (300 ms). */
 struct seq_waiter {
     pthread_t thread;
@@ -280,11 +295,7 @@ static void test_rebase(void)
     pages_publish(&pf, 0, &page);
 
     /* 333333332 cycles on: 499999998 ns, just short of the bound */
-    snap.hres.cycle_last += 333333332;
-    snap.raw.cycle_last = snap.hres.cycle_last;
-    set_bases(&snap, 6, 499999997ull << 1);
-    memset(&later, 0, sizeof(later));
-    pages_fill_from_snapshot(&later, &snap, 2000000000);
+    line_moved(&snap, 333333332, 6, 499999997ull << 1, &later);
     seq0 = pf.page[0]->seq;
     tap_ok(pages_same_mapping(&page, &later) &&
            !pages_due(&pf, 0, &later) && !pages_publish(&pf, 0, &later) &&
@@ -292,11 +303,7 @@ static void test_rebase(void)
            "bases 499999998 ns behind on the same line: not written");
 
     /* 2 cycles more: 3 ns, 500000001 ns behind */
-    snap.hres.cycle_last += 2;
-    snap.raw.cycle_last = snap.hres.cycle_last;
-    set_bases(&snap, 6, 500000000ull << 1);
-    memset(&later, 0, sizeof(later));
-    pages_fill_from_snapshot(&later, &snap, 2000000000);
+    line_moved(&snap, 2, 6, 500000000ull << 1, &later);
     seq_waiter_start(&w, pf.page[0]);
     tap_ok(pages_same_mapping(&page, &later) && pages_due(&pf, 0, &later) &&
            !pages_publish(&pf, 0, &later) && pf.page[0]->seq == seq0 + 2 &&
@@ -359,11 +366,7 @@ static void test_pages_file(void)
      * The same line 10 cycles later: 10 * 3 = 30 shifted units, which
      * carries into the next second.  Not a change.
      */
-    snap.hres.cycle_last += 10;
-    snap.raw.cycle_last += 10;
-    set_bases(&snap, 6, 28);
-    memset(&moved, 0, sizeof(moved));
-    pages_fill_from_snapshot(&moved, &snap, 2000000000);
+    line_moved(&snap, 10, 6, 28, &moved);
     seq0 = pf.page[0]->seq;
     tap_ok(pages_same_mapping(&page, &moved) &&
            !pages_publish(&pf, 0, &moved) && pf.page[0]->seq == seq0,
