@@ -80,5 +80,8 @@ pvclock_hooks "$QSRC"
 qemu_edk2_placeholders "$QSRC"
 
 # ---- configure and build -----------------------------------------------
-qemu_build "$QSRC" "$QBLD" "$QBLD/.." "KVM + TCG, no default features"
+# virtio-9p: the real-KVM suite (tests/kvm/) shares this machine's root
+# file system read-only with the TCG guest that runs KVM
+qemu_build "$QSRC" "$QBLD" "$QBLD/.." "KVM + TCG + virtio-9p, no default features" \
+    --enable-attr --enable-virtfs
 note "$QBLD/qemu-system-x86_64"

@@ -79,6 +79,12 @@ qemu_build() {
     export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PVCLOCK_ROOT}
     export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
     mkdir -p "$bld" "$logs"
+    # a build configured with other arguments is configured afresh
+    if [ -f "$bld/build.ninja" ] &&
+       [ "$(cat "$bld/.pvclock-configure" 2>/dev/null)" != "$*" ]; then
+        rm -rf "$bld"
+        mkdir -p "$bld"
+    fi
     if [ ! -f "$bld/build.ninja" ]; then
         stage "QEMU: configure (x86_64-softmmu, $what)"
         command -v ccache >/dev/null && cc=(--cc="ccache gcc" --cxx="ccache g++")
@@ -88,6 +94,7 @@ qemu_build() {
             --disable-download --disable-werror "${cc[@]}" "$@" ) \
             > "$logs/configure.log" 2>&1 ||
             { tail -30 "$logs/configure.log"; die "QEMU configure failed (log: $logs/configure.log)"; }
+        printf '%s' "$*" > "$bld/.pvclock-configure"
     fi
     stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest ($what)"
     if ! ninja -C "$bld" qemu-system-x86_64 tests/qtest/pvclock-pages-test \

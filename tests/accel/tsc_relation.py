@@ -26,6 +26,10 @@ import migrate as m  # noqa: E402
 from migrate import ok, diag, tsc  # noqa: E402
 
 WRMSR_VALUE = 0x10000000
+# Linux's own KVM (tests/kvm/nested.sh runs this inside a TCG guest with
+# SVM); elsewhere /dev/kvm may be a paravirtual KVM that keeps the guest
+# TSC equal to the host's and ignores a guest's TSC write
+REAL_KVM = bool(os.environ.get("PVCLOCK_IN_L1"))
 
 
 def firmware(write_tsc=False):
@@ -92,7 +96,14 @@ def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1, extra=()):
                          + (["-S"] if paused else []) + list(extra),
                          stderr=subprocess.PIPE)
     try:
-        qmp = m.QMP(sock, q)
+        try:
+            qmp = m.QMP(sock, q)
+        except OSError as e:      # QEMU went away during the handshake
+            try:
+                q.wait(10)
+            except subprocess.TimeoutExpired:
+                raise e
+            raise RuntimeError("QEMU exited: " + q.stderr.read().decode())
         yield qmp, out
         try:
             qmp.cmd("quit")
@@ -130,6 +141,114 @@ def run_wrmsr(accel, tmp, pages):
            "%s: after the guest's WRMSR the relation still maps its TSC "
            "into the host bracket (%d <= %d <= %d)" % (accel, before, host,
                                                       after))
+
+
+def run_wrmsr_real(accel, tmp, pages):
+    """Linux's KVM applies a guest's WRMSR IA32_TSC (it moves the vCPU's
+    offset and IA32_TSC_ADJUST) and tells userspace nothing.  What the
+    device shows then: the relation it read at the start, with the offset
+    page's relation_flags saying TSC_WRITES_UNSEEN (the guest's own cue
+    that a TSC it wrote itself is not covered), so its mapping of the
+    rewritten TSC lies off the host bracket by exactly the write's jump;
+    at the next VM start (stop/cont) it reads KVM's new offset and maps
+    the same reading into the bracket again."""
+    with firmware_vm(accel, tmp, pages, True, False) as (qmp, out):
+        deadline = time.time() + 30
+        before = None
+        while time.time() < deadline:
+            size = os.path.getsize(out) if os.path.exists(out) else 0
+            if size >= 1 and before is None:
+                before = tsc()
+            if size >= 9:
+                break
+            time.sleep(0.001)
+        after = tsc()
+        data = open(out, "rb").read()
+        ok(len(data) >= 9 and data[0:1] == b"W",
+           "%s: the firmware wrote its TSC and reported RDTSC later" % accel)
+        if len(data) < 9:
+            return
+        guest = int.from_bytes(data[1:9], "little")
+        hz = qmp.qom("guest-counter-hz")
+        # three RTC second changes after the write: 2 to 3 s of counts
+        ok(WRMSR_VALUE + 1.5 * hz <= guest <= WRMSR_VALUE + 4 * hz,
+           "%s: KVM applied the guest's WRMSR: RDTSC %.3f s after the "
+           "value written" % (accel, (guest - WRMSR_VALUE) / hz))
+        good, host = in_bracket(qmp, guest, before, after)
+        # the relation property carries relation_flags' TSC_WRITES_UNSEEN
+        # (the firmware programs no BAR to read the offset page through)
+        unseen = "write to its TSC is not seen" in qmp.qom("relation")
+        diag("%s: status %s, relation: %s" % (accel, qmp.qom("status"),
+                                              qmp.qom("relation")))
+        ok(not good and unseen and qmp.qom("status") == "valid",
+           "%s: the device does not see the write (KVM reports none): its "
+           "relation maps the new TSC %.3f s off the host bracket, and says "
+           "so (TSC_WRITES_UNSEEN: %s)"
+           % (accel, ((host - after) if host > after else host - before)
+              / hz, unseen))
+        gen = qmp.qom("generation")
+        qmp.cmd("stop")
+        qmp.cmd("cont")
+        good, host = in_bracket(qmp, guest, before, after)
+        ok(good and qmp.qom("status") == "valid" and
+           qmp.qom("generation") > gen,
+           "%s: at the next VM start (stop/cont) the device reads KVM's "
+           "new offset: the same reading maps into the bracket (%d <= %d "
+           "<= %d), generation %d -> %d"
+           % (accel, before, host, after, gen, qmp.qom("generation")))
+
+
+def run_tsc_frequency(tmp, pages):
+    """-cpu host,tsc-frequency=F under Linux's KVM without TSC scaling
+    (KVM_CAP_TSC_CONTROL 0, as TCG's SVM offers none): QEMU asks
+    KVM_SET_TSC_KHZ only where KVM can scale, and otherwise accepts F
+    only if KVM already runs the vCPU at it.  For the host's own rate,
+    inside kvm.tsc_tolerance_ppm and outside it either way: QEMU refuses
+    at vCPU init with its message, or the device publishes a relation
+    that maps the guest's RDTSC into the host bracket, or a status that
+    is not valid.  Never valid and wrong."""
+    with firmware_vm("kvm", tmp, pages, False, True) as (qmp, out):
+        qmp.cmd("cont")
+        readings(out, 1)
+        host_hz = qmp.qom("guest-counter-hz")
+    khz = host_hz // 1000
+    for label, want in (("the host's rate", khz),
+                        ("+100 ppm, inside tsc_tolerance_ppm",
+                         khz + khz // 10000),
+                        ("+10%", khz + khz // 10),
+                        ("-10%", khz - khz // 10)):
+        extra = ["-cpu", "host,tsc-frequency=%d" % (want * 1000)]
+        what = None
+        try:
+            with firmware_vm("kvm", tmp, pages, False, True,
+                             extra=extra) as (qmp, out):
+                before = tsc()
+                qmp.cmd("cont")
+                guest = readings(out, 1)
+                after = tsc()
+                status = qmp.qom("status")
+                good, host = in_bracket(qmp, guest or 0, before, after)
+                if guest is not None and status == "valid" and good:
+                    what = ("runs; the device maps RDTSC into the bracket "
+                            "(%s)" % qmp.qom("relation").split(";")[0])
+                elif status != "valid":
+                    what = "runs; the device says %s (%s)" % (
+                        status, qmp.qom("relation"))
+                else:
+                    what = None
+                    diag("valid and wrong: %d <= %d <= %d?"
+                         % (before, host, after))
+        except RuntimeError as e:
+            msg = str(e)
+            if "TSC frequency" in msg or "tsc" in msg.lower():
+                lines = msg.strip().splitlines()
+                why = [l for l in lines if "TSC frequency" in l] or lines
+                what = "QEMU refuses at vCPU init: " + why[-1][:200]
+            else:
+                diag(msg)
+        ok(what is not None,
+           "kvm: tsc-frequency %d kHz (%s), host %d kHz: %s"
+           % (want, label, khz, what or "valid and wrong"))
 
 
 def run_idle_vcpu(accel, tmp, pages):
@@ -326,6 +445,11 @@ def run(accel, tmp, pages):
                                         (after - before) / 2.6e6))
         diag("%s: guest TSC %d, offset %d (0x%x)" % (accel, guest, offset,
                                                     offset % (1 << 64)))
+        if accel == "kvm" and REAL_KVM:
+            ok(guest < after // 2 and offset > 0,
+               "kvm: KVM's own offset: the guest TSC started near 0 "
+               "(guest %d, host %d, KVM's vCPU offset %d)"
+               % (guest, host, -offset))
         if accel == "tcg":
             # the guest TSC stops while the VM is stopped: a new relation
             qmp.cmd("stop")
@@ -340,6 +464,12 @@ def run(accel, tmp, pages):
 
 
 def main():
+    """tsc_relation.py [tcg] [kvm]: the accelerators to test (both by
+    default; kvm is skipped where /dev/kvm cannot be opened).  In the
+    real-KVM suite (tests/kvm/, PVCLOCK_IN_L1 set) KVM is Linux's own,
+    nested under TCG's SVM: its offsets are KVM's (the guest TSC starts
+    near 0), a guest WRMSR IA32_TSC is applied, a snapshot can be loaded."""
+    accels = sys.argv[1:] or ["tcg", "kvm"]
     with tempfile.TemporaryDirectory(prefix="pvclock-tsc-") as tmp:
         pages = os.path.join(tmp, "pages")
         if subprocess.call([m.HELPER, "--once", "--pages", pages],
@@ -349,14 +479,25 @@ def main():
         helper = subprocess.Popen([m.HELPER, "--pages", pages],
                                   stderr=subprocess.DEVNULL)
         try:
-            run("tcg", tmp, pages)
-            run_wrmsr("tcg", tmp, pages)
-            run_idle_vcpu("tcg", tmp, pages)
-            run_events("tcg", tmp, pages)
-            run_loadvm("tcg", tmp, pages)
-            run_no_kicks("tcg", tmp, pages, 10)
+            if "tcg" in accels:
+                run("tcg", tmp, pages)
+                run_wrmsr("tcg", tmp, pages)
+                run_idle_vcpu("tcg", tmp, pages)
+                run_events("tcg", tmp, pages)
+                run_loadvm("tcg", tmp, pages)
+                run_no_kicks("tcg", tmp, pages, 10)
             usable, why = kvm_usable()
-            if usable:
+            if "kvm" not in accels:
+                pass
+            elif usable and REAL_KVM:
+                run("kvm", tmp, pages)
+                run_wrmsr_real("kvm", tmp, pages)
+                run_idle_vcpu("kvm", tmp, pages)
+                run_events("kvm", tmp, pages)
+                run_loadvm("kvm", tmp, pages)
+                run_tsc_frequency(tmp, pages)
+                run_no_kicks("kvm", tmp, pages, 60)
+            elif usable:
                 run("kvm", tmp, pages)
                 run_wrmsr("kvm", tmp, pages)
                 run_idle_vcpu("kvm", tmp, pages)

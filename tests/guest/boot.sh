@@ -60,8 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-stage "guest: booting $(basename "$(dirname "$kernel")") under TCG with -device pvclock-pages"
-"$QEMU" -M pc -accel tcg -cpu max -m 256 -nodefaults -display none \
+stage "guest: booting $(basename "$(dirname "$kernel")") under ${PVCLOCK_ACCEL:-tcg} with -device pvclock-pages"
+"$QEMU" -M pc -accel "${PVCLOCK_ACCEL:-tcg}" -cpu max -m 256 -nodefaults -display none \
     -no-reboot -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 quiet panic=-1 pvclock.cmd=$cmd" \
     -chardev "file,id=con,path=$log" -serial chardev:con \

@@ -28,7 +28,9 @@
 # $PVCLOCK_BUILD/driver) is where the module and the initramfs are built;
 # PVCLOCK_DRIVER_ONLY=pc stops after the build and the pc boot (for
 # trying a change of the driver quickly), =vmclock runs only the two
-# VMClock boots (tests/guest/vmclock-boots.sh).
+# VMClock boots (tests/guest/vmclock-boots.sh), =kvm the pc, irq and
+# vmclock-pv7 boots (the real-KVM suite, tests/kvm/, with
+# PVCLOCK_ACCEL=kvm).
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
@@ -106,7 +108,7 @@ boot() {
     : > "$log"
     stage "driver: booting $name ($machine, $mem MiB${fw:+, $(cat "$PVCLOCK_CACHE/seabios/version" 2>/dev/null || echo "$fw")})"
     start=$SECONDS
-    "$QEMU" -M "$machine" -accel tcg -cpu max -m "$mem" ${fw:+-bios "$fw"} \
+    "$QEMU" -M "$machine" -accel "${PVCLOCK_ACCEL:-tcg}" -cpu max -m "$mem" ${fw:+-bios "$fw"} \
         -nodefaults -display none -no-reboot -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver $append" \
         -serial "file:$log" -qmp "unix:$qmp,server=on,wait=off" "$@" \
@@ -211,7 +213,7 @@ irq_boot() {
         "$H/pvclock-helper" --inspect --pages "$p" > /dev/null 2>&1 && break
         sleep 0.1
     done
-    args=(-M pc -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+    args=(-M pc -accel "${PVCLOCK_ACCEL:-tcg}" -cpu max -m 256 -nodefaults -display none -no-reboot
           -kernel "$k" -initrd "$i"
           -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=$part"
           -device "pvclock-pages,id=pvc0,pages=$p" "$@")
@@ -278,7 +280,7 @@ memtype() {
 
 # --- irq, in the background: its minute of steady state costs no time
 only=${PVCLOCK_DRIVER_ONLY:-}
-if [ -z "$only" ]; then
+if [ -z "$only" ] || [ "$only" = kvm ]; then
     stage "driver: booting irq (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
     irq_boot irq "$kernel" "$initrd" &
     irq_job=$!
@@ -513,11 +515,11 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
     fi
     if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
         kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
-        [ "$only" != vmclock ] && boot pc7 pc 256 "" "pvclock.driver=full" \
+        [ -z "$only" ] && boot pc7 pc 256 "" "pvclock.driver=full" \
             -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
             -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
             -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
-        if [ "$only" != vmclock ]; then
+        if [ -z "$only" ]; then
             diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
             full_checks pc7
             # and the boots the 6.1 kernel gets below: the interrupt (in
@@ -530,10 +532,12 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
             stage "driver: booting vmclock-pv7 and vmclock-qemu7 (pc, ptp_vmclock on pvclock-pages' vmclock=on and on QEMU's -device vmclock; in the background: exchanges, chronyd, a migration to another simulated host)"
             vmclock_boot vmclock-pv7 "$kernel" "$initrd" pv &
             vmclock_pv7_job=$!
-            vmclock_boot vmclock-qemu7 "$kernel" "$initrd" qemu &
-            vmclock_qemu7_job=$!
+            if [ "$only" != kvm ]; then
+                vmclock_boot vmclock-qemu7 "$kernel" "$initrd" qemu &
+                vmclock_qemu7_job=$!
+            fi
         fi
-        if [ "$only" != vmclock ]; then
+        if [ -z "$only" ]; then
             high_boot pc pc-high7
             lockdown_boot lockdown7
         fi
@@ -545,6 +549,19 @@ else
     ok 1 "the 7.x kernel and its module: $(tail -2 "$tmp/k7.err" "$tmp/build7.err" 2>/dev/null | tr '\n' ' ')"
 fi
 
+if [ "$only" = kvm ]; then
+    stage "driver: waiting for the irq and vmclock-pv7 boots"
+    wait "$irq_job"
+    took_irq=$(cat "$tmp/irq.took" 2>/dev/null)
+    irq_checks irq
+    if [ -n "${vmclock_pv7_job:-}" ]; then
+        wait "$vmclock_pv7_job"
+        vmclock_pv_checks vmclock-pv7
+    fi
+    diag "boot times: pc ${took_pc:-?} s, irq ${took_irq:-?} s, vmclock-pv7 $(cat "$tmp/vmclock-pv7.took" 2>/dev/null || echo '?') s"
+    done_testing
+    exit
+fi
 if [ "$only" = vmclock ]; then
     wait "$vmclock_pv7_job" "$vmclock_qemu7_job"
     vmclock_pv_checks vmclock-pv7

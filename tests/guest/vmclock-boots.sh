@@ -30,7 +30,7 @@ vmclock_boot() {
             "$H/pvclock-helper" --inspect --pages "$pb" > /dev/null 2>&1 && break
         sleep 0.1
     done
-    args=(-M pc -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+    args=(-M pc -accel "${PVCLOCK_ACCEL:-tcg}" -cpu max -m 256 -nodefaults -display none -no-reboot
           -kernel "$k" -initrd "$i"
           -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=vmclockpv")
     if [ "$which" = pv ]; then

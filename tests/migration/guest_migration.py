@@ -19,6 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import migrate as m  # noqa: E402
 
 EXCHANGE = os.path.join(m.BUILD, "host/pvclock-exchange")
+# PVCLOCK_MIGRATE_PAUSE=S: each destination starts paused (-S) and is
+# resumed S seconds after the migration completed
+PAUSE = int(os.environ.get("PVCLOCK_MIGRATE_PAUSE", "0"))
 
 
 def kernel_and_initrd():
@@ -35,17 +38,18 @@ class Guest:
         self.st, self.tmp, self.kernel, self.initrd = st, tmp, kernel, initrd
         self.k = 0
 
-    def start(self, pages, incoming=None, dev_extra=""):
+    def start(self, pages, incoming=None, dev_extra="", paused=False):
         """QEMU with the guest on pages; self.qemu_extra is added to every
         start (the soak's snapshot image)."""
         self.k += 1
         sock = os.path.join(self.tmp, "qmp-g%d.sock" % self.k)
         self.serial = os.path.join(self.tmp, "ttyS1-%d.sock" % self.k)
         self.console = os.path.join(self.tmp, "console-%d.log" % self.k)
-        args = [m.QEMU, "-M", "pc", "-accel", "tcg", "-cpu", "max", "-m", "256",
+        args = [m.QEMU, "-M", "pc", "-accel", m.ACCEL, "-cpu", "max", "-m", "256",
                 "-nodefaults", "-display", "none", "-no-reboot",
                 "-kernel", self.kernel, "-initrd", self.initrd,
-                "-append", "console=ttyS0 quiet panic=-1 pvclock.cmd=watch",
+                "-append", "console=ttyS0 quiet panic=-1 pvclock.cmd=watch "
+                + os.environ.get("PVCLOCK_GUEST_APPEND", ""),
                 "-chardev", "file,id=con,path=" + self.console,
                 "-serial", "chardev:con",
                 "-chardev", "socket,id=ex,path=%s,server=on,wait=off" % self.serial,
@@ -55,6 +59,8 @@ class Guest:
         args += getattr(self, "qemu_extra", [])
         if incoming:
             args += ["-incoming", incoming]
+        if paused:
+            args.append("-S")
         self.stderr = os.path.join(self.tmp, "qemu-g%d.err" % self.k)
         with open(self.stderr, "w") as err:
             p = subprocess.Popen(args, stderr=err)
@@ -115,6 +121,8 @@ def run(st, tmp):
     g = Guest(st, tmp, kernel, initrd)
     qmp = g.start(hosts["A"])
     m.ok(g.wait_ready(), "the guest boots on host A and its clock watcher runs")
+    m.diag("".join(l for l in open(g.console, errors="replace")
+                   if "booted, kernel" in l).strip())
 
     rc, out = g.exchange(hosts["A"])
     m.ok(rc == 0, "on A: guest REALTIME between host A's stamps: %s" % summary(out))
@@ -122,11 +130,30 @@ def run(st, tmp):
     port = 48000 + os.getpid() % 1000
     for name in ("B", "C"):
         port += 1
-        dst = g.start(hosts[name], incoming="tcp:127.0.0.1:%d" % port)
+        hp1, op1 = qmp.bar()
+        dst = g.start(hosts[name], incoming="tcp:127.0.0.1:%d" % port,
+                      paused=PAUSE > 0)
         r = m.migrate(qmp, dst, "tcp:127.0.0.1:%d" % port)
+        if PAUSE:
+            # as libvirt does: the destination started with -S, resumed
+            # once management has done its part
+            for _ in range(200):
+                if dst.status() != "inmigrate":
+                    break
+                time.sleep(0.02)
+            time.sleep(PAUSE)
+            dst.cmd("cont")
         dst.wait_running(200)
         m.ok(r["status"] == "completed" and dst.status() == "running",
-             "migrated to %s (%s), running there" % (name, r["status"]))
+             "migrated to %s (%s)%s, running there" % (
+                 name, r["status"], ", resumed %d s later" % PAUSE
+                 if PAUSE else ""))
+        hp2, op2 = dst.bar()
+        m.ok(m.u64(op2, 0x10) > m.u64(op1, 0x10) and
+             m.disruptions(hp2, op2) > m.disruptions(hp1, op1),
+             "on %s: generation %d -> %d, disruption count %d -> %d"
+             % (name, m.u64(op1, 0x10), m.u64(op2, 0x10),
+                m.disruptions(hp1, op1), m.disruptions(hp2, op2)))
         m.diag("post_load on %s: %d us" % (name, dst.qom("last-post-load-us")))
         qmp = dst
         rc, out = g.exchange(hosts[name], watch=(name == "C"))
