@@ -63,11 +63,33 @@ static bool host_snapshot(const struct pvcp_host_page *p,
     return false;
 }
 
+/*
+ * Is every field of this copy of host page 0 that feeds the device's
+ * arithmetic in range: the lines' shifts, the kvmclock stage's shift,
+ * a simulated host's transform?  The ABI allows 0..63 (-63..63 for the
+ * kvmclock stage); beyond that a shift is undefined in C, 1e9 << shift
+ * in vmclock.c's 128-bit TAI overflows (a loop that never ends, a
+ * division by zero) and 1 << frac_bits in the TSC frequency wraps.
+ * Every copy of page 0 the device computes with passes this first
+ * (host_page0_wait(), page_usable()); a page that does not is damaged
+ * (check_host(): status no-helper).
+ */
+static bool page_in_range(const struct pvcp_host_page *h)
+{
+    return h->counter_mode <= PVCP_COUNTER_RAW_NS &&
+           h->hres.shift <= 63 && h->raw.shift <= 63 &&
+           (h->counter_mode != PVCP_COUNTER_TSC_KVMCLOCK ||
+            (h->kvmclock.tsc_shift >= -63 && h->kvmclock.tsc_shift <= 63)) &&
+           (!(h->flags & PVCP_HOST_F_SIMULATED) ||
+            (h->sim.frac_bits <= 63 && (h->sim.flags & PVCP_XFORM_F_VALID)));
+}
+
 static bool host_page0_wait(PvclockPagesState *s, struct pvcp_host_page *pg,
                             uint64_t *tsc, int64_t wait_ns)
 {
     return s->host && s->host_ok &&
-           host_snapshot(s->host, pg, tsc, wait_ns, NULL);
+           host_snapshot(s->host, pg, tsc, wait_ns, NULL) &&
+           page_in_range(pg);
 }
 
 bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
@@ -82,9 +104,7 @@ static bool page_usable(const struct pvcp_host_page *h)
     return h->magic == PVCP_HOST_MAGIC && pvcp_page_checks_ok(h) &&
            (h->flags & PVCP_HOST_F_VALID) &&
            h->counter_mode != PVCP_COUNTER_NONE &&
-           h->counter_mode != PVCP_COUNTER_RAW_NS &&
-           h->hres.shift <= 63 && h->raw.shift <= 63 &&
-           (!(h->flags & PVCP_HOST_F_SIMULATED) || h->sim.frac_bits <= 63);
+           h->counter_mode != PVCP_COUNTER_RAW_NS && page_in_range(h);
 }
 
 /*
@@ -251,6 +271,8 @@ static void source_identity(HostMemoryBackend *be, dev_t *dev, ino_t *ino)
     }
 }
 
+static const char *check_host(PvclockPagesState *s);
+
 /*
  * Show backend be in the BAR in place of what is there (zero pages, or
  * the source it replaces), read-only to the guest, in one memory
@@ -353,6 +375,7 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
         s->sources_replaced++;
         trace_pvclock_pages_host_replaced(what);
     }
+    check_host(s);              /* damaged from the start: say so at once */
     s->helper_stale = pvclock_host_stale(s);
     trace_pvclock_pages_helper_mapped(what);
     return true;
@@ -392,7 +415,7 @@ static const char *check_host(PvclockPagesState *s)
 
     ok = check_headers("pages", s->host, NULL) &&
          host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, &busy) &&
-         pvcp_page_checks_ok(&pg);
+         pvcp_page_checks_ok(&pg) && page_in_range(&pg);
     if (!ok && busy && s->host_ok) {
         if (!s->busy_since) {
             s->busy_since = get_clock();

@@ -54,7 +54,13 @@ static int receive_handoff(int sock, const char *path, int wait_ms,
                    "answer within %d ms", path, wait_ms);
         return -1;
     }
-    if (fd < 0 || le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
+    if (fd < 0) {
+        error_setg(errp, "'%s' (property 'pages') answered with no "
+                   "pvclock-helper pages (it %s): is it pvclock-helper's "
+                   "--socket?", path, pvcp_handoff_strerror(fd));
+        return -1;
+    }
+    if (le32_to_cpu(msg.magic) != PVCP_HANDOFF_MAGIC) {
         error_setg(errp, "'%s' (property 'pages') answered with no "
                    "pvclock-helper pages: is it pvclock-helper's --socket?",
                    path);

@@ -106,7 +106,7 @@ static uint32_t status_now(PvclockPagesState *s, const char **why)
         return PVCP_STATUS_NO_HELPER;
     }
     if (!s->host_ok) {
-        *why = "host pages damaged (headers or check words)";
+        *why = "host pages damaged (headers, check words or ranges)";
         return PVCP_STATUS_NO_HELPER;
     }
     if (s->phase == PVCLOCK_PHASE_INCOMING) {

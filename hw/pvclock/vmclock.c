@@ -138,7 +138,9 @@ static uint64_t vmclock_gen(const struct vmclock_abi *clk)
 
 /*
  * TAI at host TSC value c by page h's line, in 2^-64 s: the value
- * libpvclock would return there, before its floor to whole ns.
+ * libpvclock would return there, before its floor to whole ns.  h came
+ * through pvclock_host_page0(), whose page_in_range() holds the shift
+ * to 0..63: unit stays below 2^93 and the loop below ends.
  */
 static u128 tai_at_counter(const struct pvcp_host_page *h, uint64_t c)
 {

@@ -3152,6 +3152,84 @@ static void test_vmclock_refusals(void)
     pages_free(tp);
 }
 
+/*
+ * A shift out of the ABI's range in host page 0 (issue 32, finding 2):
+ * the line's shift, the kvmclock stage's, a simulated host's
+ * frac_bits, each at 64, 100 and 127, in a pages file sealed with its
+ * check words as a helper writes them.  With vmclock=on the device
+ * computes TAI from page 0 on its main loop; an unchecked shift there
+ * hung QEMU (100) or killed it with SIGFPE (127), and 64 was published
+ * as valid.  QEMU must keep answering QMP, call the pages damaged
+ * (no-helper), and keep the VMClock page unreliable.
+ */
+typedef struct BadShift {
+    const char *field;
+    int value;
+} BadShift;
+
+static void test_vmclock_bad_shift(const void *opaque)
+{
+    const BadShift *b = opaque;
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    g_autofree char *file = NULL, *st = NULL;
+    struct pvcp_host_page *h;
+    struct pvcp_offset_page op;
+    QTestState *qts;
+    gsize len;
+    Vmc v;
+
+    g_assert_true(g_file_get_contents(tp->path, &file, &len, NULL));
+    g_assert_cmpuint(len, ==, PVCP_FILE_SIZE);
+    h = (struct pvcp_host_page *)file;
+    if (!strcmp(b->field, "hres")) {
+        h->hres.shift = b->value;
+    } else if (!strcmp(b->field, "kvmclock")) {
+        h->counter_mode = PVCP_COUNTER_TSC_KVMCLOCK;
+        h->kvmclock.tsc_to_system_mul = 1u << 31;
+        h->kvmclock.tsc_shift = b->value;
+    } else {
+        h->flags |= PVCP_HOST_F_SIMULATED;
+        h->sim.mult = 1ull << 32;
+        h->sim.frac_bits = b->value;
+        h->sim.flags = PVCP_XFORM_F_VALID;
+    }
+    pvcp_page_seal(h);
+    write_file(tp->path, file, PVCP_FILE_SIZE);
+
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, tp->path);
+    wait_status(qts, "pvc", "no-helper");
+    g_usleep(1500 * 1000);      /* a watch round and a VMClock update on */
+    st = qom_get_str(qts, "pvc", "status");
+    g_assert_cmpstr(st, ==, "no-helper");
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
+    vmc_read(qts, &v);
+    g_assert_cmpuint(v.status, ==, 4 /* unreliable */);
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+static void add_bad_shift_tests(void)
+{
+    static const char *const fields[] = { "hres", "kvmclock", "sim" };
+    static const int values[] = { 64, 100, 127 };
+    static BadShift cases[G_N_ELEMENTS(fields) * G_N_ELEMENTS(values)];
+
+    for (size_t f = 0; f < G_N_ELEMENTS(fields); f++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(values); i++) {
+            BadShift *b = &cases[f * G_N_ELEMENTS(values) + i];
+            g_autofree char *path = NULL;
+
+            b->field = fields[f];
+            b->value = values[i];
+            path = g_strdup_printf("/pvclock-pages/vmclock-bad-shift/%s-%d",
+                                   b->field, b->value);
+            qtest_add_data_func(path, b, test_vmclock_bad_shift);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -3213,6 +3291,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/vmclock-migration", test_vmclock_migration);
     qtest_add_func("/pvclock-pages/vmclock-loadvm", test_vmclock_loadvm);
     qtest_add_func("/pvclock-pages/vmclock-refusals", test_vmclock_refusals);
+    add_bad_shift_tests();
 
     return g_test_run();
 }
