@@ -120,6 +120,8 @@ for suite in $suites; do
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh"
         stage "the helper's sealed memfd over its socket, and systemd's fd store"
         run_tap cli/handoff python3 "$PVCLOCK_ROOT/tests/cli/test-handoff.py"
+        stage "the helper's socket against a local user who connects and never reads"
+        run_tap cli/socket-flood python3 "$PVCLOCK_ROOT/tests/cli/test-socket-flood.py"
         stage "confinement: the AppArmor lines and the SELinux module for the socket"
         run_tap cli/confinement "$PVCLOCK_ROOT/tests/cli/test-confinement.sh" ;;
     guest)

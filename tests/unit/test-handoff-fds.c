@@ -68,6 +68,7 @@ static int sealed_memfd(void)
  * The peer, in a child process (so that its descriptors are not the
  * receiver's): accept one connection, send the header (bytes of it)
  * with nfds copies of a sealed memfd, wait for the receiver to hang up.
+ * With bytes 0 it closes at once, as the helper refuses a client.
  */
 static void peer(int lfd, int nfds, size_t bytes)
 {
@@ -86,6 +87,10 @@ static void peer(int lfd, int nfds, size_t bytes)
     int conn = accept(lfd, NULL, NULL), mem = sealed_memfd(), fds[MAX_FDS];
     char c;
 
+    if (conn >= 0 && !bytes) {
+        close(conn);            /* a helper's refusal: no message at all */
+        _exit(0);
+    }
     memset(&ctl, 0, sizeof(ctl));
     if (nfds) {
         for (int i = 0; i < nfds; i++) {
@@ -152,6 +157,7 @@ int main(void)
         { MAX_FDS, sizeof(struct pvcp_handoff), EMSGSIZE,
           "eight descriptors (control message truncated)" },
         { 1, 8, EPROTO, "one descriptor, header cut short" },
+        { 0, 0, ECONNREFUSED, "closed without a message (a refusal)" },
     };
     char path[] = "/tmp/pvclock-test-handoff-fds-XXXXXX";
     struct sockaddr_un sa = { .sun_family = AF_UNIX };

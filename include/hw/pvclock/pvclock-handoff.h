@@ -136,6 +136,8 @@ static inline int pvcp_handoff_take_fds(struct msghdr *mh, int *fd)
  * A receiver's side: wait at most timeout_ms for the message, then take
  * it.  Returns the descriptor with *msg filled in, or a negative errno:
  *   -ETIMEDOUT     no answer
+ *   -ECONNREFUSED  closed without a message: a helper refusing a user
+ *                  that holds too many descriptors it has not received
  *   -EPROTO        not one whole header: not pvclock-helper, or cut short
  *   -EBADMSG       a header but no descriptor
  *   -E2BIG         more than one descriptor
@@ -165,7 +167,9 @@ static inline int pvcp_handoff_receive(int sock, int timeout_ms,
         return -errno;
     }
     n = pvcp_handoff_take_fds(&mh, &fd);
-    if (got != (ssize_t)sizeof(*msg)) {
+    if (got == 0 && n == 0) {
+        err = -ECONNREFUSED;
+    } else if (got != (ssize_t)sizeof(*msg)) {
         err = -EPROTO;
     } else if (mh.msg_flags & MSG_CTRUNC) {
         err = -EMSGSIZE;
@@ -186,6 +190,10 @@ static inline const char *pvcp_handoff_strerror(int err)
     switch (err) {
     case -ETIMEDOUT:
         return "did not answer in time";
+    case -ECONNREFUSED:
+        return "closed the connection without a message (a pvclock-helper "
+               "refuses a user holding too many descriptors it has not "
+               "received; see its log)";
     case -EPROTO:
         return "sent no whole pvclock-helper header";
     case -EBADMSG:
