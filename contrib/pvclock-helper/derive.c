@@ -6,6 +6,7 @@
 #include <sys/timex.h>
 
 #include "derive.h"
+#include "leap.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 
 #define NS  PVCP_NSEC_PER_SEC
@@ -36,7 +37,16 @@ void derive_ntp(struct pvcp_host_page *p, const struct host_ntp *ntp)
     p->esterror_ns = ntp->esterror_ns;
     p->maxerror_ns = ntp->maxerror_ns;
     p->flags &= ~(PVCP_HOST_F_LEAP_INS | PVCP_HOST_F_LEAP_DEL |
-                  PVCP_HOST_F_UNSYNC);
+                  PVCP_HOST_F_UNSYNC | PVCP_HOST_F_TAI_KNOWN |
+                  PVCP_HOST_F_TAI_FROM_LIST);
+    p->known_tai_offset = 0;
+    if (ntp->tai_source != LEAP_TAI_UNKNOWN) {
+        p->known_tai_offset = ntp->known_tai;
+        p->flags |= PVCP_HOST_F_TAI_KNOWN;
+        if (ntp->tai_source == LEAP_TAI_LIST) {
+            p->flags |= PVCP_HOST_F_TAI_FROM_LIST;
+        }
+    }
     if (ntp->status & STA_INS) {
         p->flags |= PVCP_HOST_F_LEAP_INS;
     }

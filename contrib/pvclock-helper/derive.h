@@ -12,12 +12,17 @@
 
 #include "hw/pvclock/pvclock-pages-abi.h"
 
-/* The host's NTP state as adjtimex() reports it. */
+/*
+ * The host's NTP state as adjtimex() reports it, and the TAI - UTC the
+ * helper knows (leap_tai_offset(): the kernel's or the leap list's).
+ */
 struct host_ntp {
-    int32_t tai;            /* TAI - UTC, s */
+    int32_t tai;            /* TAI - UTC, s, the kernel's */
     uint32_t status;        /* STA_* */
     uint64_t esterror_ns;
     uint64_t maxerror_ns;
+    int32_t known_tai;      /* TAI - UTC, s, if tai_source says known */
+    int tai_source;         /* enum leap_tai_source, 0 unknown */
 };
 
 /*
@@ -42,7 +47,10 @@ struct leap_event {
 /* Read adjtimex() (no privilege needed). */
 int derive_read_ntp(struct host_ntp *ntp);
 
-/* Fill the NTP fields and the LEAP_INS/LEAP_DEL/UNSYNC flags. */
+/*
+ * Fill the NTP fields, the known TAI offset and the LEAP_INS/LEAP_DEL/
+ * UNSYNC/TAI_KNOWN/TAI_FROM_LIST flags.
+ */
 void derive_ntp(struct pvcp_host_page *p, const struct host_ntp *ntp);
 
 /*

@@ -33,6 +33,9 @@ struct helper {
     struct host_snapshot snap;  /* the lines being published */
     struct host_ntp ntp;
     struct leap_tracker leap;
+    bool tai_said;              /* what TAI - UTC is, logged ... */
+    int tai_logged_source;      /* ... from here (enum leap_tai_source) */
+    int32_t tai_logged;
 
     /* Where they go: the pages file or memfd, and its socket. */
     struct pages_file pf;

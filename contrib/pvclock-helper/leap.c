@@ -140,3 +140,25 @@ int leap_schedule(const struct leap_list *l, const struct host_ntp *ntp,
     }
     return 0;
 }
+
+enum leap_tai_source leap_tai_offset(const struct leap_list *l,
+                                     int32_t kernel_tai, uint64_t now,
+                                     int32_t *tai)
+{
+    size_t i;
+
+    if (kernel_tai != 0) {
+        *tai = kernel_tai;
+        return LEAP_TAI_KERNEL;
+    }
+    if (!l || !l->n || !l->expires || now > l->expires || now < l->utc[0]) {
+        return LEAP_TAI_UNKNOWN;
+    }
+    for (i = l->n; i-- > 0;) {
+        if (now >= l->utc[i]) {
+            *tai = l->tai[i];
+            return LEAP_TAI_LIST;
+        }
+    }
+    return LEAP_TAI_UNKNOWN;
+}

@@ -44,4 +44,22 @@ int leap_list_load(struct leap_list *l, const char *path, char *err,
 int leap_schedule(const struct leap_list *l, const struct host_ntp *ntp,
                   uint64_t now, struct leap_event *ev);
 
+/* Where the helper's TAI - UTC comes from (leap_tai_offset()). */
+enum leap_tai_source {
+    LEAP_TAI_UNKNOWN,       /* the kernel's is 0 and no usable list */
+    LEAP_TAI_KERNEL,        /* an NTP daemon set the kernel's */
+    LEAP_TAI_LIST,          /* the kernel's is 0; the list says */
+};
+
+/*
+ * TAI - UTC at UTC second now as this host knows it: the kernel's
+ * (kernel_tai) when it is not 0, since 0 is never TAI - UTC and means
+ * that nothing set it; else l's (NULL: no list) if l has an expiry, now
+ * is before it and at or after l's first entry.  An expired list cannot
+ * say whether a leap second came after it.  Fills *tai for a known one.
+ */
+enum leap_tai_source leap_tai_offset(const struct leap_list *l,
+                                     int32_t kernel_tai, uint64_t now,
+                                     int32_t *tai);
+
 #endif /* PVCLOCK_HELPER_LEAP_H */

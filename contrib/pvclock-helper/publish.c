@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "leap.h"
 #include "log.h"
 #include "publish.h"
 #include "systemd.h"
@@ -40,19 +41,76 @@ bool publish_due(const struct helper *h, uint64_t now, uint64_t tsc)
             DERIVE_SCALED_REFRESH_NS);
 }
 
-/* The leap second to smear around, as of page 0's TAI and REALTIME now. */
-static void track_leap(struct helper *h, uint64_t tsc)
+/*
+ * Did what the pages say TAI - UTC is change (a step of true TAI for
+ * whoever follows it, as VMClock does)?
+ */
+static bool tai_changed(const struct pvcp_host_page *old,
+                        const struct pvcp_host_page *new)
+{
+    const uint64_t f = PVCP_HOST_F_TAI_KNOWN;
+
+    return (old->flags & PVCP_HOST_F_VALID) &&
+           ((old->flags & f) != (new->flags & f) ||
+            old->known_tai_offset != new->known_tai_offset);
+}
+
+/* Page 0's TAI and REALTIME at host TSC tsc. */
+static void page0_now(const struct helper *h, uint64_t tsc,
+                      struct pvcp_time *tai, struct pvcp_time *rt)
 {
     const struct pvcp_host_page *p0 = &h->page[0];
     uint64_t c = h->simulated ? sim_counter(&h->sim.host, tsc)
                               : pvcp_host_cycles(p0->counter_mode,
                                                  &p0->kvmclock, tsc);
+
+    *tai = pvcp_clock_at(&p0->hres, &p0->hres_base[PVCP_HRES_TAI],
+                         p0->flags, c);
+    *rt = pvcp_clock_at(&p0->hres, &p0->hres_base[PVCP_HRES_REALTIME],
+                        p0->flags, c);
+}
+
+/*
+ * What the pages say TAI - UTC is: the kernel's, or the leap list's at
+ * page 0's REALTIME, or unknown.  Logged when that changes.
+ */
+static void know_tai(struct helper *h, uint64_t utc)
+{
+    static const char *const from[] = {
+        [LEAP_TAI_UNKNOWN] = "unknown",
+        [LEAP_TAI_KERNEL] = "the kernel's (set by an NTP daemon)",
+        [LEAP_TAI_LIST] = "the leap second list's (the kernel's is 0)",
+    };
+    int32_t tai = 0;
+    enum leap_tai_source src;
+
+    src = leap_tai_offset(h->leap.have_list ? &h->leap.list : NULL,
+                          h->ntp.tai, utc, &tai);
+    h->ntp.tai_source = src;
+    h->ntp.known_tai = tai;
+    if (!h->tai_said || (int)src != h->tai_logged_source ||
+        tai != h->tai_logged) {
+        if (src == LEAP_TAI_UNKNOWN) {
+            helper_log("TAI - UTC unknown: the kernel's is 0 and no "
+                       "unexpired leap second list covers now; the pages "
+                       "say so and VMClock turns unreliable (set it with "
+                       "chronyd's leapsectz, or --leap-file a current "
+                       "list)");
+        } else {
+            helper_log("TAI - UTC is %d s, %s", tai, from[src]);
+        }
+        h->tai_logged_source = src;
+        h->tai_logged = tai;
+        h->tai_said = true;
+    }
+}
+
+/* The leap second to smear around, as of page 0's TAI and REALTIME now. */
+static void track_leap(struct helper *h, uint64_t tsc)
+{
     struct pvcp_time tai, rt;
 
-    tai = pvcp_clock_at(&p0->hres, &p0->hres_base[PVCP_HRES_TAI],
-                        p0->flags, c);
-    rt = pvcp_clock_at(&p0->hres, &p0->hres_base[PVCP_HRES_REALTIME],
-                       p0->flags, c);
+    page0_now(h, tsc, &tai, &rt);
     leaptrack_update(&h->leap, &h->ntp, tai.sec, rt.sec);
 }
 
@@ -63,15 +121,19 @@ static void track_leap(struct helper *h, uint64_t tsc)
 static bool publish_unscaled(struct helper *h, uint64_t tsc, uint64_t hz)
 {
     struct pvcp_host_page *p0 = &h->page[0], *p1 = &h->page[1];
+    struct pvcp_time tai, rt;
     bool changed;
 
     memset(p0, 0, sizeof(*p0));
     pages_fill_from_snapshot(p0, &h->snap, hz);
+    page0_now(h, tsc, &tai, &rt);
+    know_tai(h, rt.sec);
     derive_ntp(p0, &h->ntp);
-    if (derive_stepped(&h->published0, p0)) {
+    if (derive_stepped(&h->published0, p0) ||
+        tai_changed(&h->published0, p0)) {
         h->disruptions++;
-        helper_log("the host's REALTIME or TAI stepped: disruption %" PRIu64,
-                   h->disruptions);
+        helper_log("the host's REALTIME or TAI stepped, or its known TAI "
+                   "offset changed: disruption %" PRIu64, h->disruptions);
     }
     p0->disruptions = h->disruptions;
     if (h->simulated) {

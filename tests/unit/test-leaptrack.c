@@ -4,8 +4,8 @@
  * (contrib/pvclock-helper/leaptrack.c): taken when the kernel or the
  * list announces it, from now if learnt after its window opened, kept to
  * noon after the leap whatever the kernel's flags say, resumed from the
- * pages after a restart; and the list's loading and expiry, with the
- * lines the helper logs.
+ * pages after a restart; the list's loading and expiry, with the
+ * lines the helper logs; and the TAI - UTC the pages call known.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -152,6 +152,78 @@ static void test_list(void)
     unlink(bad);
 }
 
+/*
+ * TAI - UTC as the pages publish it: the kernel's when an NTP daemon set
+ * it, else the leap second list's for now if the list has not expired,
+ * else unknown, and derive_ntp() flags each so.  The kernel's 0 is never
+ * taken for the offset: CLOCK_TAI is then UTC.
+ */
+static void test_known_tai(void)
+{
+    struct leap_list l;
+    struct pvcp_host_page page;
+    struct host_ntp ntp = { 0 };
+    uint64_t now = LEAP_UTC - 86400, expires = LEAP_UTC + 365 * 86400;
+    char text[256], err[128];
+    int32_t tai = -1;
+    enum leap_tai_source src;
+
+    snprintf(text, sizeof(text), "#@ %" PRIu64 "\n3644697600 36\n"
+             "3692217600 37\n", expires + NTP_TO_UNIX);
+    if (leap_list_parse(&l, text, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    src = leap_tai_offset(&l, 0, now, &tai);
+    tap_ok(src == LEAP_TAI_LIST && tai == 37,
+           "kernel 0, a current list: 37 s, from the list (%d)", tai);
+    tai = -1;
+    tap_ok(leap_tai_offset(NULL, 0, now, &tai) == LEAP_TAI_UNKNOWN &&
+           tai == -1, "kernel 0, no list: unknown");
+    tap_ok(leap_tai_offset(&l, 37, now, &tai) == LEAP_TAI_KERNEL &&
+           tai == 37, "kernel 37: 37 s, the kernel's");
+    tap_ok(leap_tai_offset(NULL, 37, now, &tai) == LEAP_TAI_KERNEL &&
+           tai == 37, "kernel 37, no list: 37 s, the kernel's");
+    tap_ok(leap_tai_offset(&l, 36, now, &tai) == LEAP_TAI_KERNEL &&
+           tai == 36, "the kernel's wins over the list (36 s set by NTP)");
+    tap_ok(leap_tai_offset(&l, 0, expires, &tai) == LEAP_TAI_LIST &&
+           leap_tai_offset(&l, 0, expires + 1, &tai) == LEAP_TAI_UNKNOWN,
+           "kernel 0, the list at its expiry: known; a second after: "
+           "unknown (a leap may have come after it)");
+    tap_ok(leap_tai_offset(&l, 0, 1483228800 - 1, &tai) == LEAP_TAI_LIST &&
+           tai == 36 && leap_tai_offset(&l, 0, 1483228800, &tai) ==
+           LEAP_TAI_LIST && tai == 37,
+           "the entry in force at now: 36 s before 2017, 37 s from 2017");
+    tap_ok(leap_tai_offset(&l, 0, 1435708799, &tai) == LEAP_TAI_UNKNOWN,
+           "before the list's first entry: unknown");
+    l.expires = 0;
+    tap_ok(leap_tai_offset(&l, 0, now, &tai) == LEAP_TAI_UNKNOWN,
+           "a list without an expiry: unknown");
+
+    memset(&page, 0, sizeof(page));
+    ntp.known_tai = 37;
+    ntp.tai_source = LEAP_TAI_LIST;
+    derive_ntp(&page, &ntp);
+    tap_ok(page.tai_offset == 0 && page.known_tai_offset == 37 &&
+           (page.flags & (PVCP_HOST_F_TAI_KNOWN | PVCP_HOST_F_TAI_FROM_LIST))
+           == (PVCP_HOST_F_TAI_KNOWN | PVCP_HOST_F_TAI_FROM_LIST),
+           "the page: kernel's 0, known 37 from the list (flags 0x%" PRIx64
+           ")", (uint64_t)page.flags);
+    ntp = (struct host_ntp) { .tai = 37, .known_tai = 37,
+                              .tai_source = LEAP_TAI_KERNEL };
+    derive_ntp(&page, &ntp);
+    tap_ok(page.tai_offset == 37 && page.known_tai_offset == 37 &&
+           (page.flags & PVCP_HOST_F_TAI_KNOWN) &&
+           !(page.flags & PVCP_HOST_F_TAI_FROM_LIST),
+           "the page: kernel's 37, known 37, not from the list");
+    ntp = (struct host_ntp) { 0 };
+    derive_ntp(&page, &ntp);
+    tap_ok(page.tai_offset == 0 && page.known_tai_offset == 0 &&
+           !(page.flags & (PVCP_HOST_F_TAI_KNOWN |
+                           PVCP_HOST_F_TAI_FROM_LIST)),
+           "the page: unknown, both flags clear");
+}
+
 /* A restart finds the smear derive_smear() wrote and carries on with it. */
 static void test_resume(void)
 {
@@ -195,6 +267,7 @@ int main(void)
     test_in_time();
     test_list();
     test_resume();
+    test_known_tai();
     rmdir(dir);
     return tap_done();
 }

@@ -103,7 +103,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          4
+#define PVCP_ABI_MINOR          5
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -301,7 +301,12 @@ struct pvcp_host_page {
     struct pvcp_line raw;
     struct pvcp_base raw_base;
 
-    /* 0x0c8: host NTP state (adjtimex), informational */
+    /*
+     * 0x0c8: host NTP state (adjtimex), informational.  tai_offset is
+     * the kernel's, what CLOCK_TAI above is REALTIME plus: 0 unless an
+     * NTP daemon set it, and then CLOCK_TAI is UTC.  Whether it is the
+     * true TAI - UTC: see known_tai_offset.
+     */
     pvcp_s32 tai_offset;        /* TAI - UTC, seconds */
     pvcp_u32 ntp_status;        /* adjtimex STA_* bits */
     pvcp_u64 esterror_ns;       /* estimated error */
@@ -325,7 +330,20 @@ struct pvcp_host_page {
      * generation plus this; both only grow.
      */
     pvcp_u64 disruptions;
-    pvcp_u64 reserved_seq[3];
+
+    /*
+     * 0x128 (ABI 1.5): TAI - UTC as the helper knows it, valid only with
+     * PVCP_HOST_F_TAI_KNOWN: the kernel's tai_offset when it is not 0
+     * (an NTP daemon set it), else, with PVCP_HOST_F_TAI_FROM_LIST, the
+     * leap second list (leap-seconds.list) at the page's REALTIME if the
+     * list has not expired.  Without the flag nobody here knows TAI:
+     * true TAI is CLOCK_TAI + (known_tai_offset - tai_offset) s only
+     * with it.  Writers before 1.5 leave 0 and no flag: a reader may
+     * then take a nonzero tai_offset as known (0 never is TAI - UTC).
+     */
+    pvcp_s32 known_tai_offset;  /* TAI - UTC, seconds */
+    pvcp_u32 reserved_tai;
+    pvcp_u64 reserved_seq[2];
 
     /*
      * 0x140: check words (ABI 1.2), written in the same seq write as what
@@ -382,6 +400,10 @@ struct pvcp_host_page {
 #define PVCP_HOST_F_LEAP_INS    (1ull << 3) /* leap second insertion armed */
 #define PVCP_HOST_F_LEAP_DEL    (1ull << 4) /* leap second deletion armed */
 #define PVCP_HOST_F_UNSYNC      (1ull << 5) /* host clock not synchronised */
+/* known_tai_offset is TAI - UTC (ABI 1.5) ... */
+#define PVCP_HOST_F_TAI_KNOWN   (1ull << 6)
+/* ... taken from the leap second list: the kernel's tai_offset was 0 */
+#define PVCP_HOST_F_TAI_FROM_LIST (1ull << 7)
 
 
 /*
@@ -601,6 +623,9 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, sim) == 0x108,
                    "sim offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, disruptions) ==
                    0x120, "disruptions offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
+                                      known_tai_offset) == 0x128,
+                   "known TAI offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, check) ==
                    0x140, "check words");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page, reserved2) ==
