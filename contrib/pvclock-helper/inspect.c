@@ -58,6 +58,14 @@ static void print_page(const volatile struct pvcp_host_page *h, int i,
     fprintf(out, "  ntp: TAI-UTC %d s, status 0x%x, esterror %" PRIu64 " ns, "
             "maxerror %" PRIu64 " ns\n", h->tai_offset, h->ntp_status,
             h->esterror_ns, h->maxerror_ns);
+    if (h->flags & PVCP_HOST_F_TAI_KNOWN) {
+        fprintf(out, "  known TAI-UTC %d s, from the %s\n",
+                h->known_tai_offset,
+                h->flags & PVCP_HOST_F_TAI_FROM_LIST ? "leap second list"
+                                                     : "kernel");
+    } else {
+        fprintf(out, "  known TAI-UTC: unknown\n");
+    }
     if (h->smear.leap) {
         fprintf(out, "  smear: leap %+d, TAI-UTC before %d, from TAI %" PRIu64
                 " for %u s (counter %" PRIu64 " to %" PRIu64 ")\n",
