@@ -219,6 +219,7 @@ struct PvclockPagesState {
     bool vmclock_restored;      /* loadvm: bump the generation counter */
     unsigned vmclock_announce;  /* PvclockVmclockAnnounce */
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
+    bool vmclock_tai_unknown;   /* said once: the host knows no TAI - UTC */
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
     Error *vmclock_unplug_blocker;
     QemuThread vmclock_thread;

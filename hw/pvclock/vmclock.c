@@ -98,6 +98,17 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     return true;
 }
 
+/* Say once, and again after it was known, that the host knows no TAI. */
+static void vmclock_say_tai(PvclockPagesState *s, bool known)
+{
+    if (!known && !s->vmclock_tai_unknown) {
+        warn_report("pvclock-pages: the host does not know TAI - UTC (its "
+                    "kernel's is 0 and pvclock-helper has no current leap "
+                    "second list): VMClock reports its clock unreliable");
+    }
+    s->vmclock_tai_unknown = !known;
+}
+
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
 }
@@ -195,6 +206,26 @@ static bool line_at(const struct pvcp_host_page *h,
     }
     *shift = p;
     *period = (uint64_t)((d << p) >> k);
+    return true;
+}
+
+/*
+ * TAI - UTC as host page h knows it: known_tai_offset under
+ * PVCP_HOST_F_TAI_KNOWN (ABI 1.5), else the kernel's tai_offset if not
+ * 0 (an NTP daemon set it; 0 is never TAI - UTC).  With it, h's TAI base
+ * moves to true TAI: the kernel's CLOCK_TAI is REALTIME + tai_offset,
+ * which is UTC when nothing set it.  Returns false if nobody knows.
+ */
+static bool vmclock_true_tai(struct pvcp_host_page *h, int32_t *tai)
+{
+    if (h->flags & PVCP_HOST_F_TAI_KNOWN) {
+        *tai = h->known_tai_offset;
+    } else if (h->tai_offset) {
+        *tai = h->tai_offset;
+    } else {
+        return false;
+    }
+    h->hres_base[PVCP_HRES_TAI].sec += (int64_t)*tai - h->tai_offset;
     return true;
 }
 
@@ -310,13 +341,25 @@ static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
     s->vmclock_last_update_ns = get_clock();    /* CLOCK_MONOTONIC */
 }
 
+/* Say once, and again after it was known, that the host knows no TAI. */
+static void vmclock_say_tai(PvclockPagesState *s, bool known)
+{
+    if (!known && !s->vmclock_tai_unknown) {
+        warn_report("pvclock-pages: the host does not know TAI - UTC (its "
+                    "kernel's is 0 and pvclock-helper has no current leap "
+                    "second list): VMClock reports its clock unreliable");
+    }
+    s->vmclock_tai_unknown = !known;
+}
+
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
     struct vmclock_abi *clk = vmclock_page(s);
     struct vmclock_abi next;
     struct pvcp_host_page h;
     uint64_t dis, gen, flags;
-    bool have, timed;
+    bool have, timed, tai_known = false;
+    int32_t tai = 0;
 
     if (!clk || !s->offset_page) {
         return;
@@ -324,6 +367,8 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     have = pvclock_host_page0(s, &h, NULL);
     if (have) {
         pvclock_live_overlay(s, &h);
+        tai_known = vmclock_true_tai(&h, &tai);
+        vmclock_say_tai(s, tai_known);
     }
     memcpy(&next, clk, sizeof(next));
     gen = vmclock_gen(clk);
@@ -343,7 +388,14 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
         next.disruption_marker =
             cpu_to_le64(le64_to_cpu(next.disruption_marker) + 1);
     }
-    flags = VMCLOCK_FLAG_TAI_OFFSET_VALID | VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+    /*
+     * The page's time is TAI (time_type, constant): without the true
+     * offset it would be UTC or worse, so it is valid only with it.
+     */
+    flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+    if (tai_known) {
+        flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
+    }
     if (s->vmclock_announce == PVCLOCK_VMCLOCK_SOON) {
         flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
     } else if (s->vmclock_announce == PVCLOCK_VMCLOCK_IMMINENT) {
@@ -352,13 +404,13 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     if (s->vmclock_pm) {
         flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
     }
-    next.clock_status = have ? vmclock_status(s, &h)
-                             : VMCLOCK_STATUS_UNRELIABLE;
+    next.clock_status = tai_known ? vmclock_status(s, &h)
+                                  : VMCLOCK_STATUS_UNRELIABLE;
+    /* Linux's TAI - UTC (0 unknown); ptp_vmclock takes it as UTC - TAI */
+    next.tai_offset_sec = cpu_to_le16((uint16_t)(int16_t)-tai);
     timed = next.clock_status != VMCLOCK_STATUS_UNRELIABLE &&
             s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
     if (timed) {
-        /* Linux's TAI - UTC; ptp_vmclock applies this field as UTC - TAI */
-        next.tai_offset_sec = cpu_to_le16((uint16_t)(int16_t)-h.tai_offset);
         next.leap_indicator = vmclock_leap(&h);
         next.time_esterror_nanosec = cpu_to_le64(h.esterror_ns);
         next.time_maxerror_nanosec = cpu_to_le64(h.maxerror_ns +

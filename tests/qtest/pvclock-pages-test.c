@@ -1553,6 +1553,7 @@ static void make_host(struct pvcp_host_page *pages, uint64_t hz,
         h->raw_base.sec = mono_sec;
         h->hres_base[PVCP_HRES_REALTIME].sec = realtime_sec;
         h->hres_base[PVCP_HRES_TAI].sec = realtime_sec + 37;
+        h->tai_offset = 37;     /* the kernel's: an NTP daemon set it */
         pvcp_page_seal(h);
     }
 }
@@ -2770,6 +2771,103 @@ static void test_vmclock_filled(void)
 }
 
 /*
+ * Pages of a host whose kernel keeps TAI - UTC kernel_tai (CLOCK_TAI is
+ * REALTIME plus it: UTC when 0) and whose helper knows known_tai (flags:
+ * PVCP_HOST_F_TAI_KNOWN and maybe _FROM_LIST; 0 for a helper that knows
+ * nothing, as one before ABI 1.5 on such a host).
+ */
+static TestPages *pages_new_known_tai(int kernel_tai, int known_tai,
+                                      uint64_t flags)
+{
+    TestPages *tp = pages_new();
+    g_autofree struct pvcp_host_page *pages = g_malloc(PVCP_FILE_SIZE);
+
+    make_host(pages, 2500000000ull, 1000, 1700000000);
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        pages[i].tai_offset = kernel_tai;
+        pages[i].hres_base[PVCP_HRES_TAI].sec = 1700000000 + kernel_tai;
+        pages[i].known_tai_offset = known_tai;
+        pages[i].flags |= flags;
+        pvcp_page_seal(&pages[i]);
+    }
+    write_file(tp->path, pages, PVCP_FILE_SIZE);
+    return tp;
+}
+
+/* The page's time minus the BAR's CLOCK_TAI at a few counts, in ns. */
+static void vmc_assert_tai_ahead(QTestState *qts, const Vmc *v,
+                                 int64_t ahead_ns)
+{
+    struct pvcp_host_page h;
+    struct pvcp_offset_page op;
+
+    read_host_page0(qts, &h);
+    read_offset_page(qts, DEV_SLOT, &op);
+    for (uint64_t i = 0; i < 1000; i++) {
+        uint64_t g = v->counter + i * 1000003;
+        int64_t d = (int64_t)(vmc_ns(v, g) - bar_tai_ns(&h, &op, g));
+
+        g_assert_cmpint(d, >=, ahead_ns - 1);
+        g_assert_cmpint(d, <=, ahead_ns + 1);
+    }
+}
+
+static const struct {
+    const char *name;
+    int kernel, known;
+    uint64_t flags;
+    bool valid;
+    int64_t ahead_s;            /* the page's TAI minus the kernel's */
+} vmclock_tai_cases[] = {
+    /* no NTP daemon set the kernel's, no leap list: nobody knows */
+    { "unknown", 0, 0, 0, false, 0 },
+    /* the same host, the helper read a current leap-seconds.list */
+    { "from-list", 0, 37, PVCP_HOST_F_TAI_KNOWN | PVCP_HOST_F_TAI_FROM_LIST,
+      true, 37 },
+    /* an NTP daemon set the kernel's */
+    { "kernel", 37, 37, PVCP_HOST_F_TAI_KNOWN, true, 0 },
+    /* a helper before ABI 1.5 on such a host: the kernel's, not 0 */
+    { "kernel-old-helper", 37, 0, 0, true, 0 },
+};
+
+/*
+ * VMClock says TAI only when the host knows TAI - UTC.  The page's
+ * time_type is TAI: with the kernel's offset 0 its CLOCK_TAI is UTC,
+ * and ptp_vmclock would serve UTC as TAI, 37 s off, to chronyd's 'tai'
+ * refclock or phc2sys.  Unknown: flag bit 0 (TAI offset valid) clear
+ * and the clock unreliable (ptp_vmclock returns an error, no time).
+ * Known from the leap list: true TAI, the kernel's CLOCK_TAI + 37 s.
+ */
+static void test_vmclock_tai(const void *opaque)
+{
+    int i = (int)(intptr_t)opaque;
+    TestPages *tp = pages_new_known_tai(vmclock_tai_cases[i].kernel,
+                                        vmclock_tai_cases[i].known,
+                                        vmclock_tai_cases[i].flags);
+    QTestState *qts = qtest_initf("-machine pc -nodefaults -device " PVC
+                                  ",id=pvc,addr=%d.0,pages=%s,vmclock=on",
+                                  DEV_SLOT, tp->path);
+    Vmc v;
+
+    wait_status(qts, "pvc", "valid");
+    if (!vmclock_tai_cases[i].valid) {
+        g_usleep(200 * 1000);   /* past any rewrite the status caused */
+        vmc_read(qts, &v);
+        g_assert_cmphex(v.flags & 0x1, ==, 0);
+        g_assert_cmpuint(v.status, ==, 4);          /* unreliable */
+        g_assert_cmpint(v.tai_offset, ==, 0);
+    } else {
+        wait_vmc_status(qts, 2, &v);
+        g_assert_cmphex(v.flags & 0x1, ==, 0x1);
+        g_assert_cmpint(v.tai_offset, ==, -37);     /* as ptp_vmclock uses */
+        vmc_assert_tai_ahead(qts, &v,
+                             vmclock_tai_cases[i].ahead_s * 1000000000ll);
+    }
+    qtest_quit(qts);
+    pages_free(tp);
+}
+
+/*
  * A simulated host's pages (pvclock-helper --simulate): page 0 counts
  * the simulated host's counter, sim applied to the host TSC (here 1.2
  * times as fast, far ahead).  The page's line goes through sim too.
@@ -3285,6 +3383,13 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/live-page-unused", test_live_page_unused);
     qtest_add_func("/pvclock-pages/vmclock-filled", test_vmclock_filled);
     qtest_add_func("/pvclock-pages/vmclock-scaled", test_vmclock_scaled);
+    for (size_t i = 0; i < G_N_ELEMENTS(vmclock_tai_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/pvclock-pages/vmclock-tai/%s",
+                            vmclock_tai_cases[i].name);
+
+        qtest_add_data_func(path, (void *)(intptr_t)i, test_vmclock_tai);
+    }
     qtest_add_func("/pvclock-pages/vmclock-simulated", test_vmclock_simulated);
     qtest_add_func("/pvclock-pages/vmclock-follows-line",
                    test_vmclock_follows_line);
