@@ -470,6 +470,11 @@ int abi_oracle_page_counter(const struct abi_oracle_view *v, int page,
         *cycles = c & S64MAX;
         return 1;
     }
+    if (((U64(h, H_FLAGS) & F_SIMULATED) && U32(h, H_SIM + 8) > 63) ||
+        (U32(h, H_MODE) == MODE_KVMCLOCK &&
+         ((int8_t)h[H_KVM_SHIFT] > 63 || (int8_t)h[H_KVM_SHIFT] < -63))) {
+        return 0;               /* shifts no page may have */
+    }
     if (U64(h, H_FLAGS) & F_SIMULATED) {
         c = sim_apply(h, c);
     }
@@ -494,6 +499,9 @@ unsigned __int128 abi_oracle_clock_ns(const struct abi_oracle_view *v,
         live_line(v->live, &d, d.base, &l);
     } else {
         host_line(v->host + PAGE * page, index, &l);
+    }
+    if (l.shift > 63) {
+        return 0;
     }
     line_time(&l, cycles, &sec, &nsec, &path);
     return (u128)sec * NS + nsec;
