@@ -76,7 +76,8 @@ for suite in $suites; do
             for t in "$asan"/tests/unit/test-*; do
                 [ -f "$t" ] && [ -x "$t" ] &&
                     run_tap "asan/${t##*/test-}" env PVCLOCK_EXACT_VALUES=200000 \
-                        PVCLOCK_COHERENCE_EXCHANGES=200000 "$t"
+                        PVCLOCK_COHERENCE_EXCHANGES=200000 \
+                        PVCLOCK_ORACLE_STATES=200000 "$t"
             done
             run_tap asan/cli env PVCLOCK_HOST_BUILD="$asan" \
                 PVCLOCK_EXAMPLE_CFLAGS="-fsanitize=address,undefined" \

@@ -569,6 +569,12 @@ static ALWAYS_INLINE int validate_host(const struct snapshot *s,
         s->counter_mode > PVCP_COUNTER_RAW_NS || s->line.shift > 63) {
         return PVCLOCK_EBADPAGE;
     }
+    /* a smear this read applies: leap +1 or -1 over 86400 + leap s */
+    if (__builtin_expect(s->extra & EXTRA_SMEAR, 0) &&
+        ((s->leap != 1 && s->leap != -1) ||
+         s->rare->smear.duration_s != (uint32_t)(86400 + s->leap))) {
+        return PVCLOCK_EBADPAGE;
+    }
     if (__builtin_expect(s->extra & (EXTRA_KVMCLOCK | EXTRA_SIM), 0) &&
         (((s->extra & EXTRA_KVMCLOCK) &&
           (s->rare->kc.tsc_shift > 63 || s->rare->kc.tsc_shift < -63)) ||

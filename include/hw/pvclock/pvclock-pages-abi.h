@@ -244,7 +244,11 @@ struct pvcp_xform {
  *
  *   T <  start:  smeared REALTIME = the page's CLOCK_REALTIME
  *   otherwise:   smeared REALTIME = T - tai_offset_before s
- *                                   - leap * e_ns / duration_s   (ns, floor)
+ *                                   - leap * floor(e_ns / duration_s)  (ns)
+ *
+ * (the correction's size rounds down for either sign of leap); a reader
+ * refuses a smear it would apply whose leap is not +1 or -1 or whose
+ * duration_s is not 86400 + leap.
  *
  * so a reader switches segments exactly on time from its own counter,
  * even if the helper is late.  start_counter and end_counter are the
