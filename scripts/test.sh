@@ -5,7 +5,7 @@
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
 #                         qtest qemu-asan patches accel migration soak cli guest
-#                         hostkernels chrony libvirt ivshmem driver
+#                         hostkernels chrony libvirt ivshmem driver kvm
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 #   PVCLOCK_SOAK_SECONDS  length of the soak (default 240; the long run
@@ -54,7 +54,7 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem}
+suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem kvm}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -149,6 +149,36 @@ for suite in $suites; do
         stage "the patch series: git am to a clean QEMU $QEMU_VERSION, build, qtest, checkpatch"
         run_tap patches env CCACHE_BASEDIR="$PVCLOCK_BUILD/patches-qemu" CCACHE_NOHASHDIR=1 \
             "$PVCLOCK_ROOT/tests/patches/test-patches.sh" ;;
+    kvm)            # Linux's own KVM, nested under TCG (tests/kvm/)
+        stage "real KVM: the device on Linux's own KVM, in a TCG guest with SVM and nested paging"
+        if "$PVCLOCK_ROOT/tests/kvm/prepare.sh" > "$logs/kvm-prepare.log" 2>&1; then
+            nested=("$PVCLOCK_ROOT/tests/kvm/nested.sh" --timeout 900 --)
+            run_tap kvm/relation "${nested[@]}" \
+                python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py" kvm
+            run_tap kvm/live-page "${nested[@]}" \
+                python3 "$PVCLOCK_ROOT/tests/accel/live_page.py" kvm
+            run_tap kvm/ivshmem env PVCLOCK_ACCEL=kvm PVCLOCK_SHM_SECONDS=20 \
+                "${nested[@]}" "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh"
+            run_tap kvm/migration env PVCLOCK_ACCEL=kvm "${nested[@]}" \
+                python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
+            run_tap kvm/guest-migration-kvmclock env PVCLOCK_ACCEL=kvm \
+                PVCLOCK_MIGRATE_PAUSE=3 "${nested[@]}" \
+                python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py"
+            run_tap kvm/guest-migration-tsc env PVCLOCK_ACCEL=kvm \
+                PVCLOCK_MIGRATE_PAUSE=3 \
+                PVCLOCK_GUEST_APPEND="clocksource=tsc tsc=reliable" \
+                "${nested[@]}" \
+                python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py"
+            run_tap kvm/driver env PVCLOCK_ACCEL=kvm PVCLOCK_DRIVER_ONLY=kvm \
+                "${nested[@]}" "$PVCLOCK_ROOT/tests/guest/test-driver.sh"
+            run_tap kvm/vmclock env PVCLOCK_ACCEL=kvm \
+                PVCLOCK_DRIVER_ONLY=vmclock-pv "${nested[@]}" \
+                "$PVCLOCK_ROOT/tests/guest/test-driver.sh"
+            run_tap kvm/exits "${nested[@]}" "$PVCLOCK_ROOT/tests/kvm/exits.sh"
+        else
+            failed=$((failed + 1))
+            failures+=("kvm: preparing failed (log $logs/kvm-prepare.log)")
+        fi ;;
     libvirt)
         stage "libvirt starts a domain with the device (qemu:commandline)"
         run_tap libvirt "$PVCLOCK_ROOT/tests/libvirt/test-libvirt.sh" ;;
@@ -156,7 +186,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan accel migration cli guest driver hostkernels chrony libvirt ivshmem)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem kvm)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

@@ -116,8 +116,19 @@ vmclock_pv_checks() {
     vmclock_marker_grew $b
     has $b 'migrate: disruption marker .*revents POLLIN after'
     ok $? "$b: poll() on /dev/vmclock0 woke for the migration (the ACPI notification, GPE _E00) ($(line $b 'migrate: disruption' | sed 's/.*; //'))"
-    exchange_held "$tmp/$b.exchange-phc-b" && exchange_held "$tmp/$b.exchange-vmc-b"
-    ok $? "$b: after the migration both follow host B (3.0 GHz, 0.25 s ahead): 300 exchanges each inside host B's bracket (PHC: $(exline $b phc-b); /dev/vmclock0: $(exline $b vmc-b))"
+    if [ "${PVCLOCK_ACCEL:-tcg}" = kvm ] && ! exchange_held "$tmp/$b.exchange-phc-b" &&
+       has $b 'serve phc-b exit 2 .*not a readable PTP clock: Invalid argument' &&
+       has $b 'dmesg-after .*tsc: Marking TSC unstable due to clocksource watchdog'; then
+        # Linux's KVM: the guest TSC runs from the paused destination's
+        # load to its cont, kvm-clock does not; the guest's watchdog then
+        # marks the TSC unstable and ptp_vmclock refuses every read
+        # (check_tsc_unstable()): a refusal, never a wrong time
+        exchange_held "$tmp/$b.exchange-vmc-b"
+        ok $? "$b: after the migration /dev/vmclock0 follows host B (3.0 GHz, 0.25 s ahead): 300 exchanges inside host B's bracket ($(exline $b vmc-b)); ptp_vmclock's PHC refuses to read (EINVAL), since under KVM the guest marked its TSC unstable ($(line $b 'dmesg-after .*clocksource tsc unstable' | sed 's/.*clocksource: //'))"
+    else
+        exchange_held "$tmp/$b.exchange-phc-b" && exchange_held "$tmp/$b.exchange-vmc-b"
+        ok $? "$b: after the migration both follow host B (3.0 GHz, 0.25 s ahead): 300 exchanges each inside host B's bracket (PHC: $(exline $b phc-b); /dev/vmclock0: $(exline $b vmc-b))"
+    fi
     has $b 'kernel problems 0$'
     ok $? "$b: no BUG, WARNING, Oops or call trace in dmesg"
     diag "$(grep -E '^driver: problem ' "$tmp/$b.log" | head -20)"

@@ -12,8 +12,10 @@
 # COMMAND runs in the current directory with the variables PVCLOCK_*,
 # QEMU and CI of this environment; its standard output and error come
 # out here (after L1 has powered off) and its exit status is nested.sh's.
-# L1's console is kept in $PVCLOCK_BUILD/kvm/ (the last run of each
-# name).  -smp 1 by default: with more vCPUs L1 needs tsc=reliable
+# L1's console of the last run is kept as
+# $PVCLOCK_BUILD/kvm/console-last.log, and what the command left in
+# $PVCLOCK_NESTED_KEEP in $PVCLOCK_BUILD/kvm/keep.  -smp 1 by default:
+# with more vCPUs L1 needs tsc=reliable
 # (TCG offers no invariant TSC) and one run in four hung before
 # KVM_CREATE_VM when that was tried.
 set -euo pipefail
@@ -62,11 +64,20 @@ cleanup() {
         wait "$qemu_pid" 2>/dev/null || true
     fi
     cp "$run/console.log" "$PVCLOCK_BUILD/kvm/console-last.log" 2>/dev/null || true
+    if [ -n "$(ls -A "$run/keep" 2>/dev/null)" ]; then
+        rm -rf "$PVCLOCK_BUILD/kvm/keep"
+        mv "$run/keep" "$PVCLOCK_BUILD/kvm/keep"
+    fi
     rm -rf "$run"
 }
 trap cleanup EXIT
 {
     echo "cd $(printf '%q' "$PWD") || exit 125"
+    # what the command leaves in PVCLOCK_NESTED_KEEP (the driver suite's
+    # consoles, by default) comes out to $PVCLOCK_BUILD/kvm/keep
+    echo "export PVCLOCK_NESTED_KEEP=$(printf '%q' "$run/keep")"
+    echo 'mkdir -p "$PVCLOCK_NESTED_KEEP"'
+    echo 'export PVCLOCK_DRIVER_KEEP=${PVCLOCK_DRIVER_KEEP:-$PVCLOCK_NESTED_KEEP}'
     while IFS= read -r -d '' kv; do
         case "${kv%%=*}" in
         PVCLOCK_*|QEMU|CI) printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}" ;;
