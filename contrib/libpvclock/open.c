@@ -261,22 +261,32 @@ static int mapping_of(const char *path, mode_t mode)
     return !strncmp(path, "/sys/", 5) ? PVCLOCK_MAP_SYSFS : PVCLOCK_MAP_FILE;
 }
 
-/* Map path (a pages file, the helper's socket, a BAR) and open it. */
+/*
+ * Map path (a pages file, the helper's socket, a BAR) and open it.  Of a
+ * BAR only its memory: the host pages, the offset page and the live
+ * page.  The driver refuses a mapping of the live page where the device
+ * has none (EINVAL: an MMIO hole); then the handle has no live page.
+ */
 static int open_path(struct pvclock **pcp, const char *path, int bar)
 {
-    size_t len = bar ? PVCP_BAR_SIZE : PVCP_FILE_SIZE;
+    size_t len = bar ? PVCP_BAR_LIVE_PAGE + PVCP_PAGE_SIZE : PVCP_FILE_SIZE;
     struct pvclock_memory m;
     mode_t mode;
     void *map;
     int err;
 
     err = map_pages(path, len, &map, &mode);
+    if (err == PVCLOCK_EOPEN && bar && errno == EINVAL) {
+        len = PVCP_BAR_LIVE_PAGE;
+        err = map_pages(path, len, &map, &mode);
+    }
     if (err) {
         return err;
     }
     m.host = (const char *)map + PVCP_BAR_HOST_PAGE(0);
     m.offset = bar ? (const char *)map + PVCP_BAR_OFFSET_PAGE : NULL;
-    m.live = bar ? (const char *)map + PVCP_BAR_LIVE_PAGE : NULL;
+    m.live = bar && len > PVCP_BAR_LIVE_PAGE
+             ? (const char *)map + PVCP_BAR_LIVE_PAGE : NULL;
     err = open_checked(pcp, &m, map, len);
     if (err) {
         munmap(map, len);
