@@ -173,6 +173,42 @@ static int map_pages(const char *path, size_t need, void **map,
     return *map == MAP_FAILED ? PVCLOCK_EOPEN : PVCLOCK_OK;
 }
 
+/*
+ * The time namespace's offsets of the process opening the handle, as
+ * the kernel adds them in clock_gettime() (kernel/time/namespace.c,
+ * timens_setup_vdso_data()): monotonic to MONOTONIC, MONOTONIC_RAW and
+ * MONOTONIC_COARSE, boottime to BOOTTIME.  No /proc/self/timens_offsets
+ * (a kernel without CONFIG_TIME_NS, no /proc): no offsets.  Read once:
+ * a process changes its time namespace only by setns(), single-threaded
+ * (pvclock.h says when to open the handle again).
+ */
+static void read_timens(struct pvcp_timens_offset *o)
+{
+    FILE *f = fopen("/proc/self/timens_offsets", "re");
+    char name[16];
+    long long sec;
+    unsigned long nsec;
+
+    memset(o, 0, PVCP_MONO_CLOCKS * sizeof(*o));
+    if (!f) {
+        return;
+    }
+    while (fscanf(f, "%15s %lld %lu", name, &sec, &nsec) == 3) {
+        struct pvcp_timens_offset v = { (int64_t)sec, nsec };
+
+        if (nsec >= 1000000000ul) {
+            continue;
+        }
+        if (!strcmp(name, "monotonic")) {
+            o[PVCP_MONO_MONOTONIC] = v;
+            o[PVCP_MONO_RAW] = v;
+        } else if (!strcmp(name, "boottime")) {
+            o[PVCP_MONO_BOOTTIME] = v;
+        }
+    }
+    fclose(f);
+}
+
 /* Check what the memory holds and make it a handle. */
 static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
                         void *map, size_t map_len)
@@ -209,6 +245,7 @@ static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
     pc->page = -1;
     pc->use_live = 1;
     pc->mapping = map ? PVCLOCK_MAP_FILE : PVCLOCK_MAP_MEMORY;
+    read_timens(pc->timens);
     *pcp = pc;
     return PVCLOCK_OK;
 }
@@ -224,22 +261,32 @@ static int mapping_of(const char *path, mode_t mode)
     return !strncmp(path, "/sys/", 5) ? PVCLOCK_MAP_SYSFS : PVCLOCK_MAP_FILE;
 }
 
-/* Map path (a pages file, the helper's socket, a BAR) and open it. */
+/*
+ * Map path (a pages file, the helper's socket, a BAR) and open it.  Of a
+ * BAR only its memory: the host pages, the offset page and the live
+ * page.  The driver refuses a mapping of the live page where the device
+ * has none (EINVAL: an MMIO hole); then the handle has no live page.
+ */
 static int open_path(struct pvclock **pcp, const char *path, int bar)
 {
-    size_t len = bar ? PVCP_BAR_SIZE : PVCP_FILE_SIZE;
+    size_t len = bar ? PVCP_BAR_LIVE_PAGE + PVCP_PAGE_SIZE : PVCP_FILE_SIZE;
     struct pvclock_memory m;
     mode_t mode;
     void *map;
     int err;
 
     err = map_pages(path, len, &map, &mode);
+    if (err == PVCLOCK_EOPEN && bar && errno == EINVAL) {
+        len = PVCP_BAR_LIVE_PAGE;
+        err = map_pages(path, len, &map, &mode);
+    }
     if (err) {
         return err;
     }
     m.host = (const char *)map + PVCP_BAR_HOST_PAGE(0);
     m.offset = bar ? (const char *)map + PVCP_BAR_OFFSET_PAGE : NULL;
-    m.live = bar ? (const char *)map + PVCP_BAR_LIVE_PAGE : NULL;
+    m.live = bar && len > PVCP_BAR_LIVE_PAGE
+             ? (const char *)map + PVCP_BAR_LIVE_PAGE : NULL;
     err = open_checked(pcp, &m, map, len);
     if (err) {
         munmap(map, len);

@@ -19,6 +19,8 @@ struct pvclock {
     int page;               /* host page chosen, -1: the recommended one */
     int use_live;           /* read the live page when it can answer */
     int mapping;            /* PVCLOCK_MAP_*: what the pages came through */
+    /* the opener's time namespace offsets, per PVCP_MONO_* (open.c) */
+    struct pvcp_timens_offset timens[PVCP_MONO_CLOCKS];
 };
 
 /* What an error bound needs beside a reading (read.c for bound.c). */

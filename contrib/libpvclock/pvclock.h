@@ -54,7 +54,17 @@ enum pvclock_error {
     PVCLOCK_ERRORS
 };
 
-/* A reader's handle: opened by pvclock_open_*(), freed by pvclock_close(). */
+/*
+ * A reader's handle: opened by pvclock_open_*(), freed by pvclock_close().
+ *
+ * Time namespaces: a handle adds the time namespace offsets of the
+ * process that opened it (/proc/self/timens_offsets, read at open) to
+ * MONOTONIC, MONOTONIC_RAW and BOOTTIME, as clock_gettime() does there.
+ * A process's time namespace changes only by setns(2), allowed only while
+ * it has a single thread, and a child forked after unshare(CLONE_NEWTIME)
+ * starts in the new one: open the handle again after either (a handle
+ * inherited across such a fork keeps the parent's offsets).
+ */
 struct pvclock;
 
 #if defined(__GNUC__) && defined(LIBPVCLOCK_BUILD)

@@ -713,8 +713,12 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     if (__builtin_expect(s->extra & EXTRA_SMEAR, 0)) {
         *out = smeared(*line, *tai, &s->rare->smear, flags, cycles, *out);
     }
-    if (guest && c->mono >= 0) {
-        *out = pvcp_time_add_offset(*out, &s->mono);
+    if (c->mono >= 0) {
+        if (guest) {
+            *out = pvcp_time_add_offset(*out, &s->mono);
+        }
+        /* as the kernel's clock_gettime() in a time namespace */
+        *out = pvcp_time_add_offset(*out, &pc->timens[c->mono]);
     }
     if (live) {
         return PVCLOCK_OK;      /* the kernel's own data is never stale */

@@ -9,8 +9,13 @@
  * x86), so every load of a clock read is an uncached access.
  *
  * This driver offers each device as /dev/pvclock-pagesN: a read-only
- * mmap of the whole BAR at file offset 0, write-back, for any user the
- * node's mode lets in (0444 by default), and read() of the same bytes.
+ * mmap of the BAR's memory at file offset 0, write-back, for any user
+ * the node's mode lets in (0444 by default), and read() of the same
+ * bytes.  The BAR's memory is the host pages and the offset page (0 to
+ * 0x5000), and the live page (0x5000) while the offset page says the
+ * device has one mapped; the rest is MMIO, where every access is a VM
+ * exit into the VMM under its big lock, so no user may reach it: mmap()
+ * there fails with EINVAL, read() there returns 0 bytes.
  *
  * Memory type.  probe() reserves the BAR write-back with memremap(): a
  * PFN map's memory type on x86 is whatever the range is reserved as
@@ -43,7 +48,12 @@
  * handler, from an address space of the driver's own (not the device
  * node's inode, which differs per devtmpfs mount or mknod), so that
  * remove() can zap every mapping of the device with unmap_mapping_range().
- * Later accesses fault and get SIGBUS; open files get -ENODEV.
+ * Later accesses fault and get SIGBUS; open files get -ENODEV.  No file
+ * operation sleeps on user memory while holding the lock remove() takes:
+ * read() copies the bytes to a kernel buffer under it and to the user
+ * after, so a reader whose buffer faults for ever (userfaultfd, FUSE)
+ * cannot hold up the removal, nor take the lock inside the mmap lock
+ * against the fault handler's order.
  */
 
 #include <linux/cdev.h>
@@ -66,6 +76,7 @@
 #include <linux/uaccess.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <asm/tsc.h>
 
@@ -91,6 +102,7 @@ struct pvcp_dev {
 	void __iomem *regs;		/* BAR2, or NULL: no interrupt */
 	int irq;
 	atomic_t events;		/* disruption interrupts handled */
+	struct work_struct live_work;	/* zap the live page if now a hole */
 	wait_queue_head_t wait;		/* poll(): events moved, or gone */
 	int minor;
 	struct ptp_clock_info ptp_info;
@@ -149,6 +161,42 @@ static struct attribute *pvcp_attrs[] = {
 };
 ATTRIBUTE_GROUPS(pvcp);
 
+/* The most of the BAR that can be memory: up to the end of the live page. */
+#define PVCP_MEM_MAX		(PVCP_BAR_LIVE_PAGE + PVCP_PAGE_SIZE)
+
+/*
+ * How many bytes from the start of BAR0 are memory now: the live page
+ * only while the offset page says the device maps one (MAPPED, or VALID
+ * from devices older than that flag).  Under pd->lock, not gone.
+ */
+static size_t pvcp_mem_len(struct pvcp_dev *pd)
+{
+	const struct pvcp_offset_page *op = pd->virt + PVCP_BAR_OFFSET_PAGE;
+	u32 flags = le32_to_cpu(READ_ONCE(op->live.flags));
+	size_t len = PVCP_BAR_LIVE_PAGE;
+
+	if (flags & (PVCP_LIVE_F_VALID | PVCP_LIVE_F_MAPPED))
+		len = PVCP_MEM_MAX;
+	return min(len, pd->len);
+}
+
+/*
+ * After a disruption (a migration to a host whose QEMU has no live page):
+ * if page 5 became a hole, take it out of every mapping; the next access
+ * faults and gets SIGBUS.  Write-locked, so no fault that saw it memory
+ * inserts after the zap.
+ */
+static void pvcp_live_work(struct work_struct *work)
+{
+	struct pvcp_dev *pd = container_of(work, struct pvcp_dev, live_work);
+
+	down_write(&pd->lock);
+	if (!pd->gone && pvcp_mem_len(pd) <= PVCP_BAR_LIVE_PAGE)
+		unmap_mapping_range(pd->inode->i_mapping, PVCP_BAR_LIVE_PAGE,
+				    PVCP_PAGE_SIZE, 1);
+	up_write(&pd->lock);
+}
+
 static vm_fault_t pvcp_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -157,7 +205,7 @@ static vm_fault_t pvcp_fault(struct vm_fault *vmf)
 
 	/* remove() zaps after setting gone: no insert can follow its zap */
 	down_read(&pd->lock);
-	if (!pd->gone && vmf->pgoff < pd->len >> PAGE_SHIFT)
+	if (!pd->gone && vmf->pgoff < pvcp_mem_len(pd) >> PAGE_SHIFT)
 		ret = vmf_insert_pfn_prot(vma, vmf->address,
 					  PHYS_PFN(pd->start) + vmf->pgoff,
 					  vma->vm_page_prot);
@@ -173,15 +221,23 @@ static int pvcp_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct pvcp_file *pf = file->private_data;
 	struct pvcp_dev *pd = pf->pd;
-	unsigned long pages = vma_pages(vma);
+	unsigned long pages = vma_pages(vma), mem;
+	int ret = 0;
 
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
-	if (vma->vm_pgoff >= pd->len >> PAGE_SHIFT ||
-	    pages > (pd->len >> PAGE_SHIFT) - vma->vm_pgoff)
-		return -EINVAL;
-	if (READ_ONCE(pd->gone))
-		return -ENODEV;
+	down_read(&pd->lock);
+	if (pd->gone) {
+		ret = -ENODEV;
+	} else {
+		/* only memory: an MMIO hole would be a VM exit per access */
+		mem = pvcp_mem_len(pd) >> PAGE_SHIFT;
+		if (vma->vm_pgoff >= mem || pages > mem - vma->vm_pgoff)
+			ret = -EINVAL;
+	}
+	up_read(&pd->lock);
+	if (ret)
+		return ret;
 	/* without VM_MAYWRITE, mprotect() cannot add PROT_WRITE later */
 	pvcp_vm_flags_mod(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
 			  VM_MAYWRITE);
@@ -196,24 +252,34 @@ static ssize_t pvcp_read(struct file *file, char __user *buf, size_t count,
 	struct pvcp_file *pf = file->private_data;
 	struct pvcp_dev *pd = pf->pd;
 	loff_t pos = *ppos;
+	void *bounce;
 	ssize_t ret;
+	size_t mem;
 	int events;
 
 	if (pos < 0)
 		return -EINVAL;
+	count = min_t(size_t, count, PVCP_MEM_MAX);
+	bounce = kvmalloc(max_t(size_t, count, 1), GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
 	events = atomic_read(&pd->events);
 	/* the count before the bytes: the device writes, then raises */
 	smp_rmb();
 	down_read(&pd->lock);
 	if (pd->gone) {
 		ret = -ENODEV;
-	} else if (pos >= pd->len) {
-		ret = 0;
 	} else {
-		count = min_t(size_t, count, pd->len - pos);
-		ret = copy_to_user(buf, pd->virt + pos, count) ? -EFAULT : count;
+		mem = pvcp_mem_len(pd);
+		ret = pos < mem ? min_t(size_t, count, mem - pos) : 0;
+		if (ret > 0)
+			memcpy(bounce, pd->virt + pos, ret);
 	}
 	up_read(&pd->lock);
+	/* the user's buffer may fault for ever: never under the lock */
+	if (ret > 0 && copy_to_user(buf, bounce, ret))
+		ret = -EFAULT;
+	kvfree(bounce);
 	if (ret >= 0)
 		WRITE_ONCE(pf->seen, events);
 	if (ret > 0)
@@ -238,7 +304,8 @@ static loff_t pvcp_llseek(struct file *file, loff_t offset, int whence)
 {
 	struct pvcp_file *pf = file->private_data;
 
-	return fixed_size_llseek(file, offset, whence, pf->pd->len);
+	return fixed_size_llseek(file, offset, whence,
+				 min_t(size_t, pf->pd->len, PVCP_MEM_MAX));
 }
 
 static int pvcp_open(struct inode *inode, struct file *file)
@@ -341,6 +408,7 @@ static irqreturn_t pvcp_irq(int irq, void *data)
 		return IRQ_NONE;	/* INTx: another device on the line */
 	atomic_inc(&pd->events);
 	wake_up_interruptible(&pd->wait);
+	schedule_work(&pd->live_work);
 	return IRQ_HANDLED;
 }
 
@@ -704,6 +772,7 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	pd->pdev = pdev;
 	init_rwsem(&pd->lock);
 	init_waitqueue_head(&pd->wait);
+	INIT_WORK(&pd->live_work, pvcp_live_work);
 	device_initialize(&pd->dev);
 	pd->dev.class = &pvcp_class;
 	pd->dev.groups = pvcp_groups;
@@ -748,6 +817,7 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_irq:
 	pvcp_free_irq(pdev, pd);
+	cancel_work_sync(&pd->live_work);
 err_unmap:
 	pvcp_unmap_bar(pdev, pd);
 err_disable:
@@ -772,6 +842,8 @@ static void pvcp_remove(struct pci_dev *pdev)
 	/* every user mapping, whichever node it came from; faults now SIGBUS */
 	unmap_mapping_range(pd->inode->i_mapping, 0, 0, 1);
 	pvcp_free_irq(pdev, pd);
+	/* no interrupt schedules it again */
+	cancel_work_sync(&pd->live_work);
 	pvcp_unmap_bar(pdev, pd);
 	pci_disable_device(pdev);
 	pci_info(pdev, "%s: removed\n", dev_name(&pd->dev));

@@ -203,6 +203,10 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     if (linear && pvclock_live_usable(s, &live_why)) {
         next.live = s->live_desc;
     }
+    /* memory at 0x5000, not an MMIO hole: the guest driver may map it */
+    if (s->live_mapped) {
+        next.live.flags |= PVCP_LIVE_F_MAPPED;
+    }
     memcpy(next.mono_offset, s->mono_offset, sizeof(next.mono_offset));
     next.generation = op->generation;
     if (!memcmp((char *)&next + PUBLISHED_START,

@@ -290,6 +290,7 @@ if [ "$irq" = restart ]; then
 fi
 for n in /dev/pvclock-pages*; do
     driver-check --uid 1000 map $n | prefix "uid1000 "
+    driver-check --uid 1000 holes $n | prefix "uid1000 "
 done
 driver-check --uid 1000 run /bin/pvclock-guest show 2>&1 | prefix "uid1000 show "
 bdf0=$(basename "$(readlink /sys/class/pvclock-pages/pvclock-pages0/device)")
@@ -323,6 +324,13 @@ if [ "$part" = full ]; then
         driver-check map /sys/bus/pci/devices/$bdf0/resource0 | prefix "$level "
     done
 
+    # a reader whose buffer faults until told otherwise (userfaultfd;
+    # unprivileged users need the sysctl for faults in the kernel's copy)
+    echo 1 > /proc/sys/vm/unprivileged_userfaultfd
+    rm -f /tmp/uffd-resolve
+    driver-check --uid 1000 uffd /dev/pvclock-pages0 > /tmp/uffd 2>&1 &
+    uffd=$!
+    for i in $(seq 100); do grep -q 'blocked\|refused' /tmp/uffd && break; sleep 0.1; done
     driver-check --uid 1000 hold /dev/pvclock-pages0 200 > /tmp/hold 2>&1 &
     hold=$!
     driver-check --uid 1000 watch /dev/pvclock-pages0 200 > /tmp/hup 2>&1 &
@@ -330,7 +338,24 @@ if [ "$part" = full ]; then
     for i in $(seq 600); do grep -q mapped /tmp/hold && break; sleep 0.1; done
     for i in $(seq 100); do grep -q '^watch: polling' /tmp/hup && break; sleep 0.1; done
     say "unplug $bdf0 while held"
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    # the rmmod above said it once already
+    r0=$(dmesg | grep -c "$bdf0: pvclock-pages0: removed")
     echo "pvclock-guest: ready-unplug"
+    # the removal must not wait for the reader's fault: 30 s at most
+    for i in $(seq 300); do
+        [ "$(dmesg | grep -c "$bdf0: pvclock-pages0: removed")" -gt "$r0" ] && break
+        sleep 0.1
+    done
+    if [ "$(dmesg | grep -c "$bdf0: pvclock-pages0: removed")" -gt "$r0" ]; then
+        say "uffd: unplug done in $(awk -v t="$t0" '{printf "%.1f", $1 - t}' /proc/uptime) s, device $([ -e /sys/bus/pci/devices/$bdf0 ] && echo present || echo gone), reader $(grep -q 'read returned' /tmp/uffd && echo returned || echo blocked)"
+    else
+        say "uffd: unplug NOT done after 30 s while the reader was blocked"
+    fi
+    touch /tmp/uffd-resolve
+    wait $uffd
+    say "uffd exit $?"
+    prefix "" < /tmp/uffd
     wait $hold
     say "hold exit $?"
     prefix "" < /tmp/hold

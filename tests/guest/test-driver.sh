@@ -420,8 +420,22 @@ full_checks() {
     ok $? "$b: each node maps its own device (offset page as in that device's resource0; live page on 0, off on 1)"
     has $b 'uid1000 map /dev/pvclock-pages0: all pages ok' &&
         has $b 'uid1000 map /dev/pvclock-pages1: all pages ok' &&
-        has $b 'uid1000 map /dev/pvclock-pages0: read 32768 bytes, offset page magic ok'
-    ok $? "$b: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR"
+        has $b 'uid1000 map /dev/pvclock-pages0: read 24576 bytes, offset page magic ok' &&
+        has $b 'uid1000 map /dev/pvclock-pages1: read 20480 bytes, offset page magic ok'
+    ok $? "$b: uid 1000 maps /dev/pvclock-pages0 and 1 and reads the offset page and all four host pages (magic, ABI, seq), and read() gives the BAR's memory (24 KiB with the live page, 20 KiB without)"
+    has $b 'uid1000 holes /dev/pvclock-pages0: live flags 0x[0-9a-f]+: memory up to 0x6000' &&
+        has $b 'uid1000 holes /dev/pvclock-pages0: no hole reachable' &&
+        has $b 'uid1000 holes /dev/pvclock-pages1: live flags 0: memory up to 0x5000' &&
+        has $b 'uid1000 holes /dev/pvclock-pages1: no hole reachable' &&
+        has $b 'uid1000 holes /dev/pvclock-pages1: mmap 0x5000\+4096: refused \(EINVAL\)' &&
+        has $b 'uid1000 holes /dev/pvclock-pages0: mmap 0x7000\+4096: refused \(EINVAL\)' &&
+        has $b 'uid1000 holes /dev/pvclock-pages0: pread 0x6000\+4096: 0 bytes'
+    ok $? "$b: uid 1000 cannot mmap or pread() the BAR's MMIO holes (0x6000-0x7fff; 0x5000 on the device without a live page): EINVAL, 0 bytes (finding 7 of issue 32)"
+    diag "$(grep -E '^driver: uid1000 holes ' "$tmp/$b.log" | sed 's/^driver: //')"
+    n=$(grep -c 'pvclock_pages_hole_read' "$tmp/$b.trace" 2>/dev/null)
+    [ -f "$tmp/$b.trace" ] && [ "$n" = 0 ]
+    ok $? "$b: QEMU served no MMIO read of a BAR0 hole in the whole boot (trace pvclock_pages_hole_read: ${n:-no trace file})"
+    [ "${n:-0}" = 0 ] || diag "$(grep -m3 pvclock_pages_hole_read "$tmp/$b.trace")"
     diag "$(grep -E '^driver: uid1000 map /dev/pvclock-pages0' "$tmp/$b.log" | sed 's/^driver: //')"
     clocks=0
     for c in REALTIME TAI MONOTONIC MONOTONIC_RAW BOOTTIME; do
@@ -476,6 +490,13 @@ full_checks() {
         has $b 'hold: read of the open file: refused \(ENODEV\)'
     ok $? "$b: hot-unplug while uid 1000 holds a mapping: the process gets SIGBUS, then ENODEV from mmap and read of its open file"
     diag "$(grep -E '^driver: hold' "$tmp/$b.log" | sed 's/^driver: //')" "QMP: $(tr -d '\n' < "$tmp/$b.qmp.out" 2>/dev/null | cut -c1-200)"
+    has $b 'uffd: reader blocked in a fault at byte 0 of its buffer' &&
+        has $b 'uffd: unplug done in [0-9.]+ s, device gone, reader blocked' &&
+        has $b 'uffd: resolving; reader still blocked' &&
+        has $b 'uffd: read returned (ENODEV|EFAULT|[0-9]+ bytes, host page 0 magic ok)' &&
+        has $b 'uffd exit 0'
+    ok $? "$b: hot-unplug while uid 1000's read() is stuck in a userfaultfd fault: the removal completes at once ($(line $b 'uffd: unplug' | cut -c7-60)); resolved afterwards, the read gives the old bytes or an error (finding 5 of issue 32)"
+    diag "$(grep -E '^driver: uffd' "$tmp/$b.log" | sed 's/^driver: //')"
     has $b 'poll exit 3' && has $b 'watch: hangup at [0-9.]+ s \(revents POLLHUP POLLERR\)'
     ok $? "$b: hot-unplug while uid 1000 polls the node: poll() returns POLLHUP|POLLERR ($(line $b 'watch: hangup'))"
     has $b 'after unplug: device gone, node gone'
@@ -489,6 +510,7 @@ full_checks() {
 case "$only" in
 vmclock|vmclock-pv) ;;
 *)  boot pc pc 256 "" "pvclock.driver=full" \
+        -trace enable=pvclock_pages_hole_read -D "$tmp/pc.trace" \
         -chardev "socket,id=ex,path=$tmp/pc.ex,server=on,wait=off" -serial chardev:ex \
         -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
         -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
@@ -526,6 +548,7 @@ if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
     if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
         kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
         [ -z "$only" ] && boot pc7 pc 256 "" "pvclock.driver=full" \
+            -trace enable=pvclock_pages_hole_read -D "$tmp/pc7.trace" \
             -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
             -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
             -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"

@@ -1494,14 +1494,14 @@ static void test_live_page_unused(void)
     g_free(st);
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
-    g_assert_cmphex(op.live.flags, ==, 0);
+    g_assert_cmphex(op.live.flags, ==, PVCP_LIVE_F_MAPPED);
 
     /* the real host's pages again: in use, and the generation grew */
     make_real_host(pages);
     write_file(tp->path, pages, PVCP_FILE_SIZE);
     for (int i = 0; i < 50; i++) {
         read_offset_page(qts, DEV_SLOT, &op);
-        if (op.live.flags) {
+        if (op.live.flags & PVCP_LIVE_F_VALID) {
             break;
         }
         g_usleep(100 * 1000);
@@ -1519,12 +1519,12 @@ static void test_live_page_unused(void)
     write_file(tp->path, pages, PVCP_FILE_SIZE);
     for (int i = 0; i < 50; i++) {
         read_offset_page(qts, DEV_SLOT, &op);
-        if (!op.live.flags) {
+        if (!(op.live.flags & PVCP_LIVE_F_VALID)) {
             break;
         }
         g_usleep(100 * 1000);
     }
-    g_assert_cmphex(op.live.flags, ==, 0);
+    g_assert_cmphex(op.live.flags, ==, PVCP_LIVE_F_MAPPED);
     st = qom_get_str(qts, "pvc", "live-page-status");
     g_assert_true(g_str_has_prefix(st, "mapped, not in use: host page 0's "
                                    "REALTIME or MONOTONIC_RAW is a second"));

@@ -513,6 +513,15 @@ struct pvcp_live {
 #define PVCP_LIVE_F_VALID       (1u << 0)
 /* the host kernel predates overflow protection (as PVCP_HOST_F_MUL_WRAPS) */
 #define PVCP_LIVE_F_MUL_WRAPS   (1u << 1)
+/*
+ * The device has a live page mapped at BAR0 0x5000: memory, even while
+ * not valid (set alone then, the rest of the descriptor zero).  Without
+ * it (and without VALID) 0x5000 is an MMIO hole like 0x6000-0x7fff,
+ * where every access exits to the VMM; the guest driver maps and reads
+ * page 5 only while one of the two is set.  Devices before this flag
+ * set VALID alone.
+ */
+#define PVCP_LIVE_F_MAPPED      (1u << 2)
 
 /* layout: which host kernel family, for humans and tools */
 #define PVCP_LIVE_LAYOUT_NONE       0

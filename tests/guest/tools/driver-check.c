@@ -16,6 +16,13 @@
  *   driver-check phc PATH               the PTP clock /dev/ptpN: its caps,
  *                                       every way of reading it, every
  *                                       way of steering it (refused)
+ *   driver-check [--uid N] holes PATH   mmap and pread() the BAR's MMIO
+ *                                       holes (0x6000-0x7fff, 0x5000
+ *                                       without a live page): refused
+ *   driver-check [--uid N] uffd PATH    pread() the node into a buffer
+ *                                       registered with userfaultfd and
+ *                                       leave the fault unresolved until
+ *                                       /tmp/uffd-resolve exists
  *
  * --uid N drops to uid and gid N (no supplementary groups) first.
  * Exit status: 0 when every check passed, 1 otherwise, 2 on usage.
@@ -26,19 +33,25 @@
 #include <grp.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/ptp_clock.h>
+#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hw/pvclock/pvclock-pages-abi.h"
+
+/* the host pages and the offset page: memory in every device's BAR */
+#define MAP_LEN     (PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE)
 
 static const char *err_name(int e)
 {
@@ -80,7 +93,7 @@ static int check_map(const char *path)
         printf("map %s: open refused (%s)\n", path, err_name(errno));
         return 1;
     }
-    m = mmap(NULL, PVCP_BAR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    m = mmap(NULL, MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) {
         printf("map %s: mmap refused (%s)\n", path, err_name(errno));
         close(fd);
@@ -110,7 +123,7 @@ static int check_map(const char *path)
         /* the helper writes under seq: it only grows (mod 2^32) */
         bad |= hp->magic != PVCP_HOST_MAGIC || (int)(s2 - s1) < 0;
     }
-    munmap(m, PVCP_BAR_SIZE);
+    munmap(m, MAP_LEN);
 
     /* read() gives the same bytes as the mapping */
     {
@@ -123,7 +136,7 @@ static int check_map(const char *path)
             printf("map %s: read refused (%s)\n", path, err_name(errno));
         } else {
             printf("map %s: read %zd bytes, offset page magic %s\n", path, n,
-                   n == PVCP_BAR_SIZE && rp->magic == PVCP_OFFSET_MAGIC
+                   n >= PVCP_BAR_LIVE_PAGE && rp->magic == PVCP_OFFSET_MAGIC
                    ? "ok" : "BAD");
         }
     }
@@ -199,7 +212,7 @@ static int check_write(const char *path)
     bad |= try_map(fd, "mmap longer than the BAR (36 KiB)", PROT_READ,
                    MAP_SHARED, 0, PVCP_BAR_SIZE + PVCP_PAGE_SIZE);
     bad |= !try_map(fd, "MAP_PRIVATE PROT_READ (allowed)", PROT_READ,
-                    MAP_PRIVATE, 0, PVCP_BAR_SIZE);
+                    MAP_PRIVATE, 0, MAP_LEN);
     close(fd);
     printf("write: %s\n", bad ? "FAILED" : "every write refused");
     return bad;
@@ -228,7 +241,7 @@ static int hold(const char *path, int seconds)
         printf("hold: open %s refused (%s)\n", path, err_name(errno));
         return 1;
     }
-    m = mmap(NULL, PVCP_BAR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    m = mmap(NULL, MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) {
         printf("hold: mmap %s refused (%s)\n", path, err_name(errno));
         return 1;
@@ -504,6 +517,178 @@ static int check_phc(const char *path)
     return bad;
 }
 
+/* one mmap of the BAR's [off, off + len): its line; 1 if granted */
+static int hole_map(int fd, const char *path, off_t off, size_t len)
+{
+    volatile unsigned char *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd,
+                                     off);
+
+    if (m == MAP_FAILED) {
+        printf("holes %s: mmap %#llx+%zu: refused (%s)\n", path,
+               (unsigned long long)off, len, err_name(errno));
+        return 0;
+    }
+    /* touch its last page: a hole there is a VM exit into QEMU */
+    printf("holes %s: mmap %#llx+%zu: GRANTED, last byte %u\n", path,
+           (unsigned long long)off, len, m[len - 1]);
+    munmap((void *)m, len);
+    return 1;
+}
+
+/* one pread() of [off, off + len): its line; the bytes it gave */
+static ssize_t hole_read(int fd, const char *path, off_t off, size_t len)
+{
+    static unsigned char buf[PVCP_BAR_SIZE];
+    ssize_t n = pread(fd, buf, len, off);
+
+    if (n < 0) {
+        printf("holes %s: pread %#llx+%zu: refused (%s)\n", path,
+               (unsigned long long)off, len, err_name(errno));
+    } else {
+        printf("holes %s: pread %#llx+%zu: %zd bytes\n", path,
+               (unsigned long long)off, len, n);
+    }
+    return n;
+}
+
+/*
+ * The BAR's holes: 0x6000-0x7fff always, 0x5000 unless the offset page
+ * says the live page is mapped.  QEMU serves them with MMIO ops, so every
+ * access is a VM exit under the BQL; the node must not reach them.
+ */
+static int holes(const char *path)
+{
+    const volatile struct pvcp_offset_page *op;
+    off_t end = PVCP_BAR_LIVE_PAGE;
+    int fd, bad = 0;
+    void *m;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("holes: open %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    m = mmap(NULL, MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        printf("holes: mmap %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    op = (const volatile void *)((char *)m + PVCP_BAR_OFFSET_PAGE);
+    if (op->live.flags & (PVCP_LIVE_F_VALID | PVCP_LIVE_F_MAPPED)) {
+        end += PVCP_PAGE_SIZE;
+    }
+    printf("holes %s: live flags %#x: memory up to %#llx\n", path,
+           op->live.flags, (unsigned long long)end);
+    munmap(m, MAP_LEN);
+    for (off_t off = end; off < PVCP_BAR_SIZE; off += PVCP_PAGE_SIZE) {
+        bad |= hole_map(fd, path, off, PVCP_PAGE_SIZE);
+        bad |= hole_read(fd, path, off, PVCP_PAGE_SIZE) != 0;
+    }
+    bad |= hole_map(fd, path, 0, PVCP_BAR_SIZE);
+    bad |= !hole_map(fd, path, 0, end);
+    bad |= hole_read(fd, path, 0, PVCP_BAR_SIZE) != end;
+    close(fd);
+    printf("holes %s: %s\n", path, bad ? "FAILED" : "no hole reachable");
+    return bad;
+}
+
+struct uffd_reader {
+    int fd;
+    unsigned char *buf;
+    size_t len;
+    ssize_t n;
+    int err;
+    volatile int done;
+};
+
+static void *uffd_read_thread(void *arg)
+{
+    struct uffd_reader *r = arg;
+
+    r->n = pread(r->fd, r->buf, r->len, 0);
+    r->err = errno;
+    r->done = 1;
+    return NULL;
+}
+
+/*
+ * A reader whose buffer faults for as long as user space likes (what
+ * FUSE or userfaultfd give any user): pread() of the node into a
+ * buffer registered with userfaultfd, the fault left pending until
+ * /tmp/uffd-resolve appears.  The device's removal must not wait for it.
+ */
+static int uffd(const char *path)
+{
+    struct uffdio_api api = { .api = UFFD_API };
+    struct uffdio_register reg;
+    struct uffd_reader r = { .len = 2 * PVCP_PAGE_SIZE };
+    const struct pvcp_host_page *hp;
+    pthread_t t;
+    int u, faults = 0;
+    time_t end;
+
+    r.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r.fd < 0) {
+        printf("uffd: open %s refused (%s)\n", path, err_name(errno));
+        return 1;
+    }
+    u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (u < 0 || ioctl(u, UFFDIO_API, &api) < 0) {
+        printf("uffd: userfaultfd refused (%s)\n", err_name(errno));
+        return 1;
+    }
+    r.buf = mmap(NULL, r.len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    reg.range.start = (unsigned long)r.buf;
+    reg.range.len = r.len;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (r.buf == MAP_FAILED || ioctl(u, UFFDIO_REGISTER, &reg) < 0) {
+        printf("uffd: UFFDIO_REGISTER refused (%s)\n", err_name(errno));
+        return 1;
+    }
+    pthread_create(&t, NULL, uffd_read_thread, &r);
+    end = time(NULL) + 600;
+    while (!r.done && time(NULL) < end) {
+        struct pollfd p = { .fd = u, .events = POLLIN };
+        struct uffd_msg msg;
+        struct uffdio_zeropage zp;
+
+        if (poll(&p, 1, 100) != 1 || read(u, &msg, sizeof(msg)) != sizeof(msg)) {
+            continue;
+        }
+        if (msg.event != UFFD_EVENT_PAGEFAULT) {
+            continue;
+        }
+        if (!faults++) {
+            printf("uffd: reader blocked in a fault at byte %llu of its buffer\n",
+                   (unsigned long long)(msg.arg.pagefault.address -
+                                        (unsigned long)r.buf));
+        }
+        while (access("/tmp/uffd-resolve", F_OK) && time(NULL) < end) {
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+            nanosleep(&ts, NULL);
+        }
+        if (faults == 1) {
+            printf("uffd: resolving; reader %s\n",
+                   r.done ? "had returned" : "still blocked");
+        }
+        zp.range.start = msg.arg.pagefault.address & ~(PVCP_PAGE_SIZE - 1ul);
+        zp.range.len = PVCP_PAGE_SIZE;
+        zp.mode = 0;
+        ioctl(u, UFFDIO_ZEROPAGE, &zp);
+    }
+    pthread_join(t, NULL);
+    hp = (const void *)r.buf;
+    if (r.n < 0) {
+        printf("uffd: read returned %s\n", err_name(r.err));
+    } else {
+        printf("uffd: read returned %zd bytes, host page 0 magic %s\n", r.n,
+               r.n >= 4 && hp->magic == PVCP_HOST_MAGIC ? "ok" : "BAD");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -532,13 +717,19 @@ int main(int argc, char **argv)
     if (argc - i == 3 && strcmp(argv[i], "watch") == 0) {
         return watch(argv[i + 1], atoi(argv[i + 2]));
     }
+    if (argc - i == 2 && strcmp(argv[i], "holes") == 0) {
+        return holes(argv[i + 1]);
+    }
+    if (argc - i == 2 && strcmp(argv[i], "uffd") == 0) {
+        return uffd(argv[i + 1]);
+    }
     if (argc - i == 2 && strcmp(argv[i], "phc") == 0) {
         return check_phc(argv[i + 1]);
     }
     if (argc - i == 3 && strcmp(argv[i], "hold") == 0) {
         return hold(argv[i + 1], atoi(argv[i + 2]));
     }
-    fprintf(stderr, "usage: driver-check [--uid N] map|write PATH | hold|watch PATH SECONDS"
+    fprintf(stderr, "usage: driver-check [--uid N] map|write|holes|uffd PATH | hold|watch PATH SECONDS"
             " | phc PATH | run PROG ARG...\n");
     return 2;
 }
