@@ -186,6 +186,7 @@ struct PvclockPagesState {
     /* migration (migration.c): sampled at stop, applied at start */
     PvclockClockSample stop_sample;
     PvclockClockSample incoming;
+    bool incoming_downtime_ok;  /* its REALTIME may give a downtime */
     int64_t stopped_at_ns;      /* QEMU_CLOCK_REALTIME of the stop */
     int64_t last_post_load_ns;  /* measured, for management */
     int64_t last_downtime_ns;   /* stop to start, as seen here */
