@@ -83,6 +83,9 @@ def layout(data):
         return o
 
     o = walk(desc["fields"], o)
+    # the PCI device's config space: version_id (4 bytes), then config
+    pci = fields["parent_obj"][0] + 4
+    fields["pci:interrupt_pin"] = (pci + 0x3d, 1)
     for sub in desc.get("subsections", []):
         name = sub["vmsd_name"].encode()
         want = bytes([QEMU_VM_SUBSECTION, len(name)]) + name + \
@@ -309,6 +312,11 @@ def cases(now_rt):
     for v in (1,):
         out.append(("irq_isr %#x with IER set" % v, {ISR: v, IER: 1},
                     "accepted", [], False))
+    # the PCI config's interrupt pin: INTA (1) is this device's; another
+    # made pci_set_irq() assert at the next interrupt
+    for v in (0, 2, 50):
+        out.append(("PCI interrupt pin %d" % v, {"pci:interrupt_pin": v},
+                    "refused", ["interrupt pin"], False))
     return out
 
 
