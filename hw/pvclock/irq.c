@@ -182,6 +182,13 @@ static int pvclock_pages_irq_post_load(void *opaque, int version_id)
                      PVCP_IRQ_DISRUPTION);
         return -EINVAL;
     }
+    /* the config space came in the stream too: its pin, ours (INTA) */
+    if (pci_intx(pdev) != 0) {
+        error_report("pvclock-pages: incoming PCI config has interrupt pin "
+                     "%d, this device has 1 (INTA); migration refused",
+                     pci_intx(pdev) + 1);
+        return -EINVAL;
+    }
     pci_set_irq(pdev, !msix_enabled(pdev) &&
                       (s->irq_isr & PVCP_IRQ_DISRUPTION));
     return 0;
