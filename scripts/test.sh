@@ -111,11 +111,14 @@ for suite in $suites; do
     accel)
         stage "the guest counter relation from the guest's side, TCG and KVM"
         run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py"
-        run_tap accel/live-page python3 "$PVCLOCK_ROOT/tests/accel/live_page.py" ;;
+        run_tap accel/live-page python3 "$PVCLOCK_ROOT/tests/accel/live_page.py"
+        run_tap accel/gdbstub-write python3 "$PVCLOCK_ROOT/tests/accel/gdbstub_write.py" ;;
     migration)
         stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
         run_tap migration/harness python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
-        run_tap migration/guest python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py" ;;
+        run_tap migration/guest python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py"
+        stage "migration streams with each field of the device's section at its extremes"
+        run_tap migration/fields python3 "$PVCLOCK_ROOT/tests/fuzz/migration_fields.py" ;;
     cli)
         stage "command line: QEMU properties, helper and guest program errors"
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh"

@@ -25,6 +25,7 @@
 #include "qapi/error.h"
 #include "qom/object_interfaces.h"
 #include "system/hostmem.h"
+#include "hw/boards.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "hw/pvclock/pvclock-handoff.h"
 #include "trace.h"
@@ -181,9 +182,25 @@ HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
                                           Error **errp)
 {
     g_autofree char *mem_path = g_strdup_printf("/proc/self/fd/%d", fd);
-    Object *obj = object_new(TYPE_MEMORY_BACKEND_FILE);
+    Object *obj;
     bool ok;
 
+    /*
+     * A confidential guest's accelerator registers every RAM block with
+     * the kernel (SEV pins it, asking for write access), and QEMU exits
+     * when a read-only mapping refuses: say so here instead.  The BAR's
+     * own views are RAM devices, which SEV does not pin
+     * (pvclock_readonly_host_init()); the backend's block is not.
+     */
+    if (MACHINE(qdev_get_machine())->cgs) {
+        error_setg(errp, "pages '%s' (property 'pages'): a confidential "
+                   "guest would pin the read-only pages for writing, which "
+                   "the kernel refuses; pvclock-pages cannot give this VM "
+                   "the host pages", pvclock_source_name(s));
+        close(fd);
+        return NULL;
+    }
+    obj = object_new(TYPE_MEMORY_BACKEND_FILE);
     ok = object_property_set_str(obj, "mem-path", mem_path, errp) &&
          object_property_set_uint(obj, "size", PVCP_FILE_SIZE, errp) &&
          object_property_set_bool(obj, "share", true, errp) &&

@@ -157,6 +157,43 @@ void pvclock_irq_reset(PvclockPagesState *s)
     }
 }
 
+/*
+ * The registers from a stream: only bits the device has, and the pin as
+ * the ISR says.  In INTx mode the pin is up exactly while ISR holds a
+ * cause (raised, not yet read: IER gates the raising, not the level); a
+ * stream whose PCI state says otherwise would leave a cause the guest is
+ * never told of, and since a pending cause raises nothing new, no later
+ * disruption would reach it either.  MSI-X: the PCI core keeps INTx down.
+ */
+static int pvclock_pages_irq_post_load(void *opaque, int version_id)
+{
+    PvclockPagesState *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (s->irq_isr & ~PVCP_IRQ_DISRUPTION ||
+        s->irq_ier & ~PVCP_IRQ_DISRUPTION) {
+        error_report("pvclock-pages: incoming field %s = 0x%" PRIx32 " has "
+                     "bits no interrupt of this device has (only 0x%x); "
+                     "migration refused",
+                     s->irq_isr & ~PVCP_IRQ_DISRUPTION ? "irq_isr"
+                                                       : "irq_ier",
+                     s->irq_isr & ~PVCP_IRQ_DISRUPTION ? s->irq_isr
+                                                       : s->irq_ier,
+                     PVCP_IRQ_DISRUPTION);
+        return -EINVAL;
+    }
+    /* the config space came in the stream too: its pin, ours (INTA) */
+    if (pci_intx(pdev) != 0) {
+        error_report("pvclock-pages: incoming PCI config has interrupt pin "
+                     "%d, this device has 1 (INTA); migration refused",
+                     pci_intx(pdev) + 1);
+        return -EINVAL;
+    }
+    pci_set_irq(pdev, !msix_enabled(pdev) &&
+                      (s->irq_isr & PVCP_IRQ_DISRUPTION));
+    return 0;
+}
+
 static bool pvclock_pages_irq_needed(void *opaque)
 {
     PvclockPagesState *s = opaque;
@@ -174,6 +211,7 @@ const VMStateDescription vmstate_pvclock_pages_irq = {
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = pvclock_pages_irq_needed,
+    .post_load = pvclock_pages_irq_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_MSIX(parent_obj, PvclockPagesState),
         VMSTATE_UINT32(irq_isr, PvclockPagesState),

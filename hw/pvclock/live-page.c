@@ -143,13 +143,12 @@ void pvclock_live_init(PvclockPagesState *s)
         return;
     }
     /*
-     * RAM over the kernel's read-only mapping, not registered for
-     * migration (the destination maps its own), read-only to the guest
-     * like a ROM: TCG discards guest stores, KVM maps it read-only.
+     * The kernel's read-only mapping, not registered for migration (the
+     * destination maps its own), read-only to the guest and to QEMU's
+     * own writers (pvclock_readonly_host_init()).
      */
-    memory_region_init_ram_ptr(&s->live_mr, OBJECT(s), "pvclock-pages-live",
+    pvclock_readonly_host_init(&s->live_mr, OBJECT(s), "pvclock-pages-live",
                                PVCP_PAGE_SIZE, page);
-    memory_region_set_readonly(&s->live_mr, true);
     memory_region_add_subregion(&s->bar, PVCP_BAR_LIVE_PAGE, &s->live_mr);
     s->live_mapped = true;
     s->live_refused = "host page 0 not read yet";

@@ -39,6 +39,129 @@ static uint64_t offset_ns(const struct pvcp_timens_offset *o)
 }
 
 /*
+ * What an incoming stream may hold (DESIGN.md invariant 12).  A field
+ * outside its bound is no state of a real source: the load is refused
+ * with the field's name, and the source runs on.
+ *
+ * - generation, disruptions: below 2^62.  The destination only adds to
+ *   them (one per disruption, plus its host's count), and 2^62 takes a
+ *   disruption a millisecond 146 million years: they never wrap, and the
+ *   ABI's "only grows" and "below 2^63" hold for the device's lifetime.
+ * - the guest's MONOTONIC, MONOTONIC_RAW, BOOTTIME: within 2^62 ns (146
+ *   years) of 0 either way, so that any downtime added leaves them far
+ *   from 2^63.  Below 0 is a state: monotonic=vm counts from the host's
+ *   clock_gettime() at realize, and pages of another host (a simulated
+ *   one) may be behind it.
+ * - guest counter frequency: 0 (not known) up to 2^40 Hz.
+ * - the frozen flag: 0 or 1; monotonic, downtime: the enums' values.
+ *
+ * The source host's REALTIME at the stop is refused nowhere: with
+ * downtime=exclude it is not used; with include the destination adds the
+ * time between it and its own REALTIME, which is a downtime only within
+ * a window: no more than PVCLOCK_MIG_DOWNTIME_MAX after it (a saved VM
+ * restored up to a year later) and no more than PVCLOCK_MIG_AHEAD_MAX
+ * before it (hosts whose clocks disagree a little add nothing).  Outside
+ * it (a source whose REALTIME was 1970, a damaged stream) this load goes
+ * on as with downtime=exclude, with a warning naming the field: the
+ * guest migrates and its clocks stay continuous, only the downtime is
+ * not added.
+ */
+#define PVCLOCK_MIG_COUNT_MAX       (1ull << 62)
+#define PVCLOCK_MIG_MONO_MAX        (1ull << 62)
+#define PVCLOCK_MIG_HZ_MAX          (1ull << 40)
+#define PVCLOCK_MIG_DOWNTIME_MAX    (365 * 86400 * NANOSECONDS_PER_SECOND)
+#define PVCLOCK_MIG_AHEAD_MAX       (86400 * NANOSECONDS_PER_SECOND)
+
+static bool field_below(const char *name, uint64_t v, uint64_t bound)
+{
+    if (v < bound) {
+        return true;
+    }
+    error_report("pvclock-pages: incoming field %s = %" PRIu64 " is not "
+                 "below %" PRIu64 ": no source has such a state (a damaged "
+                 "or crafted stream); migration refused", name, v, bound);
+    return false;
+}
+
+static bool stream_in_range(PvclockPagesState *s)
+{
+    static const char *const mono_names[PVCP_MONO_CLOCKS] = {
+        "mig_mono_ns[0] (MONOTONIC)", "mig_mono_ns[1] (MONOTONIC_RAW)",
+        "mig_mono_ns[2] (BOOTTIME)",
+    };
+
+    if (!field_below("mig_generation", s->mig_generation,
+                     PVCLOCK_MIG_COUNT_MAX) ||
+        !field_below("mig_disruptions", s->mig_disruptions,
+                     PVCLOCK_MIG_COUNT_MAX) ||
+        !field_below("mig_guest_hz", s->mig_guest_hz,
+                     PVCLOCK_MIG_HZ_MAX + 1) ||
+        !field_below("mig_frozen", s->mig_frozen, 2) ||
+        !field_below("mig_monotonic", s->mig_monotonic, 2) ||
+        !field_below("mig_downtime", s->mig_downtime, 2)) {
+        return false;
+    }
+    for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
+        int64_t v = (int64_t)s->mig_mono_ns[i];
+
+        if (v <= -(int64_t)PVCLOCK_MIG_MONO_MAX ||
+            v >= (int64_t)PVCLOCK_MIG_MONO_MAX) {
+            error_report("pvclock-pages: incoming field %s = %" PRId64
+                         " ns is not within 2^62 ns of 0: no source has "
+                         "such a state (a damaged or crafted stream); "
+                         "migration refused", mono_names[i], v);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * downtime=include: is the time from the source's REALTIME at the stop
+ * (rt_stop) to this host's (rt) a downtime?  Says why not, once.
+ */
+static bool downtime_plausible(PvclockPagesState *s, uint64_t rt_stop,
+                               uint64_t rt)
+{
+    int64_t d = (int64_t)(rt - rt_stop);
+
+    if (s->downtime != PVCLOCK_DOWNTIME_INCLUDE ||
+        (rt_stop <= PVCP_S64_MAX && rt <= PVCP_S64_MAX &&
+         d <= (int64_t)PVCLOCK_MIG_DOWNTIME_MAX &&
+         d >= -(int64_t)PVCLOCK_MIG_AHEAD_MAX)) {
+        return true;
+    }
+    warn_report("pvclock-pages: incoming field mig_realtime_ns (the source "
+                "host's REALTIME at the stop, %" PRIu64 " ns) is not within "
+                "a year before and a day after this host's (%" PRIu64 " ns);"
+                " downtime=include adds nothing for this migration, the "
+                "guest's clocks go on as with downtime=exclude", rt_stop, rt);
+    return false;
+}
+
+/*
+ * A sample taken where the guest counter stood still applies where it
+ * moves on again: on this host's counter, about now.  A counter value
+ * (mig_guest_counter) that maps a second or more away is no sample of
+ * this guest's stop; the sample then applies now, with a warning.
+ */
+static bool resume_plausible(PvclockPagesState *s, uint64_t guest_counter,
+                             uint64_t host_counter)
+{
+    uint64_t hz = pvclock_host_tsc_hz(s);
+    int64_t d = (int64_t)(host_counter - cpu_get_host_ticks());
+
+    if (!hz || (d > -(int64_t)hz && d < (int64_t)hz)) {
+        return true;
+    }
+    warn_report("pvclock-pages: incoming field mig_guest_counter (where "
+                "the guest counter stood still, %" PRIu64 ") is a second "
+                "or more from where it resumes here; the guest's clocks "
+                "go on from the sample as of now", guest_counter);
+    return false;
+}
+
+/*
  * The guest's clocks now, through this host's pages: at the host counter
  * where the guest counter stands still if the accelerator stops it
  * (TCG stops its TSC before it pauses the vCPUs, so "now" would be a
@@ -122,11 +245,13 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
                 resume = s->stop_sample.guest_counter;
             }
             h = pvcp_ref_xform_apply(x, resume);
-            at = &h;
+            at = resume_plausible(s, resume, h) ? &h : NULL;
         }
         if (pvclock_host_at(s, at, host, &rt, NULL)) {
             if (s->phase == PVCLOCK_PHASE_INCOMING &&
                 s->downtime == PVCLOCK_DOWNTIME_INCLUDE &&
+                s->incoming_downtime_ok &&
+                downtime_plausible(s, smp->realtime_ns, rt) &&
                 rt > smp->realtime_ns) {
                 add = rt - smp->realtime_ns;    /* as far as hosts agree */
             }
@@ -202,14 +327,18 @@ static int pvclock_pages_pre_load(void *opaque)
 static int pvclock_pages_post_load(void *opaque, int version_id)
 {
     PvclockPagesState *s = opaque;
-    uint64_t host[PVCP_MONO_CLOCKS], rt;
+    uint64_t host[PVCP_MONO_CLOCKS], rt = 0;
     int64_t start = get_clock();
+    bool have_rt;
 
     if (s->mig_abi_major != PVCP_ABI_MAJOR) {
         error_report("pvclock-pages: incoming clock state has ABI %u.%u, "
                      "this QEMU has %u.%u; migrate between matching "
                      "versions", s->mig_abi_major, s->mig_abi_minor,
                      PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
+        return -EINVAL;
+    }
+    if (!stream_in_range(s)) {
         return -EINVAL;
     }
     if (s->mig_monotonic != s->monotonic || s->mig_downtime != s->downtime) {
@@ -222,7 +351,8 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                      s->downtime ? "include" : "exclude");
         return -EINVAL;
     }
-    if (!pvclock_host_now(s, host, &rt, NULL)) {
+    have_rt = pvclock_host_now(s, host, &rt, NULL);
+    if (!have_rt) {
         /*
          * A migration refused here leaves the source running; a loadvm
          * refused leaves the VM with no state at all (QEMU then cannot
@@ -239,6 +369,9 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                     "pages (%s) right now; the guest's clocks are applied "
                     "when the VM starts", pvclock_source_name(s));
     }
+    /* checked here when this host's pages answer, else at the start */
+    s->incoming_downtime_ok = !have_rt ||
+                              downtime_plausible(s, s->mig_realtime_ns, rt);
     s->incoming.valid = true;
     memcpy(s->incoming.mono_ns, s->mig_mono_ns, sizeof(s->mig_mono_ns));
     s->incoming.realtime_ns = s->mig_realtime_ns;

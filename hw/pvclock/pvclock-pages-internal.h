@@ -136,6 +136,7 @@ struct PvclockPagesState {
 
     MemoryRegion bar;           /* 32 KiB; holes read as zero */
     MemoryRegion host_alias[2]; /* the source, read-only; two for a swap */
+    HostMemoryBackend *alias_source[2];     /* referenced while in use */
     bool alias_used[2];
     int alias_cur;              /* the one in the BAR if source != NULL */
     MemoryRegion no_helper;     /* zero stand-in while there are no pages */
@@ -186,6 +187,7 @@ struct PvclockPagesState {
     /* migration (migration.c): sampled at stop, applied at start */
     PvclockClockSample stop_sample;
     PvclockClockSample incoming;
+    bool incoming_downtime_ok;  /* its REALTIME may give a downtime */
     int64_t stopped_at_ns;      /* QEMU_CLOCK_REALTIME of the stop */
     int64_t last_post_load_ns;  /* measured, for management */
     int64_t last_downtime_ns;   /* stop to start, as seen here */
@@ -301,6 +303,8 @@ uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
 bool pvclock_host_stale(PvclockPagesState *s);
 
 /* Check be's pages and show them in the BAR (own: made for pages=). */
+void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
+                                const char *name, uint64_t size, void *ptr);
 bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
                          bool own, Error **errp);
 /* Make a backend for pages= and attach it. */

@@ -641,11 +641,24 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 
+/* The views of the host pages are gone with the device: their backends */
+static void pvclock_pages_instance_finalize(Object *obj)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    for (int i = 0; i < ARRAY_SIZE(s->alias_source); i++) {
+        if (s->alias_source[i]) {
+            object_unref(OBJECT(s->alias_source[i]));
+        }
+    }
+}
+
 static const TypeInfo pvclock_pages_info = {
     .name          = TYPE_PVCLOCK_PAGES,
     .parent        = TYPE_PCI_DEVICE,
     .instance_size = sizeof(PvclockPagesState),
     .instance_init = pvclock_pages_instance_init,
+    .instance_finalize = pvclock_pages_instance_finalize,
     .class_init    = pvclock_pages_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -2515,6 +2515,100 @@ static void test_irq_migration(void)
 }
 
 /*
+ * The registers in a saved stream: ISR and IER of the pvclock-pages/irq
+ * subsection, after its header and the MSI-X state (one vector: a 16-byte
+ * table entry and a 1-byte PBA).
+ */
+static size_t stream_isr_at(const char *data, size_t len)
+{
+    static const char sub[] = "\x05\x11pvclock-pages/irq";
+    const char *p = memmem(data, len, sub, sizeof(sub) - 1);
+
+    g_assert_nonnull(p);
+    return p - data + sizeof(sub) - 1 + 4 + 17;
+}
+
+static uint32_t stream_be32(const char *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+
+    return (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+}
+
+static char *save_to_file(QTestState *qts, TestPages *tp)
+{
+    char *path = pages_extra_file(tp, "state");
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'migrate', 'arguments': "
+                           "{'uri': %s}}", uri);
+    const char *st = "";
+
+    qobject_unref(rsp);
+    for (int i = 0; i < 600 && strcmp(st, "completed"); i++) {
+        rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        st = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
+        st = st && !strcmp(st, "completed") ? "completed" : "";
+        qobject_unref(rsp);
+        g_usleep(20 * 1000);
+    }
+    g_assert_cmpstr(st, ==, "completed");
+    return path;
+}
+
+/*
+ * A stream whose ISR holds a cause while its PCI state has the pin down
+ * (crafted, or from a guest that cleared MSI-X with a cause pending): the
+ * destination puts the pin where ISR says.  Left down, the guest would
+ * never hear of the cause, nor of any later one (a pending cause raises
+ * nothing new).
+ */
+static void test_irq_migration_isr_pin(void)
+{
+    TestPages *tp = pages_new();
+    QTestState *from = start_qemu(tp->path, 0), *to;
+    QPCIBus *bus = qpci_new_pc(from, NULL);
+    QPCIDevice *dev = find_device(bus);
+    QPCIBar regs = irq_regs(dev);
+    g_autofree char *path = NULL, *data = NULL;
+    size_t len, at;
+
+    wait_status(from, "pvc", "valid");
+    qpci_io_writel(dev, regs, PVCP_REG_IER, PVCP_IRQ_DISRUPTION);
+    g_assert_false(intx_up(dev));
+    qpci_iounmap(dev, regs);
+    g_free(dev);
+    qpci_free_pc(bus);
+    path = save_to_file(from, tp);
+    qtest_quit(from);
+
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    at = stream_isr_at(data, len);
+    g_assert_cmphex(stream_be32(data + at), ==, 0);             /* ISR */
+    g_assert_cmphex(stream_be32(data + at + 4), ==, PVCP_IRQ_DISRUPTION);
+    data[at + 3] = PVCP_IRQ_DISRUPTION;         /* big-endian: low byte */
+    write_file(path, data, len);
+
+    to = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                     "addr=%d.0,pages=%s -incoming file:%s", DEV_SLOT,
+                     tp->path, path);
+    qtest_qmp_eventwait(to, "RESUME");
+    g_usleep(300 * 1000);               /* the start's check: nothing new */
+    bus = qpci_new_pc(to, NULL);
+    dev = qpci_device_find(bus, DEV_DEVFN);
+    regs = irq_regs(dev);
+    g_assert_true(intx_up(dev));
+    g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==,
+                    PVCP_IRQ_DISRUPTION);
+    g_assert_false(intx_up(dev));
+    /* and the next disruption reaches the guest again */
+    bump_relation(to, 1000);
+    wait_raised(to, 1);
+    g_assert_true(intx_up(dev));
+    qpci_iounmap(dev, regs);
+    end_test(to, bus, dev, tp);
+}
+
+/*
  * Both ends of a migration must agree on interrupts=: either mismatch
  * fails the migration (the destination refuses the stream) and the
  * source runs on.
@@ -3379,6 +3473,8 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/irq-migration", test_irq_migration);
     qtest_add_func("/pvclock-pages/irq-migration-mismatch",
                    test_irq_migration_mismatch);
+    qtest_add_func("/pvclock-pages/irq-migration-isr-pin",
+                   test_irq_migration_isr_pin);
     qtest_add_func("/pvclock-pages/live-page", test_live_page);
     qtest_add_func("/pvclock-pages/live-page-unused", test_live_page_unused);
     qtest_add_func("/pvclock-pages/vmclock-filled", test_vmclock_filled);
