@@ -98,17 +98,6 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     return true;
 }
 
-/* Say once, and again after it was known, that the host knows no TAI. */
-static void vmclock_say_tai(PvclockPagesState *s, bool known)
-{
-    if (!known && !s->vmclock_tai_unknown) {
-        warn_report("pvclock-pages: the host does not know TAI - UTC (its "
-                    "kernel's is 0 and pvclock-helper has no current leap "
-                    "second list): VMClock reports its clock unreliable");
-    }
-    s->vmclock_tai_unknown = !known;
-}
-
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
 }

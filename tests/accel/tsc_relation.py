@@ -116,25 +116,35 @@ def firmware_vm(accel, tmp, pages, write_tsc, paused, smp=1, extra=()):
             q.wait()
 
 
+def wrmsr_reading(accel, out, timeout):
+    """The writing firmware's report: its 'W' after the WRMSR, then its
+    RDTSC; (guest TSC, host TSC at the 'W', host TSC after the report),
+    or None (and a failed check) if it did not come within timeout s."""
+    deadline = time.time() + timeout
+    before = None
+    while time.time() < deadline:
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        if size >= 1 and before is None:
+            before = tsc()
+        if size >= 9:
+            break
+        time.sleep(0.001)
+    after = tsc()
+    data = open(out, "rb").read()
+    if not ok(len(data) >= 9 and data[0:1] == b"W",
+              "%s: the firmware wrote its TSC and reported RDTSC later"
+              % accel):
+        return None
+    return int.from_bytes(data[1:9], "little"), before, after
+
+
 def run_wrmsr(accel, tmp, pages):
     """The guest writes its TSC: the relation must follow (1 Hz watch)."""
     with firmware_vm(accel, tmp, pages, True, False) as (qmp, out):
-        deadline = time.time() + 20
-        before = None
-        while time.time() < deadline:
-            size = os.path.getsize(out) if os.path.exists(out) else 0
-            if size >= 1 and before is None:
-                before = tsc()
-            if size >= 9:
-                break
-            time.sleep(0.001)
-        after = tsc()
-        data = open(out, "rb").read()
-        ok(len(data) >= 9 and data[0:1] == b"W",
-           "%s: the firmware wrote its TSC and reported RDTSC later" % accel)
-        if len(data) < 9:
+        r = wrmsr_reading(accel, out, 20)
+        if r is None:
             return
-        guest = int.from_bytes(data[1:9], "little")
+        guest, before, after = r
         offset = qmp.qom("counter-offset")
         host = (guest + offset) % (1 << 64)
         ok(guest >= WRMSR_VALUE and before <= host <= after,
@@ -153,22 +163,10 @@ def run_wrmsr_real(accel, tmp, pages):
     at the next VM start (stop/cont) it reads KVM's new offset and maps
     the same reading into the bracket again."""
     with firmware_vm(accel, tmp, pages, True, False) as (qmp, out):
-        deadline = time.time() + 30
-        before = None
-        while time.time() < deadline:
-            size = os.path.getsize(out) if os.path.exists(out) else 0
-            if size >= 1 and before is None:
-                before = tsc()
-            if size >= 9:
-                break
-            time.sleep(0.001)
-        after = tsc()
-        data = open(out, "rb").read()
-        ok(len(data) >= 9 and data[0:1] == b"W",
-           "%s: the firmware wrote its TSC and reported RDTSC later" % accel)
-        if len(data) < 9:
+        r = wrmsr_reading(accel, out, 30)
+        if r is None:
             return
-        guest = int.from_bytes(data[1:9], "little")
+        guest, before, after = r
         hz = qmp.qom("guest-counter-hz")
         # three RTC second changes after the write: 2 to 3 s of counts
         ok(WRMSR_VALUE + 1.5 * hz <= guest <= WRMSR_VALUE + 4 * hz,
