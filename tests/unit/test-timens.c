@@ -140,6 +140,7 @@ int main(int argc, char **argv)
     waitpid(reader, &status, 0);
     kill(publisher, SIGKILL);
     waitpid(publisher, NULL, 0);
+    pages_close(&pf);
     unlink(path);
     rmdir(dir);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
