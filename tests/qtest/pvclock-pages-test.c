@@ -1628,6 +1628,23 @@ static char *run_state(QTestState *qts)
     return st;
 }
 
+/*
+ * Wait until a QEMU started with -incoming file: runs.  A file loads as
+ * QEMU starts, possibly before QMP's handshake, while no event is sent
+ * yet: a wait for RESUME can hang (it did once, under load).
+ */
+static void wait_loaded(QTestState *qts)
+{
+    g_autofree char *rs = run_state(qts);
+
+    for (int i = 0; i < 500 && !strcmp(rs, "inmigrate"); i++) {
+        g_usleep(20 * 1000);
+        g_free(rs);
+        rs = run_state(qts);
+    }
+    g_assert_cmpstr(rs, ==, "running");
+}
+
 static void test_migration(void)
 {
     TestPages *tp = pages_new();
@@ -2591,7 +2608,7 @@ static void test_irq_migration_isr_pin(void)
     to = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
                      "addr=%d.0,pages=%s -incoming file:%s", DEV_SLOT,
                      tp->path, path);
-    qtest_qmp_eventwait(to, "RESUME");
+    wait_loaded(to);
     g_usleep(300 * 1000);               /* the start's check: nothing new */
     bus = qpci_new_pc(to, NULL);
     dev = qpci_device_find(bus, DEV_DEVFN);
