@@ -218,7 +218,9 @@ struct snapshot {
 /* What read_clock() was asked for; constants at every call site. */
 enum read_mode {
     READ_CHECK_ALL = 1 << 0,    /* verify check_aux too (pvclock_gettime_at) */
-    READ_AT = 1 << 1,           /* the counter is given */
+    READ_AT = 1 << 1,           /* the counter is given: a counter before */
+                                /* a line's cycle_last is the time at it */
+                                /* (pvcp_clock_at_given()), not the base */
     READ_LIVE = 1 << 2,         /* the live page may answer */
     READ_INFO = 1 << 3,         /* pvclock_get_info()'s words too */
     READ_BOUND = 1 << 4,        /* the error bound's words (bound.c) */
@@ -637,7 +639,10 @@ static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,
 
 /*
  * On the host a scaled page's counter is host MONOTONIC_RAW in ns, which
- * only the unscaled page can tell from the TSC.
+ * only the unscaled page can tell from the TSC: the raw ns at that TSC,
+ * a read at a given counter (READ_AT) of page 0 also when the scaled
+ * page is read for "now" (a TSC before page 0's cycle_last is the time
+ * at it, as the ABI's rule for a read at a counter says).
  */
 static NOINLINE int host_raw_ns(const struct pvclock *pc, uint64_t tsc,
                                 uint64_t *raw)
@@ -672,6 +677,20 @@ static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
 }
 
 /*
+ * One line at the read's cycles: a read at a given counter (at) by the
+ * ABI's rule for one, which takes a counter before cycle_last back along
+ * the line; a read of "now" by the vDSO's, which clamps it to the base.
+ */
+static ALWAYS_INLINE struct pvcp_time line_at(const struct pvcp_line *line,
+                                              const struct pvcp_base *base,
+                                              uint64_t flags, uint64_t cycles,
+                                              bool at)
+{
+    return at ? pvcp_clock_at_given(line, base, flags, cycles)
+              : pvcp_clock_at(line, base, flags, cycles);
+}
+
+/*
  * Smeared REALTIME from TAI on the same line.  Out of line, and given
  * the line by value, so that the common snapshot never has its address
  * taken and stays in registers.
@@ -680,10 +699,9 @@ static NOINLINE struct pvcp_time smeared(struct pvcp_line line,
                                          struct pvcp_base tai,
                                          const struct pvcp_smear *smear,
                                          uint64_t flags, uint64_t cycles,
-                                         struct pvcp_time realtime)
+                                         bool at, struct pvcp_time realtime)
 {
-    return pvcp_smear_realtime(smear,
-                               pvcp_clock_at(&line, &tai, flags, cycles),
+    return pvcp_smear_realtime(smear, line_at(&line, &tai, flags, cycles, at),
                                realtime);
 }
 
@@ -691,7 +709,7 @@ static NOINLINE struct pvcp_time smeared(struct pvcp_line line,
 static ALWAYS_INLINE int compute(const struct pvclock *pc,
                                  const struct snapshot *s,
                                  const struct clock_desc *c, bool guest,
-                                 int live, struct pvcp_time *out,
+                                 int live, bool at, struct pvcp_time *out,
                                  struct pvclock_bound_words *bw)
 {
     const struct pvcp_line *line = live ? &s->live_line : &s->line;
@@ -708,10 +726,9 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     cycles = !live && (s->extra & EXTRA_KVMCLOCK)
              ? pvcp_host_cycles(s->counter_mode, &s->rare->kc, host)
              : host & PVCP_S64_MAX;
-    *out = pvcp_clock_at(line, live ? &s->live_base : &s->base, flags,
-                         cycles);
+    *out = line_at(line, live ? &s->live_base : &s->base, flags, cycles, at);
     if (__builtin_expect(s->extra & EXTRA_SMEAR, 0)) {
-        *out = smeared(*line, *tai, &s->rare->smear, flags, cycles, *out);
+        *out = smeared(*line, *tai, &s->rare->smear, flags, cycles, at, *out);
     }
     if (c->mono >= 0) {
         if (guest) {
@@ -765,7 +782,8 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
         err = validate(pc, &s, c, guest, true);
         if (err == PVCLOCK_OK) {
             *from_live = 1;
-            return compute(pc, &s, c, guest, true, out, NULL);
+            return compute(pc, &s, c, guest, true, mode & READ_AT, out,
+                           NULL);
         }
     }
     *from_live = 0;
@@ -775,7 +793,8 @@ static ALWAYS_INLINE int read_clock(const struct pvclock *pc,
     if (err == PVCLOCK_OK) {
         err = validate(pc, &s, c, guest, false);
     }
-    return err ? err : compute(pc, &s, c, guest, false, out, bw);
+    return err ? err : compute(pc, &s, c, guest, false, mode & READ_AT, out,
+                               bw);
 }
 
 /* The host's MONOTONIC_RAW at a TSC value, from the unscaled page. */

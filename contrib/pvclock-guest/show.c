@@ -80,7 +80,13 @@ static int show_host_pages(struct pvclock *pc, uint64_t counter,
 
 /*
  * How far the live page (the kernel's own data) is from the helper's
- * page 0 at the same counter: the helper's lag, informational.
+ * page 0 at the same counter: the helper's lag, informational.  Both are
+ * reads at that counter, which the kernel's tick (or the helper's next
+ * line) may have passed by the time they run on a slow guest: the ABI's
+ * rule for a read at a counter takes each line back to it, so what is
+ * left is the two lines' difference, not the time this took (before,
+ * the live read clamped to the kernel's newer base and a slow guest saw
+ * a "lag" of 69-126 ms; unit/at-before).
  */
 static void show_live_lag(struct pvclock *pc, uint64_t counter,
                           const int64_t ref[PVCLOCK_CLOCKS])

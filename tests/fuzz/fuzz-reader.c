@@ -9,13 +9,24 @@
  * that match; and the time must be normalised.  Bit 1 of the first byte
  * seals the host pages (correct check words) before the reads, so that
  * the arithmetic behind the checks is explored too.
+ *
+ * And every pvclock_gettime_at() must be the independent oracle's
+ * (tests/unit/abi-oracle.c, the ABI document's reading rules written a
+ * second time): the same return code and, with a time, the same
+ * timespec bit for bit.  The oracle models what the document states
+ * about a page that does not change, so the input is first made such a
+ * state (normalise(), below, says what it changes); bit 3 of the first
+ * byte leaves the bytes as they came instead, and those inputs are held
+ * to the checks above only.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
+#include "abi-oracle.h"
 
 static const clockid_t clocks[] = {
     CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
@@ -110,6 +121,78 @@ static void check_used(int guest, int page, clockid_t clk)
     }
 }
 
+/*
+ * Make the BAR a state the oracle models, which test-oracle's generator
+ * builds too; each change is one the document itself excludes:
+ *  - every seqcount even: the offset page's, each host page's, and the
+ *    live page's in each block the descriptor names (where that word is
+ *    inside the page).  Odd means a writer in the middle of an update;
+ *    the library waits for it (SEQ_SPIN_LIMIT) and then refuses
+ *    (PVCLOCK_EBUSY) or leaves the live page for the host pages, while
+ *    the oracle reads memory nobody writes: it has no seqcount loop.
+ *  - the offset page's mono_offset nsec below 10^9 (the document's range,
+ *    0..999999999): the library adds a larger one and normalises as the
+ *    kernel's timens arithmetic would, a case the document leaves open.
+ * Nothing else: magic, versions, status, every line, base, shift,
+ * transform, smear, check word and the live descriptor stay the
+ * fuzzer's, valid or not.
+ */
+static void normalise(void)
+{
+    struct pvcp_offset_page *op = (void *)(bar + PVCP_BAR_OFFSET_PAGE);
+    uint8_t *live = bar + PVCP_BAR_LIVE_PAGE;
+
+    op->seq &= ~1u;
+    for (int i = 0; i < PVCP_HOST_PAGES; i++) {
+        ((struct pvcp_host_page *)(bar + i * PVCP_PAGE_SIZE))->seq &= ~1u;
+    }
+    for (int b = 0; b < 2; b++) {
+        unsigned at = (unsigned)op->live.block[b] + op->live.seq;
+
+        if (at + 4 <= PVCP_PAGE_SIZE) {
+            uint32_t seq;
+
+            memcpy(&seq, live + at, 4);
+            seq &= ~1u;
+            memcpy(live + at, &seq, 4);
+        }
+    }
+    for (int m = 0; m < 3; m++) {
+        op->mono_offset[m].nsec %= 1000000000u;
+    }
+}
+
+/* The library's answer must be the oracle's, code and time. */
+static void check_oracle(const struct pvclock_memory *mem, int page,
+                         clockid_t clk, uint64_t counter, int err,
+                         const struct timespec *ts)
+{
+    struct abi_oracle_view v = {
+        .host = mem->host,
+        .offset = mem->offset,
+        .live = mem->live,
+        .use_live = 1,
+        .page = page,
+    };
+    struct abi_oracle_trace t;
+    struct timespec ot = { 0, 0 };
+    int oe = abi_oracle_read(&v, clk, counter, &ot, &t);
+
+    if (oe == err && ((err != PVCLOCK_OK && err != PVCLOCK_ESTALE) ||
+                      (ot.tv_sec == ts->tv_sec &&
+                       ot.tv_nsec == ts->tv_nsec))) {
+        return;
+    }
+    fprintf(stderr, "library and oracle differ: page %d (read %d), clock "
+            "%d, counter %#llx: library %d %lld.%09ld, oracle %d "
+            "%lld.%09ld (live %d refused %d, path %d, smear %d, stale %d, "
+            "delta %lld)\n", page, t.page, (int)clk,
+            (unsigned long long)counter, err, (long long)ts->tv_sec,
+            ts->tv_nsec, oe, (long long)ot.tv_sec, ot.tv_nsec, t.from_live,
+            t.live_refused, t.path, t.smear, t.stale, (long long)t.delta);
+    abort();
+}
+
 static pvcp_u128 ts_ns(const struct timespec *ts)
 {
     return (pvcp_u128)(uint64_t)ts->tv_sec * 1000000000u + ts->tv_nsec;
@@ -145,6 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pvclock *pc;
     uint64_t counter = 0;
     int guest = size > 0 && (data[0] & 1);
+    int raw = size > 0 && (data[0] & 8);     /* no normalise(), no oracle */
 
     struct pvclock_memory mem = {
         .host = bar,
@@ -178,6 +262,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= sizeof(bar) + 8) {
         memcpy(&counter, data + sizeof(bar), 8);
     }
+    if (!raw) {
+        normalise();
+    }
     if (size > 0 && (data[0] & 2)) {
         for (int i = 0; i < PVCP_HOST_PAGES; i++) {
             pvcp_page_seal((struct pvcp_host_page *)(bar + i * 4096));
@@ -187,8 +274,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int page = -1; page < PVCP_HOST_PAGES; page++) {
         pvclock_select_page(pc, page);
         for (size_t c = 0; c < sizeof(clocks) / sizeof(clocks[0]); c++) {
-            struct timespec ts;
+            struct timespec ts = { 0, 0 };
             int err = pvclock_gettime_at(pc, clocks[c], counter, &ts);
+
+            if (!raw) {
+                check_oracle(&mem, page, clocks[c], counter, err, &ts);
+            }
 
             if (err == PVCLOCK_OK || err == PVCLOCK_ESTALE) {
                 int used = page;

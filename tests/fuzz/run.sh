@@ -17,7 +17,9 @@ R=$PVCLOCK_ROOT
 common=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -I"$R/include" -I"$R/contrib/libpvclock" -I"$R/contrib/pvclock-helper" -I"$R/contrib/compat"
         -DSEQ_SPIN_LIMIT=64 -DVVAR_SPIN_LIMIT=64)
-clang "${common[@]}" "$R/tests/fuzz/fuzz-reader.c" "$R/contrib/libpvclock/"{open,read,bound}.c \
+# fuzz-reader's assertion is the independent oracle (tests/unit/abi-oracle.c)
+clang "${common[@]}" -I"$R/tests/unit" "$R/tests/fuzz/fuzz-reader.c" \
+    "$R/tests/unit/abi-oracle.c" "$R/contrib/libpvclock/"{open,read,bound}.c \
     -o "$out/fuzz-reader" 2> "$out/build-reader.log"
 ok $? "fuzz-reader builds with clang -fsanitize=fuzzer,address,undefined"
 clang "${common[@]}" "$R/tests/fuzz/fuzz-vvar.c" "$R/hw/pvclock/vvar.c" \

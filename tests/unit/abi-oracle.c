@@ -120,6 +120,9 @@ struct line {
 /*
  * The vDSO's arithmetic, as the "Clock arithmetic" block states it:
  * (sec, nsec) as a u128 of ns, sec + (u32)(ns / 10^9) wrapping in u64.
+ * Every read here is one at a given counter, so a counter before
+ * cycle_last takes the document's branch for such reads (the signed
+ * delta, exact), not the vDSO's clamp, which is for "now".
  */
 static void line_time(const struct line *l, uint64_t cycles, uint64_t *sec,
                       uint64_t *nsec, int *path)
@@ -127,6 +130,18 @@ static void line_time(const struct line *l, uint64_t cycles, uint64_t *sec,
     uint64_t delta = cycles - l->cycle_last;
     uint64_t ns;
 
+    if (delta > l->max_cycles && (int64_t)delta < 0) {
+        /* "the line back with the signed delta": floor, in s128 */
+        s128 v = (s128)(u128)l->nsec_shifted +
+                 (s128)(int64_t)delta * (s128)(u128)l->mult;
+        s128 sns = floor_div(v, (s128)1 << l->shift);
+        s128 q = floor_div(sns, NS);
+
+        *sec = l->sec + (uint64_t)q;
+        *nsec = (uint64_t)(sns - q * (s128)NS);
+        *path = ORACLE_PATH_BEFORE;
+        return;
+    }
     if (delta <= l->max_cycles) {
         ns = (uint64_t)(delta * (uint64_t)l->mult + l->nsec_shifted) >>
              l->shift;

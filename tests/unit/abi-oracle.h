@@ -48,9 +48,11 @@ enum {
 
 enum {
     ORACLE_PATH_FAST,           /* delta <= max_cycles */
-    ORACLE_PATH_BACK,           /* delta has bit 62: the base */
+    ORACLE_PATH_BACK,           /* delta has bit 62 (and is not */
+                                /* negative): the base */
     ORACLE_PATH_SLOW,           /* 128-bit product */
     ORACLE_PATH_SLOW_WRAPS,     /* MUL_WRAPS: 64-bit product */
+    ORACLE_PATH_BEFORE,         /* before cycle_last: the signed delta */
 };
 
 enum {

@@ -209,7 +209,7 @@ int main(void)
     struct host_snapshot s;
     struct pvcp_host_page *file;
     long mismatches[NCLOCKS] = { 0 }, total = 0, live_checked = 0,
-         live_mismatch = 0;
+         live_mismatch = 0, live_before = 0;
     int fd;
 
     rng_state = env_seed ? strtoull(env_seed, NULL, 0) : 0x9e3779b97f4a7c15ull;
@@ -351,6 +351,21 @@ int main(void)
             (after - s.kvmclock.tsc_timestamp) >> -shift) {
             continue;
         }
+        /*
+         * Cycles before cycle_last: the vDSO's "now" clamps them to the
+         * base, a read at a counter takes the line back (the ABI
+         * document's rule for one; unit/at-before, unit/oracle).  Not
+         * the same question: left out, counted.
+         */
+        {
+            uint64_t d = pvcp_host_cycles(s.counter_mode, &s.kvmclock,
+                                          before) - s.hres.cycle_last;
+
+            if (d > s.hres.max_cycles && (int64_t)d < 0) {
+                live_before++;
+                continue;
+            }
+        }
         live_checked++;
         if (pvclock_gettime_at(pc, CLOCK_REALTIME, before, &lib) ||
             lib.tv_sec != k.tv_sec || lib.tv_nsec != k.tv_nsec) {
@@ -359,7 +374,8 @@ int main(void)
     }
     tap_ok(live_checked > 90000 && live_mismatch == 0,
            "kvm-clock stage over the live TSC: %ld of %ld matched the "
-           "kernel vDSO", live_checked - live_mismatch, live_checked);
+           "kernel vDSO (%ld before cycle_last left out)",
+           live_checked - live_mismatch, live_checked, live_before);
 
     pvclock_close(pc);
     munmap(file, PVCP_FILE_SIZE);

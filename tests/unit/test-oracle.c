@@ -679,7 +679,7 @@ enum {
     C_LIVE_FROM = C_RC + PVCLOCK_ERRORS,        /* + LIVE_* kind */
     C_LIVE_REFUSED = C_LIVE_FROM + LIVE_KINDS,  /* + ORACLE_LIVE_* */
     C_PATH = C_LIVE_REFUSED + ORACLE_LIVE_USED, /* + ORACLE_PATH_* */
-    C_SMEAR = C_PATH + 4,           /* + live * 8 + (leap < 0) * 4 + phase */
+    C_SMEAR = C_PATH + 5,           /* + live * 8 + (leap < 0) * 4 + phase */
     C_DELTA = C_SMEAR + 16,         /* + delta + 1: before, at, after */
     C_STALE_HEARTBEAT = C_DELTA + 3,
     C_STATUS,                       /* + status (5: any other) */
@@ -711,7 +711,8 @@ static const char *const coverage_name[COVERAGE] = {
     [C_LIVE_REFUSED + ORACLE_LIVE_OFFSET] = "live refused: offset page",
     [C_LIVE_REFUSED + ORACLE_LIVE_SMEAR_PAGE] = "live refused: smeared page",
     [C_PATH + ORACLE_PATH_FAST] = "delta <= max_cycles",
-    [C_PATH + ORACLE_PATH_BACK] = "counter behind (bit 62)",
+    [C_PATH + ORACLE_PATH_BACK] = "2^62+ ahead (bit 62): the base",
+    [C_PATH + ORACLE_PATH_BEFORE] = "before cycle_last: signed delta",
     [C_PATH + ORACLE_PATH_SLOW] = "128-bit product",
     [C_PATH + ORACLE_PATH_SLOW_WRAPS] = "MUL_WRAPS product",
     [C_SMEAR + ORACLE_SMEAR_BEFORE] = "pages, leap +1: smear ahead",

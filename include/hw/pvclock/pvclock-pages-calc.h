@@ -247,6 +247,52 @@ static PVCP_HOT struct pvcp_time pvcp_clock_at(const struct pvcp_line *l,
                           pvcp_line_ns(l, flags, cycles, b->nsec_shifted));
 }
 
+#if PVCP_HAVE_INT128
+/*
+ * One clock at a counter given by the caller (a read "at", libpvclock's
+ * pvclock_gettime_at()), by the ABI document's rule for it: the vDSO's
+ * arithmetic (pvcp_clock_at()), except for a counter before cycle_last
+ * (delta negative as a signed 64-bit value, and above max_cycles).
+ * There the vDSO gives the base, the time at cycle_last, which is its
+ * rule for "now" (a CPU whose TSC is a little behind must not see time
+ * go back) and the wrong answer for "at": a timestamp taken before the
+ * kernel's last tick, or before the helper published a newer line,
+ * would read as the time of that tick.  A read at a counter gets the
+ * line extrapolated back with the signed delta, exactly:
+ *
+ *   ns = floor((base + (s64)delta * mult) / 2^shift)   (may be negative)
+ *   tv_sec = sec + floor(ns / 10^9) (mod 2^64), tv_nsec = ns mod 10^9
+ *
+ * Signed 128-bit arithmetic (|delta * mult| < 2^95), so only where the
+ * compiler has it: the readers that take a counter (libpvclock) are
+ * 64-bit.
+ */
+static PVCP_HOT struct pvcp_time pvcp_clock_at_given(
+    const struct pvcp_line *l, const struct pvcp_base *b, pvcp_u64 flags,
+    pvcp_u64 cycles)
+{
+    pvcp_u64 delta = cycles - l->cycle_last;
+    struct pvcp_time t;
+    __int128 ns, q, r;
+
+    if (PVCP_LIKELY(delta <= l->max_cycles || (pvcp_s64)delta >= 0)) {
+        return pvcp_clock_at(l, b, flags, cycles);
+    }
+    /* >> of a negative __int128 is arithmetic in GCC and clang: floor */
+    ns = ((__int128)b->nsec_shifted +
+          (__int128)(pvcp_s64)delta * l->mult) >> l->shift;
+    q = ns / (__int128)PVCP_NSEC_PER_SEC;
+    r = ns % (__int128)PVCP_NSEC_PER_SEC;
+    if (r < 0) {
+        q -= 1;
+        r += PVCP_NSEC_PER_SEC;
+    }
+    t.sec = b->sec + (pvcp_u64)q;
+    t.nsec = (pvcp_u64)r;
+    return t;
+}
+#endif
+
 /*
  * Add a timens-like offset (do_hres_timens()): seconds and nanoseconds
  * added separately, then normalised.
