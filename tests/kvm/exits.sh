@@ -74,7 +74,7 @@ r2=$?
 ok $((r0 + r1 + r2)) "two idle two-vCPU guests under KVM over the same $secs s, without the device and with it; then one with it and a guest thread reading all five clocks for $((secs / 3)) s"
 cp "$tmp"/*.log "${PVCLOCK_NESTED_KEEP:-$tmp}/" 2>/dev/null
 grep -q 'pvclock-guest: device at' "$tmp/with.log" &&
-    grep -q 'live page in use' "$tmp/with.log" &&
+    grep -q 'live page: in use' "$tmp/with.log" &&
     ! grep -q 'pvclock-guest: device at' "$tmp/without.log"
 ok $? "the guests with the device find it and read the live page; the one without has none"
 for run in with reading; do
