@@ -42,21 +42,11 @@ NOFILE = 256
 FLOOD = 300
 PER_UID = 64                # HANDOFF_PER_UID in contrib/pvclock-helper/handoff.h
 
-n = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, what), flush=True)
-
-
-def diag(text):
-    for line in str(text).splitlines():
-        print("# " + line, flush=True)
+# the TAP output of the migration harness, as the other Python tests use
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "migration"))
+import migrate as m  # noqa: E402
+from migrate import ok, diag  # noqa: E402
 
 
 def receive(path, timeout=1.0):
@@ -229,8 +219,8 @@ def main():
         log.seek(0)
         text = log.read()
         diag("helper log:\n" + "\n".join(text.splitlines()[-8:]))
-    print("1..%d" % n)
-    return 1 if failed else 0
+    print("1..%d" % m.n)
+    return 1 if m.failed else 0
 
 
 if __name__ == "__main__":
