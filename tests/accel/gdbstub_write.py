@@ -19,7 +19,6 @@ import os
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -66,14 +65,7 @@ class Gdb:
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="pvclock-gdbstub-") as tmp:
-        st = m.Setup(tmp)
-        try:
-            run(st, tmp)
-        finally:
-            st.close()
-    print("1..%d" % m.n)
-    return 1 if m.failed else 0
+    return m.with_setup("pvclock-gdbstub-", run)
 
 
 def start(st, tmp, pages, k):

@@ -12,7 +12,6 @@ Prints TAP."""
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,14 +95,7 @@ class Guest:
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="pvclock-gmig-") as tmp:
-        st = m.Setup(tmp)
-        try:
-            run(st, tmp)
-        finally:
-            st.close()
-    print("1..%d" % m.n)
-    return 1 if m.failed else 0
+    return m.with_setup("pvclock-gmig-", run)
 
 
 def summary(out):

@@ -340,10 +340,16 @@ def main():
     ap.add_argument("--dst-offset-ns", type=int, default=1500000000)
     a = ap.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="pvclock-mig-") as tmp:
+    return with_setup("pvclock-mig-", lambda st, tmp: run(st, tmp, a))
+
+
+def with_setup(prefix, body):
+    """Run body(st, tmp) with a Setup in a temporary directory named
+    prefix..., always closed; print the TAP plan; the exit status."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         st = Setup(tmp)
         try:
-            run(st, tmp, a)
+            body(st, tmp)
         finally:
             st.close()
     print("1..%d" % n)
