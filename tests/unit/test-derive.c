@@ -18,6 +18,7 @@
 #include "sim.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
+#include "xorshift.h"
 
 #define NS PVCP_NSEC_PER_SEC
 
@@ -25,10 +26,7 @@ static uint64_t rng = 0x243f6a8885a308d3ull;
 
 static uint64_t rnd(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng);
 }
 
 static int64_t tdiff(struct pvcp_time a, struct pvcp_time b)

@@ -23,6 +23,7 @@
 #include "vdso-oracle.h"
 #include "hw/pvclock/pvclock-pages-calc.h"
 #include "tap.h"
+#include "xorshift.h"
 
 static const clockid_t clocks[] = {
     CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
@@ -37,11 +38,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static uint64_t rnd_below(uint64_t n)

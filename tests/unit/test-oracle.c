@@ -31,6 +31,7 @@
 #include "abi-oracle.h"
 #include "bar-image.h"
 #include "tap.h"
+#include "xorshift.h"
 
 #define STATES_DEFAULT  10000000L
 #define PER_IMAGE       128
@@ -40,10 +41,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 /* true with probability pct % */
