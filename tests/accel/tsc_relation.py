@@ -159,9 +159,9 @@ def run_wrmsr_real(accel, tmp, pages):
     device shows then: the relation it read at the start, with the offset
     page's relation_flags saying TSC_WRITES_UNSEEN (the guest's own cue
     that a TSC it wrote itself is not covered), so its mapping of the
-    rewritten TSC lies off the host bracket by exactly the write's jump;
-    at the next VM start (stop/cont) it reads KVM's new offset and maps
-    the same reading into the bracket again."""
+    rewritten TSC is off by exactly the write's jump; at the next VM start
+    (stop/cont) it reads KVM's new offset, the jump away from the old one,
+    and maps the same reading into the bracket again."""
     with firmware_vm(accel, tmp, pages, True, False) as (qmp, out):
         r = wrmsr_reading(accel, out, 30)
         if r is None:
