@@ -14,17 +14,20 @@ PKGS_MAIN="build-essential ninja-build pkg-config libglib2.0-dev zlib1g-dev
     clang libclang-rt-14-dev qemu-utils debootstrap tzdata gdb"
 PKGS_BPO="meson python3-pycotap"
 
+# the backports and source entries go to the mirror this machine's apt
+# already uses (scripts/lib.sh debian_mirror)
+mirror=$(debian_mirror)
 want_sources() {
-    cat <<'SRC'
+    cat <<SRC
 # Written by pvclock-pages scripts/install-deps.sh
 Types: deb deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

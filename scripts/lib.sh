@@ -21,6 +21,59 @@ need_root() {
     [ "$(id -u)" = 0 ] || die "$1 needs root (apt-get); run it as root or with sudo"
 }
 
+# debian_mirror: the URI of the Debian archive this machine's own apt
+# sources use for its release (a "deb" entry of suite $VERSION_CODENAME,
+# component main, in /etc/apt/sources.list or sources.list.d, one-line
+# or deb822), so that what the scripts write (bookworm-backports, the
+# trixie lists, debootstrap) goes where the machine's apt already goes:
+# a local mirror or a proxy included.  PVCLOCK_DEBIAN_MIRROR overrides.
+# Files the project wrote itself are not read.  (PVCLOCK_APT_ETC and
+# PVCLOCK_OS_RELEASE, for tests/cli, stand for /etc/apt and
+# /etc/os-release.)
+debian_mirror() {
+    local etc=${PVCLOCK_APT_ETC:-/etc/apt} codename uri f
+    if [ -n "${PVCLOCK_DEBIAN_MIRROR:-}" ]; then
+        echo "${PVCLOCK_DEBIAN_MIRROR%/}"
+        return
+    fi
+    codename=$(. "${PVCLOCK_OS_RELEASE:-/etc/os-release}" 2>/dev/null &&
+        echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || die "cannot tell this machine's Debian release (no VERSION_CODENAME in ${PVCLOCK_OS_RELEASE:-/etc/os-release}); set PVCLOCK_DEBIAN_MIRROR to your Debian mirror's URI"
+    for f in "$etc/sources.list" "$etc"/sources.list.d/*.list \
+             "$etc"/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        grep -q '^# Written by pvclock-pages' "$f" && continue
+        case "$f" in
+        *.sources)
+            # deb822 stanzas, blank-line separated
+            uri=$(awk -v want="$codename" '
+                function flush() {
+                    if (deb && suite && main && enabled && u != "") { print u; found = 1; exit }
+                    deb = suite = main = 0; enabled = 1; u = ""
+                }
+                BEGIN { enabled = 1 }
+                /^[ \t]*$/ { flush(); next }
+                /^#/ { next }
+                tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+                tolower($1) == "uris:" { u = $2 }
+                tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == want) suite = 1 }
+                tolower($1) == "components:" { for (i = 2; i <= NF; i++) if ($i == "main") main = 1 }
+                tolower($1) == "enabled:" { enabled = (tolower($2) != "no") }
+                END { if (!found) flush() }' "$f") ;;
+        *)
+            uri=$(awk -v want="$codename" '
+                $1 == "deb" {
+                    i = 2
+                    if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                    u = $i; s = $(i + 1)
+                    for (j = i + 2; j <= NF; j++) if ($j == "main" && s == want) { print u; exit }
+                }' "$f") ;;
+        esac
+        [ -n "$uri" ] && { echo "${uri%/}"; return; }
+    done
+    die "no Debian mirror in this machine's apt sources: no 'deb' entry for suite $codename, component main, in $etc/sources.list or $etc/sources.list.d/; add your mirror there (apt itself needs it) or set PVCLOCK_DEBIAN_MIRROR to its URI"
+}
+
 # pvclock_hook FILE MARKER AWK-PROGRAM: add a line to one of QEMU's own
 # files (FILE, relative to $QSRC) unless MARKER is already there.
 pvclock_hook() {

@@ -266,4 +266,59 @@ truncate -s 32768 "$tmp/zero32"
 ok $? "pvclock-guest over a zeroed BAR: one line about the magic, non-zero"
 diag "$(cat "$tmp/err")"
 
+# --- the Debian mirror the scripts write into apt configuration ---------
+# (scripts/lib.sh debian_mirror: the machine's own, never a fixed host)
+mirror() {  # mirror: debian_mirror over $tmp/apt and $tmp/os-release
+    ( unset PVCLOCK_DEBIAN_MIRROR
+      export PVCLOCK_APT_ETC=$tmp/apt PVCLOCK_OS_RELEASE=$tmp/os-release
+      debian_mirror ) > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+}
+mkdir -p "$tmp/apt/sources.list.d"
+echo 'VERSION_CODENAME=bookworm' > "$tmp/os-release"
+cat > "$tmp/apt/sources.list.d/pvclock-pages.sources" <<'SRC'
+# Written by pvclock-pages scripts/install-deps.sh
+Types: deb deb-src
+URIs: http://written-by-us.invalid/debian
+Suites: bookworm bookworm-backports
+Components: main
+SRC
+cat > "$tmp/apt/sources.list.d/debian.sources" <<'SRC'
+Types: deb
+URIs: http://disabled.invalid/debian
+Suites: bookworm
+Components: main
+Enabled: no
+
+Types: deb
+URIs: http://security.invalid/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb deb-src
+URIs: http://local-mirror.invalid:3142/debian/
+Suites: bookworm bookworm-updates
+Components: main contrib
+SRC
+mirror
+[ $rc = 0 ] && [ "$(cat "$tmp/out")" = http://local-mirror.invalid:3142/debian ]
+ok $? "debian_mirror: the machine's deb822 entry for its release (not a disabled one, not security, not the project's own file): $(cat "$tmp/out")"
+rm "$tmp/apt/sources.list.d/debian.sources"
+printf '%s\n' '# deb http://commented.invalid/debian bookworm main' \
+    'deb-src http://src-only.invalid/debian bookworm main' \
+    'deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://proxy.invalid/debian bookworm main' \
+    > "$tmp/apt/sources.list"
+mirror
+[ $rc = 0 ] && [ "$(cat "$tmp/out")" = http://proxy.invalid/debian ]
+ok $? "debian_mirror: a one-line 'deb [options] URI bookworm main' entry: $(cat "$tmp/out")"
+echo 'deb http://other-release.invalid/debian trixie main' > "$tmp/apt/sources.list"
+mirror
+[ $rc != 0 ] && one_line_with "no Debian mirror in this machine's apt sources" &&
+    grep -qF "suite bookworm, component main" "$tmp/err" && grep -qF PVCLOCK_DEBIAN_MIRROR "$tmp/err"
+ok $? "debian_mirror with no entry for this release: one line naming what is missing and what to do, non-zero"
+diag "$(cat "$tmp/err")"
+PVCLOCK_DEBIAN_MIRROR=http://given.invalid/debian/ debian_mirror > "$tmp/out" 2>&1
+[ "$(cat "$tmp/out")" = http://given.invalid/debian ]
+ok $? "debian_mirror: PVCLOCK_DEBIAN_MIRROR overrides the sources"
+
 done_testing

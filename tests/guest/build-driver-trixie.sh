@@ -34,7 +34,7 @@ if [ ! -x "$root/usr/bin/gcc-14" ] || [ ! -x "$root/usr/bin/pahole" ]; then
     stage "driver: a trixie chroot for the 7.x module build in $root"
     rm -rf "$root.tmp"
     debootstrap --variant=minbase --include="$pkgs" trixie "$root.tmp" \
-        http://deb.debian.org/debian > "$PVCLOCK_CACHE/trixie-root.log" 2>&1 ||
+        "$(debian_mirror)" > "$PVCLOCK_CACHE/trixie-root.log" 2>&1 ||
         die "debootstrap of trixie failed (log: $PVCLOCK_CACHE/trixie-root.log); check the network"
     rm -rf "$root"
     mv "$root.tmp" "$root"

@@ -38,15 +38,16 @@ case "$family" in
        [ -z "$(find "$adir/lists" -name '*trixie-backports*Packages*' -mtime -7 2>/dev/null)" ]; then
         stage "guest kernel: apt lists of Debian 13 (trixie, trixie-backports) in $adir"
         mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial"
-        cat > "$adir/trixie.sources" <<'SRC'
+        mirror=$(debian_mirror)
+        cat > "$adir/trixie.sources" <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: trixie trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
         "${apt[@]}" -qq update >/dev/null 2>&1 ||
-            die "apt-get update of Debian 13's lists failed; check the network (deb.debian.org)"
+            die "apt-get update of Debian 13's lists failed; check the network ($mirror, this machine's Debian mirror)"
     fi
     if [ "$family" = 6.12 ]; then
         meta=linux-image-cloud-amd64/trixie
