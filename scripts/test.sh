@@ -156,6 +156,7 @@ for suite in $suites; do
         stage "real KVM: the device on Linux's own KVM, in a TCG guest with SVM and nested paging"
         if "$PVCLOCK_ROOT/tests/kvm/prepare.sh" > "$logs/kvm-prepare.log" 2>&1; then
             nested=("$PVCLOCK_ROOT/tests/kvm/nested.sh" --timeout 900 --)
+            run_tap kvm/nested-rules "$PVCLOCK_ROOT/tests/kvm/test-nested.sh"
             run_tap kvm/relation "${nested[@]}" \
                 python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py" kvm
             run_tap kvm/live-page "${nested[@]}" \

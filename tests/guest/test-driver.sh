@@ -30,7 +30,9 @@
 # trying a change of the driver quickly), =vmclock runs only the two
 # VMClock boots (tests/guest/vmclock-boots.sh); the real-KVM suite
 # (tests/kvm/, with PVCLOCK_ACCEL=kvm) runs =kvm, the pc and irq boots,
-# and =vmclock-pv, the vmclock-pv7 boot alone.
+# and =vmclock-pv, the vmclock-pv7 boot alone, inside its L1, where
+# nothing is built: tests/kvm/prepare.sh ran =build on the host first,
+# the modules and initramfs of both kernels and nothing booted.
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
@@ -51,30 +53,80 @@ kernel=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh") ||
     { echo "Bail out! no guest kernel"; exit 1; }
 
 # --- build: the module against the guest kernel's headers, the tool, the initramfs
-kdir=$("$PVCLOCK_ROOT/tests/guest/fetch-headers.sh") ||
-    { echo "Bail out! no headers for $kernel"; exit 1; }
-"$PVCLOCK_ROOT/contrib/pvclock-driver/build-for.sh" "$kdir" "$out/6.1" \
-    > "$tmp/build.out" 2> "$tmp/build.err"
-rc=$?
-[ $rc = 0 ] && ! grep -q 'warning:' "$tmp/build.err"
-ok $? "pvclock-pages.ko builds without warnings against $(basename "$kdir")"
-[ $rc = 0 ] || { diag "$(cat "$tmp/build.err")"; done_testing; exit 1; }
-if checkpatch=$("$PVCLOCK_ROOT/tests/guest/fetch-checkpatch.sh" 2> "$tmp/cp.err"); then
-    perl "$checkpatch" --strict --no-tree -f "$PVCLOCK_ROOT/contrib/pvclock-driver/pvclock-pages.c" \
-        > "$tmp/checkpatch" 2>&1
-    grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch"
-    ok $? "Linux 6.1 checkpatch.pl --strict: $(grep '^total:' "$tmp/checkpatch")"
-    grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch" ||
-        diag "$(head -30 "$tmp/checkpatch")"
-else
-    skip "Linux 6.1 checkpatch.pl over pvclock-pages.c" "$(tail -1 "$tmp/cp.err")"
-fi
-cc -static -O2 -Wall -Wextra -Werror -I"$PVCLOCK_ROOT/include" \
-    -o "$out/6.1/driver-check" "$PVCLOCK_ROOT/tests/guest/tools/driver-check.c" ||
-    { echo "Bail out! driver-check did not build"; exit 1; }
+only=${PVCLOCK_DRIVER_ONLY:-}
 initrd=$out/initramfs-driver.cpio.gz
-"$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd" driver "$out/6.1" ||
-    { echo "Bail out! no initramfs"; exit 1; }
+# build61: the 6.1 module (checkpatch-clean), driver-check, the initramfs
+build61() {
+    local kdir rc checkpatch
+    kdir=$("$PVCLOCK_ROOT/tests/guest/fetch-headers.sh") ||
+        { echo "Bail out! no headers for $kernel"; exit 1; }
+    "$PVCLOCK_ROOT/contrib/pvclock-driver/build-for.sh" "$kdir" "$out/6.1" \
+        > "$tmp/build.out" 2> "$tmp/build.err"
+    rc=$?
+    [ $rc = 0 ] && ! grep -q 'warning:' "$tmp/build.err"
+    ok $? "pvclock-pages.ko builds without warnings against $(basename "$kdir")"
+    [ $rc = 0 ] || { diag "$(cat "$tmp/build.err")"; done_testing; exit 1; }
+    if checkpatch=$("$PVCLOCK_ROOT/tests/guest/fetch-checkpatch.sh" 2> "$tmp/cp.err"); then
+        perl "$checkpatch" --strict --no-tree -f "$PVCLOCK_ROOT/contrib/pvclock-driver/pvclock-pages.c" \
+            > "$tmp/checkpatch" 2>&1
+        grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch"
+        ok $? "Linux 6.1 checkpatch.pl --strict: $(grep '^total:' "$tmp/checkpatch")"
+        grep -q '^total: 0 errors, 0 warnings, 0 checks' "$tmp/checkpatch" ||
+            diag "$(head -30 "$tmp/checkpatch")"
+    else
+        skip "Linux 6.1 checkpatch.pl over pvclock-pages.c" "$(tail -1 "$tmp/cp.err")"
+    fi
+    cc -static -O2 -Wall -Wextra -Werror -I"$PVCLOCK_ROOT/include" \
+        -o "$out/6.1/driver-check" "$PVCLOCK_ROOT/tests/guest/tools/driver-check.c" ||
+        { echo "Bail out! driver-check did not build"; exit 1; }
+    "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd" driver "$out/6.1" ||
+        { echo "Bail out! no initramfs"; exit 1; }
+}
+# build7: trixie-backports' 7.x cloud kernel's module, built in a trixie
+# chroot against that kernel's headers (build-driver-trixie.sh), Linux's
+# ptp_vmclock from its linux-modules, the initramfs; status 0 when there
+# is an initramfs to boot ($kernel7, $initrd7)
+initrd7=$out/initramfs-driver-7.cpio.gz
+build7() {
+    local vdir
+    if ! kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") ||
+       ! "$PVCLOCK_ROOT/tests/guest/build-driver-trixie.sh" "$out/7" \
+           > "$tmp/build7.out" 2> "$tmp/build7.err"; then
+        ok 1 "the 7.x kernel and its module: $(tail -2 "$tmp/k7.err" "$tmp/build7.err" 2>/dev/null | tr '\n' ' ')"
+        return 1
+    fi
+    ! grep 'warning:' "$tmp/build7.err" | grep -vq pahole
+    ok $? "pvclock-pages.ko builds without warnings against $(basename "$(dirname "$kernel7")") (trixie chroot: gcc-14, its kbuild)"
+    cp "$out/6.1/driver-check" "$out/7/"
+    # QEMU's own VMClock device, the baseline of issue 13: Linux's
+    # ptp_vmclock from the kernel's linux-modules package
+    if vdir=$("$PVCLOCK_ROOT/tests/guest/fetch-modules.sh" ptp_vmclock 2> "$tmp/mods.err") &&
+       cc -static -O2 -Wall -Wextra -Werror -o "$out/7/vmclock-check" \
+           "$PVCLOCK_ROOT/tests/guest/tools/vmclock-check.c"; then
+        cp "$vdir/ptp_vmclock.ko" "$out/7/"
+    else
+        ok 1 "ptp_vmclock.ko from the 7.x kernel's linux-modules package: $(tail -1 "$tmp/mods.err")"
+    fi
+    "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd7" driver "$out/7" ||
+        { ok 1 "an initramfs with the 7.x module"; return 1; }
+}
+# in the real-KVM suite's L1 (tests/kvm/nested.sh), which emulates every
+# instruction, nothing is built: tests/kvm/prepare.sh built it all on
+# this machine beforehand (PVCLOCK_DRIVER_ONLY=build), and the driver
+# suite checks the builds
+if [ -n "${PVCLOCK_IN_L1:-}" ]; then
+    for f in "$out/6.1/pvclock-pages.ko" "$out/6.1/driver-check" "$initrd"; do
+        [ -f "$f" ] || { echo "Bail out! $f not built; run tests/kvm/prepare.sh on the host first"; exit 1; }
+    done
+    diag "L1: the modules and initramfs tests/kvm/prepare.sh built on the host"
+else
+    build61
+fi
+if [ "$only" = build ]; then     # tests/kvm/prepare.sh, before L1
+    build7
+    done_testing
+    exit
+fi
 bios=$("$PVCLOCK_ROOT/tests/guest/fetch-seabios.sh" 2> "$tmp/bios.err") || bios=
 
 # restart_helper PID PAGES LOG: stop the helper PID and start another on
@@ -279,7 +331,6 @@ memtype() {
 }
 
 # --- irq, in the background: its minute of steady state costs no time
-only=${PVCLOCK_DRIVER_ONLY:-}
 if [ -z "$only" ] || [ "$only" = kvm ]; then
     stage "driver: booting irq (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
     irq_boot irq "$kernel" "$initrd" &
@@ -530,59 +581,50 @@ fi
 # --- trixie-backports' 7.x cloud kernel: the same boot, the module built
 # in a trixie chroot against that kernel's headers (build-driver-trixie.sh)
 kernel61=$kernel initrd61=$initrd
-if kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7 2> "$tmp/k7.err") &&
-   "$PVCLOCK_ROOT/tests/guest/build-driver-trixie.sh" "$out/7" \
-       > "$tmp/build7.out" 2> "$tmp/build7.err"; then
-    ! grep 'warning:' "$tmp/build7.err" | grep -vq pahole
-    ok $? "pvclock-pages.ko builds without warnings against $(basename "$(dirname "$kernel7")") (trixie chroot: gcc-14, its kbuild)"
-    cp "$out/6.1/driver-check" "$out/7/"
-    # QEMU's own VMClock device, the baseline of issue 13: Linux's
-    # ptp_vmclock from the kernel's linux-modules package
-    if vdir=$("$PVCLOCK_ROOT/tests/guest/fetch-modules.sh" ptp_vmclock 2> "$tmp/mods.err") &&
-       cc -static -O2 -Wall -Wextra -Werror -o "$out/7/vmclock-check" \
-           "$PVCLOCK_ROOT/tests/guest/tools/vmclock-check.c"; then
-        cp "$vdir/ptp_vmclock.ko" "$out/7/"
-    else
-        ok 1 "ptp_vmclock.ko from the 7.x kernel's linux-modules package: $(tail -1 "$tmp/mods.err")"
-    fi
-    if "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$out/initramfs-driver-7.cpio.gz" driver "$out/7"; then
-        kernel=$kernel7 initrd=$out/initramfs-driver-7.cpio.gz
-        [ -z "$only" ] && boot pc7 pc 256 "" "pvclock.driver=full" \
-            -trace enable=pvclock_pages_hole_read -D "$tmp/pc7.trace" \
-            -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
-            -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
-            -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
-        if [ -z "$only" ]; then
-            diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
-            full_checks pc7
-            # and the boots the 6.1 kernel gets below: the interrupt (in
-            # the background), write-back above 4 GiB, boot-time lockdown
-            stage "driver: booting irq7 (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
-            irq_boot irq7 "$kernel" "$initrd" &
-            irq7_job=$!
-        fi
-        if [ -f "$out/7/ptp_vmclock.ko" ]; then
-            stage "driver: booting vmclock-pv7 and vmclock-qemu7 (pc, ptp_vmclock on pvclock-pages' vmclock=on and on QEMU's -device vmclock; in the background: exchanges, chronyd, a migration to another simulated host)"
-            vmclock_boot vmclock-pv7 "$kernel" "$initrd" pv &
-            vmclock_pv7_job=$!
-            if [ "$only" != vmclock-pv ]; then
-                vmclock_boot vmclock-qemu7 "$kernel" "$initrd" qemu &
-                vmclock_qemu7_job=$!
-            fi
-        fi
-        if [ -z "$only" ]; then
-            high_boot pc pc-high7
-            lockdown_boot lockdown7
-        fi
-        kernel=$kernel61 initrd=$initrd61
-    else
-        ok 1 "an initramfs with the 7.x module"
-    fi
+if [ -n "${PVCLOCK_IN_L1:-}" ]; then
+    kernel7=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh" 7) &&
+        [ -f "$out/7/pvclock-pages.ko" ] && [ -f "$initrd7" ] ||
+        { echo "Bail out! the 7.x module or initramfs not built; run tests/kvm/prepare.sh on the host first"; exit 1; }
+    have7=0
 else
-    ok 1 "the 7.x kernel and its module: $(tail -2 "$tmp/k7.err" "$tmp/build7.err" 2>/dev/null | tr '\n' ' ')"
+    build7
+    have7=$?
+fi
+if [ $have7 = 0 ]; then
+    kernel=$kernel7 initrd=$initrd7
+    [ -z "$only" ] && boot pc7 pc 256 "" "pvclock.driver=full" \
+        -trace enable=pvclock_pages_hole_read -D "$tmp/pc7.trace" \
+        -chardev "socket,id=ex,path=$tmp/pc7.ex,server=on,wait=off" -serial chardev:ex \
+        -device "pvclock-pages,id=pvc0,addr=4,pages=$pages" \
+        -device "pvclock-pages,id=pvc1,addr=5,pages=$pages,live-page=off,interrupts=off"
+    if [ -z "$only" ]; then
+        diag "pc7: $(grep -m1 '^pvclock-guest: booted' "$tmp/pc7.log")"
+        full_checks pc7
+        # and the boots the 6.1 kernel gets below: the interrupt (in
+        # the background), write-back above 4 GiB, boot-time lockdown
+        stage "driver: booting irq7 (pc, 256 MiB, MSI-X; in the background: 60 s steady, a helper restart, a migration)"
+        irq_boot irq7 "$kernel" "$initrd" &
+        irq7_job=$!
+    fi
+    if [ -f "$out/7/ptp_vmclock.ko" ]; then
+        stage "driver: booting vmclock-pv7 and vmclock-qemu7 (pc, ptp_vmclock on pvclock-pages' vmclock=on and on QEMU's -device vmclock; in the background: exchanges, chronyd, a migration to another simulated host)"
+        vmclock_boot vmclock-pv7 "$kernel" "$initrd" pv &
+        vmclock_pv7_job=$!
+        if [ "$only" != vmclock-pv ]; then
+            vmclock_boot vmclock-qemu7 "$kernel" "$initrd" qemu &
+            vmclock_qemu7_job=$!
+        fi
+    fi
+    if [ -z "$only" ]; then
+        high_boot pc pc-high7
+        lockdown_boot lockdown7
+    fi
+    kernel=$kernel61 initrd=$initrd61
 fi
 
 if [ "$only" = vmclock-pv ]; then
+    [ -n "${vmclock_pv7_job:-}" ] ||
+        { echo "Bail out! no 7.x kernel, module and ptp_vmclock to boot"; exit 1; }
     wait "$vmclock_pv7_job"
     vmclock_pv_checks vmclock-pv7
     diag "boot time: vmclock-pv7 $(cat "$tmp/vmclock-pv7.took" 2>/dev/null || echo '?') s"
@@ -590,6 +632,8 @@ if [ "$only" = vmclock-pv ]; then
     exit
 fi
 if [ "$only" = vmclock ]; then
+    [ -n "${vmclock_pv7_job:-}" ] ||
+        { echo "Bail out! no 7.x kernel, module and ptp_vmclock to boot"; exit 1; }
     wait "$vmclock_pv7_job" "$vmclock_qemu7_job"
     vmclock_pv_checks vmclock-pv7
     vmclock_qemu_checks vmclock-qemu7
