@@ -20,21 +20,25 @@
 
 #include "qemu/osdep.h"
 #include "qemu/host-utils.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qom/object.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 
 static void qtest_counter_get(PvclockPagesState *s,
                               PvclockCounterRelation *rel)
 {
+    const PvclockQtestKnobs *k = &s->qtest;
     uint64_t hz = pvclock_host_tsc_hz(s), lo, hi;
 
-    if (s->qtest_guest_khz) {
+    if (k->guest_khz) {
         PvclockKvmTsc kt = {
-            .host_khz = s->qtest_host_khz ? s->qtest_host_khz : hz / 1000,
-            .vcpu_khz = s->qtest_guest_khz,
-            .offset = s->qtest_offset,
-            .tsc_control = s->qtest_tsc_control,
-            .frac_bits = s->qtest_frac_bits,
-            .tolerance_ppm = s->qtest_tolerance_ppm,
+            .host_khz = k->host_khz ? k->host_khz : hz / 1000,
+            .vcpu_khz = k->guest_khz,
+            .offset = k->offset,
+            .tsc_control = k->tsc_control,
+            .frac_bits = k->frac_bits,
+            .tolerance_ppm = k->tolerance_ppm,
         };
 
         pvclock_kvm_tsc_relation(&kt, rel);
@@ -42,15 +46,15 @@ static void qtest_counter_get(PvclockPagesState *s,
     }
     memset(rel, 0, sizeof(*rel));
     rel->kind = PVCLOCK_REL_LINEAR;
-    rel->offset = s->qtest_offset;
+    rel->offset = k->offset;
     rel->guest_hz = hz;
     rel->why = "qtest: simulated";
-    if (s->qtest_scale && s->qtest_scale != 1ull << s->qtest_frac_bits) {
-        rel->ratio = s->qtest_scale;
-        rel->ratio_frac_bits = s->qtest_frac_bits;
-        mulu64(&lo, &hi, hz, s->qtest_scale);
-        rel->guest_hz = (hi << (64 - s->qtest_frac_bits)) |
-                        (lo >> s->qtest_frac_bits);
+    if (k->scale && k->scale != 1ull << k->frac_bits) {
+        rel->ratio = k->scale;
+        rel->ratio_frac_bits = k->frac_bits;
+        mulu64(&lo, &hi, hz, k->scale);
+        rel->guest_hz = (hi << (64 - k->frac_bits)) |
+                        (lo >> k->frac_bits);
     }
 }
 
@@ -59,3 +63,85 @@ const PvclockCounterBackend pvclock_counter_qtest = {
     .abi_backend = PVCP_BACKEND_QTEST,
     .get = qtest_counter_get,
 };
+
+/* The knobs, settable at run time as an accelerator's relation changes */
+static const struct {
+    const char *name;
+    size_t offset;
+    const char *desc;
+} qtest_knobs[] = {
+    { "x-qtest-offset", offsetof(PvclockQtestKnobs, offset),
+      "qtest: the guest counter's offset, guest = f(host) + offset" },
+    { "x-qtest-scale", offsetof(PvclockQtestKnobs, scale),
+      "qtest: a raw scaling ratio, guest = host * scale / "
+      "2^x-qtest-frac-bits + offset (0: none)" },
+    { "x-qtest-frac-bits", offsetof(PvclockQtestKnobs, frac_bits),
+      "qtest: the ratio's fraction bits, 32 (AMD) or 48 (Intel)" },
+    { "x-qtest-guest-khz", offsetof(PvclockQtestKnobs, guest_khz),
+      "qtest: a guest TSC rate asked of a simulated KVM (0: none)" },
+    { "x-qtest-host-khz", offsetof(PvclockQtestKnobs, host_khz),
+      "qtest: the simulated KVM host's TSC rate (0: the pages')" },
+    { "x-qtest-tsc-control", offsetof(PvclockQtestKnobs, tsc_control),
+      "qtest: 1 if the simulated KVM host has TSC scaling" },
+    { "x-qtest-tolerance-ppm", offsetof(PvclockQtestKnobs, tolerance_ppm),
+      "qtest: the simulated KVM's tsc_tolerance_ppm" },
+};
+
+static PvclockQtestKnobs *knobs_of(Object *obj)
+{
+    return &PVCLOCK_PAGES(obj)->qtest;
+}
+
+static void qtest_knob_get(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    uint64_t value = *(uint64_t *)((char *)knobs_of(obj) +
+                                   (uintptr_t)opaque);
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void qtest_knob_set(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    PvclockQtestKnobs *k = knobs_of(obj);
+    uint64_t *field = (uint64_t *)((char *)k + (uintptr_t)opaque);
+    uint64_t value, old = *field;
+
+    if (!visit_type_uint64(v, name, &value, errp)) {
+        return;
+    }
+    *field = value;
+    if (k->frac_bits != 32 && k->frac_bits != 48) {
+        error_setg(errp, "property 'x-qtest-frac-bits' is %" PRIu64 "; "
+                   "allowed values: 32 (AMD), 48 (Intel)", k->frac_bits);
+        *field = old;
+        return;
+    }
+    if (k->guest_khz > UINT32_MAX || k->host_khz > UINT32_MAX) {
+        error_setg(errp, "property '%s' is %" PRIu64 " kHz; KVM takes rates "
+                   "below 2^32 kHz", name, value);
+        *field = old;
+        return;
+    }
+    if (k->changed) {
+        k->changed(k->opaque);
+    }
+}
+
+void pvclock_counter_qtest_init(Object *obj, PvclockQtestKnobs *k,
+                                void (*changed)(void *opaque), void *opaque)
+{
+    k->frac_bits = 32;
+    k->tsc_control = 1;
+    k->tolerance_ppm = 250;
+    k->changed = changed;
+    k->opaque = opaque;
+    for (size_t i = 0; i < ARRAY_SIZE(qtest_knobs); i++) {
+        object_property_add(obj, qtest_knobs[i].name, "uint64",
+                            qtest_knob_get, qtest_knob_set, NULL,
+                            (void *)(uintptr_t)qtest_knobs[i].offset);
+        object_property_set_description(obj, qtest_knobs[i].name,
+                                        qtest_knobs[i].desc);
+    }
+}

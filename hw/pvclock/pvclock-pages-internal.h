@@ -131,6 +131,24 @@ typedef struct PvclockClockSample {
     uint64_t disruptions;                   /* generation + the host's */
 } PvclockClockSample;
 
+
+/*
+ * The qtest accelerator's simulated relation, its x-qtest-* properties
+ * (counter-qtest.c, which owns them): settable at run time, and each
+ * change is told to the device through changed(), which reads the
+ * relation again.
+ */
+typedef struct PvclockQtestKnobs {
+    uint64_t offset;            /* x-qtest-offset */
+    uint64_t scale;             /* x-qtest-scale: a raw ratio, 0 none */
+    uint64_t frac_bits;         /* x-qtest-frac-bits: 32 or 48 */
+    uint64_t guest_khz;         /* x-qtest-guest-khz: KVM's rules */
+    uint64_t host_khz;          /* x-qtest-host-khz */
+    uint64_t tsc_control;       /* x-qtest-tsc-control */
+    uint64_t tolerance_ppm;     /* x-qtest-tolerance-ppm */
+    void (*changed)(void *opaque);
+    void *opaque;
+} PvclockQtestKnobs;
 struct PvclockPagesState {
     PCIDevice parent_obj;
 
@@ -232,7 +250,7 @@ struct PvclockPagesState {
     uint64_t vmclock_updates;   /* rewrites, all time */
     uint64_t vmclock_wakes;     /* the thread's hand-overs */
     uint64_t vmclock_notifies;  /* GPEs raised */
-    int64_t vmclock_last_update_ns;     /* QEMU_CLOCK_REALTIME */
+    uint64_t vmclock_last_update_ns;    /* get_clock(): CLOCK_MONOTONIC */
 
     /* properties (the enums: pvclock-pages.c) */
     char *pages_path;
@@ -242,13 +260,7 @@ struct PvclockPagesState {
     int downtime;               /* PvclockDowntime */
     int counter_backend;        /* x-counter-backend: PvclockBackendChoice */
     /* the qtest backend's simulated accelerator (counter-qtest.c) */
-    uint64_t qtest_offset;      /* x-qtest-offset */
-    uint64_t qtest_scale;       /* x-qtest-scale: a raw ratio, 0 none */
-    uint64_t qtest_frac_bits;   /* x-qtest-frac-bits: 32 or 48 */
-    uint64_t qtest_guest_khz;   /* x-qtest-guest-khz: KVM's rules */
-    uint64_t qtest_host_khz;    /* x-qtest-host-khz */
-    uint64_t qtest_tsc_control; /* x-qtest-tsc-control */
-    uint64_t qtest_tolerance_ppm; /* x-qtest-tolerance-ppm */
+    PvclockQtestKnobs qtest;
 };
 
 /* ---- counter-*.c ------------------------------------------------------ */
@@ -275,6 +287,9 @@ typedef struct PvclockCounterBackend PvclockCounterBackend;
 extern const PvclockCounterBackend pvclock_counter_kvm;
 extern const PvclockCounterBackend pvclock_counter_tcg;
 extern const PvclockCounterBackend pvclock_counter_qtest;
+/* the x-qtest-* properties of obj over k, with their defaults */
+void pvclock_counter_qtest_init(Object *obj, PvclockQtestKnobs *k,
+                                void (*changed)(void *opaque), void *opaque);
 
 /* ---- host-pages.c ------------------------------------------------------ */
 

@@ -199,7 +199,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     if (!s->backend && s->counter_backend != PVCLOCK_BACKEND_AUTO) {
         return;
     }
-    if (s->qtest_guest_khz && s->qtest_scale) {
+    if (s->qtest.guest_khz && s->qtest.scale) {
         error_setg(errp, "properties 'x-qtest-guest-khz' and 'x-qtest-scale' "
                    "both simulate the guest's rate: set one");
         return;
@@ -376,59 +376,97 @@ static bool pvclock_pages_get_connected(Object *obj, Error **errp)
     return s->host && s->host_ok && !s->helper_stale;
 }
 
-static void pvclock_pages_get_u64(Object *obj, Visitor *v, const char *name,
-                                  void *opaque, Error **errp)
+/*
+ * Read-only counters for management and the tests.  Those kept as
+ * plain fields are pointer properties; these are computed when read.
+ */
+static uint64_t status_generation(PvclockPagesState *s)
 {
-    PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    return s->offset_page ? s->offset_page->generation : 0;
+}
+
+static uint64_t status_helper_age_ms(PvclockPagesState *s)
+{
     struct pvcp_host_page pg;
-    bool have_pg = pvclock_host_page0(s, &pg, NULL);
-    uint64_t value = 0;
+    uint64_t hb = pvclock_host_page0(s, &pg, NULL) ? pg.heartbeat_ns : 0;
+    uint64_t now = get_clock();
 
-    if (!strcmp(name, "generation")) {
-        value = s->offset_page ? s->offset_page->generation : 0;
-    } else if (!strcmp(name, "helper-age-ms")) {
-        uint64_t hb = have_pg ? pg.heartbeat_ns : 0;
+    return hb && now > hb ? (now - hb) / SCALE_MS : UINT64_MAX;
+}
 
-        value = hb && get_clock() > hb ? (get_clock() - hb) / SCALE_MS
-                                       : UINT64_MAX;
-    } else if (!strcmp(name, "helper-epoch")) {
-        value = have_pg ? pg.helper_epoch : 0;
-    } else if (!strcmp(name, "pages-replaced")) {
-        value = s->sources_replaced;
-    } else if (!strcmp(name, "interrupts-raised")) {
-        value = s->irq_count;
-    } else if (!strcmp(name, "guest-counter-hz")) {
-        value = s->relation.guest_hz;
-    } else if (!strcmp(name, "counter-offset")) {
-        /* host - guest, in the unscaled case */
-        value = x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref
-                                              : 0;
-    } else if (!strcmp(name, "vmclock-updates")) {
-        value = s->vmclock_updates;
-    } else if (!strcmp(name, "vmclock-wakes")) {
-        value = s->vmclock_wakes;
-    } else if (!strcmp(name, "vmclock-notifies")) {
-        value = s->vmclock_notifies;
-    } else if (!strcmp(name, "vmclock-last-update-ns")) {
-        value = s->vmclock_last_update_ns;
-    } else if (!strcmp(name, "relation-reads")) {
-        value = s->relation_reads;
-    } else if (!strcmp(name, "last-post-load-us")) {
-        value = s->last_post_load_ns / 1000;
-    } else if (!strcmp(name, "last-downtime-us")) {
-        value = s->last_downtime_ns / 1000;
-    }
+static uint64_t status_helper_epoch(PvclockPagesState *s)
+{
+    struct pvcp_host_page pg;
+
+    return pvclock_host_page0(s, &pg, NULL) ? pg.helper_epoch : 0;
+}
+
+static uint64_t status_guest_counter_hz(PvclockPagesState *s)
+{
+    return s->relation.guest_hz;
+}
+
+/* host - guest, in the unscaled case */
+static uint64_t status_counter_offset(PvclockPagesState *s)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+
+    return x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref : 0;
+}
+
+static uint64_t status_last_post_load_us(PvclockPagesState *s)
+{
+    return s->last_post_load_ns / 1000;
+}
+
+static uint64_t status_last_downtime_us(PvclockPagesState *s)
+{
+    return s->last_downtime_ns / 1000;
+}
+
+typedef uint64_t (*PvclockStatusFn)(PvclockPagesState *s);
+
+static void pvclock_pages_get_computed(Object *obj, Visitor *v,
+                                       const char *name, void *opaque,
+                                       Error **errp)
+{
+    PvclockStatusFn fn = opaque;
+    uint64_t value = fn(PVCLOCK_PAGES(obj));
+
     visit_type_uint64(v, name, &value, errp);
 }
 
+static const struct {
+    const char *name;
+    PvclockStatusFn fn;
+    const char *desc;
+} computed_status[] = {
+    { "generation", status_generation,
+      "offset page generation (disruption counter)" },
+    { "helper-age-ms", status_helper_age_ms,
+      "ms since pvclock-helper's last heartbeat" },
+    { "helper-epoch", status_helper_epoch,
+      "pvclock-helper's start counter" },
+    { "guest-counter-hz", status_guest_counter_hz,
+      "the rate the guest counter really runs at, 0 unknown" },
+    { "counter-offset", status_counter_offset,
+      "host minus guest counter, unscaled relations only (0 otherwise)" },
+    { "last-post-load-us", status_last_post_load_us,
+      "time the last incoming migration spent in this device's "
+      "post_load, us" },
+    { "last-downtime-us", status_last_downtime_us,
+      "stop to start of the last VM stop, as seen by this device, us" },
+};
+
 /*
- * The qtest accelerator's simulated relation may change at run time,
+ * The qtest accelerator's simulated relation changed (counter-qtest.c),
  * standing for what an accelerator does (a new TSC offset or rate): an
  * event, so the relation is read again (or at the next VM start).
  */
-static void pvclock_pages_qtest_changed(PvclockPagesState *s)
+static void pvclock_pages_qtest_changed(void *opaque)
 {
+    PvclockPagesState *s = opaque;
+
     if (!s->offset_page) {
         return;
     }
@@ -440,82 +478,41 @@ static void pvclock_pages_qtest_changed(PvclockPagesState *s)
     }
 }
 
-static void pvclock_pages_get_qtest(Object *obj, Visitor *v,
-                                    const char *name, void *opaque,
-                                    Error **errp)
-{
-    uint64_t value = *(uint64_t *)opaque;
-
-    visit_type_uint64(v, name, &value, errp);
-}
-
-static void pvclock_pages_set_qtest(Object *obj, Visitor *v,
-                                    const char *name, void *opaque,
-                                    Error **errp)
-{
-    PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    uint64_t value, old = *(uint64_t *)opaque;
-
-    if (!visit_type_uint64(v, name, &value, errp)) {
-        return;
-    }
-    *(uint64_t *)opaque = value;
-    if (s->qtest_frac_bits != 32 && s->qtest_frac_bits != 48) {
-        error_setg(errp, "property 'x-qtest-frac-bits' is %" PRIu64 "; "
-                   "allowed values: 32 (AMD), 48 (Intel)", s->qtest_frac_bits);
-        *(uint64_t *)opaque = old;
-        return;
-    }
-    if (s->qtest_guest_khz > UINT32_MAX || s->qtest_host_khz > UINT32_MAX) {
-        error_setg(errp, "property '%s' is %" PRIu64 " kHz; KVM takes rates "
-                   "below 2^32 kHz", name, value);
-        *(uint64_t *)opaque = old;
-        return;
-    }
-    pvclock_pages_qtest_changed(s);
-}
-
-/* qtest accelerator only, settable at run time (counter-qtest.c) */
-static const struct {
-    const char *name;
-    size_t offset;
-    const char *desc;
-} qtest_knobs[] = {
-    { "x-qtest-offset", offsetof(PvclockPagesState, qtest_offset),
-      "qtest: the guest counter's offset, guest = f(host) + offset" },
-    { "x-qtest-scale", offsetof(PvclockPagesState, qtest_scale),
-      "qtest: a raw scaling ratio, guest = host * scale / "
-      "2^x-qtest-frac-bits + offset (0: none)" },
-    { "x-qtest-frac-bits", offsetof(PvclockPagesState, qtest_frac_bits),
-      "qtest: the ratio's fraction bits, 32 (AMD) or 48 (Intel)" },
-    { "x-qtest-guest-khz", offsetof(PvclockPagesState, qtest_guest_khz),
-      "qtest: a guest TSC rate asked of a simulated KVM (0: none)" },
-    { "x-qtest-host-khz", offsetof(PvclockPagesState, qtest_host_khz),
-      "qtest: the simulated KVM host's TSC rate (0: the pages')" },
-    { "x-qtest-tsc-control", offsetof(PvclockPagesState, qtest_tsc_control),
-      "qtest: 1 if the simulated KVM host has TSC scaling" },
-    { "x-qtest-tolerance-ppm", offsetof(PvclockPagesState,
-                                        qtest_tolerance_ppm),
-      "qtest: the simulated KVM's tsc_tolerance_ppm" },
-};
-
 static void pvclock_pages_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    const struct {
+        const char *name;
+        uint64_t *field;
+        const char *desc;
+    } counters[] = {
+        { "relation-reads", &s->relation_reads,
+          "times the counter relation was read from the accelerator "
+          "(under KVM: one exit per vCPU each)" },
+        { "pages-replaced", &s->sources_replaced,
+          "times new pages behind 'pages' were shown instead of the old "
+          "(another file, a new helper memfd)" },
+        { "interrupts-raised", &s->irq_count,
+          "disruption interrupts raised (BAR2), all time" },
+        { "vmclock-updates", &s->vmclock_updates,
+          "VMClock page rewrites (vmclock=on), all time" },
+        { "vmclock-wakes", &s->vmclock_wakes,
+          "rewrites asked for by a write to host page 0 (pvclock-helper's "
+          "futex wake), all time" },
+        { "vmclock-notifies", &s->vmclock_notifies,
+          "VMClock ACPI notifications raised, all time" },
+        { "vmclock-last-update-ns", &s->vmclock_last_update_ns,
+          "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
+    };
 
     s->alias_cur = -1;
-
-    /* the qtest accelerator's simulated relation (counter-qtest.c) */
-    s->qtest_frac_bits = 32;
-    s->qtest_tsc_control = 1;
-    s->qtest_tolerance_ppm = 250;
-    for (size_t i = 0; i < ARRAY_SIZE(qtest_knobs); i++) {
-        object_property_add(obj, qtest_knobs[i].name, "uint64",
-                            pvclock_pages_get_qtest, pvclock_pages_set_qtest,
-                            NULL, (char *)s + qtest_knobs[i].offset);
-        object_property_set_description(obj, qtest_knobs[i].name,
-                                        qtest_knobs[i].desc);
+    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+        object_property_add_uint64_ptr(obj, counters[i].name,
+                                       counters[i].field, OBJ_PROP_FLAG_READ);
+        object_property_set_description(obj, counters[i].name,
+                                        counters[i].desc);
     }
+    pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
 }
 
 static void pvclock_pages_class_init(ObjectClass *klass, void *data)
@@ -523,32 +520,6 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
     ResettableClass *rc = RESETTABLE_CLASS(klass);
-    static const char *const u64_status[][2] = {
-        { "generation", "offset page generation (disruption counter)" },
-        { "helper-age-ms", "ms since pvclock-helper's last heartbeat" },
-        { "helper-epoch", "pvclock-helper's start counter" },
-        { "guest-counter-hz", "the rate the guest counter really runs "
-          "at, 0 unknown" },
-        { "counter-offset", "host minus guest counter, unscaled relations "
-          "only (0 otherwise)" },
-        { "relation-reads", "times the counter relation was read from the "
-          "accelerator (under KVM: one exit per vCPU each)" },
-        { "last-post-load-us", "time the last incoming migration spent in "
-          "this device's post_load, us" },
-        { "last-downtime-us", "stop to start of the last VM stop, as seen "
-          "by this device, us" },
-        { "pages-replaced", "times new pages behind 'pages' were shown "
-          "instead of the old (another file, a new helper memfd)" },
-        { "interrupts-raised", "disruption interrupts raised (BAR2), all "
-          "time" },
-        { "vmclock-updates", "VMClock page rewrites (vmclock=on), all time" },
-        { "vmclock-wakes", "rewrites asked for by a write to host page 0 "
-          "(pvclock-helper's futex wake), all time" },
-        { "vmclock-notifies", "VMClock ACPI notifications raised, all "
-          "time" },
-        { "vmclock-last-update-ns", "CLOCK_MONOTONIC ns of the last "
-          "VMClock page rewrite (0: none)" },
-    };
 
     pc->realize = pvclock_pages_realize;
     pc->exit = pvclock_pages_exit;
@@ -632,11 +603,13 @@ static void pvclock_pages_class_init(ObjectClass *klass, void *data)
                                    pvclock_pages_get_connected, NULL);
     object_class_property_set_description(klass, "helper-connected",
         "pages file mapped and pvclock-helper live (read-only)");
-    for (size_t i = 0; i < ARRAY_SIZE(u64_status); i++) {
-        object_class_property_add(klass, u64_status[i][0], "uint64",
-                                  pvclock_pages_get_u64, NULL, NULL, NULL);
-        object_class_property_set_description(klass, u64_status[i][0],
-                                              u64_status[i][1]);
+    for (size_t i = 0; i < ARRAY_SIZE(computed_status); i++) {
+        object_class_property_add(klass, computed_status[i].name, "uint64",
+                                  pvclock_pages_get_computed, NULL, NULL,
+                                  (void *)computed_status[i].fn);
+        object_class_property_set_description(klass,
+                                              computed_status[i].name,
+                                              computed_status[i].desc);
     }
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
