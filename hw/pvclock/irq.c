@@ -25,7 +25,7 @@
 static void irq_state_now(PvclockPagesState *s, uint64_t *dis,
                           uint32_t *status)
 {
-    *dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
+    *dis = pvclock_guest_disruptions(s);
     *status = s->offset_page->status;
 }
 

@@ -188,7 +188,7 @@ static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
         smp->mono_ns[i] = host[i] + offset_ns(&s->mono_offset[i]);
     }
-    smp->disruptions = s->offset_page->generation + dis;
+    smp->disruptions = pvclock_guest_disruptions_at(s, dis);
     smp->valid = true;
     return true;
 }
@@ -300,8 +300,8 @@ static int pvclock_pages_pre_save(void *opaque)
     s->mig_guest_hz = s->relation.guest_hz;
     memcpy(s->mig_mono_ns, smp.mono_ns, sizeof(s->mig_mono_ns));
     s->mig_realtime_ns = smp.realtime_ns;
-    now_dis = s->mig_generation +
-              (pvclock_host_page0(s, &pg, NULL) ? pg.disruptions : 0);
+    now_dis = pvclock_guest_disruptions_at(s, pvclock_host_page0(s, &pg, NULL)
+                                              ? pg.disruptions : 0);
     s->mig_disruptions = MAX(smp.disruptions, now_dis);
     s->mig_guest_counter = smp.guest_counter;
     s->mig_frozen = smp.frozen;
@@ -384,10 +384,8 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                               s->incoming.disruptions + 1);
     s->phase = PVCLOCK_PHASE_INCOMING;
     pvclock_vmclock_loaded(s);
-    s->relation_due = true;
-    s->relation.kind = PVCLOCK_REL_UNKNOWN;
-    s->relation.why = "incoming migration: read when the VM starts";
-    pvclock_offset_page_publish(s, "incoming migration");
+    pvclock_offset_page_forget_relation(s, "incoming migration: read when "
+                                        "the VM starts");
     s->last_post_load_ns = get_clock() - start;
     trace_pvclock_pages_post_load(s->offset_page->generation,
                                   s->last_post_load_ns);

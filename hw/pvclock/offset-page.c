@@ -305,6 +305,17 @@ void pvclock_offset_page_forget_relation(PvclockPagesState *s,
     pvclock_offset_page_publish(s, why);
 }
 
+uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
+                                      uint64_t host_dis)
+{
+    return s->offset_page->generation + host_dis;
+}
+
+uint64_t pvclock_guest_disruptions(PvclockPagesState *s)
+{
+    return pvclock_guest_disruptions_at(s, s->host ? s->last_host_dis : 0);
+}
+
 void pvclock_offset_page_set_mono(PvclockPagesState *s,
                                   const uint64_t mono_ns[PVCP_MONO_CLOCKS],
                                   const uint64_t host_ns[PVCP_MONO_CLOCKS])

@@ -393,6 +393,18 @@ void pvclock_offset_page_set_mono(PvclockPagesState *s,
                                   const uint64_t mono_ns[PVCP_MONO_CLOCKS],
                                   const uint64_t host_ns[PVCP_MONO_CLOCKS]);
 
+/*
+ * The guest's disruption count, the one statement of it: the offset
+ * page's generation plus the host page 0 disruptions it rests on,
+ * host_dis (a read the caller just made), or for
+ * pvclock_guest_disruptions() the last the device saw (0 without
+ * pages).  What the interrupt, VMClock's marker and the migration
+ * stream carry.
+ */
+uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
+                                      uint64_t host_dis);
+uint64_t pvclock_guest_disruptions(PvclockPagesState *s);
+
 /* Offset page seq write window (for changes made outside publish()). */
 void pvclock_offset_page_write_begin(PvclockPagesState *s);
 void pvclock_offset_page_write_end(PvclockPagesState *s);

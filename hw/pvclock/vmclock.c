@@ -361,7 +361,7 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     }
     memcpy(&next, clk, sizeof(next));
     gen = vmclock_gen(clk);
-    dis = s->offset_page->generation + (s->host ? s->last_host_dis : 0);
+    dis = pvclock_guest_disruptions(s);
     if (s->vmclock_restored) {
         uint32_t r;
 
