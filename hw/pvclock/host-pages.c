@@ -113,7 +113,8 @@ static bool page_usable(const struct pvcp_host_page *h)
  * Readers clamp a counter behind the line's cycle_last to its base, as
  * the vDSO does; the device also asks for clocks a little in the past
  * (the counter at which TCG stopped the guest's TSC), so behind the line
- * it extrapolates exactly instead.
+ * it extrapolates exactly instead: pvcp_clock_at_given(), the ABI's rule
+ * for a read at a given counter.
  */
 uint64_t pvclock_page_cycles(const struct pvcp_host_page *h, uint64_t tsc)
 {
@@ -129,21 +130,10 @@ static uint64_t host_clock(const struct pvcp_host_page *h, int hres_index,
     const struct pvcp_line *line = raw ? &h->raw : &h->hres;
     const struct pvcp_base *base = raw ? &h->raw_base
                                        : &h->hres_base[hres_index];
-    uint64_t cycles = pvclock_page_cycles(h, tsc), lo, hi;
-    int64_t delta;
-    struct pvcp_time t;
-    Int128 ns;
+    struct pvcp_time t = pvcp_clock_at_given(line, base, h->flags,
+                                             pvclock_page_cycles(h, tsc));
 
-    delta = (int64_t)(cycles - line->cycle_last);
-    if (delta >= 0) {
-        t = pvcp_clock_at(line, base, h->flags, cycles);
-        return t.sec * NANOSECONDS_PER_SECOND + t.nsec;
-    }
-    muls64(&lo, &hi, delta, line->mult);
-    ns = int128_rshift(int128_add(int128_make128(lo, hi),
-                                  int128_make64(base->nsec_shifted)),
-                       line->shift);
-    return base->sec * NANOSECONDS_PER_SECOND + int128_getlo(ns);
+    return t.sec * NANOSECONDS_PER_SECOND + t.nsec;
 }
 
 bool pvclock_host_at(PvclockPagesState *s, const uint64_t *tsc,

@@ -116,7 +116,6 @@ void pvclock_vmclock_watch(PvclockPagesState *s)
 #else
 
 typedef unsigned __int128 u128;
-typedef __int128 s128;
 
 static struct vmclock_abi *vmclock_page(PvclockPagesState *s)
 {
@@ -139,32 +138,12 @@ static uint64_t vmclock_gen(const struct vmclock_abi *clk)
 /*
  * TAI at host TSC value c by page h's line, in 2^-64 s: the value
  * libpvclock would return there, before its floor to whole ns.  h came
- * through pvclock_host_page0(), whose page_in_range() holds the shift
- * to 0..63: unit stays below 2^93 and the loop below ends.
+ * through pvclock_host_page0(), which holds the shift to 0..63.
  */
 static u128 tai_at_counter(const struct pvcp_host_page *h, uint64_t c)
 {
-    const struct pvcp_line *l = &h->hres;
-    const struct pvcp_base *b = &h->hres_base[PVCP_HRES_TAI];
-    s128 unit = (s128)PVCP_NSEC_PER_SEC << l->shift;
-    uint64_t cycles = pvclock_page_cycles(h, c);
-    s128 ns_sh, sec, rem;
-
-    ns_sh = (s128)(int64_t)(cycles - l->cycle_last) * l->mult +
-            (s128)b->nsec_shifted;
-    sec = ns_sh / unit;
-    rem = ns_sh % unit;
-
-    if (rem < 0) {
-        rem += unit;
-        sec--;
-    }
-    while (unit >> 63) {        /* shift > 33: keep rem << 64 in range */
-        unit >>= 1;
-        rem >>= 1;
-    }
-    return ((u128)(b->sec + (int64_t)sec) << 64) +
-           ((u128)rem << 64) / (u128)unit;
+    return pvcp_clock_at_frac(&h->hres, &h->hres_base[PVCP_HRES_TAI],
+                              pvclock_page_cycles(h, c));
 }
 
 /*

@@ -291,6 +291,35 @@ static PVCP_HOT struct pvcp_time pvcp_clock_at_given(
     t.nsec = (pvcp_u64)r;
     return t;
 }
+
+/*
+ * The same reading at a given counter (the signed delta, no clamp), not
+ * floored to whole ns: seconds in the high 64 bits and the fraction of
+ * the second in 2^-64 s in the low 64, the VMClock page's format.  The
+ * result floored to ns is pvcp_clock_at_given()'s (for a counter within
+ * max_cycles of cycle_last, or before it).  shift 0..63: unit below
+ * 2^93, and the loop ends.
+ */
+static inline pvcp_u128 pvcp_clock_at_frac(const struct pvcp_line *l,
+                                           const struct pvcp_base *b,
+                                           pvcp_u64 cycles)
+{
+    __int128 unit = (__int128)PVCP_NSEC_PER_SEC << l->shift;
+    __int128 ns_sh = (__int128)(pvcp_s64)(cycles - l->cycle_last) * l->mult +
+                     (__int128)b->nsec_shifted;
+    __int128 sec = ns_sh / unit, rem = ns_sh % unit;
+
+    if (rem < 0) {
+        rem += unit;
+        sec--;
+    }
+    while (unit >> 63) {        /* shift > 33: keep rem << 64 in range */
+        unit >>= 1;
+        rem >>= 1;
+    }
+    return ((pvcp_u128)(b->sec + (pvcp_u64)sec) << 64) +
+           ((pvcp_u128)rem << 64) / (pvcp_u128)unit;
+}
 #endif
 
 /*
