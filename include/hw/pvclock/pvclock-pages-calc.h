@@ -123,7 +123,7 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
  * Guest counter -> host page counter through the offset page's
  * reference-point transform (struct pvcp_ref_xform): d signed, the
  * product exact in 128 bits, floor division by 2^frac_bits (an
- * arithmetic shift).  frac_bits must be 0..64 (readers check).
+ * arithmetic shift).  frac_bits must be 0..64 (pvcp_offset_words_check()).
  */
 static PVCP_HOT pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
                                               pvcp_u64 guest)
