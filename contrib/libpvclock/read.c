@@ -555,9 +555,8 @@ static ALWAYS_INLINE int validate(const struct pvclock *pc,
 {
     const volatile struct pvcp_offset_page *op = pc->offset;
     bool host = needs_host(live, s->page, c);
-    int err = PVCLOCK_OK;
-
     unsigned hbad = 0, obad = 0;
+    int err = PVCLOCK_OK;
 
     /* identities are written once, outside the seqs: read them here */
     if (host) {
