@@ -581,8 +581,8 @@ static inline unsigned pvcp_host_page_check(const struct pvcp_host_page *h,
            pvcp_host_words_check(page, h->counter_mode, h->flags,
                                  h->hres.shift, h->raw.shift, &h->kvmclock,
                                  &h->sim,
-                                 (page & PVCP_PAGE_SMEARED) ? &h->smear
-                                                            : NULL,
+                                 (page & PVCP_PAGE_SMEARED)
+                                 ? &h->smear : (const struct pvcp_smear *)0,
                                  pvcp_page_checks_ok(h));
 }
 
