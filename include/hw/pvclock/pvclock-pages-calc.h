@@ -468,7 +468,10 @@ static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
  *
  * Each returns 0 or the set of PVCP_BAD_* that apply, all of them: a
  * reader ranks them as its errors rank, and the device can ask whether
- * an unpublished page is at least in range.
+ * an unpublished page is at least in range.  Every rule is an unlikely
+ * branch that sets its flag: a usable page costs a compare and a branch
+ * per rule, which libpvclock runs on every read (it is built so that
+ * GCC keeps them branches, see meson.build; docs/benchmarks.md).
  */
 #define PVCP_BAD_MAGIC          (1u << 0)   /* magic or page index */
 #define PVCP_BAD_VERSION        (1u << 1)   /* an ABI major not known here */
@@ -505,9 +508,15 @@ static PVCP_HOT unsigned pvcp_host_ident_check(pvcp_u32 magic,
                                                pvcp_u32 page_index,
                                                unsigned page)
 {
-    return (magic != PVCP_HOST_MAGIC || page_index != page
-            ? PVCP_BAD_MAGIC : 0) |
-           (abi_major != PVCP_ABI_MAJOR ? PVCP_BAD_VERSION : 0);
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(magic != PVCP_HOST_MAGIC || page_index != page)) {
+        bad |= PVCP_BAD_MAGIC;
+    }
+    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR)) {
+        bad |= PVCP_BAD_VERSION;
+    }
+    return bad;
 }
 
 /*
@@ -541,15 +550,18 @@ static PVCP_HOT unsigned pvcp_host_words_check(unsigned page,
 {
     unsigned bad = 0;
 
-    if (counter_mode == PVCP_COUNTER_NONE || !(flags & PVCP_HOST_F_VALID)) {
+    if (PVCP_UNLIKELY(counter_mode == PVCP_COUNTER_NONE ||
+                      !(flags & PVCP_HOST_F_VALID))) {
         bad |= PVCP_BAD_UNPUBLISHED;
     }
-    if (!checks_ok) {
+    if (PVCP_UNLIKELY(!checks_ok)) {
         bad |= PVCP_BAD_CHECK;
     }
-    if (counter_mode > PVCP_COUNTER_RAW_NS ||
-        (counter_mode == PVCP_COUNTER_RAW_NS) != !!(page & PVCP_PAGE_SCALED) ||
-        !pvcp_shift_ok(hres_shift) || !pvcp_shift_ok(raw_shift)) {
+    if (PVCP_UNLIKELY(counter_mode > PVCP_COUNTER_RAW_NS ||
+                      (counter_mode == PVCP_COUNTER_RAW_NS) !=
+                      !!(page & PVCP_PAGE_SCALED) ||
+                      !pvcp_shift_ok(hres_shift) ||
+                      !pvcp_shift_ok(raw_shift))) {
         bad |= PVCP_BAD_RANGE;
     }
     if (PVCP_UNLIKELY(counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) &&
@@ -590,8 +602,15 @@ static inline unsigned pvcp_host_page_check(const struct pvcp_host_page *h,
 static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
                                                  pvcp_u16 abi_major)
 {
-    return (magic != PVCP_OFFSET_MAGIC ? PVCP_BAD_MAGIC : 0) |
-           (abi_major != PVCP_ABI_MAJOR ? PVCP_BAD_VERSION : 0);
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(magic != PVCP_OFFSET_MAGIC)) {
+        bad |= PVCP_BAD_MAGIC;
+    }
+    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR)) {
+        bad |= PVCP_BAD_VERSION;
+    }
+    return bad;
 }
 
 /*
@@ -604,10 +623,17 @@ static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
 static PVCP_HOT unsigned pvcp_offset_words_check(pvcp_u32 status,
                                                  const struct pvcp_ref_xform *x)
 {
-    return (status != PVCP_STATUS_VALID && status != PVCP_STATUS_STALE
-            ? PVCP_BAD_STATUS : 0) |
-           (!(x->flags & PVCP_XFORM_F_VALID) || x->frac_bits > 64
-            ? PVCP_BAD_RANGE : 0);
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(status != PVCP_STATUS_VALID &&
+                      status != PVCP_STATUS_STALE)) {
+        bad |= PVCP_BAD_STATUS;
+    }
+    if (PVCP_UNLIKELY(!(x->flags & PVCP_XFORM_F_VALID) ||
+                      x->frac_bits > 64)) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    return bad;
 }
 
 /*
