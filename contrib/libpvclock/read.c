@@ -535,63 +535,92 @@ static ALWAYS_INLINE unsigned check_host(const struct snapshot *s,
          (!(s->extra & EXTRA_AUX) ||
           s->rare->check_aux == pvcp_check_aux_words(s->rare->aux)));
 
+    /*
+     * kc and sim as they are: the validator reads them only where the
+     * page's words ask for them, which is where copy_extra() copied them
+     */
     return pvcp_host_words_check(
         (unsigned)s->page, s->counter_mode, s->flags, s->line.shift,
-        s->line.shift, (s->extra & EXTRA_KVMCLOCK) ? &s->rare->kc : NULL,
-        (s->extra & EXTRA_SIM) ? &s->rare->sim : NULL,
+        s->line.shift, &s->rare->kc, &s->rare->sim,
         (s->extra & EXTRA_SMEAR) ? &s->rare->smear : NULL, checks_ok);
 }
 
 /*
- * Everything the snapshot says, in the order the errors rank, before a
- * value is computed from it.  LIVE_CANNOT: the live page cannot answer
- * after all (the host left the TSC, or the smear's host page is not
- * usable); the host pages answer then, and say why if they cannot.
+ * Each page's verdict, from its validator: 0 or its PVCP_BAD_*.  The
+ * identities are written once, outside the seqs: they are read here.
+ */
+static ALWAYS_INLINE unsigned host_verdict(const struct snapshot *s,
+                                           const struct clock_desc *c)
+{
+    return pvcp_host_ident_check(s->h->magic, s->h->abi_major,
+                                 s->h->page_index, (unsigned)s->page) |
+           check_host(s, c);
+}
+
+static ALWAYS_INLINE unsigned offset_verdict(const struct pvclock *pc,
+                                             const struct snapshot *s)
+{
+    return pvcp_offset_ident_check(pc->offset->magic,
+                                   pc->offset->abi_major) |
+           pvcp_offset_words_check(s->status, &s->xf);
+}
+
+static ALWAYS_INLINE unsigned live_verdict(const struct snapshot *s)
+{
+    return pvcp_live_words_check(&s->live_desc, s->live_mode,
+                                 s->live_line.shift);
+}
+
+/*
+ * Why a snapshot a validator refused cannot be read, in the order the
+ * errors rank: identity, the device's status, the host page (not
+ * published before damaged), the offset page's transform.  LIVE_CANNOT:
+ * the live page cannot answer after all (the host left the TSC, or the
+ * smear's host page is not usable); the host pages answer then, and
+ * say why if they cannot.  Out of line, with the snapshot by value (its
+ * address taken, the read's copy would live in memory): a usable page
+ * never gets here.
+ */
+static NOINLINE int refusal(const struct pvclock *pc, struct snapshot s,
+                            const struct clock_desc *c, bool guest,
+                            bool live)
+{
+    unsigned hbad = needs_host(live, s.page, c) ? host_verdict(&s, c) : 0;
+    unsigned obad = guest ? offset_verdict(pc, &s) : 0;
+    unsigned ident = (hbad | obad) & (PVCP_BAD_MAGIC | PVCP_BAD_VERSION);
+
+    if (live) {
+        return LIVE_CANNOT;
+    }
+    if (ident) {
+        return ident & PVCP_BAD_MAGIC ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
+    }
+    if (obad & PVCP_BAD_STATUS) {
+        return s.status == PVCP_STATUS_UNRELIABLE ? PVCLOCK_EUNRELIABLE
+                                                  : PVCLOCK_ENOTVALID;
+    }
+    /* (or an identity that changed since validate() asked: damaged) */
+    return hbad & PVCP_BAD_UNPUBLISHED ? PVCLOCK_EUNPUBLISHED
+                                       : PVCLOCK_EBADPAGE;
+}
+
+/*
+ * Everything the snapshot says, through the validators, before a value
+ * is computed from it.  A usable snapshot costs each rule's compare and
+ * branch; refusal() says why not.
  */
 static ALWAYS_INLINE int validate(const struct pvclock *pc,
                                   const struct snapshot *s,
                                   const struct clock_desc *c, bool guest,
                                   bool live)
 {
-    const volatile struct pvcp_offset_page *op = pc->offset;
-    bool host = needs_host(live, s->page, c);
-    unsigned hbad = 0, obad = 0;
-    int err = PVCLOCK_OK;
-
-    /* identities are written once, outside the seqs: read them here */
-    if (host) {
-        hbad = pvcp_host_ident_check(s->h->magic, s->h->abi_major,
-                                     s->h->page_index, (unsigned)s->page);
+    if (__builtin_expect((needs_host(live, s->page, c) &&
+                          host_verdict(s, c) != 0) ||
+                         (guest && offset_verdict(pc, s) != 0) ||
+                         (live && live_verdict(s) != 0), 0)) {
+        return refusal(pc, *s, c, guest, live);
     }
-    if (guest) {
-        obad = pvcp_offset_ident_check(op->magic, op->abi_major);
-    }
-    if ((hbad | obad) & (PVCP_BAD_MAGIC | PVCP_BAD_VERSION)) {
-        return live ? LIVE_CANNOT : (hbad | obad) & PVCP_BAD_MAGIC
-                                    ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
-    }
-    if (guest) {
-        obad = pvcp_offset_words_check(s->status, &s->xf);
-    }
-    if (obad & PVCP_BAD_STATUS) {
-        return live ? LIVE_CANNOT : s->status == PVCP_STATUS_UNRELIABLE
-                                    ? PVCLOCK_EUNRELIABLE : PVCLOCK_ENOTVALID;
-    }
-    if (host) {
-        hbad = check_host(s, c);
-        if (hbad) {
-            err = hbad & PVCP_BAD_UNPUBLISHED ? PVCLOCK_EUNPUBLISHED
-                                              : PVCLOCK_EBADPAGE;
-        }
-    }
-    if (live && (err || pvcp_live_words_check(&s->live_desc, s->live_mode,
-                                              s->live_line.shift))) {
-        return LIVE_CANNOT;
-    }
-    if (!err && (obad & PVCP_BAD_RANGE)) {
-        err = live ? LIVE_CANNOT : PVCLOCK_EBADPAGE;
-    }
-    return err;
+    return PVCLOCK_OK;
 }
 
 static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,
