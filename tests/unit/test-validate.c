@@ -11,6 +11,7 @@
  * results against an independent statement of the same rules.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "hw/pvclock/pvclock-vvar.h"
@@ -193,6 +194,47 @@ static void offset_rules(void)
            PVCP_BAD_VERSION, "offset page: unknown ABI major");
 }
 
+/*
+ * Each field the read loads at the descriptor's offsets, at the last
+ * offset where all its bytes are inside the page (from the block
+ * further into it) and one byte further: accepted, then refused.
+ */
+static void live_edges(void)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+        unsigned size;
+    } f[] = {
+        { "seq", offsetof(struct pvcp_live, seq), 4 },
+        { "clock_mode", offsetof(struct pvcp_live, clock_mode), 4 },
+        { "cycle_last", offsetof(struct pvcp_live, cycle_last), 8 },
+        { "max_cycles", offsetof(struct pvcp_live, max_cycles), 8 },
+        { "mult", offsetof(struct pvcp_live, mult), 4 },
+        { "shift", offsetof(struct pvcp_live, shift), 4 },
+        { "MONOTONIC_RAW's base", offsetof(struct pvcp_live, base) +
+                                  PVCP_LIVE_RAW * sizeof(pvcp_u16), 16 },
+    };
+    struct pvcp_live d;
+
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        unsigned edge = 0, blk;
+
+        for (unsigned past = 0; past <= 1; past++) {
+            pvcp_u16 *field;
+
+            vvar_live_desc(&vvar_layouts[0], &d);
+            field = (pvcp_u16 *)((char *)&d + f[i].off);
+            blk = d.block[0] > d.block[1] ? d.block[0] : d.block[1];
+            *field = PVCP_PAGE_SIZE - blk - f[i].size + past;
+            edge |= (pvcp_live_desc_check(&d) == (past ? PVCP_BAD_RANGE : 0))
+                    << past;
+        }
+        tap_ok(edge == 3, "live descriptor: %s ending at the page's end "
+               "accepted, a byte further refused", f[i].name);
+    }
+}
+
 static void live_rules(void)
 {
     struct pvcp_live d;
@@ -216,6 +258,7 @@ static void live_rules(void)
     d.block[1] = PVCP_PAGE_SIZE - 8;
     tap_ok(pvcp_live_desc_check(&d) == PVCP_BAD_RANGE,
            "live descriptor: block 1 past the page refused");
+    live_edges();
     vvar_live_desc(&vvar_layouts[0], &d);
     d.base[PVCP_HRES_TAI] = PVCP_PAGE_SIZE;
     pvcp_live_clock_of(&d, PVCP_LIVE_RAW, &c);
