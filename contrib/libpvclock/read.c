@@ -163,18 +163,6 @@ struct rare_words {
     uint64_t aux[PVCP_CHECK_AUX_WORDS];
 };
 
-/*
- * The live page's descriptor as one clock's read needs it: its block and
- * its base (and TAI's, for a smear), in scalars, so that the snapshot
- * has no array to index and the compiler keeps it in registers.
- */
-struct live_desc {
-    uint32_t flags;
-    uint16_t version, block, seq, clock_mode, cycle_last, max_cycles;
-    uint16_t mult, shift, base, tai;
-    int32_t clock_mode_tsc;
-};
-
 /* What one read copied, under every seq it took. */
 struct snapshot {
     /* the offset page (guest readers) */
@@ -183,7 +171,12 @@ struct snapshot {
     uint16_t ominor;
     struct pvcp_ref_xform xf;
     struct pvcp_timens_offset mono;
-    struct live_desc live_desc;     /* when the live page answers */
+    /*
+     * the live descriptor as this clock's read needs it (its block, its
+     * base, TAI's for a smear), in scalars: no array to index, so the
+     * compiler keeps it in registers
+     */
+    struct pvcp_live_clock live_desc;
     /* the host page */
     const volatile struct pvcp_host_page *h;
     int page;
@@ -275,7 +268,7 @@ static ALWAYS_INLINE bool copy_live_desc(const volatile struct pvcp_offset_page 
                                          const struct clock_desc *c,
                                          struct snapshot *s)
 {
-    struct live_desc *d = &s->live_desc;
+    struct pvcp_live_clock *d = &s->live_desc;
 
     d->flags = op->live.flags;
     if (s->ominor < 4 || !(d->flags & PVCP_LIVE_F_VALID) ||
@@ -296,24 +289,6 @@ static ALWAYS_INLINE bool copy_live_desc(const volatile struct pvcp_offset_page 
     return true;
 }
 
-/* The descriptor's offsets for clock c stay inside the page. */
-static inline bool live_desc_ok(const struct live_desc *d,
-                                const struct clock_desc *c)
-{
-    unsigned blk = d->block;
-    unsigned last = d->max_cycles == PVCP_LIVE_NONE ? 0 : d->max_cycles;
-
-    last = last > d->cycle_last ? last : d->cycle_last;
-    return d->version == PVCP_LIVE_VERSION &&
-           blk + d->seq + 4 <= PVCP_PAGE_SIZE &&
-           blk + d->clock_mode + 4 <= PVCP_PAGE_SIZE &&
-           blk + last + 8 <= PVCP_PAGE_SIZE &&
-           blk + d->mult + 4 <= PVCP_PAGE_SIZE &&
-           blk + d->shift + 4 <= PVCP_PAGE_SIZE &&
-           blk + d->base + 16 <= PVCP_PAGE_SIZE &&
-           (is_raw(c) || blk + d->tai + 16 <= PVCP_PAGE_SIZE);
-}
-
 static inline uint32_t live32(const volatile unsigned char *p, unsigned off)
 {
     return *(const volatile uint32_t *)(p + off);
@@ -326,7 +301,7 @@ static inline uint64_t live64(const volatile unsigned char *p, unsigned off)
 
 /* The host kernel's words for clock c, at the descriptor's offsets. */
 static ALWAYS_INLINE void copy_live(const volatile unsigned char *blk,
-                                    const struct live_desc *d,
+                                    const struct pvcp_live_clock *d,
                                     struct snapshot *s)
 {
     s->live_mode = (int32_t)live32(blk, d->clock_mode);
@@ -503,8 +478,9 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
                 s->page = rec < PVCP_HOST_PAGES ? (int)rec : 0;
             }
             copy_offset(op, c, mode, s);
+            /* its offsets inside the page before any is read */
             live = (mode & READ_LIVE) && copy_live_desc(op, c, s) &&
-                   live_desc_ok(&s->live_desc, c);
+                   !pvcp_live_clock_check(&s->live_desc, !is_raw(c));
         }
         s->h = pc->host[s->page];
         host = needs_host(live, s->page, c);
@@ -543,95 +519,108 @@ static ALWAYS_INLINE int snapshot(const struct pvclock *pc,
     return PVCLOCK_OK;
 }
 
-/* The transform is valid and within the ABI's range. */
-static inline bool ref_xform_ok(const struct pvcp_ref_xform *xf)
+/*
+ * The host page's words as copied, through the one validator
+ * (pvcp_host_words_check()): the check words first computed over what
+ * this read copied, the kvm-clock stage, simulated host and smear
+ * checked where this read copied them, which is where it uses them.
+ */
+static ALWAYS_INLINE unsigned check_host(const struct snapshot *s,
+                                         const struct clock_desc *c)
 {
-    return (xf->flags & PVCP_XFORM_F_VALID) && xf->frac_bits <= 64;
-}
-
-/* The host page's words as copied: published and undamaged? */
-static ALWAYS_INLINE int validate_host(const struct snapshot *s,
-                                       const struct clock_desc *c)
-{
-    if (s->counter_mode == PVCP_COUNTER_NONE ||
-        !(s->flags & PVCP_HOST_F_VALID)) {
-        return PVCLOCK_EUNPUBLISHED;
-    }
     /* damaged by someone other than the helper: refuse, don't compute */
-    if (pvcp_page_has_checks(s->h->abi_minor) &&
-        (s->check != pvcp_check_clock(c->index, s->counter_mode, s->flags,
-                                      &s->line, &s->base, s->leap) ||
-         ((s->extra & EXTRA_AUX) &&
-          s->rare->check_aux != pvcp_check_aux_words(s->rare->aux)))) {
-        return PVCLOCK_EBADPAGE;
-    }
-    /* scaled pages (2, 3) count raw ns, the others never do */
-    if ((s->counter_mode == PVCP_COUNTER_RAW_NS) !=
-        !!(s->page & PVCP_PAGE_SCALED) ||
-        s->counter_mode > PVCP_COUNTER_RAW_NS || s->line.shift > 63) {
-        return PVCLOCK_EBADPAGE;
-    }
-    /* a smear this read applies: leap +1 or -1 over 86400 + leap s */
-    if (__builtin_expect(s->extra & EXTRA_SMEAR, 0) &&
-        ((s->leap != 1 && s->leap != -1) ||
-         s->rare->smear.duration_s != (uint32_t)(86400 + s->leap))) {
-        return PVCLOCK_EBADPAGE;
-    }
-    if (__builtin_expect(s->extra & (EXTRA_KVMCLOCK | EXTRA_SIM), 0) &&
-        (((s->extra & EXTRA_KVMCLOCK) &&
-          (s->rare->kc.tsc_shift > 63 || s->rare->kc.tsc_shift < -63)) ||
-         ((s->extra & EXTRA_SIM) &&
-          (s->rare->sim.frac_bits > 63 ||
-           !(s->rare->sim.flags & PVCP_XFORM_F_VALID))))) {
-        return PVCLOCK_EBADPAGE;
-    }
-    return PVCLOCK_OK;
+    int checks_ok = !pvcp_page_has_checks(s->h->abi_minor) ||
+        (s->check == pvcp_check_clock(c->index, s->counter_mode, s->flags,
+                                      &s->line, &s->base, s->leap) &&
+         (!(s->extra & EXTRA_AUX) ||
+          s->rare->check_aux == pvcp_check_aux_words(s->rare->aux)));
+
+    /*
+     * kc and sim as they are: the validator reads them only where the
+     * page's words ask for them, which is where copy_extra() copied them
+     */
+    return pvcp_host_words_check(
+        (unsigned)s->page, s->counter_mode, s->flags, s->line.shift,
+        s->line.shift, &s->rare->kc, &s->rare->sim,
+        (s->extra & EXTRA_SMEAR) ? &s->rare->smear : NULL, checks_ok);
 }
 
 /*
- * Everything the snapshot says, in the order the errors rank, before a
- * value is computed from it.  LIVE_CANNOT: the live page cannot answer
- * after all (the host left the TSC, or the smear's host page is not
- * usable); the host pages answer then, and say why if they cannot.
+ * Each page's verdict, from its validator: 0 or its PVCP_BAD_*.  The
+ * identities are written once, outside the seqs: they are read here.
+ */
+static ALWAYS_INLINE unsigned host_verdict(const struct snapshot *s,
+                                           const struct clock_desc *c)
+{
+    return pvcp_host_ident_check(s->h->magic, s->h->abi_major,
+                                 s->h->page_index, (unsigned)s->page) |
+           check_host(s, c);
+}
+
+static ALWAYS_INLINE unsigned offset_verdict(const struct pvclock *pc,
+                                             const struct snapshot *s)
+{
+    return pvcp_offset_ident_check(pc->offset->magic,
+                                   pc->offset->abi_major) |
+           pvcp_offset_words_check(s->status, &s->xf);
+}
+
+static ALWAYS_INLINE unsigned live_verdict(const struct snapshot *s)
+{
+    return pvcp_live_words_check(&s->live_desc, s->live_mode,
+                                 s->live_line.shift);
+}
+
+/*
+ * Why a snapshot a validator refused cannot be read, in the order the
+ * errors rank: identity, the device's status, the host page (not
+ * published before damaged), the offset page's transform.  LIVE_CANNOT:
+ * the live page cannot answer after all (the host left the TSC, or the
+ * smear's host page is not usable); the host pages answer then, and
+ * say why if they cannot.  Out of line, with the snapshot by value (its
+ * address taken, the read's copy would live in memory): a usable page
+ * never gets here.
+ */
+static NOINLINE int refusal(const struct pvclock *pc, struct snapshot s,
+                            const struct clock_desc *c, bool guest,
+                            bool live)
+{
+    unsigned hbad = needs_host(live, s.page, c) ? host_verdict(&s, c) : 0;
+    unsigned obad = guest ? offset_verdict(pc, &s) : 0;
+    unsigned ident = (hbad | obad) & (PVCP_BAD_MAGIC | PVCP_BAD_VERSION);
+
+    if (live) {
+        return LIVE_CANNOT;
+    }
+    if (ident) {
+        return ident & PVCP_BAD_MAGIC ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
+    }
+    if (obad & PVCP_BAD_STATUS) {
+        return s.status == PVCP_STATUS_UNRELIABLE ? PVCLOCK_EUNRELIABLE
+                                                  : PVCLOCK_ENOTVALID;
+    }
+    /* (or an identity that changed since validate() asked: damaged) */
+    return hbad & PVCP_BAD_UNPUBLISHED ? PVCLOCK_EUNPUBLISHED
+                                       : PVCLOCK_EBADPAGE;
+}
+
+/*
+ * Everything the snapshot says, through the validators, before a value
+ * is computed from it.  A usable snapshot costs each rule's compare and
+ * branch; refusal() says why not.
  */
 static ALWAYS_INLINE int validate(const struct pvclock *pc,
                                   const struct snapshot *s,
                                   const struct clock_desc *c, bool guest,
                                   bool live)
 {
-    const volatile struct pvcp_offset_page *op = pc->offset;
-    bool host = needs_host(live, s->page, c);
-    int err = PVCLOCK_OK;
-
-    /* identities are written once, outside the seqs: read them here */
-    if (host && (s->h->magic != PVCP_HOST_MAGIC ||
-                 s->h->page_index != (uint32_t)s->page)) {
-        return live ? LIVE_CANNOT : PVCLOCK_EMAGIC;
+    if (__builtin_expect((needs_host(live, s->page, c) &&
+                          host_verdict(s, c) != 0) ||
+                         (guest && offset_verdict(pc, s) != 0) ||
+                         (live && live_verdict(s) != 0), 0)) {
+        return refusal(pc, *s, c, guest, live);
     }
-    if (guest && (op->magic != PVCP_OFFSET_MAGIC ||
-                  op->abi_major != PVCP_ABI_MAJOR)) {
-        return live ? LIVE_CANNOT : op->magic != PVCP_OFFSET_MAGIC
-                                    ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
-    }
-    if (host && s->h->abi_major != PVCP_ABI_MAJOR) {
-        return live ? LIVE_CANNOT : PVCLOCK_EVERSION;
-    }
-    if (guest && s->status != PVCP_STATUS_VALID &&
-        s->status != PVCP_STATUS_STALE) {
-        return live ? LIVE_CANNOT : s->status == PVCP_STATUS_UNRELIABLE
-                                    ? PVCLOCK_EUNRELIABLE : PVCLOCK_ENOTVALID;
-    }
-    if (host) {
-        err = validate_host(s, c);
-    }
-    if (live && (err || s->live_mode != s->live_desc.clock_mode_tsc ||
-                 s->live_line.shift > 63)) {
-        return LIVE_CANNOT;
-    }
-    if (!err && guest && !ref_xform_ok(&s->xf)) {
-        err = live ? LIVE_CANNOT : PVCLOCK_EBADPAGE;
-    }
-    return err;
+    return PVCLOCK_OK;
 }
 
 static NOINLINE int read_host_raw(const struct pvclock *pc, uint64_t tsc,

@@ -545,47 +545,29 @@ static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
 	return -EBUSY;
 }
 
-/* The copied transform of the page's counter domain. */
-static const struct pvcp_ref_xform *
-pvcp_phc_xform(const struct pvcp_phc_snap *s)
+/* The page's counter domain, PVCP_DOMAIN_*. */
+static unsigned int pvcp_phc_domain(const struct pvcp_phc_snap *s)
 {
-	return &s->op.ref_xform[s->page & PVCP_PAGE_SCALED ? PVCP_DOMAIN_SCALED :
-							    PVCP_DOMAIN_UNSCALED];
+	return s->page & PVCP_PAGE_SCALED ? PVCP_DOMAIN_SCALED :
+					    PVCP_DOMAIN_UNSCALED;
 }
 
-/* Why the copied pages cannot give a time, or NULL if they can. */
-static const char *pvcp_phc_refusal(const struct pvcp_phc_snap *s)
+/*
+ * Why the copied pages cannot give a time, or NULL if they can: the
+ * validators of pvclock-pages-calc.h, the offset page's first.
+ */
+static const char *pvcp_phc_refusal(const struct pvcp_phc_snap *s,
+				    const char **page)
 {
-	const struct pvcp_offset_page *op = &s->op;
-	const struct pvcp_host_page *hp = &s->hp;
-	const struct pvcp_ref_xform *x = pvcp_phc_xform(s);
+	unsigned int bad;
 
-	if (op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR)
-		return "offset page: bad magic or ABI major";
-	if (op->status != PVCP_STATUS_VALID && op->status != PVCP_STATUS_STALE)
-		return "device status not valid";
-	if (!(x->flags & PVCP_XFORM_F_VALID) || x->frac_bits > 64)
-		return "no counter relation";
-	if (hp->magic != PVCP_HOST_MAGIC || hp->abi_major != PVCP_ABI_MAJOR ||
-	    hp->page_index != s->page)
-		return "host page: bad magic, ABI major or index";
-	if (hp->counter_mode == PVCP_COUNTER_NONE ||
-	    !(hp->flags & PVCP_HOST_F_VALID))
-		return "host page not published";
-	/* scaled pages (2) count raw ns, the unscaled one (0) never does */
-	if (!(hp->counter_mode == PVCP_COUNTER_RAW_NS) !=
-	    !(s->page & PVCP_PAGE_SCALED) ||
-	    hp->counter_mode > PVCP_COUNTER_RAW_NS || hp->hres.shift > 63)
-		return "host page: bad counter mode or line";
-	if (!pvcp_page_checks_ok(hp))
-		return "host page: check words do not match (damaged)";
-	if (hp->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK &&
-	    (hp->kvmclock.tsc_shift > 63 || hp->kvmclock.tsc_shift < -63))
-		return "host page: bad kvmclock stage";
-	if ((hp->flags & PVCP_HOST_F_SIMULATED) &&
-	    (hp->sim.frac_bits > 63 || !(hp->sim.flags & PVCP_XFORM_F_VALID)))
-		return "host page: bad simulated counter";
-	return NULL;
+	*page = "offset page";
+	bad = pvcp_offset_page_check(&s->op, pvcp_phc_domain(s));
+	if (!bad) {
+		*page = "host page";
+		bad = pvcp_host_page_check(&s->hp, s->page);
+	}
+	return bad ? pvcp_bad_why(bad) : NULL;
 }
 
 /*
@@ -602,7 +584,7 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 	unsigned int clock = tai ? PVCP_HRES_TAI : PVCP_HRES_REALTIME;
 	struct pvcp_phc_snap *s = pd->phc_snap;
 	const struct pvcp_host_page *hp = &s->hp;
-	const char *why = NULL;
+	const char *why = NULL, *page = NULL;
 	struct pvcp_time t;
 	u64 host;
 	int ret;
@@ -610,9 +592,10 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 	spin_lock(&pd->phc_lock);
 	ret = pvcp_phc_snapshot(pd, s, sts);
 	if (!ret)
-		why = pvcp_phc_refusal(s);
+		why = pvcp_phc_refusal(s, &page);
 	if (!ret && !why) {
-		host = pvcp_ref_xform_apply(pvcp_phc_xform(s), s->tsc);
+		host = pvcp_ref_xform_apply(&s->op.ref_xform[pvcp_phc_domain(s)],
+					    s->tsc);
 		if (hp->flags & PVCP_HOST_F_SIMULATED)
 			host = pvcp_xform_apply(&hp->sim, host);
 		t = pvcp_clock_at(&hp->hres, &hp->hres_base[clock], hp->flags,
@@ -628,7 +611,7 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 		return ret;
 	}
 	if (why) {
-		dev_warn_ratelimited(&pd->dev, "PHC: no time: %s\n", why);
+		dev_warn_ratelimited(&pd->dev, "PHC: no time: %s: %s\n", page, why);
 		return -EIO;
 	}
 	return 0;

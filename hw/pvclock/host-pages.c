@@ -64,24 +64,18 @@ static bool host_snapshot(const struct pvcp_host_page *p,
 }
 
 /*
- * Is every field of this copy of host page 0 that feeds the device's
- * arithmetic in range: the lines' shifts, the kvmclock stage's shift,
- * a simulated host's transform?  The ABI allows 0..63 (-63..63 for the
- * kvmclock stage); beyond that a shift is undefined in C, 1e9 << shift
- * in vmclock.c's 128-bit TAI overflows (a loop that never ends, a
- * division by zero) and 1 << frac_bits in the TSC frequency wraps.
- * Every copy of page 0 the device computes with passes this first
- * (host_page0_wait(), page_usable()); a page that does not is damaged
- * (check_host(): status no-helper).
+ * Is every word of this copy of host page 0 that feeds the device's
+ * arithmetic in range (pvcp_host_page_check(), the one validator the
+ * readers call too), published or not?  Beyond the ABI's ranges a shift
+ * is undefined in C, 1e9 << shift in vmclock.c's 128-bit TAI overflows
+ * (a loop that never ends, a division by zero) and 1 << frac_bits in
+ * the TSC frequency wraps.  Every copy of page 0 the device computes
+ * with passes this first (host_page0_wait(), page_usable()); a page
+ * that does not is damaged (check_host(): status no-helper).
  */
 static bool page_in_range(const struct pvcp_host_page *h)
 {
-    return h->counter_mode <= PVCP_COUNTER_RAW_NS &&
-           h->hres.shift <= 63 && h->raw.shift <= 63 &&
-           (h->counter_mode != PVCP_COUNTER_TSC_KVMCLOCK ||
-            (h->kvmclock.tsc_shift >= -63 && h->kvmclock.tsc_shift <= 63)) &&
-           (!(h->flags & PVCP_HOST_F_SIMULATED) ||
-            (h->sim.frac_bits <= 63 && (h->sim.flags & PVCP_XFORM_F_VALID)));
+    return !(pvcp_host_page_check(h, 0) & PVCP_BAD_RANGE);
 }
 
 static bool host_page0_wait(PvclockPagesState *s, struct pvcp_host_page *pg,
@@ -101,10 +95,7 @@ bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
 /* Can this copy of host page 0 give host clocks at all? */
 static bool page_usable(const struct pvcp_host_page *h)
 {
-    return h->magic == PVCP_HOST_MAGIC && pvcp_page_checks_ok(h) &&
-           (h->flags & PVCP_HOST_F_VALID) &&
-           h->counter_mode != PVCP_COUNTER_NONE &&
-           h->counter_mode != PVCP_COUNTER_RAW_NS && page_in_range(h);
+    return !pvcp_host_page_check(h, 0);
 }
 
 /*
@@ -229,15 +220,16 @@ static bool check_headers(const char *what, const void *map, Error **errp)
                                                    PVCP_BAR_HOST_PAGE(i));
         uint32_t magic = le32_to_cpu(qatomic_read(&h->magic));
         uint16_t major = le16_to_cpu(qatomic_read(&h->abi_major));
+        unsigned bad = pvcp_host_ident_check(
+            magic, major, le32_to_cpu(qatomic_read(&h->page_index)), i);
 
-        if (magic != PVCP_HOST_MAGIC ||
-            le32_to_cpu(qatomic_read(&h->page_index)) != (uint32_t)i) {
+        if (bad & PVCP_BAD_MAGIC) {
             error_setg(errp, "%s has no pvclock-pages header in page %d "
                        "(magic 0x%08x): not written by pvclock-helper, or "
                        "corrupt", what, i, magic);
             return false;
         }
-        if (major != PVCP_ABI_MAJOR) {
+        if (bad & PVCP_BAD_VERSION) {
             error_setg(errp, "%s has ABI version %u.%u, this QEMU supports "
                        "%u.x: run a pvclock-helper that matches this QEMU",
                        what, major, le16_to_cpu(qatomic_read(&h->abi_minor)),
@@ -463,7 +455,7 @@ static const char *check_host(PvclockPagesState *s)
 
     ok = check_headers("pages", s->host, NULL) &&
          host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, &busy) &&
-         pvcp_page_checks_ok(&pg) && page_in_range(&pg);
+         !(pvcp_host_page_check(&pg, 0) & PVCP_BAD_DAMAGED);
     if (!ok && busy && s->host_ok) {
         if (!s->busy_since) {
             s->busy_since = get_clock();

@@ -48,6 +48,12 @@ static void *pvclock_live_find(struct pvcp_live *desc, char **why,
         return NULL;
     }
     vvar_live_desc(src.layout, desc);
+    if (pvcp_live_desc_check(desc)) {
+        /* what guests would refuse: offsets outside the page */
+        *why = g_strdup_printf("layout %s: its descriptor has offsets "
+                               "outside the page", src.layout->name);
+        return NULL;
+    }
     *why = g_strdup_printf("layout %s", src.layout->name);
     *out = g_memdup2(&src, sizeof(src));
     return (void *)src.vvar;
@@ -73,7 +79,7 @@ static bool pvclock_live_matches(PvclockPagesState *s,
 
     if (!s->live_src || vvar_snapshot(s->live_src, &snap, err) < 0 ||
         snap.counter_mode != PVCP_COUNTER_TSC ||
-        h->hres.shift > 63 || h->raw.shift > 63) {
+        (pvcp_host_page_check(h, 0) & PVCP_BAD_RANGE)) {
         return false;
     }
     return within_a_second(

@@ -288,7 +288,16 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
                  snap->clock_mode);
         return -1;
     }
-    if (snap->hres.shift > 63 || snap->raw.shift > 63 ||
+    /*
+     * What the helper would publish as page 0, in the ranges readers
+     * accept (the one validator); a mult of 0, harmless there, says the
+     * layout was read at the wrong offsets.
+     */
+    if ((pvcp_host_words_check(PVCP_PAGE_UNSCALED_UNSMEARED,
+                               snap->counter_mode, PVCP_HOST_F_VALID,
+                               snap->hres.shift, snap->raw.shift,
+                               &snap->kvmclock, NULL, NULL, 1) &
+         PVCP_BAD_RANGE) ||
         snap->hres.mult == 0 || snap->raw.mult == 0) {
         snprintf(err, VVAR_ERR_LEN,
                  "implausible clock data (mult %u shift %u)",

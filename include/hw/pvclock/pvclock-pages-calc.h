@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
  * pvclock-pages arithmetic: the one place where a counter value becomes
- * nanoseconds.  The reader library, the helper's validation, the device's
- * migration code and the tests all call these; nothing else may redo this
- * arithmetic.
+ * nanoseconds, and the one place that says which words may become them
+ * (the validators at the end).  The reader library, the helper's
+ * validation, the device's migration code and the tests all call these;
+ * nothing else may redo this arithmetic or these checks.
  *
  * Pure functions over copies of ABI structs: no I/O, no barriers, no
  * seqcounts (those belong to the callers that read shared memory).
@@ -122,7 +123,7 @@ static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
  * Guest counter -> host page counter through the offset page's
  * reference-point transform (struct pvcp_ref_xform): d signed, the
  * product exact in 128 bits, floor division by 2^frac_bits (an
- * arithmetic shift).  frac_bits must be 0..64 (readers check).
+ * arithmetic shift).  frac_bits must be 0..64 (pvcp_offset_words_check()).
  */
 static PVCP_HOT pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
                                               pvcp_u64 guest)
@@ -483,6 +484,277 @@ static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
         }
     }
     return p->check_aux == pvcp_check_aux(p);
+}
+
+/*
+ * Validation: the one statement of which words of the pages may be
+ * computed with.  QEMU (the device's own reads of host page 0, its live
+ * descriptor, the helper's view of the kernel's data), libpvclock and
+ * the guest driver all call these on their copies, before any of the
+ * arithmetic above; none keeps a range check of its own.  Callers may
+ * add policy of their own (staleness, a simulated host not acceptable
+ * there), never a field's range.
+ *
+ * Each returns 0 or the set of PVCP_BAD_* that apply, all of them: a
+ * reader ranks them as its errors rank, and the device can ask whether
+ * an unpublished page is at least in range.  Every rule is an unlikely
+ * branch that sets its flag: a usable page costs a compare and a branch
+ * per rule, which libpvclock runs on every read (it is built so that
+ * GCC keeps them branches, see meson.build; docs/benchmarks.md).
+ */
+#define PVCP_BAD_MAGIC          (1u << 0)   /* magic or page index */
+#define PVCP_BAD_VERSION        (1u << 1)   /* an ABI major not known here */
+#define PVCP_BAD_STATUS         (1u << 2)   /* offset page: not valid/stale */
+#define PVCP_BAD_UNPUBLISHED    (1u << 3)   /* host page: not published */
+#define PVCP_BAD_CHECK          (1u << 4)   /* host page: check words */
+#define PVCP_BAD_RANGE          (1u << 5)   /* a word arithmetic takes */
+/* damaged: words that must not be computed with */
+#define PVCP_BAD_DAMAGED        (PVCP_BAD_CHECK | PVCP_BAD_RANGE)
+
+/* For messages: the first reason in bad, as the readers rank them. */
+static inline const char *pvcp_bad_why(unsigned bad)
+{
+    return bad & PVCP_BAD_MAGIC ? "bad magic or page index" :
+           bad & PVCP_BAD_VERSION ? "unknown ABI major" :
+           bad & PVCP_BAD_STATUS ? "device status neither valid nor stale" :
+           bad & PVCP_BAD_UNPUBLISHED ? "not published" :
+           bad & PVCP_BAD_CHECK ? "check words do not match (damaged)" :
+           bad & PVCP_BAD_RANGE ? "a word out of range (counter mode, "
+                                  "shift, kvmclock stage, simulated host, "
+                                  "smear, counter relation or live page)" :
+           "usable";
+}
+
+/* A line's shift (a host page's or the live page's): 0..63. */
+static PVCP_HOT int pvcp_shift_ok(pvcp_u32 shift)
+{
+    return shift <= 63;
+}
+
+/* Host page identity (written once, outside seq): page `page`, ABI 1. */
+static PVCP_HOT unsigned pvcp_host_ident_check(pvcp_u32 magic,
+                                               pvcp_u16 abi_major,
+                                               pvcp_u32 page_index,
+                                               unsigned page)
+{
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(magic != PVCP_HOST_MAGIC || page_index != page)) {
+        bad |= PVCP_BAD_MAGIC;
+    }
+    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR)) {
+        bad |= PVCP_BAD_VERSION;
+    }
+    return bad;
+}
+
+/*
+ * THE host page validator: every word of host page `page` (0..3) that
+ * feeds arithmetic, as the caller copied it under seq.
+ *   counter_mode, flags  published (PVCP_HOST_F_VALID, a counter), the
+ *                        counter domain the page index says (pages 2
+ *                        and 3 count raw ns, 0 and 1 never do)
+ *   hres_shift,          the lines' shifts, 0..63 (a reader of one
+ *   raw_shift            clock passes its line's shift for both)
+ *   kc                   the kvmclock stage, required with counter_mode
+ *                        TSC_KVMCLOCK: tsc_shift -63..63
+ *   sim                  a simulated host's transform, required with
+ *                        PVCP_HOST_F_SIMULATED: frac_bits 0..63, valid
+ *   smear                the smear the caller applies (smeared
+ *                        REALTIME), NULL if none: leap 0, or +1 or -1
+ *                        over 86400 + leap s
+ *   checks_ok            the check words the caller verified match
+ *                        (pvcp_page_checks_ok(), or a reader's own from
+ *                        pvcp_check_clock() over the words it copied)
+ */
+static PVCP_HOT unsigned pvcp_host_words_check(unsigned page,
+                                               pvcp_u32 counter_mode,
+                                               pvcp_u64 flags,
+                                               pvcp_u32 hres_shift,
+                                               pvcp_u32 raw_shift,
+                                               const struct pvcp_kvmclock *kc,
+                                               const struct pvcp_xform *sim,
+                                               const struct pvcp_smear *smear,
+                                               int checks_ok)
+{
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(counter_mode == PVCP_COUNTER_NONE ||
+                      !(flags & PVCP_HOST_F_VALID))) {
+        bad |= PVCP_BAD_UNPUBLISHED;
+    }
+    if (PVCP_UNLIKELY(!checks_ok)) {
+        bad |= PVCP_BAD_CHECK;
+    }
+    if (PVCP_UNLIKELY(counter_mode > PVCP_COUNTER_RAW_NS ||
+                      (counter_mode == PVCP_COUNTER_RAW_NS) !=
+                      !!(page & PVCP_PAGE_SCALED) ||
+                      !pvcp_shift_ok(hres_shift) ||
+                      !pvcp_shift_ok(raw_shift))) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    if (PVCP_UNLIKELY(counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) &&
+        (!kc || kc->tsc_shift > 63 || kc->tsc_shift < -63)) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    if (PVCP_UNLIKELY(flags & PVCP_HOST_F_SIMULATED) &&
+        (!sim || sim->frac_bits > 63 || !(sim->flags & PVCP_XFORM_F_VALID))) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    if (PVCP_UNLIKELY(smear && smear->leap != 0) &&
+        ((smear->leap != 1 && smear->leap != -1) ||
+         smear->duration_s != (pvcp_u32)(86400 + smear->leap))) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    return bad;
+}
+
+/*
+ * A whole copy of host page `page`: identity, then every word above
+ * (the smear on the smeared pages 1 and 3, where a read of REALTIME
+ * applies it).
+ */
+static inline unsigned pvcp_host_page_check(const struct pvcp_host_page *h,
+                                            unsigned page)
+{
+    return pvcp_host_ident_check(h->magic, h->abi_major, h->page_index,
+                                 page) |
+           pvcp_host_words_check(page, h->counter_mode, h->flags,
+                                 h->hres.shift, h->raw.shift, &h->kvmclock,
+                                 &h->sim,
+                                 (page & PVCP_PAGE_SMEARED)
+                                 ? &h->smear : (const struct pvcp_smear *)0,
+                                 pvcp_page_checks_ok(h));
+}
+
+/* Offset page identity (written once). */
+static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
+                                                 pvcp_u16 abi_major)
+{
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(magic != PVCP_OFFSET_MAGIC)) {
+        bad |= PVCP_BAD_MAGIC;
+    }
+    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR)) {
+        bad |= PVCP_BAD_VERSION;
+    }
+    return bad;
+}
+
+/*
+ * THE offset page validator: the status, and the transform x the
+ * caller applies (ref_xform[domain], or what pvcp_ref_from_legacy()
+ * made of an ABI 1.0-1.2 page's): valid, frac_bits 0..64.  The
+ * monotonic offsets need no range: pvcp_time_add_offset() normalises
+ * any value as the kernel does.
+ */
+static PVCP_HOT unsigned pvcp_offset_words_check(pvcp_u32 status,
+                                                 const struct pvcp_ref_xform *x)
+{
+    unsigned bad = 0;
+
+    if (PVCP_UNLIKELY(status != PVCP_STATUS_VALID &&
+                      status != PVCP_STATUS_STALE)) {
+        bad |= PVCP_BAD_STATUS;
+    }
+    if (PVCP_UNLIKELY(!(x->flags & PVCP_XFORM_F_VALID) ||
+                      x->frac_bits > 64)) {
+        bad |= PVCP_BAD_RANGE;
+    }
+    return bad;
+}
+
+/*
+ * A whole copy of an offset page, for counter domain `domain`
+ * (PVCP_DOMAIN_*) through its ref_xform (zero, so refused, on pages
+ * before ABI 1.3).
+ */
+static inline unsigned pvcp_offset_page_check(
+    const struct pvcp_offset_page *op, unsigned domain)
+{
+    return pvcp_offset_ident_check(op->magic, op->abi_major) |
+           pvcp_offset_words_check(op->status, &op->ref_xform[domain]);
+}
+
+/*
+ * One clock's view of the live descriptor (struct pvcp_live): its
+ * block, the field offsets, its base and, with a smear, TAI's.
+ */
+struct pvcp_live_clock {
+    pvcp_u32 flags;
+    pvcp_u16 version, block, seq, clock_mode, cycle_last, max_cycles;
+    pvcp_u16 mult, shift, base, tai;
+    pvcp_s32 clock_mode_tsc;
+};
+
+/* Clock `index` (PVCP_HRES_* or PVCP_LIVE_RAW) of descriptor d. */
+static inline void pvcp_live_clock_of(const struct pvcp_live *d,
+                                      unsigned index,
+                                      struct pvcp_live_clock *c)
+{
+    c->flags = d->flags;
+    c->version = d->version;
+    c->block = d->block[index == PVCP_LIVE_RAW];
+    c->seq = d->seq;
+    c->clock_mode = d->clock_mode;
+    c->cycle_last = d->cycle_last;
+    c->max_cycles = d->max_cycles;
+    c->mult = d->mult;
+    c->shift = d->shift;
+    c->base = d->base[index];
+    c->tai = d->base[PVCP_HRES_TAI];
+    c->clock_mode_tsc = d->clock_mode_tsc;
+}
+
+/*
+ * THE live descriptor validator, for one clock: valid, this version,
+ * and every offset the read uses inside the page (its block's fields,
+ * its base and, with_tai, TAI's base in the same block, which smeared
+ * REALTIME reads).
+ */
+static PVCP_HOT unsigned pvcp_live_clock_check(const struct pvcp_live_clock *c,
+                                               int with_tai)
+{
+    unsigned blk = c->block;
+    unsigned last = c->max_cycles == PVCP_LIVE_NONE ? 0 : c->max_cycles;
+
+    last = last > c->cycle_last ? last : c->cycle_last;
+    return (c->flags & PVCP_LIVE_F_VALID) &&
+           c->version == PVCP_LIVE_VERSION &&
+           blk + c->seq + 4 <= PVCP_PAGE_SIZE &&
+           blk + c->clock_mode + 4 <= PVCP_PAGE_SIZE &&
+           blk + last + 8 <= PVCP_PAGE_SIZE &&
+           blk + c->mult + 4 <= PVCP_PAGE_SIZE &&
+           blk + c->shift + 4 <= PVCP_PAGE_SIZE &&
+           blk + c->base + 16 <= PVCP_PAGE_SIZE &&
+           (!with_tai || blk + c->tai + 16 <= PVCP_PAGE_SIZE)
+           ? 0 : PVCP_BAD_RANGE;
+}
+
+/* A whole descriptor: every clock's view of it. */
+static inline unsigned pvcp_live_desc_check(const struct pvcp_live *d)
+{
+    struct pvcp_live_clock c;
+    unsigned bad = 0;
+
+    for (unsigned i = 0; i <= PVCP_LIVE_RAW; i++) {
+        pvcp_live_clock_of(d, i, &c);
+        bad |= pvcp_live_clock_check(&c, i != PVCP_LIVE_RAW);
+    }
+    return bad;
+}
+
+/*
+ * The live page's words a read copied at the descriptor's offsets: the
+ * host kernel still counts the TSC, and the line's shift is in range.
+ */
+static PVCP_HOT unsigned pvcp_live_words_check(const struct pvcp_live_clock *c,
+                                               pvcp_s32 clock_mode,
+                                               pvcp_u32 shift)
+{
+    return clock_mode != c->clock_mode_tsc || !pvcp_shift_ok(shift)
+           ? PVCP_BAD_RANGE : 0;
 }
 
 #endif /* PVCLOCK_PAGES_CALC_H */
