@@ -58,6 +58,13 @@ grep -q "^exchange: $rounds rounds, 0 violations of host before <= guest <= host
 ok $? "$rounds exchanges: every guest REALTIME lies between the host's stamps"
 diag "$(grep '^exchange:' "$tmp/exchange")"
 
+# a guest process in a time namespace (MONOTONIC +1000 s, BOOTTIME
+# +2000 s): libpvclock minus its own clock_gettime() as outside
+grep -q '^timens: exit 0' "$tmp/console" &&
+    [ "$(grep -cE '^timens: (MONOTONIC|MONOTONIC_RAW|BOOTTIME): .*: same' "$tmp/console")" = 3 ]
+ok $? "a guest process in a time namespace: libpvclock's MONOTONIC, MONOTONIC_RAW and BOOTTIME carry its offsets as its own clock_gettime() does"
+diag "$(grep -E '^timens: ' "$tmp/console" | tr -d '\r')"
+
 for _ in $(seq 20); do grep -q 'pvclock-guest: exit' "$tmp/console" && break; sleep 0.5; done
 grep -q '^pvclock-guest: exit 0' "$tmp/console"
 ok $? "the guest program exits 0 when told to"
