@@ -60,7 +60,7 @@ helper=${PVCLOCK_HELPER:-$PVCLOCK_BUILD/host/pvclock-helper}
 kernel=$(cat "$dir/kernel")
 initrd=$dir/initramfs.cpio.gz
 tmp=$(mktemp -d /tmp/vmclock-tai-XXXXXX)
-hpid= qpid=
+hpid='' qpid=''
 trap 'kill $hpid $qpid 2>/dev/null; rm -rf "$tmp"' EXIT
 "$helper" --check > "$tmp/check" 2>&1 ||
     { echo "1..0 # SKIP L1's clocks cannot be shared: $(tail -1 "$tmp/check")"; exit 0; }
@@ -123,7 +123,7 @@ boot() {
     done
     for _ in $(seq 50); do kill -0 $qpid 2>/dev/null || break; sleep 0.1; done
     kill $qpid $hpid 2>/dev/null; wait $qpid $hpid 2>/dev/null
-    qpid= hpid=
+    qpid='' hpid=''
     tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
     cp "$log" "$tmp/$n-helper.log" "$PVCLOCK_NESTED_KEEP/" 2>/dev/null
     [ -s "$tmp/$n.err" ] && diag "$n: QEMU said: $(head -3 "$tmp/$n.err")"
