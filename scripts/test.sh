@@ -178,6 +178,8 @@ for suite in $suites; do
             run_tap kvm/vmclock env PVCLOCK_ACCEL=kvm \
                 PVCLOCK_DRIVER_ONLY=vmclock-pv "${nested[@]}" \
                 "$PVCLOCK_ROOT/tests/guest/test-driver.sh"
+            # prepares its guest here, then runs itself in L1
+            run_tap kvm/vmclock-tai "$PVCLOCK_ROOT/tests/kvm/vmclock-tai.sh"
             run_tap kvm/exits "${nested[@]}" "$PVCLOCK_ROOT/tests/kvm/exits.sh"
         else
             failed=$((failed + 1))

@@ -6,7 +6,8 @@
 # With "chrony", Debian's chronyd and chronyc and the libraries they need
 # are added (tests/guest/fetch-chrony.sh).  With "driver DIR", those,
 # DIR's pvclock-pages.ko and driver-check and tests/guest/driver-guest.sh
-# (tests/guest/test-driver.sh builds them).
+# (tests/guest/test-driver.sh builds them), and DIR's ptp_vmclock.ko,
+# vmclock-check, phc2sys and phc_ctl where it has them.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
@@ -33,6 +34,15 @@ fi
 stage "guest: building initramfs $out"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# copy_libs BINARY...: the shared libraries they need, into the image (the
+# same Debian release on both sides: the host's libraries fit)
+copy_libs() {
+    local lib
+    for lib in $(ldd "$@" | awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | sort -u); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
 chmod 755 "$root"     # mktemp made it 0700: no other user could reach /dev
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 cp "$busybox" "$root/bin/busybox"
@@ -50,12 +60,7 @@ if [ "$with_chrony" = chrony ] || [ "$with_chrony" = driver ]; then
              "$root/run/chrony" "$root/lib64"
     cp "$chrony/usr/sbin/chronyd" "$root/usr/sbin/"
     cp "$chrony/usr/bin/chronyc" "$root/usr/bin/"
-    # the same Debian release on both sides: the host's libraries fit
-    for lib in $(ldd "$chrony/usr/sbin/chronyd" "$chrony/usr/bin/chronyc" |
-                 awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | sort -u); do
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
+    copy_libs "$chrony/usr/sbin/chronyd" "$chrony/usr/bin/chronyc"
     printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
     printf 'root:x:0:\n' > "$root/etc/group"
     # chronyd's leapsectz right/UTC (TAI - UTC for refclock ... tai):
@@ -74,6 +79,14 @@ if [ "$with_chrony" = driver ]; then
     # the 7.x kernel's ptp_vmclock and its checker, where DIR has them
     [ -f "$driver_dir/ptp_vmclock.ko" ] && cp "$driver_dir/ptp_vmclock.ko" "$root/"
     [ -x "$driver_dir/vmclock-check" ] && cp "$driver_dir/vmclock-check" "$root/bin/"
+    # linuxptp's phc2sys and phc_ctl, where DIR has them (the VMClock TAI
+    # test, tests/kvm/vmclock-tai.sh)
+    for p in phc2sys phc_ctl; do
+        if [ -x "$driver_dir/$p" ]; then
+            cp "$driver_dir/$p" "$root/usr/sbin/"
+            copy_libs "$driver_dir/$p"
+        fi
+    done
     cp "$(dirname "$0")/driver-guest.sh" "$root/driver-guest.sh"
 fi
 mkdir -p "$(dirname "$out")"
