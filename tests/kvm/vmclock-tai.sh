@@ -40,7 +40,8 @@ if [ "${PVCLOCK_IN_L1:-}" != 1 ]; then
     mkdir -p "$dir"
     kernel=$("$g/fetch-kernel.sh" 7) || bail "no 7.x guest kernel"
     vdir=$("$g/fetch-modules.sh" ptp_vmclock) || bail "no ptp_vmclock.ko"
-    ko=$PVCLOCK_BUILD/kvm/driver-7/pvclock-pages.ko
+    # the 7.x module tests/kvm/prepare.sh built (the driver suite's)
+    ko=$PVCLOCK_BUILD/driver/7/pvclock-pages.ko
     [ -f "$ko" ] || ko=$("$g/build-driver-trixie.sh" "$PVCLOCK_BUILD/kvm/driver-7") ||
         bail "pvclock-pages.ko did not build for the 7.x kernel"
     lptp=$("$g/fetch-linuxptp.sh") || bail "no linuxptp"
