@@ -241,6 +241,7 @@ struct PvclockPagesState {
     uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
     bool vmclock_tai_unknown;   /* said once: the host knows no TAI - UTC */
     QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
+    QEMUTimer *vmclock_catchup; /* a rewrite once a slower line met */
     Error *vmclock_unplug_blocker;
     QemuThread vmclock_thread;
     bool vmclock_quit;          /* asks the thread to end */

@@ -87,6 +87,14 @@
 /* The distance the period is measured over: 2^40 counts, minutes. */
 #define PVCLOCK_VMCLOCK_SPAN_BITS       40
 
+/*
+ * A line that starts ahead of the host's (pvcp_vmc_next_line(), for
+ * TIME_MONOTONIC) runs slower by 2^-13, 122 ppm, inside the rate error
+ * published, and meets the host's after 8192 times the lead: 4 s for
+ * the largest lead the lag allows (500 us).
+ */
+#define PVCLOCK_VMCLOCK_CATCHUP_BITS    13
+
 #ifndef CONFIG_INT128
 bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
 {
@@ -290,13 +298,81 @@ static bool fields_unchanged(const struct vmclock_abi *clk,
            gen == vmclock_gen(clk);
 }
 
+/* The line a page publishes (its time fields). */
+static void vmclock_line_of(const struct vmclock_abi *clk,
+                            struct pvcp_vmc_line *l)
+{
+    l->count = le64_to_cpu(clk->counter_value);
+    l->time = ((u128)le64_to_cpu(clk->time_sec) << 64) +
+              le64_to_cpu(clk->time_frac_sec);
+    l->period = le64_to_cpu(clk->counter_period_frac_sec);
+    l->shift = clk->counter_period_shift;
+}
+
+/*
+ * Inside the write (seq odd and visible): the line through the guest
+ * count now, so that no reading of the old line used a later count,
+ * started no earlier than where the old line has reached if readers
+ * held it (VMCLOCK_FLAG_TIME_MONOTONIC); a lead is caught up by running
+ * slower, and a rewrite is due when the lines meet.  False if the
+ * host's line cannot be had.
+ */
+static bool vmclock_fill_line(PvclockPagesState *s,
+                              const struct pvcp_host_page *h,
+                              const struct vmclock_abi *cur, bool held,
+                              struct vmclock_abi *next)
+{
+    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    struct pvcp_vmc_line old, host, line;
+    uint8_t shift;
+    u128 ahead;
+
+    host.count = pvclock_relation_guest_at(&s->relation,
+                                           cpu_get_host_ticks());
+    if (!line_at(h, x, host.count, &host.time, &host.period, &shift)) {
+        return false;
+    }
+    host.shift = shift;
+    vmclock_line_of(cur, &old);
+    pvcp_vmc_next_line(held ? &old : NULL, &host,
+                       PVCLOCK_VMCLOCK_CATCHUP_BITS, &line, &ahead);
+    next->counter_value = cpu_to_le64(line.count);
+    next->counter_period_frac_sec = cpu_to_le64(line.period);
+    next->counter_period_shift = line.shift;
+    next->time_sec = cpu_to_le64((uint64_t)(line.time >> 64));
+    next->time_frac_sec = cpu_to_le64((uint64_t)line.time);
+    if (ahead) {
+        /* 2^-64 s of lead, times 2^13, in ms, and one more */
+        int64_t ms = (int64_t)((ahead * 1000) >>
+                               (64 - PVCLOCK_VMCLOCK_CATCHUP_BITS)) + 1;
+
+        trace_pvclock_pages_vmclock_catchup(
+            (uint64_t)((ahead * PVCP_NSEC_PER_SEC) >> 64), ms);
+        timer_mod(s->vmclock_catchup,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
+    }
+    return true;
+}
+
+/*
+ * Write next and gen.  With h (a timed page), the line is computed
+ * inside the write (vmclock_fill_line()); held says whether guests may
+ * hold the published line (same disruption marker): then the new one
+ * starts no earlier.  False if the line could not be had (nothing was
+ * changed but the seq).
+ */
 static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
-                          const struct vmclock_abi *next, uint64_t gen)
+                          struct vmclock_abi *next, uint64_t gen,
+                          const struct pvcp_host_page *h, bool held)
 {
     uint32_t seq = le32_to_cpu(qatomic_read(&clk->seq_count)) | 1;
 
     qatomic_set(&clk->seq_count, cpu_to_le32(seq));
-    smp_wmb();                  /* odd before the fields: guests retry */
+    smp_mb();                   /* odd before the fields and the count */
+    if (h && !vmclock_fill_line(s, h, clk, held, next)) {
+        next->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+        next->flags &= ~cpu_to_le64(VMCLOCK_FLAG_TIME_MONOTONIC);
+    }
     memcpy((char *)clk + PVCLOCK_VMCLOCK_START,
            (const char *)next + PVCLOCK_VMCLOCK_START,
            sizeof(*next) - PVCLOCK_VMCLOCK_START);
@@ -326,7 +402,7 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     struct vmclock_abi next;
     struct pvcp_host_page h;
     uint64_t dis, gen, flags;
-    bool have, timed, tai_known = false;
+    bool have, timed, held, tai_known = false;
     int32_t tai = 0;
 
     if (!clk || !s->offset_page) {
@@ -385,7 +461,8 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
             PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
         flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID |
                  VMCLOCK_FLAG_TIME_MAXERROR_VALID |
-                 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID;
+                 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
+                 VMCLOCK_FLAG_TIME_MONOTONIC;
     }
     next.flags = cpu_to_le64(flags);
     next.leap_second_smearing_hint =
@@ -402,12 +479,20 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     if (!timed && fields_unchanged(clk, &next, gen)) {
         return;                 /* still unreliable, nothing else moved */
     }
+    /*
+     * Guests may hold the published line if it was timed and no
+     * disruption separates it from this one (a new marker tells them it
+     * is not comparable).
+     */
+    held = timed && (le64_to_cpu(clk->flags) & VMCLOCK_FLAG_TIME_MONOTONIC) &&
+           clk->clock_status != VMCLOCK_STATUS_UNRELIABLE &&
+           next.disruption_marker == clk->disruption_marker;
     s->vmclock_seen_dis = dis;
     s->vmclock_restored = false;
     trace_pvclock_pages_vmclock(next.clock_status,
                                 le64_to_cpu(next.disruption_marker), gen,
                                 why);
-    vmclock_write(s, clk, &next, gen);
+    vmclock_write(s, clk, &next, gen, timed ? &h : NULL, held);
     vmclock_notify(s);
 }
 
@@ -421,6 +506,12 @@ static void vmclock_host_changed_bh(void *opaque)
 
     s->vmclock_wakes++;
     pvclock_vmclock_update(s, "host page 0 written");
+}
+
+/* A line that started ahead has met the host's: publish the host's. */
+static void vmclock_catchup_cb(void *opaque)
+{
+    pvclock_vmclock_update(opaque, "a slower line met the host's");
 }
 
 #ifdef CONFIG_LINUX
@@ -555,6 +646,8 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
                              (s->vmclock_pm ?
                               VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0));
     s->vmclock_bh = qemu_bh_new(vmclock_host_changed_bh, s);
+    s->vmclock_catchup = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                      vmclock_catchup_cb, s);
     /* the page is in the machine's ACPI tables and memory map for good */
     error_setg(&s->vmclock_unplug_blocker, "pvclock-pages with vmclock=on "
                "cannot be unplugged: the VMClock page it fills is part of "
@@ -572,6 +665,8 @@ void pvclock_vmclock_exit(PvclockPagesState *s)
     vmclock_wait_stop(s);
     qemu_bh_delete(s->vmclock_bh);
     s->vmclock_bh = NULL;
+    timer_free(s->vmclock_catchup);
+    s->vmclock_catchup = NULL;
     qdev_del_unplug_blocker(DEVICE(s), s->vmclock_unplug_blocker);
     error_free(s->vmclock_unplug_blocker);
     s->vmclock_unplug_blocker = NULL;

@@ -2722,11 +2722,17 @@ static double vmc_period_ns(const Vmc *v)
     return ldexp((double)v->period, -(64 + v->shift)) * 1e9;
 }
 
-/* The time a reader of the page computes at guest count g, in ns. */
+/* The time a reader of the page computes at guest count g, 2^-64 s. */
+static pvcp_u128 vmc_at(const Vmc *v, uint64_t g)
+{
+    return ((pvcp_u128)v->sec << 64) + v->frac +
+           (((pvcp_u128)(g - v->counter) * v->period) >> v->shift);
+}
+
+/* The same in ns. */
 static pvcp_u128 vmc_ns(const Vmc *v, uint64_t g)
 {
-    pvcp_u128 t = ((pvcp_u128)v->sec << 64) + v->frac +
-                  (((pvcp_u128)(g - v->counter) * v->period) >> v->shift);
+    pvcp_u128 t = vmc_at(v, g);
 
     return (t >> 64) * 1000000000ull +
            (((t & UINT64_MAX) * (pvcp_u128)1000000000ull) >> 64);
@@ -2856,8 +2862,9 @@ static void test_vmclock_filled(void)
     g_assert_cmpint(v.tai_offset, ==, -37);         /* as ptp_vmclock uses */
     g_assert_cmpuint(v.leap, ==, 0);
     g_assert_cmpuint(v.smearing, ==, 0);
-    /* TAI offset, the errors, generation counter, notification */
-    g_assert_cmphex(v.flags, ==, 0x1 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200);
+    /* TAI offset, the errors, monotonic, generation counter, notification */
+    g_assert_cmphex(v.flags, ==,
+                    0x1 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200);
     g_assert_cmpuint(v.est_ns, ==, 20000);
     /* the host's 300 us plus one watch round at 500 ppm */
     g_assert_cmpuint(v.max_ns, ==, 300000 + 500000);
@@ -3160,6 +3167,130 @@ static void test_vmclock_follows_line(void)
     vmc_check_against_bar(qts, &w, 1000, 1);
     close(old_fd);
     munmap(old_map, PVCP_FILE_SIZE);
+    qtest_quit(qts);
+    helper_stop(th);
+    pages_free(tp);
+}
+
+/*
+ * Host page 0's line slows by ppm parts per million from now on (the
+ * host TSC it returns), as the
+ * kernel turns its line: continuous here (cycle_last moves to now and
+ * each base to the line's value there), no wake, so the device sees it
+ * at its next watch round, up to a second late.
+ */
+static uint64_t helper_slow_line(TestHelper *th, double ppm)
+{
+    struct pvcp_host_page *h = &th->map[0];
+    uint64_t now = host_tsc();
+    pvcp_u128 unit = (pvcp_u128)1000000000ull << h->hres.shift;
+
+    qatomic_set(&h->seq, h->seq + 1);
+    smp_wmb();                  /* odd before the line changes */
+    for (int i = 0; i < PVCP_HRES_CLOCKS; i++) {
+        struct pvcp_base *b = &h->hres_base[i];
+        pvcp_u128 t = b->nsec_shifted +
+                      (pvcp_u128)(now - h->hres.cycle_last) * h->hres.mult;
+
+        b->sec += (uint64_t)(t / unit);
+        b->nsec_shifted = (uint64_t)(t % unit);
+    }
+    h->hres.cycle_last = now;
+    h->hres.mult = (uint32_t)(h->hres.mult * (1 - ppm / 1e6));
+    pvcp_page_seal(h);
+    smp_wmb();                  /* the line before seq is even again */
+    qatomic_set(&h->seq, h->seq + 1);
+    return now;                 /* the host TSC where it turned */
+}
+
+/* Wait up to ms for the page's seq to move on from v's; the new page. */
+static void wait_vmc_rewrite(QTestState *qts, const Vmc *v, int64_t ms,
+                             Vmc *w)
+{
+    int64_t t0 = g_get_monotonic_time();
+
+    do {
+        g_usleep(1000);
+        vmc_read(qts, w);
+    } while (w->seq == v->seq && g_get_monotonic_time() - t0 < ms * 1000);
+    g_assert_cmpuint(w->seq, !=, v->seq);
+}
+
+/*
+ * VMCLOCK_FLAG_TIME_MONOTONIC (issue 34): the host's line slows by 200
+ * ppm and the device rewrites at its next watch round, up to a second
+ * late, while guests kept reading the old, faster line.  The new line
+ * must start no earlier than where the old one has reached at its own
+ * count (which is taken inside the write), so no reader steps back; it
+ * starts ahead of the host's by at most 200 ppm of the lag, runs slower
+ * until the host's line meets it, and then the device rewrites again
+ * onto the host's line, within a nanosecond of the BAR.
+ */
+static void test_vmclock_monotonic(void)
+{
+    TestPages *tp = pages_new();
+    TestHelper *th = helper_start(tp, true);
+    struct pvcp_host_page h;
+    struct pvcp_offset_page op;
+    QTestState *qts;
+    int64_t lead, took, t0;
+    uint64_t turned, lag_ns;
+    Vmc v, w, x;
+
+    make_host(th->map, 2500000000ull, 1000, 1700000000);
+    qts = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
+                      "addr=%d.0,pages=%s,vmclock=on", DEV_SLOT, th->path);
+    wait_status(qts, "pvc", "valid");
+    wait_vmc_status(qts, 2, &v);
+    g_assert_cmphex(v.flags & 0x80, ==, 0x80);
+
+    t0 = g_get_monotonic_time();
+    turned = helper_slow_line(th, 200);
+    wait_vmc_rewrite(qts, &v, 2100, &w);
+    took = g_get_monotonic_time() - t0;
+    g_assert_cmpuint(w.status, ==, 2);
+    g_assert_cmphex(w.flags & 0x80, ==, 0x80);
+    g_assert_cmpuint(w.marker, ==, v.marker);
+    /* where the old line had reached at the new line's count: not later */
+    g_assert_true(vmc_at(&v, w.counter) <= vmc_at(&w, w.counter));
+    read_host_page0(qts, &h);
+    read_offset_page(qts, DEV_SLOT, &op);
+    lead = (int64_t)(vmc_ns(&w, w.counter) - bar_tai_ns(&h, &op, w.counter));
+    /* the lag in the pages' time: 2.5 GHz counts of the host TSC */
+    lag_ns = (pvcp_ref_xform_apply(&op.ref_xform[0], w.counter) - turned) *
+             2 / 5;
+    g_test_message("the new line starts %" PRId64 " ns ahead of the "
+                   "host's, %" PRIu64 " ns after the host's line turned "
+                   "(seen %" PRId64 " ms after)", lead, lag_ns, took / 1000);
+    g_assert_cmpint(lead, >=, 0);
+    /* 200 ppm of the lag (201: the new mult is rounded down) */
+    g_assert_cmpint(lead, <=, lag_ns * 201 / 1000000 + 1);
+
+    /*
+     * The slower line meets the host's after 8192 times the lead; the
+     * watch rounds in between may rewrite it (still ahead, a smaller
+     * lead), each no earlier than the line before.
+     */
+    t0 = g_get_monotonic_time();
+    do {
+        wait_vmc_rewrite(qts, &w, 2100, &x);
+        g_assert_true(vmc_at(&w, x.counter) <= vmc_at(&x, x.counter));
+        g_assert_cmphex(x.flags & 0x80, ==, 0x80);
+        g_assert_cmpuint(x.status, ==, 2);
+        read_host_page0(qts, &h);
+        read_offset_page(qts, DEV_SLOT, &op);
+        took = g_get_monotonic_time() - t0;
+        g_test_message("after %" PRId64 " ms: %" PRId64 " ns ahead",
+                       took / 1000, (int64_t)(vmc_ns(&x, x.counter) -
+                                              bar_tai_ns(&h, &op,
+                                                         x.counter)));
+        w = x;
+    } while (vmc_ns(&x, x.counter) - bar_tai_ns(&h, &op, x.counter) > 1 &&
+             took < (lead * 8192 / 1000000 + 1500) * 1000);
+    g_test_message("on the host's line after %" PRId64 " ms (8192 times "
+                   "the lead: %" PRId64 " ms)", took / 1000,
+                   lead * 8192 / 1000000);
+    vmc_check_against_bar(qts, &x, 1000, 1);
     qtest_quit(qts);
     helper_stop(th);
     pages_free(tp);
@@ -3541,6 +3672,8 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, (void *)(intptr_t)i, test_vmclock_tai);
     }
     qtest_add_func("/pvclock-pages/vmclock-simulated", test_vmclock_simulated);
+    qtest_add_func("/pvclock-pages/vmclock-monotonic",
+                   test_vmclock_monotonic);
     qtest_add_func("/pvclock-pages/vmclock-follows-line",
                    test_vmclock_follows_line);
     qtest_add_func("/pvclock-pages/vmclock-migration", test_vmclock_migration);

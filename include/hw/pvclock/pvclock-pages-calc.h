@@ -321,6 +321,64 @@ static inline pvcp_u128 pvcp_clock_at_frac(const struct pvcp_line *l,
     return ((pvcp_u128)(b->sec + (pvcp_u64)sec) << 64) +
            ((pvcp_u128)rem << 64) / (pvcp_u128)unit;
 }
+
+/*
+ * A VMClock line (Linux's vmclock-abi.h): at counter value count the
+ * time is time (seconds in the high 64 bits, 2^-64 s in the low), and
+ * each count adds period / 2^(64 + shift) s.
+ */
+struct pvcp_vmc_line {
+    pvcp_u64 count;
+    pvcp_u128 time;
+    pvcp_u64 period;
+    unsigned shift;
+};
+
+/* The line's time at counter value c (before count too), in 2^-64 s. */
+static inline pvcp_u128 pvcp_vmc_line_at(const struct pvcp_vmc_line *l,
+                                         pvcp_u64 c)
+{
+    pvcp_s64 d = (pvcp_s64)(c - l->count);
+    pvcp_u64 m = d < 0 ? -(pvcp_u64)d : (pvcp_u64)d;
+    pvcp_u128 step = ((pvcp_u128)m * l->period) >> l->shift;
+
+    return d < 0 ? l->time - step : l->time + step;
+}
+
+/*
+ * The VMClock line to publish at counter value host->count, the host's
+ * own line through it (its time and period there), while readers may
+ * hold the published line old (NULL: none they could compare with, as
+ * after a disruption).  VMClock's TIME_MONOTONIC promise: a reading of
+ * the old line at a counter taken once the rewrite has begun (host->count
+ * is sampled after the odd seq is visible, so no reading of the old
+ * line used a later count) is never later than a reading of the new one
+ * at any later count.  Both lines rise, so it holds if the new line at
+ * host->count is not before the old one there.  Where the host's line
+ * is (it slowed while the old line still ran at the old rate, for as
+ * long as the rewrite lagged), the new line starts where the old one
+ * has reached and runs slower than the host's by one part in
+ * 2^slew_bits, so it meets the host's line again after about
+ * ahead * 2^slew_bits of time; *ahead says how far it starts ahead (0:
+ * the host's line as it is).  The caller publishes ahead in its error
+ * bound and rewrites again once the lines have met.
+ */
+static inline void pvcp_vmc_next_line(const struct pvcp_vmc_line *old,
+                                      const struct pvcp_vmc_line *host,
+                                      unsigned slew_bits,
+                                      struct pvcp_vmc_line *next,
+                                      pvcp_u128 *ahead)
+{
+    pvcp_u128 reached = old ? pvcp_vmc_line_at(old, host->count) : 0;
+
+    *next = *host;
+    *ahead = 0;
+    if (old && reached > host->time) {
+        *ahead = reached - host->time;
+        next->time = reached;
+        next->period = host->period - (host->period >> slew_bits);
+    }
+}
 #endif
 
 /*
