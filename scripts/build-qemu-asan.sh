@@ -7,5 +7,5 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$PVCLOCK_ROOT/scripts/build.sh"
-qemu_build "$PVCLOCK_BUILD/qemu/src" "$PVCLOCK_BUILD/qemu-asan" \
+qemu_build "$QEMU_DIR/src" "$PVCLOCK_BUILD/qemu-asan" \
     "$PVCLOCK_BUILD/qemu-asan-logs" "ASan + UBSan, no TCG" --enable-asan --enable-ubsan --disable-tcg

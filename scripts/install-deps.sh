@@ -46,7 +46,7 @@ meson_ok() {
     command -v meson >/dev/null 2>&1 || return 1
     local v
     v=$(meson --version 2>/dev/null) || return 1
-    # QEMU 10.0 wants meson >= 1.5; bookworm-backports carries 1.7.
+    # QEMU 10.0 and 10.2 want meson >= 1.5; bookworm-backports carries 1.7.
     [ "$(printf '%s\n1.5.0\n' "$v" | sort -V | head -1)" = 1.5.0 ]
 }
 

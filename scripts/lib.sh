@@ -5,10 +5,17 @@ PVCLOCK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PVCLOCK_CACHE=${PVCLOCK_CACHE:-/var/cache/pvclock-pages}
 PVCLOCK_BUILD=${PVCLOCK_BUILD:-$PVCLOCK_ROOT/build}
 
-# QEMU pinned by the project: Debian's bookworm-backports source tarball.
-QEMU_VERSION=10.0.2
-QEMU_TARBALL=qemu_${QEMU_VERSION}+ds.orig.tar.xz
-QEMU_SHA256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
+# The QEMU versions the project builds against: Debian's source tarballs
+# (qemu_VERSION+ds.orig.tar.xz), pinned by sha256, each from the Debian
+# suite that carries it.  The first is the default (README, demo, every
+# suite); the others get a build of their own (build/qemu-MAJOR.MINOR)
+# that the test suite qemu-older runs the qtest and the accel suite on.
+#   version  suite   sha256
+QEMU_PINS="
+10.2.2   sid     be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
+10.0.13  trixie  6a0888e806c2ffc0c5f0733e974f9aea55491950d3c47c98669c8b236dde59ae
+"
+QEMU_DEFAULT_VERSION=$(awk 'NF { print $1; exit }' <<< "$QEMU_PINS")
 
 # Guest kernel: Debian 12's cloud kernel metapackage, resolved at fetch time.
 GUEST_KERNEL_PKG=linux-image-cloud-amd64
@@ -74,6 +81,83 @@ debian_mirror() {
     die "no Debian mirror in this machine's apt sources: no 'deb' entry for suite $codename, component main, in $etc/sources.list or $etc/sources.list.d/; add your mirror there (apt itself needs it) or set PVCLOCK_DEBIAN_MIRROR to its URI"
 }
 
+# qemu_select VERSION: QEMU_VERSION, QEMU_TARBALL, QEMU_SHA256 and
+# QEMU_SUITE of a pinned version, and QEMU_DIR, where build.sh puts its
+# tree (src/) and build (build/): $PVCLOCK_BUILD/qemu for the default
+# version, $PVCLOCK_BUILD/qemu-MAJOR.MINOR for the others.
+qemu_select() {
+    local pin
+    pin=$(awk -v v="$1" '$1 == v { print $2, $3 }' <<< "$QEMU_PINS")
+    [ -n "$pin" ] || die "QEMU $1 is not pinned in scripts/lib.sh (pinned: $(awk 'NF { printf "%s ", $1 }' <<< "$QEMU_PINS"))"
+    QEMU_VERSION=$1
+    QEMU_SUITE=${pin% *}
+    QEMU_SHA256=${pin#* }
+    QEMU_TARBALL=qemu_${QEMU_VERSION}+ds.orig.tar.xz
+    if [ "$QEMU_VERSION" = "$QEMU_DEFAULT_VERSION" ]; then
+        QEMU_DIR=$PVCLOCK_BUILD/qemu
+    else
+        QEMU_DIR=$PVCLOCK_BUILD/qemu-${QEMU_VERSION%.*}
+    fi
+}
+
+# PVCLOCK_QEMU_VERSION picks another pinned version (scripts/build.sh
+# builds it into its own QEMU_DIR); the test suites use the default's.
+qemu_select "${PVCLOCK_QEMU_VERSION:-$QEMU_DEFAULT_VERSION}"
+
+# qemu_apt apt-get|apt-cache ARGS...: apt with the private configuration
+# in the cache ($PVCLOCK_CACHE/apt-qemu) whose deb-src entries name the
+# pinned versions' suites, so the host's own sources stay as they are.
+qemu_apt() {
+    local adir=$PVCLOCK_CACHE/apt-qemu cmd=$1
+    shift
+    "$cmd" -o "Dir::Etc::SourceList=$adir/qemu.sources" -o Dir::Etc::SourceParts=/dev/null \
+        -o "Dir::State::Lists=$adir/lists" -o "Dir::Cache=$adir/cache" \
+        -o Dir::State::status=/dev/null "$@"
+}
+
+# qemu_deb_version: the Debian version (epoch, revision) of the source
+# package whose orig tarball is $QEMU_TARBALL, from those lists.
+qemu_deb_version() {
+    qemu_apt apt-cache showsrc qemu 2>/dev/null |
+        awk -v t="$QEMU_TARBALL" '/^Version:/ { v = $2 } $NF == t { print v; exit }'
+}
+
+# qemu_fetch: $PVCLOCK_CACHE/src/$QEMU_TARBALL, downloaded with apt-get
+# source --tar-only unless it is there with the pinned sha256, and
+# checked.  The lists are fetched when the sources change or do not know
+# the version.
+qemu_fetch() {
+    local tarball=$PVCLOCK_CACHE/src/$QEMU_TARBALL adir=$PVCLOCK_CACHE/apt-qemu
+    local want deb='' sum
+    [ -f "$tarball" ] && [ "$(sha256sum "$tarball" | cut -d' ' -f1)" = "$QEMU_SHA256" ] &&
+        return 0
+    rm -f "$tarball"
+    want="# Written by pvclock-pages scripts/lib.sh (QEMU source tarballs)
+Types: deb-src
+URIs: $(debian_mirror)
+Suites: $(awk 'NF { print $2 }' <<< "$QEMU_PINS" | sort -u | xargs)
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+    mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial" "$PVCLOCK_CACHE/src"
+    [ "$(cat "$adir/qemu.sources" 2>/dev/null)" = "$want" ] && deb=$(qemu_deb_version)
+    if [ -z "$deb" ]; then
+        stage "QEMU source: apt lists of Debian's QEMU sources in $adir"
+        echo "$want" > "$adir/qemu.sources"
+        qemu_apt apt-get -qq update >/dev/null 2>&1 ||
+            die "apt-get update of the QEMU source lists failed; check the network ($(debian_mirror), this machine's Debian mirror)"
+        deb=$(qemu_deb_version)
+        [ -n "$deb" ] || die "Debian's $QEMU_SUITE no longer carries $QEMU_TARBALL (QEMU $QEMU_VERSION); put the pinned tarball (sha256 $QEMU_SHA256) in $PVCLOCK_CACHE/src by hand"
+    fi
+    stage "QEMU source: apt-get source --tar-only qemu=$deb ($QEMU_SUITE)"
+    ( cd "$PVCLOCK_CACHE/src" &&
+      qemu_apt apt-get source -qq --tar-only "qemu=$deb" >/dev/null 2>&1 ) ||
+        die "could not download the QEMU $QEMU_VERSION source with apt-get source; check the network"
+    [ -f "$tarball" ] || die "apt-get source qemu=$deb did not produce $QEMU_TARBALL"
+    sum=$(sha256sum "$tarball" | cut -d' ' -f1)
+    [ "$sum" = "$QEMU_SHA256" ] ||
+        die "sha256 of $tarball is $sum, expected $QEMU_SHA256; refusing to build from an unverified QEMU source"
+}
+
 # pvclock_hook FILE MARKER AWK-PROGRAM: add a line to one of QEMU's own
 # files (FILE, relative to $QSRC) unless MARKER is already there.
 pvclock_hook() {
@@ -102,11 +186,12 @@ pvclock_hooks() {
         "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
 }
 
-# qemu_edk2_placeholders SRC: the +ds tarball has no edk2 firmware;
-# QEMU's meson wants to unpack edk2-*.fd.bz2 whenever bzip2 exists.
-# Empty placeholders (valid, empty bzip2 streams) satisfy it; this
-# project boots SeaBIOS and never uses them.
-qemu_edk2_placeholders() {
+# qemu_blob_placeholders SRC: the +ds tarball has no firmware blobs.
+# QEMU's meson wants to unpack edk2-*.fd.bz2 whenever bzip2 exists, and
+# (10.2, not 10.0) to install pc-bios/dtb/*.dtb when dtc is missing.
+# Empty placeholders (for edk2, valid, empty bzip2 streams) satisfy it;
+# this project boots SeaBIOS on x86 and uses neither.
+qemu_blob_placeholders() {
     local f b
     for f in aarch64-code arm-code arm-vars riscv-code riscv-vars i386-code \
              i386-secure-code i386-vars x86_64-code x86_64-secure-code \
@@ -114,6 +199,10 @@ qemu_edk2_placeholders() {
         b=$1/pc-bios/edk2-$f.fd.bz2
         [ -f "$b" ] || bzip2 -c < /dev/null > "$b"
     done
+    for f in "$1"/pc-bios/dtb/*.dts; do
+        [ -f "$f" ] && [ ! -f "${f%.dts}.dtb" ] && : > "${f%.dts}.dtb"
+    done
+    return 0
 }
 
 # qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
@@ -125,16 +214,18 @@ qemu_edk2_placeholders() {
 # tarball has no firmware blobs.  Logs go to LOGDIR/configure.log and
 # LOGDIR/ninja.log.
 qemu_build() {
-    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f
+    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f conf
     shift 4
     export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
     # paths relative to the checkout, so a fresh clone elsewhere hits too
     export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PVCLOCK_ROOT}
     export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
     mkdir -p "$bld" "$logs"
-    # a build configured with other arguments is configured afresh
+    # a build configured with other arguments, or from another QEMU
+    # version, is configured afresh
+    conf="QEMU $(cat "$src/VERSION") $*"
     if [ -f "$bld/build.ninja" ] &&
-       [ "$(cat "$bld/.pvclock-configure" 2>/dev/null)" != "$*" ]; then
+       [ "$(cat "$bld/.pvclock-configure" 2>/dev/null)" != "$conf" ]; then
         rm -rf "$bld"
         mkdir -p "$bld"
     fi
@@ -147,7 +238,7 @@ qemu_build() {
             --disable-download --disable-werror "${cc[@]}" "$@" ) \
             > "$logs/configure.log" 2>&1 ||
             { tail -30 "$logs/configure.log"; die "QEMU configure failed (log: $logs/configure.log)"; }
-        printf '%s' "$*" > "$bld/.pvclock-configure"
+        printf '%s' "$conf" > "$bld/.pvclock-configure"
     fi
     stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest ($what)"
     if ! ninja -C "$bld" qemu-system-x86_64 tests/qtest/pvclock-pages-test \

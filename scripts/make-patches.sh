@@ -23,9 +23,7 @@ set -euo pipefail
 out=${1:-$PVCLOCK_BUILD/patches}
 work=$PVCLOCK_BUILD/patches-base
 TARBALL=$PVCLOCK_CACHE/src/$QEMU_TARBALL
-[ -f "$TARBALL" ] || die "no $TARBALL: run scripts/build.sh first (it fetches and verifies it)"
-[ "$(sha256sum "$TARBALL" | cut -d' ' -f1)" = "$QEMU_SHA256" ] ||
-    die "sha256 of $TARBALL is not the pinned $QEMU_SHA256"
+qemu_fetch      # the pinned tarball, its sha256 checked
 
 # QEMU's files the series changes (the hook lines, the indexes)
 touched=(MAINTAINERS meson.build hw/meson.build hw/Kconfig
@@ -107,6 +105,7 @@ under GPL-2.0-or-later alone, QEMU's preferred licence."
 # 2: the device
 mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock/pvclock-pages.h \
                    include/hw/pvclock/pvclock-pages-acpi.h \
+                   include/hw/pvclock/pvclock-compat.h \
                    include/hw/pvclock/pvclock-vvar.h)
 copy "${dev[@]}" docs/system/devices/pvclock-pages.rst
 pvclock_hooks "$work"
@@ -125,7 +124,11 @@ scaling rules, TCG's tick offset), read on events only (VM start, reset,
 hot-plug), never periodically; its vmstate samples the guest's clocks at
 the stop and applies them at the start, so that a migration across hosts
 of different TSC rates, also to a destination kept paused, steps no
-clock.  docs/system/devices/pvclock-pages.rst has the details."
+clock.  docs/system/devices/pvclock-pages.rst has the details.
+
+include/hw/pvclock/pvclock-compat.h holds what differs from QEMU 10.0
+(Debian 13's, which the project also builds against), keyed on
+QEMU_VERSION_MAJOR/MINOR; for this tree it is the 10.1+ definitions."
 
 # 3: the qtest
 copy tests/qtest/pvclock-pages-test.c

@@ -4,8 +4,9 @@
 # suite speaks TAP; this script counts the results and ends with one line
 # "N passed, N failed".  Logs: build/test-logs/.
 #   PVCLOCK_TEST_SUITES   space-separated subset of: unit sanitize fuzz
-#                         qtest qemu-asan patches accel migration soak cli guest
-#                         hostkernels chrony libvirt ivshmem driver kvm
+#                         qtest qemu-asan qemu-older patches accel migration
+#                         soak cli guest hostkernels chrony libvirt ivshmem
+#                         driver kvm
 #   PVCLOCK_FUZZ_SECONDS  per libFuzzer target in the short pass (10)
 #   PVCLOCK_SHM_SECONDS   length of the ivshmem exchange (default 60)
 #   PVCLOCK_SOAK_SECONDS  length of the soak (default 240; the long run
@@ -54,7 +55,21 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-suites=${PVCLOCK_TEST_SUITES:-unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem kvm}
+# qtest_in NAME QEMU-BUILD: the device's qtest, built in that QEMU build
+qtest_in() {
+    run_tap "$1" env -C "$2" QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+        ./tests/qtest/pvclock-pages-test --tap
+}
+
+# accel_with PREFIX QEMU-BINARY: the accel suite's programs with that QEMU
+accel_with() {
+    run_tap "$1/tsc-relation" env QEMU="$2" python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py"
+    run_tap "$1/live-page" env QEMU="$2" python3 "$PVCLOCK_ROOT/tests/accel/live_page.py"
+    run_tap "$1/gdbstub-write" env QEMU="$2" python3 "$PVCLOCK_ROOT/tests/accel/gdbstub_write.py"
+}
+
+all_suites="unit sanitize fuzz qtest qemu-asan qemu-older patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem kvm"
+suites=${PVCLOCK_TEST_SUITES:-$all_suites}
 for suite in $suites; do
     case "$suite" in
     unit)
@@ -104,15 +119,24 @@ for suite in $suites; do
             failures+=("qemu-asan: build failed (log $logs/qemu-asan-build.log)")
         fi ;;
     qtest)
-        stage "qtest: -device pvclock-pages under the qtest accelerator"
-        run_tap qtest/pvclock-pages env -C "$PVCLOCK_BUILD/qemu/build" \
-            QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-            ./tests/qtest/pvclock-pages-test --tap ;;
+        stage "qtest: -device pvclock-pages under the qtest accelerator (QEMU $QEMU_VERSION)"
+        qtest_in qtest/pvclock-pages "$QEMU_DIR/build" ;;
     accel)
-        stage "the guest counter relation from the guest's side, TCG and KVM"
-        run_tap accel/tsc-relation python3 "$PVCLOCK_ROOT/tests/accel/tsc_relation.py"
-        run_tap accel/live-page python3 "$PVCLOCK_ROOT/tests/accel/live_page.py"
-        run_tap accel/gdbstub-write python3 "$PVCLOCK_ROOT/tests/accel/gdbstub_write.py" ;;
+        stage "the guest counter relation from the guest's side, TCG and KVM (QEMU $QEMU_VERSION)"
+        accel_with accel "$QEMU_DIR/build/qemu-system-x86_64" ;;
+    qemu-older)     # one more plain QEMU build per older pin (~4 min cold)
+        for v in $(awk 'NF { print $1 }' <<< "$QEMU_PINS" | tail -n +2); do
+            dir=$(qemu_select "$v" && echo "$QEMU_DIR")
+            stage "QEMU $v: build ($dir), the qtest and the accel suite on it"
+            if PVCLOCK_QEMU_VERSION=$v "$PVCLOCK_ROOT/scripts/build.sh" \
+                    > "$logs/qemu-$v-build.log" 2>&1; then
+                qtest_in "qemu-$v/qtest" "$dir/build"
+                accel_with "qemu-$v/accel" "$dir/build/qemu-system-x86_64"
+            else
+                failed=$((failed + 1))
+                failures+=("qemu-$v: build failed (log $logs/qemu-$v-build.log)")
+            fi
+        done ;;
     migration)
         stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
         run_tap migration/harness python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
@@ -192,7 +216,7 @@ for suite in $suites; do
         stage "guest and host exchange stamps through ivshmem for ${PVCLOCK_SHM_SECONDS:-60} s"
         run_tap guest/ivshmem "$PVCLOCK_ROOT/tests/guest/test-ivshmem.sh" ;;
     *)
-        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES (unit sanitize fuzz qtest qemu-asan patches accel migration soak cli guest driver hostkernels chrony libvirt ivshmem kvm)" >&2
+        echo "unknown suite '$suite' in PVCLOCK_TEST_SUITES ($all_suites)" >&2
         failed=$((failed + 1)) ;;
     esac
 done

@@ -23,6 +23,7 @@
 #include "system/cpu-timers.h"
 #include "system/cpu-timers-internal.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-compat.h"
 
 /* QEMU's tick offset, and whether the ticks run (else it is absolute). */
 static bool tcg_ticks_running(int64_t *ticks_offset)

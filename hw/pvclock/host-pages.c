@@ -287,7 +287,7 @@ static MemTxResult readonly_host_write(void *opaque, hwaddr addr,
 static const MemoryRegionOps readonly_host_ops = {
     .read = readonly_host_read,
     .write_with_attrs = readonly_host_write,
-    .endianness = DEVICE_HOST_ENDIAN,
+    .endianness = HOST_BIG_ENDIAN ? DEVICE_BIG_ENDIAN : DEVICE_LITTLE_ENDIAN,
     .valid = {
         .min_access_size = 1,
         .max_access_size = 8,

@@ -38,6 +38,7 @@
 #include "system/runstate.h"
 #include "system/tcg.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
+#include "hw/pvclock/pvclock-compat.h"
 #include "trace.h"
 
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
@@ -515,7 +516,8 @@ static void pvclock_pages_instance_init(Object *obj)
     pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
 }
 
-static void pvclock_pages_class_init(ObjectClass *klass, void *data)
+static void pvclock_pages_class_init(ObjectClass *klass,
+                                     PvclockClassData *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
