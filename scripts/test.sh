@@ -141,6 +141,8 @@ for suite in $suites; do
         stage "live migration between two simulated hosts (2.5 and 3.0 GHz)"
         run_tap migration/harness python3 "$PVCLOCK_ROOT/tests/migration/migrate.py"
         run_tap migration/guest python3 "$PVCLOCK_ROOT/tests/migration/guest_migration.py"
+        stage "ClockBound's segment from the device, across a migration and a snapshot restore"
+        run_tap migration/guest-clockbound python3 "$PVCLOCK_ROOT/tests/migration/guest_clockbound.py"
         stage "migration streams with each field of the device's section at its extremes"
         run_tap migration/fields python3 "$PVCLOCK_ROOT/tests/fuzz/migration_fields.py" ;;
     cli)

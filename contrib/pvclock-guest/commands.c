@@ -10,5 +10,6 @@ const struct guest_command *const guest_commands[] = {
     &serve_command,
     &chrony_command,
     &offset_command,
+    &clockbound_command,
     NULL,
 };

@@ -27,6 +27,10 @@ struct guest_opts {
     int watch;                  /* --watch: serve with the clock watcher */
     const char *clock;          /* --clock: device, system or a PHC path */
     long seconds;               /* --seconds: how long offset measures */
+    const char *shm;            /* --shm: clockbound's segment */
+    long check_ms;              /* --check-ms: clockbound without a driver */
+    const char *vmclock;        /* --vmclock: clockbound's marker source */
+    int set_clock;              /* --set-clock: clockbound steps the clock */
 };
 
 /*
@@ -87,6 +91,7 @@ extern const struct guest_command show_command;
 extern const struct guest_command serve_command;
 extern const struct guest_command chrony_command;
 extern const struct guest_command offset_command;
+extern const struct guest_command clockbound_command;
 
 /* PVCLOCK_* as the serial protocol spells it ("ok", "ESTALE", ...). */
 const char *guest_err_name(int err);
@@ -105,6 +110,9 @@ struct serve_sidekick {
     void (*stop)(void);                 /* join it and print what it did */
     unsigned long long (*count)(void);  /* its work so far */
 };
+
+/* The serial line, raw at 115200; -1 after a message (serve.c). */
+int serve_open_tty(const char *tty);
 
 /* serve, with a sidekick (NULL: none). */
 int serve_with(struct pvclock *pc, const struct guest_opts *o,

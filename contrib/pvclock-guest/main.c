@@ -14,6 +14,9 @@
  *   pvclock-guest offset [--clock C] [--seconds N] [--interval-ms N]
  *                                  how far the guest's clock (or a PHC)
  *                                  is from the host's (offset.c)
+ *   pvclock-guest clockbound [--shm PATH] [--interval-ms N] ...
+ *                                  write AWS ClockBound's segment for
+ *                                  its clients (clockbound.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +60,10 @@ static int parse_opts(int argc, char **argv, struct guest_opts *o)
         { "interval-ms", required_argument, NULL, 'i' },
         { "clock", required_argument, NULL, 'c' },
         { "seconds", required_argument, NULL, 'S' },
+        { "shm", required_argument, NULL, 'm' },
+        { "check-ms", required_argument, NULL, 'k' },
+        { "vmclock", required_argument, NULL, 'v' },
+        { "set-clock", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -84,6 +91,18 @@ static int parse_opts(int argc, char **argv, struct guest_opts *o)
             break;
         case 'S':
             o->seconds = strtol(optarg, NULL, 10);
+            break;
+        case 'm':
+            o->shm = optarg;
+            break;
+        case 'k':
+            o->check_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'v':
+            o->vmclock = optarg;
+            break;
+        case 'C':
+            o->set_clock = 1;
             break;
         case 'h':
             return 1;

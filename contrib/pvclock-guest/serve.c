@@ -35,7 +35,7 @@ static int set_raw(int fd)
 }
 
 /* The serial line, raw; -1 after a message. */
-static int open_tty(const char *tty)
+int serve_open_tty(const char *tty)
 {
     int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
 
@@ -118,7 +118,7 @@ int serve_with(struct pvclock *pc, const struct guest_opts *o,
     if (guest_clock_open(o->clock, &gc) < 0) {
         return 2;
     }
-    fd = open_tty(o->tty);
+    fd = serve_open_tty(o->tty);
     if (fd < 0) {
         guest_clock_close(&gc);
         return 1;

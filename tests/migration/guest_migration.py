@@ -33,6 +33,8 @@ def kernel_and_initrd():
 
 
 class Guest:
+    cmd = "watch"   # pvclock.cmd= of tests/guest/init
+
     def __init__(self, st, tmp, kernel, initrd):
         self.st, self.tmp, self.kernel, self.initrd = st, tmp, kernel, initrd
         self.k = 0
@@ -47,7 +49,7 @@ class Guest:
         args = [m.QEMU, "-M", "pc", "-accel", m.ACCEL, "-cpu", "max", "-m", "256",
                 "-nodefaults", "-display", "none", "-no-reboot",
                 "-kernel", self.kernel, "-initrd", self.initrd,
-                "-append", "console=ttyS0 quiet panic=-1 pvclock.cmd=watch "
+                "-append", "console=ttyS0 quiet panic=-1 pvclock.cmd=%s " % self.cmd
                 + os.environ.get("PVCLOCK_GUEST_APPEND", ""),
                 "-chardev", "file,id=con,path=" + self.console,
                 "-serial", "chardev:con",

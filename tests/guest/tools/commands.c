@@ -5,16 +5,20 @@
  *   hammer        serve while a thread writes all over the BAR
  *   shm-exchange  the guest side of pvclock-shm-exchange's stamp exchange
  *   timens        libpvclock inside a time namespace (timens.c)
+ *   clockbound-check  a ClockBound client from the protocol
+ *                 (clockbound-check.c)
  */
 #include "guest.h"
 
 extern const struct guest_command hammer_command;
 extern const struct guest_command shm_exchange_command;
 extern const struct guest_command timens_command;
+extern const struct guest_command clockbound_check_command;
 
 const struct guest_command *const guest_commands[] = {
     &hammer_command,
     &shm_exchange_command,
     &timens_command,
+    &clockbound_check_command,
     NULL,
 };
