@@ -419,10 +419,15 @@ static int clockbound_run(struct pvclock *pc, const struct guest_opts *o)
                 "free-running)\n");
         return 2;
     }
-    /* test knob, for tests/migration/guest_clockbound.py: "offset" leaves
-     * the guest's offset out of the bound, "rewrite" ignores disruptions;
-     * never for users */
+#ifdef PVCLOCK_GUEST_TEST
+    /*
+     * The test build's broken variants (pvclock-guest-test clockbound,
+     * tests/migration/guest_clockbound.py): "offset" leaves the guest's
+     * offset out of the bound, "rewrite" ignores disruptions.  Not in
+     * pvclock-guest.
+     */
     w.breakage = getenv("PVCLOCK_CLOCKBOUND_BREAK");
+#endif
     /* --vmclock device: the marker is the device's count, for clients
      * that check it against the device rather than /dev/vmclockN */
     w.support = o->vmclock != NULL;

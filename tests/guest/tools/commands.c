@@ -7,6 +7,8 @@
  *   timens        libpvclock inside a time namespace (timens.c)
  *   clockbound-check  a ClockBound client from the protocol
  *                 (clockbound-check.c)
+ *   clockbound    the writer, with PVCLOCK_CLOCKBOUND_BREAK's broken
+ *                 variants (built with PVCLOCK_GUEST_TEST)
  */
 #include "guest.h"
 
@@ -14,11 +16,13 @@ extern const struct guest_command hammer_command;
 extern const struct guest_command shm_exchange_command;
 extern const struct guest_command timens_command;
 extern const struct guest_command clockbound_check_command;
+extern const struct guest_command clockbound_command;
 
 const struct guest_command *const guest_commands[] = {
     &hammer_command,
     &shm_exchange_command,
     &timens_command,
     &clockbound_check_command,
+    &clockbound_command,
     NULL,
 };
