@@ -141,7 +141,11 @@ static bool set_clock = true;
 module_param(set_clock, bool, 0644);
 MODULE_PARM_DESC(set_clock, "step the guest's CLOCK_REALTIME to the host's at probe and at each disruption (default on)");
 
-/* a step's own error is a few microseconds under TCG, 100 ns under KVM */
+/*
+ * chronyd on the PHC keeps the guest within tens of ns of the host; a
+ * disruption that left the clock alone (a helper restart) must not
+ * replace that by a step's own error.  1 us is above both.
+ */
 static uint set_clock_min_ns = 1000;
 module_param(set_clock_min_ns, uint, 0644);
 MODULE_PARM_DESC(set_clock_min_ns, "leave the guest's clock alone when it is within this many ns of the host's (default 1000)");
@@ -538,15 +542,18 @@ static bool pvcp_seq_begin(const u32 *seqp, u32 *seq)
 /*
  * The protocol of pvclock-pages-abi.h, steps 1-5: both seqs, the counter
  * between the system time stamps of sts, both heads copied, every seq and
- * the generation again.  Returns 0 or -EBUSY if a page never settles.
+ * the generation again.  With SYS, the guest's CLOCK_REALTIME in ns
+ * halfway between two reads right around the counter's.  Returns 0 or
+ * -EBUSY if a page never settles.
  */
 static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
-			     struct ptp_system_timestamp *sts)
+			     struct ptp_system_timestamp *sts, s64 *sys)
 {
 	const struct pvcp_offset_page *op = pd->virt + PVCP_BAR_OFFSET_PAGE;
 	const struct pvcp_host_page *hp;
 	unsigned long flags;
 	u32 oseq, hseq, rec;
+	s64 pre = 0, post = 0;
 	u64 gen;
 	int tries;
 
@@ -562,10 +569,16 @@ static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
 			continue;
 		/* nothing between the system time stamps and the counter */
 		local_irq_save(flags);
+		if (sys)
+			pre = ktime_get_real_ns();
 		ptp_read_system_prets(sts);
 		s->tsc = rdtsc_ordered();
 		ptp_read_system_postts(sts);
+		if (sys)
+			post = ktime_get_real_ns();
 		local_irq_restore(flags);
+		if (sys)
+			*sys = pre + (post - pre) / 2;
 		memcpy(&s->op, op, PVCP_OFFSET_HEAD);
 		memcpy(&s->hp, hp, PVCP_HOST_HEAD);
 		/* the copies before the seqs are read again */
@@ -604,6 +617,7 @@ static const char *pvcp_phc_refusal(const struct pvcp_phc_snap *s,
 
 /* What a read of the host's time found besides the time. */
 struct pvcp_read_info {
+	s64 sys_ns;			/* the guest's REALTIME at that TSC read */
 	u32 status;			/* the offset page's PVCP_STATUS_* */
 	u64 disruptions;		/* generation + the host page's */
 	bool unsync;			/* the host's clock is not synchronised */
@@ -631,7 +645,7 @@ static int pvcp_host_read(struct pvcp_dev *pd, unsigned int clock,
 	int ret;
 
 	spin_lock(&pd->phc_lock);
-	ret = pvcp_phc_snapshot(pd, s, sts);
+	ret = pvcp_phc_snapshot(pd, s, sts, info ? &info->sys_ns : NULL);
 	if (!ret)
 		why = pvcp_phc_refusal(s, &page);
 	if (!ret && !why) {
@@ -680,7 +694,7 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
  * device vouches for now (VALID: not stale, not unreliable); the host's
  * own sync state does not matter, the guest follows its host.  The
  * offset is taken at one TSC read against the system time right around
- * it (its window is that read alone) and applied to the system time read
+ * it (two reads with only that one between them) and applied to the system time read
  * just before the step, so what the step itself loses is the time from
  * that read to do_settimeofday64()'s.  Work items do not run concurrently
  * with themselves: clock_count needs no lock.
@@ -688,15 +702,14 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 static void pvcp_clock_work(struct work_struct *work)
 {
 	struct pvcp_dev *pd = container_of(work, struct pvcp_dev, clock_work);
-	struct ptp_system_timestamp sts = { };
 	struct pvcp_read_info info;
 	struct timespec64 host, now;
-	s64 sys, delta;
+	s64 delta;
 	u64 tsc;
 	int ret;
 
 	if (!READ_ONCE(set_clock) ||
-	    pvcp_host_read(pd, PVCP_HRES_REALTIME, &host, &tsc, &sts, &info,
+	    pvcp_host_read(pd, PVCP_HRES_REALTIME, &host, &tsc, NULL, &info,
 			   "clock"))
 		return;
 	if (info.status != PVCP_STATUS_VALID) {
@@ -708,8 +721,7 @@ static void pvcp_clock_work(struct work_struct *work)
 		return;
 	pd->clock_seen = true;
 	pd->clock_count = info.disruptions;
-	sys = timespec64_to_ns(&sts.pre_ts) / 2 + timespec64_to_ns(&sts.post_ts) / 2;
-	delta = timespec64_to_ns(&host) - sys;
+	delta = timespec64_to_ns(&host) - info.sys_ns;
 	if (abs(delta) < (s64)READ_ONCE(set_clock_min_ns)) {
 		dev_info_ratelimited(&pd->dev, "clock: %+lld ns from the host's, not stepped (disruption count %llu)\n",
 				     delta, info.disruptions);
