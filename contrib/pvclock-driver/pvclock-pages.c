@@ -687,6 +687,19 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 			      ts, tsc, sts, NULL, "PHC");
 }
 
+/* One step of the guest's clock by DELTA ns: 0 or do_settimeofday64()'s error. */
+static int pvcp_clock_step(s64 delta)
+{
+	struct timespec64 now;
+
+	ktime_get_real_ts64(&now);
+	now = ns_to_timespec64(timespec64_to_ns(&now) + delta);
+	return do_settimeofday64(&now);
+}
+
+/* A step and then at most this many more, each after a fresh look */
+#define PVCP_STEP_TRIES		3
+
 /*
  * Step the guest's CLOCK_REALTIME to the host's REALTIME (the guest
  * kernel keeps UTC there, whatever tai= gives the PHC), at probe and when
@@ -694,49 +707,59 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
  * device vouches for now (VALID: not stale, not unreliable); the host's
  * own sync state does not matter, the guest follows its host.  The
  * offset is taken at one TSC read against the system time right around
- * it (two reads with only that one between them) and applied to the system time read
- * just before the step, so what the step itself loses is the time from
- * that read to do_settimeofday64()'s.  Work items do not run concurrently
- * with themselves: clock_count needs no lock.
+ * it (two reads with only that one between them) and applied to the
+ * system time read just before do_settimeofday64(), which must be called
+ * where it may sleep: whatever preempts this work between the two (at a
+ * resume every timer that expired while stopped, and an NTP daemon, wake
+ * at once) is lost to the step.  So the offset is looked at again after
+ * each step, and stepped again while it is over set_clock_min_ns, at most
+ * PVCP_STEP_TRIES times; the log line gives what was left.  Work items do
+ * not run concurrently with themselves: clock_count needs no lock.
  */
 static void pvcp_clock_work(struct work_struct *work)
 {
 	struct pvcp_dev *pd = container_of(work, struct pvcp_dev, clock_work);
+	s64 min_ns = READ_ONCE(set_clock_min_ns), delta, total = 0;
 	struct pvcp_read_info info;
-	struct timespec64 host, now;
-	s64 delta;
+	struct timespec64 host;
+	int steps, ret;
 	u64 tsc;
-	int ret;
 
-	if (!READ_ONCE(set_clock) ||
-	    pvcp_host_read(pd, PVCP_HRES_REALTIME, &host, &tsc, NULL, &info,
-			   "clock"))
-		return;
-	if (info.status != PVCP_STATUS_VALID) {
-		dev_info_ratelimited(&pd->dev, "clock: not stepped: the device's status is %u, not valid (disruption count %llu)\n",
-				     info.status, info.disruptions);
-		return;
+	for (steps = 0; ; steps++) {
+		if (!READ_ONCE(set_clock) ||
+		    pvcp_host_read(pd, PVCP_HRES_REALTIME, &host, &tsc, NULL,
+				   &info, "clock"))
+			return;
+		if (info.status != PVCP_STATUS_VALID) {
+			dev_info_ratelimited(&pd->dev, "clock: not stepped: the device's status is %u, not valid (disruption count %llu)\n",
+					     info.status, info.disruptions);
+			return;
+		}
+		if (!steps) {
+			if (pd->clock_seen && info.disruptions == pd->clock_count)
+				return;
+			pd->clock_seen = true;
+			pd->clock_count = info.disruptions;
+		}
+		delta = timespec64_to_ns(&host) - info.sys_ns;
+		if (abs(delta) < min_ns || steps > PVCP_STEP_TRIES)
+			break;
+		ret = pvcp_clock_step(delta);
+		if (ret) {
+			dev_warn_ratelimited(&pd->dev, "clock: step by %+lld ns refused (%d)\n",
+					     delta, ret);
+			return;
+		}
+		total += delta;
 	}
-	if (pd->clock_seen && info.disruptions == pd->clock_count)
-		return;
-	pd->clock_seen = true;
-	pd->clock_count = info.disruptions;
-	delta = timespec64_to_ns(&host) - info.sys_ns;
-	if (abs(delta) < (s64)READ_ONCE(set_clock_min_ns)) {
+	if (!steps) {
 		dev_info_ratelimited(&pd->dev, "clock: %+lld ns from the host's, not stepped (disruption count %llu)\n",
 				     delta, info.disruptions);
 		return;
 	}
-	ktime_get_real_ts64(&now);
-	now = ns_to_timespec64(timespec64_to_ns(&now) + delta);
-	ret = do_settimeofday64(&now);
-	if (ret) {
-		dev_warn_ratelimited(&pd->dev, "clock: step by %+lld ns refused (%d)\n",
-				     delta, ret);
-		return;
-	}
-	dev_info_ratelimited(&pd->dev, "clock: stepped by %+lld ns to the host's CLOCK_REALTIME (disruption count %llu%s)\n",
-			     delta, info.disruptions,
+	dev_info_ratelimited(&pd->dev, "clock: stepped by %+lld ns to the host's CLOCK_REALTIME in %d step%s, now %+lld ns from it (disruption count %llu%s)\n",
+			     total, steps, steps > 1 ? "s" : "", delta,
+			     info.disruptions,
 			     info.unsync ? ", host unsynchronised" : "");
 }
 
