@@ -44,6 +44,17 @@
  * ID (6.9 and later), getcrosststamp against the guest's TSC clocksource.
  * It cannot be set or steered.  See docs/driver.md for why REALTIME.
  *
+ * The guest's own clock.  With the module parameter set_clock (on by
+ * default), a work item steps the guest kernel's CLOCK_REALTIME to the
+ * host's, with do_settimeofday64(), at probe and after each disruption
+ * interrupt whose disruption count differs from the one last acted on:
+ * a migration, a snapshot restore, a helper restart or a host step
+ * leaves the guest's clock wherever its stopped or restored counter put
+ * it.  Only a page with status VALID is followed (never a stale one), the
+ * time read by the PHC's own path, and differences under set_clock_min_ns
+ * are left alone.  Nothing periodic: an NTP daemon keeps the clock
+ * between disruptions.  See docs/driver.md for chronyd beside it.
+ *
  * Removal.  User mappings are inserted one page at a time by the fault
  * handler, from an address space of the driver's own (not the device
  * node's inode, which differs per devtmpfs mount or mknod), so that
@@ -103,11 +114,14 @@ struct pvcp_dev {
 	int irq;
 	atomic_t events;		/* disruption interrupts handled */
 	struct work_struct live_work;	/* zap the live page if now a hole */
+	struct work_struct clock_work;	/* step the guest's clock */
+	u64 clock_count;		/* disruption count last acted on */
+	bool clock_seen;		/* clock_count is set (probe's step done) */
 	wait_queue_head_t wait;		/* poll(): events moved, or gone */
 	int minor;
 	struct ptp_clock_info ptp_info;
 	struct ptp_clock *ptp;		/* NULL: no PHC */
-	struct pvcp_phc_snap *phc_snap;	/* the PHC's copies of the pages */
+	struct pvcp_phc_snap *phc_snap;	/* copies of the pages: PHC, clock_work */
 	spinlock_t phc_lock;		/* guards phc_snap */
 };
 
@@ -116,6 +130,25 @@ struct pvcp_file {
 	struct pvcp_dev *pd;
 	int seen;
 };
+
+/*
+ * On by default: a guest that was paused, restored or moved is wrong by
+ * the pause or the snapshot's age until something sets it, and the
+ * device knows the host's time exactly the moment it resumes.  Off for
+ * a guest whose clock must follow something other than this host.
+ */
+static bool set_clock = true;
+module_param(set_clock, bool, 0644);
+MODULE_PARM_DESC(set_clock, "step the guest's CLOCK_REALTIME to the host's at probe and at each disruption (default on)");
+
+/*
+ * chronyd on the PHC keeps the guest within tens of ns of the host; a
+ * disruption that left the clock alone (a helper restart) must not
+ * replace that by a step's own error.  1 us is above both.
+ */
+static uint set_clock_min_ns = 1000;
+module_param(set_clock_min_ns, uint, 0644);
+MODULE_PARM_DESC(set_clock_min_ns, "leave the guest's clock alone when it is within this many ns of the host's (default 1000)");
 
 static dev_t pvcp_devt;
 static DEFINE_IDA(pvcp_ida);
@@ -356,6 +389,7 @@ static void pvcp_dev_release(struct device *dev)
 	}
 	if (pd->minor >= 0)
 		ida_free(&pvcp_ida, pd->minor);
+	kfree(pd->phc_snap);
 	kfree(pd);
 }
 
@@ -409,6 +443,8 @@ static irqreturn_t pvcp_irq(int irq, void *data)
 	atomic_inc(&pd->events);
 	wake_up_interruptible(&pd->wait);
 	schedule_work(&pd->live_work);
+	if (READ_ONCE(set_clock))
+		schedule_work(&pd->clock_work);
 	return IRQ_HANDLED;
 }
 
@@ -506,15 +542,18 @@ static bool pvcp_seq_begin(const u32 *seqp, u32 *seq)
 /*
  * The protocol of pvclock-pages-abi.h, steps 1-5: both seqs, the counter
  * between the system time stamps of sts, both heads copied, every seq and
- * the generation again.  Returns 0 or -EBUSY if a page never settles.
+ * the generation again.  With SYS, the guest's CLOCK_REALTIME in ns
+ * halfway between two reads right around the counter's.  Returns 0 or
+ * -EBUSY if a page never settles.
  */
 static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
-			     struct ptp_system_timestamp *sts)
+			     struct ptp_system_timestamp *sts, s64 *sys)
 {
 	const struct pvcp_offset_page *op = pd->virt + PVCP_BAR_OFFSET_PAGE;
 	const struct pvcp_host_page *hp;
 	unsigned long flags;
 	u32 oseq, hseq, rec;
+	s64 pre = 0, post = 0;
 	u64 gen;
 	int tries;
 
@@ -530,10 +569,16 @@ static int pvcp_phc_snapshot(struct pvcp_dev *pd, struct pvcp_phc_snap *s,
 			continue;
 		/* nothing between the system time stamps and the counter */
 		local_irq_save(flags);
+		if (sys)
+			pre = ktime_get_real_ns();
 		ptp_read_system_prets(sts);
 		s->tsc = rdtsc_ordered();
 		ptp_read_system_postts(sts);
+		if (sys)
+			post = ktime_get_real_ns();
 		local_irq_restore(flags);
+		if (sys)
+			*sys = pre + (post - pre) / 2;
 		memcpy(&s->op, op, PVCP_OFFSET_HEAD);
 		memcpy(&s->hp, hp, PVCP_HOST_HEAD);
 		/* the copies before the seqs are read again */
@@ -570,18 +615,28 @@ static const char *pvcp_phc_refusal(const struct pvcp_phc_snap *s,
 	return bad ? pvcp_bad_why(bad) : NULL;
 }
 
+/* What a read of the host's time found besides the time. */
+struct pvcp_read_info {
+	s64 sys_ns;			/* the guest's REALTIME at that TSC read */
+	u32 status;			/* the offset page's PVCP_STATUS_* */
+	u64 disruptions;		/* generation + the host page's */
+	bool unsync;			/* the host's clock is not synchronised */
+};
+
 /*
- * The host's REALTIME (TAI with tai=1) at one guest TSC reading, that
+ * The host's clock CLOCK (PVCP_HRES_*) at one guest TSC reading, that
  * reading in *tsc.  Step 6 of the protocol, on the copies, with
  * pvclock-pages-calc.h's arithmetic: guest TSC to host counter, the
  * simulated host's counter or the kvmclock stage where the page says so,
  * the line.  A stale page (the helper stopped) still gives the last line
- * the host published, as libpvclock's reads do.
+ * the host published, as libpvclock's reads do; *info says which it was.
+ * WHO prefixes the rate-limited complaints.
  */
-static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
-			 struct ptp_system_timestamp *sts)
+static int pvcp_host_read(struct pvcp_dev *pd, unsigned int clock,
+			  struct timespec64 *ts, u64 *tsc,
+			  struct ptp_system_timestamp *sts,
+			  struct pvcp_read_info *info, const char *who)
 {
-	unsigned int clock = tai ? PVCP_HRES_TAI : PVCP_HRES_REALTIME;
 	struct pvcp_phc_snap *s = pd->phc_snap;
 	const struct pvcp_host_page *hp = &s->hp;
 	const char *why = NULL, *page = NULL;
@@ -590,7 +645,7 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 	int ret;
 
 	spin_lock(&pd->phc_lock);
-	ret = pvcp_phc_snapshot(pd, s, sts);
+	ret = pvcp_phc_snapshot(pd, s, sts, info ? &info->sys_ns : NULL);
 	if (!ret)
 		why = pvcp_phc_refusal(s, &page);
 	if (!ret && !why) {
@@ -604,17 +659,108 @@ static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
 		ts->tv_sec = (time64_t)t.sec;
 		ts->tv_nsec = (long)t.nsec;
 		*tsc = s->tsc;
+		if (info) {
+			info->status = s->op.status;
+			info->disruptions = s->op.generation + hp->disruptions;
+			info->unsync = hp->flags & PVCP_HOST_F_UNSYNC;
+		}
 	}
 	spin_unlock(&pd->phc_lock);
 	if (ret) {
-		dev_warn_ratelimited(&pd->dev, "PHC: the pages never settled (a seq odd or changing)\n");
+		dev_warn_ratelimited(&pd->dev, "%s: the pages never settled (a seq odd or changing)\n",
+				     who);
 		return ret;
 	}
 	if (why) {
-		dev_warn_ratelimited(&pd->dev, "PHC: no time: %s: %s\n", page, why);
+		dev_warn_ratelimited(&pd->dev, "%s: no time: %s: %s\n", who, page,
+				     why);
 		return -EIO;
 	}
 	return 0;
+}
+
+/* The PHC's time: the host's REALTIME, or TAI with tai=1. */
+static int pvcp_phc_read(struct pvcp_dev *pd, struct timespec64 *ts, u64 *tsc,
+			 struct ptp_system_timestamp *sts)
+{
+	return pvcp_host_read(pd, tai ? PVCP_HRES_TAI : PVCP_HRES_REALTIME,
+			      ts, tsc, sts, NULL, "PHC");
+}
+
+/* One step of the guest's clock by DELTA ns: 0 or do_settimeofday64()'s error. */
+static int pvcp_clock_step(s64 delta)
+{
+	struct timespec64 now;
+
+	ktime_get_real_ts64(&now);
+	now = ns_to_timespec64(timespec64_to_ns(&now) + delta);
+	return do_settimeofday64(&now);
+}
+
+/* A step and then at most this many more, each after a fresh look */
+#define PVCP_STEP_TRIES		3
+
+/*
+ * Step the guest's CLOCK_REALTIME to the host's REALTIME (the guest
+ * kernel keeps UTC there, whatever tai= gives the PHC), at probe and when
+ * the disruption count moved since the last time.  Only from a page the
+ * device vouches for now (VALID: not stale, not unreliable); the host's
+ * own sync state does not matter, the guest follows its host.  The
+ * offset is taken at one TSC read against the system time right around
+ * it (two reads with only that one between them) and applied to the
+ * system time read just before do_settimeofday64(), which must be called
+ * where it may sleep: whatever preempts this work between the two (at a
+ * resume every timer that expired while stopped, and an NTP daemon, wake
+ * at once) is lost to the step.  So the offset is looked at again after
+ * each step, and stepped again while it is over set_clock_min_ns, at most
+ * PVCP_STEP_TRIES times; the log line gives what was left.  Work items do
+ * not run concurrently with themselves: clock_count needs no lock.
+ */
+static void pvcp_clock_work(struct work_struct *work)
+{
+	struct pvcp_dev *pd = container_of(work, struct pvcp_dev, clock_work);
+	s64 min_ns = READ_ONCE(set_clock_min_ns), delta, total = 0;
+	struct pvcp_read_info info;
+	struct timespec64 host;
+	int steps, ret;
+	u64 tsc;
+
+	for (steps = 0; ; steps++) {
+		if (!READ_ONCE(set_clock) ||
+		    pvcp_host_read(pd, PVCP_HRES_REALTIME, &host, &tsc, NULL,
+				   &info, "clock"))
+			return;
+		if (info.status != PVCP_STATUS_VALID) {
+			dev_info_ratelimited(&pd->dev, "clock: not stepped: the device's status is %u, not valid (disruption count %llu)\n",
+					     info.status, info.disruptions);
+			return;
+		}
+		if (!steps) {
+			if (pd->clock_seen && info.disruptions == pd->clock_count)
+				return;
+			pd->clock_seen = true;
+			pd->clock_count = info.disruptions;
+		}
+		delta = timespec64_to_ns(&host) - info.sys_ns;
+		if (abs(delta) < min_ns || steps > PVCP_STEP_TRIES)
+			break;
+		ret = pvcp_clock_step(delta);
+		if (ret) {
+			dev_warn_ratelimited(&pd->dev, "clock: step by %+lld ns refused (%d)\n",
+					     delta, ret);
+			return;
+		}
+		total += delta;
+	}
+	if (!steps) {
+		dev_info_ratelimited(&pd->dev, "clock: %+lld ns from the host's, not stepped (disruption count %llu)\n",
+				     delta, info.disruptions);
+		return;
+	}
+	dev_info_ratelimited(&pd->dev, "clock: stepped by %+lld ns to the host's CLOCK_REALTIME in %d step%s, now %+lld ns from it (disruption count %llu%s)\n",
+			     total, steps, steps > 1 ? "s" : "", delta,
+			     info.disruptions,
+			     info.unsync ? ", host unsynchronised" : "");
 }
 
 static struct pvcp_dev *pvcp_of_ptp(struct ptp_clock_info *info)
@@ -698,17 +844,11 @@ static void pvcp_setup_phc(struct pci_dev *pdev, struct pvcp_dev *pd)
 {
 	struct ptp_clock *ptp;
 
-	pd->phc_snap = kzalloc(sizeof(*pd->phc_snap), GFP_KERNEL);
-	if (!pd->phc_snap)
-		return;
-	spin_lock_init(&pd->phc_lock);
 	pd->ptp_info = pvcp_ptp_info;
 	ptp = ptp_clock_register(&pd->ptp_info, &pdev->dev);
 	if (IS_ERR_OR_NULL(ptp)) {
 		pci_warn(pdev, "%s: no PTP clock (%ld)\n", dev_name(&pd->dev),
 			 PTR_ERR_OR_ZERO(ptp) ? PTR_ERR(ptp) : -EOPNOTSUPP);
-		kfree(pd->phc_snap);
-		pd->phc_snap = NULL;
 		return;
 	}
 	pd->ptp = ptp;
@@ -723,8 +863,6 @@ static void pvcp_free_phc(struct pvcp_dev *pd)
 	if (pd->ptp)
 		ptp_clock_unregister(pd->ptp);
 	pd->ptp = NULL;
-	kfree(pd->phc_snap);
-	pd->phc_snap = NULL;
 }
 
 static int pvcp_new_inode(struct pvcp_dev *pd)
@@ -756,6 +894,8 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_rwsem(&pd->lock);
 	init_waitqueue_head(&pd->wait);
 	INIT_WORK(&pd->live_work, pvcp_live_work);
+	INIT_WORK(&pd->clock_work, pvcp_clock_work);
+	spin_lock_init(&pd->phc_lock);
 	device_initialize(&pd->dev);
 	pd->dev.class = &pvcp_class;
 	pd->dev.groups = pvcp_groups;
@@ -773,6 +913,12 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pvcp_new_inode(pd);
 	if (ret)
 		goto err_put;
+	/* before the interrupt, whose clock_work reads the pages through it */
+	pd->phc_snap = kzalloc(sizeof(*pd->phc_snap), GFP_KERNEL);
+	if (!pd->phc_snap) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
 
 	ret = pci_enable_device_mem(pdev);
 	if (ret)
@@ -796,11 +942,15 @@ static int pvcp_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	/* PAT cannot undo an uncached MTRR; the driver cannot see which won */
 	if (pd->start < SZ_4G)
 		pci_notice(pdev, "BAR0 is below 4 GiB, where firmware MTRRs usually make it uncached (x86/pat_memtype_list in debugfs says)\n");
+	/* the guest's clock as the host's now, interrupt or not */
+	if (set_clock)
+		schedule_work(&pd->clock_work);
 	return 0;
 
 err_irq:
 	pvcp_free_irq(pdev, pd);
 	cancel_work_sync(&pd->live_work);
+	cancel_work_sync(&pd->clock_work);
 err_unmap:
 	pvcp_unmap_bar(pdev, pd);
 err_disable:
@@ -825,8 +975,9 @@ static void pvcp_remove(struct pci_dev *pdev)
 	/* every user mapping, whichever node it came from; faults now SIGBUS */
 	unmap_mapping_range(pd->inode->i_mapping, 0, 0, 1);
 	pvcp_free_irq(pdev, pd);
-	/* no interrupt schedules it again */
+	/* no interrupt schedules them again */
 	cancel_work_sync(&pd->live_work);
+	cancel_work_sync(&pd->clock_work);
 	pvcp_unmap_bar(pdev, pd);
 	pci_disable_device(pdev);
 	pci_info(pdev, "%s: removed\n", dev_name(&pd->dev));

@@ -8,9 +8,13 @@
 #             hot-unplug
 #   lockdown  (booted with lockdown=integrity) insmod refused
 #   bind      (one device) bind, non-root mapping, memory type
-#   irq       (one device, MSI-X) the disruption interrupt: 60 s of steady
-#             state, then a helper restart and a live migration, each
-#             asked of the host with a "pvclock-guest: ready-NAME" line
+#   irq       (one device, MSI-X) the disruption interrupt and the
+#             driver's step of the guest's own clock: a savevm, 60 s of
+#             steady state, a loadvm of that snapshot, a helper restart
+#             and a live migration to a paused destination, each asked of
+#             the host with a "pvclock-guest: ready-NAME" line; after
+#             insmod and right after each interrupt the host's exchange
+#             on ttyS1 against the guest's own CLOCK_REALTIME
 #   vmclockpv (7.x, a VMClock device: pvclock-pages' vmclock=on or
 #             QEMU's own) ptp_vmclock's PHC and /dev/vmclock0 against
 #             the host's exchange bracket, chronyd on the PHC, poll()
@@ -30,13 +34,19 @@
 #             second at poll 0; after pvclock.settle= s (default 120),
 #             pvclock.minutes= min (default 10) of pvclock-guest offset
 # pvclock.irq=restart (with bind) watches poll() across one helper
-# restart too (the INTx boot, pci=nomsi).
+# restart too (the INTx boot, pci=nomsi).  pvclock.set_clock=0 loads the
+# module with set_clock=0 (the guest's clock never stepped);
+# pvclock.chrony=1 (with irq; by hand, docs/driver.md) runs chronyd on
+# the PHC beside the driver's steps and logs what it did.
 # Every line the host checks starts with "driver: ".
 part=full
 irq=
 refclock=phc settle=120 minutes=10 chronywait=90
+modparams= chrony=
 for a in $(cat /proc/cmdline); do
     case "$a" in
+    pvclock.set_clock=*) modparams="set_clock=${a#pvclock.set_clock=}" ;;
+    pvclock.chrony=*) chrony=${a#pvclock.chrony=} ;;
     pvclock.driver=*) part=${a#pvclock.driver=} ;;
     pvclock.irq=*) irq=${a#pvclock.irq=} ;;
     pvclock.refclock=*) refclock=${a#pvclock.refclock=} ;;
@@ -106,13 +116,15 @@ watch_start() {
     watcher=$!
     for i in $(seq 100); do grep -q '^watch: polling' /tmp/watch && break; sleep 0.1; done
 }
-# window NAME: ask the host for NAME, wait for the first wakeup (60 s at
-# most), then 5 s more for any other
+# window NAME [exchange]: ask the host for NAME, wait for the first
+# wakeup (60 s at most), [then the host's exchange against the guest's
+# own clock, right after it,] then 5 s more for any other
 window() {
     local i0 w0 t0 i
     i0=$(irqs) w0=$(wakeups) t0=$(cut -d' ' -f1 /proc/uptime)
     echo "pvclock-guest: ready-$1"
     for i in $(seq 300); do [ "$(wakeups)" -gt "$w0" ] && break; sleep 0.2; done
+    [ -z "${2:-}" ] || vmc_exchange "$1" system
     sleep 5
     say "$1: interrupts $i0 -> $(irqs), wakeups $w0 -> $(wakeups), in $(awk -v t="$t0" '{printf "%.1f", $1 - t}' /proc/uptime) s"
 }
@@ -187,7 +199,7 @@ if [ "$part" = lockdown ]; then
 fi
 
 t0=$(cut -d' ' -f1 /proc/uptime)
-insmod /pvclock-pages.ko
+insmod /pvclock-pages.ko $modparams
 say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
@@ -312,15 +324,50 @@ if [ "$part" = chrony ]; then
     poweroff -f
 fi
 
+# skew: the device's REALTIME - its MONOTONIC (the guest's), in s: it
+# grows by what the guest did not live through (a stop, a snapshot's age)
+skew() {
+    pvclock-guest show 2>/dev/null |
+        awk '$1 == "REALTIME" {r = $2} $1 == "MONOTONIC" {m = $2} END {printf "%.3f", r - m}'
+}
+
 if [ "$part" = irq ]; then
     irq_mode
     watch_start
-    # steady state: nothing may disrupt this guest's clocks for 60 s
-    i0=$(irqs)
-    sleep 60
-    say "steady 60 s: interrupts $i0 -> $(irqs), wakeups $(wakeups)"
-    window restart
-    window migrate
+    # the guest's own clock right after probe (set_clock's first step)
+    vmc_exchange probe system
+    if [ -n "$chrony" ]; then
+        chrony_start "$(printf 'refclock PHC /dev/ptp0 poll 0 dpoll -2 refid PHC0\nlogdir /tmp\nlog tracking refclocks')" PHC0
+    fi
+    # a snapshot, then 60 s of steady state, then a loadvm of it: the
+    # host's loadvm takes this timeline away, and the restored guest
+    # goes on from the snapshot, told apart by what it did not live
+    # through (the snapshot's age; savevm's own stop is a second or two)
+    i0=$(irqs) w0=$(wakeups) d0=$(skew)
+    echo "pvclock-guest: ready-savevm"
+    for i in $(seq 300); do [ "$(wakeups)" -gt "$w0" ] && break; sleep 0.2; done
+    d1=$(skew)
+    if awk -v a="$d0" -v b="$d1" 'BEGIN {exit !(b - a < 30)}'; then
+        say "savevm: interrupts $i0 -> $(irqs), wakeups $w0 -> $(wakeups), the guest missed $(awk -v a="$d0" -v b="$d1" 'BEGIN {printf "%.1f", b - a}') s"
+        # steady state: nothing may disrupt this guest's clocks for 60 s
+        i0=$(irqs) w0=$(wakeups)
+        sleep 60
+        say "steady 60 s: interrupts $i0 -> $(irqs), wakeups $w0 -> $(wakeups)"
+        dmesg | grep 'pvclock-pages.*clock:' | prefix "dmesg "
+        echo "pvclock-guest: ready-loadvm"
+        sleep 600
+    fi
+    say "loadvm: interrupts $i0 -> $(irqs), wakeups $w0 -> $(wakeups), the guest missed $(awk -v a="$d0" -v b="$d1" 'BEGIN {printf "%.1f", b - a}') s"
+    vmc_exchange loadvm system
+    window restart exchange
+    window migrate exchange
+    dmesg | grep 'pvclock-pages.*clock:' | prefix "dmesg "
+    if [ -n "$chrony" ]; then
+        chronyc -n tracking | prefix "chrony "
+        prefix "chronyd-log " < /tmp/chronyd.log
+        prefix "chrony-tracking " < /tmp/tracking.log
+        prefix "chrony-refclocks " < /tmp/refclocks.log
+    fi
     sleep 3     # the host reads the device's count now
     watch_end
     kernel_problems
@@ -356,7 +403,7 @@ if [ "$part" = full ]; then
     kill $busy; wait $busy
     rmmod pvclock_pages
     say "rmmod rc $? nodes left $(ls /dev | grep -c pvclock-pages) class $(ls /sys/class/pvclock-pages 2>/dev/null | wc -l)"
-    insmod /pvclock-pages.ko
+    insmod /pvclock-pages.ko $modparams
     say "insmod again rc $?"
     nodes
     driver-check --uid 1000 map /dev/pvclock-pages0 | prefix "again "

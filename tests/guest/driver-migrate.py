@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "migration"))
 import migrate as m             # noqa: E402  its QMP client
 
-PAUSED_S = 3
+PAUSED_S = 5
 
 
 def say(msg):

@@ -247,15 +247,32 @@ guest_teardown() {
     done
 }
 
+# hmp QMP-SOCKET COMMAND: an HMP command through QMP; its output on stdout
+hmp() {
+    python3 - "$PVCLOCK_ROOT/tests/migration" "$1" "$2" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import migrate as m
+print(m.QMP(sys.argv[2], tries=1200).hmp(sys.argv[3]).strip())
+PY
+}
+
 # irq_boot NAME KERNEL INITRD [PART QEMU-ARG...]: an irq guest (pc,
 # MSI-X; driver-guest.sh's PART, default irq) with a helper of its own,
-# run in the background beside the other boots.  When the guest asks, restarts
-# that helper, then migrates the guest to a second QEMU started with -S
-# (tests/guest/driver-migrate.py: kept paused, then cont).  $tmp/NAME.log
-# is the source's console and then the destination's.
+# run in the background beside the other boots.  When the guest asks:
+# savevm (on a qcow2 drive of the source's own, if=none: the snapshot's
+# storage), the source stopped and a new QEMU started with -loadvm of
+# that snapshot (its console appended to the source's), a restart of that helper, a migration to a
+# second QEMU started with -S (tests/guest/driver-migrate.py: kept
+# paused, then cont), and the host's exchange against the guest's own
+# clock on ttyS1 ($tmp/NAME.exchange-TAG; the destination's after the
+# migration).  $tmp/NAME.log is the source's console and then the
+# destination's.  PVCLOCK_DRIVER_SET_CLOCK=0 loads the module with
+# set_clock=0; PVCLOCK_DRIVER_IRQ_APPEND adds to the guest's command line
+# (pvclock.chrony=1: chronyd beside the steps, by hand).
 irq_boot() {
     local n=$1 k=$2 i=$3 part=${4:-irq} p=$tmp/$1-pages src=$tmp/$1-src.log dst=$tmp/$1-dst.log
-    local hpid pid dpid= mpid= restarted= migrated= start=$SECONDS
+    local hpid pid dpid= mpid= restarted= migrated= saved= loaded= done_tags=" " tag sock start=$SECONDS
     local -a args
     shift 4 2>/dev/null || shift $#
     "$H/pvclock-helper" --pages "$p" > /dev/null 2> "$tmp/$n-helper.log" &
@@ -265,24 +282,58 @@ irq_boot() {
         "$H/pvclock-helper" --inspect --pages "$p" > /dev/null 2>&1 && break
         sleep 0.1
     done
+    qemu-img create -q -f qcow2 "$tmp/$n.qcow2" 16M
     args=(-M pc -accel "${PVCLOCK_ACCEL:-tcg}" -cpu max -m 256 -nodefaults -display none -no-reboot
           -kernel "$k" -initrd "$i"
-          -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=$part"
+          -append "console=ttyS0 quiet panic=-1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 pvclock.cmd=driver pvclock.driver=$part${PVCLOCK_DRIVER_SET_CLOCK:+ pvclock.set_clock=$PVCLOCK_DRIVER_SET_CLOCK}${PVCLOCK_DRIVER_IRQ_APPEND:+ $PVCLOCK_DRIVER_IRQ_APPEND}"
           -device "pvclock-pages,id=pvc0,pages=$p" "$@")
     : > "$src"
     : > "$dst"
-    "$QEMU" "${args[@]}" -serial "file:$src" -qmp "unix:$tmp/$n-src.qmp,server=on,wait=off" \
-        2> "$tmp/$n-src.err" &
+    # the source's console, its exchange line, its snapshot drive, its
+    # QMP: the same for the QEMU that restores the snapshot later
+    local -a own=(-chardev "file,id=con,path=$src,append=on" -serial chardev:con
+                  -chardev "socket,id=ex,path=$tmp/$n-src.ex,server=on,wait=off" -serial chardev:ex
+                  -drive "if=none,id=snap,format=qcow2,file=$tmp/$n.qcow2"
+                  -qmp "unix:$tmp/$n-src.qmp,server=on,wait=off")
+    "$QEMU" "${args[@]}" "${own[@]}" 2> "$tmp/$n-src.err" &
     pid=$!
     echo "$pid" > "$tmp/$n-qemu.pid"
     while :; do
+        # the guest's own clock against the host's, right after each event
+        for tag in $(sed -nE 's/^pvclock-guest: ready-exchange-([a-z]+)\r?$/\1/p' "$src" "$dst"); do
+            case "$done_tags" in *" $tag "*) continue ;; esac
+            done_tags="$done_tags$tag "
+            sock=$tmp/$n-src.ex
+            [ "$tag" = migrate ] && sock=$tmp/$n-dst.ex
+            GUEST_SOCKET=$sock timeout 60 "$H/pvclock-exchange" --rounds 20 --show 20 --quit \
+                > "$tmp/$n.exchange-$tag" 2>&1
+        done
+        if [ -z "$saved" ] && grep -q '^pvclock-guest: ready-savevm' "$src"; then
+            echo "savevm at $(date +%s.%N): $(hmp "$tmp/$n-src.qmp" "savevm pvc" 2>&1)" > "$tmp/$n.snapshot"
+            saved=1
+        fi
+        # the snapshot restored by a new QEMU (-loadvm), as a host
+        # restores a saved guest: the guest's TSC goes on from the
+        # snapshot's count (a loadvm in the same process keeps it going
+        # on from its last, so the guest's clock would lag only by the
+        # two stops, not the snapshot's age; docs/driver.md)
+        if [ -z "$loaded" ] && grep -q '^pvclock-guest: ready-loadvm' "$src"; then
+            kill "$pid"; wait "$pid" 2>/dev/null
+            sed -i '/terminating on signal 15/d' "$tmp/$n-src.err"
+            echo "loadvm at $(date +%s.%N): a new QEMU with -loadvm pvc" >> "$tmp/$n.snapshot"
+            "$QEMU" "${args[@]}" "${own[@]}" -loadvm pvc 2>> "$tmp/$n-src.err" &
+            pid=$!
+            echo "$pid" >> "$tmp/$n-qemu.pid"
+            loaded=1
+        fi
         if [ -z "$restarted" ] && grep -q '^pvclock-guest: ready-restart' "$src"; then
             restart_helper "$hpid" "$p" "$tmp/$n-helper.log" > "$tmp/$n.restart"
             hpid=$restarted_pid restarted=1
             echo "$hpid" > "$tmp/$n-helper.pid"
         fi
         if [ -z "$migrated" ] && grep -q '^pvclock-guest: ready-migrate' "$src"; then
-            migrate_start "$n" "$dst" "${args[@]}"
+            migrate_start "$n" "$dst" "${args[@]}" -- \
+                -chardev "socket,id=ex,path=$tmp/$n-dst.ex,server=on,wait=off" -serial chardev:ex
             migrated=1
         fi
         guest_over "$n" "$src" "$dst" "$start" 400 "$pid" && break
@@ -291,7 +342,7 @@ irq_boot() {
     guest_teardown "$pid"
     kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
     cat "$src" "$dst" | tr -d '\r' > "$tmp/$n.log"
-    [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$tmp/$n.log" "$PVCLOCK_DRIVER_KEEP/"
+    [ -z "${PVCLOCK_DRIVER_KEEP:-}" ] || cp "$tmp/$n.log" "$tmp/$n".exchange-* "$tmp/$n.snapshot" "$PVCLOCK_DRIVER_KEEP/" 2>/dev/null
     echo $((SECONDS - start)) > "$tmp/$n.took"
 }
 
@@ -378,9 +429,30 @@ phc_checks() {
     ok $? "$b: 20 s after selecting it, the guest's own CLOCK_REALTIME is within 100 us (median) of the host's: $(line $b 'system-device' | sed 's/^system-device offset: //')"
 }
 
+# exoff FILE: what an exchange of the irq boots (20 rounds, each shown)
+# found: the guest's clock - the middle of the host's bracket in the
+# first round and the largest of all, the first round trip, how many
+# rounds fell outside their bracket
+exoff() {
+    awk '$1 ~ /^[0-9]+$/ && NF >= 6 {
+            o = ($5 - $6) / 2 * 1e6; n++
+            if (n == 1) { first = o; rtt = ($5 + $6) * 1e6 }
+            if (o < 0 ? -o > max : o > max) max = o < 0 ? -o : o
+            if ($7 == "VIOLATION") bad++ }
+         END { if (!n) { print "no rounds"; exit }
+               printf "guest - host %+.1f us (first round, bracket %.0f us), largest |offset| %.1f us, %d of %d rounds outside\n",
+                   first, rtt, max, bad, n }' "$1" 2>/dev/null || echo "no exchange"
+}
+# stepped NAME TAG: the exchange TAG of irq boot NAME held, every round
+# inside the host's bracket
+stepped() {
+    grep -q '^exchange: 20 rounds, 0 violations of host before <= guest <= host after, 0 guest errors' \
+        "$tmp/$1.exchange-$2" 2>/dev/null
+}
+
 # irq_checks NAME: what an irq boot must show
 irq_checks() {
-    local n=$1 paused final
+    local n=$1 paused final age st
     [ -s "$tmp/$n.timeout" ] && diag "$n: $(cat "$tmp/$n.timeout")"
     [ -s "$tmp/$n-src.err" ] && diag "$n: source QEMU said: $(head -3 "$tmp/$n-src.err")"
     [ -s "$tmp/$n-dst.err" ] && diag "$n: destination QEMU said: $(head -3 "$tmp/$n-dst.err")"
@@ -389,19 +461,37 @@ irq_checks() {
         has $n 'msi_irqs [0-9a-f:.]+ 1$' && has $n 'proc-interrupts .*pvclock-pages0' &&
         ! has $n 'proc-interrupts .*IO-APIC.*pvclock-pages0'
     ok $? "$n (pc): MSI-X by default: one vector in msi_irqs ($(line $n 'proc-interrupts' | cut -c1-70))"
-    has $n 'steady 60 s: interrupts 0 -> 0, wakeups 0$'
+    stepped $n probe
+    ok $? "$n: right after insmod (set_clock's step at probe) the guest's own clock_gettime(CLOCK_REALTIME) lies inside the host's exchange bracket, 20 rounds: $(exoff "$tmp/$n.exchange-probe")"
+    diag "$(grep -E '^driver: dmesg .*clock:' "$tmp/$n.log" | sed 's/^driver: dmesg //; s/^\[[ 0-9.]*\] //' | awk '!seen[$0]++')"
+    # savevm stops the VM (under TCG the guest's TSC with it): one
+    # disruption, stepped too; then 60 s in which nothing may disrupt
+    has $n 'savevm: interrupts 0 -> 1, wakeups 0 -> 1,' &&
+        grep -q '^savevm at [0-9.]*: $' "$tmp/$n.snapshot" 2>/dev/null
+    ok $? "$n: savevm (HMP, on the source's if=none qcow2 drive): one interrupt and one poll() wakeup ($(line $n 'savevm:'))"
+    has $n 'steady 60 s: interrupts 1 -> 1, wakeups 1 -> 1$'
     ok $? "$n: 60 s of steady state: zero interrupts and zero poll() wakeups ($(line $n 'steady'))"
-    has $n 'restart: interrupts 0 -> 1, wakeups 0 -> 1,' && bumped "$tmp/$n.restart"
+    age=$(awk '/^savevm at/ {s = $3 + 0} /^loadvm at/ {l = $3 + 0} END {if (s && l) printf "%.0f", l - s}' "$tmp/$n.snapshot" 2>/dev/null)
+    has $n 'loadvm: interrupts 0 -> 1, wakeups 0 -> 1,' &&
+        grep -q '^loadvm at [0-9.]*: ' "$tmp/$n.snapshot" 2>/dev/null && [ "${age:-0}" -ge 60 ]
+    ok $? "$n: a new QEMU started with -loadvm of that snapshot, taken ${age:-?} s earlier: one interrupt and one poll() wakeup in the restored guest ($(line $n 'loadvm:'))"
+    stepped $n loadvm
+    ok $? "$n: right after the loadvm's interrupt the guest's own CLOCK_REALTIME lies inside the host's exchange bracket: $(exoff "$tmp/$n.exchange-loadvm")"
+    has $n 'restart: interrupts 1 -> 2, wakeups 1 -> 2,' && bumped "$tmp/$n.restart"
     ok $? "$n: helper restart on its pages file ($(cat "$tmp/$n.restart" 2>/dev/null)): exactly one interrupt and one poll() wakeup ($(line $n 'restart:'))"
+    stepped $n restart
+    ok $? "$n: right after the helper restart's interrupt the guest's own CLOCK_REALTIME lies inside the host's exchange bracket: $(exoff "$tmp/$n.exchange-restart")"
     paused=$(sed -nE 's/^migrate: destination .*: interrupts-raised ([0-9]+), after [0-9]+ s paused ([0-9]+)$/\1 \2/p' "$tmp/$n.migrate" 2>/dev/null)
     final=$(sed -nE 's/^migrate: destination after the guest.s window: interrupts-raised ([0-9]+)$/\1/p' "$tmp/$n.migrate" 2>/dev/null)
-    grep -q '^migrate: completed ' "$tmp/$n.migrate" 2>/dev/null && [ "$paused" = "1 1" ]
-    ok $? "$n: live migration to a destination started with -S: completed, and its device raised nothing while paused (interrupts-raised ${paused:-?}, the source's 1 carried over)"
+    grep -q '^migrate: completed ' "$tmp/$n.migrate" 2>/dev/null && [ "$paused" = "2 2" ]
+    ok $? "$n: live migration to a destination started with -S: completed, and its device raised nothing in the 5 s it was kept paused (interrupts-raised ${paused:-?}, the source's 2 carried over)"
     diag "$(cat "$tmp/$n.migrate" 2>/dev/null)"
-    has $n 'migrate: interrupts 1 -> 2, wakeups 1 -> 2,' && [ "$final" = 2 ]
+    has $n 'migrate: interrupts 2 -> 3, wakeups 2 -> 3,' && [ "$final" = 3 ]
     ok $? "$n: after cont: exactly one interrupt and one poll() wakeup ($(line $n 'migrate:'); the device raised ${final:-?} in all)"
+    stepped $n migrate
+    ok $? "$n: right after the migration's interrupt (5 s paused) the guest's own CLOCK_REALTIME lies inside the host's exchange bracket: $(exoff "$tmp/$n.exchange-migrate")"
     diag "$(grep -E '^driver: watch' "$tmp/$n.log" | sed 's/^driver: //')"
-    has $n 'watch: wakeup 2 ' && ! has $n 'watch: wakeup 3 ' &&
+    has $n 'watch: wakeup 3 ' && ! has $n 'watch: wakeup 4 ' &&
         ! has $n 'watch: wakeup .*(readable until read NO|after YES)'
     ok $? "$n: each wakeup stays readable until a read() and the read acknowledges it (poll() alone acknowledges nothing)"
 }
@@ -558,6 +648,19 @@ full_checks() {
     diag "$(grep -E '^driver: problem ' "$tmp/$b.log" | head -20)"
 }
 
+# PVCLOCK_DRIVER_ONLY=irq or =irq7: that boot alone, in the foreground
+if [ "$only" = irq ] || [ "$only" = irq7 ]; then
+    if [ "$only" = irq ]; then
+        irq_boot irq "$kernel" "$initrd"
+        irq_checks irq
+    elif build7; then
+        irq_boot irq7 "$kernel7" "$initrd7"
+        irq_checks irq7
+    fi
+    diag "boot time: $only $(cat "$tmp/$only.took" 2>/dev/null || echo '?') s"
+    done_testing
+    exit
+fi
 case "$only" in
 vmclock|vmclock-pv) ;;
 *)  boot pc pc 256 "" "pvclock.driver=full" \
