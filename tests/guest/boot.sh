@@ -12,6 +12,10 @@
 #     --log FILE       guest console log (default: a temporary file)
 #     --timeout S      give up waiting for the guest after S s (default 240)
 #     --qemu-arg ARG   one more QEMU argument (repeatable)
+#     --cmd demo --initrd FILE   scripts/demo.sh's guest: FILE is an
+#                      initramfs with the driver (mkinitramfs.sh OUT
+#                      driver DIR); the guest's clock is measured before
+#                      and after insmod, then it serves its own clock
 #
 # With serve, HOST-COMMAND runs once the guest is ready, with
 # GUEST_SOCKET naming the unix socket of the guest's second serial line
@@ -20,7 +24,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-pages= cmd=serve log= timeout=240 extra=()
+pages= cmd=serve log= timeout=240 extra=() initrd=
 while [ $# -gt 0 ]; do
     case "$1" in
     --pages) pages=$2; shift 2 ;;
@@ -28,17 +32,21 @@ while [ $# -gt 0 ]; do
     --log) log=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --qemu-arg) extra+=("$2"); shift 2 ;;
+    --initrd) initrd=$2; shift 2 ;;
     --) shift; break ;;
     *) die "boot.sh: unknown option $1 (see the comment at the top of $0)" ;;
     esac
 done
 [ -n "$pages" ] || die "boot.sh: --pages FILE is required"
-case "$cmd" in serve|watch|hammer|show|shm|bench|chrony) ;; *) die "boot.sh: --cmd must be serve, watch, hammer, show, shm, bench or chrony, not '$cmd'" ;; esac
+case "$cmd" in serve|watch|hammer|show|shm|bench|chrony|demo) ;; *) die "boot.sh: --cmd must be serve, watch, hammer, show, shm, bench, chrony or demo, not '$cmd'" ;; esac
+[ "$cmd" != demo ] || [ -f "$initrd" ] || die "boot.sh: --cmd demo needs --initrd FILE, an initramfs with the driver"
 
 QEMU=${QEMU:-$PVCLOCK_BUILD/qemu/build/qemu-system-x86_64}
 [ -x "$QEMU" ] || die "$QEMU not built; run scripts/build.sh"
 kernel=$("$PVCLOCK_ROOT/tests/guest/fetch-kernel.sh")
-if [ "$cmd" = chrony ]; then
+if [ "$cmd" = demo ]; then
+    true                # the caller's, with the driver
+elif [ "$cmd" = chrony ]; then
     initrd=$PVCLOCK_BUILD/guest/initramfs-chrony.cpio.gz
     "$PVCLOCK_ROOT/tests/guest/mkinitramfs.sh" "$initrd" chrony
 else
@@ -96,7 +104,7 @@ rc=0
 if [ "$cmd" != show ] && [ $# -gt 0 ]; then
     GUEST_SOCKET=$sock "$@" || rc=$?
     # tell a serving guest to finish; it powers off
-    case "$cmd" in serve|watch|hammer) true ;; *) false ;; esac &&
+    case "$cmd" in serve|watch|hammer|demo) true ;; *) false ;; esac &&
         { printf 'X\n' | socat -u - "UNIX-CONNECT:$sock" 2>/dev/null || true; }
 fi
 for _ in $(seq 60); do
