@@ -404,14 +404,15 @@ static const volatile uint8_t *cb_map_vmclock(const char *path)
     return m;
 }
 
-static int clockbound_run(struct pvclock *pc, const struct guest_opts *o)
+/*
+ * The options checked, the segment mapped, the driver's node and the
+ * clock-set timer opened, the device's disruption count taken: 0, or
+ * the command's exit status after a message.
+ */
+static int cb_setup(struct cb_writer *w, const char *path)
 {
-    struct cb_writer w = { .pc = pc, .o = o, .node_fd = -1, .set_fd = -1 };
-    const char *path = o->shm ? o->shm : CB_DEFAULT_PATH;
-    long check_ms = o->check_ms > 0 ? o->check_ms : 100;
-    int64_t last_write = 0;
-    struct timespec ts;
-    int last_st = -1;
+    const struct guest_opts *o = w->o;
+    struct pvclock_info info;
 
     if (o->interval_ms < 10 || o->interval_ms > 4000) {
         fprintf(stderr, "pvclock-guest: clockbound needs --interval-ms from "
@@ -426,60 +427,117 @@ static int clockbound_run(struct pvclock *pc, const struct guest_opts *o)
      * offset out of the bound, "rewrite" ignores disruptions.  Not in
      * pvclock-guest.
      */
-    w.breakage = getenv("PVCLOCK_CLOCKBOUND_BREAK");
+    w->breakage = getenv("PVCLOCK_CLOCKBOUND_BREAK");
 #endif
     /* --vmclock device: the marker is the device's count, for clients
      * that check it against the device rather than /dev/vmclockN */
-    w.support = o->vmclock != NULL;
+    w->support = o->vmclock != NULL;
     if (o->vmclock && strcmp(o->vmclock, "device") &&
-        !(w.vmclock = cb_map_vmclock(o->vmclock))) {
+        !(w->vmclock = cb_map_vmclock(o->vmclock))) {
         return 1;
     }
-    w.seg = cb_map(path);
-    if (!w.seg) {
+    w->seg = cb_map(path);
+    if (!w->seg) {
         return 1;
     }
-    w.node_fd = cb_open_node(pc, o->resource);
-    w.set_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (w.set_fd >= 0 && cb_arm_set_timer(w.set_fd) < 0) {
-        close(w.set_fd);
-        w.set_fd = -1;
+    w->node_fd = cb_open_node(w->pc, o->resource);
+    w->set_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (w->set_fd >= 0 && cb_arm_set_timer(w->set_fd) < 0) {
+        close(w->set_fd);
+        w->set_fd = -1;
     }
-    {
-        struct pvclock_info info;
-
-        if (pvclock_get_info(pc, &info) == PVCLOCK_OK) {
-            w.generation = info.generation;
-        }
+    if (pvclock_get_info(w->pc, &info) == PVCLOCK_OK) {
+        w->generation = info.generation;
     }
     printf("pvclock-guest: clockbound: writing %s every %ld ms; disruptions "
            "%s; marker %s\n", path, o->interval_ms,
-           w.node_fd >= 0 ? "from the driver's interrupt" :
+           w->node_fd >= 0 ? "from the driver's interrupt" :
            "checked every --check-ms (no driver node)",
-           w.vmclock ? o->vmclock : "the device's disruption count");
+           w->vmclock ? o->vmclock : "the device's disruption count");
     fflush(stdout);
+    return 0;
+}
 
+/* A new disruption count: Disrupted at once, then measure anew. */
+static void cb_disrupted(struct cb_writer *w, uint64_t generation)
+{
+    w->generation = generation;
+    w->have_prev = 0;
+    w->disruptions++;
+    cb_write_status(w, CB_STATUS_DISRUPTED, generation);
+    printf("pvclock-guest: clockbound: disruption (count %llu): "
+           "disrupted until measured again\n",
+           (unsigned long long)generation);
+    fflush(stdout);
+}
+
+/*
+ * Sleep up to wait_ms, or until the driver's interrupt or a step of the
+ * guest's clock; 1 if the clock was stepped (the offset is new).
+ */
+static int cb_wait(struct cb_writer *w, int64_t wait_ms)
+{
+    struct pollfd pfd[2];
+    int n = 0, stepped = 0;
+
+    if (w->node_fd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = w->node_fd, .events = POLLIN };
+    }
+    if (w->set_fd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = w->set_fd, .events = POLLIN };
+    }
+    if (poll(pfd, n, wait_ms < 1 ? 1 : (int)wait_ms) <= 0) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!pfd[i].revents) {
+            continue;
+        }
+        if (pfd[i].fd == w->node_fd) {
+            char c;
+
+            /* acknowledge the event; the loop reads the count */
+            if (pread(w->node_fd, &c, 1, 0) < 0 &&
+                (pfd[i].revents & (POLLERR | POLLHUP))) {
+                close(w->node_fd);
+                w->node_fd = -1;
+            }
+        } else {
+            uint64_t x;
+
+            if (read(w->set_fd, &x, sizeof(x)) < 0 && errno == ECANCELED) {
+                stepped = 1;
+            }
+            cb_arm_set_timer(w->set_fd);
+        }
+    }
+    return stepped;
+}
+
+static int clockbound_run(struct pvclock *pc, const struct guest_opts *o)
+{
+    struct cb_writer w = { .pc = pc, .o = o, .node_fd = -1, .set_fd = -1 };
+    const char *path = o->shm ? o->shm : CB_DEFAULT_PATH;
+    long check_ms = o->check_ms > 0 ? o->check_ms : 100;
+    int64_t last_write = 0;
+    struct timespec ts;
+    int last_st = -1, ret = cb_setup(&w, path);
+
+    if (ret) {
+        return ret;
+    }
     for (;;) {
-        struct pollfd pfd[2];
         struct pvclock_info info;
-        int n = 0, due, st, stepped = 0;
+        int due, st;
         int64_t now = mono_coarse_ns(&ts), wait_ms;
 
         if (pvclock_get_info(pc, &info) != PVCLOCK_OK) {
             info.generation = w.generation;
             info.status = PVCP_STATUS_INVALID;
         }
-        /* a disruption: Disrupted first, then measure anew */
         if (info.generation != w.generation &&
             !(w.breakage && !strcmp(w.breakage, "rewrite"))) {
-            w.generation = info.generation;
-            w.have_prev = 0;
-            w.disruptions++;
-            cb_write_status(&w, CB_STATUS_DISRUPTED, info.generation);
-            printf("pvclock-guest: clockbound: disruption (count %llu): "
-                   "disrupted until measured again\n",
-                   (unsigned long long)info.generation);
-            fflush(stdout);
+            cb_disrupted(&w, info.generation);
             last_write = 0;
         }
         due = now - last_write >= o->interval_ms * 1000000ll ||
@@ -508,38 +566,7 @@ static int clockbound_run(struct pvclock *pc, const struct guest_opts *o)
         if (w.node_fd < 0 && wait_ms > check_ms) {
             wait_ms = check_ms;
         }
-        if (w.node_fd >= 0) {
-            pfd[n++] = (struct pollfd){ .fd = w.node_fd, .events = POLLIN };
-        }
-        if (w.set_fd >= 0) {
-            pfd[n++] = (struct pollfd){ .fd = w.set_fd, .events = POLLIN };
-        }
-        if (poll(pfd, n, wait_ms < 1 ? 1 : (int)wait_ms) > 0) {
-            for (int i = 0; i < n; i++) {
-                if (!pfd[i].revents) {
-                    continue;
-                }
-                if (pfd[i].fd == w.node_fd) {
-                    char c;
-
-                    /* acknowledge the event; the loop reads the count */
-                    if (pread(w.node_fd, &c, 1, 0) < 0 &&
-                        (pfd[i].revents & (POLLERR | POLLHUP))) {
-                        close(w.node_fd);
-                        w.node_fd = -1;
-                    }
-                } else {
-                    uint64_t x;
-
-                    if (read(w.set_fd, &x, sizeof(x)) < 0 &&
-                        errno == ECANCELED) {
-                        stepped = 1;
-                    }
-                    cb_arm_set_timer(w.set_fd);
-                }
-            }
-        }
-        if (stepped) {
+        if (cb_wait(&w, wait_ms)) {
             /* someone stepped the guest's clock: the offset is new */
             w.steps++;
             w.have_prev = 0;
