@@ -210,23 +210,35 @@ static uint64_t cb_marker(const struct cb_writer *w, uint64_t generation)
     return w->vmclock ? vmclock_marker(w->vmclock) : generation;
 }
 
+/*
+ * What every write says besides the bound: as_of (CLOCK_MONOTONIC_COARSE),
+ * void_after CB_VOID_AFTER_S later, the marker for generation, and
+ * whether the marker is supported.
+ */
+static void cb_stamp(const struct cb_writer *w, struct cb_segment *b,
+                     const struct timespec *as_of, uint64_t generation)
+{
+    int64_t ns = guest_ts_ns(as_of) + (int64_t)CB_VOID_AFTER_S * 1000000000;
+
+    b->as_of[0] = as_of->tv_sec;
+    b->as_of[1] = as_of->tv_nsec;
+    b->void_after[0] = ns / 1000000000;
+    b->void_after[1] = ns % 1000000000;
+    b->disruption_marker = cb_marker(w, generation);
+    b->clock_disruption_support = w->support;
+}
+
 static void cb_write_status(struct cb_writer *w, enum cb_status st,
                             uint64_t generation)
 {
     struct cb_segment b = { 0 };
     struct timespec now;
-    int64_t ns = mono_coarse_ns(&now);
 
-    b.as_of[0] = now.tv_sec;
-    b.as_of[1] = now.tv_nsec;
-    ns += (int64_t)CB_VOID_AFTER_S * 1000000000;
-    b.void_after[0] = ns / 1000000000;
-    b.void_after[1] = ns % 1000000000;
+    mono_coarse_ns(&now);
+    cb_stamp(w, &b, &now, generation);
     b.bound_nsec = CB_NO_BOUND_NS;
-    b.disruption_marker = cb_marker(w, generation);
     b.max_drift_ppb = 0;
     b.clock_status = st;
-    b.clock_disruption_support = w->support;
     cb_publish(w, &b);
 }
 
@@ -297,12 +309,12 @@ static int cb_rewrite(struct cb_writer *w)
     struct pvclock_info info;
     struct cb_sample s;
     struct timespec as_of;
-    int64_t as_of_ns, bound, slack, dt;
+    int64_t bound, slack, dt;
     uint64_t drift = 0;
     int err, st;
 
     /* as_of before the measurement: a client's elapsed time only grows */
-    as_of_ns = mono_coarse_ns(&as_of);
+    mono_coarse_ns(&as_of);
     err = cb_sample(w, &s, &info);
     if (err == CB_RETRY) {
         return -1;              /* a disruption during it: the caller sees */
@@ -347,16 +359,10 @@ static int cb_rewrite(struct cb_writer *w)
         slack = 0;              /* test knob: the bound without the offset */
     }
     bound = (int64_t)bd.error_ns + slack;
-    b.as_of[0] = as_of.tv_sec;
-    b.as_of[1] = as_of.tv_nsec;
-    as_of_ns += (int64_t)CB_VOID_AFTER_S * 1000000000;
-    b.void_after[0] = as_of_ns / 1000000000;
-    b.void_after[1] = as_of_ns % 1000000000;
+    cb_stamp(w, &b, &as_of, info.generation);
     b.bound_nsec = bound;
-    b.disruption_marker = cb_marker(w, info.generation);
     b.max_drift_ppb = (uint32_t)drift;
     b.clock_status = st;
-    b.clock_disruption_support = w->support;
     cb_publish(w, &b);
     return st;
 }
