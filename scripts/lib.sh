@@ -28,6 +28,31 @@ need_root() {
     [ "$(id -u)" = 0 ] || die "$1 needs root (apt-get); run it as root or with sudo"
 }
 
+# deb_unpacked PKG FILE: the directory of Debian's package PKG (this
+# release's candidate) downloaded and unpacked, never installed, into
+# the cache ($PVCLOCK_CACHE/PKG/VERSION); FILE, relative to it, tells an
+# unpacked one.  The guest images take chrony and linuxptp from there.
+deb_unpacked() {
+    local pkg=$1 probe=$2 ver dir tmp
+    ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    [ -n "$ver" ] && [ "$ver" != "(none)" ] ||
+        die "apt-cache knows no $pkg package; run scripts/install-deps.sh (apt-get update) first"
+    dir=$PVCLOCK_CACHE/$pkg/$ver
+    if [ ! -e "$dir/$probe" ]; then
+        stage "guest: downloading $pkg $ver"
+        tmp=$(mktemp -d)
+        ( cd "$tmp" && apt-get download -qq "$pkg" >/dev/null 2>&1 ) ||
+            { rm -rf "$tmp"; die "apt-get download $pkg failed; check the network"; }
+        rm -rf "$dir.tmp"
+        mkdir -p "$dir.tmp"
+        dpkg-deb -x "$tmp/${pkg}"_*.deb "$dir.tmp" ||
+            { rm -rf "$tmp"; die "cannot unpack $pkg"; }
+        rm -rf "$tmp" "$dir"
+        mv "$dir.tmp" "$dir"
+    fi
+    echo "$dir"
+}
+
 # debian_mirror: the URI of the Debian archive this machine's own apt
 # sources use for its release (a "deb" entry of suite $VERSION_CODENAME,
 # component main, in /etc/apt/sources.list or sources.list.d, one-line
