@@ -279,46 +279,46 @@ echo 'VERSION_CODENAME=bookworm' > "$tmp/os-release"
 cat > "$tmp/apt/sources.list.d/pvclock-pages.sources" <<'SRC'
 # Written by pvclock-pages scripts/install-deps.sh
 Types: deb deb-src
-URIs: http://written-by-us.invalid/debian
+URIs: file:///srv/written-by-us
 Suites: bookworm bookworm-backports
 Components: main
 SRC
 cat > "$tmp/apt/sources.list.d/debian.sources" <<'SRC'
 Types: deb
-URIs: http://disabled.invalid/debian
+URIs: file:///srv/disabled
 Suites: bookworm
 Components: main
 Enabled: no
 
 Types: deb
-URIs: http://security.invalid/debian-security
+URIs: file:///srv/security
 Suites: bookworm-security
 Components: main
 
 Types: deb deb-src
-URIs: http://local-mirror.invalid:3142/debian/
+URIs: file:///srv/local-mirror/
 Suites: bookworm bookworm-updates
 Components: main contrib
 SRC
 mirror
-[ $rc = 0 ] && [ "$(cat "$tmp/out")" = http://local-mirror.invalid:3142/debian ]
+[ $rc = 0 ] && [ "$(cat "$tmp/out")" = file:///srv/local-mirror ]
 ok $? "debian_mirror: the machine's deb822 entry for its release (not a disabled one, not security, not the project's own file): $(cat "$tmp/out")"
 rm "$tmp/apt/sources.list.d/debian.sources"
-printf '%s\n' '# deb http://commented.invalid/debian bookworm main' \
-    'deb-src http://src-only.invalid/debian bookworm main' \
-    'deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://proxy.invalid/debian bookworm main' \
+printf '%s\n' '# deb file:///srv/commented bookworm main' \
+    'deb-src file:///srv/src-only bookworm main' \
+    'deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] file:///srv/proxied bookworm main' \
     > "$tmp/apt/sources.list"
 mirror
-[ $rc = 0 ] && [ "$(cat "$tmp/out")" = http://proxy.invalid/debian ]
+[ $rc = 0 ] && [ "$(cat "$tmp/out")" = file:///srv/proxied ]
 ok $? "debian_mirror: a one-line 'deb [options] URI bookworm main' entry: $(cat "$tmp/out")"
-echo 'deb http://other-release.invalid/debian trixie main' > "$tmp/apt/sources.list"
+echo 'deb file:///srv/other-release trixie main' > "$tmp/apt/sources.list"
 mirror
 [ $rc != 0 ] && one_line_with "no Debian mirror in this machine's apt sources" &&
     grep -qF "suite bookworm, component main" "$tmp/err" && grep -qF PVCLOCK_DEBIAN_MIRROR "$tmp/err"
 ok $? "debian_mirror with no entry for this release: one line naming what is missing and what to do, non-zero"
 diag "$(cat "$tmp/err")"
-PVCLOCK_DEBIAN_MIRROR=http://given.invalid/debian/ debian_mirror > "$tmp/out" 2>&1
-[ "$(cat "$tmp/out")" = http://given.invalid/debian ]
+PVCLOCK_DEBIAN_MIRROR=file:///srv/given/ debian_mirror > "$tmp/out" 2>&1
+[ "$(cat "$tmp/out")" = file:///srv/given ]
 ok $? "debian_mirror: PVCLOCK_DEBIAN_MIRROR overrides the sources"
 
 done_testing
