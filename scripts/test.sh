@@ -148,6 +148,7 @@ for suite in $suites; do
     cli)
         stage "command line: QEMU properties, helper and guest program errors"
         run_tap cli "$PVCLOCK_ROOT/tests/cli/test-cli.sh"
+        run_tap cli/console "$PVCLOCK_ROOT/tests/cli/test-console.sh"
         stage "the helper's sealed memfd over its socket, and systemd's fd store"
         run_tap cli/handoff python3 "$PVCLOCK_ROOT/tests/cli/test-handoff.py"
         stage "the helper's socket against a local user who connects and never reads"

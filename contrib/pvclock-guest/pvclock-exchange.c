@@ -267,8 +267,11 @@ int main(int argc, char **argv)
     struct exchange_stats st = {
         .max_ahead = INT64_MIN, .max_behind = INT64_MIN,
     };
-    int r = parse_args(argc, argv, &o), fd;
+    int r, fd;
 
+    /* Line by line: the rounds shown survive a caller's timeout(1). */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    r = parse_args(argc, argv, &o);
     if (r) {
         return r - 1;
     }

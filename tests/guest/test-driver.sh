@@ -36,6 +36,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/console.sh"
 . "$PVCLOCK_ROOT/tests/guest/host-helper.sh"
 . "$PVCLOCK_ROOT/tests/guest/vmclock-boots.sh"
 
@@ -300,7 +301,7 @@ irq_boot() {
     echo "$pid" > "$tmp/$n-qemu.pid"
     while :; do
         # the guest's own clock against the host's, right after each event
-        for tag in $(sed -nE 's/^pvclock-guest: ready-exchange-([a-z]+)\r?$/\1/p' "$src" "$dst"); do
+        for tag in $(console_asks 'pvclock-guest: ready-exchange-([a-z]+)' "$src" "$dst"); do
             case "$done_tags" in *" $tag "*) continue ;; esac
             done_tags="$done_tags$tag "
             sock=$tmp/$n-src.ex
@@ -439,7 +440,8 @@ exoff() {
             if (n == 1) { first = o; rtt = ($5 + $6) * 1e6 }
             if (o < 0 ? -o > max : o > max) max = o < 0 ? -o : o
             if ($7 == "VIOLATION") bad++ }
-         END { if (!n) { print "no rounds"; exit }
+         /^pvclock-exchange: / { said = said " (" $0 ")" }
+         END { if (!n) { print "no rounds" said; exit }
                printf "guest - host %+.1f us (first round, bracket %.0f us), largest |offset| %.1f us, %d of %d rounds outside\n",
                    first, rtt, max, bad, n }' "$1" 2>/dev/null || echo "no exchange"
 }

@@ -60,7 +60,7 @@ vmclock_boot() {
     echo "$pid" > "$tmp/$n-qemu.pid"
     while :; do
         # the exchanges the guest asks for: TAG's clock against host A or B
-        for tag in $(sed -nE 's/^pvclock-guest: ready-exchange-([a-z]+-[ab])\r?$/\1/p' "$src" "$dst"); do
+        for tag in $(console_asks 'pvclock-guest: ready-exchange-([a-z]+-[ab])' "$src" "$dst"); do
             case "$done_tags" in *" $tag "*) continue ;; esac
             done_tags="$done_tags$tag "
             case "$tag" in *-a) sock=$tmp/$n-src.ex hp=$pa ;; *) sock=$tmp/$n-dst.ex hp=$pb ;; esac

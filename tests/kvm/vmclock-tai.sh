@@ -31,6 +31,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$PVCLOCK_ROOT/tests/tap.sh"
+. "$PVCLOCK_ROOT/tests/console.sh"
 
 dir=$PVCLOCK_BUILD/kvm/vmclock-tai
 g=$PVCLOCK_ROOT/tests/guest
@@ -109,7 +110,7 @@ boot() {
         2> "$tmp/$n.err" &
     qpid=$!
     while kill -0 $qpid 2>/dev/null; do
-        for tag in $(sed -nE 's/^pvclock-guest: ready-exchange-(sys-[a-z0-9]+)\r?$/\1/p' "$log"); do
+        for tag in $(console_asks 'pvclock-guest: ready-exchange-(sys-[a-z0-9]+)' "$log"); do
             case "$done_tags" in *" $tag "*) continue ;; esac
             done_tags="$done_tags$tag "
             GUEST_SOCKET=$tmp/$n.ex timeout 60 "$PVCLOCK_BUILD/host/pvclock-exchange" \
