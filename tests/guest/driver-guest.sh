@@ -33,6 +33,15 @@
 #             (pvclock-guest chrony, the SOCK feeder), both 4 samples a
 #             second at poll 0; after pvclock.settle= s (default 120),
 #             pvclock.minutes= min (default 10) of pvclock-guest offset
+#   unmodified (7.x, pvclock-pages' vmclock=on; PVCLOCK_DRIVER_ONLY=
+#             unmodified, bench/guest-resume.sh) no pvclock-pages driver:
+#             ptp_vmclock and chronyd on its PHC with Debian's own
+#             'makestep 1 3', through irq's events (a savevm, 60 s, a
+#             loadvm of that snapshot, a helper restart, a migration to a
+#             paused destination), each seen as a change of VMClock's
+#             disruption marker; right after each the host's exchange
+#             against the guest's own CLOCK_REALTIME, then that clock -
+#             the host's every 2 s for 60 s (pvclock-guest offset)
 # pvclock.irq=restart (with bind) watches poll() across one helper
 # restart too (the INTx boot, pci=nomsi).  pvclock.set_clock=0 loads the
 # module with set_clock=0 (the guest's clock never stepped);
@@ -140,7 +149,7 @@ chrony_start() {
     local i line=$1 refid=$2
     shift 2
     mkdir -p /run/chrony /var/lib/chrony
-    printf '%s\nmakestep 0.1 3\n' "$line" > /etc/chrony.conf
+    printf '%s\nmakestep %s\n' "$line" "${chrony_makestep:-0.1 3}" > /etc/chrony.conf
     chmod 750 /run/chrony
     chronyd -u root -f /etc/chrony.conf -L 0 -l /tmp/chronyd.log
     if [ $# -gt 0 ]; then
@@ -199,8 +208,12 @@ if [ "$part" = lockdown ]; then
 fi
 
 t0=$(cut -d' ' -f1 /proc/uptime)
-insmod /pvclock-pages.ko $modparams
-say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
+if [ "$part" = unmodified ]; then
+    say "insmod: none (part unmodified)"
+else
+    insmod /pvclock-pages.ko $modparams
+    say "insmod rc $? in $(awk -v t="$t0" '{printf "%.2f", $1 - t}' /proc/uptime) s"
+fi
 dmesg | grep 'pvclock-pages' | prefix "dmesg "
 nodes
 
@@ -330,6 +343,66 @@ skew() {
     pvclock-guest show 2>/dev/null |
         awk '$1 == "REALTIME" {r = $2} $1 == "MONOTONIC" {m = $2} END {printf "%.3f", r - m}'
 }
+
+# vmc_wait MARKER: until VMClock's disruption marker is not MARKER (60 s
+# at most)
+vmc_wait() {
+    local i m
+    for i in $(seq 300); do
+        m=$(vmc_marker)
+        [ -n "$m" ] && [ "$m" != "$1" ] && return
+        sleep 0.2
+    done
+}
+# follow TAG: the guest's own CLOCK_REALTIME - the host's, each 2 s for
+# 60 s, as "follow TAG +S s: mean N ns"
+follow() {
+    local t0 i
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    for i in $(seq 30); do
+        pvclock-guest offset --seconds 1 --interval-ms 100 2>&1 |
+            sed -nE 's/.* mean (-?[0-9]+) ns;.*/\1/p' > /tmp/follow
+        say "follow $1 +$(awk -v t="$t0" '{printf "%.0f", $1 - t}' /proc/uptime) s: mean $(cat /tmp/follow) ns"
+        sleep 1
+    done
+}
+
+# What an unmodified guest's own clock does after each disruption: the
+# same events as the irq part, no pvclock-pages driver
+if [ "$part" = unmodified ]; then
+    vmc_probe
+    chrony_makestep="1 3"
+    chrony_start "$(printf 'leapsectz right/UTC\nrefclock PHC /dev/%s poll 0 dpoll -2 refid VMC tai' "$vp")" VMC
+    sleep 10
+    chronyc -n tracking | prefix "chrony "
+    vmc_exchange probe system
+    m0=$(vmc_marker) d0=$(skew)
+    echo "pvclock-guest: ready-savevm"
+    vmc_wait "$m0"
+    d1=$(skew)
+    if awk -v a="$d0" -v b="$d1" 'BEGIN {exit !(b - a < 30)}'; then
+        say "savevm: marker $m0 -> $(vmc_marker), the guest missed $(awk -v a="$d0" -v b="$d1" 'BEGIN {printf "%.1f", b - a}') s"
+        sleep 60
+        echo "pvclock-guest: ready-loadvm"
+        sleep 600
+    fi
+    say "loadvm: marker $m0 -> $(vmc_marker), the guest missed $(awk -v a="$d0" -v b="$d1" 'BEGIN {printf "%.1f", b - a}') s"
+    vmc_exchange loadvm system
+    follow loadvm
+    for ev in restart migrate; do
+        m0=$(vmc_marker)
+        echo "pvclock-guest: ready-$ev"
+        vmc_wait "$m0"
+        say "$ev: marker $m0 -> $(vmc_marker)"
+        vmc_exchange $ev system
+        follow $ev
+    done
+    chronyc -n tracking | prefix "chrony-end "
+    prefix "chronyd-log " < /tmp/chronyd.log
+    kernel_problems
+    echo "pvclock-guest: exit 0"
+    poweroff -f
+fi
 
 if [ "$part" = irq ]; then
     irq_mode

@@ -28,7 +28,9 @@
 # $PVCLOCK_BUILD/driver) is where the module and the initramfs are built;
 # PVCLOCK_DRIVER_ONLY=pc stops after the build and the pc boot (for
 # trying a change of the driver quickly), =vmclock runs only the two
-# VMClock boots (tests/guest/vmclock-boots.sh); the real-KVM suite
+# VMClock boots (tests/guest/vmclock-boots.sh), =unmodified the irq7 boot
+# beside a 7.x guest without the driver (ptp_vmclock and chronyd) through
+# the same events (bench/guest-resume.sh); the real-KVM suite
 # (tests/kvm/, with PVCLOCK_ACCEL=kvm) runs =kvm, the pc and irq boots,
 # and =vmclock-pv, the vmclock-pv7 boot alone, inside its L1, where
 # nothing is built: tests/kvm/prepare.sh ran =build on the host first,
@@ -133,13 +135,14 @@ bios=$("$PVCLOCK_ROOT/tests/guest/fetch-seabios.sh" 2> "$tmp/bios.err") || bios=
 # restart_helper PID PAGES LOG: stop the helper PID and start another on
 # the same pages file at once (well inside its 5 s staleness limit), as
 # an operator's restart does; the new one's pid in $restarted_pid.  Says
-# host page 0's disruptions before and after on stdout.
+# host page 0's disruptions before and after on stdout.  Both this and
+# irq_boot start the helper with the words of $helper_args after --pages.
 restart_helper() {
     local pid=$1 file=$2 hlog=$3 before after
     before=$("$H/pvclock-helper" --inspect --pages "$file" 2>/dev/null |
         awk '/disruptions/ {print $2; exit}')
     kill "$pid"; wait "$pid" 2>/dev/null
-    "$H/pvclock-helper" --pages "$file" > /dev/null 2>> "$hlog" &
+    "$H/pvclock-helper" --pages "$file" ${helper_args:-} > /dev/null 2>> "$hlog" &
     restarted_pid=$!
     for _ in $(seq 50); do
         after=$("$H/pvclock-helper" --inspect --pages "$file" 2>/dev/null |
@@ -276,7 +279,7 @@ irq_boot() {
     local hpid pid dpid= mpid= restarted= migrated= saved= loaded= done_tags=" " tag sock start=$SECONDS
     local -a args
     shift 4 2>/dev/null || shift $#
-    "$H/pvclock-helper" --pages "$p" > /dev/null 2> "$tmp/$n-helper.log" &
+    "$H/pvclock-helper" --pages "$p" ${helper_args:-} > /dev/null 2> "$tmp/$n-helper.log" &
     hpid=$!
     echo "$hpid" > "$tmp/$n-helper.pid"
     for _ in $(seq 50); do
@@ -337,7 +340,7 @@ irq_boot() {
                 -chardev "socket,id=ex,path=$tmp/$n-dst.ex,server=on,wait=off" -serial chardev:ex
             migrated=1
         fi
-        guest_over "$n" "$src" "$dst" "$start" 400 "$pid" && break
+        guest_over "$n" "$src" "$dst" "$start" "${irq_boot_limit:-400}" "$pid" && break
         sleep 0.2
     done
     guest_teardown "$pid"
@@ -649,6 +652,111 @@ full_checks() {
     ok $? "$b: no BUG, WARNING, Oops or call trace in dmesg through all of the above"
     diag "$(grep -E '^driver: problem ' "$tmp/$b.log" | head -20)"
 }
+
+# follows NAME TAG: an unmodified boot's samples of the guest's own clock
+# - the host's after event TAG (driver-guest.sh's follow), summed up:
+# the first, the last, and when |offset| first fell below 1 ms
+follows() {
+    grep -E "^driver: follow $2 " "$tmp/$1.log" 2>/dev/null |
+        sed -nE 's/.* \+([0-9]+) s: mean (-?[0-9]+) ns$/\1 \2/p' |
+        awk 'function us(o) { return sprintf("%+.1f ms", o / 1e6) }
+             { if (!n++) { t0 = $1; first = $2 }
+               last = $2; tl = $1
+               if (below == "" && ($2 < 0 ? -$2 : $2) < 1000000) below = $1 - t0 }
+             END { if (!n) { print "no samples"; exit }
+                   printf "%s at +0 s, %s at +%d s, below 1 ms %s", us(first), us(last),
+                       tl - t0, below == "" ? "never in " (tl - t0) " s" : "after " below " s"
+                   # still off: the rate it is being corrected at, and
+                   # how long that rate would take for the rest
+                   r = tl > t0 ? (last - first) / (tl - t0) : 0
+                   if (below == "" && r != 0 && (r < 0) == (last > 0))
+                       printf " (corrected at %.1f ms/s, %.0f ppm: about %.0f s more)", (r < 0 ? -r : r) / 1e6,
+                           (r < 0 ? -r : r) / 1e3, (last < 0 ? -last : last) / (r < 0 ? -r : r)
+                   else if (below == "")
+                       printf " (not being corrected)"
+                   printf "\n" }'
+}
+# first_offset FILE: the first exchange round's guest - host (s)
+first_offset() {
+    awk '$1 ~ /^[0-9]+$/ && NF >= 6 { printf "%.6f", ($5 - $6) / 2; exit }' "$1" 2>/dev/null
+}
+
+# unmodified_checks NAME: the unmodified 7.x guest (ptp_vmclock and
+# chronyd, no pvclock-pages driver) through irq's events
+unmodified_checks() {
+    local n=$1 age off
+    [ -s "$tmp/$n.timeout" ] && diag "$n: $(cat "$tmp/$n.timeout")"
+    has $n 'insmod: none' && has $n 'vmclock phc ptp[0-9]+' && has $n 'chrony #\* VMC '
+    ok $? "$n: no pvclock-pages driver; ptp_vmclock's PHC ($(line $n 'vmclock phc')), chronyd selected it ($(line $n 'chrony selected'))"
+    diag "$(grep -E '^driver: chrony (System time|Last offset|RMS)' "$tmp/$n.log" | head -3 | sed 's/^driver: //')"
+    age=$(awk '/^savevm at/ {s = $3 + 0} /^loadvm at/ {l = $3 + 0} END {if (s && l) printf "%.0f", l - s}' "$tmp/$n.snapshot" 2>/dev/null)
+    off=$(first_offset "$tmp/$n.exchange-loadvm")
+    has $n 'loadvm: marker ' && [ -n "$off" ] && [ -n "$age" ] &&
+        awk -v o="$off" -v a="$age" 'BEGIN {exit !(o < -(a - 15) && o > -(a + 15))}'
+    ok $? "$n: right after a -loadvm of a snapshot ${age:-?} s old, the guest's own CLOCK_REALTIME is behind the host's by about the snapshot's age: $(exoff "$tmp/$n.exchange-loadvm")"
+    for tag in restart migrate; do
+        has $n "$tag: marker [0-9]+ -> [0-9]+" && [ -n "$(first_offset "$tmp/$n.exchange-$tag")" ]
+        ok $? "$n: the $tag event seen (VMClock's marker: $(line $n "$tag: marker" | sed "s/^$tag: marker //")), the guest's own clock measured right after it: $(exoff "$tmp/$n.exchange-$tag")"
+    done
+    for tag in loadvm restart migrate; do
+        diag "$n: $tag: the guest's own clock - the host's: $(follows $n $tag)"
+    done
+    # what ClockBound's daemon would publish over this chronyd: its bound
+    # is root delay / 2 + root dispersion + |system time offset|
+    # (clock-bound-d 2.0.2, chronyd_snapshot_poller.rs), of chronyd's
+    # own estimate only; against what the host says of its own clock
+    diag "$n: ClockBound's daemon over this chronyd would publish $(grep -E '^driver: chrony (System time|Root delay|Root dispersion) ' "$tmp/$n.log" | head -3 |
+        awk '{v[$3 $4] = $(NF - 1) + 0; if ($3 == "System") v["off"] = $6 + 0}
+             END {b = (v["Rootdelay"] / 2 + v["Rootdispersion"] + (v["off"] < 0 ? -v["off"] : v["off"])) * 1e9
+                  printf "+/- %d ns, Synchronized", b == int(b) ? b : int(b) + 1}'); the host's own clock, as its helper publishes it: $("$H/pvclock-helper" --inspect --pages "$tmp/$n-pages" 2>/dev/null | grep -m1 'ntp:' | sed 's/^ *ntp: //')"
+    diag "$(grep -E '^driver: (chrony-end (System time|Last offset|Frequency)|chronyd-log .*(step|slew|offset|jump))' "$tmp/$n.log" | sed 's/^driver: //' | head -12)"
+    has $n 'kernel problems 0$'
+    ok $? "$n: no BUG, WARNING, Oops or call trace in dmesg"
+}
+
+# PVCLOCK_DRIVER_ONLY=unmodified (bench/guest-resume.sh): irq7 (the
+# driver, set_clock on) and unmod7 (pvclock-pages' vmclock=on with
+# ptp_vmclock and chronyd only) through the same events, side by side
+if [ "$only" = unmodified ]; then
+    build7 && [ -f "$out/7/ptp_vmclock.ko" ] ||
+        { echo "Bail out! no 7.x kernel, module and ptp_vmclock to boot"; exit 1; }
+    # ptp_vmclock reads only while the VMClock page says the host knows
+    # TAI - UTC: from the host kernel (chronyd's leapsectz sets it) or an
+    # unexpired leap second list.  This machine's kernel says 0 and
+    # Debian 12's list expired on 2026-06-28, so unless PVCLOCK_LEAP_FILE
+    # names a current one the helpers read a copy of that list whose
+    # expiry is a year from now (no leap second since 2017's)
+    leap=${PVCLOCK_LEAP_FILE:-}
+    if [ -z "$leap" ]; then
+        leap=$tmp/leap-seconds.list
+        awk -v e="$(( $(date +%s) + 2208988800 + 365 * 86400 ))" \
+            '/^#@/ { print "#@\t" e; next } /^#h/ { next } { print }' \
+            /usr/share/zoneinfo/leap-seconds.list > "$leap"
+        diag "unmod7: the helpers read $leap, /usr/share/zoneinfo/leap-seconds.list with its expiry moved a year on"
+    fi
+    helper_args="--leap-file $leap" PVCLOCK_DRIVER_IRQ_APPEND="tsc=reliable" irq_boot_limit=800 irq_boot unmod7 "$kernel7" "$initrd7" unmodified \
+        -global pvclock-pages.vmclock=on &
+    unmod_job=$!
+    irq_boot irq7 "$kernel7" "$initrd7"
+    wait "$unmod_job"
+    irq_checks irq7
+    unmodified_checks unmod7
+    diag "side by side: the guest's own CLOCK_REALTIME - the host's right after each event (first exchange round), 7.x guests under ${PVCLOCK_ACCEL:-tcg}"
+    # the unmodified guest's clock just before each event: the probe's
+    # exchange, then the last sample of the previous event's follow
+    before=$(first_offset "$tmp/unmod7.exchange-probe") prev=
+    for tag in loadvm restart migrate; do
+        [ -z "$prev" ] || before=$(grep -E "^driver: follow $prev " "$tmp/unmod7.log" |
+            sed -nE 's/.* mean (-?[0-9]+) ns$/\1/p' | tail -1 | awk '{printf "%.6f", $1 / 1e9}')
+        diag "$(printf '%-8s with the driver %+9.6f s | ptp_vmclock + chronyd: before %+10.6f s, right after %+10.6f s; then %s' "$tag" \
+            "$(first_offset "$tmp/irq7.exchange-$tag")" "${before:-0}" \
+            "$(first_offset "$tmp/unmod7.exchange-$tag")" "$(follows unmod7 $tag)")"
+        prev=$tag
+    done
+    diag "boot times: irq7 $(cat "$tmp/irq7.took" 2>/dev/null || echo '?') s, unmod7 $(cat "$tmp/unmod7.took" 2>/dev/null || echo '?') s"
+    done_testing
+    exit
+fi
 
 # PVCLOCK_DRIVER_ONLY=irq or =irq7: that boot alone, in the foreground
 if [ "$only" = irq ] || [ "$only" = irq7 ]; then
