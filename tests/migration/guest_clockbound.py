@@ -13,7 +13,11 @@ REALTIME through the device (tight).  Then: the guest's clock stepped to
 the host's, a migration to a paused destination (host B, +1.5 s), and a
 snapshot restore: right after each, every answer is Disrupted/Unknown
 or a bound that holds.  PVCLOCK_CB_BREAK=offset|rewrite|client|... (+
-joined) runs a broken variant (tests/guest/init).  Prints TAP."""
+joined) runs a broken variant (tests/guest/init).  PVCLOCK_CB_CHRONY=1
+(bench/clockbound-chrony.sh) runs instead the comparison with ClockBound
+over chronyd: chronyd disciplines the guest from the device (SOCK), and
+ClockBound's own rule over chronyd's tracking is set beside the
+writer's bound, in the same guest on the same host.  Prints TAP."""
 import ctypes
 import os
 import socket
@@ -28,6 +32,7 @@ import guest_migration as gm  # noqa: E402
 
 LIB = os.path.join(m.BUILD, "host/libpvclock.so")
 BREAK = os.environ.get("PVCLOCK_CB_BREAK", "")
+CHRONY = os.environ.get("PVCLOCK_CB_CHRONY", "") == "1"
 PAUSE = 5
 CPU_WINDOW = float(os.environ.get("PVCLOCK_CB_CPU_WINDOW", "30"))
 NAMES = {0: "Unknown", 1: "Synchronized", 2: "FreeRunning", 3: "Disrupted",
@@ -157,7 +162,91 @@ def after_event(what, r):
              else "never (in 20 s)"))
 
 
+def chrony_tracking(console):
+    """The last whole `chronyc -n tracking` the guest printed ("cb-chrony:
+    " lines, up to its Leap status), as {field: text}."""
+    text = open(console, errors="replace").read()
+    text = text[:text.rfind("\n") + 1]      # the line being written: not yet
+    records, cur = [], {}
+    for line in text.splitlines():
+        if not line.startswith("cb-chrony: ") or " : " not in line:
+            continue
+        k, v = line[len("cb-chrony: "):].split(" : ", 1)
+        cur[k.strip()] = v.strip()
+        if k.strip() == "Leap status":
+            records.append(cur)
+            cur = {}
+    return records[-1] if records else {}
+
+
+def clockbound_rule_ns(t):
+    """ClockBound's bound over chronyd (clock-bound-d 2.0.2,
+    chronyd_snapshot_poller.rs): root delay / 2 + root dispersion +
+    |the system clock's current correction|, in ns, rounded up."""
+    delay = float(t["Root delay"].split()[0])
+    disp = float(t["Root dispersion"].split()[0])
+    corr = abs(float(t["System time"].split()[0]))
+    return -(-(delay / 2 + disp + corr) * 1e9 // 1)
+
+
+def run_chrony(st, tmp):
+    """The writer's bound beside ClockBound's rule over chronyd, which
+    disciplines the same guest from the same device (SOCK refclock)."""
+    kernel = subprocess.check_output(
+        [os.path.join(m.ROOT, "tests/guest/fetch-kernel.sh")]).decode().strip()
+    initrd = os.path.join(m.BUILD, "guest/initramfs-chrony.cpio.gz")
+    subprocess.check_call([os.path.join(m.ROOT, "tests/guest/mkinitramfs.sh"),
+                           initrd, "chrony"])
+    pages = st.helper("hostA", "tsc_hz=2500000000")
+    os.environ["PVCLOCK_GUEST_APPEND"] = (
+        "pvclock.cbargs=--interval-ms,1000,--vmclock,device pvclock.cbchrony=1")
+    g = gm.Guest(st, tmp, kernel, initrd)
+    g.cmd = "clockbound"
+    g.start(pages)
+    m.ok(g.wait_ready(), "the guest boots on host A: chronyd on the device "
+         "(SOCK), the writer and the client run")
+    line = Line(g.serial)
+    host = HostClock(pages)
+    wait_sync(line, host, 20)
+    t, end = {}, time.time() + 120
+    while time.time() < end:
+        t = chrony_tracking(g.console)
+        if "(PVC)" in t.get("Reference ID", "") and \
+                t.get("Leap status") == "Normal":
+            break
+        time.sleep(1)
+    m.ok(t.get("Leap status") == "Normal" and "(PVC)" in t.get("Reference ID", ""),
+         "chronyd synchronised to the device: %s" % "; ".join(
+             "%s %s" % (k, t.get(k, "?")) for k in
+             ("Reference ID", "System time", "Root delay", "Root dispersion")))
+    time.sleep(20)      # chronyd's estimate settles at 4 samples a second
+    r = steady(line, host, 300, 0.02)
+    t = chrony_tracking(g.console)
+    m.ok(r.wrong == 0 and r.dev_wrong == 0 and r.trusted == 300,
+         "300 rounds, chronyd disciplining the guest: every answer of the "
+         "writer's segment Synchronized and holding the host's REALTIME: %s"
+         % r.summary())
+    ok = bool(r.widths) and "Root dispersion" in t
+    if ok:
+        cb = clockbound_rule_ns(t)
+        w = statistics.median(r.widths)
+        m.diag("bound widths (latest - earliest) in the same guest: the "
+               "writer's median %.1f us (min %.1f, max %.1f); ClockBound's "
+               "rule over chronyd %.3f us (2 x (root delay / 2 %s + root "
+               "dispersion %s + |system time| %s)); ratio %.0f" % (
+                   w / 1e3, min(r.widths) / 1e3, max(r.widths) / 1e3,
+                   2 * cb / 1e3, t["Root delay"], t["Root dispersion"],
+                   t["System time"], w / (2 * cb) if cb else 0))
+    m.ok(ok, "chronyd's tracking read beside the writer's bound")
+    try:
+        line.s.sendall(b"X\n")
+    except OSError:
+        pass
+
+
 def run(st, tmp):
+    if CHRONY:
+        return run_chrony(st, tmp)
     kernel, initrd = gm.kernel_and_initrd()
     hosts = {
         "A": st.helper("hostA", "tsc_hz=2500000000"),
