@@ -69,8 +69,9 @@
  * compute a wrong time: readers must refuse a major they do not know.
  * abi_minor changes when fields are added in reserved space (which is
  * zero in older writers) or new flag bits are defined: readers accept any
- * minor and ignore what they do not know.  Sizes and offsets of existing
- * fields never change within a major.
+ * newer minor and ignore what they do not know; they refuse offset pages
+ * older than they read (PVCP_OFFSET_MINOR_MIN).  Sizes and offsets of
+ * existing fields never change within a major.
  *
  * Byte order: everything is little-endian (the x86 TSC is the counter).
  * Every struct below has a fixed size, checked at compile time.
@@ -574,7 +575,8 @@ struct pvcp_offset_page {
      * Since 1.3 the device marks it valid only when it is exact in that
      * form (the unscaled domain without scaling, offset = host_ref -
      * guest_ref); otherwise its flags are 0 and old readers refuse
-     * rather than compute a wrong time.  Readers of 1.3 use ref_xform.
+     * rather than compute a wrong time.  Readers of 1.3 use ref_xform,
+     * and refuse offset pages before 1.3 (PVCP_OFFSET_MINOR_MIN).
      */
     struct pvcp_xform xform[PVCP_DOMAINS];
 
@@ -596,6 +598,11 @@ struct pvcp_offset_page {
 };
 
 #define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
+/*
+ * The oldest offset page a reader reads: ref_xform came with 1.3, and the
+ * writers before it have no other transform a reader may compute with.
+ */
+#define PVCP_OFFSET_MINOR_MIN   3
 
 /* status: may the guest trust the pages right now? */
 #define PVCP_STATUS_INVALID     0   /* not set up (or being torn down) */
