@@ -140,17 +140,19 @@ static void make_ref_xform(struct pvcp_ref_xform *x, uint64_t focus)
 
 /*
  * The transform a writer before 1.3 put at 0x028 for domain d (mostly
- * the unscaled one readers of such pages used to compute with).
+ * the unscaled one readers of such pages used to compute with), in the
+ * bytes that are reserved since ABI 1.6.
  */
 static void make_legacy_xform(struct pvcp_offset_page *o, int d,
                               uint64_t focus)
 {
-    struct pvcp_xform *x = &o->xform[d];
+    struct pvcp_xform x = { 0 };
 
-    x->frac_bits = chance(70) ? 0 : below(64);
-    x->mult = chance(80) ? 1ull << x->frac_bits : rnd();
-    x->offset = chance(50) ? rnd() : focus;
-    x->flags = chance(95) ? PVCP_XFORM_F_VALID : 0;
+    x.frac_bits = chance(70) ? 0 : below(64);
+    x.mult = chance(80) ? 1ull << x.frac_bits : rnd();
+    x.offset = chance(50) ? rnd() : focus;
+    x.flags = chance(95) ? PVCP_XFORM_F_VALID : 0;
+    memcpy(o->reserved_xform + d * sizeof(x), &x, sizeof(x));
 }
 
 static void make_offset_page(uint64_t focus)
