@@ -45,7 +45,8 @@ static const char *const error_text[PVCLOCK_ERRORS] = {
     [PVCLOCK_ENODEV] = "no pvclock-pages PCI device (1af4:10f0) found",
     [PVCLOCK_ESIZE] = "pages file or BAR is smaller than the ABI requires",
     [PVCLOCK_EMAGIC] = "not pvclock-pages data (bad magic)",
-    [PVCLOCK_EVERSION] = "unsupported pvclock-pages ABI major version",
+    [PVCLOCK_EVERSION] = "unsupported pvclock-pages ABI version (another "
+                         "major, or an offset page before 1.3)",
     [PVCLOCK_EUNPUBLISHED] = "this host page variant is not published",
     [PVCLOCK_EBADPAGE] = "pvclock page contents are inconsistent",
     [PVCLOCK_ENOTVALID] = "device reports the pages are not valid",
@@ -224,11 +225,14 @@ static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
             return err;
         }
     }
-    if (op && op->magic != PVCP_OFFSET_MAGIC) {
-        return PVCLOCK_EMAGIC;
-    }
-    if (op && op->abi_major != PVCP_ABI_MAJOR) {
-        return PVCLOCK_EVERSION;
+    if (op) {
+        /* magic, major, and a writer of 1.3 or later */
+        unsigned bad = pvcp_offset_ident_check(op->magic, op->abi_major,
+                                               op->abi_minor);
+
+        if (bad) {
+            return bad & PVCP_BAD_MAGIC ? PVCLOCK_EMAGIC : PVCLOCK_EVERSION;
+        }
     }
     pc = calloc(1, sizeof(*pc));
     if (!pc) {

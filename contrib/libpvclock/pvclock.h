@@ -42,7 +42,8 @@ enum pvclock_error {
     PVCLOCK_ENODEV,         /* no pvclock-pages PCI device found */
     PVCLOCK_ESIZE,          /* file or BAR smaller than the ABI needs */
     PVCLOCK_EMAGIC,         /* not a pvclock-pages page (bad magic) */
-    PVCLOCK_EVERSION,       /* ABI major version this library does not know */
+    PVCLOCK_EVERSION,       /* ABI major this library does not know, or */
+                            /* an offset page older than ABI 1.3 */
     PVCLOCK_EUNPUBLISHED,   /* this host page variant is not published */
     PVCLOCK_EBADPAGE,       /* page contents inconsistent (corrupt?) */
     PVCLOCK_ENOTVALID,      /* device says the pages are not valid now */

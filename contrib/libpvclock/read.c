@@ -224,8 +224,8 @@ enum read_mode {
 
 /*
  * The offset page's transform for host page `page` and a clock's offset.
- * Pages of ABI 1.3 writers carry a reference-point transform; older ones
- * only the legacy form, of which the unscaled case is used.
+ * Only ABI 1.3 writers' pages have one; offset_verdict() refuses older
+ * ones by their abi_minor.
  */
 static ALWAYS_INLINE void copy_offset(const volatile struct pvcp_offset_page *op,
                                       const struct clock_desc *c,
@@ -240,23 +240,12 @@ static ALWAYS_INLINE void copy_offset(const volatile struct pvcp_offset_page *op
         s->backend = op->counter_backend;
         s->guest_counter_hz = op->guest_counter_hz;
     }
-    if (__builtin_expect(s->ominor >= 3, 1)) {
-        s->xf.guest_ref = op->ref_xform[d].guest_ref;
-        s->xf.host_ref = op->ref_xform[d].host_ref;
-        s->xf.mult = op->ref_xform[d].mult;
-        s->xf.frac_ref = op->ref_xform[d].frac_ref;
-        s->xf.frac_bits = op->ref_xform[d].frac_bits;
-        s->xf.flags = op->ref_xform[d].flags;
-    } else {
-        struct pvcp_xform old = {
-            op->xform[d].mult, op->xform[d].frac_bits, op->xform[d].flags,
-            op->xform[d].offset,
-        };
-
-        if (!pvcp_ref_from_legacy(&old, &s->xf)) {
-            s->xf.flags = 0;
-        }
-    }
+    s->xf.guest_ref = op->ref_xform[d].guest_ref;
+    s->xf.host_ref = op->ref_xform[d].host_ref;
+    s->xf.mult = op->ref_xform[d].mult;
+    s->xf.frac_ref = op->ref_xform[d].frac_ref;
+    s->xf.frac_bits = op->ref_xform[d].frac_bits;
+    s->xf.flags = op->ref_xform[d].flags;
     if (c->mono >= 0) {
         s->mono.sec = op->mono_offset[c->mono].sec;
         s->mono.nsec = op->mono_offset[c->mono].nsec;
@@ -560,8 +549,8 @@ static ALWAYS_INLINE unsigned host_verdict(const struct snapshot *s,
 static ALWAYS_INLINE unsigned offset_verdict(const struct pvclock *pc,
                                              const struct snapshot *s)
 {
-    return pvcp_offset_ident_check(pc->offset->magic,
-                                   pc->offset->abi_major) |
+    return pvcp_offset_ident_check(pc->offset->magic, pc->offset->abi_major,
+                                   s->ominor) |
            pvcp_offset_words_check(s->status, &s->xf);
 }
 

@@ -423,6 +423,10 @@ static int pvcp_map_bar(struct pci_dev *pdev, struct pvcp_dev *pd)
 	else if (le16_to_cpu(READ_ONCE(op->abi_major)) != PVCP_ABI_MAJOR)
 		pci_warn(pdev, "ABI major %u, this driver knows %u\n",
 			 le16_to_cpu(READ_ONCE(op->abi_major)), PVCP_ABI_MAJOR);
+	else if (le16_to_cpu(READ_ONCE(op->abi_minor)) < PVCP_OFFSET_MINOR_MIN)
+		pci_warn(pdev, "offset page of ABI 1.%u, before 1.%u: its device is too old to read the host's time from\n",
+			 le16_to_cpu(READ_ONCE(op->abi_minor)),
+			 PVCP_OFFSET_MINOR_MIN);
 	return 0;
 }
 

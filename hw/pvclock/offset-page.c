@@ -160,7 +160,6 @@ static void publish_offset(PvclockPagesState *s, const char *why)
 {
     struct pvcp_offset_page *op = s->offset_page;
     struct pvcp_offset_page next;
-    const struct pvcp_ref_xform *ux = &s->xform[PVCP_DOMAIN_UNSCALED];
     struct pvcp_host_page pg;
     bool have_pg = pvclock_host_page0(s, &pg, NULL);
     uint64_t host_dis;
@@ -186,17 +185,9 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     next.status = status;
     next.recommended_page = s->recommended_page;
     next.guest_counter_hz = linear ? s->relation.guest_hz : 0;
-    memset(next.xform, 0, sizeof(next.xform));
     memset(next.ref_xform, 0, sizeof(next.ref_xform));
     if (linear) {
         memcpy(next.ref_xform, s->xform, sizeof(next.ref_xform));
-        if (ux->mult == 1 && ux->frac_bits == 0 && ux->frac_ref == 0) {
-            /* readers of ABI 1.2 and older: exact in the old form too */
-            next.xform[PVCP_DOMAIN_UNSCALED].mult = 1;
-            next.xform[PVCP_DOMAIN_UNSCALED].flags = ux->flags;
-            next.xform[PVCP_DOMAIN_UNSCALED].offset = ux->host_ref -
-                                                      ux->guest_ref;
-        }
     }
     next.relation_flags = s->relation.flags;
     memset(&next.live, 0, sizeof(next.live));

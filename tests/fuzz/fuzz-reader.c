@@ -63,17 +63,14 @@ static int checks_hold(const struct pvcp_host_page *h, clockid_t clk)
 }
 
 /*
- * The transform a reader may use: ABI 1.3's with frac_bits up to 64, or
- * an older writer's, unscaled only.
+ * The transform a reader may use: ABI 1.3's with frac_bits up to 64; an
+ * older writer's page is refused whatever it has at 0x028.
  */
 static int xform_usable(const struct pvcp_offset_page *op, int d)
 {
-    if (op->abi_minor >= 3) {
-        return (op->ref_xform[d].flags & PVCP_XFORM_F_VALID) &&
-               op->ref_xform[d].frac_bits <= 64;
-    }
-    return (op->xform[d].flags & PVCP_XFORM_F_VALID) &&
-           op->xform[d].mult == 1 && op->xform[d].frac_bits == 0;
+    return op->abi_minor >= 3 &&
+           (op->ref_xform[d].flags & PVCP_XFORM_F_VALID) &&
+           op->ref_xform[d].frac_bits <= 64;
 }
 
 /* A guest read the live page may have answered (then the host page
@@ -254,6 +251,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         PVCP_OFFSET_MAGIC;
     ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->abi_major =
         PVCP_ABI_MAJOR;
+    ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->abi_minor =
+        PVCP_ABI_MINOR;
     if (pvclock_open_memory(&pc, &mem) != PVCLOCK_OK) {
         abort();
     }

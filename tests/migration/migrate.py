@@ -89,13 +89,19 @@ def xform(b, o, v):
 OP_REF_XFORM = 0x88         # struct pvcp_ref_xform ref_xform[2], ABI 1.3
 
 
+def op_minor(b):
+    """The offset page's abi_minor: 3 or more, as a reader requires
+    (offset pages before ABI 1.3 have no transform a reader may use)."""
+    minor = struct.unpack_from("<H", b, 6)[0]
+    assert minor >= 3, "offset page of ABI 1.%d, before 1.3" % minor
+    return minor
+
+
 def ref_xform(b, v, domain=0):
     """The offset page's guest -> host transform (a line through a
     reference point): host = host_ref + floor((d * mult + frac_ref) /
     2^frac_bits), d = guest - guest_ref as a signed 64-bit value."""
-    if struct.unpack_from("<H", b, 6)[0] < 3:
-        # an offset page of ABI 1.2 or older: the legacy form
-        return xform(b, 0x28 + 24 * domain, v)
+    op_minor(b)
     o = OP_REF_XFORM + 40 * domain
     gref, href, mult, fref = u64(b, o), u64(b, o + 8), u64(b, o + 16), u64(b, o + 24)
     frac, flags = u32(b, o + 32), u32(b, o + 36)
@@ -107,8 +113,7 @@ def ref_xform(b, v, domain=0):
 
 def guest_counter_at(off_page, host_tsc):
     """The guest counter at a host TSC, for an unscaled relation."""
-    if struct.unpack_from("<H", off_page, 6)[0] < 3:
-        return (host_tsc - u64(off_page, 0x28 + 16)) & M64
+    op_minor(off_page)
     gref, href = u64(off_page, OP_REF_XFORM), u64(off_page, OP_REF_XFORM + 8)
     return (host_tsc - href + gref) & M64
 

@@ -214,6 +214,43 @@ static void test_bar_follows_in_place_update(void)
     end_test(qts, bus, dev, tp);
 }
 
+/*
+ * The offset page's reserved space reads as zero whatever state the
+ * device is in: 0x028 up to mono_offset (reserved since ABI 1.6; the
+ * transform of readers before 1.3 until then, which such a reader
+ * computes with if it is valid) and everything after the live
+ * descriptor.
+ */
+static size_t first_nonzero(const void *page, size_t from, size_t to)
+{
+    const uint8_t *p = page;
+
+    while (from < to && !p[from]) {
+        from++;
+    }
+    return from;
+}
+
+static void assert_reserved_zero(const struct pvcp_offset_page *op)
+{
+    const size_t old_xform_end = offsetof(struct pvcp_offset_page,
+                                          mono_offset);
+    const size_t tail = offsetof(struct pvcp_offset_page, reserved);
+
+    g_assert_cmphex(first_nonzero(op, 0x028, old_xform_end), ==,
+                    old_xform_end);
+    g_assert_cmphex(first_nonzero(op, tail, PVCP_PAGE_SIZE), ==,
+                    PVCP_PAGE_SIZE);
+}
+
+/* The guest's view of the offset page, checked for the above. */
+static void offset_page_read(QPCIDevice *dev, QPCIBar bar,
+                             struct pvcp_offset_page *op)
+{
+    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, op, sizeof(*op));
+    assert_reserved_zero(op);
+}
+
 static void test_offset_page(void)
 {
     const uint64_t sim_offset = 0x123456789ull;
@@ -223,9 +260,8 @@ static void test_offset_page(void)
     QPCIDevice *dev = find_device(bus);
     QPCIBar bar = qpci_iomap(dev, 0, NULL);
     struct pvcp_offset_page op;
-    const struct pvcp_xform *x = &op.xform[PVCP_DOMAIN_UNSCALED];
 
-    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, &op, sizeof(op));
+    offset_page_read(dev, bar, &op);
     g_assert_cmphex(op.magic, ==, PVCP_OFFSET_MAGIC);
     g_assert_cmpuint(op.abi_major, ==, PVCP_ABI_MAJOR);
     g_assert_cmpuint(op.abi_minor, ==, PVCP_ABI_MINOR);
@@ -236,12 +272,10 @@ static void test_offset_page(void)
     g_assert_cmpuint(op.recommended_page, ==, PVCP_PAGE_UNSCALED_UNSMEARED);
     g_assert_cmpuint(op.guest_counter_hz, ==, 2500000000ull);
 
-    /* host = guest - offset: the simulated guest runs ahead by sim_offset */
-    g_assert_cmphex(x->mult, ==, 1);
-    g_assert_cmpuint(x->frac_bits, ==, 0);
-    g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==, PVCP_XFORM_F_VALID);
-    g_assert_cmphex(x->offset, ==, -sim_offset);
-    /* ABI 1.3: the same as a line through a reference point */
+    /*
+     * host = guest - offset: the simulated guest runs ahead by
+     * sim_offset, a line through a reference point without scaling
+     */
     g_assert_cmphex(op.ref_xform[0].mult, ==, 1);
     g_assert_cmpuint(op.ref_xform[0].frac_bits, ==, 0);
     g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
@@ -458,7 +492,7 @@ static void read_offset_page(QTestState *qts, int slot,
     g_assert_nonnull(dev);
     qpci_device_enable(dev);
     bar = qpci_iomap(dev, 0, NULL);
-    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, op, sizeof(*op));
+    offset_page_read(dev, bar, op);
     qpci_iounmap(dev, bar);
     g_free(dev);
     qpci_free_pc(bus);
@@ -1094,6 +1128,7 @@ static void test_two_guests_share(void)
         unsigned seq_at = op->live.block[0] + op->live.seq;
         uint32_t sa, sb;
 
+        assert_reserved_zero(op);
         g_assert_true(op->live.flags & PVCP_LIVE_F_VALID);
         qpci_memread(da, bar_a, PVCP_BAR_LIVE_PAGE, a2, PVCP_PAGE_SIZE);
         qpci_memread(db, bar_b, PVCP_BAR_LIVE_PAGE, b2, PVCP_PAGE_SIZE);
@@ -1260,6 +1295,17 @@ static void test_replaced_file(void)
     end_test(qts, bus, dev, tp);
 }
 
+/* host - guest of an unscaled relation, from the published transform */
+static uint64_t guest_to_host(const struct pvcp_offset_page *op)
+{
+    const struct pvcp_ref_xform *x = &op->ref_xform[PVCP_DOMAIN_UNSCALED];
+
+    g_assert_cmphex(x->flags & PVCP_XFORM_F_VALID, ==, PVCP_XFORM_F_VALID);
+    g_assert_cmphex(x->mult, ==, 1);
+    g_assert_cmpuint(x->frac_bits, ==, 0);
+    return x->host_ref - x->guest_ref + x->frac_ref;
+}
+
 static void test_relation_change_and_reset(void)
 {
     TestPages *tp = pages_new();
@@ -1269,7 +1315,7 @@ static void test_relation_change_and_reset(void)
 
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.generation, ==, 1);
-    g_assert_cmphex(op.xform[0].offset, ==, -5ull);
+    g_assert_cmphex(guest_to_host(&op), ==, -5ull);
 
     /* the guest counter jumps (as after a guest WRMSR): generation bumps */
     resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': {'path': "
@@ -1279,7 +1325,7 @@ static void test_relation_change_and_reset(void)
     qobject_unref(resp);
     read_offset_page(qts, DEV_SLOT, &op);
     g_assert_cmpuint(op.generation, ==, 2);
-    g_assert_cmphex(op.xform[0].offset, ==, -1000ull);
+    g_assert_cmphex(guest_to_host(&op), ==, -1000ull);
     g_assert_cmpuint(op.seq & 1, ==, 0);
 
     /* a system reset recomputes: nothing changed, nothing bumps */
@@ -1306,8 +1352,8 @@ static void test_two_instances(void)
 
     read_offset_page(qts, DEV_SLOT, &a);
     read_offset_page(qts, DEV_SLOT + 1, &b);
-    g_assert_cmphex(a.xform[0].offset, ==, -1ull);
-    g_assert_cmphex(b.xform[0].offset, ==, -2ull);
+    g_assert_cmphex(guest_to_host(&a), ==, -1ull);
+    g_assert_cmphex(guest_to_host(&b), ==, -2ull);
 
     /* each has its own offset page */
     resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': {'path': "
@@ -1318,7 +1364,7 @@ static void test_two_instances(void)
     read_offset_page(qts, DEV_SLOT + 1, &b);
     g_assert_cmpuint(a.generation, ==, 1);
     g_assert_cmpuint(b.generation, ==, 2);
-    g_assert_cmphex(b.xform[0].offset, ==, -3ull);
+    g_assert_cmphex(guest_to_host(&b), ==, -3ull);
     qtest_quit(qts);
     pages_free(tp);
 }
@@ -1399,7 +1445,7 @@ static void test_live_page(void)
     bool same = false;
 
     g_assert_true(g_str_has_prefix(st, "in use ("));
-    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, &op, sizeof(op));
+    offset_page_read(dev, bar, &op);
     g_assert_cmphex(d->flags & PVCP_LIVE_F_VALID, ==, PVCP_LIVE_F_VALID);
     g_assert_cmpuint(d->version, ==, PVCP_LIVE_VERSION);
     g_assert_cmpint(d->clock_mode_tsc, ==, 1);
@@ -1573,7 +1619,7 @@ static int64_t guest_mono_now(QTestState *qts, int slot)
     qpci_device_enable(dev);
     bar = qpci_iomap(dev, 0, NULL);
     qpci_memread(dev, bar, 0, &h, sizeof(h));
-    qpci_memread(dev, bar, PVCP_BAR_OFFSET_PAGE, &op, sizeof(op));
+    offset_page_read(dev, bar, &op);
     qpci_iounmap(dev, bar);
     g_free(dev);
     qpci_free_pc(bus);
@@ -1841,7 +1887,6 @@ static void check_xform(const struct pvcp_offset_page *op, uint64_t ratio,
  * wrapped), host counts from next to the reference out to 2^62 away.
  * Every guest counter value must map to the first host count at which
  * the guest reads it, or one before: never ahead, never further off.
- * The ABI 1.2 form must not be offered for any of them.
  */
 static void test_relation_property(void)
 {
@@ -1881,8 +1926,6 @@ static void test_relation_property(void)
             g_assert_cmphex(op.ref_xform[0].flags & PVCP_XFORM_F_VALID, ==,
                             PVCP_XFORM_F_VALID);
             g_assert_cmpuint(op.ref_xform[0].frac_bits, <=, 64);
-            /* old readers would compute a wrong time: not offered */
-            g_assert_cmphex(op.xform[0].flags & PVCP_XFORM_F_VALID, ==, 0);
             check_xform(&op, ratio, fracs[f], offset, per, &c);
         }
         g_test_message("%u fraction bits: %" PRIu64 " triples, %" PRIu64

@@ -11,8 +11,9 @@
  * error codes come from libpvclock's public header, which names them.
  *
  * The order in which a read refuses follows the read protocol's step 6
- * and 7: identities (magic, major), the status, the host page (published,
- * check words, fields in range), then the transform.
+ * and 7: identities (magic, major, and an offset page of 1.3 or later),
+ * the status, the host page (published, check words, fields in range),
+ * then the transform.
  */
 #include <string.h>
 
@@ -58,8 +59,6 @@ typedef __int128 s128;
 #define O_SEQ           0x008
 #define O_STATUS        0x00c
 #define O_RECOMMENDED   0x018
-#define O_XFORM         0x028   /* [2] of 24 bytes: mult, frac_bits, */
-                                /* flags, offset */
 #define O_MONO          0x058   /* [3] of sec s64, nsec u64 */
 #define O_REF_XFORM     0x088   /* [2] of 40 bytes: guest_ref, host_ref, */
                                 /* mult, frac_ref, frac_bits, flags */
@@ -251,9 +250,22 @@ static int host_page_ok(const uint8_t *h, int page, int index)
 }
 
 /*
- * The offset page's transform for domain d (1.3: ref_xform; older: the
- * unscaled xform only), as guest_ref, host_ref, mult, frac_ref,
- * frac_bits; 0 if the reader must refuse it.
+ * The offset page's identity: its magic, major 1 and a minor of 3 or
+ * more ("Versioning": a reader refuses offset pages before 1.3 as of a
+ * version it does not read, whatever 0x028 holds).
+ */
+static int offset_ident(const uint8_t *o)
+{
+    if (U32(o, O_MAGIC) != OFFSET_MAGIC) {
+        return PVCLOCK_EMAGIC;
+    }
+    return U16(o, O_MAJOR) != 1 || U16(o, O_MINOR) < 3 ? PVCLOCK_EVERSION
+                                                        : PVCLOCK_OK;
+}
+
+/*
+ * The offset page's transform for domain d (ref_xform), as guest_ref,
+ * host_ref, mult, frac_ref, frac_bits; 0 if the reader must refuse it.
  */
 struct xform {
     uint64_t guest_ref, host_ref, mult, frac_ref;
@@ -262,28 +274,14 @@ struct xform {
 
 static int offset_xform(const uint8_t *o, int d, struct xform *x)
 {
-    if (U16(o, O_MINOR) >= 3) {
-        unsigned b = O_REF_XFORM + 40 * d;
+    unsigned b = O_REF_XFORM + 40 * d;
 
-        x->guest_ref = U64(o, b);
-        x->host_ref = U64(o, b + 8);
-        x->mult = U64(o, b + 16);
-        x->frac_ref = U64(o, b + 24);
-        x->frac_bits = U32(o, b + 32);
-        return (U32(o, b + 36) & 1) && x->frac_bits <= 64;
-    } else {
-        unsigned b = O_XFORM + 24 * d;
-        uint64_t mult = U64(o, b);
-        uint32_t fb = U32(o, b + 8);
-
-        /* host = guest + offset: mult 1, frac_bits 0 only */
-        x->guest_ref = 0;
-        x->host_ref = U64(o, b + 16);
-        x->mult = 1;
-        x->frac_ref = 0;
-        x->frac_bits = 0;
-        return (U32(o, b + 12) & 1) && fb == 0 && mult == 1;
-    }
+    x->guest_ref = U64(o, b);
+    x->host_ref = U64(o, b + 8);
+    x->mult = U64(o, b + 16);
+    x->frac_ref = U64(o, b + 24);
+    x->frac_bits = U32(o, b + 32);
+    return (U32(o, b + 36) & 1) && x->frac_bits <= 64;
 }
 
 /* The "Transform (1.3)" block: exact in signed 128 bits, floor. */
@@ -573,12 +571,15 @@ static int read_page(const struct abi_oracle_view *v, int page, int index,
     struct line l;
     int err;
 
-    /* step 6: magic (either page), abi_major (either), the status */
-    if ((o && U32(o, O_MAGIC) != OFFSET_MAGIC) ||
+    /*
+     * step 6: magic (either page), the version (abi_major of either, the
+     * offset page's minor), the status
+     */
+    if ((o && offset_ident(o) == PVCLOCK_EMAGIC) ||
         U32(h, H_MAGIC) != HOST_MAGIC || U32(h, H_INDEX) != (uint32_t)page) {
         return PVCLOCK_EMAGIC;
     }
-    if ((o && U16(o, O_MAJOR) != 1) || U16(h, H_MAJOR) != 1) {
+    if ((o && offset_ident(o)) || U16(h, H_MAJOR) != 1) {
         return PVCLOCK_EVERSION;
     }
     if (o && U32(o, O_STATUS) != ST_VALID && U32(o, O_STATUS) != ST_STALE) {
@@ -644,7 +645,7 @@ static int read_live(const struct abi_oracle_view *v, int page, int index,
     if (page & 2) {
         return ORACLE_LIVE_SCALED;
     }
-    if (U32(o, O_MAGIC) != OFFSET_MAGIC || U16(o, O_MAJOR) != 1 ||
+    if (offset_ident(o) ||
         (U32(o, O_STATUS) != ST_VALID && U32(o, O_STATUS) != ST_STALE) ||
         !offset_xform(o, 0, &x)) {
         return ORACLE_LIVE_OFFSET;

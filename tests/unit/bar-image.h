@@ -33,8 +33,7 @@ static inline void bar_image_init(struct bar_image *img)
 
 /*
  * The offset page's transforms as the device writes an unscaled relation,
- * host = guest + host_minus_guest, in both forms (ABI 1.3 and the older
- * one).
+ * host = guest + host_minus_guest.
  */
 static inline void bar_image_offset(struct bar_image *img,
                                     uint64_t host_minus_guest)
@@ -46,10 +45,6 @@ static inline void bar_image_offset(struct bar_image *img,
         x->host_ref = host_minus_guest;
         x->mult = 1;
         x->flags = PVCP_XFORM_F_VALID;
-        img->offset.xform[d].mult = 1;
-        img->offset.xform[d].frac_bits = 0;
-        img->offset.xform[d].flags = PVCP_XFORM_F_VALID;
-        img->offset.xform[d].offset = host_minus_guest;
     }
 }
 

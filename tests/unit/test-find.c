@@ -70,6 +70,8 @@ static void bar_image(const char *rel)
         PVCP_OFFSET_MAGIC;
     ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->abi_major =
         PVCP_ABI_MAJOR;
+    ((struct pvcp_offset_page *)(bar + PVCP_BAR_OFFSET_PAGE))->abi_minor =
+        PVCP_ABI_MINOR;
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     f = fopen(path, "w");
     if (!f || fwrite(bar, sizeof(bar), 1, f) != 1 || fclose(f)) {

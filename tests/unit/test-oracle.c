@@ -138,14 +138,21 @@ static void make_ref_xform(struct pvcp_ref_xform *x, uint64_t focus)
     }
 }
 
-/* An offset page of a writer before 1.3: only the old form. */
-static void make_legacy_xform(struct pvcp_xform *x, uint64_t focus)
+/*
+ * The transform a writer before 1.3 put at 0x028 for domain d (mostly
+ * the unscaled one readers of such pages used to compute with), in the
+ * bytes that are reserved since ABI 1.6.
+ */
+static void make_legacy_xform(struct pvcp_offset_page *o, int d,
+                              uint64_t focus)
 {
-    memset(x, 0, sizeof(*x));
-    x->frac_bits = chance(70) ? 0 : below(64);
-    x->mult = chance(80) ? 1ull << x->frac_bits : rnd();
-    x->offset = chance(50) ? rnd() : focus;
-    x->flags = chance(95) ? PVCP_XFORM_F_VALID : 0;
+    struct pvcp_xform x = { 0 };
+
+    x.frac_bits = chance(70) ? 0 : below(64);
+    x.mult = chance(80) ? 1ull << x.frac_bits : rnd();
+    x.offset = chance(50) ? rnd() : focus;
+    x.flags = chance(95) ? PVCP_XFORM_F_VALID : 0;
+    memcpy(o->reserved_xform + d * sizeof(x), &x, sizeof(x));
 }
 
 static void make_offset_page(uint64_t focus)
@@ -169,10 +176,12 @@ static void make_offset_page(uint64_t focus)
     o->counter_backend = below(4);
     o->guest_counter_hz = rnd();
     for (int d = 0; d < PVCP_DOMAINS; d++) {
-        if (o->abi_minor >= 3) {
+        /* writers before 1.3 left ref_xform zero: refused either way */
+        if (o->abi_minor >= 3 || chance(30)) {
             make_ref_xform(&o->ref_xform[d], focus);
-        } else {
-            make_legacy_xform(&o->xform[d], focus);
+        }
+        if (o->abi_minor < 3) {
+            make_legacy_xform(o, d, focus);
         }
     }
     for (int m = 0; m < PVCP_MONO_CLOCKS; m++) {
@@ -735,7 +744,7 @@ static const char *const coverage_name[COVERAGE] = {
     [C_WRAPPED] = "negative offset, unscaled",
     [C_WRAPPED + 1] = "negative offset, scaled",
     [C_KVMCLOCK] = "kvmclock stage", [C_SIMULATED] = "simulated host",
-    [C_LEGACY] = "offset page before 1.3",
+    [C_LEGACY] = "offset page before 1.3 refused",
     [C_SEEK + B_BASE] = "seek: base", [C_SEEK + B_MAX] = "seek: max_cycles",
     [C_SEEK + B_BACK] = "seek: bit 62", [C_SEEK + B_STALE] = "seek: stale",
     [C_SEEK + B_SMEAR_START] = "seek: smear start",
@@ -778,7 +787,9 @@ static void count(const struct image *im, enum reader r, int rc,
             (int64_t)(x->host_ref - x->guest_ref) < 0) {
             coverage[C_WRAPPED + (x->mult != 1 || x->frac_bits)]++;
         }
-        coverage[C_LEGACY] += time && img->offset.abi_minor < 3;
+        coverage[C_LEGACY] += rc == PVCLOCK_EVERSION &&
+                              img->offset.abi_minor < 3 &&
+                              img->offset.abi_major == PVCP_ABI_MAJOR;
     }
 }
 

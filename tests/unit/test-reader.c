@@ -44,6 +44,12 @@ static void init_image(struct bar_image *img)
 
 static char tmpl[] = "/tmp/pvclock-test-reader-XXXXXX";
 
+/* The transform offset pages before ABI 1.3 had at 0x028, unscaled. */
+#define LEGACY_XFORM_AT 0x028
+static const struct pvcp_xform legacy = {
+    .mult = 1, .flags = PVCP_XFORM_F_VALID, .offset = -5000ull,
+};
+
 static void write_raw(const void *buf, size_t len, off_t at, int flags)
 {
     int fd = open(tmpl, O_WRONLY | flags);
@@ -234,7 +240,6 @@ static void test_guest_offset_page(struct bar_image *img)
     img->offset.ref_xform[0].mult = 3ull << 31;
     img->offset.ref_xform[0].frac_bits = 32;
     img->offset.ref_xform[0].flags = PVCP_XFORM_F_VALID;
-    memset(&img->offset.xform[0], 0, sizeof(img->offset.xform[0]));
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
     err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
@@ -269,27 +274,38 @@ static void test_guest_offset_page(struct bar_image *img)
     pvclock_close(pc);
 
     /*
-     * An offset page of an ABI 1.2 writer (an older QEMU): its unscaled
-     * transform is used; its scaled one is refused (wrong for a wrapped
-     * offset), never computed with.
+     * An offset page of a writer before ABI 1.3 (an older QEMU, which a
+     * guest also meets after a migration to one), with the unscaled
+     * transform those writers put at 0x028 (host = guest + offset, which
+     * readers of such pages used to compute with): an unsupported
+     * version, at open and at every read of a handle opened on a newer
+     * page; no time.
      */
     bar_image_offset(img, (uint64_t)-5000);
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
     memset(img->offset.ref_xform, 0, sizeof(img->offset.ref_xform));
-    img->offset.abi_minor = 2;
-    write_image(img, sizeof(*img));
-    pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 5000 + 10, &ts);
-    tap_ok(err == 0 && ts.tv_sec == 1700000000 && ts.tv_nsec == 510,
-           "ABI 1.2 offset page: its unscaled transform");
-    img->offset.xform[0].mult = 3ull << 31;
-    img->offset.xform[0].frac_bits = 32;
-    write_image(img, sizeof(*img));
+    memcpy((char *)&img->offset + LEGACY_XFORM_AT, &legacy, sizeof(legacy));
+    for (uint16_t minor = 0; minor < 3; minor++) {
+        struct pvclock *pc2 = NULL;
+        int err2;
+
+        img->offset.abi_minor = minor;
+        write_image(img, sizeof(*img));
+        ts.tv_sec = -1;
+        err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000 + 5000 + 10,
+                                 &ts);
+        tap_ok(err == PVCLOCK_EVERSION && ts.tv_sec == -1,
+               "ABI 1.%u offset page with an unscaled legacy transform: "
+               "a read refuses it: %s", minor, pvclock_strerror(err));
+        err2 = pvclock_open_guest(&pc2, tmpl);
+        tap_ok(err2 == PVCLOCK_EVERSION && !pc2,
+               "ABI 1.%u offset page: open refuses it: %s", minor,
+               pvclock_strerror(err2));
+        pvclock_close(pc2);
+    }
     pvclock_close(pc);
-    pvclock_open_guest(&pc, tmpl);
-    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
-    tap_ok(err == PVCLOCK_EBADPAGE, "ABI 1.2 offset page: its scaled "
-           "transform refused: %s", pvclock_strerror(err));
-    pvclock_close(pc);
+    memset((char *)&img->offset + LEGACY_XFORM_AT, 0, sizeof(legacy));
     img->offset.abi_minor = PVCP_ABI_MINOR;
 
     bar_image_offset(img, 0);

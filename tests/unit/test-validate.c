@@ -155,6 +155,46 @@ static void host_rules(void)
            "the reason given is the first as readers rank them");
 }
 
+/*
+ * Offset pages of writers before ABI 1.3: the transform they had at
+ * 0x028, unscaled (host = guest + offset, what readers of such pages
+ * used to compute with), and ref_xform zero as they left it: refused
+ * as a version, the first reason given; with a valid ref_xform too.
+ * From 1.3 on, any minor.  op: a valid page of domain 1.
+ */
+static void old_writers(struct pvcp_offset_page *op)
+{
+    static const struct pvcp_xform legacy = {
+        .mult = 1, .flags = PVCP_XFORM_F_VALID, .offset = -5000ull,
+    };
+    static const uint16_t newer[] = { 3, 4, 5, 6, 7, 0xffff };
+    struct pvcp_ref_xform ref = op->ref_xform[PVCP_DOMAIN_SCALED];
+    unsigned bad;
+
+    memcpy((char *)op + 0x028, &legacy, sizeof(legacy));
+    memcpy((char *)op + 0x028 + sizeof(legacy), &legacy, sizeof(legacy));
+    for (uint16_t minor = 0; minor < 3; minor++) {
+        op->abi_minor = minor;
+        memset(op->ref_xform, 0, sizeof(op->ref_xform));
+        bad = pvcp_offset_page_check(op, PVCP_DOMAIN_UNSCALED);
+        tap_ok(bad == (PVCP_BAD_VERSION | PVCP_BAD_RANGE) &&
+               !strcmp(pvcp_bad_why(bad), pvcp_bad_why(PVCP_BAD_VERSION)),
+               "offset page of ABI 1.%u with its unscaled transform: "
+               "refused: %s", minor, pvcp_bad_why(bad));
+        op->ref_xform[PVCP_DOMAIN_SCALED] = ref;
+        tap_ok(pvcp_offset_page_check(op, PVCP_DOMAIN_SCALED) ==
+               PVCP_BAD_VERSION, "offset page of ABI 1.%u: refused with "
+               "a valid ref_xform too", minor);
+    }
+    for (size_t i = 0; i < sizeof(newer) / sizeof(newer[0]); i++) {
+        op->abi_minor = newer[i];
+        tap_ok(pvcp_offset_page_check(op, PVCP_DOMAIN_SCALED) == 0,
+               "offset page of ABI 1.%u: accepted", newer[i]);
+    }
+    op->abi_minor = PVCP_ABI_MINOR;
+    memset((char *)op + 0x028, 0, 2 * sizeof(legacy));
+}
+
 static void offset_rules(void)
 {
     static struct pvcp_offset_page op;
@@ -163,6 +203,7 @@ static void offset_rules(void)
     memset(&op, 0, sizeof(op));
     op.magic = PVCP_OFFSET_MAGIC;
     op.abi_major = PVCP_ABI_MAJOR;
+    op.abi_minor = PVCP_ABI_MINOR;
     op.status = PVCP_STATUS_VALID;
     x->mult = 3;
     x->frac_bits = 64;
@@ -192,6 +233,8 @@ static void offset_rules(void)
     op.abi_major++;
     tap_ok(pvcp_offset_page_check(&op, PVCP_DOMAIN_SCALED) ==
            PVCP_BAD_VERSION, "offset page: unknown ABI major");
+    op.abi_major--;
+    old_writers(&op);
 }
 
 /*

@@ -67,10 +67,15 @@
  *
  * Versioning.  abi_major changes when a reader of the old version would
  * compute a wrong time: readers must refuse a major they do not know.
- * abi_minor changes when fields are added in reserved space (which is
- * zero in older writers) or new flag bits are defined: readers accept any
- * minor and ignore what they do not know.  Sizes and offsets of existing
- * fields never change within a major.
+ * abi_minor changes when what a writer writes changes within the major:
+ * fields added in reserved space (which is zero in older writers), new
+ * flag bits, or a field withdrawn that only older readers read (its
+ * space becomes reserved and zero, which those readers refuse: they lose
+ * the page, never compute a wrong time; 1.6 withdrew the offset page's
+ * pre-1.3 transform).  Readers accept any newer minor and ignore what
+ * they do not know; they refuse offset pages older than they read
+ * (PVCP_OFFSET_MINOR_MIN).  Sizes and offsets of existing fields never
+ * change within a major.
  *
  * Byte order: everything is little-endian (the x86 TSC is the counter).
  * Every struct below has a fixed size, checked at compile time.
@@ -103,7 +108,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          5
+#define PVCP_ABI_MINOR          6
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -214,17 +219,16 @@ struct pvcp_kvmclock {
 
 /*
  * A counter transform without a reference point, used by simulated host
- * pages (real host TSC -> the simulated host's counter) and, up to ABI
- * 1.2, by the offset page (struct pvcp_offset_page.xform):
+ * pages (real host TSC -> the simulated host's counter):
  *
- *   host = (u64)(((u128)guest * mult) >> frac_bits) + offset   (mod 2^64)
+ *   host = (u64)(((u128)real * mult) >> frac_bits) + offset   (mod 2^64)
  *
- * mult == 1 << frac_bits means the guest counter runs at the host
- * counter's rate (no scaling; with frac_bits 0 the formula is a plain
- * addition).  With scaling this form cannot invert a wrapped offset
- * (a KVM guest whose TSC starts near 0 has offset -host*ratio mod 2^64):
- * hence struct pvcp_ref_xform.  Protected by the seq of the page that
- * holds it.
+ * mult == 1 << frac_bits means the two counters run at the same rate
+ * (with frac_bits 0 the formula is a plain addition).  This form cannot
+ * invert a wrapped offset of a scaled counter (a KVM guest whose TSC
+ * starts near 0 has offset -host*ratio mod 2^64), so the offset page's
+ * guest-to-host transform is struct pvcp_ref_xform.  Protected by the
+ * seq of the page that holds it.
  */
 struct pvcp_xform {
     pvcp_u64 mult;
@@ -535,7 +539,7 @@ struct pvcp_timens_offset {
     pvcp_u64 nsec;              /* 0..999999999 */
 };
 
-/* Indexes into pvcp_offset_page.xform[]. */
+/* Indexes into pvcp_offset_page.ref_xform[]. */
 #define PVCP_DOMAIN_UNSCALED    0   /* to host pages 0 and 1 */
 #define PVCP_DOMAIN_SCALED      1   /* to host pages 2 and 3 */
 #define PVCP_DOMAINS            2
@@ -570,13 +574,14 @@ struct pvcp_offset_page {
     pvcp_u64 guest_counter_hz;  /* guest TSC frequency, 0 unknown */
 
     /*
-     * 0x028: the ABI 1.0-1.2 transform, for readers of those versions.
-     * Since 1.3 the device marks it valid only when it is exact in that
-     * form (the unscaled domain without scaling, offset = host_ref -
-     * guest_ref); otherwise its flags are 0 and old readers refuse
-     * rather than compute a wrong time.  Readers of 1.3 use ref_xform.
+     * 0x028: reserved, zero since ABI 1.6.  Writers of 1.0-1.5 put the
+     * guest-to-host transform of readers before 1.3 here (a struct
+     * pvcp_xform per domain, 1.3-1.5 only where it was exact); a reader
+     * of such a version finds its valid flag clear and refuses the page,
+     * as it always did where that form was not exact.  Readers refuse
+     * offset pages before 1.3 (PVCP_OFFSET_MINOR_MIN) and use ref_xform.
      */
-    struct pvcp_xform xform[PVCP_DOMAINS];
+    pvcp_u8 reserved_xform[48];
 
     /* 0x058 */
     struct pvcp_timens_offset mono_offset[PVCP_MONO_CLOCKS];
@@ -596,6 +601,11 @@ struct pvcp_offset_page {
 };
 
 #define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
+/*
+ * The oldest offset page a reader reads: ref_xform came with 1.3, and the
+ * writers before it have no other transform a reader may compute with.
+ */
+#define PVCP_OFFSET_MINOR_MIN   3
 
 /* status: may the guest trust the pages right now? */
 #define PVCP_STATUS_INVALID     0   /* not set up (or being torn down) */
@@ -647,6 +657,11 @@ PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_host_page,
                                       heartbeat_counter) == 0x180,
                    "liveness cache line");
 PVCP_STATIC_ASSERT(sizeof(struct pvcp_ref_xform) == 40, "pvcp_ref_xform size");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page,
+                                      reserved_xform) == 0x28,
+                   "reserved_xform offset");
+PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page, mono_offset) ==
+                   0x58, "mono_offset offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page, ref_xform) ==
                    0x88, "ref_xform offset");
 PVCP_STATIC_ASSERT(__builtin_offsetof(struct pvcp_offset_page,

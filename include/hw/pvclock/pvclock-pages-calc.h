@@ -109,14 +109,14 @@ struct pvcp_time {
     pvcp_u64 nsec;
 };
 
-/* Guest counter -> host page counter (struct pvcp_xform). */
+/* Real host TSC -> a simulated host's counter (struct pvcp_xform). */
 static inline pvcp_u64 pvcp_xform_apply(const struct pvcp_xform *x,
-                                        pvcp_u64 guest)
+                                        pvcp_u64 real)
 {
     if (x->frac_bits == 0 && x->mult == 1) {
-        return guest + x->offset;
+        return real + x->offset;
     }
-    return pvcp_mul_add_shr(guest, x->mult, 0, x->frac_bits) + x->offset;
+    return pvcp_mul_add_shr(real, x->mult, 0, x->frac_bits) + x->offset;
 }
 
 /*
@@ -135,25 +135,6 @@ static PVCP_HOT pvcp_u64 pvcp_ref_xform_apply(const struct pvcp_ref_xform *x,
     }
     return x->host_ref + pvcp_smul_add_shr((pvcp_s64)d, x->mult, x->frac_ref,
                                            x->frac_bits);
-}
-
-/*
- * The reference-point form of an ABI 1.0-1.2 offset page's transform,
- * for readers of such pages: only the unscaled form (mult 1, frac_bits
- * 0), the one those writers got right for every offset.  Returns 0 for
- * anything else (the scaled form of those writers is wrong for a
- * wrapped offset).
- */
-static inline int pvcp_ref_from_legacy(const struct pvcp_xform *old,
-                                       struct pvcp_ref_xform *x)
-{
-    x->guest_ref = 0;
-    x->host_ref = old->offset;
-    x->mult = 1;
-    x->frac_ref = 0;
-    x->frac_bits = 0;
-    x->flags = old->flags;
-    return old->mult == 1 && old->frac_bits == 0;
 }
 
 /*
@@ -561,7 +542,8 @@ static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
  * GCC keeps them branches, see meson.build; docs/benchmarks.md).
  */
 #define PVCP_BAD_MAGIC          (1u << 0)   /* magic or page index */
-#define PVCP_BAD_VERSION        (1u << 1)   /* an ABI major not known here */
+/* an ABI major not known here, or an offset page before 1.3 */
+#define PVCP_BAD_VERSION        (1u << 1)
 #define PVCP_BAD_STATUS         (1u << 2)   /* offset page: not valid/stale */
 #define PVCP_BAD_UNPUBLISHED    (1u << 3)   /* host page: not published */
 #define PVCP_BAD_CHECK          (1u << 4)   /* host page: check words */
@@ -573,7 +555,8 @@ static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
 static inline const char *pvcp_bad_why(unsigned bad)
 {
     return bad & PVCP_BAD_MAGIC ? "bad magic or page index" :
-           bad & PVCP_BAD_VERSION ? "unknown ABI major" :
+           bad & PVCP_BAD_VERSION ? "an ABI version not read here (another "
+                                    "major, or an offset page before 1.3)" :
            bad & PVCP_BAD_STATUS ? "device status neither valid nor stale" :
            bad & PVCP_BAD_UNPUBLISHED ? "not published" :
            bad & PVCP_BAD_CHECK ? "check words do not match (damaged)" :
@@ -685,16 +668,23 @@ static inline unsigned pvcp_host_page_check(const struct pvcp_host_page *h,
                                  pvcp_page_checks_ok(h));
 }
 
-/* Offset page identity (written once). */
+/*
+ * Offset page identity (written once): ABI 1, and a writer of 1.3 or
+ * later, the first with a transform a reader may compute with (the
+ * writers before had only a form that is wrong for a scaled guest with
+ * a wrapped offset).
+ */
 static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
-                                                 pvcp_u16 abi_major)
+                                                 pvcp_u16 abi_major,
+                                                 pvcp_u16 abi_minor)
 {
     unsigned bad = 0;
 
     if (PVCP_UNLIKELY(magic != PVCP_OFFSET_MAGIC)) {
         bad |= PVCP_BAD_MAGIC;
     }
-    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR)) {
+    if (PVCP_UNLIKELY(abi_major != PVCP_ABI_MAJOR ||
+                      abi_minor < PVCP_OFFSET_MINOR_MIN)) {
         bad |= PVCP_BAD_VERSION;
     }
     return bad;
@@ -702,8 +692,7 @@ static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
 
 /*
  * THE offset page validator: the status, and the transform x the
- * caller applies (ref_xform[domain], or what pvcp_ref_from_legacy()
- * made of an ABI 1.0-1.2 page's): valid, frac_bits 0..64.  The
+ * caller applies (ref_xform[domain]): valid, frac_bits 0..64.  The
  * monotonic offsets need no range: pvcp_time_add_offset() normalises
  * any value as the kernel does.
  */
@@ -725,13 +714,13 @@ static PVCP_HOT unsigned pvcp_offset_words_check(pvcp_u32 status,
 
 /*
  * A whole copy of an offset page, for counter domain `domain`
- * (PVCP_DOMAIN_*) through its ref_xform (zero, so refused, on pages
- * before ABI 1.3).
+ * (PVCP_DOMAIN_*) through its ref_xform.
  */
 static inline unsigned pvcp_offset_page_check(
     const struct pvcp_offset_page *op, unsigned domain)
 {
-    return pvcp_offset_ident_check(op->magic, op->abi_major) |
+    return pvcp_offset_ident_check(op->magic, op->abi_major,
+                                   op->abi_minor) |
            pvcp_offset_words_check(op->status, &op->ref_xform[domain]);
 }
 

@@ -108,7 +108,8 @@ static int check_map(const char *path)
            (unsigned long long)op->generation, op->recommended_page,
            op->live.flags & PVCP_LIVE_F_VALID ? "valid" : "off",
            offset_sum((const volatile unsigned char *)op));
-    bad |= op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR;
+    bad |= op->magic != PVCP_OFFSET_MAGIC || op->abi_major != PVCP_ABI_MAJOR ||
+           op->abi_minor < PVCP_OFFSET_MINOR_MIN;
     for (int i = 0; i < PVCP_HOST_PAGES; i++) {
         const volatile struct pvcp_host_page *hp =
             (const volatile void *)(bar + PVCP_BAR_HOST_PAGE(i));
