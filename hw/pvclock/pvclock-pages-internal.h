@@ -319,8 +319,6 @@ uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
 bool pvclock_host_stale(PvclockPagesState *s);
 
 /* Check be's pages and show them in the BAR (own: made for pages=). */
-void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
-                                const char *name, uint64_t size, void *ptr);
 bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
                          bool own, Error **errp);
 /* Make a backend for pages= and attach it. */
@@ -335,6 +333,9 @@ HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
                                           Error **errp);
 /* What the pages come from, for messages: pages= or memdev='s id. */
 const char *pvclock_source_name(PvclockPagesState *s);
+/* A view of host memory (ptr) for the BAR that refuses every write. */
+void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
+                                const char *name, uint64_t size, void *ptr);
 
 /*
  * How long the device waits for a helper's write to finish: briefly on
