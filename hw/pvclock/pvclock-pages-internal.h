@@ -1,11 +1,14 @@
 /*
  * pvclock-pages: what the device's files share; not API.
  *
- *   pvclock-pages.c  PCI glue, properties, status for management
+ *   pvclock-pages.c  PCI glue, properties, status for management, the
+ *                    watch timer
  *   offset-page.c    the offset page: what the guest is shown, and when
  *   relation.c       accelerator relation -> ABI transforms; KVM's rules
- *   host-source.c    pages= and memdev=: the backend the pages come from
- *   host-pages.c     host page reads, checks, staleness and the watch
+ *   host-source.c    pages= and memdev=: the backend the pages come from,
+ *                    the BAR's read-only views of host memory
+ *   host-pages.c     host page reads, checks and staleness: reports what
+ *                    changed to the watch, never writes the offset page
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   live-page.c      the host kernel's own timekeeping page in the BAR
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
@@ -181,7 +184,7 @@ struct PvclockPagesState {
     bool helper_stale;
     int64_t busy_since;         /* page 0's seq odd since, 0 not */
     uint64_t sources_replaced;  /* new pages behind pages= */
-    QEMUTimer *watch_timer;     /* 1 Hz, host side only */
+    QEMUTimer *watch_timer;     /* 1 Hz, host side only (the glue's) */
 
     /* the relation and what it gives the guest (offset-page.c) */
     const struct PvclockCounterBackend *backend;
@@ -318,14 +321,39 @@ uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
 /* Is the helper still updating page 0? */
 bool pvclock_host_stale(PvclockPagesState *s);
 
+/* Page 0's disruptions as last written, whether or not it is usable. */
+bool pvclock_host_disruptions(PvclockPagesState *s, uint64_t *dis);
+
 /* Check be's pages and show them in the BAR (own: made for pages=). */
 bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
                          bool own, Error **errp);
 /* Make a backend for pages= and attach it. */
 bool pvclock_host_open(PvclockPagesState *s, Error **errp);
-/* The 1 Hz watch (host side). */
-void pvclock_host_watch_start(PvclockPagesState *s);
 void pvclock_host_close(PvclockPagesState *s);
+
+/* Pages checked and mapped in the BAR's spare view, to be shown. */
+typedef struct PvclockHostSwap {
+    HostMemoryBackend *be;      /* NULL: nothing to show */
+    bool own;                   /* made for pages= */
+    HostMemoryBackend *old;     /* what they replace, NULL: zero pages */
+    bool old_own;
+    uint64_t tsc;               /* host counter when they were found */
+    char *what;                 /* for messages */
+} PvclockHostSwap;
+/* Show them in the BAR, in a memory transaction (a seq write, if old). */
+void pvclock_host_swap(PvclockPagesState *s, const PvclockHostSwap *sw);
+/* ... after its commit: let the old go, check the new. */
+void pvclock_host_swapped(PvclockPagesState *s, PvclockHostSwap *sw);
+
+/* What a watch round found on the host side. */
+typedef struct PvclockHostReport {
+    const char *why;            /* what changed, or "watch" */
+    PvclockHostSwap swap;       /* other pages to show instead */
+} PvclockHostReport;
+/* Map pages that appeared, or get replacements ready (r->swap). */
+void pvclock_host_look(PvclockPagesState *s, PvclockHostReport *r);
+/* Then: damaged, valid again, stale, live again (r->why)? */
+void pvclock_host_recheck(PvclockPagesState *s, PvclockHostReport *r);
 
 /* host-source.c: pages= opened (checked, never blocking), and wrapped. */
 int pvclock_source_open(PvclockPagesState *s, Error **errp);
@@ -390,6 +418,10 @@ void pvclock_offset_page_forget_relation(PvclockPagesState *s,
  */
 void pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
 
+/* Show sw's pages instead of the ones in the BAR, in one seq write. */
+void pvclock_offset_page_replace_host(PvclockPagesState *s,
+                                      const PvclockHostSwap *sw);
+
 /* Set the monotonic offsets so the guest's clocks read mono_ns now. */
 void pvclock_offset_page_set_mono(PvclockPagesState *s,
                                   const uint64_t mono_ns[PVCP_MONO_CLOCKS],
@@ -406,10 +438,6 @@ void pvclock_offset_page_set_mono(PvclockPagesState *s,
 uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
                                       uint64_t host_dis);
 uint64_t pvclock_guest_disruptions(PvclockPagesState *s);
-
-/* Offset page seq write window (for changes made outside publish()). */
-void pvclock_offset_page_write_begin(PvclockPagesState *s);
-void pvclock_offset_page_write_end(PvclockPagesState *s);
 
 const char *pvclock_status_name(uint32_t status);
 

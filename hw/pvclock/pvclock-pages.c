@@ -41,6 +41,29 @@
 #include "hw/pvclock/pvclock-compat.h"
 #include "trace.h"
 
+/*
+ * The 1 Hz watch, host side only (nothing here touches a vCPU): what the
+ * host pages report, replacement pages shown through the offset page's
+ * writer, then the offset page published; VMClock's waiter then follows
+ * the pages now in the BAR.
+ */
+static void pvclock_pages_watch(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    PvclockHostReport r;
+
+    pvclock_host_look(s, &r);
+    if (r.swap.be) {
+        pvclock_offset_page_replace_host(s, &r.swap);
+        pvclock_host_swapped(s, &r.swap);
+    }
+    pvclock_host_recheck(s, &r);
+    pvclock_offset_page_publish(s, r.why);
+    pvclock_vmclock_watch(s);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
+}
+
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
                                           RunState state)
 {
@@ -265,7 +288,10 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         s->offset_page = NULL;
         return;
     }
-    pvclock_host_watch_start(s);
+    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, pvclock_pages_watch,
+                                  s);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
     s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
         pvclock_pages_vm_state_change, s);
@@ -293,6 +319,10 @@ static void pvclock_pages_exit(PCIDevice *pdev)
     }
     pvclock_vmclock_exit(s);
     pvclock_irq_exit(s);
+    if (s->watch_timer) {
+        timer_free(s->watch_timer);
+        s->watch_timer = NULL;
+    }
     pvclock_host_close(s);
     /*
      * The subregions hold references on their owner, this device, through
