@@ -6,7 +6,9 @@
  * one function, pvclock_offset_page_publish(): it builds the page the
  * state calls for and writes it only if it differs from what the guest
  * sees, under the seqcount, with generation bumped before the new values
- * are visible.  This file is the page's only writer.  The relation is
+ * are visible.  This file is the page's only writer; it tells nobody
+ * (publish() says whether what the guest's clocks rest on changed, and
+ * the device's glue tells the interrupt and VMClock).  The relation is
  * read from the accelerator on events only; nothing here runs
  * periodically against a vCPU.
  *
@@ -93,6 +95,8 @@ void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
         s->mono_offset[PVCP_MONO_BOOTTIME] = zero_offset(CLOCK_BOOTTIME);
     }
     memcpy(op->mono_offset, s->mono_offset, sizeof(op->mono_offset));
+    s->published_dis = pvclock_guest_disruptions(s);
+    s->published_status = op->status;
     s->phase = PVCLOCK_PHASE_STOPPED;
     s->relation_due = true;
     s->relation.kind = PVCLOCK_REL_UNKNOWN;
@@ -177,8 +181,6 @@ static void publish_offset(PvclockPagesState *s, const char *why)
         s->live_refused = "no usable host pages";
     }
     host_dis = s->host ? s->last_host_dis : 0;
-    /* host disruptions alone change the guest's count too: look after */
-    pvclock_irq_check(s);
     /* a page 0 busy being written changes nothing here: keep what was */
     if (linear && (have_pg || !s->host || !s->host_ok)) {
         refresh_raw_xform(s, &pg, have_pg);
@@ -237,11 +239,20 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     pvclock_offset_page_write_end(s);
 }
 
-void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
+bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
 {
+    uint64_t dis;
+
     publish_offset(s, why);
-    /* the VMClock page follows the offset page and host page 0 */
-    pvclock_vmclock_update(s, why);
+    /* host disruptions alone change the guest's count too */
+    dis = pvclock_guest_disruptions(s);
+    if (dis == s->published_dis &&
+        s->offset_page->status == s->published_status) {
+        return false;
+    }
+    s->published_dis = dis;
+    s->published_status = s->offset_page->status;
+    return true;
 }
 
 /*
@@ -330,19 +341,12 @@ void pvclock_offset_page_fetch_relation(PvclockPagesState *s)
     s->xform_raw.mult = 0;
 }
 
-void pvclock_offset_page_read_relation(PvclockPagesState *s, const char *why)
-{
-    pvclock_offset_page_fetch_relation(s);
-    pvclock_offset_page_publish(s, why);
-}
-
 void pvclock_offset_page_forget_relation(PvclockPagesState *s,
                                          const char *why)
 {
     s->relation_due = true;
     s->relation.kind = PVCLOCK_REL_UNKNOWN;
     s->relation.why = why;
-    pvclock_offset_page_publish(s, why);
 }
 
 uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,

@@ -1,21 +1,26 @@
 /*
  * pvclock-pages: what the device's files share; not API.
  *
- *   pvclock-pages.c  PCI glue, properties, status for management, the
- *                    watch timer
- *   offset-page.c    the offset page: what the guest is shown, and when
- *   relation.c       accelerator relation -> ABI transforms; KVM's rules
- *   host-source.c    pages= and memdev=: the backend the pages come from,
- *                    the BAR's read-only views of host memory
- *   host-pages.c     host page reads, checks and staleness: reports what
- *                    changed to the watch, never writes the offset page
+ * The files in layers, highest first; a file calls only functions of
+ * its own layer or of those below (tests/unit/layers.py checks it):
+ *
+ *   pvclock-pages.c  PCI glue, properties, status for management; the
+ *                    watch timer and the fan-out (pvclock_pages_publish():
+ *                    the offset page, then the interrupt and VMClock)
  *   migration.c      sample at the stop, apply at the start, vmstate
- *   live-page.c      the host kernel's own timekeeping page in the BAR
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
- *   vvar.c           finding and checking that page (shared with the
- *                    helper)
+ *   offset-page.c    the offset page, its only writer: what the guest is
+ *                    shown, and when
  *   counter-*.c      one counter backend per accelerator
+ *   relation.c       accelerator relation -> ABI transforms; KVM's rules
+ *   host-pages.c     host page reads, checks and staleness: reports what
+ *                    changed to the watch, never writes the offset page
+ *   live-page.c      the host kernel's own timekeeping page in the BAR
+ *   host-source.c    pages= and memdev=: the backend the pages come
+ *                    from; the BAR's read-only views of host memory
+ *   vvar.c           finding and checking the kernel's page (shared with
+ *                    the helper)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -202,6 +207,8 @@ struct PvclockPagesState {
     uint64_t generation_floor;  /* generation must reach this */
     uint64_t disruption_floor;  /* generation + host's must reach this */
     uint64_t last_host_dis;     /* page 0's disruptions, last read */
+    uint64_t published_dis;     /* the guest's disruption count and */
+    uint32_t published_status;  /* status, as publish() last said */
     QEMUBH *reset_bh;           /* reads the relation after a reset */
     VMChangeStateEntry *vmstate_entry;
 
@@ -401,9 +408,7 @@ char *pvclock_live_status(PvclockPagesState *s);
 void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
                               bool mono_host);
 
-/* Read the accelerator's relation now (the VM runs) and publish it. */
-void pvclock_offset_page_read_relation(PvclockPagesState *s, const char *why);
-/* ... read it only; publish() later. */
+/* Read the accelerator's relation now (the VM runs); publish() later. */
 void pvclock_offset_page_fetch_relation(PvclockPagesState *s);
 
 /* The relation is no longer known (reset, incoming): until read again. */
@@ -414,9 +419,11 @@ void pvclock_offset_page_forget_relation(PvclockPagesState *s,
  * Make the offset page say what the device knows now: status from the
  * host pages and the relation, the transforms, the offsets.  Anything
  * that differs from what the guest sees bumps generation, in the same
- * seq write; nothing changed, nothing is written.
+ * seq write; nothing changed, nothing is written.  True if the guest's
+ * disruption count or the status differ from what the last call saw
+ * (the interrupt's business: pvclock_pages_publish()).
  */
-void pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
+bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
 
 /* Show sw's pages instead of the ones in the BAR, in one seq write. */
 void pvclock_offset_page_replace_host(PvclockPagesState *s,
@@ -441,7 +448,12 @@ uint64_t pvclock_guest_disruptions(PvclockPagesState *s);
 
 const char *pvclock_status_name(uint32_t status);
 
-/* ---- pvclock-pages.c: the enum properties' names ------------------- */
+/* ---- pvclock-pages.c: the glue ------------------------------------- */
+
+/* Publish the offset page, then tell the interrupt and VMClock. */
+void pvclock_pages_publish(PvclockPagesState *s, const char *why);
+
+/* the enum properties' names */
 
 typedef enum PvclockOnMissing {
     PVCLOCK_ON_MISSING_FAIL,

@@ -42,10 +42,38 @@
 #include "trace.h"
 
 /*
+ * The fan-out, the one place that tells the layers above the offset page
+ * that it may have changed, in this order:
+ * 1. the offset page is published first: the interrupt and VMClock
+ *    copy what it says (status, the guest's disruption count);
+ * 2. the interrupt is checked from a bottom half only if that count or
+ *    the status moved since the last publish (a VM start asks again for
+ *    what changed while stopped): a guest it wakes finds the new page;
+ * 3. VMClock is told every time, after the offset page: it follows host
+ *    page 0's line too, which may move while the offset page does not
+ *    (the watch is its fallback for a helper that does not wake it).
+ */
+void pvclock_pages_publish(PvclockPagesState *s, const char *why)
+{
+    if (pvclock_offset_page_publish(s, why)) {
+        pvclock_irq_check(s);
+    }
+    pvclock_vmclock_update(s, why);
+}
+
+/* Read the accelerator's relation now (the VM runs) and publish it. */
+static void pvclock_pages_read_relation(PvclockPagesState *s,
+                                        const char *why)
+{
+    pvclock_offset_page_fetch_relation(s);
+    pvclock_pages_publish(s, why);
+}
+
+/*
  * The 1 Hz watch, host side only (nothing here touches a vCPU): what the
  * host pages report, replacement pages shown through the offset page's
- * writer, then the offset page published; VMClock's waiter then follows
- * the pages now in the BAR.
+ * writer, then the fan-out; VMClock's waiter then follows the pages now
+ * in the BAR.
  */
 static void pvclock_pages_watch(void *opaque)
 {
@@ -58,7 +86,7 @@ static void pvclock_pages_watch(void *opaque)
         pvclock_host_swapped(s, &r.swap);
     }
     pvclock_host_recheck(s, &r);
-    pvclock_offset_page_publish(s, r.why);
+    pvclock_pages_publish(s, r.why);
     pvclock_vmclock_watch(s);
     timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               PVCLOCK_PAGES_WATCH_MS);
@@ -90,7 +118,7 @@ static void pvclock_pages_after_reset(void *opaque)
     PvclockPagesState *s = opaque;
 
     if (s->relation_due && runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "after reset");
+        pvclock_pages_read_relation(s, "after reset");
     }
 }
 
@@ -104,11 +132,14 @@ static void pvclock_pages_reset_hold(Object *obj, ResetType type)
     }
     pvclock_irq_reset(s);
     if (s->backend && s->backend->reset_writes_counter) {
-        pvclock_offset_page_forget_relation(s, "reset: the guest TSC is "
-                                            "put back after the devices");
+        const char *why = "reset: the guest TSC is put back after the "
+                          "devices";
+
+        pvclock_offset_page_forget_relation(s, why);
+        pvclock_pages_publish(s, why);
         qemu_bh_schedule(s->reset_bh);
     } else if (runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "reset");
+        pvclock_pages_read_relation(s, "reset");
     }
 }
 
@@ -298,10 +329,10 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     if (runstate_is_running()) {
         /* hot-plugged into a running VM: its TSC state is in place */
         s->phase = PVCLOCK_PHASE_RUNNING;
-        pvclock_offset_page_read_relation(s, "hot-plug");
+        pvclock_pages_read_relation(s, "hot-plug");
     } else {
         /* the CPUs' state is put in place later: read at the VM start */
-        pvclock_offset_page_publish(s, "realize");
+        pvclock_pages_publish(s, "realize");
     }
 }
 
@@ -502,10 +533,10 @@ static void pvclock_pages_qtest_changed(void *opaque)
         return;
     }
     if (runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "simulated relation changed");
+        pvclock_pages_read_relation(s, "simulated relation changed");
     } else {
         s->relation_due = true;
-        pvclock_offset_page_publish(s, "simulated relation changed");
+        pvclock_pages_publish(s, "simulated relation changed");
     }
 }
 
