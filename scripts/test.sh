@@ -77,7 +77,8 @@ for suite in $suites; do
         for t in "$PVCLOCK_BUILD"/host/tests/unit/test-*; do
             [ -f "$t" ] && [ -x "$t" ] && run_tap "unit/${t##*/test-}" "$t"
         done
-        run_tap unit/function-length python3 "$PVCLOCK_ROOT/tests/unit/function-length.py" ;;
+        run_tap unit/function-length python3 "$PVCLOCK_ROOT/tests/unit/function-length.py"
+        run_tap unit/layers python3 "$PVCLOCK_ROOT/tests/unit/layers.py" ;;
     sanitize)
         stage "unit and command-line tests under AddressSanitizer + UBSan"
         asan=$PVCLOCK_BUILD/asan

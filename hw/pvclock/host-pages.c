@@ -4,10 +4,13 @@
  * The pages come from a memory backend (host-source.c) whose mapping the
  * BAR shows read-only.  The device reads page 0 from the same mapping
  * with the seqcount protocol: the helper's memfd cannot be made short,
- * and a plain file must not be (memory-backend-file's rule).  A
- * host-side watch (1 Hz) notices pages that appear, are damaged, stop
- * being updated, or are replaced (another file at the path, or a helper
- * that started over with a new memfd).  None of this touches a vCPU.
+ * and a plain file must not be (memory-backend-file's rule).  Each round
+ * of the device's watch (1 Hz, pvclock-pages.c) asks here what changed:
+ * pages that appear, are damaged, stop being updated, or are replaced
+ * (another file at the path, or a helper that started over with a new
+ * memfd).  This file reads and reports; replacement pages are shown by
+ * the offset page's writer, in its seq write (offset-page.c).  None of
+ * this touches a vCPU.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -90,6 +93,18 @@ bool pvclock_host_page0(PvclockPagesState *s, struct pvcp_host_page *pg,
                         uint64_t *tsc)
 {
     return host_page0_wait(s, pg, tsc, PVCLOCK_SNAP_SHORT_NS);
+}
+
+bool pvclock_host_disruptions(PvclockPagesState *s, uint64_t *dis)
+{
+    struct pvcp_host_page pg;
+
+    if (!s->host ||
+        !host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, NULL)) {
+        return false;
+    }
+    *dis = pg.disruptions;
+    return true;
 }
 
 /* Can this copy of host page 0 give host clocks at all? */
@@ -256,81 +271,19 @@ static void source_identity(HostMemoryBackend *be, dev_t *dev, ino_t *ino)
 static const char *check_host(PvclockPagesState *s);
 
 /*
- * Host memory the device shows the guest and must never write: the
- * helper's pages (a read-only mapping of its memfd) and the kernel's
- * vDSO data page (live-page.c).  To KVM it is RAM, a read-only memslot;
- * to TCG RAM too, read straight from the mapping, stores discarded.  To
- * QEMU's own writers it is a RAM device with these ops: those writers
- * pass the read-only flag (a debug write, from the gdbstub or ROM
- * loading, may write to ROM: memory_access_is_direct()) and would
- * memcpy() into the mapping and die of SIGSEGV; memory-backend-file's
- * RAM, or memory_region_init_ram_ptr(), invites exactly that.  A RAM
- * device's own ops store into the mapping too (a KVM guest's write to a
- * read-only memslot, a peer's DMA), so these replace them: reads from
- * the mapping, every write refused.  A RAM device is also what SEV does
- * not pin (sev_ram_block_added()): pinning wants write access, which a
- * read-only mapping refuses, and QEMU would exit.
+ * Check backend be's pages and map them in the BAR's spare view, not
+ * shown yet: sw says what pvclock_host_swap() shows and what it
+ * replaces.  own: the device made it (pages=) and unparents it when
+ * done with it, or at once if the pages are refused.
  */
-static uint64_t readonly_host_read(void *opaque, hwaddr addr, unsigned size)
-{
-    return ldn_he_p((uint8_t *)opaque + addr, size);
-}
-
-static MemTxResult readonly_host_write(void *opaque, hwaddr addr,
-                                       uint64_t val, unsigned size,
-                                       MemTxAttrs attrs)
-{
-    trace_pvclock_pages_host_write_refused(addr, size);
-    return MEMTX_ERROR;
-}
-
-static const MemoryRegionOps readonly_host_ops = {
-    .read = readonly_host_read,
-    .write_with_attrs = readonly_host_write,
-    .endianness = HOST_BIG_ENDIAN ? DEVICE_BIG_ENDIAN : DEVICE_LITTLE_ENDIAN,
-    .valid = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-        .unaligned = true,
-    },
-    .impl = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-        .unaligned = true,
-    },
-};
-
-void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
-                                const char *name, uint64_t size, void *ptr)
-{
-    memory_region_init_ram_device_ptr(mr, owner, name, size, ptr);
-    mr->ops = &readonly_host_ops;
-    mr->opaque = ptr;
-    memory_region_set_readonly(mr, true);
-}
-
-
-/*
- * Show backend be in the BAR in place of what is there (zero pages, or
- * the source it replaces), read-only to the guest, in one memory
- * transaction; own: the device made it (pages=) and unparents it when
- * done with it.  A replacement steps generation past what the old pages
- * had counted, in the same seq write as the swap, so that a guest's
- * disruption count (generation + the host page's) only grows and a
- * reader straddling the swap retries.
- */
-bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
-                         bool own, Error **errp)
+static bool host_prepare(PvclockPagesState *s, HostMemoryBackend *be,
+                         bool own, PvclockHostSwap *sw, Error **errp)
 {
     MemoryRegion *mr = host_memory_backend_get_memory(be);
     g_autofree char *what = NULL;
-    HostMemoryBackend *old = s->source;
-    bool old_own = s->own_source;
     MemoryRegion *alias;
     int next = s->alias_cur == 0 ? 1 : 0;
-    uint64_t tsc = cpu_get_host_ticks(), rt;
-    uint64_t host_mono[PVCP_MONO_CLOCKS], guest_mono[PVCP_MONO_CLOCKS];
-    bool carry = false;
+    uint64_t tsc = cpu_get_host_ticks();
 
     what = g_strdup_printf(s->memdev ? "memdev '%s' (property 'memdev')"
                                      : "pages '%s' (property 'pages')",
@@ -363,61 +316,14 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
     s->alias_source[next] = be;
     object_ref(OBJECT(be));
     s->alias_used[next] = true;
-
-    memory_region_transaction_begin();
-    if (old) {
-        struct pvcp_host_page pg;
-        uint64_t old_dis = host_snapshot(s->host, &pg, NULL,
-                                         PVCLOCK_SNAP_SHORT_NS, NULL) ?
-                           pg.disruptions : s->last_host_dis;
-
-        carry = s->monotonic == PVCLOCK_MONOTONIC_VM &&
-                pvclock_host_at(s, &tsc, host_mono, &rt, NULL);
-        for (int i = 0; carry && i < PVCP_MONO_CLOCKS; i++) {
-            guest_mono[i] = host_mono[i] + s->mono_offset[i].sec *
-                            NANOSECONDS_PER_SECOND + s->mono_offset[i].nsec;
-        }
-        pvclock_offset_page_write_begin(s);
-        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
-        s->offset_page->generation += old_dis + 1;
-    } else if (memory_region_is_mapped(&s->no_helper)) {
-        memory_region_del_subregion(&s->bar, &s->no_helper);
-    }
-    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0), alias);
-    s->alias_cur = next;
-    s->source = be;
-    s->own_source = own;
-    s->host = memory_region_get_ram_ptr(mr);
-    s->host_ok = true;
-    s->busy_since = 0;
-    if (old) {
-        /*
-         * monotonic=vm: the guest's clocks go on from where the old pages
-         * had them, at this very counter value, whatever the new pages'
-         * host says (a helper that started over may count differently,
-         * as a simulated host does), in the same seq write as the swap.
-         */
-        if (carry && pvclock_host_at(s, &tsc, host_mono, &rt, NULL)) {
-            pvclock_offset_page_set_mono(s, guest_mono, host_mono);
-            memcpy(s->offset_page->mono_offset, s->mono_offset,
-                   sizeof(s->mono_offset));
-        }
-        pvclock_offset_page_write_end(s);
-    }
-    memory_region_transaction_commit();
-    source_identity(be, &s->source_dev, &s->source_ino);
-
-    if (old) {
-        host_memory_backend_set_mapped(old, false);
-        if (old_own) {
-            object_unparent(OBJECT(old));   /* freed once no view uses it */
-        }
-        s->sources_replaced++;
-        trace_pvclock_pages_host_replaced(what);
-    }
-    check_host(s);              /* damaged from the start: say so at once */
-    s->helper_stale = pvclock_host_stale(s);
-    trace_pvclock_pages_helper_mapped(what);
+    *sw = (PvclockHostSwap) {
+        .be = be,
+        .own = own,
+        .old = s->source,
+        .old_own = s->own_source,
+        .tsc = tsc,
+        .what = g_steal_pointer(&what),
+    };
     return true;
 
 fail:
@@ -425,6 +331,64 @@ fail:
         object_unparent(OBJECT(be));
     }
     return false;
+}
+
+void pvclock_host_swap(PvclockPagesState *s, const PvclockHostSwap *sw)
+{
+    int next = s->alias_cur == 0 ? 1 : 0;
+
+    if (sw->old) {
+        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
+    } else if (memory_region_is_mapped(&s->no_helper)) {
+        memory_region_del_subregion(&s->bar, &s->no_helper);
+    }
+    memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
+                                &s->host_alias[next]);
+    s->alias_cur = next;
+    s->source = sw->be;
+    s->own_source = sw->own;
+    s->host = memory_region_get_ram_ptr(host_memory_backend_get_memory(sw->be));
+    s->host_ok = true;
+    s->busy_since = 0;
+}
+
+void pvclock_host_swapped(PvclockPagesState *s, PvclockHostSwap *sw)
+{
+    source_identity(sw->be, &s->source_dev, &s->source_ino);
+    if (sw->old) {
+        host_memory_backend_set_mapped(sw->old, false);
+        if (sw->old_own) {
+            object_unparent(OBJECT(sw->old));   /* freed once no view uses it */
+        }
+        s->sources_replaced++;
+        trace_pvclock_pages_host_replaced(sw->what);
+    }
+    check_host(s);              /* damaged from the start: say so at once */
+    s->helper_stale = pvclock_host_stale(s);
+    trace_pvclock_pages_helper_mapped(sw->what);
+    g_free(sw->what);
+    sw->what = NULL;
+}
+
+/*
+ * Show backend be in the BAR in place of the zero pages, read-only to
+ * the guest, in one memory transaction.  Pages that replace others are
+ * shown by the offset page's writer instead (pvclock_host_look()).
+ */
+bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
+                         bool own, Error **errp)
+{
+    PvclockHostSwap sw;
+
+    assert(!s->source);
+    if (!host_prepare(s, be, own, &sw, errp)) {
+        return false;
+    }
+    memory_region_transaction_begin();
+    pvclock_host_swap(s, &sw);
+    memory_region_transaction_commit();
+    pvclock_host_swapped(s, &sw);
+    return true;
 }
 
 /* fd (from pvclock_source_open()) as a backend shown in the BAR. */
@@ -473,7 +437,7 @@ static const char *check_host(PvclockPagesState *s)
     return NULL;
 }
 
-static void recheck(PvclockPagesState *s, const char *why)
+void pvclock_host_recheck(PvclockPagesState *s, PvclockHostReport *r)
 {
     const char *changed = s->host ? check_host(s) : NULL;
 
@@ -486,75 +450,62 @@ static void recheck(PvclockPagesState *s, const char *why)
             changed = stale ? "helper stale" : "helper live again";
         }
     }
-    pvclock_offset_page_publish(s, changed ? changed : why);
+    if (changed) {
+        r->why = changed;
+    }
 }
 
 /*
  * Other pages behind pages= than the ones shown: another file at the
  * path (looked at every round, a stat()), or, once the pages shown are
  * stale or unusable, a helper on the socket that started over with a new
- * memfd.  Show the new ones instead.
+ * memfd.  Get the new ones ready to be shown instead.
  */
-static const char *follow(PvclockPagesState *s)
+static bool follow(PvclockPagesState *s, PvclockHostSwap *sw)
 {
+    HostMemoryBackend *be;
     struct stat st;
     int fd;
 
     if (s->memdev || stat(s->pages_path, &st) < 0) {
-        return NULL;
+        return false;
     }
     if (S_ISSOCK(st.st_mode) ? s->host_ok && !s->helper_stale
                              : st.st_dev == s->source_dev &&
                                st.st_ino == s->source_ino) {
-        return NULL;
+        return false;
     }
     fd = pvclock_source_open(s, NULL);
     if (fd < 0) {
-        return NULL;
+        return false;
     }
     if (fstat(fd, &st) == 0 && st.st_dev == s->source_dev &&
         st.st_ino == s->source_ino) {
         close(fd);              /* the same pages: the helper is back */
-        return NULL;
+        return false;
     }
     /* not (yet) usable: keep the old */
-    return attach_fd(s, fd, NULL) ? "pages replaced" : NULL;
+    be = pvclock_source_backend(s, fd, NULL);
+    return be && host_prepare(s, be, true, sw, NULL);
 }
 
-static void watch(void *opaque)
+void pvclock_host_look(PvclockPagesState *s, PvclockHostReport *r)
 {
-    PvclockPagesState *s = opaque;
-    const char *why = "watch";
-
+    *r = (PvclockHostReport) { .why = "watch" };
     if (!s->host) {
         Error *err = NULL;
 
         if (pvclock_host_open(s, &err)) {
-            why = "pages appeared";
+            r->why = "pages appeared";
         }
         error_free(err);
-    } else {
-        why = follow(s) ?: why;
+    } else if (follow(s, &r->swap)) {
+        r->why = "pages replaced";
     }
-    recheck(s, why);
-    pvclock_vmclock_watch(s);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              PVCLOCK_PAGES_WATCH_MS);
-}
-
-void pvclock_host_watch_start(PvclockPagesState *s)
-{
-    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, watch, s);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              PVCLOCK_PAGES_WATCH_MS);
 }
 
 void pvclock_host_close(PvclockPagesState *s)
 {
-    if (s->watch_timer) {
-        timer_free(s->watch_timer);
-        s->watch_timer = NULL;
-    }
     memory_region_transaction_begin();
     if (s->source) {
         memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);

@@ -17,6 +17,9 @@
  * file is opened O_NONBLOCK and its type checked before anything else, the
  * socket is waited on for at most PVCLOCK_HANDOFF_WAIT_MS.
  *
+ * The views of host memory the BAR shows (the pages, the live page) are
+ * made here too: read-only to the guest and to QEMU's own writers.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -221,4 +224,58 @@ const char *pvclock_source_name(PvclockPagesState *s)
 {
     return s->memdev ? object_get_canonical_path_component(OBJECT(s->memdev))
                      : s->pages_path;
+}
+
+/*
+ * Host memory the device shows the guest and must never write: the
+ * helper's pages (a read-only mapping of its memfd) and the kernel's
+ * vDSO data page (live-page.c).  To KVM it is RAM, a read-only memslot;
+ * to TCG RAM too, read straight from the mapping, stores discarded.  To
+ * QEMU's own writers it is a RAM device with these ops: those writers
+ * pass the read-only flag (a debug write, from the gdbstub or ROM
+ * loading, may write to ROM: memory_access_is_direct()) and would
+ * memcpy() into the mapping and die of SIGSEGV; memory-backend-file's
+ * RAM, or memory_region_init_ram_ptr(), invites exactly that.  A RAM
+ * device's own ops store into the mapping too (a KVM guest's write to a
+ * read-only memslot, a peer's DMA), so these replace them: reads from
+ * the mapping, every write refused.  A RAM device is also what SEV does
+ * not pin (sev_ram_block_added()): pinning wants write access, which a
+ * read-only mapping refuses, and QEMU would exit.
+ */
+static uint64_t readonly_host_read(void *opaque, hwaddr addr, unsigned size)
+{
+    return ldn_he_p((uint8_t *)opaque + addr, size);
+}
+
+static MemTxResult readonly_host_write(void *opaque, hwaddr addr,
+                                       uint64_t val, unsigned size,
+                                       MemTxAttrs attrs)
+{
+    trace_pvclock_pages_host_write_refused(addr, size);
+    return MEMTX_ERROR;
+}
+
+static const MemoryRegionOps readonly_host_ops = {
+    .read = readonly_host_read,
+    .write_with_attrs = readonly_host_write,
+    .endianness = HOST_BIG_ENDIAN ? DEVICE_BIG_ENDIAN : DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
+void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
+                                const char *name, uint64_t size, void *ptr)
+{
+    memory_region_init_ram_device_ptr(mr, owner, name, size, ptr);
+    mr->ops = &readonly_host_ops;
+    mr->opaque = ptr;
+    memory_region_set_readonly(mr, true);
 }

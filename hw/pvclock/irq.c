@@ -3,11 +3,13 @@
  * what the guest sees).
  *
  * A guest's clocks rest on the offset page's status and on its
- * disruption count (generation + host page 0's disruptions).  Whatever
- * changes either (publish(), the 1 Hz watch, a VM start) asks for a
- * check from a bottom half; the check compares with what was last seen
- * and raises one interrupt per change, while the VM runs and the driver
- * wants it.  Nothing here runs in steady state, and nothing per vCPU.
+ * disruption count (generation + host page 0's disruptions).  The
+ * device's glue asks for a check from a bottom half when a publish of
+ * the offset page says either changed (pvclock_pages_publish(), from the
+ * 1 Hz watch and every event) and at each VM start; the check compares
+ * with what was last seen and raises one interrupt per change, while the
+ * VM runs and the driver wants it.  Nothing here runs in steady state,
+ * and nothing per vCPU.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -271,7 +271,7 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
     trace_pvclock_pages_start_apply(s->phase, smp != NULL, add);
     s->phase = PVCLOCK_PHASE_RUNNING;
     s->stop_sample.valid = false;
-    pvclock_offset_page_publish(s, "vm start");
+    pvclock_pages_publish(s, "vm start");
 }
 
 /* 2. pre_save: the sample taken at the stop, or one now. */
@@ -327,6 +327,7 @@ static int pvclock_pages_pre_load(void *opaque)
 static int pvclock_pages_post_load(void *opaque, int version_id)
 {
     PvclockPagesState *s = opaque;
+    const char *why = "incoming migration: read when the VM starts";
     uint64_t host[PVCP_MONO_CLOCKS], rt = 0;
     int64_t start = get_clock();
     bool have_rt;
@@ -384,8 +385,8 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                               s->incoming.disruptions + 1);
     s->phase = PVCLOCK_PHASE_INCOMING;
     pvclock_vmclock_loaded(s);
-    pvclock_offset_page_forget_relation(s, "incoming migration: read when "
-                                        "the VM starts");
+    pvclock_offset_page_forget_relation(s, why);
+    pvclock_pages_publish(s, why);
     s->last_post_load_ns = get_clock() - start;
     trace_pvclock_pages_post_load(s->offset_page->generation,
                                   s->last_post_load_ns);

@@ -6,8 +6,11 @@
  * one function, pvclock_offset_page_publish(): it builds the page the
  * state calls for and writes it only if it differs from what the guest
  * sees, under the seqcount, with generation bumped before the new values
- * are visible.  The relation is read from the accelerator on events
- * only; nothing here runs periodically against a vCPU.
+ * are visible.  This file is the page's only writer; it tells nobody
+ * (publish() says whether what the guest's clocks rest on changed, and
+ * the device's glue tells the interrupt and VMClock).  The relation is
+ * read from the accelerator on events only; nothing here runs
+ * periodically against a vCPU.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -38,13 +41,13 @@ const char *pvclock_status_name(uint32_t status)
  * (a vCPU thread under TCG, the guest itself under KVM); the barriers
  * pair with the reader's after its seq loads.
  */
-void pvclock_offset_page_write_begin(PvclockPagesState *s)
+static void pvclock_offset_page_write_begin(PvclockPagesState *s)
 {
     qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
     smp_wmb();  /* odd seq visible before any field changes */
 }
 
-void pvclock_offset_page_write_end(PvclockPagesState *s)
+static void pvclock_offset_page_write_end(PvclockPagesState *s)
 {
     smp_wmb();  /* all fields visible before seq is even again */
     qatomic_set(&s->offset_page->seq, s->offset_page->seq + 1);
@@ -92,6 +95,8 @@ void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
         s->mono_offset[PVCP_MONO_BOOTTIME] = zero_offset(CLOCK_BOOTTIME);
     }
     memcpy(op->mono_offset, s->mono_offset, sizeof(op->mono_offset));
+    s->published_dis = pvclock_guest_disruptions(s);
+    s->published_status = op->status;
     s->phase = PVCLOCK_PHASE_STOPPED;
     s->relation_due = true;
     s->relation.kind = PVCLOCK_REL_UNKNOWN;
@@ -175,8 +180,6 @@ static void publish_offset(PvclockPagesState *s, const char *why)
         s->live_refused = "no usable host pages";
     }
     host_dis = s->host ? s->last_host_dis : 0;
-    /* host disruptions alone change the guest's count too: look after */
-    pvclock_irq_check(s);
     /* a page 0 busy being written changes nothing here: keep what was */
     if (linear && (have_pg || !s->host || !s->host_ok)) {
         refresh_raw_xform(s, &pg, have_pg);
@@ -227,11 +230,59 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     pvclock_offset_page_write_end(s);
 }
 
-void pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
+bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
 {
+    uint64_t dis;
+
     publish_offset(s, why);
-    /* the VMClock page follows the offset page and host page 0 */
-    pvclock_vmclock_update(s, why);
+    /* host disruptions alone change the guest's count too */
+    dis = pvclock_guest_disruptions(s);
+    if (dis == s->published_dis &&
+        s->offset_page->status == s->published_status) {
+        return false;
+    }
+    s->published_dis = dis;
+    s->published_status = s->offset_page->status;
+    return true;
+}
+
+/*
+ * Other host pages replace the ones shown (pvclock_host_look() found
+ * them), in one seq write: generation steps past what the old pages had
+ * counted, so that a guest's disruption count (generation + the host
+ * page's) only grows and a reader straddling the swap retries; with
+ * monotonic=vm the guest's clocks go on from where the old pages had
+ * them, at the counter value at which the new ones were found, whatever
+ * their host says (a helper that started over may count differently, as
+ * a simulated host does).  The BAR's views change at the commit.
+ */
+void pvclock_offset_page_replace_host(PvclockPagesState *s,
+                                      const PvclockHostSwap *sw)
+{
+    struct pvcp_offset_page *op = s->offset_page;
+    uint64_t host_mono[PVCP_MONO_CLOCKS], guest_mono[PVCP_MONO_CLOCKS];
+    uint64_t old_dis, rt;
+    bool carry;
+
+    memory_region_transaction_begin();
+    if (!pvclock_host_disruptions(s, &old_dis)) {
+        old_dis = s->last_host_dis;
+    }
+    carry = s->monotonic == PVCLOCK_MONOTONIC_VM &&
+            pvclock_host_at(s, &sw->tsc, host_mono, &rt, NULL);
+    for (int i = 0; carry && i < PVCP_MONO_CLOCKS; i++) {
+        guest_mono[i] = host_mono[i] + s->mono_offset[i].sec *
+                        NANOSECONDS_PER_SECOND + s->mono_offset[i].nsec;
+    }
+    pvclock_offset_page_write_begin(s);
+    op->generation += old_dis + 1;
+    pvclock_host_swap(s, sw);
+    if (carry && pvclock_host_at(s, &sw->tsc, host_mono, &rt, NULL)) {
+        pvclock_offset_page_set_mono(s, guest_mono, host_mono);
+        memcpy(op->mono_offset, s->mono_offset, sizeof(s->mono_offset));
+    }
+    pvclock_offset_page_write_end(s);
+    memory_region_transaction_commit();
 }
 
 static bool same_line(const PvclockCounterRelation *a,
@@ -281,19 +332,12 @@ void pvclock_offset_page_fetch_relation(PvclockPagesState *s)
     s->xform_raw.mult = 0;
 }
 
-void pvclock_offset_page_read_relation(PvclockPagesState *s, const char *why)
-{
-    pvclock_offset_page_fetch_relation(s);
-    pvclock_offset_page_publish(s, why);
-}
-
 void pvclock_offset_page_forget_relation(PvclockPagesState *s,
                                          const char *why)
 {
     s->relation_due = true;
     s->relation.kind = PVCLOCK_REL_UNKNOWN;
     s->relation.why = why;
-    pvclock_offset_page_publish(s, why);
 }
 
 uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,

@@ -1,18 +1,26 @@
 /*
  * pvclock-pages: what the device's files share; not API.
  *
- *   pvclock-pages.c  PCI glue, properties, status for management
- *   offset-page.c    the offset page: what the guest is shown, and when
- *   relation.c       accelerator relation -> ABI transforms; KVM's rules
- *   host-source.c    pages= and memdev=: the backend the pages come from
- *   host-pages.c     host page reads, checks, staleness and the watch
+ * The files in layers, highest first; a file calls only functions of
+ * its own layer or of those below (tests/unit/layers.py checks it):
+ *
+ *   pvclock-pages.c  PCI glue, properties, status for management; the
+ *                    watch timer and the fan-out (pvclock_pages_publish():
+ *                    the offset page, then the interrupt and VMClock)
  *   migration.c      sample at the stop, apply at the start, vmstate
- *   live-page.c      the host kernel's own timekeeping page in the BAR
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
- *   vvar.c           finding and checking that page (shared with the
- *                    helper)
+ *   offset-page.c    the offset page, its only writer: what the guest is
+ *                    shown, and when
  *   counter-*.c      one counter backend per accelerator
+ *   relation.c       accelerator relation -> ABI transforms; KVM's rules
+ *   host-pages.c     host page reads, checks and staleness: reports what
+ *                    changed to the watch, never writes the offset page
+ *   live-page.c      the host kernel's own timekeeping page in the BAR
+ *   host-source.c    pages= and memdev=: the backend the pages come
+ *                    from; the BAR's read-only views of host memory
+ *   vvar.c           finding and checking the kernel's page (shared with
+ *                    the helper)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -181,7 +189,7 @@ struct PvclockPagesState {
     bool helper_stale;
     int64_t busy_since;         /* page 0's seq odd since, 0 not */
     uint64_t sources_replaced;  /* new pages behind pages= */
-    QEMUTimer *watch_timer;     /* 1 Hz, host side only */
+    QEMUTimer *watch_timer;     /* 1 Hz, host side only (the glue's) */
 
     /* the relation and what it gives the guest (offset-page.c) */
     const struct PvclockCounterBackend *backend;
@@ -199,6 +207,8 @@ struct PvclockPagesState {
     uint64_t generation_floor;  /* generation must reach this */
     uint64_t disruption_floor;  /* generation + host's must reach this */
     uint64_t last_host_dis;     /* page 0's disruptions, last read */
+    uint64_t published_dis;     /* the guest's disruption count and */
+    uint32_t published_status;  /* status, as publish() last said */
     QEMUBH *reset_bh;           /* reads the relation after a reset */
     VMChangeStateEntry *vmstate_entry;
 
@@ -318,16 +328,39 @@ uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
 /* Is the helper still updating page 0? */
 bool pvclock_host_stale(PvclockPagesState *s);
 
+/* Page 0's disruptions as last written, whether or not it is usable. */
+bool pvclock_host_disruptions(PvclockPagesState *s, uint64_t *dis);
+
 /* Check be's pages and show them in the BAR (own: made for pages=). */
-void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
-                                const char *name, uint64_t size, void *ptr);
 bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
                          bool own, Error **errp);
 /* Make a backend for pages= and attach it. */
 bool pvclock_host_open(PvclockPagesState *s, Error **errp);
-/* The 1 Hz watch (host side). */
-void pvclock_host_watch_start(PvclockPagesState *s);
 void pvclock_host_close(PvclockPagesState *s);
+
+/* Pages checked and mapped in the BAR's spare view, to be shown. */
+typedef struct PvclockHostSwap {
+    HostMemoryBackend *be;      /* NULL: nothing to show */
+    bool own;                   /* made for pages= */
+    HostMemoryBackend *old;     /* what they replace, NULL: zero pages */
+    bool old_own;
+    uint64_t tsc;               /* host counter when they were found */
+    char *what;                 /* for messages */
+} PvclockHostSwap;
+/* Show them in the BAR, in a memory transaction (a seq write, if old). */
+void pvclock_host_swap(PvclockPagesState *s, const PvclockHostSwap *sw);
+/* ... after its commit: let the old go, check the new. */
+void pvclock_host_swapped(PvclockPagesState *s, PvclockHostSwap *sw);
+
+/* What a watch round found on the host side. */
+typedef struct PvclockHostReport {
+    const char *why;            /* what changed, or "watch" */
+    PvclockHostSwap swap;       /* other pages to show instead */
+} PvclockHostReport;
+/* Map pages that appeared, or get replacements ready (r->swap). */
+void pvclock_host_look(PvclockPagesState *s, PvclockHostReport *r);
+/* Then: damaged, valid again, stale, live again (r->why)? */
+void pvclock_host_recheck(PvclockPagesState *s, PvclockHostReport *r);
 
 /* host-source.c: pages= opened (checked, never blocking), and wrapped. */
 int pvclock_source_open(PvclockPagesState *s, Error **errp);
@@ -335,6 +368,9 @@ HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
                                           Error **errp);
 /* What the pages come from, for messages: pages= or memdev='s id. */
 const char *pvclock_source_name(PvclockPagesState *s);
+/* A view of host memory (ptr) for the BAR that refuses every write. */
+void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
+                                const char *name, uint64_t size, void *ptr);
 
 /*
  * How long the device waits for a helper's write to finish: briefly on
@@ -372,9 +408,7 @@ char *pvclock_live_status(PvclockPagesState *s);
 void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
                               bool mono_host);
 
-/* Read the accelerator's relation now (the VM runs) and publish it. */
-void pvclock_offset_page_read_relation(PvclockPagesState *s, const char *why);
-/* ... read it only; publish() later. */
+/* Read the accelerator's relation now (the VM runs); publish() later. */
 void pvclock_offset_page_fetch_relation(PvclockPagesState *s);
 
 /* The relation is no longer known (reset, incoming): until read again. */
@@ -385,9 +419,15 @@ void pvclock_offset_page_forget_relation(PvclockPagesState *s,
  * Make the offset page say what the device knows now: status from the
  * host pages and the relation, the transforms, the offsets.  Anything
  * that differs from what the guest sees bumps generation, in the same
- * seq write; nothing changed, nothing is written.
+ * seq write; nothing changed, nothing is written.  True if the guest's
+ * disruption count or the status differ from what the last call saw
+ * (the interrupt's business: pvclock_pages_publish()).
  */
-void pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
+bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
+
+/* Show sw's pages instead of the ones in the BAR, in one seq write. */
+void pvclock_offset_page_replace_host(PvclockPagesState *s,
+                                      const PvclockHostSwap *sw);
 
 /* Set the monotonic offsets so the guest's clocks read mono_ns now. */
 void pvclock_offset_page_set_mono(PvclockPagesState *s,
@@ -406,13 +446,14 @@ uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
                                       uint64_t host_dis);
 uint64_t pvclock_guest_disruptions(PvclockPagesState *s);
 
-/* Offset page seq write window (for changes made outside publish()). */
-void pvclock_offset_page_write_begin(PvclockPagesState *s);
-void pvclock_offset_page_write_end(PvclockPagesState *s);
-
 const char *pvclock_status_name(uint32_t status);
 
-/* ---- pvclock-pages.c: the enum properties' names ------------------- */
+/* ---- pvclock-pages.c: the glue ------------------------------------- */
+
+/* Publish the offset page, then tell the interrupt and VMClock. */
+void pvclock_pages_publish(PvclockPagesState *s, const char *why);
+
+/* the enum properties' names */
 
 typedef enum PvclockOnMissing {
     PVCLOCK_ON_MISSING_FAIL,

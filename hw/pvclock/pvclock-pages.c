@@ -41,6 +41,57 @@
 #include "hw/pvclock/pvclock-compat.h"
 #include "trace.h"
 
+/*
+ * The fan-out, the one place that tells the layers above the offset page
+ * that it may have changed, in this order:
+ * 1. the offset page is published first: the interrupt and VMClock
+ *    copy what it says (status, the guest's disruption count);
+ * 2. the interrupt is checked from a bottom half only if that count or
+ *    the status moved since the last publish (a VM start asks again for
+ *    what changed while stopped): a guest it wakes finds the new page;
+ * 3. VMClock is told every time, after the offset page: it follows host
+ *    page 0's line too, which may move while the offset page does not
+ *    (the watch is its fallback for a helper that does not wake it).
+ */
+void pvclock_pages_publish(PvclockPagesState *s, const char *why)
+{
+    if (pvclock_offset_page_publish(s, why)) {
+        pvclock_irq_check(s);
+    }
+    pvclock_vmclock_update(s, why);
+}
+
+/* Read the accelerator's relation now (the VM runs) and publish it. */
+static void pvclock_pages_read_relation(PvclockPagesState *s,
+                                        const char *why)
+{
+    pvclock_offset_page_fetch_relation(s);
+    pvclock_pages_publish(s, why);
+}
+
+/*
+ * The 1 Hz watch, host side only (nothing here touches a vCPU): what the
+ * host pages report, replacement pages shown through the offset page's
+ * writer, then the fan-out; VMClock's waiter then follows the pages now
+ * in the BAR.
+ */
+static void pvclock_pages_watch(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+    PvclockHostReport r;
+
+    pvclock_host_look(s, &r);
+    if (r.swap.be) {
+        pvclock_offset_page_replace_host(s, &r.swap);
+        pvclock_host_swapped(s, &r.swap);
+    }
+    pvclock_host_recheck(s, &r);
+    pvclock_pages_publish(s, r.why);
+    pvclock_vmclock_watch(s);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
+}
+
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
                                           RunState state)
 {
@@ -67,7 +118,7 @@ static void pvclock_pages_after_reset(void *opaque)
     PvclockPagesState *s = opaque;
 
     if (s->relation_due && runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "after reset");
+        pvclock_pages_read_relation(s, "after reset");
     }
 }
 
@@ -81,11 +132,14 @@ static void pvclock_pages_reset_hold(Object *obj, ResetType type)
     }
     pvclock_irq_reset(s);
     if (s->backend && s->backend->reset_writes_counter) {
-        pvclock_offset_page_forget_relation(s, "reset: the guest TSC is "
-                                            "put back after the devices");
+        const char *why = "reset: the guest TSC is put back after the "
+                          "devices";
+
+        pvclock_offset_page_forget_relation(s, why);
+        pvclock_pages_publish(s, why);
         qemu_bh_schedule(s->reset_bh);
     } else if (runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "reset");
+        pvclock_pages_read_relation(s, "reset");
     }
 }
 
@@ -265,17 +319,20 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         s->offset_page = NULL;
         return;
     }
-    pvclock_host_watch_start(s);
+    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, pvclock_pages_watch,
+                                  s);
+    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              PVCLOCK_PAGES_WATCH_MS);
     s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
         pvclock_pages_vm_state_change, s);
     if (runstate_is_running()) {
         /* hot-plugged into a running VM: its TSC state is in place */
         s->phase = PVCLOCK_PHASE_RUNNING;
-        pvclock_offset_page_read_relation(s, "hot-plug");
+        pvclock_pages_read_relation(s, "hot-plug");
     } else {
         /* the CPUs' state is put in place later: read at the VM start */
-        pvclock_offset_page_publish(s, "realize");
+        pvclock_pages_publish(s, "realize");
     }
 }
 
@@ -293,6 +350,10 @@ static void pvclock_pages_exit(PCIDevice *pdev)
     }
     pvclock_vmclock_exit(s);
     pvclock_irq_exit(s);
+    if (s->watch_timer) {
+        timer_free(s->watch_timer);
+        s->watch_timer = NULL;
+    }
     pvclock_host_close(s);
     /*
      * The subregions hold references on their owner, this device, through
@@ -472,10 +533,10 @@ static void pvclock_pages_qtest_changed(void *opaque)
         return;
     }
     if (runstate_is_running()) {
-        pvclock_offset_page_read_relation(s, "simulated relation changed");
+        pvclock_pages_read_relation(s, "simulated relation changed");
     } else {
         s->relation_due = true;
-        pvclock_offset_page_publish(s, "simulated relation changed");
+        pvclock_pages_publish(s, "simulated relation changed");
     }
 }
 
