@@ -192,11 +192,7 @@ def clockbound_rule_ns(t):
 def run_chrony(st, tmp):
     """The writer's bound beside ClockBound's rule over chronyd, which
     disciplines the same guest from the same device (SOCK refclock)."""
-    kernel = subprocess.check_output(
-        [os.path.join(m.ROOT, "tests/guest/fetch-kernel.sh")]).decode().strip()
-    initrd = os.path.join(m.BUILD, "guest/initramfs-chrony.cpio.gz")
-    subprocess.check_call([os.path.join(m.ROOT, "tests/guest/mkinitramfs.sh"),
-                           initrd, "chrony"])
+    kernel, initrd = gm.kernel_and_initrd("chrony")
     pages = st.helper("hostA", "tsc_hz=2500000000")
     os.environ["PVCLOCK_GUEST_APPEND"] = (
         "pvclock.cbargs=--interval-ms,1000,--vmclock,device pvclock.cbchrony=1")

@@ -23,12 +23,15 @@ EXCHANGE = os.path.join(m.BUILD, "host/pvclock-exchange")
 PAUSE = int(os.environ.get("PVCLOCK_MIGRATE_PAUSE", "0"))
 
 
-def kernel_and_initrd():
+def kernel_and_initrd(extra=None):
+    """Debian 12's cloud kernel and the test initramfs, made first;
+    extra: mkinitramfs.sh's "chrony" adds chronyd (its own file)."""
     kernel = subprocess.check_output(
         [os.path.join(m.ROOT, "tests/guest/fetch-kernel.sh")]).decode().strip()
-    initrd = os.path.join(m.BUILD, "guest/initramfs.cpio.gz")
+    initrd = os.path.join(m.BUILD, "guest/initramfs%s.cpio.gz" %
+                          ("-" + extra if extra else ""))
     subprocess.check_call([os.path.join(m.ROOT, "tests/guest/mkinitramfs.sh"),
-                           initrd])
+                           initrd] + ([extra] if extra else []))
     return kernel, initrd
 
 
