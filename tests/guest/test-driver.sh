@@ -455,6 +455,11 @@ stepped() {
         "$tmp/$1.exchange-$2" 2>/dev/null
 }
 
+# snapshot_age NAME: seconds from irq boot NAME's savevm to its loadvm
+snapshot_age() {
+    awk '/^savevm at/ {s = $3 + 0} /^loadvm at/ {l = $3 + 0} END {if (s && l) printf "%.0f", l - s}' "$tmp/$1.snapshot" 2>/dev/null
+}
+
 # irq_checks NAME: what an irq boot must show
 irq_checks() {
     local n=$1 paused final age st
@@ -476,7 +481,7 @@ irq_checks() {
     ok $? "$n: savevm (HMP, on the source's if=none qcow2 drive): one interrupt and one poll() wakeup ($(line $n 'savevm:'))"
     has $n 'steady 60 s: interrupts 1 -> 1, wakeups 1 -> 1$'
     ok $? "$n: 60 s of steady state: zero interrupts and zero poll() wakeups ($(line $n 'steady'))"
-    age=$(awk '/^savevm at/ {s = $3 + 0} /^loadvm at/ {l = $3 + 0} END {if (s && l) printf "%.0f", l - s}' "$tmp/$n.snapshot" 2>/dev/null)
+    age=$(snapshot_age $n)
     has $n 'loadvm: interrupts 0 -> 1, wakeups 0 -> 1,' &&
         grep -q '^loadvm at [0-9.]*: ' "$tmp/$n.snapshot" 2>/dev/null && [ "${age:-0}" -ge 60 ]
     ok $? "$n: a new QEMU started with -loadvm of that snapshot, taken ${age:-?} s earlier: one interrupt and one poll() wakeup in the restored guest ($(line $n 'loadvm:'))"
@@ -689,7 +694,7 @@ unmodified_checks() {
     has $n 'insmod: none' && has $n 'vmclock phc ptp[0-9]+' && has $n 'chrony #\* VMC '
     ok $? "$n: no pvclock-pages driver; ptp_vmclock's PHC ($(line $n 'vmclock phc')), chronyd selected it ($(line $n 'chrony selected'))"
     diag "$(grep -E '^driver: chrony (System time|Last offset|RMS)' "$tmp/$n.log" | head -3 | sed 's/^driver: //')"
-    age=$(awk '/^savevm at/ {s = $3 + 0} /^loadvm at/ {l = $3 + 0} END {if (s && l) printf "%.0f", l - s}' "$tmp/$n.snapshot" 2>/dev/null)
+    age=$(snapshot_age $n)
     off=$(first_offset "$tmp/$n.exchange-loadvm")
     has $n 'loadvm: marker ' && [ -n "$off" ] && [ -n "$age" ] &&
         awk -v o="$off" -v a="$age" 'BEGIN {exit !(o < -(a - 15) && o > -(a + 15))}'
