@@ -246,6 +246,26 @@ if meson install -C "$H" --destdir "$tmp/inst" --quiet > "$tmp/inst.log" 2>&1; t
         [ -f "$root/lib/systemd/system/pvclock-helper.service" ] &&
         [ -x "$root/sbin/pvclock-helper" ]
     ok $? "installed: static library, ABI header, systemd unit, helper"
+    # the public headers and nothing else, in a directory of their own:
+    # no QEMU-side path (hw/...) and no internal header
+    inst=$(cd "$root/include" && find . -type f -o -type l | sort | tr '\n' ' ')
+    [ "$inst" = "./pvclock-pages/pvclock-pages-abi.h ./pvclock-pages/pvclock-pages-calc.h ./pvclock.h " ]
+    ok $? "installed headers: exactly pvclock.h and pvclock-pages/{abi,calc} ($inst)"
+    cat > "$tmp/inc.c" <<'EOC'
+#include <pvclock.h>
+#include <pvclock-pages/pvclock-pages-abi.h>
+#include <pvclock-pages/pvclock-pages-calc.h>
+
+int main(void)
+{
+    struct pvcp_time t = { 1, 2 };
+
+    return pvcp_time_cmp(t, t) + (int)sizeof(struct pvcp_offset_page) * 0;
+}
+EOC
+    cc -c -o "$tmp/inc.o" -I"$root/include" "$tmp/inc.c" 2> "$tmp/inc.err"
+    ok $? "the installed headers compile with -I\$DESTDIR$prefix/include alone"
+    diag "$(head -5 "$tmp/inc.err")"
 else
     ok 1 "meson install into a DESTDIR: $(tail -1 "$tmp/inst.log")"
 fi
