@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 
 int main(int argc, char **argv)
 {

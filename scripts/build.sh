@@ -48,8 +48,8 @@ overlay() {     # cmp-copy keeps mtimes of unchanged files: ninja stays idle
     cmp -s "$PVCLOCK_ROOT/$rel" "$dst" || cp "$PVCLOCK_ROOT/$rel" "$dst"
 }
 ( cd "$PVCLOCK_ROOT" &&
-  git ls-files hw/pvclock include/hw/pvclock tests/qtest 2>/dev/null ||
-  find hw/pvclock include/hw/pvclock tests/qtest -type f ) |
+  git ls-files hw/pvclock include/hw/pvclock include/pvclock-pages tests/qtest 2>/dev/null ||
+  find hw/pvclock include/hw/pvclock include/pvclock-pages tests/qtest -type f ) |
 while read -r f; do overlay "$f"; done
 
 pvclock_hooks "$QSRC"

@@ -3,7 +3,8 @@
 # (the tarball scripts/build.sh verifies; QEMU_VERSION in scripts/lib.sh),
 # with a cover letter that explains the design and the ABI:
 #
-#   0001 the ABI headers and their interop document
+#   0001 the ABI headers (include/pvclock-pages/) and their interop
+#        document
 #   0002 the device: hw/pvclock/, its Kconfig and meson hook lines, the
 #        acpi-build hook lines (vmclock=on's notification), the device
 #        document
@@ -76,26 +77,29 @@ maintain() {    # maintain F-LINE...: the MAINTAINERS entry, made or grown
 
 # 1: the ABI.  The project's headers are dual-licensed so that programs
 # outside QEMU can copy them; QEMU takes them under GPL-2.0-or-later.
-copy include/hw/pvclock/pvclock-pages-abi.h \
-     include/hw/pvclock/pvclock-pages-calc.h \
-     include/hw/pvclock/pvclock-pages-cpu.h \
-     include/hw/pvclock/pvclock-handoff.h docs/interop/pvclock-pages.rst
+copy include/pvclock-pages/pvclock-pages-abi.h \
+     include/pvclock-pages/pvclock-pages-calc.h \
+     include/pvclock-pages/pvclock-pages-cpu.h \
+     include/pvclock-pages/pvclock-handoff.h docs/interop/pvclock-pages.rst
 sed -i '1s|^/\* SPDX-License-Identifier: .* \*/$|/* SPDX-License-Identifier: GPL-2.0-or-later */|' \
-    "$work/include/hw/pvclock/pvclock-pages-abi.h" \
-    "$work/include/hw/pvclock/pvclock-pages-calc.h" \
-    "$work/include/hw/pvclock/pvclock-pages-cpu.h" \
-    "$work/include/hw/pvclock/pvclock-handoff.h"
+    "$work/include/pvclock-pages/pvclock-pages-abi.h" \
+    "$work/include/pvclock-pages/pvclock-pages-calc.h" \
+    "$work/include/pvclock-pages/pvclock-pages-cpu.h" \
+    "$work/include/pvclock-pages/pvclock-handoff.h"
 pvclock_hook docs/interop/index.rst "   pvclock-pages" \
     '{print} /^   pr-helper$/ {print "   pvclock-pages"}'
-maintain include/hw/pvclock/ docs/interop/pvclock-pages.rst
-commit "include/hw/pvclock: pvclock-pages ABI" \
+maintain include/pvclock-pages/ docs/interop/pvclock-pages.rst
+commit "include/pvclock-pages: pvclock-pages ABI" \
 "The binary interface between the host helper that publishes the host
 kernel's timekeeping data (four 4 KiB host pages), the device that adds
 a per-guest offset page, and guest readers: layouts, the seqcount
 protocol, the check words, the handoff of the pages memfd over a unix
 socket (both ends), the one place the clock arithmetic lives, and the seqcount
 barriers and ordered counter read every reader and writer shares;
-docs/interop/pvclock-pages.rst describes them.
+docs/interop/pvclock-pages.rst describes them.  They are not QEMU's
+internals (the helper, the guest library and guest programs include the
+same files, installed as <pvclock-pages/...>), hence a directory of
+their own rather than include/hw/.
 
 Outside QEMU the project ships these headers as
 (GPL-2.0-or-later WITH Linux-syscall-note) OR BSD-2-Clause, so that
@@ -113,7 +117,7 @@ pvclock_hooks "$work"
 git -C "$work" checkout -q -- tests/qtest/meson.build
 pvclock_hook docs/system/device-emulation.rst "devices/pvclock-pages.rst" \
     '{print} /^   devices\/ivshmem-flat.rst$/ {print "   devices/pvclock-pages.rst"}'
-maintain hw/pvclock/ docs/system/devices/pvclock-pages.rst
+maintain hw/pvclock/ include/hw/pvclock/ docs/system/devices/pvclock-pages.rst
 commit "hw/pvclock: add the pvclock-pages device" \
 "-device pvclock-pages maps the host helper's pages (a memory backend:
 memdev=, or one that pages= makes from pvclock-helper's socket, whose

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "pvclock-internal.h"
-#include "hw/pvclock/pvclock-handoff.h"
+#include "pvclock-pages/pvclock-handoff.h"
 
 #define PVCLOCK_SYSFS_PCI       "/sys/bus/pci/devices"
 /* The driver's class, and the prefix of its nodes' names. */

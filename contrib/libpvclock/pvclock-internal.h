@@ -7,8 +7,8 @@
 #define LIBPVCLOCK_INTERNAL_H
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 struct pvclock {
     const volatile struct pvcp_host_page *host[PVCP_HOST_PAGES];

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "pvclock-internal.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 /*
  * With the read inlined into one function per clock, GCC 12 warns that

@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 kdir=${1:?usage: build-for.sh KDIR OUTDIR}
 out=${2:?usage: build-for.sh KDIR OUTDIR}
-abi=$here/../../include/hw/pvclock/pvclock-pages-abi.h
+abi=$here/../../include/pvclock-pages/pvclock-pages-abi.h
 [ -f "$kdir/Makefile" ] || { echo "error: $kdir is not a kernel build directory" >&2; exit 1; }
 
 mkdir -p "$out/abi"

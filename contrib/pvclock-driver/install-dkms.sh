@@ -18,8 +18,8 @@ command -v dkms > /dev/null || { echo "error: dkms not found; apt-get install dk
 rm -rf "$dst"
 mkdir -p "$dst/abi"
 cp "$here/pvclock-pages.c" "$here/compat.h" "$here/Kbuild" "$here/Makefile" "$here/dkms.conf" "$dst/"
-cp "$here/../../include/hw/pvclock/pvclock-pages-abi.h" \
-    "$here/../../include/hw/pvclock/pvclock-pages-calc.h" "$dst/abi/"
+cp "$here/../../include/pvclock-pages/pvclock-pages-abi.h" \
+    "$here/../../include/pvclock-pages/pvclock-pages-calc.h" "$dst/abi/"
 dkms remove -m pvclock-pages -v "$ver" --all > /dev/null 2>&1 || true
 dkms install -m pvclock-pages -v "$ver"
 modprobe pvclock-pages

@@ -7,7 +7,7 @@
 
 #include "derive.h"
 #include "leap.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 #define NS  PVCP_NSEC_PER_SEC
 #define S   DERIVE_SCALED_SHIFT

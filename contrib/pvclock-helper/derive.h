@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 /*
  * The host's NTP state as adjtimex() reports it, and the TAI - UTC the

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "pages.h"
 #include "systemd.h"
-#include "hw/pvclock/pvclock-handoff.h"
+#include "pvclock-pages/pvclock-handoff.h"
 
 #define STORE_NAME "pvclock-pages"
 

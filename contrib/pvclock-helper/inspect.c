@@ -9,7 +9,7 @@
 
 #include "inspect.h"
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 static const char *counter_name(uint32_t mode)
 {

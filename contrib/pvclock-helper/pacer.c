@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "pacer.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 #define NS PVCP_NSEC_PER_SEC
 

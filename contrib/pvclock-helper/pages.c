@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "pages.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 
 /* The seq-protected part of a host page: counter_mode up to reserved2. */
 #define PROT_START  offsetof(struct pvcp_host_page, counter_mode)

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "leap.h"
 #include "log.h"
 #include "publish.h"

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "sim.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 #define NS          PVCP_NSEC_PER_SEC
 #define SIM_SHIFT   24

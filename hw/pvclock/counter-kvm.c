@@ -22,7 +22,7 @@
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 
 #ifdef CONFIG_KVM
 #include <linux/kvm.h>

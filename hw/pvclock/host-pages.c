@@ -24,7 +24,7 @@
 #include "qapi/error.h"
 #include "system/hostmem.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
 
 /*

@@ -30,7 +30,7 @@
 #include "system/hostmem.h"
 #include "hw/boards.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-handoff.h"
+#include "pvclock-pages/pvclock-handoff.h"
 #include "trace.h"
 
 #include <sys/un.h>

@@ -19,7 +19,7 @@
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
 
 #if defined(CONFIG_LINUX) && defined(HOST_X86_64)

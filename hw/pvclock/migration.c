@@ -30,7 +30,7 @@
 #include "qemu/error-report.h"
 #include "qemu/timer.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
 
 static uint64_t offset_ns(const struct pvcp_timens_offset *o)

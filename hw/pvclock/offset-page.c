@@ -19,7 +19,7 @@
 #include "qemu/atomic.h"
 #include "qemu/timer.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
 
 static const char *const status_names[] = {

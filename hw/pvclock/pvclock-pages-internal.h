@@ -33,7 +33,7 @@
 #include "system/runstate.h"
 #include "system/hostmem.h"
 #include "hw/pvclock/pvclock-pages.h"
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 /*
  * The ABI's arithmetic (pvclock-pages-calc.h, include after this) uses

@@ -45,7 +45,7 @@
 #include "standard-headers/linux/vmclock-abi.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "hw/pvclock/pvclock-pages-acpi.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
 
 #ifdef CONFIG_LINUX

@@ -7,8 +7,8 @@
  */
 #include "qemu/osdep.h"
 #include "hw/pvclock/pvclock-vvar.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 
 /*
  * Known x86_64 layouts, newest first.  Field order inside a clock block

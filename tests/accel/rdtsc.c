@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 
 int main(void)
 {

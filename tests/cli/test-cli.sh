@@ -242,7 +242,7 @@ if meson install -C "$H" --destdir "$tmp/inst" --quiet > "$tmp/inst.log" 2>&1; t
     grep -q "^host CLOCK_REALTIME [0-9]*\.[0-9]\{9\}" "$tmp/out"
     ok $? "the example reads a pages file: $(cat "$tmp/out")"
     [ -f "$(dirname "$(dirname "$pc")")/libpvclock.a" ] &&
-        [ -f "$root/include/hw/pvclock/pvclock-pages-abi.h" ] &&
+        [ -f "$root/include/pvclock-pages/pvclock-pages-abi.h" ] &&
         [ -f "$root/lib/systemd/system/pvclock-helper.service" ] &&
         [ -x "$root/sbin/pvclock-helper" ]
     ok $? "installed: static library, ABI header, systemd unit, helper"

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
 #include "hw/pvclock/pvclock-vvar.h"
 #include "tap.h"
 

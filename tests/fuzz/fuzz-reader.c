@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "abi-oracle.h"
 
 static const clockid_t clocks[] = {

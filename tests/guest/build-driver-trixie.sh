@@ -58,8 +58,8 @@ rm -rf "$root/build"
 mkdir -p "$root/build/abi" "$out"
 cp "$PVCLOCK_ROOT"/contrib/pvclock-driver/{pvclock-pages.c,compat.h,Kbuild,Makefile} \
    "$root/build/"
-cp "$PVCLOCK_ROOT/include/hw/pvclock/pvclock-pages-abi.h" \
-    "$PVCLOCK_ROOT/include/hw/pvclock/pvclock-pages-calc.h" "$root/build/abi/"
+cp "$PVCLOCK_ROOT/include/pvclock-pages/pvclock-pages-abi.h" \
+    "$PVCLOCK_ROOT/include/pvclock-pages/pvclock-pages-calc.h" "$root/build/abi/"
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"  # objtool reads it
 rc=0
 chroot "$root" make -C /build KDIR="$kdir" > "$out/build.log" 2>&1 || rc=$?

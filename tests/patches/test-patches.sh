@@ -33,12 +33,13 @@ diag "$(tail -3 "$logs/am.log")"
 # what was applied is the project's code (the headers' licence line aside)
 same=0
 while read -r f; do
-    case $f in include/hw/pvclock/pvclock-pages-abi.h|include/hw/pvclock/pvclock-pages-calc.h|\
-               include/hw/pvclock/pvclock-pages-cpu.h|include/hw/pvclock/pvclock-handoff.h)
+    case $f in include/pvclock-pages/pvclock-pages-abi.h|include/pvclock-pages/pvclock-pages-calc.h|\
+               include/pvclock-pages/pvclock-pages-cpu.h|include/pvclock-pages/pvclock-handoff.h)
         diff <(tail -n +2 "$PVCLOCK_ROOT/$f") <(tail -n +2 "$tree/$f") > /dev/null ;;
     *)  cmp -s "$PVCLOCK_ROOT/$f" "$tree/$f" ;;
     esac || { diag "differs: $f"; same=1; }
-done < <(git -C "$PVCLOCK_ROOT" ls-files hw/pvclock include/hw/pvclock tests/qtest/pvclock-pages-test.c \
+done < <(git -C "$PVCLOCK_ROOT" ls-files hw/pvclock include/hw/pvclock include/pvclock-pages \
+             tests/qtest/pvclock-pages-test.c \
              docs/system/devices/pvclock-pages.rst docs/interop/pvclock-pages.rst)
 ok $same "the applied tree holds the project's device, headers, qtest and docs"
 

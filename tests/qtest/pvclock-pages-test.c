@@ -24,9 +24,9 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include "hw/pci/pci_regs.h"
-#include "hw/pvclock/pvclock-pages-abi.h"
-#include "hw/pvclock/pvclock-pages-cpu.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-cpu.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 
 /* the device with the qtest accelerator's simulated counter */
 #define PVC "pvclock-pages,x-counter-backend=qtest"

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 struct bar_image {
     struct pvcp_host_page host[PVCP_HOST_PAGES];

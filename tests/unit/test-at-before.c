@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "hw/pvclock/pvclock-vvar.h"
 #include "bar-image.h"
 #include "tap.h"

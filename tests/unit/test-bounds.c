@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "bar-image.h"
 #include "tap.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #define PVCP_HAVE_INT128 0
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

@@ -32,7 +32,7 @@
 #include "pages.h"
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-vvar.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 #include "freq-adjust.h"
 

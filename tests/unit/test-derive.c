@@ -16,7 +16,7 @@
 #include "pages.h"
 #include "pvclock.h"
 #include "sim.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 #include "xorshift.h"
 

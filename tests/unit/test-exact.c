@@ -21,7 +21,7 @@
 #include "pages.h"
 #include "pvclock.h"
 #include "vdso-oracle.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 #include "xorshift.h"
 

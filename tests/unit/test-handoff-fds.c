@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 #include "tap.h"
 
 #define ROUNDS  10              /* receives per case */

@@ -17,7 +17,7 @@
 
 #include "pages.h"
 #include "hw/pvclock/pvclock-vvar.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 
 static void put32(uint8_t *p, size_t off, uint32_t v)

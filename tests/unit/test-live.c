@@ -13,7 +13,7 @@
 #include "pages.h"
 #include "pvclock.h"
 #include "hw/pvclock/pvclock-vvar.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 
 #define ROUNDS 200000

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"   /* the writer's seal only */
+#include "pvclock-pages/pvclock-pages-calc.h"   /* the writer's seal only */
 #include "hw/pvclock/pvclock-vvar.h"
 #include "abi-oracle.h"
 #include "bar-image.h"

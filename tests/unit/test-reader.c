@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "bar-image.h"
 #include "tap.h"
 

@@ -22,7 +22,7 @@
 
 #include "pages.h"
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "race.h"
 #include "tap.h"
 

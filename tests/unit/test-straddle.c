@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "hw/pvclock/pvclock-vvar.h"
 #include "bar-image.h"
 #include "race.h"

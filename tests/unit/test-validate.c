@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "hw/pvclock/pvclock-vvar.h"
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 
 static struct pvcp_host_page page;

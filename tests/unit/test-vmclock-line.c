@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hw/pvclock/pvclock-pages-calc.h"
+#include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 #include "xorshift.h"
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 /* Linux's enum vdso_clock_mode on x86. */
 #define VVAR_CLOCKMODE_NONE     0

@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 /* the host pages and the offset page: memory in every device's BAR */
 #define MAP_LEN     (PVCP_BAR_OFFSET_PAGE + PVCP_PAGE_SIZE)

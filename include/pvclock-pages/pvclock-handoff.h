@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw/pvclock/pvclock-pages-abi.h"
+#include "pvclock-pages/pvclock-pages-abi.h"
 
 /*
  * Control space, aligned as a cmsghdr must be: the sender's one
