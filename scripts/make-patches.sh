@@ -107,10 +107,8 @@ readers in any program can include them; the copies here are offered
 under GPL-2.0-or-later alone, QEMU's preferred licence."
 
 # 2: the device
-mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock/pvclock-pages.h \
-                   include/hw/pvclock/pvclock-pages-acpi.h \
-                   include/hw/pvclock/pvclock-compat.h \
-                   include/hw/pvclock/pvclock-vvar.h)
+mapfile -t dev < <(project_files hw/pvclock include/hw/pvclock \
+                   include/pvclock-pages/pvclock-vvar.h)
 copy "${dev[@]}" docs/system/devices/pvclock-pages.rst
 pvclock_hooks "$work"
 # the qtest's meson line belongs to the next patch
@@ -129,6 +127,11 @@ hot-plug), never periodically; its vmstate samples the guest's clocks at
 the stop and applies them at the start, so that a migration across hosts
 of different TSC rates, also to a destination kept paused, steps no
 clock.  docs/system/devices/pvclock-pages.rst has the details.
+
+include/pvclock-pages/pvclock-vvar.h finds and checks the host
+kernel's vDSO data for the live page; it is header-only and includes no
+QEMU header, because pvclock-helper reads the kernel's data with the
+same code.
 
 include/hw/pvclock/pvclock-compat.h holds what differs from QEMU 10.0
 (Debian 13's, which the project also builds against), keyed on

@@ -18,7 +18,7 @@
 #include "options.h"
 #include "pacer.h"
 #include "pages.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 
 struct helper {
     struct helper_options opt;

@@ -6,7 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 #include "leaptrack.h"
 #include "log.h"
 

@@ -5,7 +5,8 @@
  * maps its pages file into guests.
  *
  * main() only parses the options (options.c), opens what the helper
- * needs and runs the loop (loop.c).  The vvar reader (vvar.c) or the
+ * needs and runs the loop (loop.c).  The vvar reader (vvar.c and the
+ * detection it shares with QEMU, pvclock-pages/pvclock-vvar.h) or the
  * synthetic host (sim.c, steered by control.c) give the host's lines;
  * publish.c makes the four pages from them with derive.c and
  * leaptrack.c, and pages.c writes them.  The state is struct helper.

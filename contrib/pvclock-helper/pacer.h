@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 
 /*
  * pvclock-helper's default --interval-us, in ns.  Guests whose device

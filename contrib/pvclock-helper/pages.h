@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 
 struct pages_file {
     int fd;

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "derive.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 
 struct sim_params {
     uint64_t tsc_hz;

@@ -2,15 +2,16 @@
  * pvclock-pages: the live page, the host kernel's own timekeeping page.
  *
  * QEMU's process has the host kernel's vDSO data mapped ([vvar]), as
- * every process has.  The device finds its layout with the helper's
- * detection code (vvar.c), validates it against clock_gettime() as the
- * helper does, and maps that first page read-only into the BAR at
- * PVCP_BAR_LIVE_PAGE: no copy, nothing to update, no lag behind the
- * host's own clock_gettime().  The offset page's descriptor (struct
- * pvcp_live) tells guests where the kernel's words are; the kernel's
- * struct stays private to it.  A layout the detection does not know, a
- * time namespace or a clocksource other than the TSC: no live page, and
- * the status says why; guests read the helper's pages as before.
+ * every process has.  The device finds its layout with the detection
+ * it shares with the helper (pvclock-pages/pvclock-vvar.h), validates
+ * it against clock_gettime() as the helper does, and maps that first
+ * page read-only into the BAR at PVCP_BAR_LIVE_PAGE: no copy, nothing to
+ * update, no lag behind the host's own clock_gettime().  The offset
+ * page's descriptor (struct pvcp_live) tells guests where the kernel's
+ * words are; the kernel's struct stays private to it.  A layout the
+ * detection does not know, a time namespace or a clocksource other than
+ * the TSC: no live page, and the status says why; guests read the
+ * helper's pages as before.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -23,7 +24,7 @@
 #include "trace.h"
 
 #if defined(CONFIG_LINUX) && defined(HOST_X86_64)
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 
 /* Find and check QEMU's own vDSO data page; NULL and *why if unusable. */
 static void *pvclock_live_find(struct pvcp_live *desc, char **why,

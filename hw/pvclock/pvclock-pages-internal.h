@@ -16,11 +16,11 @@
  *   relation.c       accelerator relation -> ABI transforms; KVM's rules
  *   host-pages.c     host page reads, checks and staleness: reports what
  *                    changed to the watch, never writes the offset page
- *   live-page.c      the host kernel's own timekeeping page in the BAR
+ *   live-page.c      the host kernel's own timekeeping page in the BAR,
+ *                    found and checked by pvclock-pages/pvclock-vvar.h
+ *                    (header-only, shared with the helper)
  *   host-source.c    pages= and memdev=: the backend the pages come
  *                    from; the BAR's read-only views of host memory
- *   vvar.c           finding and checking the kernel's page (shared with
- *                    the helper)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -2,8 +2,8 @@
 /*
  * pvclock-pages: the x86 primitives every reader and writer of the pages
  * needs, defined once: the seqcount barriers and the ordered counter
- * read.  Used by libpvclock, the helper, QEMU's device (vvar.c) and the
- * tests.
+ * read.  Used by libpvclock, the helper, QEMU's device (pvclock-vvar.h)
+ * and the tests.
  */
 #ifndef PVCLOCK_PAGES_CPU_H
 #define PVCLOCK_PAGES_CPU_H

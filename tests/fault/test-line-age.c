@@ -21,7 +21,7 @@
 #include "pvclock.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "pvclock-pages/pvclock-pages-cpu.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 #include "tap.h"
 
 #define SAMPLES         30

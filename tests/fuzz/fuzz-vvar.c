@@ -9,7 +9,7 @@
 
 #include "derive.h"
 #include "pages.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 
 static uint8_t vvar[4 * 4096] __attribute__((aligned(4096)));
 

@@ -15,15 +15,15 @@ command -v clang > /dev/null ||
 
 R=$PVCLOCK_ROOT
 common=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-        -I"$R/include" -I"$R/contrib/libpvclock" -I"$R/contrib/pvclock-helper" -I"$R/contrib/compat"
+        -I"$R/include" -I"$R/contrib/libpvclock" -I"$R/contrib/pvclock-helper"
         -DSEQ_SPIN_LIMIT=64 -DVVAR_SPIN_LIMIT=64)
 # fuzz-reader's assertion is the independent oracle (tests/unit/abi-oracle.c)
 clang "${common[@]}" -I"$R/tests/unit" "$R/tests/fuzz/fuzz-reader.c" \
     "$R/tests/unit/abi-oracle.c" "$R/contrib/libpvclock/"{open,read,bound}.c \
     -o "$out/fuzz-reader" 2> "$out/build-reader.log"
 ok $? "fuzz-reader builds with clang -fsanitize=fuzzer,address,undefined"
-clang "${common[@]}" "$R/tests/fuzz/fuzz-vvar.c" "$R/hw/pvclock/vvar.c" \
-    "$R/contrib/pvclock-helper/"{pages,derive,leap,sim}.c \
+clang "${common[@]}" "$R/tests/fuzz/fuzz-vvar.c" \
+    "$R/contrib/pvclock-helper/"{vvar,pages,derive,leap,sim}.c \
     "$R/contrib/libpvclock/"{open,read}.c -o "$out/fuzz-vvar" 2> "$out/build-vvar.log"
 ok $? "fuzz-vvar builds"
 

@@ -31,8 +31,6 @@ import tempfile
 
 # Lowest first.  (layer, file patterns, why it sits there)
 LAYERS = [
-    ("vvar", ["vvar.c"],
-     "the host kernel's vDSO data, shared with the helper: knows no device"),
     ("host-source", ["host-source.c"],
      "where the host pages come from (pages=, memdev=), and the BAR's "
      "read-only views of host memory"),

@@ -30,7 +30,7 @@
 
 #include "pvclock.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 #include "bar-image.h"
 #include "tap.h"
 

@@ -31,7 +31,7 @@
 #include "pacer.h"
 #include "pages.h"
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 #include "freq-adjust.h"

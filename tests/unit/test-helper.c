@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "pages.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 

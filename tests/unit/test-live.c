@@ -12,7 +12,7 @@
 
 #include "pages.h"
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 

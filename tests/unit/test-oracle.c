@@ -27,7 +27,7 @@
 
 #include "pvclock.h"
 #include "pvclock-pages/pvclock-pages-calc.h"   /* the writer's seal only */
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 #include "abi-oracle.h"
 #include "bar-image.h"
 #include "tap.h"

@@ -19,7 +19,7 @@
 
 #include "pages.h"
 #include "pvclock.h"
-#include "hw/pvclock/pvclock-vvar.h"
+#include "vvar.h"
 #include "tap.h"
 
 #define ROUNDS 20000

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "tap.h"
 

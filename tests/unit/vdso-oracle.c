@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "vdso-oracle.h"
+#include "vvar.h"
 
 struct mapping {
     uintptr_t start, end;

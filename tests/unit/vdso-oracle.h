@@ -15,7 +15,7 @@
 
 #include <time.h>
 
-#include "hw/pvclock/pvclock-vvar.h"
+#include "pvclock-pages/pvclock-vvar.h"
 
 struct vdso_oracle {
     uint8_t *region;

@@ -1,14 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reading the host kernel's vDSO timekeeping data, for pvclock-helper
- * (which copies it into the host pages) and for the device's live page
- * (which maps QEMU's own copy into the BAR).  See pvclock-vvar.h.
+ * Reading the host kernel's vDSO timekeeping data (the [vvar] mapping),
+ * for pvclock-helper (which copies it into the host pages) and for the
+ * device's live page (hw/pvclock/live-page.c, which maps QEMU's own copy
+ * into the BAR).
  *
- * SPDX-License-Identifier: GPL-2.0-or-later
+ * The layout of that data is kernel-internal and has changed over time,
+ * so nothing here trusts a layout: each known one is tried, and one is
+ * used only after the times computed from it bracket clock_gettime() for
+ * every clock.  The functions take plain memory so unit tests can feed
+ * captured or synthesised pages.
+ *
+ * Self-contained (static inline, the C library and the project's ABI,
+ * arithmetic and CPU headers only), so that QEMU's files include it after
+ * qemu/osdep.h and the helper includes it as is: neither side compiles
+ * the other's sources.  x86_64 Linux hosts only.
  */
-#include "qemu/osdep.h"
-#include "hw/pvclock/pvclock-vvar.h"
-#include "pvclock-pages/pvclock-pages-calc.h"
-#include "pvclock-pages/pvclock-pages-cpu.h"
+#ifndef PVCLOCK_PAGES_VVAR_H
+#define PVCLOCK_PAGES_VVAR_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pvclock-pages-abi.h"
+#include "pvclock-pages-calc.h"
+#include "pvclock-pages-cpu.h"
+
+/* Linux's enum vdso_clock_mode on x86. */
+#define VVAR_CLOCKMODE_NONE     0
+#define VVAR_CLOCKMODE_TSC      1
+#define VVAR_CLOCKMODE_PVCLOCK  2
+#define VVAR_CLOCKMODE_HVCLOCK  3
+#define VVAR_CLOCKMODE_TIMENS   0x7fffffff
+
+/* Linux clock ids: the index of a clock's base in a clock block */
+#define VVAR_CLOCK_REALTIME         0
+#define VVAR_CLOCK_MONOTONIC        1
+#define VVAR_CLOCK_MONOTONIC_RAW    4
+#define VVAR_CLOCK_REALTIME_COARSE  5
+#define VVAR_CLOCK_MONOTONIC_COARSE 6
+#define VVAR_CLOCK_BOOTTIME         7
+#define VVAR_CLOCK_TAI              11
+
+/* struct pvclock_vcpu_time_info (the kvmclock page) */
+#define VVAR_PVTI_VERSION       0x00
+#define VVAR_PVTI_TSC_TIMESTAMP 0x08
+#define VVAR_PVTI_SYSTEM_TIME   0x10
+#define VVAR_PVTI_MUL           0x18
+#define VVAR_PVTI_SHIFT         0x1c
+#define VVAR_PVTI_FLAGS         0x1d
+#define VVAR_PVTI_TSC_STABLE    0x01
+
+/* Where one kernel generation keeps struct vdso_data / vdso_clock. */
+struct vvar_layout {
+    const char *name;
+    size_t data_offset;     /* clock block 0 (CS_HRES_COARSE) in [vvar] */
+    size_t stride;          /* distance to clock block 1 (CS_RAW) */
+    bool max_cycles;        /* has the overflow-protection field */
+    /* the pvclock page in [vvar] when there is no [vvar_vclock] */
+    size_t vclock_offset;
+    uint16_t abi_layout;    /* PVCP_LIVE_LAYOUT_* */
+};
 
 /*
  * Known x86_64 layouts, newest first.  Field order inside a clock block
@@ -22,55 +80,71 @@
  *    (x86 DECLARE_VVAR(128, ...)), with max_cycles: 0xf8 bytes each
  *    (tz_*, hrtimer_res and padding follow the bases).
  *  - 5.4 .. 6.9: the same without max_cycles: 0xf0 bytes each.
+ *
+ * One copy per translation unit: compare layouts by name or
+ * abi_layout across files, not by address.
  */
-const struct vvar_layout vvar_layouts[] = {
+static const struct vvar_layout vvar_layouts[] = {
     { "datastore (6.15+)", 0, 0xe8, true, 4096, PVCP_LIVE_LAYOUT_DATASTORE },
     { "vdso_data@128, overflow protection (6.10-6.14)", 128, 0xf8, true,
       4096, PVCP_LIVE_LAYOUT_VDSO_DATA_MAX },
     { "vdso_data@128 (5.4-6.9)", 128, 0xf0, false, 4096,
       PVCP_LIVE_LAYOUT_VDSO_DATA },
 };
-const size_t vvar_layout_count = sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
+static const size_t vvar_layout_count =
+    sizeof(vvar_layouts) / sizeof(vvar_layouts[0]);
 
-#define VDSO_BASES      12      /* CLOCK_TAI + 1 */
-#define LINUX_CLOCK_REALTIME        0
-#define LINUX_CLOCK_MONOTONIC       1
-#define LINUX_CLOCK_MONOTONIC_RAW   4
-#define LINUX_CLOCK_REALTIME_COARSE 5
-#define LINUX_CLOCK_MONOTONIC_COARSE 6
-#define LINUX_CLOCK_BOOTTIME        7
-#define LINUX_CLOCK_TAI             11
+/* The kernel's data as one consistent copy, in ABI terms. */
+struct host_snapshot {
+    uint32_t seq;           /* kernel seqcount the copy was taken at */
+    int32_t clock_mode;     /* VVAR_CLOCKMODE_* */
+    uint32_t counter_mode;  /* PVCP_COUNTER_* */
+    uint64_t flags;         /* PVCP_HOST_F_MUL_WRAPS */
+    struct pvcp_kvmclock kvmclock;
+    struct pvcp_line hres;
+    struct pvcp_base hres_base[PVCP_HRES_CLOCKS];
+    struct pvcp_line raw;
+    struct pvcp_base raw_base;
+    /* CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE: nsec not shifted */
+    struct pvcp_base coarse[2];
+};
 
-/* struct pvclock_vcpu_time_info */
-#define PVTI_VERSION        0x00
-#define PVTI_TSC_TIMESTAMP  0x08
-#define PVTI_SYSTEM_TIME    0x10
-#define PVTI_MUL            0x18
-#define PVTI_SHIFT          0x1c
-#define PVTI_FLAGS          0x1d
-#define PVCLOCK_TSC_STABLE_BIT  0x01
+struct vvar_source {
+    const uint8_t *vvar;   /* first [vvar] page */
+    size_t vvar_len;
+    const uint8_t *vclock; /* pvclock page, or NULL */
+    const struct vvar_layout *layout;
+};
+
+/* Error text buffer size the functions below expect. */
+#define VVAR_ERR_LEN 256
+
+#ifndef VVAR_SPIN_LIMIT          /* fuzz builds make it small */
+#define VVAR_SPIN_LIMIT 10000000ul  /* seconds; the kernel writes in ns */
+#endif
 
 /*
  * The kernel writes these words while we read them: every load is a
  * single, untorn one (naturally aligned), never merged or repeated by
  * the compiler.
  */
-static inline uint32_t ld32(const uint8_t *p, size_t off)
+static inline uint32_t vvar_ld32(const uint8_t *p, size_t off)
 {
     return __atomic_load_n((const uint32_t *)(p + off), __ATOMIC_RELAXED);
 }
 
-static inline uint64_t ld64(const uint8_t *p, size_t off)
+static inline uint64_t vvar_ld64(const uint8_t *p, size_t off)
 {
     return __atomic_load_n((const uint64_t *)(p + off), __ATOMIC_RELAXED);
 }
 
-static inline uint8_t ld8(const uint8_t *p, size_t off)
+static inline uint8_t vvar_ld8(const uint8_t *p, size_t off)
 {
     return __atomic_load_n(p + off, __ATOMIC_RELAXED);
 }
 
-uint64_t vvar_read_tsc(void)
+/* The host counter (TSC) read like the vDSO reads it. */
+static inline uint64_t vvar_read_tsc(void)
 {
     /* detected once, CPUID being slow; racing threads find the same */
     static int order = -1;
@@ -83,7 +157,8 @@ uint64_t vvar_read_tsc(void)
     return pvcp_counter_read(o);
 }
 
-int vvar_find_mappings(struct vvar_source *src, char *err)
+/* Find [vvar] (and [vvar_vclock]) in this process's maps. */
+static inline int vvar_find_mappings(struct vvar_source *src, char *err)
 {
     char line[512];
     FILE *f;
@@ -122,14 +197,14 @@ int vvar_find_mappings(struct vvar_source *src, char *err)
 }
 
 /* Read one clock block's line; returns the offset of basetime[]. */
-static size_t read_line(const uint8_t *blk, bool has_max,
-                        struct pvcp_line *line)
+static inline size_t vvar_read_line(const uint8_t *blk, bool has_max,
+                                     struct pvcp_line *line)
 {
-    line->cycle_last = ld64(blk, 0x08);
+    line->cycle_last = vvar_ld64(blk, 0x08);
     if (has_max) {
-        line->max_cycles = ld64(blk, 0x10);
-        line->mult = ld32(blk, 0x20);
-        line->shift = ld32(blk, 0x24);
+        line->max_cycles = vvar_ld64(blk, 0x10);
+        line->mult = vvar_ld32(blk, 0x20);
+        line->shift = vvar_ld32(blk, 0x24);
         return 0x28;
     }
     /*
@@ -138,40 +213,40 @@ static size_t read_line(const uint8_t *blk, bool has_max,
      * wrapped; PVCP_HOST_F_MUL_WRAPS plus this bound reproduce that.
      */
     line->max_cycles = (1ull << 62) - 1;
-    line->mult = ld32(blk, 0x18);
-    line->shift = ld32(blk, 0x1c);
+    line->mult = vvar_ld32(blk, 0x18);
+    line->shift = vvar_ld32(blk, 0x1c);
     return 0x20;
 }
 
-static void read_base(const uint8_t *blk, size_t bases, int clk,
-                      struct pvcp_base *b)
+static inline void vvar_read_base(const uint8_t *blk, size_t bases, int clk,
+                                  struct pvcp_base *b)
 {
-    b->sec = ld64(blk, bases + 16 * clk);
-    b->nsec_shifted = ld64(blk, bases + 16 * clk + 8);
+    b->sec = vvar_ld64(blk, bases + 16 * clk);
+    b->nsec_shifted = vvar_ld64(blk, bases + 16 * clk + 8);
 }
 
-static int read_kvmclock(const uint8_t *pvti,
-                         struct pvcp_kvmclock *kc, char *err)
+static inline int vvar_read_kvmclock(const uint8_t *pvti,
+                                     struct pvcp_kvmclock *kc, char *err)
 {
     uint32_t version;
     uint8_t flags;
 
     do {
-        version = ld32(pvti, PVTI_VERSION) & ~1u;
+        version = vvar_ld32(pvti, VVAR_PVTI_VERSION) & ~1u;
         pvcp_rmb();
-        kc->tsc_timestamp = ld64(pvti, PVTI_TSC_TIMESTAMP);
-        kc->system_time = ld64(pvti, PVTI_SYSTEM_TIME);
-        kc->tsc_to_system_mul = ld32(pvti, PVTI_MUL);
-        kc->tsc_shift = (int8_t)ld8(pvti, PVTI_SHIFT);
-        flags = ld8(pvti, PVTI_FLAGS);
+        kc->tsc_timestamp = vvar_ld64(pvti, VVAR_PVTI_TSC_TIMESTAMP);
+        kc->system_time = vvar_ld64(pvti, VVAR_PVTI_SYSTEM_TIME);
+        kc->tsc_to_system_mul = vvar_ld32(pvti, VVAR_PVTI_MUL);
+        kc->tsc_shift = (int8_t)vvar_ld8(pvti, VVAR_PVTI_SHIFT);
+        flags = vvar_ld8(pvti, VVAR_PVTI_FLAGS);
         pvcp_rmb();
-    } while (ld32(pvti, PVTI_VERSION) != version);
+    } while (vvar_ld32(pvti, VVAR_PVTI_VERSION) != version);
     memset(kc->reserved, 0, sizeof(kc->reserved));
 
-    if (!(flags & PVCLOCK_TSC_STABLE_BIT)) {
+    if (!(flags & VVAR_PVTI_TSC_STABLE)) {
         snprintf(err, VVAR_ERR_LEN,
                  "host clocksource is kvm-clock without a stable TSC "
-                 "(PVCLOCK_TSC_STABLE_BIT clear): the host vDSO itself "
+                 "(VVAR_PVTI_TSC_STABLE clear): the host vDSO itself "
                  "falls back to a syscall, so there is nothing exact to "
                  "share");
         return -1;
@@ -179,12 +254,12 @@ static int read_kvmclock(const uint8_t *pvti,
     return 0;
 }
 
-#ifndef VVAR_SPIN_LIMIT          /* fuzz builds make it small */
-#define VVAR_SPIN_LIMIT 10000000ul  /* seconds; the kernel writes in ns */
-#endif
-
-int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
-                  char *err)
+/*
+ * Copy the data through a given layout.  Returns 0, or -1 with err set
+ * (timens page, unsupported clock mode, implausible values).
+ */
+static inline int vvar_snapshot(const struct vvar_source *src,
+                                struct host_snapshot *snap, char *err)
 {
     const struct vvar_layout *l = src->layout;
     const uint8_t *hres, *raw;
@@ -207,10 +282,10 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
             return -1;
         }
         memset(snap, 0, sizeof(*snap));
-        seq = ld32(hres, 0);
+        seq = vvar_ld32(hres, 0);
         if (seq & 1) {
             /* A time namespace's vvar page says seq 1 forever. */
-            if ((int32_t)ld32(hres, 4) == VVAR_CLOCKMODE_TIMENS) {
+            if ((int32_t)vvar_ld32(hres, 4) == VVAR_CLOCKMODE_TIMENS) {
                 snprintf(err, VVAR_ERR_LEN,
                          "running in a non-root time namespace (the vvar "
                          "page is a timens page): its clocks are offset "
@@ -222,22 +297,22 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
             continue;
         }
         pvcp_rmb();
-        rseq = ld32(raw, 0);
+        rseq = vvar_ld32(raw, 0);
         snap->seq = seq;
-        snap->clock_mode = (int32_t)ld32(hres, 4);
-        hb = read_line(hres, l->max_cycles, &snap->hres);
-        rb = read_line(raw, l->max_cycles, &snap->raw);
-        read_base(hres, hb, LINUX_CLOCK_REALTIME,
+        snap->clock_mode = (int32_t)vvar_ld32(hres, 4);
+        hb = vvar_read_line(hres, l->max_cycles, &snap->hres);
+        rb = vvar_read_line(raw, l->max_cycles, &snap->raw);
+        vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME,
                   &snap->hres_base[PVCP_HRES_REALTIME]);
-        read_base(hres, hb, LINUX_CLOCK_MONOTONIC,
+        vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC,
                   &snap->hres_base[PVCP_HRES_MONOTONIC]);
-        read_base(hres, hb, LINUX_CLOCK_BOOTTIME,
+        vvar_read_base(hres, hb, VVAR_CLOCK_BOOTTIME,
                   &snap->hres_base[PVCP_HRES_BOOTTIME]);
-        read_base(hres, hb, LINUX_CLOCK_TAI,
+        vvar_read_base(hres, hb, VVAR_CLOCK_TAI,
                   &snap->hres_base[PVCP_HRES_TAI]);
-        read_base(raw, rb, LINUX_CLOCK_MONOTONIC_RAW, &snap->raw_base);
-        read_base(hres, hb, LINUX_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
-        read_base(hres, hb, LINUX_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
+        vvar_read_base(raw, rb, VVAR_CLOCK_MONOTONIC_RAW, &snap->raw_base);
+        vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
+        vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
         if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
             const uint8_t *pvti = src->vclock;
 
@@ -251,12 +326,12 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
                          "page is mapped");
                 return -1;
             }
-            if (read_kvmclock(pvti, &snap->kvmclock, err) < 0) {
+            if (vvar_read_kvmclock(pvti, &snap->kvmclock, err) < 0) {
                 return -1;
             }
         }
         pvcp_rmb();
-        if (ld32(hres, 0) == seq && ld32(raw, 0) == rseq) {
+        if (vvar_ld32(hres, 0) == seq && vvar_ld32(raw, 0) == rseq) {
             break;
         }
     }
@@ -308,21 +383,21 @@ int vvar_snapshot(const struct vvar_source *src, struct host_snapshot *snap,
 }
 
 /* A snapshot's time for a Linux clock id at a host TSC value. */
-static struct pvcp_time snap_time(const struct host_snapshot *s, int clk,
-                                  uint64_t tsc)
+static inline struct pvcp_time vvar_snap_time(const struct host_snapshot *s,
+                                              int clk, uint64_t tsc)
 {
     uint64_t cycles = pvcp_host_cycles(s->counter_mode, &s->kvmclock, tsc);
 
     switch (clk) {
-    case LINUX_CLOCK_MONOTONIC_RAW:
+    case VVAR_CLOCK_MONOTONIC_RAW:
         return pvcp_clock_at(&s->raw, &s->raw_base, s->flags, cycles);
-    case LINUX_CLOCK_MONOTONIC:
+    case VVAR_CLOCK_MONOTONIC:
         return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_MONOTONIC],
                              s->flags, cycles);
-    case LINUX_CLOCK_BOOTTIME:
+    case VVAR_CLOCK_BOOTTIME:
         return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_BOOTTIME],
                              s->flags, cycles);
-    case LINUX_CLOCK_TAI:
+    case VVAR_CLOCK_TAI:
         return pvcp_clock_at(&s->hres, &s->hres_base[PVCP_HRES_TAI],
                              s->flags, cycles);
     default:
@@ -331,25 +406,31 @@ static struct pvcp_time snap_time(const struct host_snapshot *s, int clk,
     }
 }
 
-static struct pvcp_time ts_time(const struct timespec *ts)
+static inline struct pvcp_time vvar_ts_time(const struct timespec *ts)
 {
     struct pvcp_time t = { (uint64_t)ts->tv_sec, (uint64_t)ts->tv_nsec };
 
     return t;
 }
 
-int vvar_validate(const struct host_snapshot *snap, char *err)
+/*
+ * Check a snapshot against the live clock_gettime(): for each clock the
+ * time computed at a counter read between two clock_gettime() calls must
+ * lie between them.  Returns 0 on success, 1 if the kernel updated its
+ * data meanwhile (take a new snapshot), -1 on a mismatch (err set).
+ */
+static inline int vvar_validate(const struct host_snapshot *snap, char *err)
 {
     static const struct {
         int linux_id;
         clockid_t id;
         const char *name;
     } clocks[] = {
-        { LINUX_CLOCK_REALTIME, CLOCK_REALTIME, "REALTIME" },
-        { LINUX_CLOCK_MONOTONIC, CLOCK_MONOTONIC, "MONOTONIC" },
-        { LINUX_CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
-        { LINUX_CLOCK_BOOTTIME, CLOCK_BOOTTIME, "BOOTTIME" },
-        { LINUX_CLOCK_TAI, CLOCK_TAI, "TAI" },
+        { VVAR_CLOCK_REALTIME, CLOCK_REALTIME, "REALTIME" },
+        { VVAR_CLOCK_MONOTONIC, CLOCK_MONOTONIC, "MONOTONIC" },
+        { VVAR_CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
+        { VVAR_CLOCK_BOOTTIME, CLOCK_BOOTTIME, "BOOTTIME" },
+        { VVAR_CLOCK_TAI, CLOCK_TAI, "TAI" },
     };
 
     for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
@@ -360,9 +441,9 @@ int vvar_validate(const struct host_snapshot *snap, char *err)
         clock_gettime(clocks[i].id, &before);
         tsc = vvar_read_tsc();
         clock_gettime(clocks[i].id, &after);
-        t = snap_time(snap, clocks[i].linux_id, tsc);
-        if (pvcp_time_cmp(t, ts_time(&before)) < 0 ||
-            pvcp_time_cmp(t, ts_time(&after)) > 0) {
+        t = vvar_snap_time(snap, clocks[i].linux_id, tsc);
+        if (pvcp_time_cmp(t, vvar_ts_time(&before)) < 0 ||
+            pvcp_time_cmp(t, vvar_ts_time(&after)) > 0) {
             snprintf(err, VVAR_ERR_LEN,
                      "CLOCK_%s computed %" PRIu64 ".%09" PRIu64
                      " is outside clock_gettime() %lld.%09ld..%lld.%09ld",
@@ -375,24 +456,19 @@ int vvar_validate(const struct host_snapshot *snap, char *err)
     return 0;
 }
 
-uint32_t vvar_peek_seq(const struct vvar_source *src)
-{
-    return ld32(src->vvar + src->layout->data_offset, 0);
-}
-
 /* Did the kernel publish new data since the snapshot was taken? */
-static bool snapshot_outdated(const struct vvar_source *src,
-                              const struct host_snapshot *snap)
+static inline bool vvar_snapshot_outdated(const struct vvar_source *src,
+                                          const struct host_snapshot *snap)
 {
-    return ld32(src->vvar + src->layout->data_offset, 0) != snap->seq;
+    return vvar_ld32(src->vvar + src->layout->data_offset, 0) != snap->seq;
 }
 
 /*
  * Validate, retrying while the kernel updates underneath (the bracket
  * only holds for the data in force during the two clock_gettime()s).
  */
-int vvar_read_validated(const struct vvar_source *src,
-                        struct host_snapshot *snap, char *err)
+static inline int vvar_read_validated(const struct vvar_source *src,
+                                      struct host_snapshot *snap, char *err)
 {
     for (int tries = 0; tries < 100; tries++) {
         int ret;
@@ -401,7 +477,7 @@ int vvar_read_validated(const struct vvar_source *src,
             return -1;
         }
         ret = vvar_validate(snap, err);
-        if (snapshot_outdated(src, snap)) {
+        if (vvar_snapshot_outdated(src, snap)) {
             continue;
         }
         return ret;
@@ -420,7 +496,7 @@ int vvar_read_validated(const struct vvar_source *src,
  * another structure's words), so only an identified layout may speak
  * for the host (say "clock_mode NONE"), never one that merely failed.
  */
-bool vvar_layout_identified(const struct vvar_source *src)
+static inline bool vvar_layout_identified(const struct vvar_source *src)
 {
     static const clockid_t ids[] = {
         CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE
@@ -436,13 +512,13 @@ bool vvar_layout_identified(const struct vvar_source *src)
     bases = l->max_cycles ? 0x28 : 0x20;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         int clk = ids[i] == CLOCK_REALTIME_COARSE
-                  ? LINUX_CLOCK_REALTIME_COARSE : LINUX_CLOCK_MONOTONIC_COARSE;
+                  ? VVAR_CLOCK_REALTIME_COARSE : VVAR_CLOCK_MONOTONIC_COARSE;
         struct timespec now;
         int64_t sec, nsec, d;
 
         clock_gettime(ids[i], &now);
-        sec = (int64_t)ld64(blk, bases + 16 * clk);
-        nsec = (int64_t)ld64(blk, bases + 16 * clk + 8);
+        sec = (int64_t)vvar_ld64(blk, bases + 16 * clk);
+        nsec = (int64_t)vvar_ld64(blk, bases + 16 * clk + 8);
         if (nsec < 0 || nsec >= (int64_t)PVCP_NSEC_PER_SEC) {
             return false;
         }
@@ -455,7 +531,14 @@ bool vvar_layout_identified(const struct vvar_source *src)
     return true;
 }
 
-int vvar_detect(struct vvar_source *src, char *err)
+/*
+ * Try each known layout over src->vvar and keep the first that
+ * validates.  A failure speaks for the host (clock_mode NONE, Hyper-V,
+ * a time namespace) only when it comes from a layout identified as this
+ * kernel's (vvar_layout_identified()); otherwise err names every layout
+ * tried and why it failed.
+ */
+static inline int vvar_detect(struct vvar_source *src, char *err)
 {
     char why[VVAR_ERR_LEN * 3] = "";
     struct host_snapshot snap;
@@ -490,7 +573,8 @@ int vvar_detect(struct vvar_source *src, char *err)
     return -1;
 }
 
-int vvar_open(struct vvar_source *src, char *err)
+/* vvar_find_mappings(), then vvar_detect(). */
+static inline int vvar_open(struct vvar_source *src, char *err)
 {
     if (vvar_find_mappings(src, err) < 0) {
         return -1;
@@ -498,101 +582,20 @@ int vvar_open(struct vvar_source *src, char *err)
     return vvar_detect(src, err);
 }
 
-static void st32(uint8_t *p, size_t off, uint32_t v)
+/*
+ * The live page's descriptor for a layout: where its words are in the
+ * first [vvar] page (valid, version PVCP_LIVE_VERSION).
+ */
+static inline void vvar_live_desc(const struct vvar_layout *l,
+                                  struct pvcp_live *d)
 {
-    memcpy(p + off, &v, sizeof(v));
-}
-
-static void st64(uint8_t *p, size_t off, uint64_t v)
-{
-    memcpy(p + off, &v, sizeof(v));
-}
-
-static void put_block(uint8_t *blk, bool has_max, uint32_t seq,
-                      int32_t mode, const struct pvcp_line *line,
-                      const int *clk, const struct pvcp_base *base, int n)
-{
-    size_t bases;
-
-    st32(blk, 0, seq);
-    st32(blk, 4, (uint32_t)mode);
-    st64(blk, 0x08, line->cycle_last);
-    if (has_max) {
-        st64(blk, 0x10, line->max_cycles);
-        st64(blk, 0x18, UINT64_MAX);
-        st32(blk, 0x20, line->mult);
-        st32(blk, 0x24, line->shift);
-        bases = 0x28;
-    } else {
-        st64(blk, 0x10, UINT64_MAX);
-        st32(blk, 0x18, line->mult);
-        st32(blk, 0x1c, line->shift);
-        bases = 0x20;
-    }
-    for (int i = 0; i < n; i++) {
-        st64(blk, bases + 16 * clk[i], base[i].sec);
-        st64(blk, bases + 16 * clk[i] + 8, base[i].nsec_shifted);
-    }
-}
-
-void vvar_put_snapshot(const struct vvar_layout *l, uint8_t *vvar_page,
-                       uint8_t *pvclock_page, const struct host_snapshot *s)
-{
-    static const int hres_clk[PVCP_HRES_CLOCKS + 2] = {
-        LINUX_CLOCK_REALTIME, LINUX_CLOCK_MONOTONIC, LINUX_CLOCK_BOOTTIME,
-        LINUX_CLOCK_TAI, LINUX_CLOCK_REALTIME_COARSE,
-        LINUX_CLOCK_MONOTONIC_COARSE,
-    };
-    static const int raw_clk = LINUX_CLOCK_MONOTONIC_RAW;
-    struct pvcp_base bases[PVCP_HRES_CLOCKS + 2];
-
-    memcpy(bases, s->hres_base, sizeof(s->hres_base));
-    memcpy(bases + PVCP_HRES_CLOCKS, s->coarse, sizeof(s->coarse));
-    put_block(vvar_page + l->data_offset, l->max_cycles, s->seq,
-              s->clock_mode, &s->hres, hres_clk, bases,
-              PVCP_HRES_CLOCKS + 2);
-    put_block(vvar_page + l->data_offset + l->stride, l->max_cycles, s->seq,
-              s->clock_mode, &s->raw, &raw_clk, &s->raw_base, 1);
-    if (pvclock_page) {
-        st32(pvclock_page, PVTI_VERSION, 2);
-        st64(pvclock_page, PVTI_TSC_TIMESTAMP, s->kvmclock.tsc_timestamp);
-        st64(pvclock_page, PVTI_SYSTEM_TIME, s->kvmclock.system_time);
-        st32(pvclock_page, PVTI_MUL, s->kvmclock.tsc_to_system_mul);
-        pvclock_page[PVTI_SHIFT] = (uint8_t)s->kvmclock.tsc_shift;
-        pvclock_page[PVTI_FLAGS] = PVCLOCK_TSC_STABLE_BIT;
-    }
-}
-
-uint64_t vvar_counter_hz(const struct host_snapshot *snap)
-{
-    if (snap->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK) {
-        /* ns per tick = mul / 2^32 * 2^shift */
-        const struct pvcp_kvmclock *k = &snap->kvmclock;
-        pvcp_u128 num = (pvcp_u128)PVCP_NSEC_PER_SEC << 32;
-
-        if (!k->tsc_to_system_mul) {
-            return 0;
-        }
-        if (k->tsc_shift >= 0) {
-            return (uint64_t)(num / ((pvcp_u128)k->tsc_to_system_mul <<
-                                     k->tsc_shift));
-        }
-        return (uint64_t)((num << -k->tsc_shift) / k->tsc_to_system_mul);
-    }
-    /* cycles per ns = 2^shift / mult (the raw clock is never adjusted) */
-    return (uint64_t)(((pvcp_u128)PVCP_NSEC_PER_SEC << snap->raw.shift) /
-                      snap->raw.mult);
-}
-
-void vvar_live_desc(const struct vvar_layout *l, struct pvcp_live *d)
-{
-    /* the offsets read_line() and read_base() use */
+    /* the offsets vvar_read_line() and vvar_read_base() use */
     uint16_t bases = l->max_cycles ? 0x28 : 0x20;
     static const int hres_clk[PVCP_HRES_CLOCKS] = {
-        [PVCP_HRES_REALTIME] = LINUX_CLOCK_REALTIME,
-        [PVCP_HRES_MONOTONIC] = LINUX_CLOCK_MONOTONIC,
-        [PVCP_HRES_BOOTTIME] = LINUX_CLOCK_BOOTTIME,
-        [PVCP_HRES_TAI] = LINUX_CLOCK_TAI,
+        [PVCP_HRES_REALTIME] = VVAR_CLOCK_REALTIME,
+        [PVCP_HRES_MONOTONIC] = VVAR_CLOCK_MONOTONIC,
+        [PVCP_HRES_BOOTTIME] = VVAR_CLOCK_BOOTTIME,
+        [PVCP_HRES_TAI] = VVAR_CLOCK_TAI,
     };
 
     memset(d, 0, sizeof(*d));
@@ -611,6 +614,8 @@ void vvar_live_desc(const struct vvar_layout *l, struct pvcp_live *d)
     for (int i = 0; i < PVCP_HRES_CLOCKS; i++) {
         d->base[i] = bases + 16 * hres_clk[i];
     }
-    d->base[PVCP_LIVE_RAW] = bases + 16 * LINUX_CLOCK_MONOTONIC_RAW;
+    d->base[PVCP_LIVE_RAW] = bases + 16 * VVAR_CLOCK_MONOTONIC_RAW;
     d->clock_mode_tsc = VVAR_CLOCKMODE_TSC;
 }
+
+#endif /* PVCLOCK_PAGES_VVAR_H */
