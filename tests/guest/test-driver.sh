@@ -231,10 +231,30 @@ guest_over() {
     local n=$1 src=$2 dst=$3 start=$4 limit=$5 pid=$6
     grep -q '^pvclock-guest: exit' "$src" "$dst" && return 0
     if [ $((SECONDS - start)) -ge "$limit" ]; then
-        echo "no end after $limit s; last console lines: $(tail -3 "$src" "$dst" | tr '\n' ' ')" > "$tmp/$n.timeout"
+        guest_stuck "$n" "$src" "$dst" "$limit" "$pid" > "$tmp/$n.timeout"
         return 0
     fi
     ! kill -0 "$pid" 2>/dev/null && { [ -z "$dpid" ] || ! kill -0 "$dpid" 2>/dev/null; }
+}
+
+# guest_stuck NAME SRC DST LIMIT PID: what a boot that did not end in
+# LIMIT s left to go by, on one line: each console's size and last
+# lines, and, while the source QEMU is there, its run state and vCPU
+# registers (a guest that printed nothing: firmware, kernel or QEMU)
+guest_stuck() {
+    local n=$1 f qmp=$tmp/$1-src.qmp
+    printf 'no end after %s s;' "$4"
+    for f in "$2" "$3"; do
+        [ -s "$f" ] || { printf ' %s: empty;' "${f##*/}"; continue; }
+        printf ' %s: %s bytes, last lines: %s;' "${f##*/}" "$(wc -c < "$f")" \
+            "$(tail -n 3 "$f" | tr -d '\r' | tr '\n' '|')"
+    done
+    if [ -S "$qmp" ] && kill -0 "$5" 2>/dev/null; then
+        printf ' source QEMU: %s;' "$(hmp_within 20 "$qmp" "info status" | head -1)"
+        printf ' %s' "$(hmp_within 20 "$qmp" "info registers" |
+            grep -oE '(RIP|EIP|EFL|CR0|CR3)=[0-9a-f]+' | tr '\n' ' ')"
+    fi
+    echo
 }
 
 # guest_teardown PID: the migration script ($mpid) and both QEMUs (PID,
@@ -259,6 +279,14 @@ sys.path.insert(0, sys.argv[1])
 import migrate as m
 print(m.QMP(sys.argv[2], tries=1200).hmp(sys.argv[3]).strip())
 PY
+}
+
+# hmp_within SECONDS QMP-SOCKET COMMAND: hmp, given up after SECONDS (a
+# QEMU whose main loop is stuck answers nothing)
+hmp_within() {
+    local t=$1; shift
+    timeout "$t" bash -c "$(declare -f hmp); PVCLOCK_ROOT=\$1; shift; hmp \"\$@\"" \
+        _ "$PVCLOCK_ROOT" "$@" 2>&1 || echo "no answer in $t s"
 }
 
 # irq_boot NAME KERNEL INITRD [PART QEMU-ARG...]: an irq guest (pc,
