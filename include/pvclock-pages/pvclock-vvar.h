@@ -255,90 +255,77 @@ static inline int vvar_read_kvmclock(const uint8_t *pvti,
 }
 
 /*
- * Copy the data through a given layout.  Returns 0, or -1 with err set
- * (timens page, unsupported clock mode, implausible values).
+ * One copy of both blocks' words through layout l: 1 when the seqcounts
+ * held still around it, 0 when a writer was in (try again), -1 with err
+ * set (a time namespace's page, kvm-clock without its page).
  */
-static inline int vvar_snapshot(const struct vvar_source *src,
-                                struct host_snapshot *snap, char *err)
+static inline int vvar_copy_once(const struct vvar_source *src,
+                                 const uint8_t *hres, const uint8_t *raw,
+                                 struct host_snapshot *snap, char *err)
 {
     const struct vvar_layout *l = src->layout;
-    const uint8_t *hres, *raw;
+    uint32_t seq = vvar_ld32(hres, 0), rseq;
     size_t hb, rb;
-    uint32_t seq, rseq;
 
-    if (!l || l->data_offset + 2 * l->stride > src->vvar_len ||
-        l->data_offset + 2 * l->stride > PVCP_PAGE_SIZE) {
-        snprintf(err, VVAR_ERR_LEN, "no usable vvar layout");
-        return -1;
-    }
-    hres = src->vvar + l->data_offset;
-    raw = hres + l->stride;
-
-    for (unsigned long tries = 0;; tries++) {
-        if (tries == VVAR_SPIN_LIMIT) {
-            snprintf(err, VVAR_ERR_LEN, "the kernel's vDSO data stayed "
-                     "locked (seqcount odd or changing) for %lu reads; not "
-                     "a vvar page this helper understands", tries);
+    memset(snap, 0, sizeof(*snap));
+    if (seq & 1) {
+        /* A time namespace's vvar page says seq 1 forever. */
+        if ((int32_t)vvar_ld32(hres, 4) == VVAR_CLOCKMODE_TIMENS) {
+            snprintf(err, VVAR_ERR_LEN,
+                     "running in a non-root time namespace (the vvar "
+                     "page is a timens page): its clocks are offset "
+                     "from the host's; run pvclock-helper in the "
+                     "initial time namespace");
             return -1;
         }
-        memset(snap, 0, sizeof(*snap));
-        seq = vvar_ld32(hres, 0);
-        if (seq & 1) {
-            /* A time namespace's vvar page says seq 1 forever. */
-            if ((int32_t)vvar_ld32(hres, 4) == VVAR_CLOCKMODE_TIMENS) {
-                snprintf(err, VVAR_ERR_LEN,
-                         "running in a non-root time namespace (the vvar "
-                         "page is a timens page): its clocks are offset "
-                         "from the host's; run pvclock-helper in the "
-                         "initial time namespace");
-                return -1;
-            }
-            __builtin_ia32_pause();
-            continue;
-        }
-        pvcp_rmb();
-        rseq = vvar_ld32(raw, 0);
-        snap->seq = seq;
-        snap->clock_mode = (int32_t)vvar_ld32(hres, 4);
-        hb = vvar_read_line(hres, l->max_cycles, &snap->hres);
-        rb = vvar_read_line(raw, l->max_cycles, &snap->raw);
-        vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME,
-                  &snap->hres_base[PVCP_HRES_REALTIME]);
-        vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC,
-                  &snap->hres_base[PVCP_HRES_MONOTONIC]);
-        vvar_read_base(hres, hb, VVAR_CLOCK_BOOTTIME,
-                  &snap->hres_base[PVCP_HRES_BOOTTIME]);
-        vvar_read_base(hres, hb, VVAR_CLOCK_TAI,
-                  &snap->hres_base[PVCP_HRES_TAI]);
-        vvar_read_base(raw, rb, VVAR_CLOCK_MONOTONIC_RAW, &snap->raw_base);
-        vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
-        vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
-        if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
-            const uint8_t *pvti = src->vclock;
+        __builtin_ia32_pause();
+        return 0;
+    }
+    pvcp_rmb();
+    rseq = vvar_ld32(raw, 0);
+    snap->seq = seq;
+    snap->clock_mode = (int32_t)vvar_ld32(hres, 4);
+    hb = vvar_read_line(hres, l->max_cycles, &snap->hres);
+    rb = vvar_read_line(raw, l->max_cycles, &snap->raw);
+    vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME,
+                   &snap->hres_base[PVCP_HRES_REALTIME]);
+    vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC,
+                   &snap->hres_base[PVCP_HRES_MONOTONIC]);
+    vvar_read_base(hres, hb, VVAR_CLOCK_BOOTTIME,
+                   &snap->hres_base[PVCP_HRES_BOOTTIME]);
+    vvar_read_base(hres, hb, VVAR_CLOCK_TAI,
+                   &snap->hres_base[PVCP_HRES_TAI]);
+    vvar_read_base(raw, rb, VVAR_CLOCK_MONOTONIC_RAW, &snap->raw_base);
+    vvar_read_base(hres, hb, VVAR_CLOCK_REALTIME_COARSE, &snap->coarse[0]);
+    vvar_read_base(hres, hb, VVAR_CLOCK_MONOTONIC_COARSE, &snap->coarse[1]);
+    if (snap->clock_mode == VVAR_CLOCKMODE_PVCLOCK) {
+        const uint8_t *pvti = src->vclock;
 
-            if (!pvti) {
-                pvti = src->vvar_len > l->vclock_offset
-                       ? src->vvar + l->vclock_offset : NULL;
-            }
-            if (!pvti) {
-                snprintf(err, VVAR_ERR_LEN,
-                         "host clocksource is kvm-clock but no pvclock "
-                         "page is mapped");
-                return -1;
-            }
-            if (vvar_read_kvmclock(pvti, &snap->kvmclock, err) < 0) {
-                return -1;
-            }
+        if (!pvti) {
+            pvti = src->vvar_len > l->vclock_offset
+                   ? src->vvar + l->vclock_offset : NULL;
         }
-        pvcp_rmb();
-        if (vvar_ld32(hres, 0) == seq && vvar_ld32(raw, 0) == rseq) {
-            break;
+        if (!pvti) {
+            snprintf(err, VVAR_ERR_LEN,
+                     "host clocksource is kvm-clock but no pvclock "
+                     "page is mapped");
+            return -1;
+        }
+        if (vvar_read_kvmclock(pvti, &snap->kvmclock, err) < 0) {
+            return -1;
         }
     }
+    pvcp_rmb();
+    return vvar_ld32(hres, 0) == seq && vvar_ld32(raw, 0) == rseq;
+}
 
-    if (!l->max_cycles) {
-        snap->flags |= PVCP_HOST_F_MUL_WRAPS;
-    }
+/*
+ * The page's counter from the vDSO's clock mode, and the words read
+ * checked: 0, or -1 with err set (a mode no reader can share, values
+ * out of the ABI's ranges).
+ */
+static inline int vvar_snapshot_usable(struct host_snapshot *snap, char *err)
+{
     switch (snap->clock_mode) {
     case VVAR_CLOCKMODE_TSC:
         snap->counter_mode = PVCP_COUNTER_TSC;
@@ -380,6 +367,42 @@ static inline int vvar_snapshot(const struct vvar_source *src,
         return -1;
     }
     return 0;
+}
+
+/*
+ * Copy the data through a given layout.  Returns 0, or -1 with err set
+ * (timens page, unsupported clock mode, implausible values).
+ */
+static inline int vvar_snapshot(const struct vvar_source *src,
+                                struct host_snapshot *snap, char *err)
+{
+    const struct vvar_layout *l = src->layout;
+    const uint8_t *hres;
+    unsigned long tries;
+    int r;
+
+    if (!l || l->data_offset + 2 * l->stride > src->vvar_len ||
+        l->data_offset + 2 * l->stride > PVCP_PAGE_SIZE) {
+        snprintf(err, VVAR_ERR_LEN, "no usable vvar layout");
+        return -1;
+    }
+    hres = src->vvar + l->data_offset;
+    for (tries = 0; (r = vvar_copy_once(src, hres, hres + l->stride,
+                                        snap, err)) == 0; tries++) {
+        if (tries + 1 == VVAR_SPIN_LIMIT) {
+            snprintf(err, VVAR_ERR_LEN, "the kernel's vDSO data stayed "
+                     "locked (seqcount odd or changing) for %lu reads; not "
+                     "a vvar page this helper understands", tries + 1);
+            return -1;
+        }
+    }
+    if (r < 0) {
+        return -1;
+    }
+    if (!l->max_cycles) {
+        snap->flags |= PVCP_HOST_F_MUL_WRAPS;
+    }
+    return vvar_snapshot_usable(snap, err);
 }
 
 /* A snapshot's time for a Linux clock id at a host TSC value. */
