@@ -461,20 +461,23 @@ phc_checks() {
     ok $? "$b: 20 s after selecting it, the guest's own CLOCK_REALTIME is within 100 us (median) of the host's: $(line $b 'system-device' | sed 's/^system-device offset: //')"
 }
 
-# exoff FILE: what an exchange of the irq boots (20 rounds, each shown)
-# found: the guest's clock - the middle of the host's bracket in the
-# first round and the largest of all, the first round trip, how many
-# rounds fell outside their bracket
+# exoff FILE [first]: what an exchange of the irq boots (20 rounds, each
+# shown) found: the guest's clock - the middle of the host's bracket in
+# the first round and the largest of all, the first round trip, how many
+# rounds fell outside their bracket; with "first", only the first
+# round's offset in seconds (nothing when there was no round)
 exoff() {
-    awk '$1 ~ /^[0-9]+$/ && NF >= 6 {
+    awk -v only="${2:-}" '$1 ~ /^[0-9]+$/ && NF >= 6 {
             o = ($5 - $6) / 2 * 1e6; n++
             if (n == 1) { first = o; rtt = ($5 + $6) * 1e6 }
             if (o < 0 ? -o > max : o > max) max = o < 0 ? -o : o
             if ($7 == "VIOLATION") bad++ }
          /^pvclock-exchange: / { said = said " (" $0 ")" }
-         END { if (!n) { print "no rounds" said; exit }
+         END { if (only == "first") { if (n) printf "%.6f", first / 1e6; exit }
+               if (!n) { print "no rounds" said; exit }
                printf "guest - host %+.1f us (first round, bracket %.0f us), largest |offset| %.1f us, %d of %d rounds outside\n",
-                   first, rtt, max, bad, n }' "$1" 2>/dev/null || echo "no exchange"
+                   first, rtt, max, bad, n }' "$1" 2>/dev/null ||
+        { [ -n "${2:-}" ] || echo "no exchange"; }
 }
 # stepped NAME TAG: the exchange TAG of irq boot NAME held, every round
 # inside the host's bracket
@@ -709,11 +712,6 @@ follows() {
                        printf " (not being corrected)"
                    printf "\n" }'
 }
-# first_offset FILE: the first exchange round's guest - host (s)
-first_offset() {
-    awk '$1 ~ /^[0-9]+$/ && NF >= 6 { printf "%.6f", ($5 - $6) / 2; exit }' "$1" 2>/dev/null
-}
-
 # unmodified_checks NAME: the unmodified 7.x guest (ptp_vmclock and
 # chronyd, no pvclock-pages driver) through irq's events
 unmodified_checks() {
@@ -723,12 +721,12 @@ unmodified_checks() {
     ok $? "$n: no pvclock-pages driver; ptp_vmclock's PHC ($(line $n 'vmclock phc')), chronyd selected it ($(line $n 'chrony selected'))"
     diag "$(grep -E '^driver: chrony (System time|Last offset|RMS)' "$tmp/$n.log" | head -3 | sed 's/^driver: //')"
     age=$(snapshot_age $n)
-    off=$(first_offset "$tmp/$n.exchange-loadvm")
+    off=$(exoff "$tmp/$n.exchange-loadvm" first)
     has $n 'loadvm: marker ' && [ -n "$off" ] && [ -n "$age" ] &&
         awk -v o="$off" -v a="$age" 'BEGIN {exit !(o < -(a - 15) && o > -(a + 15))}'
     ok $? "$n: right after a -loadvm of a snapshot ${age:-?} s old, the guest's own CLOCK_REALTIME is behind the host's by about the snapshot's age: $(exoff "$tmp/$n.exchange-loadvm")"
     for tag in restart migrate; do
-        has $n "$tag: marker [0-9]+ -> [0-9]+" && [ -n "$(first_offset "$tmp/$n.exchange-$tag")" ]
+        has $n "$tag: marker [0-9]+ -> [0-9]+" && [ -n "$(exoff "$tmp/$n.exchange-$tag" first)" ]
         ok $? "$n: the $tag event seen (VMClock's marker: $(line $n "$tag: marker" | sed "s/^$tag: marker //")), the guest's own clock measured right after it: $(exoff "$tmp/$n.exchange-$tag")"
     done
     for tag in loadvm restart migrate; do
@@ -777,13 +775,13 @@ if [ "$only" = unmodified ]; then
     diag "side by side: the guest's own CLOCK_REALTIME - the host's right after each event (first exchange round), 7.x guests under ${PVCLOCK_ACCEL:-tcg}"
     # the unmodified guest's clock just before each event: the probe's
     # exchange, then the last sample of the previous event's follow
-    before=$(first_offset "$tmp/unmod7.exchange-probe") prev=
+    before=$(exoff "$tmp/unmod7.exchange-probe" first) prev=
     for tag in loadvm restart migrate; do
         [ -z "$prev" ] || before=$(grep -E "^driver: follow $prev " "$tmp/unmod7.log" |
             sed -nE 's/.* mean (-?[0-9]+) ns$/\1/p' | tail -1 | awk '{printf "%.6f", $1 / 1e9}')
         diag "$(printf '%-8s with the driver %+9.6f s | ptp_vmclock + chronyd: before %+10.6f s, right after %+10.6f s; then %s' "$tag" \
-            "$(first_offset "$tmp/irq7.exchange-$tag")" "${before:-0}" \
-            "$(first_offset "$tmp/unmod7.exchange-$tag")" "$(follows unmod7 $tag)")"
+            "$(exoff "$tmp/irq7.exchange-$tag" first)" "${before:-0}" \
+            "$(exoff "$tmp/unmod7.exchange-$tag" first)" "$(follows unmod7 $tag)")"
         prev=$tag
     done
     diag "boot times: irq7 $(cat "$tmp/irq7.took" 2>/dev/null || echo '?') s, unmod7 $(cat "$tmp/unmod7.took" 2>/dev/null || echo '?') s"
