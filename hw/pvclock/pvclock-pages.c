@@ -117,7 +117,7 @@ static void pvclock_pages_after_reset(void *opaque)
 {
     PvclockPagesState *s = opaque;
 
-    if (s->relation_due && runstate_is_running()) {
+    if (s->rel.due && runstate_is_running()) {
         pvclock_pages_read_relation(s, "after reset");
     }
 }
@@ -259,12 +259,12 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
                    "both simulate the guest's rate: set one");
         return;
     }
-    if (s->memdev && s->pages_path) {
+    if (s->host.memdev && s->pages_path) {
         error_setg(errp, "properties 'memdev' and 'pages' both say where the "
                    "host pages are: set one");
         return;
     }
-    if (!s->memdev && !s->pages_path) {
+    if (!s->host.memdev && !s->pages_path) {
         s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
     }
     if (s->pages_path && !*s->pages_path) {
@@ -287,9 +287,10 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
     pvclock_offset_page_init(s, smeared, mono_host);
-    if (s->memdev ? !pvclock_host_attach(s, s->memdev, false, &src_err)
-                  : !pvclock_host_open(s, &src_err)) {
-        if (!degraded || s->memdev) {
+    if (s->host.memdev
+        ? !pvclock_host_attach(s, s->host.memdev, false, &src_err)
+        : !pvclock_host_open(s, &src_err)) {
+        if (!degraded || s->host.memdev) {
             error_propagate(errp, src_err);
             s->offset_page = NULL;
             return;
@@ -328,7 +329,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         pvclock_pages_vm_state_change, s);
     if (runstate_is_running()) {
         /* hot-plugged into a running VM: its TSC state is in place */
-        s->phase = PVCLOCK_PHASE_RUNNING;
+        pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_RUNNING);
         pvclock_pages_read_relation(s, "hot-plug");
     } else {
         /* the CPUs' state is put in place later: read at the VM start */
@@ -368,8 +369,8 @@ static void pvclock_pages_exit(PCIDevice *pdev)
 
 static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("pages", PvclockPagesState, pages_path),
-    DEFINE_PROP_LINK("memdev", PvclockPagesState, memdev, TYPE_MEMORY_BACKEND,
-                     HostMemoryBackend *),
+    DEFINE_PROP_LINK("memdev", PvclockPagesState, host.memdev,
+                     TYPE_MEMORY_BACKEND, HostMemoryBackend *),
     DEFINE_PROP_SIGNED("on-missing", PvclockPagesState, on_missing,
                        PVCLOCK_ON_MISSING_FAIL, on_missing_info, int),
     DEFINE_PROP_SIGNED("flavour", PvclockPagesState, flavour,
@@ -381,9 +382,9 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
-    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live_page, true),
-    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, interrupts, true),
-    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmclock, false),
+    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live.enabled, true),
+    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, irq.enabled, true),
+    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmc.enabled, false),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -411,10 +412,10 @@ static char *pvclock_pages_get_backend(Object *obj, Error **errp)
 static char *pvclock_pages_get_relation(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    const PvclockCounterRelation *r = &s->relation;
+    const PvclockCounterRelation *r = &s->rel.relation;
     g_autofree char *what = NULL;
 
-    if (r->kind != PVCLOCK_REL_LINEAR || s->relation_due) {
+    if (r->kind != PVCLOCK_REL_LINEAR || s->rel.due) {
         return g_strdup_printf("%s: %s", r->kind == PVCLOCK_REL_NONLINEAR ?
                                "not linear" : "unknown",
                                r->why ? r->why : "not read");
@@ -425,7 +426,7 @@ static char *pvclock_pages_get_relation(Object *obj, Error **errp)
     return g_strdup_printf("%s, offset 0x%" PRIx64 ", guest %" PRIu64
                            " Hz (%s); read %" PRId64 " ms ago%s", what,
                            r->offset, r->guest_hz, r->why ? r->why : "",
-                           (get_clock() - s->relation_read_ns) / SCALE_MS,
+                           (get_clock() - s->rel.read_ns) / SCALE_MS,
                            (r->flags & PVCP_RELATION_F_TSC_WRITES_UNSEEN) ?
                            "; a guest write to its TSC is not seen until "
                            "the next VM start, reset or migration" : "");
@@ -435,7 +436,7 @@ static bool pvclock_pages_get_connected(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    return s->host && s->host_ok && !s->helper_stale;
+    return s->host.pages && s->host.ok && !s->host.stale;
 }
 
 /*
@@ -465,25 +466,25 @@ static uint64_t status_helper_epoch(PvclockPagesState *s)
 
 static uint64_t status_guest_counter_hz(PvclockPagesState *s)
 {
-    return s->relation.guest_hz;
+    return s->rel.relation.guest_hz;
 }
 
 /* host - guest, in the unscaled case */
 static uint64_t status_counter_offset(PvclockPagesState *s)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
 
     return x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref : 0;
 }
 
 static uint64_t status_last_post_load_us(PvclockPagesState *s)
 {
-    return s->last_post_load_ns / 1000;
+    return s->mig.last_post_load_ns / 1000;
 }
 
 static uint64_t status_last_downtime_us(PvclockPagesState *s)
 {
-    return s->last_downtime_ns / 1000;
+    return s->mig.last_downtime_ns / 1000;
 }
 
 typedef uint64_t (*PvclockStatusFn)(PvclockPagesState *s);
@@ -535,7 +536,7 @@ static void pvclock_pages_qtest_changed(void *opaque)
     if (runstate_is_running()) {
         pvclock_pages_read_relation(s, "simulated relation changed");
     } else {
-        s->relation_due = true;
+        pvclock_offset_page_relation_changed(s);
         pvclock_pages_publish(s, "simulated relation changed");
     }
 }
@@ -548,26 +549,26 @@ static void pvclock_pages_instance_init(Object *obj)
         uint64_t *field;
         const char *desc;
     } counters[] = {
-        { "relation-reads", &s->relation_reads,
+        { "relation-reads", &s->rel.reads,
           "times the counter relation was read from the accelerator "
           "(under KVM: one exit per vCPU each)" },
-        { "pages-replaced", &s->sources_replaced,
+        { "pages-replaced", &s->host.replaced,
           "times new pages behind 'pages' were shown instead of the old "
           "(another file, a new helper memfd)" },
-        { "interrupts-raised", &s->irq_count,
+        { "interrupts-raised", &s->irq.count,
           "disruption interrupts raised (BAR2), all time" },
-        { "vmclock-updates", &s->vmclock_updates,
+        { "vmclock-updates", &s->vmc.updates,
           "VMClock page rewrites (vmclock=on), all time" },
-        { "vmclock-wakes", &s->vmclock_wakes,
+        { "vmclock-wakes", &s->vmc.wakes,
           "rewrites asked for by a write to host page 0 (pvclock-helper's "
           "futex wake), all time" },
-        { "vmclock-notifies", &s->vmclock_notifies,
+        { "vmclock-notifies", &s->vmc.notifies,
           "VMClock ACPI notifications raised, all time" },
-        { "vmclock-last-update-ns", &s->vmclock_last_update_ns,
+        { "vmclock-last-update-ns", &s->vmc.last_update_ns,
           "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
     };
 
-    s->alias_cur = -1;
+    pvclock_host_init(s);
     for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
         object_property_add_uint64_ptr(obj, counters[i].name,
                                        counters[i].field, OBJ_PROP_FLAG_READ);
@@ -682,9 +683,9 @@ static void pvclock_pages_instance_finalize(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    for (int i = 0; i < ARRAY_SIZE(s->alias_source); i++) {
-        if (s->alias_source[i]) {
-            object_unref(OBJECT(s->alias_source[i]));
+    for (int i = 0; i < ARRAY_SIZE(s->host.alias_source); i++) {
+        if (s->host.alias_source[i]) {
+            object_unref(OBJECT(s->host.alias_source[i]));
         }
     }
 }
