@@ -242,27 +242,22 @@ static const PvclockCounterBackend *pvclock_pages_pick_backend(
     }
 }
 
-static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
+/* The properties together, and the counter backend they choose. */
+static bool pvclock_pages_check_props(PvclockPagesState *s, Error **errp)
 {
-    PvclockPagesState *s = PVCLOCK_PAGES(pdev);
-    Error *src_err = NULL;
-    bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
-    bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
-    bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
-
     s->backend = pvclock_pages_pick_backend(s, errp);
     if (!s->backend && s->counter_backend != PVCLOCK_BACKEND_AUTO) {
-        return;
+        return false;
     }
     if (s->qtest.guest_khz && s->qtest.scale) {
         error_setg(errp, "properties 'x-qtest-guest-khz' and 'x-qtest-scale' "
                    "both simulate the guest's rate: set one");
-        return;
+        return false;
     }
     if (s->host.memdev && s->pages_path) {
         error_setg(errp, "properties 'memdev' and 'pages' both say where the "
                    "host pages are: set one");
-        return;
+        return false;
     }
     if (!s->host.memdev && !s->pages_path) {
         s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
@@ -271,8 +266,21 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         error_setg(errp, "property 'pages' must name pvclock-helper's "
                    "--socket or --pages file (default "
                    PVCLOCK_PAGES_DEFAULT_PATH ")");
-        return;
+        return false;
     }
+    return true;
+}
+
+/*
+ * BAR0: the host pages (or zero pages with on-missing=degraded), the
+ * offset page and the live page.
+ */
+static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
+{
+    Error *src_err = NULL;
+    bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
+    bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
+    bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
 
     memory_region_init_io(&s->bar, OBJECT(s), &pvclock_pages_bar_ops, s,
                           "pvclock-pages-bar", PVCP_BAR_SIZE);
@@ -282,7 +290,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         !memory_region_init_rom_nomigrate(&s->offset_mr, OBJECT(s),
                                           "pvclock-pages-offset",
                                           PVCP_PAGE_SIZE, errp)) {
-        return;
+        return false;
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
@@ -293,7 +301,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         if (!degraded || s->host.memdev) {
             error_propagate(errp, src_err);
             s->offset_page = NULL;
-            return;
+            return false;
         }
         /* on-missing=degraded: zero pages until the pages appear */
         memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
@@ -308,7 +316,17 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     pvclock_live_init(s);
     trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
+    return true;
+}
 
+static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(pdev);
+
+    if (!pvclock_pages_check_props(s, errp) ||
+        !pvclock_pages_init_bar(s, errp)) {
+        return;
+    }
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
@@ -578,25 +596,9 @@ static void pvclock_pages_instance_init(Object *obj)
     pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
 }
 
-static void pvclock_pages_class_init(ObjectClass *klass,
-                                     PvclockClassData *data)
+/* The descriptions of the properties qdev sets. */
+static void pvclock_pages_describe_props(ObjectClass *klass)
 {
-    DeviceClass *dc = DEVICE_CLASS(klass);
-    PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
-    ResettableClass *rc = RESETTABLE_CLASS(klass);
-
-    pc->realize = pvclock_pages_realize;
-    pc->exit = pvclock_pages_exit;
-    pc->vendor_id = PVCP_PCI_VENDOR_ID;
-    pc->device_id = PVCP_PCI_DEVICE_ID;
-    pc->revision = PVCP_PCI_REVISION;
-    pc->class_id = PCI_CLASS_SYSTEM_OTHER;
-    rc->phases.hold = pvclock_pages_reset_hold;
-    dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
-               "page in a read-only BAR";
-    dc->hotpluggable = true;
-    dc->vmsd = &vmstate_pvclock_pages;
-    device_class_set_props(dc, pvclock_pages_properties);
     object_class_property_set_description(klass, "pages",
         "pvclock-helper's --socket (it hands over its sealed pages memfd) "
         "or --pages file; default " PVCLOCK_PAGES_DEFAULT_PATH " unless "
@@ -624,10 +626,6 @@ static void pvclock_pages_class_init(ObjectClass *klass,
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");
 
-    object_class_property_add_str(klass, "status", pvclock_pages_get_status,
-                                  NULL);
-    object_class_property_set_description(klass, "status",
-        "valid, no-helper, stale, unreliable or invalid (read-only)");
     object_class_property_set_description(klass, "interrupts",
         "BAR2 with the disruption interrupt (MSI-X, INTx): raised when "
         "the status or the disruption count changes, never in steady "
@@ -641,6 +639,15 @@ static void pvclock_pages_class_init(ObjectClass *klass,
         "map the host kernel's own timekeeping page (QEMU's vDSO data) "
         "into the BAR at 0x5000, for guests to read with no lag (default "
         "on; off: the helper's pages only)");
+}
+
+/* The read-only properties for management, and vmclock-disruption. */
+static void pvclock_pages_add_status(ObjectClass *klass)
+{
+    object_class_property_add_str(klass, "status", pvclock_pages_get_status,
+                                  NULL);
+    object_class_property_set_description(klass, "status",
+        "valid, no-helper, stale, unreliable or invalid (read-only)");
     object_class_property_add_str(klass, "vmclock-disruption",
                                   pvclock_vmclock_get_announce,
                                   pvclock_vmclock_set_announce);
@@ -675,6 +682,29 @@ static void pvclock_pages_class_init(ObjectClass *klass,
                                               computed_status[i].name,
                                               computed_status[i].desc);
     }
+}
+
+static void pvclock_pages_class_init(ObjectClass *klass,
+                                     PvclockClassData *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    pc->realize = pvclock_pages_realize;
+    pc->exit = pvclock_pages_exit;
+    pc->vendor_id = PVCP_PCI_VENDOR_ID;
+    pc->device_id = PVCP_PCI_DEVICE_ID;
+    pc->revision = PVCP_PCI_REVISION;
+    pc->class_id = PCI_CLASS_SYSTEM_OTHER;
+    rc->phases.hold = pvclock_pages_reset_hold;
+    dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
+               "page in a read-only BAR";
+    dc->hotpluggable = true;
+    dc->vmsd = &vmstate_pvclock_pages;
+    device_class_set_props(dc, pvclock_pages_properties);
+    pvclock_pages_describe_props(klass);
+    pvclock_pages_add_status(klass);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -396,6 +396,71 @@ static void vmclock_say_tai(PvclockPagesState *s, bool known)
     s->vmc.tai_unknown = !known;
 }
 
+/*
+ * The VM generation counter and the disruption marker next: a restored
+ * snapshot is a new instance, a disruption a new marker.
+ */
+static uint64_t vmclock_next_gen(PvclockPagesState *s,
+                                 const struct vmclock_abi *clk,
+                                 struct vmclock_abi *next, uint64_t dis)
+{
+    uint64_t gen = vmclock_gen(clk);
+
+    if (s->vmc.restored) {
+        uint32_t r;
+
+        /*
+         * Loaded from a snapshot: a new instance.  Another value than any
+         * restore of the same snapshot gave (the page comes back with the
+         * snapshot's), so the clones of one snapshot differ too.
+         */
+        qemu_guest_getrandom_nofail(&r, sizeof(r));
+        gen += 1 + r;
+    }
+    if (dis != s->vmc.seen_dis || s->vmc.restored) {
+        next->disruption_marker =
+            cpu_to_le64(le64_to_cpu(next->disruption_marker) + 1);
+    }
+    return gen;
+}
+
+/* The flags that do not depend on the time being published. */
+static uint64_t vmclock_base_flags(PvclockPagesState *s, bool tai_known)
+{
+    uint64_t flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+
+    /*
+     * The page's time is TAI (time_type, constant): without the true
+     * offset it would be UTC or worse, so it is valid only with it.
+     */
+    if (tai_known) {
+        flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
+    }
+    if (s->vmc.announce == PVCLOCK_VMCLOCK_SOON) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
+    } else if (s->vmc.announce == PVCLOCK_VMCLOCK_IMMINENT) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
+    }
+    if (s->vmc.pm) {
+        flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
+    }
+    return flags;
+}
+
+/* A timed page: the leap indicator and error bounds from page 0. */
+static uint64_t vmclock_bounds(const struct pvcp_host_page *h,
+                               struct vmclock_abi *next)
+{
+    next->leap_indicator = vmclock_leap(h);
+    next->time_esterror_nanosec = cpu_to_le64(h->esterror_ns);
+    next->time_maxerror_nanosec = cpu_to_le64(h->maxerror_ns +
+        PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
+    return VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+           VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+           VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
+           VMCLOCK_FLAG_TIME_MONOTONIC;
+}
+
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
     struct vmclock_abi *clk = vmclock_page(s);
@@ -415,39 +480,9 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
         vmclock_say_tai(s, tai_known);
     }
     memcpy(&next, clk, sizeof(next));
-    gen = vmclock_gen(clk);
     dis = pvclock_guest_disruptions(s);
-    if (s->vmc.restored) {
-        uint32_t r;
-
-        /*
-         * Loaded from a snapshot: a new instance.  Another value than any
-         * restore of the same snapshot gave (the page comes back with the
-         * snapshot's), so the clones of one snapshot differ too.
-         */
-        qemu_guest_getrandom_nofail(&r, sizeof(r));
-        gen += 1 + r;
-    }
-    if (dis != s->vmc.seen_dis || s->vmc.restored) {
-        next.disruption_marker =
-            cpu_to_le64(le64_to_cpu(next.disruption_marker) + 1);
-    }
-    /*
-     * The page's time is TAI (time_type, constant): without the true
-     * offset it would be UTC or worse, so it is valid only with it.
-     */
-    flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
-    if (tai_known) {
-        flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
-    }
-    if (s->vmc.announce == PVCLOCK_VMCLOCK_SOON) {
-        flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
-    } else if (s->vmc.announce == PVCLOCK_VMCLOCK_IMMINENT) {
-        flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
-    }
-    if (s->vmc.pm) {
-        flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
-    }
+    gen = vmclock_next_gen(s, clk, &next, dis);
+    flags = vmclock_base_flags(s, tai_known);
     next.clock_status = tai_known ? vmclock_status(s, &h)
                                   : VMCLOCK_STATUS_UNRELIABLE;
     /* Linux's TAI - UTC (0 unknown); ptp_vmclock takes it as UTC - TAI */
@@ -455,14 +490,7 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     timed = next.clock_status != VMCLOCK_STATUS_UNRELIABLE &&
             s->rel.relation.kind == PVCLOCK_REL_LINEAR && !s->rel.due;
     if (timed) {
-        next.leap_indicator = vmclock_leap(&h);
-        next.time_esterror_nanosec = cpu_to_le64(h.esterror_ns);
-        next.time_maxerror_nanosec = cpu_to_le64(h.maxerror_ns +
-            PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
-        flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID |
-                 VMCLOCK_FLAG_TIME_MAXERROR_VALID |
-                 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
-                 VMCLOCK_FLAG_TIME_MONOTONIC;
+        flags |= vmclock_bounds(&h, &next);
     }
     next.flags = cpu_to_le64(flags);
     next.leap_second_smearing_hint =
