@@ -485,9 +485,10 @@ void pvclock_offset_page_set_mono(PvclockPagesState *s,
                                   const uint64_t host_ns[PVCP_MONO_CLOCKS]);
 
 /*
- * The guest's disruption count, the one statement of it: the offset
- * page's generation plus the host page 0 disruptions it rests on,
- * host_dis (a read the caller just made), or for
+ * The guest's disruption count, the one statement of it: a generation
+ * plus the host page 0 disruptions it rests on (pvclock_disruption_
+ * count(), also for a generation about to be published); for the offset
+ * page's generation, with host_dis a read the caller just made, or for
  * pvclock_guest_disruptions() the last the device saw (0 without
  * pages).  What the interrupt, VMClock's marker and the migration
  * stream carry.
