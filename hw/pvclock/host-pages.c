@@ -84,8 +84,8 @@ static bool page_in_range(const struct pvcp_host_page *h)
 static bool host_page0_wait(PvclockPagesState *s, struct pvcp_host_page *pg,
                             uint64_t *tsc, int64_t wait_ns)
 {
-    return s->host && s->host_ok &&
-           host_snapshot(s->host, pg, tsc, wait_ns, NULL) &&
+    return s->host.pages && s->host.ok &&
+           host_snapshot(s->host.pages, pg, tsc, wait_ns, NULL) &&
            page_in_range(pg);
 }
 
@@ -99,8 +99,8 @@ bool pvclock_host_disruptions(PvclockPagesState *s, uint64_t *dis)
 {
     struct pvcp_host_page pg;
 
-    if (!s->host ||
-        !host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, NULL)) {
+    if (!s->host.pages ||
+        !host_snapshot(s->host.pages, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, NULL)) {
         return false;
     }
     *dis = pg.disruptions;
@@ -282,13 +282,13 @@ static bool host_prepare(PvclockPagesState *s, HostMemoryBackend *be,
     MemoryRegion *mr = host_memory_backend_get_memory(be);
     g_autofree char *what = NULL;
     MemoryRegion *alias;
-    int next = s->alias_cur == 0 ? 1 : 0;
+    int next = s->host.alias_cur == 0 ? 1 : 0;
     uint64_t tsc = cpu_get_host_ticks();
 
-    what = g_strdup_printf(s->memdev ? "memdev '%s' (property 'memdev')"
-                                     : "pages '%s' (property 'pages')",
+    what = g_strdup_printf(s->host.memdev ? "memdev '%s' (property 'memdev')"
+                                          : "pages '%s' (property 'pages')",
                            pvclock_source_name(s));
-    if (s->memdev && host_memory_backend_is_mapped(be)) {
+    if (s->host.memdev && host_memory_backend_is_mapped(be)) {
         error_setg(errp, "%s is already in use", what);
         return false;
     }
@@ -305,22 +305,22 @@ static bool host_prepare(PvclockPagesState *s, HostMemoryBackend *be,
     /* the guest never writes the host pages, under any accelerator */
     memory_region_set_readonly(mr, true);
 
-    alias = &s->host_alias[next];
-    if (s->alias_used[next]) {
+    alias = &s->host.alias[next];
+    if (s->host.alias_used[next]) {
         object_unparent(OBJECT(alias));     /* out of the BAR since a swap */
-        object_unref(OBJECT(s->alias_source[next]));
+        object_unref(OBJECT(s->host.alias_source[next]));
     }
     /* the backend's mapping lives as long as this view of it */
     pvclock_readonly_host_init(alias, OBJECT(s), "pvclock-pages-host",
                                PVCP_FILE_SIZE, memory_region_get_ram_ptr(mr));
-    s->alias_source[next] = be;
+    s->host.alias_source[next] = be;
     object_ref(OBJECT(be));
-    s->alias_used[next] = true;
+    s->host.alias_used[next] = true;
     *sw = (PvclockHostSwap) {
         .be = be,
         .own = own,
-        .old = s->source,
-        .old_own = s->own_source,
+        .old = s->host.source,
+        .old_own = s->host.own_source,
         .tsc = tsc,
         .what = g_steal_pointer(&what),
     };
@@ -335,36 +335,37 @@ fail:
 
 void pvclock_host_swap(PvclockPagesState *s, const PvclockHostSwap *sw)
 {
-    int next = s->alias_cur == 0 ? 1 : 0;
+    int next = s->host.alias_cur == 0 ? 1 : 0;
 
     if (sw->old) {
-        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
+        memory_region_del_subregion(&s->bar, &s->host.alias[s->host.alias_cur]);
     } else if (memory_region_is_mapped(&s->no_helper)) {
         memory_region_del_subregion(&s->bar, &s->no_helper);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
-                                &s->host_alias[next]);
-    s->alias_cur = next;
-    s->source = sw->be;
-    s->own_source = sw->own;
-    s->host = memory_region_get_ram_ptr(host_memory_backend_get_memory(sw->be));
-    s->host_ok = true;
-    s->busy_since = 0;
+                                &s->host.alias[next]);
+    s->host.alias_cur = next;
+    s->host.source = sw->be;
+    s->host.own_source = sw->own;
+    s->host.pages =
+        memory_region_get_ram_ptr(host_memory_backend_get_memory(sw->be));
+    s->host.ok = true;
+    s->host.busy_since = 0;
 }
 
 void pvclock_host_swapped(PvclockPagesState *s, PvclockHostSwap *sw)
 {
-    source_identity(sw->be, &s->source_dev, &s->source_ino);
+    source_identity(sw->be, &s->host.source_dev, &s->host.source_ino);
     if (sw->old) {
         host_memory_backend_set_mapped(sw->old, false);
         if (sw->old_own) {
             object_unparent(OBJECT(sw->old));   /* freed once no view uses it */
         }
-        s->sources_replaced++;
+        s->host.replaced++;
         trace_pvclock_pages_host_replaced(sw->what);
     }
     check_host(s);              /* damaged from the start: say so at once */
-    s->helper_stale = pvclock_host_stale(s);
+    s->host.stale = pvclock_host_stale(s);
     trace_pvclock_pages_helper_mapped(sw->what);
     g_free(sw->what);
     sw->what = NULL;
@@ -380,7 +381,7 @@ bool pvclock_host_attach(PvclockPagesState *s, HostMemoryBackend *be,
 {
     PvclockHostSwap sw;
 
-    assert(!s->source);
+    assert(!s->host.source);
     if (!host_prepare(s, be, own, &sw, errp)) {
         return false;
     }
@@ -417,21 +418,22 @@ static const char *check_host(PvclockPagesState *s)
     struct pvcp_host_page pg;
     bool ok, busy;
 
-    ok = check_headers("pages", s->host, NULL) &&
-         host_snapshot(s->host, &pg, NULL, PVCLOCK_SNAP_SHORT_NS, &busy) &&
+    ok = check_headers("pages", s->host.pages, NULL) &&
+         host_snapshot(s->host.pages, &pg, NULL, PVCLOCK_SNAP_SHORT_NS,
+                       &busy) &&
          !(pvcp_host_page_check(&pg, 0) & PVCP_BAD_DAMAGED);
-    if (!ok && busy && s->host_ok) {
-        if (!s->busy_since) {
-            s->busy_since = get_clock();
+    if (!ok && busy && s->host.ok) {
+        if (!s->host.busy_since) {
+            s->host.busy_since = get_clock();
         }
-        if (get_clock() - s->busy_since < NANOSECONDS_PER_SECOND) {
+        if (get_clock() - s->host.busy_since < NANOSECONDS_PER_SECOND) {
             return NULL;
         }
     } else if (ok) {
-        s->busy_since = 0;
+        s->host.busy_since = 0;
     }
-    if (ok != s->host_ok) {
-        s->host_ok = ok;
+    if (ok != s->host.ok) {
+        s->host.ok = ok;
         return ok ? "pages valid again" : "pages corrupt";
     }
     return NULL;
@@ -439,14 +441,14 @@ static const char *check_host(PvclockPagesState *s)
 
 void pvclock_host_recheck(PvclockPagesState *s, PvclockHostReport *r)
 {
-    const char *changed = s->host ? check_host(s) : NULL;
+    const char *changed = s->host.pages ? check_host(s) : NULL;
 
-    if (s->host) {
+    if (s->host.pages) {
         bool stale = pvclock_host_stale(s);
 
-        if (stale != s->helper_stale) {
+        if (stale != s->host.stale) {
             trace_pvclock_pages_helper_stale(stale);
-            s->helper_stale = stale;
+            s->host.stale = stale;
             changed = stale ? "helper stale" : "helper live again";
         }
     }
@@ -467,20 +469,20 @@ static bool follow(PvclockPagesState *s, PvclockHostSwap *sw)
     struct stat st;
     int fd;
 
-    if (s->memdev || stat(s->pages_path, &st) < 0) {
+    if (s->host.memdev || stat(s->pages_path, &st) < 0) {
         return false;
     }
-    if (S_ISSOCK(st.st_mode) ? s->host_ok && !s->helper_stale
-                             : st.st_dev == s->source_dev &&
-                               st.st_ino == s->source_ino) {
+    if (S_ISSOCK(st.st_mode) ? s->host.ok && !s->host.stale
+                             : st.st_dev == s->host.source_dev &&
+                               st.st_ino == s->host.source_ino) {
         return false;
     }
     fd = pvclock_source_open(s, NULL);
     if (fd < 0) {
         return false;
     }
-    if (fstat(fd, &st) == 0 && st.st_dev == s->source_dev &&
-        st.st_ino == s->source_ino) {
+    if (fstat(fd, &st) == 0 && st.st_dev == s->host.source_dev &&
+        st.st_ino == s->host.source_ino) {
         close(fd);              /* the same pages: the helper is back */
         return false;
     }
@@ -492,7 +494,7 @@ static bool follow(PvclockPagesState *s, PvclockHostSwap *sw)
 void pvclock_host_look(PvclockPagesState *s, PvclockHostReport *r)
 {
     *r = (PvclockHostReport) { .why = "watch" };
-    if (!s->host) {
+    if (!s->host.pages) {
         Error *err = NULL;
 
         if (pvclock_host_open(s, &err)) {
@@ -504,16 +506,21 @@ void pvclock_host_look(PvclockPagesState *s, PvclockHostReport *r)
     }
 }
 
+void pvclock_host_init(PvclockPagesState *s)
+{
+    s->host.alias_cur = -1;
+}
+
 void pvclock_host_close(PvclockPagesState *s)
 {
     memory_region_transaction_begin();
-    if (s->source) {
-        memory_region_del_subregion(&s->bar, &s->host_alias[s->alias_cur]);
-        host_memory_backend_set_mapped(s->source, false);
+    if (s->host.source) {
+        memory_region_del_subregion(&s->bar, &s->host.alias[s->host.alias_cur]);
+        host_memory_backend_set_mapped(s->host.source, false);
     } else if (memory_region_is_mapped(&s->no_helper)) {
         memory_region_del_subregion(&s->bar, &s->no_helper);
     }
     memory_region_transaction_commit();
-    s->source = NULL;
-    s->host = NULL;
+    s->host.source = NULL;
+    s->host.pages = NULL;
 }

@@ -222,8 +222,10 @@ HostMemoryBackend *pvclock_source_backend(PvclockPagesState *s, int fd,
 
 const char *pvclock_source_name(PvclockPagesState *s)
 {
-    return s->memdev ? object_get_canonical_path_component(OBJECT(s->memdev))
-                     : s->pages_path;
+    HostMemoryBackend *be = s->host.memdev;
+
+    return be ? object_get_canonical_path_component(OBJECT(be))
+              : s->pages_path;
 }
 
 /*

@@ -37,14 +37,14 @@ static void irq_raise(PvclockPagesState *s)
     PCIDevice *pdev = PCI_DEVICE(s);
 
     if (msix_enabled(pdev)) {
-        s->irq_count++;
+        s->irq.count++;
         msix_notify(pdev, 0);
-    } else if (!(s->irq_isr & PVCP_IRQ_DISRUPTION)) {
-        s->irq_count++;         /* a pin already up raises nothing new */
+    } else if (!(s->irq.isr & PVCP_IRQ_DISRUPTION)) {
+        s->irq.count++;         /* a pin already up raises nothing new */
         pci_set_irq(pdev, 1);
     }
-    s->irq_isr |= PVCP_IRQ_DISRUPTION;
-    trace_pvclock_pages_irq(s->irq_count, msix_enabled(pdev));
+    s->irq.isr |= PVCP_IRQ_DISRUPTION;
+    trace_pvclock_pages_irq(s->irq.count, msix_enabled(pdev));
 }
 
 static void irq_check_bh(void *opaque)
@@ -57,20 +57,20 @@ static void irq_check_bh(void *opaque)
         return;                 /* a VM start asks again */
     }
     irq_state_now(s, &dis, &status);
-    if (dis == s->irq_seen_dis && status == s->irq_seen_status) {
+    if (dis == s->irq.seen_dis && status == s->irq.seen_status) {
         return;
     }
-    s->irq_seen_dis = dis;
-    s->irq_seen_status = status;
-    if (s->irq_ier & PVCP_IRQ_DISRUPTION) {
+    s->irq.seen_dis = dis;
+    s->irq.seen_status = status;
+    if (s->irq.ier & PVCP_IRQ_DISRUPTION) {
         irq_raise(s);
     }
 }
 
 void pvclock_irq_check(PvclockPagesState *s)
 {
-    if (s->irq_bh) {
-        qemu_bh_schedule(s->irq_bh);
+    if (s->irq.bh) {
+        qemu_bh_schedule(s->irq.bh);
     }
 }
 
@@ -81,14 +81,14 @@ static uint64_t pvclock_regs_read(void *opaque, hwaddr addr, unsigned size)
 
     switch (addr) {
     case PVCP_REG_ISR:
-        val = s->irq_isr;
-        s->irq_isr = 0;
+        val = s->irq.isr;
+        s->irq.isr = 0;
         pci_set_irq(PCI_DEVICE(s), 0);
         return val;
     case PVCP_REG_IER:
-        return s->irq_ier;
+        return s->irq.ier;
     case PVCP_REG_IRQ_COUNT:
-        return (uint32_t)s->irq_count;
+        return (uint32_t)s->irq.count;
     default:
         return 0;
     }
@@ -100,7 +100,7 @@ static void pvclock_regs_write(void *opaque, hwaddr addr, uint64_t val,
     PvclockPagesState *s = opaque;
 
     if (addr == PVCP_REG_IER) {
-        s->irq_ier = val & PVCP_IRQ_DISRUPTION;
+        s->irq.ier = val & PVCP_IRQ_DISRUPTION;
     } else {
         trace_pvclock_pages_guest_write(addr, size, val);
     }
@@ -120,42 +120,42 @@ bool pvclock_irq_realize(PvclockPagesState *s, Error **errp)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
-    if (!s->interrupts) {
+    if (!s->irq.enabled) {
         return true;
     }
-    memory_region_init_io(&s->regs, OBJECT(s), &pvclock_regs_ops, s,
+    memory_region_init_io(&s->irq.regs, OBJECT(s), &pvclock_regs_ops, s,
                           "pvclock-pages-regs", PVCP_REGS_SIZE);
-    if (msix_init(pdev, PVCP_MSIX_VECTORS, &s->regs, PVCP_REGS_BAR,
-                  PVCP_MSIX_TABLE, &s->regs, PVCP_REGS_BAR, PVCP_MSIX_PBA,
+    if (msix_init(pdev, PVCP_MSIX_VECTORS, &s->irq.regs, PVCP_REGS_BAR,
+                  PVCP_MSIX_TABLE, &s->irq.regs, PVCP_REGS_BAR, PVCP_MSIX_PBA,
                   0, errp) < 0) {
         return false;
     }
     msix_vector_use(pdev, 0);
     pci_config_set_interrupt_pin(pdev->config, 1);
     pci_register_bar(pdev, PVCP_REGS_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY,
-                     &s->regs);
-    irq_state_now(s, &s->irq_seen_dis, &s->irq_seen_status);
-    s->irq_bh = qemu_bh_new(irq_check_bh, s);
+                     &s->irq.regs);
+    irq_state_now(s, &s->irq.seen_dis, &s->irq.seen_status);
+    s->irq.bh = qemu_bh_new(irq_check_bh, s);
     return true;
 }
 
 void pvclock_irq_exit(PvclockPagesState *s)
 {
-    if (!s->irq_bh) {
+    if (!s->irq.bh) {
         return;
     }
-    qemu_bh_delete(s->irq_bh);
-    s->irq_bh = NULL;
+    qemu_bh_delete(s->irq.bh);
+    s->irq.bh = NULL;
     msix_vector_unuse(PCI_DEVICE(s), 0);
-    msix_uninit(PCI_DEVICE(s), &s->regs, &s->regs);
+    msix_uninit(PCI_DEVICE(s), &s->irq.regs, &s->irq.regs);
 }
 
 /* A reset: the driver enables again what it wants (MSI-X: the PCI core). */
 void pvclock_irq_reset(PvclockPagesState *s)
 {
-    s->irq_isr = 0;
-    s->irq_ier = 0;
-    if (s->irq_bh) {
+    s->irq.isr = 0;
+    s->irq.ier = 0;
+    if (s->irq.bh) {
         pci_set_irq(PCI_DEVICE(s), 0);
     }
 }
@@ -173,15 +173,15 @@ static int pvclock_pages_irq_post_load(void *opaque, int version_id)
     PvclockPagesState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
 
-    if (s->irq_isr & ~PVCP_IRQ_DISRUPTION ||
-        s->irq_ier & ~PVCP_IRQ_DISRUPTION) {
+    if (s->irq.isr & ~PVCP_IRQ_DISRUPTION ||
+        s->irq.ier & ~PVCP_IRQ_DISRUPTION) {
         error_report("pvclock-pages: incoming field %s = 0x%" PRIx32 " has "
                      "bits no interrupt of this device has (only 0x%x); "
                      "migration refused",
-                     s->irq_isr & ~PVCP_IRQ_DISRUPTION ? "irq_isr"
+                     s->irq.isr & ~PVCP_IRQ_DISRUPTION ? "irq_isr"
                                                        : "irq_ier",
-                     s->irq_isr & ~PVCP_IRQ_DISRUPTION ? s->irq_isr
-                                                       : s->irq_ier,
+                     s->irq.isr & ~PVCP_IRQ_DISRUPTION ? s->irq.isr
+                                                       : s->irq.ier,
                      PVCP_IRQ_DISRUPTION);
         return -EINVAL;
     }
@@ -193,7 +193,7 @@ static int pvclock_pages_irq_post_load(void *opaque, int version_id)
         return -EINVAL;
     }
     pci_set_irq(pdev, !msix_enabled(pdev) &&
-                      (s->irq_isr & PVCP_IRQ_DISRUPTION));
+                      (s->irq.isr & PVCP_IRQ_DISRUPTION));
     return 0;
 }
 
@@ -201,7 +201,7 @@ static bool pvclock_pages_irq_needed(void *opaque)
 {
     PvclockPagesState *s = opaque;
 
-    return s->interrupts;
+    return s->irq.enabled;
 }
 
 /*
@@ -217,9 +217,9 @@ const VMStateDescription vmstate_pvclock_pages_irq = {
     .post_load = pvclock_pages_irq_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_MSIX(parent_obj, PvclockPagesState),
-        VMSTATE_UINT32(irq_isr, PvclockPagesState),
-        VMSTATE_UINT32(irq_ier, PvclockPagesState),
-        VMSTATE_UINT64(irq_count, PvclockPagesState),
+        VMSTATE_UINT32(irq.isr, PvclockPagesState),
+        VMSTATE_UINT32(irq.ier, PvclockPagesState),
+        VMSTATE_UINT64(irq.count, PvclockPagesState),
         VMSTATE_END_OF_LIST()
     },
 };

@@ -78,7 +78,7 @@ static bool pvclock_live_matches(PvclockPagesState *s,
     char err[VVAR_ERR_LEN];
     uint64_t tsc = cpu_get_host_ticks() & PVCP_S64_MAX;
 
-    if (!s->live_src || vvar_snapshot(s->live_src, &snap, err) < 0 ||
+    if (!s->live.src || vvar_snapshot(s->live.src, &snap, err) < 0 ||
         snap.counter_mode != PVCP_COUNTER_TSC ||
         (pvcp_host_page_check(h, 0) & PVCP_BAD_RANGE)) {
         return false;
@@ -98,11 +98,11 @@ bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
     struct host_snapshot snap;
     char err[VVAR_ERR_LEN];
 
-    if (!s->live_src || !s->offset_page ||
+    if (!s->live.src || !s->offset_page ||
         !(qatomic_read(&s->offset_page->live.flags) & PVCP_LIVE_F_VALID) ||
         (h->flags & PVCP_HOST_F_SIMULATED) ||
         h->counter_mode != PVCP_COUNTER_TSC ||
-        vvar_snapshot(s->live_src, &snap, err) < 0 ||
+        vvar_snapshot(s->live.src, &snap, err) < 0 ||
         snap.counter_mode != PVCP_COUNTER_TSC) {
         return false;
     }
@@ -138,15 +138,15 @@ void pvclock_live_init(PvclockPagesState *s)
 {
     void *page;
 
-    if (!s->live_page) {
-        s->live_why = g_strdup("live-page=off");
+    if (!s->live.enabled) {
+        s->live.why = g_strdup("live-page=off");
         return;
     }
-    page = pvclock_live_find(&s->live_desc, &s->live_why, &s->live_src);
-    trace_pvclock_pages_live(page != NULL, s->live_why);
+    page = pvclock_live_find(&s->live.desc, &s->live.why, &s->live.src);
+    trace_pvclock_pages_live(page != NULL, s->live.why);
     if (!page) {
         warn_report("pvclock-pages: no live page (%s); guests read the "
-                    "helper's pages", s->live_why);
+                    "helper's pages", s->live.why);
         return;
     }
     /*
@@ -154,23 +154,23 @@ void pvclock_live_init(PvclockPagesState *s)
      * destination maps its own), read-only to the guest and to QEMU's
      * own writers (pvclock_readonly_host_init()).
      */
-    pvclock_readonly_host_init(&s->live_mr, OBJECT(s), "pvclock-pages-live",
+    pvclock_readonly_host_init(&s->live.mr, OBJECT(s), "pvclock-pages-live",
                                PVCP_PAGE_SIZE, page);
-    memory_region_add_subregion(&s->bar, PVCP_BAR_LIVE_PAGE, &s->live_mr);
-    s->live_mapped = true;
-    s->live_refused = "host page 0 not read yet";
+    memory_region_add_subregion(&s->bar, PVCP_BAR_LIVE_PAGE, &s->live.mr);
+    s->live.mapped = true;
+    s->live.refused = "host page 0 not read yet";
 }
 
 void pvclock_live_exit(PvclockPagesState *s)
 {
-    if (s->live_mapped) {
-        memory_region_del_subregion(&s->bar, &s->live_mr);
-        s->live_mapped = false;
+    if (s->live.mapped) {
+        memory_region_del_subregion(&s->bar, &s->live.mr);
+        s->live.mapped = false;
     }
-    g_free(s->live_src);
-    s->live_src = NULL;
-    g_free(s->live_why);
-    s->live_why = NULL;
+    g_free(s->live.src);
+    s->live.src = NULL;
+    g_free(s->live.why);
+    s->live.why = NULL;
 }
 
 /*
@@ -178,8 +178,8 @@ void pvclock_live_exit(PvclockPagesState *s)
  * unscaled domain is this host's real TSC, so that the live page and
  * page 0 are the same clocks (and the monotonic offsets apply to both).
  */
-const char *pvclock_live_refusal(PvclockPagesState *s,
-                                 const struct pvcp_host_page *pg)
+static const char *live_refusal(PvclockPagesState *s,
+                                const struct pvcp_host_page *pg)
 {
     if (pg->counter_mode != PVCP_COUNTER_TSC) {
         return "host page 0 does not count the TSC";
@@ -195,25 +195,35 @@ const char *pvclock_live_refusal(PvclockPagesState *s,
     return NULL;
 }
 
+void pvclock_live_judge(PvclockPagesState *s,
+                        const struct pvcp_host_page *pg)
+{
+    if (!pg) {
+        s->live.refused = "no usable host pages";
+    } else {
+        s->live.refused = s->live.mapped ? live_refusal(s, pg) : NULL;
+    }
+}
+
 bool pvclock_live_usable(PvclockPagesState *s, const char **why)
 {
-    *why = s->live_mapped ? s->live_refused : NULL;
-    return s->live_mapped && !s->live_refused;
+    *why = s->live.mapped ? s->live.refused : NULL;
+    return s->live.mapped && !s->live.refused;
 }
 
 char *pvclock_live_status(PvclockPagesState *s)
 {
     const char *why;
 
-    if (!s->live_mapped) {
-        return g_strdup_printf("not mapped: %s", s->live_why);
+    if (!s->live.mapped) {
+        return g_strdup_printf("not mapped: %s", s->live.why);
     }
     if (!s->offset_page ||
         !(s->offset_page->live.flags & PVCP_LIVE_F_VALID)) {
         pvclock_live_usable(s, &why);
         return g_strdup_printf("mapped, not in use: %s (%s)",
                                why ? why : "the counter relation is not "
-                               "known", s->live_why);
+                               "known", s->live.why);
     }
-    return g_strdup_printf("in use (%s)", s->live_why);
+    return g_strdup_printf("in use (%s)", s->live.why);
 }

@@ -90,19 +90,19 @@ static bool stream_in_range(PvclockPagesState *s)
         "mig_mono_ns[2] (BOOTTIME)",
     };
 
-    if (!field_below("mig_generation", s->mig_generation,
+    if (!field_below("mig_generation", s->mig.generation,
                      PVCLOCK_MIG_COUNT_MAX) ||
-        !field_below("mig_disruptions", s->mig_disruptions,
+        !field_below("mig_disruptions", s->mig.sample.disruptions,
                      PVCLOCK_MIG_COUNT_MAX) ||
-        !field_below("mig_guest_hz", s->mig_guest_hz,
+        !field_below("mig_guest_hz", s->mig.guest_hz,
                      PVCLOCK_MIG_HZ_MAX + 1) ||
-        !field_below("mig_frozen", s->mig_frozen, 2) ||
-        !field_below("mig_monotonic", s->mig_monotonic, 2) ||
-        !field_below("mig_downtime", s->mig_downtime, 2)) {
+        !field_below("mig_frozen", s->mig.sample.frozen, 2) ||
+        !field_below("mig_monotonic", s->mig.monotonic, 2) ||
+        !field_below("mig_downtime", s->mig.downtime, 2)) {
         return false;
     }
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
-        int64_t v = (int64_t)s->mig_mono_ns[i];
+        int64_t v = (int64_t)s->mig.sample.mono_ns[i];
 
         if (v <= -(int64_t)PVCLOCK_MIG_MONO_MAX ||
             v >= (int64_t)PVCLOCK_MIG_MONO_MAX) {
@@ -169,13 +169,13 @@ static bool resume_plausible(PvclockPagesState *s, uint64_t guest_counter,
  */
 static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
     uint64_t host[PVCP_MONO_CLOCKS], dis, h, g;
     const uint64_t *at = NULL;
 
     memset(smp, 0, sizeof(*smp));
-    if (s->backend && s->backend->frozen_at && !s->relation_due &&
-        s->relation.kind == PVCLOCK_REL_LINEAR &&
+    if (s->backend && s->backend->frozen_at && !s->rel.due &&
+        s->rel.relation.kind == PVCLOCK_REL_LINEAR &&
         (x->flags & PVCP_XFORM_F_VALID) && s->backend->frozen_at(s, &g)) {
         h = pvcp_ref_xform_apply(x, g);
         at = &h;
@@ -186,7 +186,7 @@ static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
         return false;
     }
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
-        smp->mono_ns[i] = host[i] + offset_ns(&s->mono_offset[i]);
+        smp->mono_ns[i] = host[i] + offset_ns(&s->off.mono_offset[i]);
     }
     smp->disruptions = pvclock_guest_disruptions_at(s, dis);
     smp->valid = true;
@@ -196,15 +196,15 @@ static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
 /* 1. vCPU stop (the vCPUs are paused when the handler runs). */
 void pvclock_migration_vm_stop(PvclockPagesState *s)
 {
-    if (s->phase != PVCLOCK_PHASE_RUNNING) {
+    if (s->off.phase != PVCLOCK_PHASE_RUNNING) {
         return;                 /* never ran, or a migration is pending */
     }
-    sample_now(s, &s->stop_sample);
-    s->stopped_at_ns = get_clock();
-    s->phase = PVCLOCK_PHASE_STOPPED;
-    trace_pvclock_pages_stop_sample(s->stop_sample.valid,
-                                    s->stop_sample.mono_ns[0],
-                                    s->stop_sample.realtime_ns);
+    sample_now(s, &s->mig.stop_sample);
+    s->mig.stopped_at_ns = get_clock();
+    pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_STOPPED);
+    trace_pvclock_pages_stop_sample(s->mig.stop_sample.valid,
+                                    s->mig.stop_sample.mono_ns[0],
+                                    s->mig.stop_sample.realtime_ns);
 }
 
 /*
@@ -214,22 +214,23 @@ void pvclock_migration_vm_stop(PvclockPagesState *s)
  */
 void pvclock_migration_vm_start(PvclockPagesState *s)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
     uint64_t host[PVCP_MONO_CLOCKS], rt, base[PVCP_MONO_CLOCKS], h;
     const PvclockClockSample *smp = NULL;
     const uint64_t *at = NULL;
     uint64_t add = 0;
 
     pvclock_offset_page_fetch_relation(s);
-    if (s->phase == PVCLOCK_PHASE_INCOMING) {
-        smp = &s->incoming;
-    } else if (s->phase == PVCLOCK_PHASE_STOPPED && s->stop_sample.valid &&
+    if (s->off.phase == PVCLOCK_PHASE_INCOMING) {
+        smp = &s->mig.incoming;
+    } else if (s->off.phase == PVCLOCK_PHASE_STOPPED &&
+               s->mig.stop_sample.valid &&
                s->downtime == PVCLOCK_DOWNTIME_EXCLUDE &&
                s->monotonic == PVCLOCK_MONOTONIC_VM) {
-        smp = &s->stop_sample;
+        smp = &s->mig.stop_sample;
     }
     if (smp && smp->valid) {
-        if (smp->frozen && s->relation.kind == PVCLOCK_REL_LINEAR &&
+        if (smp->frozen && s->rel.relation.kind == PVCLOCK_REL_LINEAR &&
             (x->flags & PVCP_XFORM_F_VALID)) {
             uint64_t resume = smp->guest_counter;
 
@@ -239,18 +240,18 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
              * snapshot's older count (counter-tcg.c).  The snapshot's
              * clocks hold from where the counter really resumes.
              */
-            if (smp == &s->incoming && s->stop_sample.valid &&
-                s->stop_sample.frozen &&
-                (int64_t)(s->stop_sample.guest_counter - resume) > 0) {
-                resume = s->stop_sample.guest_counter;
+            if (smp == &s->mig.incoming && s->mig.stop_sample.valid &&
+                s->mig.stop_sample.frozen &&
+                (int64_t)(s->mig.stop_sample.guest_counter - resume) > 0) {
+                resume = s->mig.stop_sample.guest_counter;
             }
             h = pvcp_ref_xform_apply(x, resume);
             at = resume_plausible(s, resume, h) ? &h : NULL;
         }
         if (pvclock_host_at(s, at, host, &rt, NULL)) {
-            if (s->phase == PVCLOCK_PHASE_INCOMING &&
+            if (s->off.phase == PVCLOCK_PHASE_INCOMING &&
                 s->downtime == PVCLOCK_DOWNTIME_INCLUDE &&
-                s->incoming_downtime_ok &&
+                s->mig.incoming_downtime_ok &&
                 downtime_plausible(s, smp->realtime_ns, rt) &&
                 rt > smp->realtime_ns) {
                 add = rt - smp->realtime_ns;    /* as far as hosts agree */
@@ -265,12 +266,12 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
                         "they were (%s)", pvclock_source_name(s));
         }
     }
-    s->last_downtime_ns = s->phase == PVCLOCK_PHASE_STOPPED &&
-                          s->stopped_at_ns ? get_clock() - s->stopped_at_ns
-                                           : 0;
-    trace_pvclock_pages_start_apply(s->phase, smp != NULL, add);
-    s->phase = PVCLOCK_PHASE_RUNNING;
-    s->stop_sample.valid = false;
+    s->mig.last_downtime_ns =
+        s->off.phase == PVCLOCK_PHASE_STOPPED && s->mig.stopped_at_ns
+        ? get_clock() - s->mig.stopped_at_ns : 0;
+    trace_pvclock_pages_start_apply(s->off.phase, smp != NULL, add);
+    pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_RUNNING);
+    s->mig.stop_sample.valid = false;
     pvclock_pages_publish(s, "vm start");
 }
 
@@ -282,10 +283,10 @@ static int pvclock_pages_pre_save(void *opaque)
     struct pvcp_host_page pg;
     uint64_t now_dis;
 
-    if (s->phase == PVCLOCK_PHASE_STOPPED && s->stop_sample.valid) {
-        smp = s->stop_sample;
-    } else if (s->phase == PVCLOCK_PHASE_INCOMING) {
-        smp = s->incoming;      /* loaded here and never started */
+    if (s->off.phase == PVCLOCK_PHASE_STOPPED && s->mig.stop_sample.valid) {
+        smp = s->mig.stop_sample;
+    } else if (s->off.phase == PVCLOCK_PHASE_INCOMING) {
+        smp = s->mig.incoming;      /* loaded here and never started */
     } else {
         sample_now(s, &smp);    /* a VM that never ran */
     }
@@ -294,23 +295,20 @@ static int pvclock_pages_pre_save(void *opaque)
                      "the guest's clocks; is pvclock-helper running?");
         return -EINVAL;
     }
-    s->mig_abi_major = PVCP_ABI_MAJOR;
-    s->mig_abi_minor = PVCP_ABI_MINOR;
-    s->mig_generation = s->offset_page->generation;
-    s->mig_guest_hz = s->relation.guest_hz;
-    memcpy(s->mig_mono_ns, smp.mono_ns, sizeof(s->mig_mono_ns));
-    s->mig_realtime_ns = smp.realtime_ns;
+    s->mig.abi_major = PVCP_ABI_MAJOR;
+    s->mig.abi_minor = PVCP_ABI_MINOR;
+    s->mig.generation = s->offset_page->generation;
+    s->mig.guest_hz = s->rel.relation.guest_hz;
+    s->mig.sample = smp;
     now_dis = pvclock_guest_disruptions_at(s, pvclock_host_page0(s, &pg, NULL)
                                               ? pg.disruptions : 0);
-    s->mig_disruptions = MAX(smp.disruptions, now_dis);
-    s->mig_guest_counter = smp.guest_counter;
-    s->mig_frozen = smp.frozen;
+    s->mig.sample.disruptions = MAX(smp.disruptions, now_dis);
     /* the enums' values: 0 vm / exclude, 1 host / include */
-    s->mig_monotonic = s->monotonic;
-    s->mig_downtime = s->downtime;
-    trace_pvclock_pages_pre_save(s->mig_generation,
-                                 s->mig_mono_ns[PVCP_MONO_MONOTONIC],
-                                 s->mig_realtime_ns);
+    s->mig.monotonic = s->monotonic;
+    s->mig.downtime = s->downtime;
+    trace_pvclock_pages_pre_save(s->mig.generation,
+                                 s->mig.sample.mono_ns[PVCP_MONO_MONOTONIC],
+                                 s->mig.sample.realtime_ns);
     return 0;
 }
 
@@ -318,8 +316,8 @@ static int pvclock_pages_pre_load(void *opaque)
 {
     PvclockPagesState *s = opaque;
 
-    s->mig_disruptions = 0;     /* a stream without the subsection */
-    s->mig_frozen = 0;
+    /* a stream without the at-stop subsection: no count, not frozen */
+    memset(&s->mig.sample, 0, sizeof(s->mig.sample));
     return 0;
 }
 
@@ -332,22 +330,22 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
     int64_t start = get_clock();
     bool have_rt;
 
-    if (s->mig_abi_major != PVCP_ABI_MAJOR) {
+    if (s->mig.abi_major != PVCP_ABI_MAJOR) {
         error_report("pvclock-pages: incoming clock state has ABI %u.%u, "
                      "this QEMU has %u.%u; migrate between matching "
-                     "versions", s->mig_abi_major, s->mig_abi_minor,
+                     "versions", s->mig.abi_major, s->mig.abi_minor,
                      PVCP_ABI_MAJOR, PVCP_ABI_MINOR);
         return -EINVAL;
     }
     if (!stream_in_range(s)) {
         return -EINVAL;
     }
-    if (s->mig_monotonic != s->monotonic || s->mig_downtime != s->downtime) {
+    if (s->mig.monotonic != s->monotonic || s->mig.downtime != s->downtime) {
         error_report("pvclock-pages: the source runs with monotonic=%s,"
                      "downtime=%s, this destination with monotonic=%s,"
                      "downtime=%s; start the destination with the source's "
-                     "properties", s->mig_monotonic ? "host" : "vm",
-                     s->mig_downtime ? "include" : "exclude",
+                     "properties", s->mig.monotonic ? "host" : "vm",
+                     s->mig.downtime ? "include" : "exclude",
                      s->monotonic ? "host" : "vm",
                      s->downtime ? "include" : "exclude");
         return -EINVAL;
@@ -371,47 +369,72 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
                     "when the VM starts", pvclock_source_name(s));
     }
     /* checked here when this host's pages answer, else at the start */
-    s->incoming_downtime_ok = !have_rt ||
-                              downtime_plausible(s, s->mig_realtime_ns, rt);
-    s->incoming.valid = true;
-    memcpy(s->incoming.mono_ns, s->mig_mono_ns, sizeof(s->mig_mono_ns));
-    s->incoming.realtime_ns = s->mig_realtime_ns;
-    s->incoming.disruptions = MAX(s->mig_disruptions, s->mig_generation);
-    s->incoming.frozen = s->mig_frozen;
-    s->incoming.guest_counter = s->mig_guest_counter;
+    s->mig.incoming_downtime_ok = !have_rt ||
+        downtime_plausible(s, s->mig.sample.realtime_ns, rt);
+    s->mig.incoming = s->mig.sample;
+    s->mig.incoming.valid = true;
+    /* a source without the at-stop subsection: its generation at least */
+    s->mig.incoming.disruptions =
+        MAX(s->mig.sample.disruptions,
+            pvclock_disruption_count(s->mig.generation, 0));
     /* what the guest counted at the source only grows from here */
-    s->generation_floor = MAX(s->generation_floor, s->mig_generation + 1);
-    s->disruption_floor = MAX(s->disruption_floor,
-                              s->incoming.disruptions + 1);
-    s->phase = PVCLOCK_PHASE_INCOMING;
+    pvclock_offset_page_incoming(s, s->mig.generation + 1,
+                                 s->mig.incoming.disruptions + 1);
     pvclock_vmclock_loaded(s);
     pvclock_offset_page_forget_relation(s, why);
     pvclock_pages_publish(s, why);
-    s->last_post_load_ns = get_clock() - start;
+    s->mig.last_post_load_ns = get_clock() - start;
     trace_pvclock_pages_post_load(s->offset_page->generation,
-                                  s->last_post_load_ns);
+                                  s->mig.last_post_load_ns);
     return 0;
 }
+
+/*
+ * The sample on the wire: the guest's clocks and the source host's
+ * REALTIME in the main section, where ABI 1.0 put them ...
+ */
+static const VMStateDescription vmstate_pvclock_sample_clocks = {
+    .name = "pvclock-pages/sample-clocks",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64_ARRAY(mono_ns, PvclockClockSample, PVCP_MONO_CLOCKS),
+        VMSTATE_UINT64(realtime_ns, PvclockClockSample),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * ... and since ABI 1.3, in the at-stop subsection: the source's
+ * disruption count (generation + its host's, which the destination keeps
+ * growing) and the guest counter value the sample was taken at, if the
+ * counter stood still there (frozen: a byte, checked to be 0 or 1).
+ */
+static const VMStateDescription vmstate_pvclock_sample_counter = {
+    .name = "pvclock-pages/sample-counter",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(disruptions, PvclockClockSample),
+        VMSTATE_UINT64(guest_counter, PvclockClockSample),
+        VMSTATE_UINT8(frozen, PvclockClockSample),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static bool pvclock_pages_at_stop_needed(void *opaque)
 {
     return true;
 }
 
-/*
- * Since ABI 1.3: the source's disruption count (generation + its host's,
- * which the destination keeps growing) and the guest counter value the
- * sample was taken at, if the counter stood still there.
- */
 static const VMStateDescription vmstate_pvclock_pages_at_stop = {
     .name = "pvclock-pages/at-stop",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = pvclock_pages_at_stop_needed,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(mig_disruptions, PvclockPagesState),
-        VMSTATE_UINT64(mig_guest_counter, PvclockPagesState),
-        VMSTATE_UINT8(mig_frozen, PvclockPagesState),
+        VMSTATE_STRUCT(mig.sample, PvclockPagesState, 0,
+                       vmstate_pvclock_sample_counter, PvclockClockSample),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -425,15 +448,14 @@ const VMStateDescription vmstate_pvclock_pages = {
     .post_load = pvclock_pages_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, PvclockPagesState),
-        VMSTATE_UINT32(mig_abi_major, PvclockPagesState),
-        VMSTATE_UINT32(mig_abi_minor, PvclockPagesState),
-        VMSTATE_UINT64(mig_generation, PvclockPagesState),
-        VMSTATE_UINT64(mig_guest_hz, PvclockPagesState),
-        VMSTATE_UINT64_ARRAY(mig_mono_ns, PvclockPagesState,
-                             PVCP_MONO_CLOCKS),
-        VMSTATE_UINT64(mig_realtime_ns, PvclockPagesState),
-        VMSTATE_UINT32(mig_monotonic, PvclockPagesState),
-        VMSTATE_UINT32(mig_downtime, PvclockPagesState),
+        VMSTATE_UINT32(mig.abi_major, PvclockPagesState),
+        VMSTATE_UINT32(mig.abi_minor, PvclockPagesState),
+        VMSTATE_UINT64(mig.generation, PvclockPagesState),
+        VMSTATE_UINT64(mig.guest_hz, PvclockPagesState),
+        VMSTATE_STRUCT(mig.sample, PvclockPagesState, 0,
+                       vmstate_pvclock_sample_clocks, PvclockClockSample),
+        VMSTATE_UINT32(mig.monotonic, PvclockPagesState),
+        VMSTATE_UINT32(mig.downtime, PvclockPagesState),
         VMSTATE_END_OF_LIST()
     },
     .subsections = (const VMStateDescription * const []) {

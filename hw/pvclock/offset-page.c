@@ -85,48 +85,48 @@ void pvclock_offset_page_init(PvclockPagesState *s, bool smeared,
     op->generation = 1;
     op->counter_backend = s->backend ? s->backend->abi_backend
                                      : PVCP_BACKEND_NONE;
-    s->recommended_page = smeared ? PVCP_PAGE_UNSCALED_SMEARED
-                                  : PVCP_PAGE_UNSCALED_UNSMEARED;
-    op->recommended_page = s->recommended_page;
+    s->off.recommended_page = smeared ? PVCP_PAGE_UNSCALED_SMEARED
+                                      : PVCP_PAGE_UNSCALED_UNSMEARED;
+    op->recommended_page = s->off.recommended_page;
     if (!mono_host) {
         /* like a time namespace made at VM start: these count from 0 */
-        s->mono_offset[PVCP_MONO_MONOTONIC] = zero_offset(CLOCK_MONOTONIC);
-        s->mono_offset[PVCP_MONO_RAW] = zero_offset(CLOCK_MONOTONIC_RAW);
-        s->mono_offset[PVCP_MONO_BOOTTIME] = zero_offset(CLOCK_BOOTTIME);
+        s->off.mono_offset[PVCP_MONO_MONOTONIC] = zero_offset(CLOCK_MONOTONIC);
+        s->off.mono_offset[PVCP_MONO_RAW] = zero_offset(CLOCK_MONOTONIC_RAW);
+        s->off.mono_offset[PVCP_MONO_BOOTTIME] = zero_offset(CLOCK_BOOTTIME);
     }
-    memcpy(op->mono_offset, s->mono_offset, sizeof(op->mono_offset));
-    s->published_dis = pvclock_guest_disruptions(s);
-    s->published_status = op->status;
-    s->phase = PVCLOCK_PHASE_STOPPED;
-    s->relation_due = true;
-    s->relation.kind = PVCLOCK_REL_UNKNOWN;
-    s->relation.why = "the VM has not started yet";
+    memcpy(op->mono_offset, s->off.mono_offset, sizeof(op->mono_offset));
+    s->off.published_dis = pvclock_guest_disruptions(s);
+    s->off.published_status = op->status;
+    s->off.phase = PVCLOCK_PHASE_STOPPED;
+    s->rel.due = true;
+    s->rel.relation.kind = PVCLOCK_REL_UNKNOWN;
+    s->rel.relation.why = "the VM has not started yet";
 }
 
 /* The status the device's state calls for, and why. */
 static uint32_t status_now(PvclockPagesState *s, const char **why)
 {
-    if (!s->host) {
+    if (!s->host.pages) {
         *why = "no usable host pages";
         return PVCP_STATUS_NO_HELPER;
     }
-    if (!s->host_ok) {
+    if (!s->host.ok) {
         *why = "host pages damaged (headers, check words or ranges)";
         return PVCP_STATUS_NO_HELPER;
     }
-    if (s->phase == PVCLOCK_PHASE_INCOMING) {
+    if (s->off.phase == PVCLOCK_PHASE_INCOMING) {
         *why = "incoming migration: applied when the VM starts";
         return PVCP_STATUS_INVALID;
     }
-    if (s->relation_due) {
-        *why = s->relation.why;
+    if (s->rel.due) {
+        *why = s->rel.relation.why;
         return PVCP_STATUS_INVALID;
     }
-    if (s->relation.kind != PVCLOCK_REL_LINEAR) {
-        *why = s->relation.why;
+    if (s->rel.relation.kind != PVCLOCK_REL_LINEAR) {
+        *why = s->rel.relation.why;
         return PVCP_STATUS_UNRELIABLE;
     }
-    if (s->helper_stale) {
+    if (s->host.stale) {
         *why = "pvclock-helper stopped updating the pages";
         return PVCP_STATUS_STALE;
     }
@@ -142,18 +142,18 @@ static uint32_t status_now(PvclockPagesState *s, const char **why)
 static void refresh_raw_xform(PvclockPagesState *s,
                               const struct pvcp_host_page *pg, bool have)
 {
-    if (have && pg->raw.mult == s->xform_raw.mult &&
-        pg->raw.shift == s->xform_raw.shift &&
-        pg->counter_mode == s->xform_raw_mode) {
+    if (have && pg->raw.mult == s->rel.raw.mult &&
+        pg->raw.shift == s->rel.raw.shift &&
+        pg->counter_mode == s->rel.raw_mode) {
         return;
     }
-    s->xform_raw = have ? pg->raw : (struct pvcp_line){ 0 };
-    s->xform_raw_mode = have ? pg->counter_mode : PVCP_COUNTER_NONE;
-    if (!have || !pvclock_relation_raw_xform(&s->relation,
-                                             s->relation_host_ref, pg,
-                                             &s->xform[PVCP_DOMAIN_SCALED])) {
-        memset(&s->xform[PVCP_DOMAIN_SCALED], 0,
-               sizeof(s->xform[PVCP_DOMAIN_SCALED]));
+    s->rel.raw = have ? pg->raw : (struct pvcp_line){ 0 };
+    s->rel.raw_mode = have ? pg->counter_mode : PVCP_COUNTER_NONE;
+    if (!have ||
+        !pvclock_relation_raw_xform(&s->rel.relation, s->rel.host_ref, pg,
+                                    &s->rel.xform[PVCP_DOMAIN_SCALED])) {
+        memset(&s->rel.xform[PVCP_DOMAIN_SCALED], 0,
+               sizeof(s->rel.xform[PVCP_DOMAIN_SCALED]));
     }
 }
 
@@ -170,53 +170,54 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     uint64_t host_dis;
     const char *reason, *live_why;
     uint32_t status = status_now(s, &reason);
-    bool linear = s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
+    bool linear = s->rel.relation.kind == PVCLOCK_REL_LINEAR && !s->rel.due;
 
     if (have_pg) {
-        s->last_host_dis = pg.disruptions;
-        s->live_refused = s->live_mapped ? pvclock_live_refusal(s, &pg)
-                                         : NULL;
-    } else if (!s->host || !s->host_ok) {
-        s->live_refused = "no usable host pages";
+        s->off.last_host_dis = pg.disruptions;
+        pvclock_live_judge(s, &pg);
+    } else if (!s->host.pages || !s->host.ok) {
+        pvclock_live_judge(s, NULL);
     }
-    host_dis = s->host ? s->last_host_dis : 0;
+    host_dis = s->host.pages ? s->off.last_host_dis : 0;
     /* a page 0 busy being written changes nothing here: keep what was */
-    if (linear && (have_pg || !s->host || !s->host_ok)) {
+    if (linear && (have_pg || !s->host.pages || !s->host.ok)) {
         refresh_raw_xform(s, &pg, have_pg);
     }
     memcpy(&next, op, PUBLISHED_END);
     next.status = status;
-    next.recommended_page = s->recommended_page;
-    next.guest_counter_hz = linear ? s->relation.guest_hz : 0;
+    next.recommended_page = s->off.recommended_page;
+    next.guest_counter_hz = linear ? s->rel.relation.guest_hz : 0;
     memset(next.ref_xform, 0, sizeof(next.ref_xform));
     if (linear) {
-        memcpy(next.ref_xform, s->xform, sizeof(next.ref_xform));
+        memcpy(next.ref_xform, s->rel.xform, sizeof(next.ref_xform));
     }
-    next.relation_flags = s->relation.flags;
+    next.relation_flags = s->rel.relation.flags;
     memset(&next.live, 0, sizeof(next.live));
     if (linear && pvclock_live_usable(s, &live_why)) {
-        next.live = s->live_desc;
+        next.live = s->live.desc;
     }
     /* memory at 0x5000, not an MMIO hole: the guest driver may map it */
-    if (s->live_mapped) {
+    if (s->live.mapped) {
         next.live.flags |= PVCP_LIVE_F_MAPPED;
     }
-    memcpy(next.mono_offset, s->mono_offset, sizeof(next.mono_offset));
+    memcpy(next.mono_offset, s->off.mono_offset, sizeof(next.mono_offset));
     next.generation = op->generation;
     if (!memcmp((char *)&next + PUBLISHED_START,
                 (char *)op + PUBLISHED_START,
                 PUBLISHED_END - PUBLISHED_START) &&
-        op->generation >= s->generation_floor &&
-        op->generation + host_dis >= s->disruption_floor) {
+        op->generation >= s->off.generation_floor &&
+        pvclock_disruption_count(op->generation, host_dis) >=
+        s->off.disruption_floor) {
         return;                 /* nothing the guest sees would change */
     }
     if (op->status != PVCP_STATUS_INVALID) {
         next.generation++;      /* what a guest may have used changes */
     }
     /* the disruption count (generation + the host's) only grows */
-    next.generation = MAX(next.generation, s->generation_floor);
-    if (next.generation + host_dis < s->disruption_floor) {
-        next.generation = s->disruption_floor - host_dis;
+    next.generation = MAX(next.generation, s->off.generation_floor);
+    if (pvclock_disruption_count(next.generation, host_dis) <
+        s->off.disruption_floor) {
+        next.generation = s->off.disruption_floor - host_dis;
     }
     if (op->status != status) {
         trace_pvclock_pages_status(pvclock_status_name(op->status),
@@ -237,12 +238,12 @@ bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why)
     publish_offset(s, why);
     /* host disruptions alone change the guest's count too */
     dis = pvclock_guest_disruptions(s);
-    if (dis == s->published_dis &&
-        s->offset_page->status == s->published_status) {
+    if (dis == s->off.published_dis &&
+        s->offset_page->status == s->off.published_status) {
         return false;
     }
-    s->published_dis = dis;
-    s->published_status = s->offset_page->status;
+    s->off.published_dis = dis;
+    s->off.published_status = s->offset_page->status;
     return true;
 }
 
@@ -266,20 +267,21 @@ void pvclock_offset_page_replace_host(PvclockPagesState *s,
 
     memory_region_transaction_begin();
     if (!pvclock_host_disruptions(s, &old_dis)) {
-        old_dis = s->last_host_dis;
+        old_dis = s->off.last_host_dis;
     }
     carry = s->monotonic == PVCLOCK_MONOTONIC_VM &&
             pvclock_host_at(s, &sw->tsc, host_mono, &rt, NULL);
     for (int i = 0; carry && i < PVCP_MONO_CLOCKS; i++) {
-        guest_mono[i] = host_mono[i] + s->mono_offset[i].sec *
-                        NANOSECONDS_PER_SECOND + s->mono_offset[i].nsec;
+        guest_mono[i] = host_mono[i] + s->off.mono_offset[i].sec *
+                        NANOSECONDS_PER_SECOND + s->off.mono_offset[i].nsec;
     }
     pvclock_offset_page_write_begin(s);
     op->generation += old_dis + 1;
     pvclock_host_swap(s, sw);
     if (carry && pvclock_host_at(s, &sw->tsc, host_mono, &rt, NULL)) {
         pvclock_offset_page_set_mono(s, guest_mono, host_mono);
-        memcpy(op->mono_offset, s->mono_offset, sizeof(s->mono_offset));
+        memcpy(op->mono_offset, s->off.mono_offset,
+               sizeof(s->off.mono_offset));
     }
     pvclock_offset_page_write_end(s);
     memory_region_transaction_commit();
@@ -303,12 +305,12 @@ void pvclock_offset_page_fetch_relation(PvclockPagesState *s)
     } else {
         rel.why = "no counter backend for this accelerator";
     }
-    s->relation_reads++;
-    s->relation_read_ns = get_clock();
-    same = same_line(&rel, &s->relation) &&
-           (s->xform[PVCP_DOMAIN_UNSCALED].flags & PVCP_XFORM_F_VALID);
-    s->relation = rel;
-    s->relation_due = false;
+    s->rel.reads++;
+    s->rel.read_ns = get_clock();
+    same = same_line(&rel, &s->rel.relation) &&
+           (s->rel.xform[PVCP_DOMAIN_UNSCALED].flags & PVCP_XFORM_F_VALID);
+    s->rel.relation = rel;
+    s->rel.due = false;
     trace_pvclock_pages_relation(s->backend ? s->backend->name : "none",
                                  rel.kind, rel.ratio, rel.ratio_frac_bits,
                                  rel.offset, rel.guest_hz,
@@ -320,35 +322,60 @@ void pvclock_offset_page_fetch_relation(PvclockPagesState *s)
      * Unscaled lines are exact from any reference: 0 keeps the page the
      * same for the same offset.  Scaled ones refer to the host TSC now.
      */
-    s->relation_host_ref = rel.ratio ? cpu_get_host_ticks() : 0;
-    if (!pvclock_relation_xform(&rel, s->relation_host_ref,
-                                &s->xform[PVCP_DOMAIN_UNSCALED]) &&
+    s->rel.host_ref = rel.ratio ? cpu_get_host_ticks() : 0;
+    if (!pvclock_relation_xform(&rel, s->rel.host_ref,
+                                &s->rel.xform[PVCP_DOMAIN_UNSCALED]) &&
         rel.kind == PVCLOCK_REL_LINEAR) {
-        s->relation.kind = PVCLOCK_REL_UNKNOWN;
-        s->relation.why = "the guest counter's scaling ratio has no "
-                          "inverse this device can publish";
+        s->rel.relation.kind = PVCLOCK_REL_UNKNOWN;
+        s->rel.relation.why = "the guest counter's scaling ratio has no "
+                              "inverse this device can publish";
     }
-    s->xform_raw_mode = PVCP_COUNTER_NONE;  /* recompute the scaled one */
-    s->xform_raw.mult = 0;
+    s->rel.raw_mode = PVCP_COUNTER_NONE;  /* recompute the scaled one */
+    s->rel.raw.mult = 0;
 }
 
 void pvclock_offset_page_forget_relation(PvclockPagesState *s,
                                          const char *why)
 {
-    s->relation_due = true;
-    s->relation.kind = PVCLOCK_REL_UNKNOWN;
-    s->relation.why = why;
+    s->rel.due = true;
+    s->rel.relation.kind = PVCLOCK_REL_UNKNOWN;
+    s->rel.relation.why = why;
+}
+
+void pvclock_offset_page_relation_changed(PvclockPagesState *s)
+{
+    s->rel.due = true;
+}
+
+void pvclock_offset_page_set_phase(PvclockPagesState *s, PvclockPhase phase)
+{
+    s->off.phase = phase;
+}
+
+void pvclock_offset_page_incoming(PvclockPagesState *s,
+                                  uint64_t generation_floor,
+                                  uint64_t disruption_floor)
+{
+    s->off.generation_floor = MAX(s->off.generation_floor, generation_floor);
+    s->off.disruption_floor = MAX(s->off.disruption_floor, disruption_floor);
+    s->off.phase = PVCLOCK_PHASE_INCOMING;
+}
+
+uint64_t pvclock_disruption_count(uint64_t generation, uint64_t host_dis)
+{
+    return generation + host_dis;
 }
 
 uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
                                       uint64_t host_dis)
 {
-    return s->offset_page->generation + host_dis;
+    return pvclock_disruption_count(s->offset_page->generation, host_dis);
 }
 
 uint64_t pvclock_guest_disruptions(PvclockPagesState *s)
 {
-    return pvclock_guest_disruptions_at(s, s->host ? s->last_host_dis : 0);
+    return pvclock_guest_disruptions_at(s, s->host.pages ?
+                                           s->off.last_host_dis : 0);
 }
 
 void pvclock_offset_page_set_mono(PvclockPagesState *s,
@@ -357,7 +384,7 @@ void pvclock_offset_page_set_mono(PvclockPagesState *s,
 {
     for (int i = 0; i < PVCP_MONO_CLOCKS; i++) {
         int64_t ns = (int64_t)(mono_ns[i] - host_ns[i]);
-        struct pvcp_timens_offset *o = &s->mono_offset[i];
+        struct pvcp_timens_offset *o = &s->off.mono_offset[i];
 
         o->sec = ns / (int64_t)NANOSECONDS_PER_SECOND;
         ns %= (int64_t)NANOSECONDS_PER_SECOND;

@@ -128,15 +128,16 @@ typedef enum PvclockPhase {
 /*
  * The guest's clocks at a VM stop (or as a migration brought them): at
  * the guest counter value where the counter stood still (frozen, TCG),
- * or when the stop handler ran.
+ * or when the stop handler ran.  Its fields are in the order the
+ * migration stream carries them (migration.c).
  */
 typedef struct PvclockClockSample {
-    bool valid;
-    bool frozen;                            /* guest_counter stood still */
-    uint64_t guest_counter;
     uint64_t mono_ns[PVCP_MONO_CLOCKS];     /* the guest's */
     uint64_t realtime_ns;                   /* the host's REALTIME */
     uint64_t disruptions;                   /* generation + the host's */
+    uint64_t guest_counter;
+    uint8_t frozen;                         /* guest_counter stood still */
+    bool valid;                             /* not in the stream */
 } PvclockClockSample;
 
 
@@ -157,51 +158,57 @@ typedef struct PvclockQtestKnobs {
     void (*changed)(void *opaque);
     void *opaque;
 } PvclockQtestKnobs;
-struct PvclockPagesState {
-    PCIDevice parent_obj;
 
-    MemoryRegion bar;           /* 32 KiB; holes read as zero */
-    MemoryRegion host_alias[2]; /* the source, read-only; two for a swap */
-    HostMemoryBackend *alias_source[2];     /* referenced while in use */
-    bool alias_used[2];
-    int alias_cur;              /* the one in the BAR if source != NULL */
-    MemoryRegion no_helper;     /* zero stand-in while there are no pages */
-    MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
-    struct pvcp_offset_page *offset_page;
+/*
+ * The device's state is one small struct per concern, each written by
+ * its own file only (tests/unit/layers.py checks it); another file asks
+ * the owner through a function.  Properties are qdev's to set.
+ */
 
-    /* the live page (live-page.c) */
-    bool live_page;             /* property live-page */
-    bool live_mapped;           /* QEMU's vDSO data page is in the BAR */
-    MemoryRegion live_mr;
-    struct pvcp_live live_desc; /* what the offset page says when usable */
-    char *live_why;             /* the layout, or why there is none */
-    struct vvar_source *live_src;   /* where the kernel's words are */
-    const char *live_refused;   /* why page 0 rules it out, NULL: no */
+/* The live page (live-page.c). */
+typedef struct PvclockLivePage {
+    bool enabled;               /* property live-page */
+    bool mapped;                /* QEMU's vDSO data page is in the BAR */
+    MemoryRegion mr;
+    struct pvcp_live desc;      /* what the offset page says when usable */
+    char *why;                  /* the layout, or why there is none */
+    struct vvar_source *src;    /* where the kernel's words are */
+    const char *refused;        /* why page 0 rules it out, NULL: no */
+} PvclockLivePage;
 
-    /* host pages (host-pages.c) */
-    HostMemoryBackend *memdev;  /* memdev=, or NULL */
+/* The host pages (host-pages.c). */
+typedef struct PvclockHostPages {
+    HostMemoryBackend *memdev;  /* property memdev, or NULL */
     HostMemoryBackend *source;  /* shown in the BAR: memdev or pages='s */
     bool own_source;            /* made for pages= (a child of ours) */
     dev_t source_dev;           /* what source maps, to see a new one */
     ino_t source_ino;
-    const struct pvcp_host_page *host;  /* source's mapping */
-    bool host_ok;               /* valid headers and page 0 */
-    bool helper_stale;
+    const struct pvcp_host_page *pages;     /* source's mapping */
+    bool ok;                    /* valid headers and page 0 */
+    bool stale;                 /* the helper stopped updating page 0 */
     int64_t busy_since;         /* page 0's seq odd since, 0 not */
-    uint64_t sources_replaced;  /* new pages behind pages= */
-    QEMUTimer *watch_timer;     /* 1 Hz, host side only (the glue's) */
+    uint64_t replaced;          /* new pages behind pages= */
+    MemoryRegion alias[2];      /* the source, read-only; two for a swap */
+    HostMemoryBackend *alias_source[2];     /* referenced while in use */
+    bool alias_used[2];
+    int alias_cur;              /* the one in the BAR if source != NULL */
+} PvclockHostPages;
 
-    /* the relation and what it gives the guest (offset-page.c) */
-    const struct PvclockCounterBackend *backend;
-    PvclockPhase phase;
+/* The relation as the offset page uses it (offset-page.c). */
+typedef struct PvclockRelationState {
     PvclockCounterRelation relation;
-    uint64_t relation_host_ref; /* host TSC the transforms refer to */
+    uint64_t host_ref;          /* host TSC the transforms refer to */
     struct pvcp_ref_xform xform[PVCP_DOMAINS];
-    struct pvcp_line xform_raw; /* page 0's raw line xform[SCALED] used */
-    uint32_t xform_raw_mode;    /* and its counter_mode */
-    bool relation_due;          /* read the relation at the next chance */
-    uint64_t relation_reads;    /* reads from the accelerator */
-    int64_t relation_read_ns;   /* QEMU_CLOCK_REALTIME of the last */
+    struct pvcp_line raw;       /* page 0's raw line xform[SCALED] used */
+    uint32_t raw_mode;          /* and its counter_mode */
+    bool due;                   /* read the relation at the next chance */
+    uint64_t reads;             /* reads from the accelerator */
+    int64_t read_ns;            /* QEMU_CLOCK_REALTIME of the last */
+} PvclockRelationState;
+
+/* What the offset page shows the guest, and when (offset-page.c). */
+typedef struct PvclockOffsetState {
+    PvclockPhase phase;
     struct pvcp_timens_offset mono_offset[PVCP_MONO_CLOCKS];
     uint32_t recommended_page;
     uint64_t generation_floor;  /* generation must reach this */
@@ -209,59 +216,76 @@ struct PvclockPagesState {
     uint64_t last_host_dis;     /* page 0's disruptions, last read */
     uint64_t published_dis;     /* the guest's disruption count and */
     uint32_t published_status;  /* status, as publish() last said */
-    QEMUBH *reset_bh;           /* reads the relation after a reset */
-    VMChangeStateEntry *vmstate_entry;
+} PvclockOffsetState;
 
-    /* migration (migration.c): sampled at stop, applied at start */
+/*
+ * Migration (migration.c): sampled at stop, applied at start, and the
+ * stream: 64 bytes plus the PCI device's own state.
+ */
+typedef struct PvclockMigState {
     PvclockClockSample stop_sample;
     PvclockClockSample incoming;
     bool incoming_downtime_ok;  /* its REALTIME may give a downtime */
     int64_t stopped_at_ns;      /* QEMU_CLOCK_REALTIME of the stop */
     int64_t last_post_load_ns;  /* measured, for management */
     int64_t last_downtime_ns;   /* stop to start, as seen here */
-    /* the stream: 64 bytes plus the PCI device's own state */
-    uint32_t mig_abi_major;
-    uint32_t mig_abi_minor;
-    uint64_t mig_generation;
-    uint64_t mig_guest_hz;
-    uint64_t mig_mono_ns[PVCP_MONO_CLOCKS];   /* guest's, at the stop */
-    uint64_t mig_realtime_ns;   /* the source host's REALTIME at the stop */
-    uint32_t mig_monotonic;     /* 0 vm, 1 host: must match */
-    uint32_t mig_downtime;      /* 0 exclude, 1 include: must match */
-    uint64_t mig_disruptions;   /* subsection: generation + host's */
-    uint64_t mig_guest_counter; /* subsection: counter at the sample */
-    uint8_t mig_frozen;         /* subsection: it stood still there */
+    /* on the wire, in this order */
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint64_t generation;
+    uint64_t guest_hz;
+    PvclockClockSample sample;  /* the guest's at the stop; subsection */
+    uint32_t monotonic;         /* 0 vm, 1 host: must match */
+    uint32_t downtime;          /* 0 exclude, 1 include: must match */
+} PvclockMigState;
 
-    /* the disruption interrupt (irq.c) */
-    bool interrupts;            /* property interrupts */
+/* The disruption interrupt (irq.c). */
+typedef struct PvclockIrqState {
+    bool enabled;               /* property interrupts */
     MemoryRegion regs;          /* BAR2: ISR, IER, count, MSI-X */
-    QEMUBH *irq_bh;             /* the check; NULL with interrupts=off */
-    uint32_t irq_isr;
-    uint32_t irq_ier;
-    uint64_t irq_count;         /* raised, all time (migrated) */
-    uint64_t irq_seen_dis;      /* what the last check saw */
-    uint32_t irq_seen_status;
+    QEMUBH *bh;                 /* the check; NULL with interrupts=off */
+    uint32_t isr;
+    uint32_t ier;
+    uint64_t count;             /* raised, all time (migrated) */
+    uint64_t seen_dis;          /* what the last check saw */
+    uint32_t seen_status;
+} PvclockIrqState;
 
-    /* vmclock=on (vmclock.c) */
-    bool vmclock;               /* property vmclock */
-    struct VmclockState *vmclock_dev;   /* our child, QEMU's device */
-    Object *vmclock_pm;         /* the ACPI PM device that takes the GPE */
-    bool vmclock_restored;      /* loadvm: bump the generation counter */
-    unsigned vmclock_announce;  /* PvclockVmclockAnnounce */
-    uint64_t vmclock_seen_dis;  /* disruption count the marker follows */
-    bool vmclock_tai_unknown;   /* said once: the host knows no TAI - UTC */
-    QEMUBH *vmclock_bh;         /* the rewrite, from the waiting thread */
-    QEMUTimer *vmclock_catchup; /* a rewrite once a slower line met */
-    Error *vmclock_unplug_blocker;
-    QemuThread vmclock_thread;
-    bool vmclock_quit;          /* asks the thread to end */
-    bool vmclock_done;          /* the thread is out of its loop */
-    const struct pvcp_host_page *vmclock_seq_map;   /* the thread's own */
-    HostMemoryBackend *vmclock_wait_source;     /* what it maps */
-    uint64_t vmclock_updates;   /* rewrites, all time */
-    uint64_t vmclock_wakes;     /* the thread's hand-overs */
-    uint64_t vmclock_notifies;  /* GPEs raised */
-    uint64_t vmclock_last_update_ns;    /* get_clock(): CLOCK_MONOTONIC */
+/* vmclock=on (vmclock.c). */
+typedef struct PvclockVmclockLink {
+    bool enabled;               /* property vmclock */
+    struct VmclockState *dev;   /* our child, QEMU's device */
+    Object *pm;                 /* the ACPI PM device that takes the GPE */
+    bool restored;              /* loadvm: bump the generation counter */
+    unsigned announce;          /* PvclockVmclockAnnounce */
+    uint64_t seen_dis;          /* disruption count the marker follows */
+    bool tai_unknown;           /* said once: the host knows no TAI - UTC */
+    QEMUBH *bh;                 /* the rewrite, from the waiting thread */
+    QEMUTimer *catchup;         /* a rewrite once a slower line met */
+    Error *unplug_blocker;
+    QemuThread thread;
+    bool quit;                  /* asks the thread to end */
+    bool done;                  /* the thread is out of its loop */
+    const struct pvcp_host_page *seq_map;   /* the thread's own */
+    HostMemoryBackend *wait_source;         /* what it maps */
+    uint64_t updates;           /* rewrites, all time */
+    uint64_t wakes;             /* the thread's hand-overs */
+    uint64_t notifies;          /* GPEs raised */
+    uint64_t last_update_ns;    /* get_clock(): CLOCK_MONOTONIC */
+} PvclockVmclockLink;
+
+/* The device: the glue's own fields (pvclock-pages.c), then each part. */
+struct PvclockPagesState {
+    PCIDevice parent_obj;
+
+    MemoryRegion bar;           /* 32 KiB; holes read as zero */
+    MemoryRegion no_helper;     /* zero stand-in while there are no pages */
+    MemoryRegion offset_mr;     /* the offset page, device-owned ROM */
+    struct pvcp_offset_page *offset_page;
+    const struct PvclockCounterBackend *backend;
+    QEMUTimer *watch_timer;     /* 1 Hz, host side only */
+    QEMUBH *reset_bh;           /* reads the relation after a reset */
+    VMChangeStateEntry *vmstate_entry;
 
     /* properties (the enums: pvclock-pages.c) */
     char *pages_path;
@@ -272,6 +296,14 @@ struct PvclockPagesState {
     int counter_backend;        /* x-counter-backend: PvclockBackendChoice */
     /* the qtest backend's simulated accelerator (counter-qtest.c) */
     PvclockQtestKnobs qtest;
+
+    PvclockLivePage live;
+    PvclockHostPages host;
+    PvclockRelationState rel;
+    PvclockOffsetState off;
+    PvclockMigState mig;
+    PvclockIrqState irq;
+    PvclockVmclockLink vmc;
 };
 
 /* ---- counter-*.c ------------------------------------------------------ */
@@ -324,6 +356,9 @@ uint64_t pvclock_page_cycles(const struct pvcp_host_page *h, uint64_t tsc);
 
 /* The host TSC's own rate from page 0 (a simulated host's undone), Hz. */
 uint64_t pvclock_host_tsc_hz(PvclockPagesState *s);
+
+/* At instance_init: nothing in the BAR's view yet. */
+void pvclock_host_init(PvclockPagesState *s);
 
 /* Is the helper still updating page 0? */
 bool pvclock_host_stale(PvclockPagesState *s);
@@ -395,11 +430,12 @@ bool pvclock_live_usable(PvclockPagesState *s, const char **why);
  */
 bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h);
 /*
- * Why this copy of host page 0 rules the live page out (another host's
- * clocks: simulated, not the TSC, a second or more off), or NULL.
+ * Keep why this copy of host page 0 rules the live page out (another
+ * host's clocks: simulated, not the TSC, a second or more off; NULL pg:
+ * no usable pages), or that it does not.
  */
-const char *pvclock_live_refusal(PvclockPagesState *s,
-                                 const struct pvcp_host_page *pg);
+void pvclock_live_judge(PvclockPagesState *s,
+                        const struct pvcp_host_page *pg);
 /* For management: in use, mapped but not in use, or not mapped, why. */
 char *pvclock_live_status(PvclockPagesState *s);
 
@@ -425,6 +461,20 @@ void pvclock_offset_page_forget_relation(PvclockPagesState *s,
  */
 bool pvclock_offset_page_publish(PvclockPagesState *s, const char *why);
 
+/* What the accelerator applies may have changed: read it again. */
+void pvclock_offset_page_relation_changed(PvclockPagesState *s);
+
+/* Where the VM is now (migration.c and the glue tell). */
+void pvclock_offset_page_set_phase(PvclockPagesState *s, PvclockPhase phase);
+
+/*
+ * A migration's state loaded: the generation and the disruption count
+ * reach at least these from now on; the phase is INCOMING.
+ */
+void pvclock_offset_page_incoming(PvclockPagesState *s,
+                                  uint64_t generation_floor,
+                                  uint64_t disruption_floor);
+
 /* Show sw's pages instead of the ones in the BAR, in one seq write. */
 void pvclock_offset_page_replace_host(PvclockPagesState *s,
                                       const PvclockHostSwap *sw);
@@ -435,13 +485,15 @@ void pvclock_offset_page_set_mono(PvclockPagesState *s,
                                   const uint64_t host_ns[PVCP_MONO_CLOCKS]);
 
 /*
- * The guest's disruption count, the one statement of it: the offset
- * page's generation plus the host page 0 disruptions it rests on,
- * host_dis (a read the caller just made), or for
+ * The guest's disruption count, the one statement of it: a generation
+ * plus the host page 0 disruptions it rests on (pvclock_disruption_
+ * count(), also for a generation about to be published); for the offset
+ * page's generation, with host_dis a read the caller just made, or for
  * pvclock_guest_disruptions() the last the device saw (0 without
  * pages).  What the interrupt, VMClock's marker and the migration
  * stream carry.
  */
+uint64_t pvclock_disruption_count(uint64_t generation, uint64_t host_dis);
 uint64_t pvclock_guest_disruptions_at(PvclockPagesState *s,
                                       uint64_t host_dis);
 uint64_t pvclock_guest_disruptions(PvclockPagesState *s);

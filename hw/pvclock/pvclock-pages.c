@@ -117,7 +117,7 @@ static void pvclock_pages_after_reset(void *opaque)
 {
     PvclockPagesState *s = opaque;
 
-    if (s->relation_due && runstate_is_running()) {
+    if (s->rel.due && runstate_is_running()) {
         pvclock_pages_read_relation(s, "after reset");
     }
 }
@@ -242,37 +242,45 @@ static const PvclockCounterBackend *pvclock_pages_pick_backend(
     }
 }
 
-static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
+/* The properties together, and the counter backend they choose. */
+static bool pvclock_pages_check_props(PvclockPagesState *s, Error **errp)
 {
-    PvclockPagesState *s = PVCLOCK_PAGES(pdev);
-    Error *src_err = NULL;
-    bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
-    bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
-    bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
-
     s->backend = pvclock_pages_pick_backend(s, errp);
     if (!s->backend && s->counter_backend != PVCLOCK_BACKEND_AUTO) {
-        return;
+        return false;
     }
     if (s->qtest.guest_khz && s->qtest.scale) {
         error_setg(errp, "properties 'x-qtest-guest-khz' and 'x-qtest-scale' "
                    "both simulate the guest's rate: set one");
-        return;
+        return false;
     }
-    if (s->memdev && s->pages_path) {
+    if (s->host.memdev && s->pages_path) {
         error_setg(errp, "properties 'memdev' and 'pages' both say where the "
                    "host pages are: set one");
-        return;
+        return false;
     }
-    if (!s->memdev && !s->pages_path) {
+    if (!s->host.memdev && !s->pages_path) {
         s->pages_path = g_strdup(PVCLOCK_PAGES_DEFAULT_PATH);
     }
     if (s->pages_path && !*s->pages_path) {
         error_setg(errp, "property 'pages' must name pvclock-helper's "
                    "--socket or --pages file (default "
                    PVCLOCK_PAGES_DEFAULT_PATH ")");
-        return;
+        return false;
     }
+    return true;
+}
+
+/*
+ * BAR0: the host pages (or zero pages with on-missing=degraded), the
+ * offset page and the live page.
+ */
+static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
+{
+    Error *src_err = NULL;
+    bool degraded = s->on_missing == PVCLOCK_ON_MISSING_DEGRADED;
+    bool smeared = s->flavour == PVCLOCK_FLAVOUR_SMEARED;
+    bool mono_host = s->monotonic == PVCLOCK_MONOTONIC_HOST;
 
     memory_region_init_io(&s->bar, OBJECT(s), &pvclock_pages_bar_ops, s,
                           "pvclock-pages-bar", PVCP_BAR_SIZE);
@@ -282,17 +290,18 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         !memory_region_init_rom_nomigrate(&s->offset_mr, OBJECT(s),
                                           "pvclock-pages-offset",
                                           PVCP_PAGE_SIZE, errp)) {
-        return;
+        return false;
     }
     memset(memory_region_get_ram_ptr(&s->no_helper), 0, PVCP_FILE_SIZE);
     s->offset_page = memory_region_get_ram_ptr(&s->offset_mr);
     pvclock_offset_page_init(s, smeared, mono_host);
-    if (s->memdev ? !pvclock_host_attach(s, s->memdev, false, &src_err)
-                  : !pvclock_host_open(s, &src_err)) {
-        if (!degraded || s->memdev) {
+    if (s->host.memdev
+        ? !pvclock_host_attach(s, s->host.memdev, false, &src_err)
+        : !pvclock_host_open(s, &src_err)) {
+        if (!degraded || s->host.memdev) {
             error_propagate(errp, src_err);
             s->offset_page = NULL;
-            return;
+            return false;
         }
         /* on-missing=degraded: zero pages until the pages appear */
         memory_region_add_subregion(&s->bar, PVCP_BAR_HOST_PAGE(0),
@@ -307,7 +316,17 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     pvclock_live_init(s);
     trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
+    return true;
+}
 
+static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(pdev);
+
+    if (!pvclock_pages_check_props(s, errp) ||
+        !pvclock_pages_init_bar(s, errp)) {
+        return;
+    }
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
@@ -328,7 +347,7 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         pvclock_pages_vm_state_change, s);
     if (runstate_is_running()) {
         /* hot-plugged into a running VM: its TSC state is in place */
-        s->phase = PVCLOCK_PHASE_RUNNING;
+        pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_RUNNING);
         pvclock_pages_read_relation(s, "hot-plug");
     } else {
         /* the CPUs' state is put in place later: read at the VM start */
@@ -368,8 +387,8 @@ static void pvclock_pages_exit(PCIDevice *pdev)
 
 static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_STRING("pages", PvclockPagesState, pages_path),
-    DEFINE_PROP_LINK("memdev", PvclockPagesState, memdev, TYPE_MEMORY_BACKEND,
-                     HostMemoryBackend *),
+    DEFINE_PROP_LINK("memdev", PvclockPagesState, host.memdev,
+                     TYPE_MEMORY_BACKEND, HostMemoryBackend *),
     DEFINE_PROP_SIGNED("on-missing", PvclockPagesState, on_missing,
                        PVCLOCK_ON_MISSING_FAIL, on_missing_info, int),
     DEFINE_PROP_SIGNED("flavour", PvclockPagesState, flavour,
@@ -381,9 +400,9 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
-    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live_page, true),
-    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, interrupts, true),
-    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmclock, false),
+    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live.enabled, true),
+    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, irq.enabled, true),
+    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmc.enabled, false),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -411,10 +430,10 @@ static char *pvclock_pages_get_backend(Object *obj, Error **errp)
 static char *pvclock_pages_get_relation(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    const PvclockCounterRelation *r = &s->relation;
+    const PvclockCounterRelation *r = &s->rel.relation;
     g_autofree char *what = NULL;
 
-    if (r->kind != PVCLOCK_REL_LINEAR || s->relation_due) {
+    if (r->kind != PVCLOCK_REL_LINEAR || s->rel.due) {
         return g_strdup_printf("%s: %s", r->kind == PVCLOCK_REL_NONLINEAR ?
                                "not linear" : "unknown",
                                r->why ? r->why : "not read");
@@ -425,7 +444,7 @@ static char *pvclock_pages_get_relation(Object *obj, Error **errp)
     return g_strdup_printf("%s, offset 0x%" PRIx64 ", guest %" PRIu64
                            " Hz (%s); read %" PRId64 " ms ago%s", what,
                            r->offset, r->guest_hz, r->why ? r->why : "",
-                           (get_clock() - s->relation_read_ns) / SCALE_MS,
+                           (get_clock() - s->rel.read_ns) / SCALE_MS,
                            (r->flags & PVCP_RELATION_F_TSC_WRITES_UNSEEN) ?
                            "; a guest write to its TSC is not seen until "
                            "the next VM start, reset or migration" : "");
@@ -435,7 +454,7 @@ static bool pvclock_pages_get_connected(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    return s->host && s->host_ok && !s->helper_stale;
+    return s->host.pages && s->host.ok && !s->host.stale;
 }
 
 /*
@@ -465,25 +484,25 @@ static uint64_t status_helper_epoch(PvclockPagesState *s)
 
 static uint64_t status_guest_counter_hz(PvclockPagesState *s)
 {
-    return s->relation.guest_hz;
+    return s->rel.relation.guest_hz;
 }
 
 /* host - guest, in the unscaled case */
 static uint64_t status_counter_offset(PvclockPagesState *s)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
 
     return x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref : 0;
 }
 
 static uint64_t status_last_post_load_us(PvclockPagesState *s)
 {
-    return s->last_post_load_ns / 1000;
+    return s->mig.last_post_load_ns / 1000;
 }
 
 static uint64_t status_last_downtime_us(PvclockPagesState *s)
 {
-    return s->last_downtime_ns / 1000;
+    return s->mig.last_downtime_ns / 1000;
 }
 
 typedef uint64_t (*PvclockStatusFn)(PvclockPagesState *s);
@@ -535,7 +554,7 @@ static void pvclock_pages_qtest_changed(void *opaque)
     if (runstate_is_running()) {
         pvclock_pages_read_relation(s, "simulated relation changed");
     } else {
-        s->relation_due = true;
+        pvclock_offset_page_relation_changed(s);
         pvclock_pages_publish(s, "simulated relation changed");
     }
 }
@@ -548,26 +567,26 @@ static void pvclock_pages_instance_init(Object *obj)
         uint64_t *field;
         const char *desc;
     } counters[] = {
-        { "relation-reads", &s->relation_reads,
+        { "relation-reads", &s->rel.reads,
           "times the counter relation was read from the accelerator "
           "(under KVM: one exit per vCPU each)" },
-        { "pages-replaced", &s->sources_replaced,
+        { "pages-replaced", &s->host.replaced,
           "times new pages behind 'pages' were shown instead of the old "
           "(another file, a new helper memfd)" },
-        { "interrupts-raised", &s->irq_count,
+        { "interrupts-raised", &s->irq.count,
           "disruption interrupts raised (BAR2), all time" },
-        { "vmclock-updates", &s->vmclock_updates,
+        { "vmclock-updates", &s->vmc.updates,
           "VMClock page rewrites (vmclock=on), all time" },
-        { "vmclock-wakes", &s->vmclock_wakes,
+        { "vmclock-wakes", &s->vmc.wakes,
           "rewrites asked for by a write to host page 0 (pvclock-helper's "
           "futex wake), all time" },
-        { "vmclock-notifies", &s->vmclock_notifies,
+        { "vmclock-notifies", &s->vmc.notifies,
           "VMClock ACPI notifications raised, all time" },
-        { "vmclock-last-update-ns", &s->vmclock_last_update_ns,
+        { "vmclock-last-update-ns", &s->vmc.last_update_ns,
           "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
     };
 
-    s->alias_cur = -1;
+    pvclock_host_init(s);
     for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
         object_property_add_uint64_ptr(obj, counters[i].name,
                                        counters[i].field, OBJ_PROP_FLAG_READ);
@@ -577,25 +596,9 @@ static void pvclock_pages_instance_init(Object *obj)
     pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
 }
 
-static void pvclock_pages_class_init(ObjectClass *klass,
-                                     PvclockClassData *data)
+/* The descriptions of the properties qdev sets. */
+static void pvclock_pages_describe_props(ObjectClass *klass)
 {
-    DeviceClass *dc = DEVICE_CLASS(klass);
-    PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
-    ResettableClass *rc = RESETTABLE_CLASS(klass);
-
-    pc->realize = pvclock_pages_realize;
-    pc->exit = pvclock_pages_exit;
-    pc->vendor_id = PVCP_PCI_VENDOR_ID;
-    pc->device_id = PVCP_PCI_DEVICE_ID;
-    pc->revision = PVCP_PCI_REVISION;
-    pc->class_id = PCI_CLASS_SYSTEM_OTHER;
-    rc->phases.hold = pvclock_pages_reset_hold;
-    dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
-               "page in a read-only BAR";
-    dc->hotpluggable = true;
-    dc->vmsd = &vmstate_pvclock_pages;
-    device_class_set_props(dc, pvclock_pages_properties);
     object_class_property_set_description(klass, "pages",
         "pvclock-helper's --socket (it hands over its sealed pages memfd) "
         "or --pages file; default " PVCLOCK_PAGES_DEFAULT_PATH " unless "
@@ -623,10 +626,6 @@ static void pvclock_pages_class_init(ObjectClass *klass,
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");
 
-    object_class_property_add_str(klass, "status", pvclock_pages_get_status,
-                                  NULL);
-    object_class_property_set_description(klass, "status",
-        "valid, no-helper, stale, unreliable or invalid (read-only)");
     object_class_property_set_description(klass, "interrupts",
         "BAR2 with the disruption interrupt (MSI-X, INTx): raised when "
         "the status or the disruption count changes, never in steady "
@@ -640,6 +639,15 @@ static void pvclock_pages_class_init(ObjectClass *klass,
         "map the host kernel's own timekeeping page (QEMU's vDSO data) "
         "into the BAR at 0x5000, for guests to read with no lag (default "
         "on; off: the helper's pages only)");
+}
+
+/* The read-only properties for management, and vmclock-disruption. */
+static void pvclock_pages_add_status(ObjectClass *klass)
+{
+    object_class_property_add_str(klass, "status", pvclock_pages_get_status,
+                                  NULL);
+    object_class_property_set_description(klass, "status",
+        "valid, no-helper, stale, unreliable or invalid (read-only)");
     object_class_property_add_str(klass, "vmclock-disruption",
                                   pvclock_vmclock_get_announce,
                                   pvclock_vmclock_set_announce);
@@ -674,6 +682,29 @@ static void pvclock_pages_class_init(ObjectClass *klass,
                                               computed_status[i].name,
                                               computed_status[i].desc);
     }
+}
+
+static void pvclock_pages_class_init(ObjectClass *klass,
+                                     PvclockClassData *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    pc->realize = pvclock_pages_realize;
+    pc->exit = pvclock_pages_exit;
+    pc->vendor_id = PVCP_PCI_VENDOR_ID;
+    pc->device_id = PVCP_PCI_DEVICE_ID;
+    pc->revision = PVCP_PCI_REVISION;
+    pc->class_id = PCI_CLASS_SYSTEM_OTHER;
+    rc->phases.hold = pvclock_pages_reset_hold;
+    dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
+               "page in a read-only BAR";
+    dc->hotpluggable = true;
+    dc->vmsd = &vmstate_pvclock_pages;
+    device_class_set_props(dc, pvclock_pages_properties);
+    pvclock_pages_describe_props(klass);
+    pvclock_pages_add_status(klass);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 
@@ -682,9 +713,9 @@ static void pvclock_pages_instance_finalize(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    for (int i = 0; i < ARRAY_SIZE(s->alias_source); i++) {
-        if (s->alias_source[i]) {
-            object_unref(OBJECT(s->alias_source[i]));
+    for (int i = 0; i < ARRAY_SIZE(s->host.alias_source); i++) {
+        if (s->host.alias_source[i]) {
+            object_unref(OBJECT(s->host.alias_source[i]));
         }
     }
 }

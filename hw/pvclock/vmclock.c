@@ -98,7 +98,7 @@
 #ifndef CONFIG_INT128
 bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
 {
-    if (s->vmclock) {
+    if (s->vmc.enabled) {
         error_setg(errp, "property 'vmclock' needs a host compiler with "
                    "128-bit integers");
         return false;
@@ -127,7 +127,7 @@ typedef unsigned __int128 u128;
 
 static struct vmclock_abi *vmclock_page(PvclockPagesState *s)
 {
-    return s->vmclock_dev ? s->vmclock_dev->clk : NULL;
+    return s->vmc.dev ? s->vmc.dev->clk : NULL;
 }
 
 static uint64_t *vmclock_gen_word(struct vmclock_abi *clk)
@@ -235,8 +235,8 @@ static uint8_t vmclock_leap(const struct pvcp_host_page *h)
 static bool fill_time(PvclockPagesState *s, const struct pvcp_host_page *h,
                       struct vmclock_abi *next)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
-    uint64_t g = pvclock_relation_guest_at(&s->relation,
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t g = pvclock_relation_guest_at(&s->rel.relation,
                                            cpu_get_host_ticks());
     uint64_t period;
     uint8_t shift;
@@ -261,7 +261,7 @@ static bool fill_time(PvclockPagesState *s, const struct pvcp_host_page *h,
 static bool same_line(PvclockPagesState *s, const struct pvcp_host_page *h,
                       const struct vmclock_abi *cur)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
     uint64_t g = le64_to_cpu(cur->counter_value), period, old;
     uint8_t shift;
     u128 t, pub, diff;
@@ -281,9 +281,9 @@ static bool same_line(PvclockPagesState *s, const struct pvcp_host_page *h,
 
 static void vmclock_notify(PvclockPagesState *s)
 {
-    if (s->vmclock_pm && runstate_is_running()) {
-        s->vmclock_notifies++;
-        acpi_send_event(DEVICE(s->vmclock_pm),
+    if (s->vmc.pm && runstate_is_running()) {
+        s->vmc.notifies++;
+        acpi_send_event(DEVICE(s->vmc.pm),
                         (AcpiEventStatusBits)PVCLOCK_VMCLOCK_GPE_STATUS);
     }
 }
@@ -322,12 +322,12 @@ static bool vmclock_fill_line(PvclockPagesState *s,
                               const struct vmclock_abi *cur, bool held,
                               struct vmclock_abi *next)
 {
-    const struct pvcp_ref_xform *x = &s->xform[PVCP_DOMAIN_UNSCALED];
+    const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
     struct pvcp_vmc_line old, host, line;
     uint8_t shift;
     u128 ahead;
 
-    host.count = pvclock_relation_guest_at(&s->relation,
+    host.count = pvclock_relation_guest_at(&s->rel.relation,
                                            cpu_get_host_ticks());
     if (!line_at(h, x, host.count, &host.time, &host.period, &shift)) {
         return false;
@@ -348,7 +348,7 @@ static bool vmclock_fill_line(PvclockPagesState *s,
 
         trace_pvclock_pages_vmclock_catchup(
             (uint64_t)((ahead * PVCP_NSEC_PER_SEC) >> 64), ms);
-        timer_mod(s->vmclock_catchup,
+        timer_mod(s->vmc.catchup,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
     }
     return true;
@@ -380,20 +380,85 @@ static void vmclock_write(PvclockPagesState *s, struct vmclock_abi *clk,
     smp_wmb();                  /* the fields before seq is even again */
     qatomic_set(&clk->seq_count, cpu_to_le32(seq + 1));
     /* written behind the guest's back: migration must see it */
-    memory_region_set_dirty(&s->vmclock_dev->clk_page, 0, VMCLOCK_SIZE);
-    s->vmclock_updates++;
-    s->vmclock_last_update_ns = get_clock();    /* CLOCK_MONOTONIC */
+    memory_region_set_dirty(&s->vmc.dev->clk_page, 0, VMCLOCK_SIZE);
+    s->vmc.updates++;
+    s->vmc.last_update_ns = get_clock();    /* CLOCK_MONOTONIC */
 }
 
 /* Say once, and again after it was known, that the host knows no TAI. */
 static void vmclock_say_tai(PvclockPagesState *s, bool known)
 {
-    if (!known && !s->vmclock_tai_unknown) {
+    if (!known && !s->vmc.tai_unknown) {
         warn_report("pvclock-pages: the host does not know TAI - UTC (its "
                     "kernel's is 0 and pvclock-helper has no current leap "
                     "second list): VMClock reports its clock unreliable");
     }
-    s->vmclock_tai_unknown = !known;
+    s->vmc.tai_unknown = !known;
+}
+
+/*
+ * The VM generation counter and the disruption marker next: a restored
+ * snapshot is a new instance, a disruption a new marker.
+ */
+static uint64_t vmclock_next_gen(PvclockPagesState *s,
+                                 const struct vmclock_abi *clk,
+                                 struct vmclock_abi *next, uint64_t dis)
+{
+    uint64_t gen = vmclock_gen(clk);
+
+    if (s->vmc.restored) {
+        uint32_t r;
+
+        /*
+         * Loaded from a snapshot: a new instance.  Another value than any
+         * restore of the same snapshot gave (the page comes back with the
+         * snapshot's), so the clones of one snapshot differ too.
+         */
+        qemu_guest_getrandom_nofail(&r, sizeof(r));
+        gen += 1 + r;
+    }
+    if (dis != s->vmc.seen_dis || s->vmc.restored) {
+        next->disruption_marker =
+            cpu_to_le64(le64_to_cpu(next->disruption_marker) + 1);
+    }
+    return gen;
+}
+
+/* The flags that do not depend on the time being published. */
+static uint64_t vmclock_base_flags(PvclockPagesState *s, bool tai_known)
+{
+    uint64_t flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+
+    /*
+     * The page's time is TAI (time_type, constant): without the true
+     * offset it would be UTC or worse, so it is valid only with it.
+     */
+    if (tai_known) {
+        flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
+    }
+    if (s->vmc.announce == PVCLOCK_VMCLOCK_SOON) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
+    } else if (s->vmc.announce == PVCLOCK_VMCLOCK_IMMINENT) {
+        flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
+    }
+    if (s->vmc.pm) {
+        flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
+    }
+    return flags;
+}
+
+/* A timed page: the leap indicator and error bounds from page 0. */
+static uint64_t vmclock_bounds(const struct pvcp_host_page *h,
+                               struct vmclock_abi *next)
+{
+    next->leap_indicator = vmclock_leap(h);
+    next->time_esterror_nanosec = cpu_to_le64(h->esterror_ns);
+    next->time_maxerror_nanosec = cpu_to_le64(h->maxerror_ns +
+        PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
+    return VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+           VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+           VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
+           VMCLOCK_FLAG_TIME_MONOTONIC;
 }
 
 void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
@@ -415,54 +480,17 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
         vmclock_say_tai(s, tai_known);
     }
     memcpy(&next, clk, sizeof(next));
-    gen = vmclock_gen(clk);
     dis = pvclock_guest_disruptions(s);
-    if (s->vmclock_restored) {
-        uint32_t r;
-
-        /*
-         * Loaded from a snapshot: a new instance.  Another value than any
-         * restore of the same snapshot gave (the page comes back with the
-         * snapshot's), so the clones of one snapshot differ too.
-         */
-        qemu_guest_getrandom_nofail(&r, sizeof(r));
-        gen += 1 + r;
-    }
-    if (dis != s->vmclock_seen_dis || s->vmclock_restored) {
-        next.disruption_marker =
-            cpu_to_le64(le64_to_cpu(next.disruption_marker) + 1);
-    }
-    /*
-     * The page's time is TAI (time_type, constant): without the true
-     * offset it would be UTC or worse, so it is valid only with it.
-     */
-    flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
-    if (tai_known) {
-        flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
-    }
-    if (s->vmclock_announce == PVCLOCK_VMCLOCK_SOON) {
-        flags |= VMCLOCK_FLAG_DISRUPTION_SOON;
-    } else if (s->vmclock_announce == PVCLOCK_VMCLOCK_IMMINENT) {
-        flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
-    }
-    if (s->vmclock_pm) {
-        flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
-    }
+    gen = vmclock_next_gen(s, clk, &next, dis);
+    flags = vmclock_base_flags(s, tai_known);
     next.clock_status = tai_known ? vmclock_status(s, &h)
                                   : VMCLOCK_STATUS_UNRELIABLE;
     /* Linux's TAI - UTC (0 unknown); ptp_vmclock takes it as UTC - TAI */
     next.tai_offset_sec = cpu_to_le16((uint16_t)(int16_t)-tai);
     timed = next.clock_status != VMCLOCK_STATUS_UNRELIABLE &&
-            s->relation.kind == PVCLOCK_REL_LINEAR && !s->relation_due;
+            s->rel.relation.kind == PVCLOCK_REL_LINEAR && !s->rel.due;
     if (timed) {
-        next.leap_indicator = vmclock_leap(&h);
-        next.time_esterror_nanosec = cpu_to_le64(h.esterror_ns);
-        next.time_maxerror_nanosec = cpu_to_le64(h.maxerror_ns +
-            PVCLOCK_VMCLOCK_LAG_BOUND_NS / 1000000 * PVCLOCK_VMCLOCK_SLEW_PPM);
-        flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID |
-                 VMCLOCK_FLAG_TIME_MAXERROR_VALID |
-                 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
-                 VMCLOCK_FLAG_TIME_MONOTONIC;
+        flags |= vmclock_bounds(&h, &next);
     }
     next.flags = cpu_to_le64(flags);
     next.leap_second_smearing_hint =
@@ -487,8 +515,8 @@ void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
     held = timed && (le64_to_cpu(clk->flags) & VMCLOCK_FLAG_TIME_MONOTONIC) &&
            clk->clock_status != VMCLOCK_STATUS_UNRELIABLE &&
            next.disruption_marker == clk->disruption_marker;
-    s->vmclock_seen_dis = dis;
-    s->vmclock_restored = false;
+    s->vmc.seen_dis = dis;
+    s->vmc.restored = false;
     trace_pvclock_pages_vmclock(next.clock_status,
                                 le64_to_cpu(next.disruption_marker), gen,
                                 why);
@@ -504,7 +532,7 @@ static void vmclock_host_changed_bh(void *opaque)
 {
     PvclockPagesState *s = opaque;
 
-    s->vmclock_wakes++;
+    s->vmc.wakes++;
     pvclock_vmclock_update(s, "host page 0 written");
 }
 
@@ -518,15 +546,15 @@ static void vmclock_catchup_cb(void *opaque)
 static void *vmclock_wait_thread(void *opaque)
 {
     PvclockPagesState *s = opaque;
-    const uint32_t *seq = &s->vmclock_seq_map->seq;
+    const uint32_t *seq = &s->vmc.seq_map->seq;
     uint32_t last = qatomic_load_acquire(seq);
 
-    while (!qatomic_read(&s->vmclock_quit)) {
+    while (!qatomic_read(&s->vmc.quit)) {
         uint32_t now = qatomic_load_acquire(seq);
 
         if (now != last && !(now & 1)) {
             last = now;
-            qemu_bh_schedule(s->vmclock_bh);
+            qemu_bh_schedule(s->vmc.bh);
         }
         /*
          * A shared futex: pvclock-helper wakes it after each write.  No
@@ -534,7 +562,7 @@ static void *vmclock_wait_thread(void *opaque)
          */
         syscall(SYS_futex, seq, FUTEX_WAIT, now, NULL, NULL, 0);
     }
-    qatomic_set(&s->vmclock_done, true);
+    qatomic_set(&s->vmc.done, true);
     return NULL;
 }
 
@@ -545,7 +573,7 @@ static void *vmclock_wait_thread(void *opaque)
  */
 static void vmclock_wait_start(PvclockPagesState *s)
 {
-    int fd = s->source ? memory_region_get_fd(&s->source->mr) : -1;
+    int fd = s->host.source ? memory_region_get_fd(&s->host.source->mr) : -1;
     void *map;
 
     if (fd < 0) {
@@ -555,33 +583,33 @@ static void vmclock_wait_start(PvclockPagesState *s)
     if (map == MAP_FAILED) {
         return;
     }
-    s->vmclock_seq_map = map;
-    s->vmclock_wait_source = s->source;
-    s->vmclock_quit = false;
-    s->vmclock_done = false;
-    qemu_thread_create(&s->vmclock_thread, "pvclock-vmclock",
+    s->vmc.seq_map = map;
+    s->vmc.wait_source = s->host.source;
+    s->vmc.quit = false;
+    s->vmc.done = false;
+    qemu_thread_create(&s->vmc.thread, "pvclock-vmclock",
                        vmclock_wait_thread, s, QEMU_THREAD_JOINABLE);
 }
 
 static void vmclock_wait_stop(PvclockPagesState *s)
 {
-    if (!s->vmclock_seq_map) {
+    if (!s->vmc.seq_map) {
         return;
     }
-    qatomic_set(&s->vmclock_quit, true);
+    qatomic_set(&s->vmc.quit, true);
     /*
      * A wake that lands between the thread's look at quit and its wait
      * is lost; wake again until it is out (a millisecond or two).
      */
-    while (!qatomic_read(&s->vmclock_done)) {
-        syscall(SYS_futex, &s->vmclock_seq_map->seq, FUTEX_WAKE, INT_MAX,
+    while (!qatomic_read(&s->vmc.done)) {
+        syscall(SYS_futex, &s->vmc.seq_map->seq, FUTEX_WAKE, INT_MAX,
                 NULL, NULL, 0);
         g_usleep(1000);
     }
-    qemu_thread_join(&s->vmclock_thread);
-    munmap((void *)s->vmclock_seq_map, PVCP_PAGE_SIZE);
-    s->vmclock_seq_map = NULL;
-    s->vmclock_wait_source = NULL;
+    qemu_thread_join(&s->vmc.thread);
+    munmap((void *)s->vmc.seq_map, PVCP_PAGE_SIZE);
+    s->vmc.seq_map = NULL;
+    s->vmc.wait_source = NULL;
 }
 #else
 static void vmclock_wait_start(PvclockPagesState *s)
@@ -595,7 +623,7 @@ static void vmclock_wait_stop(PvclockPagesState *s)
 
 void pvclock_vmclock_watch(PvclockPagesState *s)
 {
-    if (!s->vmclock_dev || s->vmclock_wait_source == s->source) {
+    if (!s->vmc.dev || s->vmc.wait_source == s->host.source) {
         return;
     }
     vmclock_wait_stop(s);
@@ -608,7 +636,7 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     struct vmclock_abi *clk;
     bool ambiguous = false;
 
-    if (!s->vmclock) {
+    if (!s->vmc.enabled) {
         return true;
     }
     if (DEVICE(s)->hotplugged) {
@@ -631,10 +659,10 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
         object_unparent(OBJECT(dev));
         return false;
     }
-    s->vmclock_dev = VMCLOCK(dev);
+    s->vmc.dev = VMCLOCK(dev);
     /* the machine's ACPI PM device (PIIX4 or ICH9), made before us */
-    s->vmclock_pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
-    clk = s->vmclock_dev->clk;
+    s->vmc.pm = object_resolve_path_type("", TYPE_ACPI_DEVICE_IF, NULL);
+    clk = s->vmc.dev->clk;
     clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
     clk->time_type = VMCLOCK_TIME_TAI;
     /*
@@ -643,39 +671,39 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
      */
     clk->clock_status = VMCLOCK_STATUS_UNRELIABLE;
     clk->flags = cpu_to_le64(VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT |
-                             (s->vmclock_pm ?
+                             (s->vmc.pm ?
                               VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0));
-    s->vmclock_bh = qemu_bh_new(vmclock_host_changed_bh, s);
-    s->vmclock_catchup = timer_new_ms(QEMU_CLOCK_REALTIME,
-                                      vmclock_catchup_cb, s);
+    s->vmc.bh = qemu_bh_new(vmclock_host_changed_bh, s);
+    s->vmc.catchup = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                  vmclock_catchup_cb, s);
     /* the page is in the machine's ACPI tables and memory map for good */
-    error_setg(&s->vmclock_unplug_blocker, "pvclock-pages with vmclock=on "
+    error_setg(&s->vmc.unplug_blocker, "pvclock-pages with vmclock=on "
                "cannot be unplugged: the VMClock page it fills is part of "
                "the machine (ACPI, e820) until it is powered off");
-    qdev_add_unplug_blocker(DEVICE(s), s->vmclock_unplug_blocker);
+    qdev_add_unplug_blocker(DEVICE(s), s->vmc.unplug_blocker);
     pvclock_vmclock_watch(s);
     return true;
 }
 
 void pvclock_vmclock_exit(PvclockPagesState *s)
 {
-    if (!s->vmclock_dev) {
+    if (!s->vmc.dev) {
         return;
     }
     vmclock_wait_stop(s);
-    qemu_bh_delete(s->vmclock_bh);
-    s->vmclock_bh = NULL;
-    timer_free(s->vmclock_catchup);
-    s->vmclock_catchup = NULL;
-    qdev_del_unplug_blocker(DEVICE(s), s->vmclock_unplug_blocker);
-    error_free(s->vmclock_unplug_blocker);
-    s->vmclock_unplug_blocker = NULL;
+    qemu_bh_delete(s->vmc.bh);
+    s->vmc.bh = NULL;
+    timer_free(s->vmc.catchup);
+    s->vmc.catchup = NULL;
+    qdev_del_unplug_blocker(DEVICE(s), s->vmc.unplug_blocker);
+    error_free(s->vmc.unplug_blocker);
+    s->vmc.unplug_blocker = NULL;
 }
 
 void pvclock_vmclock_loaded(PvclockPagesState *s)
 {
-    if (s->vmclock_dev && runstate_check(RUN_STATE_RESTORE_VM)) {
-        s->vmclock_restored = true;
+    if (s->vmc.dev && runstate_check(RUN_STATE_RESTORE_VM)) {
+        s->vmc.restored = true;
     }
 }
 #endif /* CONFIG_INT128 */
@@ -690,7 +718,7 @@ char *pvclock_vmclock_get_announce(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
-    return g_strdup(announce_names[s->vmclock_announce]);
+    return g_strdup(announce_names[s->vmc.announce]);
 }
 
 /*
@@ -705,7 +733,7 @@ void pvclock_vmclock_set_announce(Object *obj, const char *value,
 
     for (size_t i = 0; i < ARRAY_SIZE(announce_names); i++) {
         if (!strcmp(value, announce_names[i])) {
-            s->vmclock_announce = i;
+            s->vmc.announce = i;
             pvclock_vmclock_update(s, "disruption announced");
             return;
         }

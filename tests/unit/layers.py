@@ -21,6 +21,21 @@ memmove(), qatomic_*() or st*_p().  Files of one layer may use each
 other.  The last test plants a violation of each kind in a copy of DIR
 and requires both to be found, so that a parser that sees nothing
 cannot pass.
+
+The state (struct PvclockPagesState in pvclock-pages-internal.h) is a
+set of small structs, one per concern, each written by its own file:
+no field of it may be written from two files.  A field is written by an
+assignment to it (=, op=, ++, --) through a pointer to the state or to
+one of its sub-structs (their types read from the header, those
+used nowhere else there), its address
+given to memcpy(), memset(), memmove(), qatomic_*(), st*_p(), QEMU's
+initialisers (memory_region_init*(), object_initialize_child*(),
+qemu_thread_create(), timer_init*()) or, as an out-parameter, to a
+function of hw/pvclock whose parameter there is not const, or through a
+non-const pointer to it kept in a local.  The unit is a member of the
+state: a field, or a concern's struct with all its fields.  qdev's
+property setters write no file.  Its self-check plants writes of each
+kind of a field another file writes.
 """
 import fnmatch
 import os
@@ -172,6 +187,135 @@ def offset_page_writes(code):
     return sorted(set(found))
 
 
+STATE = "PvclockPagesState"
+HEADER = "pvclock-pages-internal.h"
+INIT_FN = re.compile(r"^(?:memory_region_init\w*|object_initialize_child\w*|"
+                     r"qemu_thread_create|qemu_mutex_init|qemu_cond_init|"
+                     r"qemu_event_init|timer_init\w*)$")
+
+
+def state_types(path):
+    """{type: member} of the structs embedded once in the state."""
+    with open(os.path.join(path, HEADER), encoding="utf-8") as f:
+        hdr = strip(f.read())
+    m = re.search(r"struct\s+" + STATE + r"\s*\{(.*?)\n\};", hdr, re.S)
+    if not m:
+        return {}
+    seen = {}
+    for t, name in re.findall(r"^\s*(Pvclock\w+)\s+(\w+)\s*;", m.group(1),
+                              re.M):
+        seen.setdefault(t, []).append(name)
+    # a type used elsewhere too (a relation, a sample) also lives outside
+    # the state: a pointer to it says nothing
+    rest = hdr[:m.start()] + hdr[m.end():]
+    return {t: names[0] for t, names in seen.items() if len(names) == 1 and
+            len(re.findall(r"\b" + t + r"\b", rest)) <= 2}
+
+
+def prototypes(codes):
+    """{function: [parameter text]} of every function declared in codes."""
+    protos = {}
+    for code in codes:
+        for m in re.finditer(r"\b(\w+)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)"
+                             r"\s*[;{]", code):
+            if m.group(1) in ("if", "while", "for", "switch", "return",
+                              "sizeof"):
+                continue
+            params = [x.strip() for x in m.group(2).split(",")]
+            if params and all(re.search(r"\w\W+\w", x) for x in params):
+                protos.setdefault(m.group(1), params)
+    return protos
+
+
+def field_path(text):
+    """'a.b[i].c' -> ('a', 'b', 'c')."""
+    return tuple(re.findall(r"\w+", re.sub(r"\[[^\]]*\]", "", text)))
+
+
+def call_of(code, pos):
+    """(callee, argument index) of the call whose argument list holds
+    pos, or None."""
+    depth, commas, i = 0, 0, pos - 1
+    while i >= 0:
+        c = code[i]
+        if c in ")]":
+            depth += 1
+        elif c in "[":
+            depth -= 1
+        elif c == "(":
+            if depth == 0:
+                m = re.search(r"(\w+)\s*$", code[:i])
+                return (m.group(1), commas) if m else None
+            depth -= 1
+        elif c == "," and depth == 0:
+            commas += 1
+        elif c in ";{}" and depth == 0:
+            return None
+        i -= 1
+    return None
+
+
+def state_writes(code, types, protos):
+    """(field path, line, text) of each write to a field of the state."""
+    ptrs = {}
+    for m in re.finditer(r"(?<!const )\b(" + "|".join([STATE] + list(types))
+                         + r")\s*\*\s*(\w+)", code):
+        ptrs[m.group(2)] = () if m.group(1) == STATE else (types[m.group(1)],)
+    member = r"(\w+(?:\s*(?:\.\s*\w+|\[[^\]]*\]))*)(?!\s*(?:->|\.|\[|\w))"
+    found = []
+
+    def via(p):
+        if p == "PVCLOCK_PAGES":
+            return r"\bPVCLOCK_PAGES\s*\([^()]*\)\s*->\s*"
+        return r"(?<![\w>.])" + p + r"\s*->\s*"
+
+    for p in list(ptrs) + ["PVCLOCK_PAGES"]:
+        pre = ptrs.get(p, ())
+        v = via(p)
+        for rx in (v + member + ASSIGN, r"(?:\+\+|--)\s*" + v + member,
+                   WRITE_FN + v + member + r"\s*[,)+]"):
+            for m in re.finditer(rx, code):
+                found.append((pre + field_path(m.group(1)),
+                              line_at(code, m.start()),
+                              " ".join(m.group(0).split())))
+        # the address handed on: an out-parameter, or kept to write through
+        for m in re.finditer(r"&\s*" + v + member, code):
+            path = pre + field_path(m.group(1))
+            text = " ".join(m.group(0).split())
+            a = re.search(r"(?<!const )\b\w+\s*\*\s*(\w+)\s*=\s*$",
+                          code[max(0, m.start() - 80):m.start()])
+            if a:
+                alias = a.group(1)
+                for w in re.finditer(
+                        r"(?<![\w>.])" + alias + r"\s*->\s*" + member +
+                        ASSIGN + r"|(?:\+\+|--)\s*" + alias + r"\s*->", code):
+                    found.append((path, line_at(code, w.start()),
+                                  " ".join(w.group(0).split())))
+                continue
+            call = call_of(code, m.start())
+            if not call:
+                continue
+            fn, k = call
+            params = protos.get(fn)
+            if INIT_FN.match(fn) or (params and k < len(params) and
+                                     "*" in params[k] and
+                                     not params[k].startswith("const")):
+                found.append((path, line_at(code, m.start()),
+                              "%s(... %s ...)" % (fn, text)))
+    return sorted(set(found))
+
+
+def shared_writes(files, code, types, protos):
+    """[(member, [(file, line, text)])] for each member of the state (a
+    field, or a concern's struct) written from two files."""
+    by = {}
+    for n in files:
+        for path, line, text in state_writes(code[n], types, protos):
+            by.setdefault(path[0], []).append((n, line, text))
+    return [(name, sorted(ws)) for name, ws in sorted(by.items())
+            if len({w[0] for w in ws}) > 1]
+
+
 def uses(code, names):
     """{name: first line} of each of names mentioned in code."""
     first = {}
@@ -210,7 +354,12 @@ def examine(path):
                                theirs[1]))
     writes = [(n, line, text) for n in files if n != WRITER
               for line, text in offset_page_writes(code[n])]
-    return files, unplaced, owner, dups, upward, writes
+    hdr = os.path.join(path, HEADER)
+    with open(hdr, encoding="utf-8") as f:
+        protos = prototypes([strip(f.read())] + list(code.values()))
+    types = state_types(path)
+    shared = shared_writes(files, code, types, protos)
+    return files, unplaced, owner, dups, upward, writes, shared
 
 
 def planted_found(path):
@@ -218,7 +367,7 @@ def planted_found(path):
     tmp = tempfile.mkdtemp(prefix="layers-")
     try:
         for n in os.listdir(path):
-            if n.endswith(".c"):
+            if n.endswith(".c") or n == HEADER:
                 shutil.copy(os.path.join(path, n), tmp)
         with open(os.path.join(tmp, "host-pages.c"), "a",
                   encoding="utf-8") as f:
@@ -227,11 +376,57 @@ def planted_found(path):
                     "    s->offset_page->generation += 1;\n"
                     "    op->mono_offset[0].sec = 0;\n"
                     "    pvclock_irq_check(s);\n}\n")
-        _, _, _, _, upward, writes = examine(tmp)
+        _, _, _, _, upward, writes, _ = examine(tmp)
         return (any(u[0] == "host-pages.c" and u[2] == "pvclock_irq_check"
                     for u in upward) and
                 len([w for w in writes if w[0] == "host-pages.c" and
                      ("generation" in w[2] or "mono_offset" in w[2])]) >= 2)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def planted_state_writes_found(path):
+    """Is each kind of write of a field another file writes found?  The
+    writes are planted in the glue, pvclock-pages.c, of a field written
+    by one other file only."""
+    files = sorted(n for n in os.listdir(path) if n.endswith(".c"))
+    code = {}
+    for n in files:
+        with open(os.path.join(path, n), encoding="utf-8") as f:
+            code[n] = strip(f.read())
+    with open(os.path.join(path, HEADER), encoding="utf-8") as f:
+        protos = prototypes([strip(f.read())] + list(code.values()))
+    types = state_types(path)
+    target = "pvclock-pages.c"
+    by = {}
+    for n in files:
+        for p, _, _ in state_writes(code[n], types, protos):
+            by.setdefault(p, set()).add(n)
+    leaf = sorted(p for p, fs in by.items() if
+                  not any(q[0] == p[0] and target in by[q] for q in by) and
+                  not any(q != p and q[:len(p)] == p for q in by))
+    if not leaf:
+        return False
+    f = ".".join(leaf[0])
+    tmp = tempfile.mkdtemp(prefix="layers-")
+    kinds = ["s->%s = 0;" % f, "s->%s |= 1;" % f, "s->%s--;" % f,
+             "memset(&s->%s, 0, 1);" % f,
+             "pvclock_planted_out(&s->%s);" % f]
+    try:
+        for n in os.listdir(path):
+            if n.endswith(".c") or n == HEADER:
+                shutil.copy(os.path.join(path, n), tmp)
+        with open(os.path.join(tmp, target), encoding="utf-8") as g:
+            lines0 = g.read().count("\n")
+        with open(os.path.join(tmp, target), "a", encoding="utf-8") as g:
+            g.write("\nvoid pvclock_planted_out(uint64_t *v);\n")
+            for i, k in enumerate(kinds):
+                g.write("\nstatic void planted%d(PvclockPagesState *s)\n"
+                        "{\n    %s\n}\n" % (i, k))
+        shared = examine(tmp)[6]
+        hits = {line for name, ws in shared if name == leaf[0][0]
+                for n, line, _ in ws if n == target and line > lines0}
+        return len(hits) == len(kinds)
     finally:
         shutil.rmtree(tmp)
 
@@ -242,8 +437,8 @@ def tap(n, ok, what):
 
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DIR
-    files, unplaced, owner, dups, upward, writes = examine(path)
-    print("1..6")
+    files, unplaced, owner, dups, upward, writes, shared = examine(path)
+    print("1..8")
     for i, (layer, pats, why) in enumerate(LAYERS):
         print("# layer %d %-11s %-28s %s" % (i, layer, " ".join(pats), why))
     tap(1, files and not unplaced,
@@ -266,6 +461,15 @@ def main():
         "elsewhere)" % (WRITER, len(writes)))
     tap(6, planted_found(path), "a planted upward call and two planted "
         "offset page writes in host-pages.c are found")
+    for name, ws in shared:
+        print("# %s is written from %d files: %s" %
+              (name, len({w[0] for w in ws}),
+               ", ".join("%s:%d" % (n, line) for n, line, _ in ws)))
+    tap(7, not shared, "no member of %s (a field, or a concern's struct) "
+        "is written from two files (%d are)" % (STATE, len(shared)))
+    tap(8, planted_state_writes_found(path), "five planted writes (=, |=, "
+        "--, memset, an out-parameter) of a field another file writes are "
+        "found in pvclock-pages.c")
     return 0
 
 
