@@ -237,6 +237,16 @@ vmc_exchange() {
 vmc_marker() {
     vmclock-check show /dev/vmclock0 | sed -nE 's/.* disruption_marker ([0-9]+) .*/\1/p'
 }
+# vmc_wait MARKER [SECONDS]: until VMClock's disruption marker is not
+# MARKER (SECONDS, default 60, at most)
+vmc_wait() {
+    local i m
+    for i in $(seq $((${2:-60} * 5))); do
+        m=$(vmc_marker)
+        [ -n "$m" ] && [ "$m" != "$1" ] && return
+        sleep 0.2
+    done
+}
 
 # vmc_probe: insmod ptp_vmclock; its nodes, and its PTP clock in $vp
 vmc_probe() {
@@ -301,13 +311,9 @@ if [ "$part" = vmclockpv ]; then
     pollpid=$!
     sleep 1
     echo "pvclock-guest: ready-migrate"
-    for i in $(seq 600); do
-        m=$(vmc_marker)
-        [ -n "$m" ] && [ "$m" != "$m0" ] && break
-        sleep 0.2
-    done
+    vmc_wait "$m0" 120
     wait $pollpid
-    say "migrate: disruption marker $m0 -> $m; $(cat /tmp/mig-poll)"
+    say "migrate: disruption marker $m0 -> $(vmc_marker); $(cat /tmp/mig-poll)"
     sleep 2
     vmclock-check show /dev/vmclock0 | prefix "after "
     # under KVM the TSC runs from the destination's load to its cont,
@@ -344,16 +350,6 @@ skew() {
         awk '$1 == "REALTIME" {r = $2} $1 == "MONOTONIC" {m = $2} END {printf "%.3f", r - m}'
 }
 
-# vmc_wait MARKER: until VMClock's disruption marker is not MARKER (60 s
-# at most)
-vmc_wait() {
-    local i m
-    for i in $(seq 300); do
-        m=$(vmc_marker)
-        [ -n "$m" ] && [ "$m" != "$1" ] && return
-        sleep 0.2
-    done
-}
 # follow TAG: the guest's own CLOCK_REALTIME - the host's, each 2 s for
 # 60 s, as "follow TAG +S s: mean N ns"
 follow() {
