@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""No function in contrib/ or hw/pvclock/ is longer than LIMIT lines (TAP).
+"""No function in contrib/, hw/pvclock/ or include/pvclock-pages/ (its
+headers too) is longer than LIMIT lines (TAP).
 
 A function is a top-level brace block whose opening line follows a
 line that ends a declarator with ')' (the style every file here uses:
@@ -18,7 +19,8 @@ LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 80
 ROOT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # the helper and library, and the device
-DIRS = ["contrib", os.path.join("hw", "pvclock")]
+DIRS = ["contrib", os.path.join("hw", "pvclock"),
+        os.path.join("include", "pvclock-pages")]
 
 
 def strip(line):
@@ -60,7 +62,8 @@ def main():
     for top in DIRS:
         for d, _, names in os.walk(os.path.join(ROOT, top)):
             files += [os.path.join(d, n) for n in sorted(names)
-                      if n.endswith(".c")]
+                      if n.endswith(".c") or
+                      (top.startswith("include") and n.endswith(".h"))]
     found = [(os.path.relpath(p, ROOT), *f) for p in sorted(files)
              for f in functions(p)]
     print("1..2")
