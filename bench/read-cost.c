@@ -71,7 +71,8 @@ static int open_bar(void)
     offset_page->recommended_page = PVCP_PAGE_UNSCALED_UNSMEARED;
     for (int d = 0; d < PVCP_DOMAINS; d++) {
         offset_page->ref_xform[d].mult = 1;
-        offset_page->ref_xform[d].flags = PVCP_XFORM_F_VALID;
+        offset_page->ref_xform[d].flags = PVCP_XFORM_F_VALID |
+                                           PVCP_XFORM_F_PAGE_COUNTER;
     }
     mem.host = (const void *)pvclock_host_page(pc, 0);
     mem.offset = offset_page;

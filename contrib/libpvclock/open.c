@@ -46,8 +46,9 @@ static const char *const error_text[PVCLOCK_ERRORS] = {
     [PVCLOCK_ESIZE] = "pages file or BAR is smaller than the ABI requires",
     [PVCLOCK_EMAGIC] = "not pvclock-pages data (bad magic)",
     [PVCLOCK_EVERSION] = "unsupported pvclock-pages ABI version (another "
-                         "major, or an offset page before 1.3)",
-    [PVCLOCK_EUNPUBLISHED] = "this host page variant is not published",
+                         "major, or an offset page before 1.7)",
+    [PVCLOCK_EUNPUBLISHED] = "this host page variant is not published "
+                             "(or, read on the host, is a simulated host's)",
     [PVCLOCK_EBADPAGE] = "pvclock page contents are inconsistent",
     [PVCLOCK_ENOTVALID] = "device reports the pages are not valid",
     [PVCLOCK_EUNRELIABLE] = "device cannot relate guest and host counters",
@@ -226,7 +227,7 @@ static int open_checked(struct pvclock **pcp, const struct pvclock_memory *m,
         }
     }
     if (op) {
-        /* magic, major, and a writer of 1.3 or later */
+        /* magic, major, and a writer of 1.7 or later */
         unsigned bad = pvcp_offset_ident_check(op->magic, op->abi_major,
                                                op->abi_minor);
 

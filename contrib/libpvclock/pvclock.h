@@ -43,8 +43,9 @@ enum pvclock_error {
     PVCLOCK_ESIZE,          /* file or BAR smaller than the ABI needs */
     PVCLOCK_EMAGIC,         /* not a pvclock-pages page (bad magic) */
     PVCLOCK_EVERSION,       /* ABI major this library does not know, or */
-                            /* an offset page older than ABI 1.3 */
+                            /* an offset page older than ABI 1.7 */
     PVCLOCK_EUNPUBLISHED,   /* this host page variant is not published */
+                            /* (on the host: a simulated host's page) */
     PVCLOCK_EBADPAGE,       /* page contents inconsistent (corrupt?) */
     PVCLOCK_ENOTVALID,      /* device says the pages are not valid now */
     PVCLOCK_EUNRELIABLE,    /* device cannot relate guest and host counter */

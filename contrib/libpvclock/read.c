@@ -150,13 +150,12 @@ static ALWAYS_INLINE uint32_t seq_begin(const volatile uint32_t *seqp)
 }
 
 /*
- * The words few reads need: the kvm-clock stage, a simulated host's
- * transform, the smear, the rest of the page for check_aux.  Kept apart
+ * The words few reads need: the kvm-clock stage, the smear, the rest of
+ * the page for check_aux.  Kept apart
  * so that the common snapshot stays in registers.
  */
 struct rare_words {
     struct pvcp_kvmclock kc;
-    struct pvcp_xform sim;
     struct pvcp_smear smear;
     struct pvcp_base tai;           /* smeared REALTIME: TAI's base */
     uint64_t check_aux;
@@ -204,7 +203,6 @@ struct snapshot {
 };
 
 #define EXTRA_KVMCLOCK  (1u << 0)
-#define EXTRA_SIM       (1u << 1)
 #define EXTRA_SMEAR     (1u << 2)
 #define EXTRA_AUX       (1u << 3)
 
@@ -317,12 +315,6 @@ static NOINLINE void copy_extra(const volatile struct pvcp_host_page *h,
         r->kc.tsc_to_system_mul = h->kvmclock.tsc_to_system_mul;
         r->kc.tsc_shift = h->kvmclock.tsc_shift;
     }
-    if (extra & EXTRA_SIM) {
-        r->sim.mult = h->sim.mult;
-        r->sim.frac_bits = h->sim.frac_bits;
-        r->sim.flags = h->sim.flags;
-        r->sim.offset = h->sim.offset;
-    }
     if (extra & EXTRA_SMEAR) {
         r->tai.sec = h->hres_base[PVCP_HRES_TAI].sec;
         r->tai.nsec_shifted = h->hres_base[PVCP_HRES_TAI].nsec_shifted;
@@ -410,9 +402,6 @@ static ALWAYS_INLINE void copy_host_rest(const volatile struct pvcp_host_page *h
     /* EXTRA_SMEAR is in s->extra already (smear_extra()) */
     if (__builtin_expect(s->counter_mode == PVCP_COUNTER_TSC_KVMCLOCK, 0)) {
         s->extra |= EXTRA_KVMCLOCK;
-    }
-    if (__builtin_expect(s->flags & PVCP_HOST_F_SIMULATED, 0)) {
-        s->extra |= EXTRA_SIM;
     }
     if ((mode & READ_CHECK_ALL) || s->extra) {
         s->extra |= EXTRA_AUX;
@@ -525,12 +514,14 @@ static ALWAYS_INLINE unsigned check_host(const struct snapshot *s,
           s->rare->check_aux == pvcp_check_aux_words(s->rare->aux)));
 
     /*
-     * kc and sim as they are: the validator reads them only where the
-     * page's words ask for them, which is where copy_extra() copied them
+     * kc as it is: the validator reads it only where the page's words
+     * ask for it, which is where copy_extra() copied it; no simulated
+     * stage (NULL): a guest's transform includes it, and the host path
+     * refuses such a page (host_verdict())
      */
     return pvcp_host_words_check(
         (unsigned)s->page, s->counter_mode, s->flags, s->line.shift,
-        s->line.shift, &s->rare->kc, &s->rare->sim,
+        s->line.shift, &s->rare->kc, NULL,
         (s->extra & EXTRA_SMEAR) ? &s->rare->smear : NULL, checks_ok);
 }
 
@@ -539,11 +530,13 @@ static ALWAYS_INLINE unsigned check_host(const struct snapshot *s,
  * identities are written once, outside the seqs: they are read here.
  */
 static ALWAYS_INLINE unsigned host_verdict(const struct snapshot *s,
-                                           const struct clock_desc *c)
+                                           const struct clock_desc *c,
+                                           bool guest)
 {
     return pvcp_host_ident_check(s->h->magic, s->h->abi_major,
                                  s->h->page_index, (unsigned)s->page) |
-           check_host(s, c);
+           check_host(s, c) |
+           (guest ? 0 : pvcp_host_direct_check(s->flags));
 }
 
 static ALWAYS_INLINE unsigned offset_verdict(const struct pvclock *pc,
@@ -574,7 +567,8 @@ static NOINLINE int refusal(const struct pvclock *pc, struct snapshot s,
                             const struct clock_desc *c, bool guest,
                             bool live)
 {
-    unsigned hbad = needs_host(live, s.page, c) ? host_verdict(&s, c) : 0;
+    unsigned hbad = needs_host(live, s.page, c) ? host_verdict(&s, c, guest)
+                                                : 0;
     unsigned obad = guest ? offset_verdict(pc, &s) : 0;
     unsigned ident = (hbad | obad) & (PVCP_BAD_MAGIC | PVCP_BAD_VERSION);
 
@@ -589,8 +583,9 @@ static NOINLINE int refusal(const struct pvclock *pc, struct snapshot s,
                                                   : PVCLOCK_ENOTVALID;
     }
     /* (or an identity that changed since validate() asked: damaged) */
-    return hbad & PVCP_BAD_UNPUBLISHED ? PVCLOCK_EUNPUBLISHED
-                                       : PVCLOCK_EBADPAGE;
+    /* a simulated host's page is not published for a host-side reader */
+    return hbad & (PVCP_BAD_UNPUBLISHED | PVCP_BAD_INDIRECT)
+           ? PVCLOCK_EUNPUBLISHED : PVCLOCK_EBADPAGE;
 }
 
 /*
@@ -604,7 +599,7 @@ static ALWAYS_INLINE int validate(const struct pvclock *pc,
                                   bool live)
 {
     if (__builtin_expect((needs_host(live, s->page, c) &&
-                          host_verdict(s, c) != 0) ||
+                          host_verdict(s, c, guest) != 0) ||
                          (guest && offset_verdict(pc, s) != 0) ||
                          (live && live_verdict(s) != 0), 0)) {
         return refusal(pc, *s, c, guest, live);
@@ -635,7 +630,7 @@ static NOINLINE int host_raw_ns(const struct pvclock *pc, uint64_t tsc,
 /* The host page's counter for the snapshot's counter value. */
 static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
                                       const struct snapshot *s, bool guest,
-                                      bool live, uint64_t *host)
+                                      uint64_t *host)
 {
     if (guest) {
         *host = pvcp_ref_xform_apply(&s->xf, s->counter);
@@ -647,9 +642,6 @@ static ALWAYS_INLINE int host_counter(const struct pvclock *pc,
         }
     } else {
         *host = s->counter;
-    }
-    if (__builtin_expect(!live && (s->extra & EXTRA_SIM), 0)) {
-        *host = pvcp_xform_apply(&s->rare->sim, *host);
     }
     return PVCLOCK_OK;
 }
@@ -693,7 +685,7 @@ static ALWAYS_INLINE int compute(const struct pvclock *pc,
     const struct pvcp_line *line = live ? &s->live_line : &s->line;
     const struct pvcp_base *tai = live ? &s->live_tai : &s->rare->tai;
     uint64_t host, cycles, flags, heartbeat, stale_after;
-    int err = host_counter(pc, s, guest, live, &host);
+    int err = host_counter(pc, s, guest, &host);
 
     if (err) {
         return err;

@@ -655,8 +655,6 @@ static int pvcp_host_read(struct pvcp_dev *pd, unsigned int clock,
 	if (!ret && !why) {
 		host = pvcp_ref_xform_apply(&s->op.ref_xform[pvcp_phc_domain(s)],
 					    s->tsc);
-		if (hp->flags & PVCP_HOST_F_SIMULATED)
-			host = pvcp_xform_apply(&hp->sim, host);
 		t = pvcp_clock_at(&hp->hres, &hp->hres_base[clock], hp->flags,
 				  pvcp_host_cycles(hp->counter_mode,
 						   &hp->kvmclock, host));

@@ -157,6 +157,36 @@ static void refresh_raw_xform(PvclockPagesState *s,
     }
 }
 
+/*
+ * The transforms as published (ABI 1.7): to the page counter.  On a
+ * simulated host the unscaled one gets page 0's sim composed in, and
+ * without PVCP_XFORM_F_VALID, which readers of 1.3-1.6 require: they
+ * would apply sim once more.  A page 0 busy being written keeps the sim
+ * last read.
+ */
+static void page_counter_xforms(PvclockPagesState *s,
+                                const struct pvcp_host_page *pg,
+                                struct pvcp_ref_xform out[PVCP_DOMAINS])
+{
+    struct pvcp_ref_xform *u = &out[PVCP_DOMAIN_UNSCALED];
+
+    if (pg) {
+        s->off.sim = (pg->flags & PVCP_HOST_F_SIMULATED)
+                     ? pg->sim : (struct pvcp_xform){ 0 };
+    }
+    memcpy(out, s->rel.xform, sizeof(s->rel.xform));
+    for (int i = 0; i < PVCP_DOMAINS; i++) {
+        if (out[i].flags & PVCP_XFORM_F_VALID) {
+            out[i].flags |= PVCP_XFORM_F_PAGE_COUNTER;
+        }
+    }
+    if (s->off.sim.flags &&
+        !pvclock_relation_compose_sim(&s->rel.xform[PVCP_DOMAIN_UNSCALED],
+                                      &s->off.sim, u)) {
+        memset(u, 0, sizeof(*u));
+    }
+}
+
 /* The part of the page publish() writes: everything under seq. */
 #define PUBLISHED_START offsetof(struct pvcp_offset_page, status)
 #define PUBLISHED_END   offsetof(struct pvcp_offset_page, reserved)
@@ -189,7 +219,7 @@ static void publish_offset(PvclockPagesState *s, const char *why)
     next.guest_counter_hz = linear ? s->rel.relation.guest_hz : 0;
     memset(next.ref_xform, 0, sizeof(next.ref_xform));
     if (linear) {
-        memcpy(next.ref_xform, s->rel.xform, sizeof(next.ref_xform));
+        page_counter_xforms(s, have_pg ? &pg : NULL, next.ref_xform);
     }
     next.relation_flags = s->rel.relation.flags;
     memset(&next.live, 0, sizeof(next.live));
@@ -262,6 +292,7 @@ void pvclock_offset_page_replace_host(PvclockPagesState *s,
 {
     struct pvcp_offset_page *op = s->offset_page;
     uint64_t host_mono[PVCP_MONO_CLOCKS], guest_mono[PVCP_MONO_CLOCKS];
+    struct pvcp_host_page pg;
     uint64_t old_dis, rt;
     bool carry;
 
@@ -278,6 +309,11 @@ void pvclock_offset_page_replace_host(PvclockPagesState *s,
     pvclock_offset_page_write_begin(s);
     op->generation += old_dis + 1;
     pvclock_host_swap(s, sw);
+    /* another simulated host's sim goes in with its pages */
+    if (op->ref_xform[PVCP_DOMAIN_UNSCALED].flags &&
+        pvclock_host_page0(s, &pg, NULL)) {
+        page_counter_xforms(s, &pg, op->ref_xform);
+    }
     if (carry && pvclock_host_at(s, &sw->tsc, host_mono, &rt, NULL)) {
         pvclock_offset_page_set_mono(s, guest_mono, host_mono);
         memcpy(op->mono_offset, s->off.mono_offset,

@@ -101,6 +101,10 @@ bool pvclock_relation_raw_xform(const PvclockCounterRelation *rel,
                                 uint64_t host_ref,
                                 const struct pvcp_host_page *h,
                                 struct pvcp_ref_xform *x);
+/* x (guest counter -> host TSC) composed with a simulated host's sim. */
+bool pvclock_relation_compose_sim(const struct pvcp_ref_xform *x,
+                                  const struct pvcp_xform *sim,
+                                  struct pvcp_ref_xform *out);
 
 /* ---- the device's state ------------------------------------------ */
 
@@ -216,6 +220,7 @@ typedef struct PvclockOffsetState {
     uint64_t last_host_dis;     /* page 0's disruptions, last read */
     uint64_t published_dis;     /* the guest's disruption count and */
     uint32_t published_status;  /* status, as publish() last said */
+    struct pvcp_xform sim;      /* page 0's, last read (flags 0: none) */
 } PvclockOffsetState;
 
 /*

@@ -288,3 +288,78 @@ bool pvclock_relation_raw_xform(const PvclockCounterRelation *rel,
     x->flags = PVCP_XFORM_F_VALID;
     return true;
 }
+
+/*
+ * A simulated host's page 0 counts sim(T) = floor(T * m / 2^f) + o of
+ * the host TSC T (struct pvcp_xform, the helper's simulate mode).  Since
+ * ABI 1.7 the offset page's transform maps the guest counter to the page
+ * counter, so that readers never apply sim: the device composes it here
+ * into x (guest counter -> host TSC).
+ *
+ * Unscaled x (T = guest - k) is composed exactly: referred to T = 0,
+ * where T * m is a multiple of 2^f, sim(0 + d) = o + floor(d m / 2^f)
+ * for every d, so out gives sim(T) bit for bit for every T below 2^63
+ * (a TSC counting from its reset).
+ *
+ * Scaled x gives X' = x(g) before its floor, within (t - 1/2, t + 1/2]
+ * of the first host count t at which the guest reads g (see
+ * pvclock_relation_xform()).  out computes floor(sim'(X' - 1/2)), with
+ * sim' = sim before its floor: at most sim'(t), so never ahead of
+ * sim(t), and behind it by less than one host count's worth of page
+ * counts plus one (m / 2^f + 1), as a reader that applied sim to x's
+ * result was; the fixed-point factors lose below 2^-40 page counts for
+ * |g - guest_ref| < 2^22 x's 2^-fb slope error.  With H = host_ref and
+ * H m = q 2^f + r: sim(H + e) = q + o + floor((r + e m) / 2^f).
+ */
+bool pvclock_relation_compose_sim(const struct pvcp_ref_xform *x,
+                                  const struct pvcp_xform *sim,
+                                  struct pvcp_ref_xform *out)
+{
+    unsigned f = sim->frac_bits, fb, s, len;
+    uint64_t lo, hi, plo, phi, q;
+    Int128 r, frac;
+
+    memset(out, 0, sizeof(*out));
+    if (!(x->flags & PVCP_XFORM_F_VALID) || !(sim->flags & PVCP_XFORM_F_VALID)
+        || f > 63 || !sim->mult) {
+        return false;
+    }
+    if (x->mult == 1 && x->frac_bits == 0 && x->frac_ref == 0) {
+        out->guest_ref = x->guest_ref - x->host_ref;   /* where T = 0 */
+        out->host_ref = sim->offset;                   /* sim(0) */
+        out->mult = sim->mult;
+        out->frac_bits = f;
+        out->flags = PVCP_XFORM_F_PAGE_COUNTER;
+        return true;
+    }
+    /* the product of the slopes, mult m / 2^(fb + f), cut to 64 bits */
+    mulu64(&plo, &phi, x->mult, sim->mult);
+    len = phi ? 128 - clz64(phi) : 64 - clz64(plo);
+    s = MAX(len > 64 ? len - 64 : 0,
+            x->frac_bits + f > 64 ? x->frac_bits + f - 64 : 0);
+    fb = x->frac_bits + f - s;
+    if (fb < 1 || fb > 64) {
+        return false;
+    }
+    out->mult = int128_getlo(int128_urshift(int128_make128(plo, phi), s));
+    if (!out->mult) {
+        return false;
+    }
+    /* q, r: H m = q 2^f + r */
+    mulu64(&lo, &hi, x->host_ref, sim->mult);
+    q = int128_getlo(int128_urshift(int128_make128(lo, hi), f));
+    r = int128_make64(lo & ((1ull << f) - 1));
+    /* r, (frac_ref - 2^(x->frac_bits - 1)) m in 2^-fb units, floored */
+    frac = fb >= f ? int128_lshift(r, fb - f) : int128_rshift(r, f - fb);
+    mulu64(&lo, &hi, x->frac_ref, sim->mult);
+    frac = int128_add(frac, int128_urshift(int128_make128(lo, hi), s));
+    frac = int128_sub(frac, x->frac_bits - 1 >= s
+                      ? int128_lshift(int128_make64(sim->mult),
+                                      x->frac_bits - 1 - s)
+                      : int128_rshift(int128_make64(sim->mult),
+                                      s - (x->frac_bits - 1)));
+    out->guest_ref = x->guest_ref;
+    put_ref(out, q + sim->offset, frac, fb);
+    out->flags = PVCP_XFORM_F_PAGE_COUNTER;
+    return true;
+}

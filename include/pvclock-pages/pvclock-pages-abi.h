@@ -74,7 +74,9 @@
  * the page, never compute a wrong time; 1.6 withdrew the offset page's
  * pre-1.3 transform).  Readers accept any newer minor and ignore what
  * they do not know; they refuse offset pages older than they read
- * (PVCP_OFFSET_MINOR_MIN).  Sizes and offsets of existing fields never
+ * (PVCP_OFFSET_MINOR_MIN: 1.7, where the offset page's transform came to
+ * include a simulated host's stage, so that readers need not know of
+ * one).  Sizes and offsets of existing fields never
  * change within a major.
  *
  * Byte order: everything is little-endian (the x86 TSC is the counter).
@@ -108,7 +110,7 @@ typedef int64_t pvcp_s64;
 #endif
 
 #define PVCP_ABI_MAJOR          1
-#define PVCP_ABI_MINOR          6
+#define PVCP_ABI_MINOR          7
 
 #define PVCP_PAGE_SIZE          4096
 #define PVCP_HOST_PAGES         4
@@ -238,6 +240,15 @@ struct pvcp_xform {
 };
 
 #define PVCP_XFORM_F_VALID      (1u << 0)
+/*
+ * struct pvcp_ref_xform only (ABI 1.7): the transform maps to the host
+ * page's counter, a simulated host's stage included; what readers of
+ * 1.7 and later require.  The device sets PVCP_XFORM_F_VALID beside it
+ * where a reader of 1.3-1.6 (which applies a simulated host's sim after
+ * the transform) computes the same, i.e. everywhere but the unscaled
+ * domain of a simulated host, where it is clear: such readers refuse it.
+ */
+#define PVCP_XFORM_F_PAGE_COUNTER (1u << 1)
 
 /*
  * Leap second smearing, on the smeared pages (1 and 3) only; zero on the
@@ -326,7 +337,10 @@ struct pvcp_host_page {
     /*
      * 0x108: simulate mode (PVCP_HOST_F_SIMULATED, ABI 1.1): this page's
      * counter is sim applied to the real host TSC.  Simulated hosts
-     * publish the unscaled pages (0 and 1) only.
+     * publish the unscaled pages (0 and 1) only.  For the device and the
+     * helper (and a test tool reading such pages on the host): since
+     * ABI 1.7 guests read through the offset page's transform, which
+     * includes sim (PVCP_XFORM_F_PAGE_COUNTER), and never apply it.
      */
     struct pvcp_xform sim;
 
@@ -427,6 +441,12 @@ struct pvcp_host_page {
  * towards minus infinity.  mult 1, frac_bits 0, frac_ref 0 is the
  * unscaled case, host = host_ref + d: exact for any offset.
  *
+ * "host" is the host page's counter (ABI 1.7): on a simulated host
+ * (PVCP_HOST_F_SIMULATED) the unscaled domain's transform has the page's
+ * sim composed in, exactly (bit for bit sim of the host TSC) when the
+ * guest counter is the host TSC plus an offset; for a scaled guest
+ * counter never ahead and at most sim's rate plus one count behind.
+ *
  * For a guest counter scaled as KVM scales a guest TSC,
  *   guest = floor(host * ratio / 2^F) + offset   (mod 2^64, any offset),
  * the device picks host_ref near the host counter at the time it writes
@@ -446,7 +466,7 @@ struct pvcp_ref_xform {
     pvcp_u64 mult;              /* host counts per guest count, 2^-frac_bits */
     pvcp_u64 frac_ref;          /* fraction at the reference, 2^-frac_bits */
     pvcp_u32 frac_bits;         /* 0..64 */
-    pvcp_u32 flags;             /* PVCP_XFORM_F_VALID */
+    pvcp_u32 flags;             /* PVCP_XFORM_F_PAGE_COUNTER, _VALID */
 };
 
 /*
@@ -602,10 +622,12 @@ struct pvcp_offset_page {
 
 #define PVCP_OFFSET_MAGIC       0x4f435650u     /* "PVCO" */
 /*
- * The oldest offset page a reader reads: ref_xform came with 1.3, and the
- * writers before it have no other transform a reader may compute with.
+ * The oldest offset page a reader reads: ref_xform came with 1.3 (the
+ * writers before it have no other transform a reader may compute with),
+ * and maps to the page counter, a simulated host's included, since 1.7
+ * (writers of 1.3-1.6 left a simulated host's sim to the reader).
  */
-#define PVCP_OFFSET_MINOR_MIN   3
+#define PVCP_OFFSET_MINOR_MIN   7
 
 /* status: may the guest trust the pages right now? */
 #define PVCP_STATUS_INVALID     0   /* not set up (or being torn down) */

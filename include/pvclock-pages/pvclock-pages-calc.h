@@ -542,12 +542,14 @@ static inline int pvcp_page_checks_ok(const struct pvcp_host_page *p)
  * GCC keeps them branches, see meson.build; docs/benchmarks.md).
  */
 #define PVCP_BAD_MAGIC          (1u << 0)   /* magic or page index */
-/* an ABI major not known here, or an offset page before 1.3 */
+/* an ABI major not known here, or an offset page before 1.7 */
 #define PVCP_BAD_VERSION        (1u << 1)
 #define PVCP_BAD_STATUS         (1u << 2)   /* offset page: not valid/stale */
 #define PVCP_BAD_UNPUBLISHED    (1u << 3)   /* host page: not published */
 #define PVCP_BAD_CHECK          (1u << 4)   /* host page: check words */
 #define PVCP_BAD_RANGE          (1u << 5)   /* a word arithmetic takes */
+/* host page: its counter is not the host TSC, read through an offset page */
+#define PVCP_BAD_INDIRECT       (1u << 6)
 /* damaged: words that must not be computed with */
 #define PVCP_BAD_DAMAGED        (PVCP_BAD_CHECK | PVCP_BAD_RANGE)
 
@@ -556,10 +558,13 @@ static inline const char *pvcp_bad_why(unsigned bad)
 {
     return bad & PVCP_BAD_MAGIC ? "bad magic or page index" :
            bad & PVCP_BAD_VERSION ? "an ABI version not read here (another "
-                                    "major, or an offset page before 1.3)" :
+                                    "major, or an offset page before 1.7)" :
            bad & PVCP_BAD_STATUS ? "device status neither valid nor stale" :
            bad & PVCP_BAD_UNPUBLISHED ? "not published" :
            bad & PVCP_BAD_CHECK ? "check words do not match (damaged)" :
+           bad & PVCP_BAD_INDIRECT ? "a simulated host's page, whose "
+                                     "counter only a guest reads (through "
+                                     "the offset page's transform)" :
            bad & PVCP_BAD_RANGE ? "a word out of range (counter mode, "
                                   "shift, kvmclock stage, simulated host, "
                                   "smear, counter relation or live page)" :
@@ -599,8 +604,11 @@ static PVCP_HOT unsigned pvcp_host_ident_check(pvcp_u32 magic,
  *   raw_shift            clock passes its line's shift for both)
  *   kc                   the kvmclock stage, required with counter_mode
  *                        TSC_KVMCLOCK: tsc_shift -63..63
- *   sim                  a simulated host's transform, required with
- *                        PVCP_HOST_F_SIMULATED: frac_bits 0..63, valid
+ *   sim                  a simulated host's transform where the caller
+ *                        applies it (the device, the helper, a host-side
+ *                        test tool), NULL where it does not (a guest
+ *                        reader: the offset page's transform includes
+ *                        it): frac_bits 0..63, valid
  *   smear                the smear the caller applies (smeared
  *                        REALTIME), NULL if none: leap 0, or +1 or -1
  *                        over 86400 + leap s
@@ -638,8 +646,8 @@ static PVCP_HOT unsigned pvcp_host_words_check(unsigned page,
         (!kc || kc->tsc_shift > 63 || kc->tsc_shift < -63)) {
         bad |= PVCP_BAD_RANGE;
     }
-    if (PVCP_UNLIKELY(flags & PVCP_HOST_F_SIMULATED) &&
-        (!sim || sim->frac_bits > 63 || !(sim->flags & PVCP_XFORM_F_VALID))) {
+    if (PVCP_UNLIKELY(flags & PVCP_HOST_F_SIMULATED) && sim &&
+        (sim->frac_bits > 63 || !(sim->flags & PVCP_XFORM_F_VALID))) {
         bad |= PVCP_BAD_RANGE;
     }
     if (PVCP_UNLIKELY(smear && smear->leap != 0) &&
@@ -669,10 +677,20 @@ static inline unsigned pvcp_host_page_check(const struct pvcp_host_page *h,
 }
 
 /*
- * Offset page identity (written once): ABI 1, and a writer of 1.3 or
- * later, the first with a transform a reader may compute with (the
- * writers before had only a form that is wrong for a scaled guest with
- * a wrapped offset).
+ * May host page words be read without an offset page, the host TSC as
+ * their counter (a reader on the host)?  Not a simulated host's: its
+ * counter is a transform of the TSC that the helper and the device
+ * apply (the device composes it into the offset page's transform).
+ */
+static inline unsigned pvcp_host_direct_check(pvcp_u64 flags)
+{
+    return (flags & PVCP_HOST_F_SIMULATED) ? PVCP_BAD_INDIRECT : 0;
+}
+
+/*
+ * Offset page identity (written once): ABI 1, and a writer of 1.7 or
+ * later (PVCP_OFFSET_MINOR_MIN): the first whose transform maps to the
+ * page counter in every case, a simulated host's included.
  */
 static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
                                                  pvcp_u16 abi_major,
@@ -692,7 +710,9 @@ static PVCP_HOT unsigned pvcp_offset_ident_check(pvcp_u32 magic,
 
 /*
  * THE offset page validator: the status, and the transform x the
- * caller applies (ref_xform[domain]): valid, frac_bits 0..64.  The
+ * caller applies (ref_xform[domain]): to the page counter
+ * (PVCP_XFORM_F_PAGE_COUNTER; PVCP_XFORM_F_VALID is for readers of
+ * 1.3-1.6 and says nothing here), frac_bits 0..64.  The
  * monotonic offsets need no range: pvcp_time_add_offset() normalises
  * any value as the kernel does.
  */
@@ -705,7 +725,7 @@ static PVCP_HOT unsigned pvcp_offset_words_check(pvcp_u32 status,
                       status != PVCP_STATUS_STALE)) {
         bad |= PVCP_BAD_STATUS;
     }
-    if (PVCP_UNLIKELY(!(x->flags & PVCP_XFORM_F_VALID) ||
+    if (PVCP_UNLIKELY(!(x->flags & PVCP_XFORM_F_PAGE_COUNTER) ||
                       x->frac_bits > 64)) {
         bad |= PVCP_BAD_RANGE;
     }

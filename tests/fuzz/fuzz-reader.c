@@ -69,7 +69,7 @@ static int checks_hold(const struct pvcp_host_page *h, clockid_t clk)
 static int xform_usable(const struct pvcp_offset_page *op, int d)
 {
     return op->abi_minor >= 3 &&
-           (op->ref_xform[d].flags & PVCP_XFORM_F_VALID) &&
+           (op->ref_xform[d].flags & PVCP_XFORM_F_PAGE_COUNTER) &&
            op->ref_xform[d].frac_bits <= 64;
 }
 

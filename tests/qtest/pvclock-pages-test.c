@@ -2781,16 +2781,16 @@ static pvcp_u128 vmc_ns(const Vmc *v, uint64_t g)
            (((t & UINT64_MAX) * (pvcp_u128)1000000000ull) >> 64);
 }
 
-/* TAI at guest count g from the BAR, as libpvclock computes it, in ns. */
+/*
+ * TAI at guest count g from the BAR, as libpvclock computes it, in ns:
+ * the transform gives the page counter, a simulated host's too (1.7).
+ */
 static pvcp_u128 bar_tai_ns(const struct pvcp_host_page *h,
                             const struct pvcp_offset_page *op, uint64_t g)
 {
     uint64_t host = pvcp_ref_xform_apply(&op->ref_xform[0], g);
     struct pvcp_time t;
 
-    if (h->flags & PVCP_HOST_F_SIMULATED) {
-        host = pvcp_xform_apply(&h->sim, host);  /* the simulated counter */
-    }
     t = pvcp_clock_at(&h->hres, &h->hres_base[PVCP_HRES_TAI], h->flags,
                       host & PVCP_S64_MAX);
     return (pvcp_u128)t.sec * 1000000000ull + t.nsec;
@@ -3029,6 +3029,31 @@ static void test_vmclock_tai(const void *opaque)
 }
 
 /*
+ * The offset page's transform on a simulated host (ABI 1.7): the page's
+ * sim composed in, so that the guest's transform of a guest count is,
+ * bit for bit, sim of the host TSC at that count (here guest = host TSC,
+ * x-qtest-offset 0), anywhere within 2^40 counts; and without
+ * PVCP_XFORM_F_VALID, which readers of 1.3-1.6 (that apply sim once
+ * more) require.
+ */
+static void check_sim_composed(QTestState *qts, const struct pvcp_xform *sim)
+{
+    struct pvcp_offset_page op;
+    const struct pvcp_ref_xform *x = &op.ref_xform[PVCP_DOMAIN_UNSCALED];
+    uint64_t now = host_tsc();
+
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmphex(x->flags, ==, PVCP_XFORM_F_PAGE_COUNTER);
+    for (int i = 0; i < 100000; i++) {
+        uint64_t d = rng() >> (24 + rng() % 40);
+        uint64_t tsc = i == 0 ? now : rng() % 2 ? now + d : now - d;
+
+        g_assert_cmphex(pvcp_ref_xform_apply(x, tsc), ==,
+                        pvcp_xform_apply(sim, tsc));
+    }
+}
+
+/*
  * A simulated host's pages (pvclock-helper --simulate): page 0 counts
  * the simulated host's counter, sim applied to the host TSC (here 1.2
  * times as fast, far ahead).  The page's line goes through sim too.
@@ -3056,6 +3081,7 @@ static void test_vmclock_simulated(void)
     wait_vmc_status(qts, 2, &v);
     /* 1.2 simulated counts of 1/3 ns per host TSC count: 0.4 ns */
     g_assert_cmpfloat(fabs(vmc_period_ns(&v) / 0.4 - 1), <, 1 / 1e6);
+    check_sim_composed(qts, &pages[0].sim);
     vmc_check_against_bar(qts, &v, 10000, 1);
     qtest_quit(qts);
     pages_free(tp);

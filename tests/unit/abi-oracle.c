@@ -45,8 +45,6 @@ typedef __int128 s128;
 #define H_RAW_BASE      0x0b8
 #define H_SMEAR         0x0e0   /* start_tai_sec u64, duration_s u32, */
                                 /* leap s32, tai_offset_before s32 */
-#define H_SIM           0x108   /* mult u64, frac_bits u32, flags u32, */
-                                /* offset u64 */
 #define H_CHECK         0x140   /* [5] */
 #define H_CHECK_AUX     0x168
 #define H_HEARTBEAT     0x180
@@ -204,11 +202,13 @@ static uint64_t check_aux(const uint8_t *h)
 /*
  * Host page `page` for clock `index`: may it be read?  Step 6's checks,
  * and the ranges the ABI header gives for what feeds arithmetic (shift
- * 0..63, the simulated host's frac_bits 0..63 and valid flag, the
- * kvmclock stage's shift a C shift can do), and the page's counter
- * domain (pages 2, 3 count raw ns, pages 0, 1 never do).
+ * 0..63, the kvmclock stage's shift a C shift can do), and the page's
+ * counter domain (pages 2, 3 count raw ns, pages 0, 1 never do).  A
+ * simulated host's page (flag 4) is read through the offset page's
+ * transform, which includes its stage (1.7): a reader never applies
+ * sim, so on the host (guest 0) such a page is not published for it.
  */
-static int host_page_ok(const uint8_t *h, int page, int index)
+static int host_page_ok(const uint8_t *h, int page, int index, int guest)
 {
     uint32_t mode = U32(h, H_MODE);
     uint64_t flags = U64(h, H_FLAGS);
@@ -221,7 +221,8 @@ static int host_page_ok(const uint8_t *h, int page, int index)
     if (U16(h, H_MAJOR) != 1) {
         return PVCLOCK_EVERSION;
     }
-    if (mode == 0 || !(flags & F_VALID)) {
+    if (mode == 0 || !(flags & F_VALID) ||
+        (!guest && (flags & F_SIMULATED))) {
         return PVCLOCK_EUNPUBLISHED;
     }
     if (U16(h, H_MINOR) >= 2 &&
@@ -236,10 +237,6 @@ static int host_page_ok(const uint8_t *h, int page, int index)
     if (mode == MODE_KVMCLOCK && (kshift > 63 || kshift < -63)) {
         return PVCLOCK_EBADPAGE;
     }
-    if ((flags & F_SIMULATED) &&
-        (U32(h, H_SIM + 8) > 63 || !(U32(h, H_SIM + 12) & 1))) {
-        return PVCLOCK_EBADPAGE;
-    }
     /* a smear that is used: leap +1 or -1, over 86400 + leap s */
     if (index == 0 && (page & 1) && leap != 0 &&
         ((leap != 1 && leap != -1) ||
@@ -250,16 +247,17 @@ static int host_page_ok(const uint8_t *h, int page, int index)
 }
 
 /*
- * The offset page's identity: its magic, major 1 and a minor of 3 or
- * more ("Versioning": a reader refuses offset pages before 1.3 as of a
- * version it does not read, whatever 0x028 holds).
+ * The offset page's identity: its magic, major 1 and a minor of 7 or
+ * more ("Versioning": a reader refuses offset pages before 1.7 as of a
+ * version it does not read: their transform leaves a simulated host's
+ * stage to the reader).
  */
 static int offset_ident(const uint8_t *o)
 {
     if (U32(o, O_MAGIC) != OFFSET_MAGIC) {
         return PVCLOCK_EMAGIC;
     }
-    return U16(o, O_MAJOR) != 1 || U16(o, O_MINOR) < 3 ? PVCLOCK_EVERSION
+    return U16(o, O_MAJOR) != 1 || U16(o, O_MINOR) < 7 ? PVCLOCK_EVERSION
                                                         : PVCLOCK_OK;
 }
 
@@ -281,7 +279,8 @@ static int offset_xform(const uint8_t *o, int d, struct xform *x)
     x->mult = U64(o, b + 16);
     x->frac_ref = U64(o, b + 24);
     x->frac_bits = U32(o, b + 32);
-    return (U32(o, b + 36) & 1) && x->frac_bits <= 64;
+    /* flag 2 (to the page counter), not 1 (for readers before 1.7) */
+    return (U32(o, b + 36) & 2) && x->frac_bits <= 64;
 }
 
 /* The "Transform (1.3)" block: exact in signed 128 bits, floor. */
@@ -293,14 +292,6 @@ static uint64_t xform_apply(const struct xform *x, uint64_t guest)
                                 : floor_div(v, (s128)1 << x->frac_bits);
 
     return x->host_ref + (uint64_t)q;
-}
-
-/* A simulated host: page counter = sim transform of the real TSC. */
-static uint64_t sim_apply(const uint8_t *h, uint64_t tsc)
-{
-    u128 p = (u128)tsc * U64(h, H_SIM);
-
-    return (uint64_t)(p >> U32(h, H_SIM + 8)) + U64(h, H_SIM + 16);
 }
 
 /* counter_mode 2: the kvmclock stage. */
@@ -483,13 +474,9 @@ int abi_oracle_page_counter(const struct abi_oracle_view *v, int page,
         *cycles = c & S64MAX;
         return 1;
     }
-    if (((U64(h, H_FLAGS) & F_SIMULATED) && U32(h, H_SIM + 8) > 63) ||
-        (U32(h, H_MODE) == MODE_KVMCLOCK &&
-         ((int8_t)h[H_KVM_SHIFT] > 63 || (int8_t)h[H_KVM_SHIFT] < -63))) {
+    if (U32(h, H_MODE) == MODE_KVMCLOCK &&
+        ((int8_t)h[H_KVM_SHIFT] > 63 || (int8_t)h[H_KVM_SHIFT] < -63)) {
         return 0;               /* shifts no page may have */
-    }
-    if (U64(h, H_FLAGS) & F_SIMULATED) {
-        c = sim_apply(h, c);
     }
     *page_counter = c;
     *cycles = U32(h, H_MODE) == MODE_KVMCLOCK ? kvmclock_cycles(h, c)
@@ -586,16 +573,13 @@ static int read_page(const struct abi_oracle_view *v, int page, int index,
         return U32(o, O_STATUS) == ST_UNRELIABLE ? PVCLOCK_EUNRELIABLE
                                                   : PVCLOCK_ENOTVALID;
     }
-    err = host_page_ok(h, page, index);
+    err = host_page_ok(h, page, index, o != NULL);
     if (err) {
         return err;
     }
     err = domain_counter(v, page, counter, &pc);
     if (err) {
         return err;
-    }
-    if (U64(h, H_FLAGS) & F_SIMULATED) {
-        pc = sim_apply(h, pc);
     }
     cycles = U32(h, H_MODE) == MODE_KVMCLOCK ? kvmclock_cycles(h, pc)
                                               : pc & S64MAX;
@@ -657,7 +641,7 @@ static int read_live(const struct abi_oracle_view *v, int page, int index,
     if (l.shift > 63) {
         return ORACLE_LIVE_SHIFT;
     }
-    if (smeared && host_page_ok(v->host + PAGE * page, page, 0)) {
+    if (smeared && host_page_ok(v->host + PAGE * page, page, 0, 1)) {
         return ORACLE_LIVE_SMEAR_PAGE;
     }
     cycles = xform_apply(&x, counter) & S64MAX;

@@ -44,7 +44,7 @@ static inline void bar_image_offset(struct bar_image *img,
         memset(x, 0, sizeof(*x));
         x->host_ref = host_minus_guest;
         x->mult = 1;
-        x->flags = PVCP_XFORM_F_VALID;
+        x->flags = PVCP_XFORM_F_VALID | PVCP_XFORM_F_PAGE_COUNTER;
     }
 }
 

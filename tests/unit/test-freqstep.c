@@ -255,7 +255,7 @@ static void make_offset_page(int live)
     op->recommended_page = PVCP_PAGE_UNSCALED_UNSMEARED;
     for (int d = 0; d < PVCP_DOMAINS; d++) {
         op->ref_xform[d].mult = 1;
-        op->ref_xform[d].flags = PVCP_XFORM_F_VALID;
+        op->ref_xform[d].flags = PVCP_XFORM_F_VALID | PVCP_XFORM_F_PAGE_COUNTER;
     }
     if (live) {
         vvar_live_desc(src.layout, &op->live);

@@ -130,7 +130,13 @@ static void make_ref_xform(struct pvcp_ref_xform *x, uint64_t focus)
         x->mult = rnd() >> below(64);
         x->frac_ref = rnd();
     }
-    x->flags = PVCP_XFORM_F_VALID;
+    /*
+     * 1.7 writers: both flags, or PVCP_XFORM_F_PAGE_COUNTER alone (a
+     * simulated host's, which readers before 1.7 refuse); VALID alone is
+     * a transform for those readers only
+     */
+    x->flags = chance(80) ? PVCP_XFORM_F_VALID | PVCP_XFORM_F_PAGE_COUNTER
+               : chance(80) ? PVCP_XFORM_F_PAGE_COUNTER : PVCP_XFORM_F_VALID;
     if (chance(2)) {
         x->flags = 0;
     } else if (chance(2)) {
@@ -167,7 +173,8 @@ static void make_offset_page(uint64_t focus)
 
     o->magic = PVCP_OFFSET_MAGIC;
     o->abi_major = PVCP_ABI_MAJOR;
-    o->abi_minor = chance(85) ? 4 : chance(60) ? 3 : below(3);
+    o->abi_minor = chance(85) ? 7 + below(2) : chance(60) ? 3 + below(4)
+                                                         : below(3);
     o->seq = (uint32_t)rnd() & ~1u;
     o->status = chance(50) ? PVCP_STATUS_VALID
                 : statuses[below(sizeof(statuses) / sizeof(statuses[0]))];
@@ -241,9 +248,8 @@ static void make_counter_stages(struct pvcp_host_page *h, int page,
                       ? ((1ull << h->sim.frac_bits) * (5 + below(16))) / 10
                       : rnd();
         h->sim.offset = rnd();
-        h->sim.flags = PVCP_XFORM_F_VALID;
-        host_tsc = (uint64_t)(((pvcp_u128)host_tsc * h->sim.mult) >>
-                              h->sim.frac_bits) + h->sim.offset;
+        h->sim.flags = chance(95) ? PVCP_XFORM_F_VALID : 0;
+        /* no reader applies sim: host_tsc is the page's counter already */
     }
     if (page < 2 && chance(15)) {
         h->counter_mode = PVCP_COUNTER_TSC_KVMCLOCK;
@@ -524,8 +530,8 @@ static void make_image(struct image *im)
                                                 : (1ull << 63) + jitter();
     make_offset_page(im->focus);
     im->host_focus = im->focus;
-    if (img->offset.abi_minor >= 3 &&
-        (img->offset.ref_xform[0].flags & PVCP_XFORM_F_VALID)) {
+    if (img->offset.abi_minor >= 7 &&
+        (img->offset.ref_xform[0].flags & PVCP_XFORM_F_PAGE_COUNTER)) {
         struct abi_oracle_view v = view_of(R_PAGES, 0);
 
         abi_oracle_page_counter(&v, 0, 1, im->focus, &im->host_focus, &c);

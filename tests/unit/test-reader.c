@@ -200,6 +200,63 @@ static void test_kvmclock_stage(struct bar_image *img)
     pvclock_close(pc);
 }
 
+/*
+ * A simulated host (ABI 1.7): the offset page's transform maps to the
+ * page counter with the page's sim composed in, so a guest reads the
+ * same time whatever sim says (it never applies it); the host path
+ * cannot read such a page (its counter is not the TSC) and says so.
+ * Offset pages of 1.3-1.6, whose transform left sim to the reader, are
+ * refused.
+ */
+static void test_simulated_host(struct bar_image *img)
+{
+    struct pvclock *pc = NULL;
+    struct timespec a = { -1, 0 }, b = { -1, 0 };
+    int err, err2;
+
+    init_image(img);
+    bar_image_offset(img, 0);
+    write_image(img, sizeof(*img));
+    pvclock_open_guest(&pc, tmpl);
+    err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &a);
+    img->host[0].flags |= PVCP_HOST_F_SIMULATED;
+    img->host[0].sim = (struct pvcp_xform){
+        .mult = 5153960755ull, .frac_bits = 32,
+        .flags = PVCP_XFORM_F_VALID, .offset = 12345,
+    };
+    pvcp_page_seal(&img->host[0]);
+    img->offset.ref_xform[0].flags = PVCP_XFORM_F_PAGE_COUNTER;
+    write_image(img, sizeof(*img));
+    err2 = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &b);
+    tap_ok(!err && !err2 && a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec,
+           "simulated host: the guest reads the page counter through the "
+           "offset page's transform, never sim (%s)", pvclock_strerror(err2));
+    pvclock_close(pc);
+    pc = NULL;
+
+    for (uint16_t minor = 3; minor < PVCP_OFFSET_MINOR_MIN; minor++) {
+        img->offset.abi_minor = minor;
+        img->offset.ref_xform[0].flags |= PVCP_XFORM_F_VALID;
+        write_image(img, sizeof(*img));
+        err = pvclock_open_guest(&pc, tmpl);
+        tap_ok(err == PVCLOCK_EVERSION && !pc, "ABI 1.%u offset page (its "
+               "transform leaves a simulated host's sim to the reader): "
+               "open refuses it: %s", minor, pvclock_strerror(err));
+        pvclock_close(pc);
+        pc = NULL;
+    }
+    img->offset.abi_minor = PVCP_ABI_MINOR;
+
+    write_image(img, PVCP_FILE_SIZE);
+    err = pvclock_open_host(&pc, tmpl);
+    b.tv_sec = -1;
+    err2 = err ? err : pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &b);
+    tap_ok(err2 == PVCLOCK_EUNPUBLISHED && b.tv_sec == -1,
+           "simulated host read on the host: refused: %s",
+           pvclock_strerror(err2));
+    pvclock_close(pc);
+}
+
 static void test_guest_offset_page(struct bar_image *img)
 {
     struct pvclock *pc;
@@ -239,7 +296,7 @@ static void test_guest_offset_page(struct bar_image *img)
     memset(&img->offset.ref_xform[0], 0, sizeof(img->offset.ref_xform[0]));
     img->offset.ref_xform[0].mult = 3ull << 31;
     img->offset.ref_xform[0].frac_bits = 32;
-    img->offset.ref_xform[0].flags = PVCP_XFORM_F_VALID;
+    img->offset.ref_xform[0].flags = PVCP_XFORM_F_PAGE_COUNTER;
     write_image(img, sizeof(*img));
     pvclock_open_guest(&pc, tmpl);
     err = pvclock_gettime_at(pc, CLOCK_REALTIME, 1000000, &ts);
@@ -467,6 +524,7 @@ int main(void)
     test_overflow_paths(img);
     test_kvmclock_stage(img);
     test_guest_offset_page(img);
+    test_simulated_host(img);
     test_errors(img);
     unlink(tmpl);
     free(img);

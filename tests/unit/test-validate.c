@@ -108,6 +108,17 @@ static void host_rules(void)
     page.sim.flags = 0;
     tap_ok(check(0) == PVCP_BAD_RANGE, "simulated host, transform not "
            "valid: refused");
+    /* a guest reader applies no sim (NULL): the rule is not its */
+    tap_ok(pvcp_host_words_check(0, page.counter_mode, page.flags,
+                                 page.hres.shift, page.raw.shift,
+                                 &page.kvmclock, NULL, NULL, 1) == 0,
+           "simulated host, read through an offset page: sim not judged");
+    tap_ok(pvcp_host_direct_check(page.flags) == PVCP_BAD_INDIRECT,
+           "simulated host, read on the host: refused (%s)",
+           pvcp_bad_why(PVCP_BAD_INDIRECT));
+    good_page(0);
+    tap_ok(pvcp_host_direct_check(page.flags) == 0,
+           "a real host's page, read on the host: accepted");
 
     static const struct { int32_t leap; uint32_t duration; unsigned want; }
     smears[] = {
@@ -167,12 +178,19 @@ static void old_writers(struct pvcp_offset_page *op)
     static const struct pvcp_xform legacy = {
         .mult = 1, .flags = PVCP_XFORM_F_VALID, .offset = -5000ull,
     };
-    static const uint16_t newer[] = { 3, 4, 5, 6, 7, 0xffff };
+    static const uint16_t newer[] = { 7, 8, 0xffff };
     struct pvcp_ref_xform ref = op->ref_xform[PVCP_DOMAIN_SCALED];
     unsigned bad;
 
     memcpy((char *)op + 0x028, &legacy, sizeof(legacy));
     memcpy((char *)op + 0x028 + sizeof(legacy), &legacy, sizeof(legacy));
+    for (uint16_t minor = 3; minor < PVCP_OFFSET_MINOR_MIN; minor++) {
+        /* 1.3-1.6: a simulated host's sim left to the reader */
+        op->abi_minor = minor;
+        tap_ok(pvcp_offset_page_check(op, PVCP_DOMAIN_SCALED) ==
+               PVCP_BAD_VERSION, "offset page of ABI 1.%u: refused, its "
+               "transform may leave a stage to the reader", minor);
+    }
     for (uint16_t minor = 0; minor < 3; minor++) {
         op->abi_minor = minor;
         memset(op->ref_xform, 0, sizeof(op->ref_xform));
@@ -207,9 +225,18 @@ static void offset_rules(void)
     op.status = PVCP_STATUS_VALID;
     x->mult = 3;
     x->frac_bits = 64;
-    x->flags = PVCP_XFORM_F_VALID;
+    x->flags = PVCP_XFORM_F_VALID | PVCP_XFORM_F_PAGE_COUNTER;
     tap_ok(pvcp_offset_page_check(&op, PVCP_DOMAIN_SCALED) == 0,
            "offset page: valid, frac_bits 64: accepted");
+    x->flags = PVCP_XFORM_F_PAGE_COUNTER;
+    tap_ok(pvcp_offset_page_check(&op, PVCP_DOMAIN_SCALED) == 0,
+           "offset page: to the page counter, not for readers before 1.7 "
+           "(a simulated host's): accepted");
+    x->flags = PVCP_XFORM_F_VALID;
+    tap_ok(pvcp_offset_page_check(&op, PVCP_DOMAIN_SCALED) ==
+           PVCP_BAD_RANGE, "offset page: a transform for readers before "
+           "1.7 only (not to the page counter): refused");
+    x->flags = PVCP_XFORM_F_VALID | PVCP_XFORM_F_PAGE_COUNTER;
     tap_ok(pvcp_offset_page_check(&op, PVCP_DOMAIN_UNSCALED) ==
            PVCP_BAD_RANGE, "offset page: a domain without a relation");
     x->frac_bits = 65;
