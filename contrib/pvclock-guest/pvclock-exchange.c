@@ -10,21 +10,19 @@
  * a guest clock that is off by more than the round trip breaks it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <x86intrin.h>
 
 #include "pvclock.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
+#include "host-page.h"
 #include "line.h"
 
 static int64_t ts_ns(const struct timespec *ts)
@@ -34,68 +32,23 @@ static int64_t ts_ns(const struct timespec *ts)
 
 /*
  * The host's REALTIME (or TAI): clock_gettime(), or page 0 of a pages
- * file.  That is a simulated host's (the helper's --simulate), whose
- * counter is the page's sim of the TSC: only the helper and the device
- * apply it (guests read through the offset page's transform, which
- * includes it), so this tool reads the page itself, with the ABI's
- * arithmetic and validator, sim applied.
+ * file, a simulated host's (host-page.h: sim applied there).
  */
 static const volatile struct pvcp_host_page *host_page;
 static clockid_t host_clock = CLOCK_REALTIME;
 
-static int open_host_page(const char *path)
+static int64_t host_page_now(void)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    void *map;
+    int64_t ns;
+    int bad = host_page_ns(host_page, host_clock == CLOCK_TAI, &ns);
 
-    if (fd < 0) {
-        return -1;
+    if (bad) {
+        fprintf(stderr, "pvclock-exchange: host pages: %s\n",
+                bad < 0 ? "the helper kept seq odd"
+                        : pvcp_bad_why((unsigned)bad));
+        exit(2);
     }
-    map = mmap(NULL, PVCP_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        return -1;
-    }
-    host_page = map;
-    return 0;
-}
-
-static int64_t host_page_ns(void)
-{
-    int idx = host_clock == CLOCK_TAI ? PVCP_HRES_TAI : PVCP_HRES_REALTIME;
-    struct pvcp_host_page c;
-    struct pvcp_time t;
-    uint64_t counter;
-    uint32_t seq;
-    unsigned bad;
-
-    for (long tries = 0; tries < 1000000; tries++) {
-        seq = host_page->seq;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        memcpy(&c, (const void *)host_page, sizeof(c));
-        _mm_lfence();
-        counter = __rdtsc();
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if ((seq & 1) || host_page->seq != seq) {
-            continue;
-        }
-        bad = pvcp_host_page_check(&c, 0);
-        if (bad) {
-            fprintf(stderr, "pvclock-exchange: host pages: %s\n",
-                    pvcp_bad_why(bad));
-            exit(2);
-        }
-        if (c.flags & PVCP_HOST_F_SIMULATED) {
-            counter = pvcp_xform_apply(&c.sim, counter);
-        }
-        t = pvcp_clock_at(&c.hres, &c.hres_base[idx], c.flags,
-                          pvcp_host_cycles(c.counter_mode, &c.kvmclock,
-                                           counter));
-        return (int64_t)(t.sec * PVCP_NSEC_PER_SEC + t.nsec);
-    }
-    fprintf(stderr, "pvclock-exchange: host pages: the helper kept seq "
-            "odd\n");
-    exit(2);
+    return ns;
 }
 
 static int64_t now_ns(void)
@@ -103,7 +56,7 @@ static int64_t now_ns(void)
     struct timespec ts;
 
     if (host_page) {
-        return host_page_ns();
+        return host_page_now();
     }
     clock_gettime(host_clock, &ts);
     return ts_ns(&ts);
@@ -176,7 +129,8 @@ static int parse_args(int argc, char **argv, struct exchange_opts *o)
             o->quit = 1;
             break;
         case 'p':
-            if (open_host_page(optarg)) {
+            host_page = host_page_map(optarg);
+            if (!host_page) {
                 fprintf(stderr, "pvclock-exchange: cannot read host pages "
                         "%s\n", optarg);
                 return 1 + 2;

@@ -303,13 +303,16 @@ bool pvclock_relation_raw_xform(const PvclockCounterRelation *rel,
  *
  * Scaled x gives X' = x(g) before its floor, within (t - 1/2, t + 1/2]
  * of the first host count t at which the guest reads g (see
- * pvclock_relation_xform()).  out computes floor(sim'(X' - 1/2)), with
- * sim' = sim before its floor: at most sim'(t), so never ahead of
- * sim(t), and behind it by less than one host count's worth of page
- * counts plus one (m / 2^f + 1), as a reader that applied sim to x's
- * result was; the fixed-point factors lose below 2^-40 page counts for
- * |g - guest_ref| < 2^22 x's 2^-fb slope error.  With H = host_ref and
- * H m = q 2^f + r: sim(H + e) = q + o + floor((r + e m) / 2^f).
+ * pvclock_relation_xform()).  out computes floor(sim'(X' - 1/2) - 1/2
+ * + e), with sim' = sim before its floor and e the error of the product
+ * of the two slopes cut to its top 64 bits (relative error below
+ * 2^-63): |e| < 1/2 while the page counter is within 2^62 of
+ * sim(host_ref).  That is at most sim'(t): never ahead of sim(t); and
+ * behind it by less than m / 2^f + 2 page counts, i.e. at most
+ * floor(m / 2^f) + 2, where a reader that applied sim to x's result was
+ * less than m / 2^f + 1 behind.  With H = host_ref and H m = q 2^f + r:
+ * sim(H + e) = q + o + floor((r + e m) / 2^f).  tests/qtest
+ * (vmclock-simulated) measures it.
  */
 bool pvclock_relation_compose_sim(const struct pvcp_ref_xform *x,
                                   const struct pvcp_xform *sim,
@@ -358,6 +361,8 @@ bool pvclock_relation_compose_sim(const struct pvcp_ref_xform *x,
                                       x->frac_bits - 1 - s)
                       : int128_rshift(int128_make64(sim->mult),
                                       s - (x->frac_bits - 1)));
+    /* and half a page count for the cut product: never ahead */
+    frac = int128_sub(frac, int128_lshift(int128_one(), fb - 1));
     out->guest_ref = x->guest_ref;
     put_ref(out, q + sim->offset, frac, fb);
     out->flags = PVCP_XFORM_F_PAGE_COUNTER;

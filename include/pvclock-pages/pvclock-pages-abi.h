@@ -445,7 +445,7 @@ struct pvcp_host_page {
  * (PVCP_HOST_F_SIMULATED) the unscaled domain's transform has the page's
  * sim composed in, exactly (bit for bit sim of the host TSC) when the
  * guest counter is the host TSC plus an offset; for a scaled guest
- * counter never ahead and at most sim's rate plus one count behind.
+ * counter never ahead, at most floor(sim's rate) + 2 counts behind.
  *
  * For a guest counter scaled as KVM scales a guest TSC,
  *   guest = floor(host * ratio / 2^F) + offset   (mod 2^64, any offset),

@@ -6,7 +6,7 @@ segment, protocol 2) and a ClockBound client written from the protocol
 (`pvclock-guest-test clockbound-check`), which answers the host over the
 second serial line with [earliest, latest] and the status.  Each round
 the host reads its own REALTIME (the simulated host's pages, through
-libpvclock) before asking and after the answer: wherever the status is
+host-page.c) before asking and after the answer: wherever the status is
 Synchronized or FreeRunning the interval must reach into
 [before, after]; the client also brackets its read with the host's
 REALTIME through the device (tight).  Then: the guest's clock stepped to
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import migrate as m  # noqa: E402
 import guest_migration as gm  # noqa: E402
 
-LIB = os.path.join(m.BUILD, "host/libpvclock.so")
+LIB = os.path.join(m.BUILD, "host/libpvclock-host-page.so")
 BREAK = os.environ.get("PVCLOCK_CB_BREAK", "")
 CHRONY = os.environ.get("PVCLOCK_CB_CHRONY", "") == "1"
 PAUSE = 5
@@ -39,26 +39,28 @@ NAMES = {0: "Unknown", 1: "Synchronized", 2: "FreeRunning", 3: "Disrupted",
          -1: "unreadable"}
 
 
-class Timespec(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-
 class HostClock:
-    """A simulated host's REALTIME from its pages, through libpvclock."""
+    """A simulated host's REALTIME from its pages (host-page.c: libpvclock
+    reads no simulated host, whose counter only guests read through the
+    device's transform)."""
     lib = None
 
     def __init__(self, pages):
         if HostClock.lib is None:
             HostClock.lib = ctypes.CDLL(LIB)
-        self.pc = ctypes.c_void_p()
-        err = HostClock.lib.pvclock_open_host(ctypes.byref(self.pc),
-                                              pages.encode())
-        assert err == 0, "pvclock_open_host(%s): %d" % (pages, err)
+            HostClock.lib.host_page_map.restype = ctypes.c_void_p
+            HostClock.lib.host_page_map.argtypes = [ctypes.c_char_p]
+            HostClock.lib.host_page_ns.argtypes = [
+                ctypes.c_void_p, ctypes.c_int,
+                ctypes.POINTER(ctypes.c_int64)]
+        self.page = HostClock.lib.host_page_map(pages.encode())
+        assert self.page, "host_page_map(%s) failed" % pages
 
     def now(self):
-        ts = Timespec()
-        HostClock.lib.pvclock_gettime(self.pc, 0, ctypes.byref(ts))
-        return ts.tv_sec * m.NS + ts.tv_nsec
+        ns = ctypes.c_int64()
+        err = HostClock.lib.host_page_ns(self.page, 0, ctypes.byref(ns))
+        assert err == 0, "host_page_ns: %d" % err
+        return ns.value
 
 
 class Line:

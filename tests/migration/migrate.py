@@ -90,17 +90,19 @@ OP_REF_XFORM = 0x88         # struct pvcp_ref_xform ref_xform[2], ABI 1.3
 
 
 def op_minor(b):
-    """The offset page's abi_minor: 3 or more, as a reader requires
-    (offset pages before ABI 1.3 have no transform a reader may use)."""
+    """The offset page's abi_minor: 7 or more, as a reader requires
+    (before ABI 1.7 the transform left a simulated host's sim to the
+    reader)."""
     minor = struct.unpack_from("<H", b, 6)[0]
-    assert minor >= 3, "offset page of ABI 1.%d, before 1.3" % minor
+    assert minor >= 7, "offset page of ABI 1.%d, before 1.7" % minor
     return minor
 
 
 def ref_xform(b, v, domain=0):
-    """The offset page's guest -> host transform (a line through a
-    reference point): host = host_ref + floor((d * mult + frac_ref) /
-    2^frac_bits), d = guest - guest_ref as a signed 64-bit value."""
+    """The offset page's guest -> host page counter transform (a line
+    through a reference point; a simulated host's sim composed in, ABI
+    1.7): host = host_ref + floor((d * mult + frac_ref) / 2^frac_bits),
+    d = guest - guest_ref as a signed 64-bit value."""
     op_minor(b)
     o = OP_REF_XFORM + 40 * domain
     gref, href, mult, fref = u64(b, o), u64(b, o + 8), u64(b, o + 16), u64(b, o + 24)
@@ -112,9 +114,13 @@ def ref_xform(b, v, domain=0):
 
 
 def guest_counter_at(off_page, host_tsc):
-    """The guest counter at a host TSC, for an unscaled relation."""
+    """The guest counter at a host TSC, for an unscaled relation: host =
+    host_ref + d, or, with a simulated host's sim composed in (flags
+    PAGE_COUNTER without VALID), referred to host TSC 0."""
     op_minor(off_page)
     gref, href = u64(off_page, OP_REF_XFORM), u64(off_page, OP_REF_XFORM + 8)
+    if not u32(off_page, OP_REF_XFORM + 36) & 1:
+        return (host_tsc + gref) & M64
     return (host_tsc - href + gref) & M64
 
 
@@ -129,13 +135,19 @@ def line_ns(b, lo, base, flags, cycles):
 
 
 def host_clocks(page, real_tsc):
-    """The host's clocks (ns) from host page bytes at real TSC."""
+    """The host's clocks (ns) from host page bytes at real TSC: a
+    simulated host's sim applied (on the host; guests never apply it)."""
+    c = real_tsc
+    if u64(page, 0x20) & 4:                         # SIMULATED
+        c, _, _, _ = xform(page, 0x108, c)
+    return page_clocks(page, c)
+
+
+def page_clocks(page, c):
+    """The host's clocks (ns) from host page bytes at page counter c."""
     flags = u64(page, 0x20)
     mode = u32(page, 0x1c)
     assert flags & 1 and mode == 1, "page 0 not published as TSC"
-    c = real_tsc
-    if flags & 4:                                   # SIMULATED
-        c, _, _, _ = xform(page, 0x108, c)
     c &= S64MAX
     out = {}
     for name, i in (("realtime", 0), ("monotonic", 1), ("boottime", 2), ("tai", 3)):
@@ -148,8 +160,8 @@ def host_clocks(page, real_tsc):
 
 def guest_clocks(host_page, off_page, guest_counter):
     """What a guest computes from its BAR at guest counter value."""
-    real, _, _, _ = ref_xform(off_page, guest_counter)
-    c = host_clocks(host_page, real)
+    pc, _, _, _ = ref_xform(off_page, guest_counter)
+    c = page_clocks(host_page, pc)
     for name, i in (("monotonic", 0), ("raw", 1), ("boottime", 2)):
         c[name] += s64(off_page, 0x58 + 16 * i) * NS + u64(off_page, 0x60 + 16 * i)
     return c
@@ -158,11 +170,7 @@ def guest_clocks(host_page, off_page, guest_counter):
 def counter_rate(host_page, off_page):
     """Host page counter counts per guest counter count."""
     _, m1, f1, _ = ref_xform(off_page, 0)
-    rate = m1 / (1 << f1)
-    if u64(host_page, 0x20) & 4:
-        _, m2, f2, _ = xform(host_page, 0x108, 0)
-        rate *= m2 / (1 << f2)
-    return rate
+    return m1 / (1 << f1)          # a simulated host's sim composed in
 
 
 # ---- QEMU and helpers -----------------------------------------------------
@@ -470,7 +478,7 @@ def timing(st, port, case):
        (label, downtime, "time the vCPUs ran" if downtime == "exclude"
         else "wall time", want / NS, wall_ns / NS, lo // 1000, hi // 1000,
         ", ".join("%s %+d ns" % (c, e) for c, e in errs.items())))
-    host_rt = host_clocks(hp2, ref_xform(op2, g2)[0])["realtime"]
+    host_rt = page_clocks(hp2, ref_xform(op2, g2)[0])["realtime"]
     ok(m2["realtime"] == host_rt,
        "%s: guest REALTIME is the destination host's for the same counter "
        "(%+d ns)" % (label, m2["realtime"] - host_rt))

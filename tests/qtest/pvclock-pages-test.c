@@ -3054,6 +3054,56 @@ static void check_sim_composed(QTestState *qts, const struct pvcp_xform *sim)
 }
 
 /*
+ * The same over KVM-scaled relations (both ratio formats, offsets
+ * anywhere): never ahead of sim at the first host count at which the
+ * guest reads a value, at most floor(sim's rate) + 2 page counts behind
+ * (see pvclock_relation_compose_sim()); how far, counted.
+ */
+static void check_sim_composed_scaled(QTestState *qts,
+                                      const struct pvcp_xform *sim)
+{
+    static const unsigned fracs[] = { 32, 48 };
+    uint64_t most = (sim->mult >> sim->frac_bits) + 2, behind[8] = { 0 };
+    struct pvcp_offset_page op;
+    const struct pvcp_ref_xform *x = &op.ref_xform[PVCP_DOMAIN_UNSCALED];
+
+    for (int i = 0; i < 40; i++) {
+        unsigned frac = fracs[i % 2];
+        double r = exp(log(0.2) + rng_unit() * (log(5) - log(0.2)));
+        uint64_t ratio = (uint64_t)ldexp(r, frac) | 1;
+        uint64_t offset = i % 3 ? rng() : -1000000000000ull;
+
+        qom_set_u64(qts, "pvc", "x-qtest-frac-bits", frac);
+        qom_set_u64(qts, "pvc", "x-qtest-scale", ratio);
+        qom_set_u64(qts, "pvc", "x-qtest-offset", offset);
+        read_offset_page(qts, DEV_SLOT, &op);
+        g_assert_cmpuint(op.status, ==, PVCP_STATUS_VALID);
+        g_assert_cmphex(x->flags, ==, PVCP_XFORM_F_PAGE_COUNTER);
+        for (int k = 0; k < 50000; k++) {
+            uint64_t h = pick_host(host_tsc(), r), first, g, want;
+            int64_t d;
+
+            g = kvm_guest(ratio, frac, offset, h, &first);
+            want = pvcp_xform_apply(sim, first);
+            d = (int64_t)(want - pvcp_ref_xform_apply(x, g));
+            if (d < 0 || d > (int64_t)most) {
+                g_test_message("ratio 0x%" PRIx64 "/2^%u offset 0x%" PRIx64
+                               " host 0x%" PRIx64 ": %" PRId64 " page "
+                               "counts behind", ratio, frac, offset, h, d);
+            }
+            g_assert_cmpint(d, >=, 0);
+            g_assert_cmpint(d, <=, most);
+            behind[MIN(d, 7)]++;
+        }
+    }
+    g_test_message("scaled relations, page counts behind sim: 0: %" PRIu64
+                   ", 1: %" PRIu64 ", 2: %" PRIu64 ", 3: %" PRIu64,
+                   behind[0], behind[1], behind[2], behind[3]);
+    qom_set_u64(qts, "pvc", "x-qtest-scale", 0);
+    qom_set_u64(qts, "pvc", "x-qtest-offset", 0);
+}
+
+/*
  * A simulated host's pages (pvclock-helper --simulate): page 0 counts
  * the simulated host's counter, sim applied to the host TSC (here 1.2
  * times as fast, far ahead).  The page's line goes through sim too.
@@ -3083,6 +3133,7 @@ static void test_vmclock_simulated(void)
     g_assert_cmpfloat(fabs(vmc_period_ns(&v) / 0.4 - 1), <, 1 / 1e6);
     check_sim_composed(qts, &pages[0].sim);
     vmc_check_against_bar(qts, &v, 10000, 1);
+    check_sim_composed_scaled(qts, &pages[0].sim);
     qtest_quit(qts);
     pages_free(tp);
 }
