@@ -69,6 +69,9 @@ fi
 # the ones it mentions are the tree's; figures and placeholders filled.
 abi=$(awk '/^#define PVCP_ABI_MAJOR/ {M = $3} /^#define PVCP_ABI_MINOR/ {m = $3}
            END {print M "." m}' "$PVCLOCK_ROOT/include/pvclock-pages/pvclock-pages-abi.h")
+read -r vendor device < <(awk '/^#define PVCP_PCI_VENDOR_ID/ {v = $3} /^#define PVCP_PCI_DEVICE_ID/ {d = $3}
+           END {print v, d}' "$PVCLOCK_ROOT/include/pvclock-pages/pvclock-pages-abi.h")
+pci=$(printf '%04x:%04x' "$((vendor))" "$((device))")
 props=$(sed -n '/Property pvclock_pages_properties\[\]/,/^};/p' "$PVCLOCK_ROOT/hw/pvclock/pvclock-pages.c" |
         grep -o 'DEFINE_PROP_[A-Z0-9_]*("[^"]*"' | cut -d'"' -f2 | grep -v '^x-')
 check_letter() {
@@ -76,6 +79,11 @@ check_letter() {
     # every "ABI ... X.Y" says the header's version, and one does
     v=$(grep -oE 'ABI[^0-9]{0,80}[0-9]+\.[0-9]+' "$f" | grep -oE '[0-9]+\.[0-9]+$' | sort -u)
     [ "$v" = "$abi" ] || { diag "${f##*/}: ABI version(s) '$(echo $v)', the header says $abi"; st=1; }
+    # so is the PCI ID, and the QEMU it is against is the pinned one
+    v=$(sed '/^---$/,$d' "$f" | grep -oE '\b[0-9a-f]{4}:[0-9a-f]{4}\b' | sort -u)
+    [ "$v" = "$pci" ] || { diag "${f##*/}: PCI ID(s) '$(echo $v)', the header says $pci"; st=1; }
+    v=$(grep -oE 'QEMU [0-9]+\.[0-9]+\.[0-9]+' "$f" | sort -u)
+    [ "$v" = "QEMU $QEMU_VERSION" ] || { diag "${f##*/}: '$(echo $v)', the pin is QEMU $QEMU_VERSION"; st=1; }
     # the property list is the source's, in order
     [ "$(sed -nE 's/^  ([a-z][a-z0-9-]*)=<.*/\1/p' "$f")" = "$props" ] ||
         { diag "${f##*/}: property list differs from hw/pvclock/pvclock-pages.c's"; st=1; }
@@ -90,7 +98,7 @@ check_letter() {
     return $st
 }
 check_letter "$cover"
-ok $? "the cover letter's ABI version ($abi) and properties ($(echo $props)) are the tree's, the live page and vmclock=on in it"
+ok $? "the cover letter's ABI version ($abi), PCI ID ($pci), QEMU version and properties ($(echo $props)) are the tree's, the live page and vmclock=on in it"
 grep -qE '^ +[0-9]+ files changed' "$cover" && grep -qF "$(subject "${patches[-1]}")" "$cover"
 ok $? "the cover letter lists the patches and the diffstat of the series itself"
 # the control: a template with a stale constant typed in is caught
