@@ -117,6 +117,23 @@ add_f_lines() {
     done
 }
 
+# trim_meson: a meson.build of the project's, in a patch before the one
+# that adds the last of its sources, lists only the sources the tree has
+# so far (a line of its own per source, as hw/pvclock/meson.build has
+# them); the patch that adds the rest brings the whole file.
+trim_meson() {
+    local m
+    for m in "${!taken[@]}"; do
+        [[ $m = */meson.build ]] || continue
+        awk -v dir="$work/${m%/*}" '
+            match($0, /^ *\x27[^\x27]+\.c\x27,? *$/) {
+                f = $0; gsub(/^ *\x27|\x27,? *$/, "", f)
+                if (system("test -e \"" dir "/" f "\"") != 0) next
+            }
+            {print}' "$PVCLOCK_ROOT/$m" > "$work/$m"
+    done
+}
+
 # ---- the patches ---------------------------------------------------------
 declare -A taken=()
 for row in "${SERIES[@]}"; do
@@ -148,6 +165,7 @@ for row in "${SERIES[@]}"; do
                 "$work/$f" ;;
         esac
     done
+    trim_meson
     if declare -F "hooks_$pname" > /dev/null; then "hooks_$pname"; fi
     maintain "${files[@]}"
     git -C "$work" add -A
