@@ -233,13 +233,15 @@ qemu_blob_placeholders() {
 # qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
 # once (x86_64-softmmu, KVM + TCG, no default features, ccache when
 # present, then the extra arguments, which may override those), build
-# qemu-system-x86_64 and the device's qtest, and put Debian's firmware
+# qemu-system-x86_64 and the device's qtest (or the ninja targets
+# QEMU_BUILD_TARGETS names: the patch series' test builds a tree that
+# has no qtest yet), and put Debian's firmware
 # where QEMU looks when run from its build tree (its qemu-bundle data
 # directory), so the binary and the qtests work without -L: the +ds
 # tarball has no firmware blobs.  Logs go to LOGDIR/configure.log and
 # LOGDIR/ninja.log.
 qemu_build() {
-    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f conf
+    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f conf targets
     shift 4
     export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
     # paths relative to the checkout, so a fresh clone elsewhere hits too
@@ -266,8 +268,8 @@ qemu_build() {
         printf '%s' "$conf" > "$bld/.pvclock-configure"
     fi
     stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest ($what)"
-    if ! ninja -C "$bld" qemu-system-x86_64 tests/qtest/pvclock-pages-test \
-            > "$logs/ninja.log" 2>&1; then
+    read -r -a targets <<< "${QEMU_BUILD_TARGETS:-qemu-system-x86_64 tests/qtest/pvclock-pages-test}"
+    if ! ninja -C "$bld" "${targets[@]}" > "$logs/ninja.log" 2>&1; then
         grep -E ': (fatal )?error:|^FAILED' -A3 "$logs/ninja.log" | head -40
         die "QEMU build failed (log: $logs/ninja.log)"
     fi

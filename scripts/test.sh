@@ -176,7 +176,7 @@ for suite in $suites; do
         stage "soak: a TCG guest through migrations, failures, helper kills, snapshots for ${PVCLOCK_SOAK_SECONDS:-240} s"
         run_tap soak python3 "$PVCLOCK_ROOT/tests/soak/soak.py" \
             --seconds "${PVCLOCK_SOAK_SECONDS:-240}" ;;
-    patches)        # a third QEMU build, of the applied series (~4 min cold)
+    patches)        # the series built after each patch (first: plain QEMU, ~6 min cold, then ccache)
         stage "the patch series: git am to a clean QEMU $QEMU_VERSION, build, qtest, checkpatch"
         run_tap patches env CCACHE_BASEDIR="$PVCLOCK_BUILD/patches-qemu" CCACHE_NOHASHDIR=1 \
             "$PVCLOCK_ROOT/tests/patches/test-patches.sh" ;;
