@@ -138,10 +138,11 @@ include/hw/pvclock/pvclock-compat.h holds what differs from QEMU 10.0
 QEMU_VERSION_MAJOR/MINOR; for this tree it is the 10.1+ definitions."
 
 # 3: the qtest
-copy tests/qtest/pvclock-pages-test.c
+# shellcheck disable=SC2086 # PVCLOCK_QTEST_FILES: a list (scripts/lib.sh)
+copy $PVCLOCK_QTEST_FILES
 pvclock_hooks "$work"
-maintain tests/qtest/pvclock-pages-test.c
-commit "tests/qtest: add pvclock-pages-test" \
+maintain "tests/qtest/pvclock-pages-*"
+commit "tests/qtest: add the pvclock-pages qtests" \
 "The device under the qtest accelerator: the BAR and its pages, every
 realize and property error, the helper's socket and sealed memfd,
 memdev=, status, migration, the guest-to-host transform over 10^7

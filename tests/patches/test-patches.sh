@@ -39,7 +39,7 @@ while read -r f; do
     *)  cmp -s "$PVCLOCK_ROOT/$f" "$tree/$f" ;;
     esac || { diag "differs: $f"; same=1; }
 done < <(git -C "$PVCLOCK_ROOT" ls-files hw/pvclock include/hw/pvclock include/pvclock-pages \
-             tests/qtest/pvclock-pages-test.c \
+             $PVCLOCK_QTEST_FILES \
              docs/system/devices/pvclock-pages.rst docs/interop/pvclock-pages.rst)
 ok $same "the applied tree holds the project's device, headers, qtest and docs"
 
@@ -49,9 +49,11 @@ qemu_blob_placeholders "$tree"
 if ( qemu_build "$tree" "$bld" "$logs" "the applied series" --enable-attr --enable-virtfs ) \
         > "$logs/build.out" 2>&1; then
     ok 0 "the applied tree builds (qemu-system-x86_64 and the qtest)"
-    out=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-          timeout 900 ./tests/qtest/pvclock-pages-test --tap 2>&1)
-    rc=$?
+    out="" rc=0
+    for t in $PVCLOCK_QTESTS; do
+        out+=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+               timeout 900 ./tests/qtest/"$t" --tap 2>&1)$'\n' || rc=1
+    done
     n_ok=$(grep -c '^ok ' <<< "$out")
     n_bad=$(grep -c '^not ok ' <<< "$out")
     [ $rc = 0 ] && [ "$n_bad" = 0 ] && [ "$n_ok" -ge 20 ]
