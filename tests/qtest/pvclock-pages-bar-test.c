@@ -1,8 +1,9 @@
 /*
- * QTest for the pvclock-pages PCI device, BAR0 and the host pages behind it: the PCI identity, the pages
- * file, memdev= and the helper's socket mapped read-only, what makes the
- * pages unusable (stale, zeroed, replaced, a stuck writer, a shift out of
- * range) and back, the properties and every realize error.
+ * QTest for the pvclock-pages PCI device: BAR0 and the host pages behind
+ * it: the PCI identity, the pages file, memdev= and the helper's socket
+ * mapped read-only, what makes the pages unusable (stale, zeroed,
+ * replaced, a stuck writer, a shift out of range) and back, the
+ * properties and every realize error.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -481,9 +482,7 @@ static void test_socket_new_memfd(void)
     th->map[0].disruptions = 5;
     pvcp_page_seal(&th->map[0]);
     wait_status(qts, "pvc", "stale");
-    for (int i = 0; i < 50 && qatomic_read(&th->served) == served; i++) {
-        g_usleep(100 * 1000);
-    }
+    watch_until(qts, qatomic_read(&th->served) > served);
     g_assert_cmpint(qatomic_read(&th->served), >, served);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-replaced"), ==, 0);
 
@@ -495,10 +494,7 @@ static void test_socket_new_memfd(void)
     old_map = th->map;
     th->map = new_map;
     qatomic_set(&th->memfd, new_fd);
-    for (int i = 0; i < 50 && sec != 1700000100; i++) {
-        g_usleep(100 * 1000);
-        sec = qpci_io_readq(dev, bar, sec_off);
-    }
+    watch_until(qts, (sec = qpci_io_readq(dev, bar, sec_off)) == 1700000100);
     g_assert_cmpuint(sec, ==, 1700000100);
     wait_status(qts, "pvc", "valid");
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-replaced"), ==, 1);
@@ -753,10 +749,7 @@ static void test_replaced_file(void)
     pages[0].hres_base[PVCP_HRES_REALTIME].sec = 1700000100;
     pvcp_page_seal(&pages[0]);
     write_file(tp->path, pages, PVCP_FILE_SIZE);   /* a new inode */
-    for (int i = 0; i < 50 && sec != 1700000100; i++) {
-        g_usleep(100 * 1000);
-        sec = qpci_io_readq(dev, bar, sec_off);
-    }
+    watch_until(qts, (sec = qpci_io_readq(dev, bar, sec_off)) == 1700000100);
     g_assert_cmpuint(sec, ==, 1700000100);
     wait_status(qts, "pvc", "valid");
     read_offset_page(qts, DEV_SLOT, &op);
@@ -801,7 +794,8 @@ static void test_stale_limit_fast_counter(void)
 /*
  * A helper that died in the middle of a write leaves page 0's seq odd
  * for good: the device calls the pages unusable, and its reads of them
- * (with the BQL held) give up after a bounded time, so QMP stays prompt.
+ * (with the BQL held) give up after a bounded time, so a watch round and
+ * QMP stay prompt.
  */
 static void test_stuck_writer(void)
 {
@@ -817,14 +811,15 @@ static void test_stuck_writer(void)
     wait_status(qts, "pvc", "no-helper");
     for (int i = 0; i < 20; i++) {
         int64_t t0 = g_get_monotonic_time();
-        g_autofree char *st = qom_get_str(qts, "pvc", "status");
+        g_autofree char *st = NULL;
 
+        watch_round(qts);
+        st = qom_get_str(qts, "pvc", "status");
         worst = MAX(worst, g_get_monotonic_time() - t0);
         g_assert_cmpstr(st, ==, "no-helper");
-        g_usleep(50 * 1000);
     }
-    g_test_message("slowest status query with a stuck seq: %" PRId64 " us",
-                   worst);
+    g_test_message("slowest watch round and status query with a stuck seq: "
+                   "%" PRId64 " us", worst);
     g_assert_cmpint(worst, <, 500000);
     qtest_quit(qts);
     pages_free(tp);
@@ -904,7 +899,7 @@ static void test_bad_shift(const void *opaque)
                       memdev ? memdev : "", DEV_SLOT, source,
                       b->vmclock ? ",vmclock=on" : "");
     wait_status(qts, "pvc", "no-helper");
-    g_usleep(1500 * 1000);      /* a watch round and a VMClock update on */
+    watch_rounds(qts, 2);       /* each with a VMClock update */
     st = qom_get_str(qts, "pvc", "status");
     g_assert_cmpstr(st, ==, "no-helper");
     read_offset_page(qts, DEV_SLOT, &op);

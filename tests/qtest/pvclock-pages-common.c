@@ -180,19 +180,33 @@ bool qom_get_bool(QTestState *qts, const char *id, const char *prop)
     return value;
 }
 
+void watch_round(QTestState *qts)
+{
+    qtest_clock_step(qts, WATCH_NS);
+}
+
+void watch_rounds(QTestState *qts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        watch_round(qts);
+    }
+}
+
+static bool status_is(QTestState *qts, const char *id, const char *want,
+                      char **st)
+{
+    g_free(*st);
+    *st = qom_get_str(qts, id, "status");
+    return !strcmp(*st, want);
+}
+
 void wait_status(QTestState *qts, const char *id, const char *want)
 {
     g_autofree char *st = NULL;
 
-    for (int i = 0; i < 50; i++) {
-        g_free(st);
-        st = qom_get_str(qts, id, "status");
-        if (!strcmp(st, want)) {
-            return;
-        }
-        g_usleep(100 * 1000);
+    if (!watch_until(qts, status_is(qts, id, want, &st))) {
+        g_assert_cmpstr(st, ==, want);
     }
-    g_assert_cmpstr(st, ==, want);
 }
 
 void read_offset_page(QTestState *qts, int slot,

@@ -67,7 +67,40 @@ uint64_t qom_get_u64(QTestState *qts, const char *id, const char *prop);
 
 bool qom_get_bool(QTestState *qts, const char *id, const char *prop);
 
-/* Wait (up to 5 s of host time: the device's watch runs at 1 Hz). */
+/*
+ * The device's 1 Hz watch (PVCLOCK_PAGES_WATCH_MS) runs on the virtual
+ * clock under the qtest accelerator: watch_round() runs one round now,
+ * as clock_step does for any virtual timer, instead of a second's sleep.
+ * A VM stopped after it ran has its virtual clock stopped: no rounds.
+ */
+#define WATCH_NS (1000 * 1000 * 1000)
+void watch_round(QTestState *qts);
+void watch_rounds(QTestState *qts, int n);
+
+/*
+ * Look at cond (an expression), running a watch round between looks,
+ * for up to WAIT_US of host time; true if it came to hold.  What a round
+ * decides holds after one round.  What also takes host time (a
+ * heartbeat's age, a write stuck for a second, a device thread, a bottom
+ * half) gets it, 10 ms a look.
+ */
+#define WAIT_US (5 * G_USEC_PER_SEC)
+#define watch_until(qts, cond)                                          \
+    ({                                                                  \
+        int64_t wait_end_ = g_get_monotonic_time() + WAIT_US;           \
+        bool held_ = (cond);                                            \
+                                                                        \
+        while (!held_ && g_get_monotonic_time() < wait_end_) {          \
+            watch_round(qts);                                           \
+            held_ = (cond);                                             \
+            if (!held_) {                                               \
+                g_usleep(10 * 1000);                                    \
+            }                                                           \
+        }                                                               \
+        held_;                                                          \
+    })
+
+/* Watch rounds until the status property of device id is want. */
 void wait_status(QTestState *qts, const char *id, const char *want);
 
 void read_offset_page(QTestState *qts, int slot,

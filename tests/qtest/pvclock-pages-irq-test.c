@@ -1,6 +1,6 @@
 /*
- * QTest for the pvclock-pages PCI device, the disruption interrupt (BAR2): INTx, MSI-X, a helper restart,
- * migration of its state.
+ * QTest for the pvclock-pages PCI device: the disruption interrupt
+ * (BAR2): INTx, MSI-X, a helper restart, migration of its state.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -44,13 +44,10 @@ static void bump_relation(QTestState *qts, uint64_t offset)
     qobject_unref(resp);
 }
 
-/* Wait up to 3 s for the device's count to reach want, then check it. */
+/* Watch rounds until the device's count reaches want; then it is want. */
 static void wait_raised(QTestState *qts, uint64_t want)
 {
-    for (int i = 0; i < 30 &&
-         qom_get_u64(qts, "pvc", "interrupts-raised") < want; i++) {
-        g_usleep(100 * 1000);
-    }
+    watch_until(qts, qom_get_u64(qts, "pvc", "interrupts-raised") >= want);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, want);
 }
 
@@ -100,7 +97,7 @@ static void test_irq_intx(void)
 
     wait_status(qts, "pvc", "valid");
     bump_relation(qts, 1000);           /* IER 0: not raised */
-    g_usleep(300 * 1000);
+    watch_round(qts);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 0);
     g_assert_false(intx_up(dev));
     g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==, 0);
@@ -114,7 +111,7 @@ static void test_irq_intx(void)
     g_assert_cmpuint(qpci_io_readl(dev, regs, PVCP_REG_IRQ_COUNT), ==, 1);
     /* a second disruption before the driver looked: the pin is up already */
     bump_relation(qts, 3000);
-    g_usleep(300 * 1000);
+    watch_round(qts);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 1);
     g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==,
                     PVCP_IRQ_DISRUPTION);
@@ -122,7 +119,7 @@ static void test_irq_intx(void)
     g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==, 0);
 
     /* steady state: three watch rounds, nothing */
-    g_usleep(3 * G_USEC_PER_SEC);
+    watch_rounds(qts, 3);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 1);
     g_assert_false(intx_up(dev));
 
@@ -182,9 +179,9 @@ static void test_irq_msix(void)
     g_assert_cmphex(qtest_readl(qts, MSI_ADDR), ==, MSI_DATA);
     g_assert_false(qpci_msix_pending(dev, 0));
 
-    /* steady state: nothing */
+    /* steady state: three watch rounds, nothing */
     qtest_writel(qts, MSI_ADDR, 0);
-    g_usleep(3 * G_USEC_PER_SEC);
+    watch_rounds(qts, 3);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 2);
     g_assert_cmphex(qtest_readl(qts, MSI_ADDR), ==, 0);
     qpci_msix_disable(dev);
@@ -217,13 +214,13 @@ static void test_irq_helper_restart(void)
     wait_raised(qts, 1);
     g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==,
                     PVCP_IRQ_DISRUPTION);
-    g_usleep(2500 * 1000);
+    watch_rounds(qts, 2);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 1);
 
     g_assert_cmpint(unlink(tp->path), ==, 0);
     write_file(tp->path, pages, PVCP_FILE_SIZE);   /* a new inode */
     wait_raised(qts, 2);
-    g_usleep(2500 * 1000);
+    watch_rounds(qts, 2);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "interrupts-raised"), ==, 2);
     qpci_iounmap(dev, regs);
     end_test(qts, bus, dev, tp);
@@ -258,7 +255,7 @@ static void test_irq_migration(void)
 
     st = migrate_and_wait(from, uri);
     g_assert_cmpstr(st, ==, "completed");
-    g_usleep(2 * G_USEC_PER_SEC);       /* paused: nothing */
+    watch_rounds(to, 2);                /* paused: nothing */
     g_assert_cmpuint(qom_get_u64(to, "pvc", "interrupts-raised"), ==, 1);
     rsp = qtest_qmp(to, "{'execute': 'cont'}");
     qobject_unref(rsp);
@@ -273,7 +270,7 @@ static void test_irq_migration(void)
                     PVCP_IRQ_DISRUPTION);
     g_assert_cmphex(qpci_io_readl(dev, regs, PVCP_REG_ISR), ==,
                     PVCP_IRQ_DISRUPTION);
-    g_usleep(3 * G_USEC_PER_SEC);       /* steady state there: nothing */
+    watch_rounds(to, 3);                /* steady state there: nothing */
     g_assert_cmpuint(qom_get_u64(to, "pvc", "interrupts-raised"), ==, 2);
     g_assert_cmpuint(qom_get_u64(from, "pvc", "interrupts-raised"), ==, 1);
     g_free(dev);
@@ -361,7 +358,7 @@ static void test_irq_migration_isr_pin(void)
                      "addr=%d.0,pages=%s -incoming file:%s", DEV_SLOT,
                      tp->path, path);
     wait_loaded(to);
-    g_usleep(300 * 1000);               /* the start's check: nothing new */
+    watch_round(to);                    /* the start's check: nothing new */
     bus = qpci_new_pc(to, NULL);
     dev = qpci_device_find(bus, DEV_DEVFN);
     regs = irq_regs(dev);

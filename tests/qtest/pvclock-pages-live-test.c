@@ -1,6 +1,7 @@
 /*
- * QTest for the pvclock-pages PCI device, the live page: the host kernel's own vDSO data page in the
- * BAR, and when the device does not use it.
+ * QTest for the pvclock-pages PCI device: the live page: the host
+ * kernel's own vDSO data page in the BAR, and when the device does not
+ * use it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -191,13 +192,8 @@ static void test_live_page_unused(void)
     /* the real host's pages again: in use, and the generation grew */
     make_real_host(pages);
     write_file(tp->path, pages, PVCP_FILE_SIZE);
-    for (int i = 0; i < 50; i++) {
-        read_offset_page(qts, DEV_SLOT, &op);
-        if (op.live.flags & PVCP_LIVE_F_VALID) {
-            break;
-        }
-        g_usleep(100 * 1000);
-    }
+    watch_until(qts, (read_offset_page(qts, DEV_SLOT, &op),
+                      op.live.flags & PVCP_LIVE_F_VALID));
     g_assert_cmphex(op.live.flags & PVCP_LIVE_F_VALID, ==, PVCP_LIVE_F_VALID);
     g_assert_cmpuint(op.generation, >, 1);
     st = qom_get_str(qts, "pvc", "live-page-status");
@@ -209,13 +205,8 @@ static void test_live_page_unused(void)
     qts = start_qemu(tp->path, 0);
     make_pages(pages);
     write_file(tp->path, pages, PVCP_FILE_SIZE);
-    for (int i = 0; i < 50; i++) {
-        read_offset_page(qts, DEV_SLOT, &op);
-        if (!(op.live.flags & PVCP_LIVE_F_VALID)) {
-            break;
-        }
-        g_usleep(100 * 1000);
-    }
+    watch_until(qts, (read_offset_page(qts, DEV_SLOT, &op),
+                      !(op.live.flags & PVCP_LIVE_F_VALID)));
     g_assert_cmphex(op.live.flags, ==, PVCP_LIVE_F_MAPPED);
     st = qom_get_str(qts, "pvc", "live-page-status");
     g_assert_true(g_str_has_prefix(st, "mapped, not in use: host page 0's "

@@ -1,6 +1,7 @@
 /*
- * QTest for the pvclock-pages PCI device, migration: the guest's clocks continue across hosts of
- * different rates, the disruption count grows, a paused destination.
+ * QTest for the pvclock-pages PCI device: migration: the guest's clocks
+ * continue across hosts of different rates, the disruption count grows,
+ * a paused destination.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -178,6 +179,8 @@ static void test_paused_destination(void)
     g_assert_cmpstr(rs, ==, "paused");
     read_offset_page(to, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
+    /* watch rounds, and a downtime long enough to tell: host time */
+    watch_rounds(to, 2);
     g_usleep(2 * G_USEC_PER_SEC);
     read_offset_page(to, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);

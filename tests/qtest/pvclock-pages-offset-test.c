@@ -1,7 +1,8 @@
 /*
- * QTest for the pvclock-pages PCI device, the offset page: its fields, the guest-to-host relation of each
- * accelerator model (the qtest counter, a simulated KVM), a relation
- * change, a reset, two instances, hot-plug.
+ * QTest for the pvclock-pages PCI device: the offset page: its fields,
+ * the guest-to-host relation of each accelerator model (the qtest
+ * counter, a simulated KVM), a relation change, a reset, two instances,
+ * hot-plug.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

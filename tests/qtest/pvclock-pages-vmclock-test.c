@@ -1,6 +1,7 @@
 /*
- * QTest for the pvclock-pages PCI device, vmclock=on: QEMU's VMClock page filled from the host pages,
- * following the host's line, across migration and snapshots.
+ * QTest for the pvclock-pages PCI device: vmclock=on: QEMU's VMClock
+ * page filled from the host pages, following the host's line, across
+ * migration and snapshots.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -100,16 +101,33 @@ static int64_t vmc_check_against_bar(QTestState *qts, const Vmc *v,
     return worst;
 }
 
+/* Watch rounds until the page's status is want; the page in v. */
 static void wait_vmc_status(QTestState *qts, uint8_t want, Vmc *v)
 {
-    for (int i = 0; i < 200; i++) {
-        vmc_read(qts, v);
-        if (v->status == want) {
-            return;
-        }
-        g_usleep(10 * 1000);
-    }
+    watch_until(qts, (vmc_read(qts, v), v->status == want));
     g_assert_cmpuint(v->status, ==, want);
+}
+
+/*
+ * Look at the page until its seq moves on from v's (the new page in w),
+ * for up to ms of host time; with rounds, a watch round between looks,
+ * 10 ms apart.  Without, only what runs in host time can rewrite it: the
+ * thread woken by the helper's futex wake, the catch-up timer.
+ */
+static void wait_vmc_rewrite(QTestState *qts, const Vmc *v, int64_t ms,
+                             bool rounds, Vmc *w)
+{
+    int64_t t0 = g_get_monotonic_time();
+
+    vmc_read(qts, w);
+    while (w->seq == v->seq && g_get_monotonic_time() - t0 < ms * 1000) {
+        g_usleep(rounds ? 10 * 1000 : 1000);
+        if (rounds) {
+            watch_round(qts);
+        }
+        vmc_read(qts, w);
+    }
+    g_assert_cmpuint(w->seq, !=, v->seq);
 }
 
 /*
@@ -253,7 +271,7 @@ static void test_vmclock_tai(const void *opaque)
 
     wait_status(qts, "pvc", "valid");
     if (!vmclock_tai_cases[i].valid) {
-        g_usleep(200 * 1000);   /* past any rewrite the status caused */
+        watch_round(qts);       /* past any rewrite the status caused */
         vmc_read(qts, &v);
         g_assert_cmphex(v.flags & 0x1, ==, 0);
         g_assert_cmpuint(v.status, ==, 4);          /* unreliable */
@@ -377,6 +395,7 @@ static void test_vmclock_follows_line(void)
     QTestState *qts;
     int old_fd, new_fd;
     uint32_t mult0;
+    uint64_t wakes;
     int64_t t0;
     Vmc v, w;
 
@@ -389,24 +408,21 @@ static void test_vmclock_follows_line(void)
     for (int i = 1; i <= 6; i++) {
         uint32_t mult = mult0 + i * 1000;
         int64_t took;
-        uint64_t wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
 
+        wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
         t0 = g_get_monotonic_time();
         helper_new_line(th, mult, i <= 5);
-        do {
-            g_usleep(1000);
-            vmc_read(qts, &w);
-        } while (w.seq == v.seq && g_get_monotonic_time() - t0 < 3000000);
+        if (i > 5) {
+            watch_round(qts);           /* no wake: the round sees it */
+        }
+        wait_vmc_rewrite(qts, &v, i <= 5 ? 3000 : 0, false, &w);
         took = g_get_monotonic_time() - t0;
         g_test_message("line %d (%s): on the VMClock page after %" PRId64
-                       " us", i, i <= 5 ? "woken" : "no wake", took);
-        g_assert_cmpuint(w.seq, !=, v.seq);
+                       " us", i, i <= 5 ? "woken" : "a watch round", took);
         if (i <= 5) {
             g_assert_cmpint(took, <, 200000);
             g_assert_cmpuint(qom_get_u64(qts, "pvc", "vmclock-wakes"), >,
                              wakes);
-        } else {
-            g_assert_cmpint(took, <, 2100000);
         }
         /* the period is the new line's slope */
         g_assert_cmpfloat(fabs(vmc_period_ns(&w) / ldexp(mult, -24) - 1), <,
@@ -430,24 +446,38 @@ static void test_vmclock_follows_line(void)
     old_map[0].stale_after = 2500000000ull;
     old_map[0].heartbeat_ns = 1;
     pvcp_page_seal(&old_map[0]);
-    for (int i = 0; i < 100 &&
-         qom_get_u64(qts, "pvc", "pages-replaced") == 0; i++) {
-        g_usleep(100 * 1000);
-    }
+    watch_until(qts, qom_get_u64(qts, "pvc", "pages-replaced") > 0);
     g_assert_cmpuint(qom_get_u64(qts, "pvc", "pages-replaced"), ==, 1);
     wait_status(qts, "pvc", "valid");
     wait_vmc_status(qts, 2, &v);
-    g_usleep(1100 * 1000);      /* a watch round: the new thread waits */
-    vmc_read(qts, &v);
+    /*
+     * The round that showed the new pages started a thread on them; a
+     * line written before it first looked waits for the next round.  Once
+     * it has served a wake it waits on the new pages: lines with wakes
+     * (and no more rounds) until one is served, within 3 s.
+     */
+    wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
+    for (int i = 0; qom_get_u64(qts, "pvc", "vmclock-wakes") == wakes; i++) {
+        g_assert_cmpint(i, <, 60);
+        helper_new_line(th, mult0 + 6000 + i * 10, true);
+        t0 = g_get_monotonic_time();
+        while (qom_get_u64(qts, "pvc", "vmclock-wakes") == wakes &&
+               g_get_monotonic_time() - t0 < 50000) {
+            g_usleep(1000);
+        }
+    }
+    wait_vmc_rewrite(qts, &v, 3000, false, &w);
+    v = w;
+    wakes = qom_get_u64(qts, "pvc", "vmclock-wakes");
     t0 = g_get_monotonic_time();
     helper_new_line(th, mult0 + 7000, true);
-    do {
-        g_usleep(1000);
-        vmc_read(qts, &w);
-    } while (w.seq == v.seq && g_get_monotonic_time() - t0 < 3000000);
+    wait_vmc_rewrite(qts, &v, 3000, false, &w);
     g_test_message("new pages: a line on the VMClock page after %" PRId64
                    " us", g_get_monotonic_time() - t0);
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 200000);
+    g_assert_cmpuint(qom_get_u64(qts, "pvc", "vmclock-wakes"), >, wakes);
+    g_assert_cmpfloat(fabs(vmc_period_ns(&w) / ldexp(mult0 + 7000, -24) - 1),
+                      <, 1 / 1e9);
     vmc_check_against_bar(qts, &w, 1000, 1);
     close(old_fd);
     munmap(old_map, PVCP_FILE_SIZE);
@@ -487,19 +517,6 @@ static uint64_t helper_slow_line(TestHelper *th, double ppm)
     return now;                 /* the host TSC where it turned */
 }
 
-/* Wait up to ms for the page's seq to move on from v's; the new page. */
-static void wait_vmc_rewrite(QTestState *qts, const Vmc *v, int64_t ms,
-                             Vmc *w)
-{
-    int64_t t0 = g_get_monotonic_time();
-
-    do {
-        g_usleep(1000);
-        vmc_read(qts, w);
-    } while (w->seq == v->seq && g_get_monotonic_time() - t0 < ms * 1000);
-    g_assert_cmpuint(w->seq, !=, v->seq);
-}
-
 /*
  * VMCLOCK_FLAG_TIME_MONOTONIC (issue 34): the host's line slows by 200
  * ppm and the device rewrites at its next watch round, up to a second
@@ -530,7 +547,10 @@ static void test_vmclock_monotonic(void)
 
     t0 = g_get_monotonic_time();
     turned = helper_slow_line(th, 200);
-    wait_vmc_rewrite(qts, &v, 2100, &w);
+    /* no wake: the next watch round sees it, here half a second late */
+    g_usleep(500 * 1000);
+    watch_round(qts);
+    wait_vmc_rewrite(qts, &v, 0, false, &w);
     took = g_get_monotonic_time() - t0;
     g_assert_cmpuint(w.status, ==, 2);
     g_assert_cmphex(w.flags & 0x80, ==, 0x80);
@@ -557,7 +577,7 @@ static void test_vmclock_monotonic(void)
      */
     t0 = g_get_monotonic_time();
     do {
-        wait_vmc_rewrite(qts, &w, 2100, &x);
+        wait_vmc_rewrite(qts, &w, 2100, true, &x);
         g_assert_true(vmc_at(&w, x.counter) <= vmc_at(&x, x.counter));
         g_assert_cmphex(x.flags & 0x80, ==, 0x80);
         g_assert_cmpuint(x.status, ==, 2);
@@ -689,10 +709,7 @@ static void test_vmclock_loadvm(void)
     hmp_ok(qts, "loadvm s1");
     wait_status(qts, "pvc", "valid");
     wait_vmc_status(qts, 2, &b);
-    for (int i = 0; i < 100 && b.generation == a.generation; i++) {
-        g_usleep(10 * 1000);
-        vmc_read(qts, &b);
-    }
+    watch_until(qts, (vmc_read(qts, &b), b.generation != a.generation));
     g_assert_cmpuint(b.generation, !=, a.generation);
     g_assert_cmpuint(b.marker, >, a.marker);
     vmc_check_against_bar(qts, &b, 1000, 1);
@@ -703,11 +720,8 @@ static void test_vmclock_loadvm(void)
     first = b.generation;
     hmp_ok(qts, "loadvm s1");
     wait_status(qts, "pvc", "valid");
-    for (int i = 0; i < 100 && (b.generation == first ||
-                                b.generation == a.generation); i++) {
-        g_usleep(10 * 1000);
-        vmc_read(qts, &b);
-    }
+    watch_until(qts, (vmc_read(qts, &b), b.generation != first &&
+                      b.generation != a.generation));
     g_assert_cmpuint(b.generation, !=, a.generation);
     g_assert_cmpuint(b.generation, !=, first);
     qtest_quit(qts);
