@@ -72,10 +72,11 @@ static void pvclock_pages_read_relation(PvclockPagesState *s,
 /*
  * The watch's clock: the host's (QEMU_CLOCK_REALTIME), which runs while
  * the VM is stopped too, as the helper's pages change regardless.  Under
- * the qtest accelerator, which has no vCPU to stop, the virtual clock
- * instead: a qtest then runs watch rounds with clock_step rather than
- * sleeping.  What a round compares (a heartbeat's age, how long a write
- * has been in progress) stays host time either way.
+ * the qtest accelerator the virtual clock instead, so that a qtest runs
+ * watch rounds with clock_step rather than sleeping; it stands still
+ * while the VM is not running, and so does the watch there.  What a
+ * round compares (a heartbeat's age, how long a write has been in
+ * progress) stays host time either way.
  */
 static QEMUClockType pvclock_pages_watch_clock(void)
 {

@@ -71,7 +71,8 @@ bool qom_get_bool(QTestState *qts, const char *id, const char *prop);
  * The device's 1 Hz watch (PVCLOCK_PAGES_WATCH_MS) runs on the virtual
  * clock under the qtest accelerator: watch_round() runs one round now,
  * as clock_step does for any virtual timer, instead of a second's sleep.
- * A VM stopped after it ran has its virtual clock stopped: no rounds.
+ * The virtual clock runs only while the VM runs (not before its first
+ * start, not while it is stopped): no rounds there.
  */
 #define WATCH_NS (1000 * 1000 * 1000)
 void watch_round(QTestState *qts);
