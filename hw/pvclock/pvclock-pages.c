@@ -107,6 +107,16 @@ static void pvclock_pages_watch(void *opaque)
               PVCLOCK_PAGES_WATCH_MS);
 }
 
+/* x-qtest-watch: a round now, once realize has started the watch */
+static void pvclock_pages_qtest_watch(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    if (s->watch_timer) {
+        pvclock_pages_watch(s);
+    }
+}
+
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
                                           RunState state)
 {
@@ -609,7 +619,8 @@ static void pvclock_pages_instance_init(Object *obj)
         object_property_set_description(obj, counters[i].name,
                                         counters[i].desc);
     }
-    pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
+    pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed,
+                               pvclock_pages_qtest_watch, s);
 }
 
 /* The descriptions of the properties qdev sets. */

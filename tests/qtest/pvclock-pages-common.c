@@ -192,6 +192,11 @@ void watch_rounds(QTestState *qts, int n)
     }
 }
 
+void watch_rounds_stopped(QTestState *qts, const char *id, int n)
+{
+    qom_set_u64(qts, id, "x-qtest-watch", n);
+}
+
 static bool status_is(QTestState *qts, const char *id, const char *want,
                       char **st)
 {

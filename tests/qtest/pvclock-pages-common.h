@@ -72,11 +72,14 @@ bool qom_get_bool(QTestState *qts, const char *id, const char *prop);
  * clock under the qtest accelerator: watch_round() runs one round now,
  * as clock_step does for any virtual timer, instead of a second's sleep.
  * The virtual clock runs only while the VM runs (not before its first
- * start, not while it is stopped): no rounds there.
+ * start, not while it is stopped): there watch_rounds_stopped() asks
+ * device id for n rounds through its x-qtest-watch property, as host
+ * time would run them under a real accelerator.
  */
 #define WATCH_NS (1000 * 1000 * 1000)
 void watch_round(QTestState *qts);
 void watch_rounds(QTestState *qts, int n);
+void watch_rounds_stopped(QTestState *qts, const char *id, int n);
 
 /*
  * Look at cond (an expression), running a watch round between looks,

@@ -255,7 +255,8 @@ static void test_irq_migration(void)
 
     st = migrate_and_wait(from, uri);
     g_assert_cmpstr(st, ==, "completed");
-    /* paused (no watch rounds: its virtual clock stands still): nothing */
+    /* paused, through watch rounds: nothing raised */
+    watch_rounds_stopped(to, "pvc", 3);
     g_assert_cmpuint(qom_get_u64(to, "pvc", "interrupts-raised"), ==, 1);
     rsp = qtest_qmp(to, "{'execute': 'cont'}");
     qobject_unref(rsp);

@@ -180,10 +180,12 @@ static void test_paused_destination(void)
     read_offset_page(to, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
     /*
-     * A downtime long enough to tell, in host time (the paused VM's
-     * virtual clock stands still: no watch round runs under qtest).
+     * A downtime long enough to tell, in host time, with the watch
+     * rounds a real accelerator's host-time watch would run meanwhile:
+     * still invalid.
      */
     g_usleep(2 * G_USEC_PER_SEC);
+    watch_rounds_stopped(to, "pvc", 3);
     read_offset_page(to, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
     rsp = qtest_qmp(to, "{'execute': 'cont'}");
