@@ -17,6 +17,14 @@ QEMU_PINS="
 "
 QEMU_DEFAULT_VERSION=$(awk 'NF { print $1; exit }' <<< "$QEMU_PINS")
 
+# The device's qtest (tests/qtest/): one program per concern, and the
+# fixture they share.  The build, the test suites, the meson hook lines
+# and scripts/make-patches.sh take the list from here.
+PVCLOCK_QTESTS="pvclock-pages-bar-test pvclock-pages-offset-test
+pvclock-pages-migration-test pvclock-pages-irq-test pvclock-pages-live-test
+pvclock-pages-vmclock-test"
+PVCLOCK_QTEST_FILES="$(for t in $PVCLOCK_QTESTS; do printf 'tests/qtest/%s.c ' "$t"; done)tests/qtest/pvclock-pages-common.c tests/qtest/pvclock-pages-common.h"
+
 # Guest kernel: Debian 12's cloud kernel metapackage, resolved at fetch time.
 GUEST_KERNEL_PKG=linux-image-cloud-amd64
 
@@ -207,8 +215,18 @@ pvclock_hooks() {
         "{print} /^#include \"hw\\/acpi\\/vmclock.h\"/ {print \"#include \\\"hw/pvclock/pvclock-pages-acpi.h\\\"\"}"
     pvclock_hook hw/i386/acpi-build.c "pvclock_pages_build_acpi(" \
         "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker,\"; print \"                             x86ms->oem_id);\"} {print}"
-    pvclock_hook tests/qtest/meson.build "pvclock-pages-test" \
-        "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? ['pvclock-pages-test'] : []) +  \\\\\"}"
+    # the qtest programs (a tree laid before they were split had one)
+    local t list="" files=""
+    ! grep -q "\['pvclock-pages-test'\]" "$QSRC/tests/qtest/meson.build" ||
+        sed -i "/\['pvclock-pages-test'\]/d" "$QSRC/tests/qtest/meson.build"
+    for t in $PVCLOCK_QTESTS; do
+        list+="${list:+, }'$t'"
+        files+=" print \"  '$t': files('pvclock-pages-common.c'),\";"
+    done
+    pvclock_hook tests/qtest/meson.build "? [$list]" \
+        "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? [$list] : []) +  \\\\\"}"
+    pvclock_hook tests/qtest/meson.build "files('pvclock-pages-common.c')" \
+        "{print} /^  'pxe-test': files\\('boot-sector.c'\\),\$/ {$files}"
 }
 
 # qemu_blob_placeholders SRC: the +ds tarball has no firmware blobs.
@@ -233,13 +251,15 @@ qemu_blob_placeholders() {
 # qemu_build SRC BUILD LOGDIR WHAT [CONFIGURE-ARGS...]: configure BUILD
 # once (x86_64-softmmu, KVM + TCG, no default features, ccache when
 # present, then the extra arguments, which may override those), build
-# qemu-system-x86_64 and the device's qtest, and put Debian's firmware
-# where QEMU looks when run from its build tree (its qemu-bundle data
-# directory), so the binary and the qtests work without -L: the +ds
+# qemu-system-x86_64 and the device's qtest programs (or the ninja
+# targets QEMU_BUILD_TARGETS names: the patch series' test builds a tree
+# that has no qtest yet), and put Debian's firmware where QEMU looks when
+# run from its build tree (its qemu-bundle data directory), so the binary
+# and the qtests work without -L: the +ds
 # tarball has no firmware blobs.  Logs go to LOGDIR/configure.log and
 # LOGDIR/ninja.log.
 qemu_build() {
-    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f conf
+    local src=$1 bld=$2 logs=$3 what=$4 cc=() bundle f conf targets
     shift 4
     export CCACHE_DIR=${CCACHE_DIR:-$PVCLOCK_CACHE/ccache}
     # paths relative to the checkout, so a fresh clone elsewhere hits too
@@ -266,14 +286,14 @@ qemu_build() {
         printf '%s' "$conf" > "$bld/.pvclock-configure"
     fi
     stage "QEMU: building qemu-system-x86_64 and the pvclock-pages qtest ($what)"
-    if ! ninja -C "$bld" qemu-system-x86_64 tests/qtest/pvclock-pages-test \
-            > "$logs/ninja.log" 2>&1; then
+    read -r -a targets <<< "${QEMU_BUILD_TARGETS:-qemu-system-x86_64 $(for t in $PVCLOCK_QTESTS; do printf ' tests/qtest/%s' "$t"; done)}"
+    if ! ninja -C "$bld" "${targets[@]}" > "$logs/ninja.log" 2>&1; then
         grep -E ': (fatal )?error:|^FAILED' -A3 "$logs/ninja.log" | head -40
         die "QEMU build failed (log: $logs/ninja.log)"
     fi
     # QEMU's configure runs with --disable-werror; the device's own files
     # must still build without a warning (upstream builds with -Werror)
-    if grep -E '(hw/pvclock/|pvclock-pages-test).*warning:' "$logs/ninja.log"; then
+    if grep -E '(hw/pvclock/|tests/qtest/pvclock-pages-).*warning:' "$logs/ninja.log"; then
         die "warnings in the pvclock-pages files (log: $logs/ninja.log)"
     fi
     bundle=$bld/qemu-bundle/usr/local/share/qemu

@@ -55,10 +55,15 @@ run_tap() {
     printf '%3d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
 }
 
-# qtest_in NAME QEMU-BUILD: the device's qtest, built in that QEMU build
+# qtest_in PREFIX QEMU-BUILD [ENV...]: the device's qtest programs, built
+# in that QEMU build, each reported as PREFIX/pvclock-pages-CONCERN
 qtest_in() {
-    run_tap "$1" env -C "$2" QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-        ./tests/qtest/pvclock-pages-test --tap
+    local prefix=$1 dir=$2 t
+    shift 2
+    for t in $PVCLOCK_QTESTS; do
+        run_tap "$prefix/${t%-test}" env -C "$dir" "$@" \
+            QTEST_QEMU_BINARY=./qemu-system-x86_64 ./tests/qtest/"$t" --tap
+    done
 }
 
 # accel_with PREFIX QEMU-BINARY: the accel suite's programs with that QEMU
@@ -109,19 +114,17 @@ for suite in $suites; do
     qemu-asan)      # builds a second QEMU (~6.5 min cold)
         stage "qtest against QEMU built with ASan + UBSan (leaks too)"
         if "$PVCLOCK_ROOT/scripts/build-qemu-asan.sh" > "$logs/qemu-asan-build.log" 2>&1; then
-            run_tap qtest-asan/pvclock-pages env -C "$PVCLOCK_BUILD/qemu-asan" \
+            qtest_in qtest-asan "$PVCLOCK_BUILD/qemu-asan" \
                 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:fast_unwind_on_malloc=0 \
                 LSAN_OPTIONS=suppressions=$PVCLOCK_ROOT/tests/qtest/lsan.supp:print_suppressions=0 \
-                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-                ./tests/qtest/pvclock-pages-test --tap
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
         else
             failed=$((failed + 1))
             failures+=("qemu-asan: build failed (log $logs/qemu-asan-build.log)")
         fi ;;
     qtest)
         stage "qtest: -device pvclock-pages under the qtest accelerator (QEMU $QEMU_VERSION)"
-        qtest_in qtest/pvclock-pages "$QEMU_DIR/build" ;;
+        qtest_in qtest "$QEMU_DIR/build" ;;
     accel)
         stage "the guest counter relation from the guest's side, TCG and KVM (QEMU $QEMU_VERSION)"
         accel_with accel "$QEMU_DIR/build/qemu-system-x86_64" ;;
@@ -176,7 +179,7 @@ for suite in $suites; do
         stage "soak: a TCG guest through migrations, failures, helper kills, snapshots for ${PVCLOCK_SOAK_SECONDS:-240} s"
         run_tap soak python3 "$PVCLOCK_ROOT/tests/soak/soak.py" \
             --seconds "${PVCLOCK_SOAK_SECONDS:-240}" ;;
-    patches)        # a third QEMU build, of the applied series (~4 min cold)
+    patches)        # the series built after each patch (first: plain QEMU, ~6 min cold, then ccache)
         stage "the patch series: git am to a clean QEMU $QEMU_VERSION, build, qtest, checkpatch"
         run_tap patches env CCACHE_BASEDIR="$PVCLOCK_BUILD/patches-qemu" CCACHE_NOHASHDIR=1 \
             "$PVCLOCK_ROOT/tests/patches/test-patches.sh" ;;

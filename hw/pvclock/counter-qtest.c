@@ -15,6 +15,13 @@
  * plus x-qtest-offset in every case.  tests/qtest computes the guest's
  * counter from the same knobs with its own model of KVM.
  *
+ * x-qtest-watch=N runs N rounds of the device's 1 Hz watch at once.
+ * Under qtest the watch runs on the virtual clock, which clock_step
+ * moves but which stands still while the VM is stopped; the watch of a
+ * real accelerator runs on host time, stopped or not, and this is how a
+ * qtest shows what it does to a stopped VM (a paused migration
+ * destination).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -22,6 +29,7 @@
 #include "qemu/host-utils.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "system/qtest.h"
 #include "qom/object.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 
@@ -129,14 +137,47 @@ static void qtest_knob_set(Object *obj, Visitor *v, const char *name,
     }
 }
 
+/* x-qtest-watch=N: N watch rounds now, under the qtest accelerator */
+static void qtest_watch_set(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    PvclockQtestKnobs *k = knobs_of(obj);
+    uint64_t rounds;
+
+    if (!visit_type_uint64(v, name, &rounds, errp)) {
+        return;
+    }
+    if (!qtest_enabled()) {
+        error_setg(errp, "property '%s' is for the qtest accelerator "
+                   "only; the watch of a real accelerator runs on its "
+                   "own", name);
+        return;
+    }
+    if (rounds > 100) {
+        error_setg(errp, "property '%s' is %" PRIu64 "; at most 100 "
+                   "rounds at once", name, rounds);
+        return;
+    }
+    for (uint64_t i = 0; i < rounds; i++) {
+        k->watch(k->opaque);
+    }
+}
+
 void pvclock_counter_qtest_init(Object *obj, PvclockQtestKnobs *k,
-                                void (*changed)(void *opaque), void *opaque)
+                                void (*changed)(void *opaque),
+                                void (*watch)(void *opaque), void *opaque)
 {
     k->frac_bits = 32;
     k->tsc_control = 1;
     k->tolerance_ppm = 250;
     k->changed = changed;
+    k->watch = watch;
     k->opaque = opaque;
+    object_property_add(obj, "x-qtest-watch", "uint64", NULL,
+                        qtest_watch_set, NULL, NULL);
+    object_property_set_description(obj, "x-qtest-watch",
+                                    "qtest: run this many rounds of the "
+                                    "1 Hz watch now, the VM stopped or not");
     for (size_t i = 0; i < ARRAY_SIZE(qtest_knobs); i++) {
         object_property_add(obj, qtest_knobs[i].name, "uint64",
                             qtest_knob_get, qtest_knob_set, NULL,

@@ -160,6 +160,7 @@ typedef struct PvclockQtestKnobs {
     uint64_t tsc_control;       /* x-qtest-tsc-control */
     uint64_t tolerance_ppm;     /* x-qtest-tolerance-ppm */
     void (*changed)(void *opaque);
+    void (*watch)(void *opaque);    /* x-qtest-watch: one watch round */
     void *opaque;
 } PvclockQtestKnobs;
 
@@ -335,9 +336,13 @@ typedef struct PvclockCounterBackend PvclockCounterBackend;
 extern const PvclockCounterBackend pvclock_counter_kvm;
 extern const PvclockCounterBackend pvclock_counter_tcg;
 extern const PvclockCounterBackend pvclock_counter_qtest;
-/* the x-qtest-* properties of obj over k, with their defaults */
+/*
+ * the x-qtest-* properties of obj over k, with their defaults: changed()
+ * when a knob moved, watch() for each round x-qtest-watch asks for
+ */
 void pvclock_counter_qtest_init(Object *obj, PvclockQtestKnobs *k,
-                                void (*changed)(void *opaque), void *opaque);
+                                void (*changed)(void *opaque),
+                                void (*watch)(void *opaque), void *opaque);
 
 /* ---- host-pages.c ------------------------------------------------------ */
 

@@ -70,6 +70,20 @@ static void pvclock_pages_read_relation(PvclockPagesState *s,
 }
 
 /*
+ * The watch's clock: the host's (QEMU_CLOCK_REALTIME), which runs while
+ * the VM is stopped too, as the helper's pages change regardless.  Under
+ * the qtest accelerator the virtual clock instead, so that a qtest runs
+ * watch rounds with clock_step rather than sleeping; it stands still
+ * while the VM is not running, and so does the watch there.  What a
+ * round compares (a heartbeat's age, how long a write has been in
+ * progress) stays host time either way.
+ */
+static QEMUClockType pvclock_pages_watch_clock(void)
+{
+    return qtest_enabled() ? QEMU_CLOCK_VIRTUAL : QEMU_CLOCK_REALTIME;
+}
+
+/*
  * The 1 Hz watch, host side only (nothing here touches a vCPU): what the
  * host pages report, replacement pages shown through the offset page's
  * writer, then the fan-out; VMClock's waiter then follows the pages now
@@ -88,8 +102,19 @@ static void pvclock_pages_watch(void *opaque)
     pvclock_host_recheck(s, &r);
     pvclock_pages_publish(s, r.why);
     pvclock_vmclock_watch(s);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+    timer_mod(s->watch_timer,
+              qemu_clock_get_ms(pvclock_pages_watch_clock()) +
               PVCLOCK_PAGES_WATCH_MS);
+}
+
+/* x-qtest-watch: a round now, once realize has started the watch */
+static void pvclock_pages_qtest_watch(void *opaque)
+{
+    PvclockPagesState *s = opaque;
+
+    if (s->watch_timer) {
+        pvclock_pages_watch(s);
+    }
 }
 
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
@@ -338,9 +363,10 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         s->offset_page = NULL;
         return;
     }
-    s->watch_timer = timer_new_ms(QEMU_CLOCK_REALTIME, pvclock_pages_watch,
-                                  s);
-    timer_mod(s->watch_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+    s->watch_timer = timer_new_ms(pvclock_pages_watch_clock(),
+                                  pvclock_pages_watch, s);
+    timer_mod(s->watch_timer,
+              qemu_clock_get_ms(pvclock_pages_watch_clock()) +
               PVCLOCK_PAGES_WATCH_MS);
     s->reset_bh = qemu_bh_new(pvclock_pages_after_reset, s);
     s->vmstate_entry = qemu_add_vm_change_state_handler(
@@ -593,7 +619,8 @@ static void pvclock_pages_instance_init(Object *obj)
         object_property_set_description(obj, counters[i].name,
                                         counters[i].desc);
     }
-    pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed, s);
+    pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed,
+                               pvclock_pages_qtest_watch, s);
 }
 
 /* The descriptions of the properties qdev sets. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The reading rules of docs/interop/pvclock-pages.rst, a second time.
+ * The reading rules of docs/specs/pvclock-pages.rst, a second time.
  *
  * Written from the document: every offset below is one of its tables'
  * (with the field sizes of the ABI header's comments), every formula is

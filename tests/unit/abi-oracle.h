@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A second reader of pvclock-pages, for differential tests: the reading
- * rules of docs/interop/pvclock-pages.rst, written from that document
+ * rules of docs/specs/pvclock-pages.rst, written from that document
  * alone (byte offsets from its tables, formulas from its text) with
  * 128-bit integers throughout.  It shares no code with contrib/libpvclock
  * or pvclock-pages-calc.h and does not even use the ABI header's

@@ -8,7 +8,7 @@
  * printed a "lag" of 69-126 ms between the live page and the helper's
  * page 0 that was this clamp (the kernel's tick had passed the counter
  * it had read before).  The ABI document's rule for a read at a counter
- * (docs/interop/pvclock-pages.rst, "A read at a given counter"): the
+ * (docs/specs/pvclock-pages.rst, "A read at a given counter"): the
  * line extrapolated back with the signed delta, exactly.
  *
  * Each clock of block 0 (REALTIME, MONOTONIC, BOOTTIME, TAI) is read at
