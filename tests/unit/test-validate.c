@@ -184,7 +184,7 @@ static void old_writers(struct pvcp_offset_page *op)
 
     memcpy((char *)op + 0x028, &legacy, sizeof(legacy));
     memcpy((char *)op + 0x028 + sizeof(legacy), &legacy, sizeof(legacy));
-    for (uint16_t minor = 3; minor < PVCP_OFFSET_MINOR_MIN; minor++) {
+    for (uint16_t minor = 3; minor < 7; minor++) {
         /* 1.3-1.6: a simulated host's sim left to the reader */
         op->abi_minor = minor;
         tap_ok(pvcp_offset_page_check(op, PVCP_DOMAIN_SCALED) ==
