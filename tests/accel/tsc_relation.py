@@ -352,6 +352,14 @@ def run_events(accel, tmp, pages):
            (accel, st, "unchanged" if off == off_stopped else
             "moved by %d" % ((off - off_stopped) % (1 << 64))))
         check_reading(accel, qmp, out, 3, "cont", "and after cont")
+        # the qtest's way to run watch rounds on a stopped VM is the
+        # qtest accelerator's only: here the watch runs on host time
+        r = qmp.cmd("qom-set", path="/machine/peripheral/pvc",
+                    property="x-qtest-watch", value=1)
+        why = r.get("error", {}).get("desc", "")
+        ok("x-qtest-watch" in why and "qtest accelerator only" in why,
+           "%s: x-qtest-watch is refused, naming itself (%s)" %
+           (accel, why or "accepted"))
 
 
 def run_loadvm(accel, tmp, pages):
