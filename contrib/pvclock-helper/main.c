@@ -90,6 +90,52 @@ static int open_host(struct helper *h)
     return 0;
 }
 
+/*
+ * Pages a previous helper published and this one took over in place
+ * (the same --pages file, the memfd systemd kept): a device that maps
+ * them builds a simulated host's transform into its guests' (ABI 1.7)
+ * and sees a new one only at its next look, up to a second on.  So the
+ * same simulated host goes on with the previous helper's counter, and
+ * pages of another host (real or simulated at another rate) are refused
+ * rather than changed under the devices.  0, or -1 with err set.
+ */
+static int take_over(struct helper *h, char *err, size_t errlen)
+{
+    const volatile struct pvcp_host_page *p = h->pf.page[0];
+    bool was_sim = p->flags & PVCP_HOST_F_SIMULATED;
+    char old[48] = "the real host", new[48] = "the real host";
+    struct pvcp_xform prev;
+
+    if (!(p->flags & PVCP_HOST_F_VALID) || (!was_sim && !h->simulated)) {
+        return 0;
+    }
+    if (was_sim && h->simulated && p->counter_hz == h->sim.params.tsc_hz) {
+        prev.mult = p->sim.mult;
+        prev.frac_bits = p->sim.frac_bits;
+        prev.flags = p->sim.flags;
+        prev.offset = p->sim.offset;
+        sim_continue(&h->sim.host, &prev);
+        h->snap = h->sim.host.snap;
+        h->ntp = h->sim.host.ntp;
+        helper_log("%s: going on with the previous helper's simulated "
+                   "%" PRIu64 " Hz counter", h->pf.path, p->counter_hz);
+        return 0;
+    }
+    if (was_sim) {
+        snprintf(old, sizeof(old), "a simulated %" PRIu64 " Hz host",
+                 p->counter_hz);
+    }
+    if (h->simulated) {
+        snprintf(new, sizeof(new), "a simulated %" PRIu64 " Hz host",
+                 h->sim.params.tsc_hz);
+    }
+    snprintf(err, errlen, "%s holds %s's pages: devices mapping them "
+             "keep its counter until their next look, so %s cannot take "
+             "them over; use another file, or remove this one when no QEMU "
+             "maps it", h->pf.path, old, new);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     struct helper h = { .handoff = { .listen_fd = -1, .ro_fd = -1 } };
@@ -133,6 +179,12 @@ int main(int argc, char **argv)
     leaptrack_load(&h.leap, h.opt.leap_path);
     if (open_pages(&h, err, sizeof(err)) < 0) {
         helper_log("%s", err);
+        return 3;
+    }
+    if (take_over(&h, err, sizeof(err)) < 0) {
+        helper_log("%s", err);
+        handoff_stop(&h.handoff);
+        pages_close(&h.pf);
         return 3;
     }
     clock_gettime(CLOCK_REALTIME, &rt);

@@ -165,10 +165,29 @@ static void update_ntp(struct sim_host *h)
     h->ntp.maxerror_ns = 0;
 }
 
+/* The lines anew through h->sim, the synthetic counter at tsc now. */
+static void sim_anchor(struct sim_host *h, uint64_t tsc)
+{
+    const struct sim_params *p = &h->p;
+    uint64_t c0 = sim_counter(h, tsc), hres[PVCP_HRES_CLOCKS], raw;
+
+    raw = ts_ns(CLOCK_MONOTONIC_RAW);
+    hres[PVCP_HRES_MONOTONIC] = ts_ns(CLOCK_MONOTONIC);
+    hres[PVCP_HRES_BOOTTIME] = ts_ns(CLOCK_BOOTTIME);
+    hres[PVCP_HRES_REALTIME] = ts_ns(CLOCK_REALTIME) +
+                               (uint64_t)p->realtime_offset_ns;
+    hres[PVCP_HRES_TAI] = hres[PVCP_HRES_REALTIME] +
+                          (uint64_t)(int64_t)p->tai_offset * NS;
+    /* a leap already in the past at start is history, not an event */
+    h->leap_done = p->leap && hres[PVCP_HRES_REALTIME] / NS >= p->leap_utc;
+    set_lines(h, c0, raw, hres);
+    update_ntp(h);
+}
+
 int sim_start(struct sim_host *h, const struct sim_params *p,
               uint64_t real_hz, char *err, size_t errlen)
 {
-    uint64_t tsc, c0, hres[PVCP_HRES_CLOCKS], raw;
+    uint64_t tsc;
 
     memset(h, 0, sizeof(*h));
     h->p = *p;
@@ -183,20 +202,14 @@ int sim_start(struct sim_host *h, const struct sim_params *p,
     tsc = vvar_read_tsc();
     h->sim.offset = 0;
     h->sim.offset = p->counter_start - pvcp_xform_apply(&h->sim, tsc);
-    c0 = sim_counter(h, tsc);
-
-    raw = ts_ns(CLOCK_MONOTONIC_RAW);
-    hres[PVCP_HRES_MONOTONIC] = ts_ns(CLOCK_MONOTONIC);
-    hres[PVCP_HRES_BOOTTIME] = ts_ns(CLOCK_BOOTTIME);
-    hres[PVCP_HRES_REALTIME] = ts_ns(CLOCK_REALTIME) +
-                               (uint64_t)p->realtime_offset_ns;
-    hres[PVCP_HRES_TAI] = hres[PVCP_HRES_REALTIME] +
-                          (uint64_t)(int64_t)p->tai_offset * NS;
-    /* a leap already in the past at start is history, not an event */
-    h->leap_done = p->leap && hres[PVCP_HRES_REALTIME] / NS >= p->leap_utc;
-    set_lines(h, c0, raw, hres);
-    update_ntp(h);
+    sim_anchor(h, tsc);
     return 0;
+}
+
+void sim_continue(struct sim_host *h, const struct pvcp_xform *prev)
+{
+    h->sim = *prev;
+    sim_anchor(h, vvar_read_tsc());
 }
 
 static uint64_t value_at(const struct pvcp_line *l, const struct pvcp_base *b,

@@ -62,6 +62,13 @@ int sim_start(struct sim_host *h, const struct sim_params *p,
               uint64_t real_hz, char *err, size_t errlen);
 
 /*
+ * Go on with a previous helper's synthetic counter (its transform prev,
+ * found in the pages it published): the same simulated host, restarted,
+ * as a real host's TSC runs on across a helper restart.
+ */
+void sim_continue(struct sim_host *h, const struct pvcp_xform *prev);
+
+/*
  * Apply new parameters (from the control file) and the leap second, at
  * real TSC tsc.  Clocks stay continuous except where a parameter is a
  * step (realtime_offset_ns) or the leap itself.  Returns true if the

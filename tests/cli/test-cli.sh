@@ -191,6 +191,29 @@ grep -q "page 0: .*counter_hz 3000000000" "$tmp/out" &&
     grep -q "simulated host: counter = real TSC" "$tmp/out" &&
     grep -q "page 2: .*not published" "$tmp/out"
 ok $? "helper --simulate publishes a synthetic 3 GHz host (unscaled pages only)"
+# Taking over pages in place (a restart on the same file): devices build
+# a simulated host's transform into their guests' (ABI 1.7), so the same
+# simulated host goes on with its counter and another host is refused
+simx() { "$H/pvclock-helper" --inspect --pages "$1" | sed -n 's/.*simulated host: counter = //p' | head -1; }
+sim0=$(simx "$tmp/sim")
+"$H/pvclock-helper" --pages "$tmp/sim" --once \
+    --simulate tsc_hz=3000000000,realtime_offset_ns=5000000000 2> "$tmp/err"; rc=$?
+[ $rc = 0 ] && [ -n "$sim0" ] && [ "$(simx "$tmp/sim")" = "$sim0" ] &&
+    grep -q "going on with the previous helper's simulated 3000000000 Hz counter" "$tmp/err"
+ok $? "helper --simulate over its own earlier pages: the same counter goes on (counter = $sim0)"
+"$H/pvclock-helper" --pages "$tmp/sim" --once --simulate tsc_hz=2500000000 2> "$tmp/err"; rc=$?
+[ $rc = 3 ] && grep -q "sim holds a simulated 3000000000 Hz host's pages: .* so a simulated 2500000000 Hz host cannot take them over; use another file" "$tmp/err" &&
+    [ "$(simx "$tmp/sim")" = "$sim0" ]
+ok $? "helper --simulate at another rate over a simulated host's pages: refused naming both, exit 3, the pages as they were"
+"$H/pvclock-helper" --pages "$tmp/sim" --once 2> "$tmp/err"; rc=$?
+[ $rc = 3 ] && grep -q "so the real host cannot take them over" "$tmp/err" &&
+    [ "$(simx "$tmp/sim")" = "$sim0" ]
+ok $? "the real host's helper over a simulated host's pages: refused, exit 3"
+"$H/pvclock-helper" --pages "$tmp/realpages" --once 2> /dev/null
+"$H/pvclock-helper" --pages "$tmp/realpages" --once --simulate tsc_hz=2500000000 2> "$tmp/err"; rc=$?
+[ $rc = 3 ] && grep -q "realpages holds the real host's pages: .* so a simulated 2500000000 Hz host cannot" "$tmp/err" &&
+    [ -z "$(simx "$tmp/realpages")" ]
+ok $? "a simulated host's helper over the real host's pages: refused, exit 3"
 printf 'tsc_hz=2500000000\n' > "$tmp/ctl0"
 "$H/pvclock-helper" --pages "$tmp/simstep" --simulate @"$tmp/ctl0" 2>/dev/null &
 sp=$!
