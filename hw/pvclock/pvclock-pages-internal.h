@@ -6,7 +6,9 @@
  *
  *   pvclock-pages.c  PCI glue, properties, status for management; the
  *                    watch timer and the fan-out (pvclock_pages_publish():
- *                    the offset page, then the interrupt and VMClock)
+ *                    the offset page, then the parts)
+ *   parts.c          the parts the glue calls at its events (PvclockPart),
+ *                    one line each: migration, interrupt, VMClock
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
@@ -507,8 +509,56 @@ const char *pvclock_status_name(uint32_t status);
 
 /* ---- pvclock-pages.c: the glue ------------------------------------- */
 
-/* Publish the offset page, then tell the interrupt and VMClock. */
+/* Publish the offset page, then tell the parts (the interrupt, VMClock). */
 void pvclock_pages_publish(PvclockPagesState *s, const char *why);
+
+/* migration.c: incoming state is loaded; tell the parts. */
+void pvclock_pages_loaded(PvclockPagesState *s);
+
+/*
+ * A part: a capability of the device in a file of its own (migration,
+ * the interrupt, VMClock), which the glue calls through this table of
+ * hooks at its events.  Each hook may be NULL.  Its properties and its
+ * vmstate subsection come with it: without the part, the device has
+ * neither.  The glue calls the parts in the order of pvclock_parts[]
+ * (parts.c), and exit in the reverse order.
+ */
+typedef struct PvclockPart {
+    const char *name;
+    /* qdev properties of the part, and how many */
+    const Property *props;
+    size_t nprops;
+    /* class_init: descriptions, read-only status properties */
+    void (*class_init)(ObjectClass *klass);
+    /* instance_init: read-only counters */
+    void (*instance_init)(Object *obj);
+    /* realize, after BAR0: false and errp fail the device's realize */
+    bool (*realize)(PvclockPagesState *s, Error **errp);
+    /* unrealize, or a failed realize: undo what realize did, if it did */
+    void (*exit)(PvclockPagesState *s);
+    void (*reset)(PvclockPagesState *s);
+    /*
+     * The offset page was published; changed: the guest's disruption
+     * count or the status may have moved (a VM start says so always).
+     */
+    void (*published)(PvclockPagesState *s, bool changed, const char *why);
+    /* a round of the 1 Hz watch, after its publish */
+    void (*watch)(PvclockPagesState *s);
+    /* the VM stops while running (the phase is still RUNNING) */
+    void (*vm_stop)(PvclockPagesState *s);
+    /* the VM starts: the relation was just read, the phase not set yet */
+    void (*vm_start)(PvclockPagesState *s);
+    /* incoming state loaded (migration.c's post_load) */
+    void (*loaded)(PvclockPagesState *s);
+    /* the part's subsection of the device's migration stream */
+    const VMStateDescription *vmsd;
+} PvclockPart;
+
+/* The parts, in order, NULL-terminated (parts.c: one line per part). */
+extern const PvclockPart *const pvclock_parts[];
+extern const PvclockPart pvclock_part_migration;
+extern const PvclockPart pvclock_part_irq;
+extern const PvclockPart pvclock_part_vmclock;
 
 /* the enum properties' names */
 
@@ -538,45 +588,5 @@ typedef enum PvclockBackendChoice {
     PVCLOCK_BACKEND_CHOICE_TCG,
     PVCLOCK_BACKEND_CHOICE_QTEST,
 } PvclockBackendChoice;
-
-
-/* ---- irq.c ------------------------------------------------------------ */
-
-bool pvclock_irq_realize(PvclockPagesState *s, Error **errp);
-void pvclock_irq_exit(PvclockPagesState *s);
-void pvclock_irq_reset(PvclockPagesState *s);
-/* What the guest's clocks rest on may have changed: check soon. */
-void pvclock_irq_check(PvclockPagesState *s);
-extern const VMStateDescription vmstate_pvclock_pages_irq;
-
-/* ---- vmclock.c ------------------------------------------------------ */
-
-/* vmclock=on: create and fill QEMU's vmclock device (no-op when off). */
-bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp);
-void pvclock_vmclock_exit(PvclockPagesState *s);
-/* Rewrite the page if what it should say changed (and notify). */
-void pvclock_vmclock_update(PvclockPagesState *s, const char *why);
-/* The watch round: wait on the pages now in the BAR. */
-void pvclock_vmclock_watch(PvclockPagesState *s);
-/* Incoming state loaded (a loadvm bumps the generation counter). */
-void pvclock_vmclock_loaded(PvclockPagesState *s);
-
-/* Property vmclock-disruption: a maintenance event announced. */
-typedef enum PvclockVmclockAnnounce {
-    PVCLOCK_VMCLOCK_NONE,
-    PVCLOCK_VMCLOCK_SOON,
-    PVCLOCK_VMCLOCK_IMMINENT,
-} PvclockVmclockAnnounce;
-char *pvclock_vmclock_get_announce(Object *obj, Error **errp);
-void pvclock_vmclock_set_announce(Object *obj, const char *value,
-                                  Error **errp);
-
-/* ---- migration.c ------------------------------------------------------ */
-
-extern const VMStateDescription vmstate_pvclock_pages;
-
-/* The VM stopped (sample the guest's clocks) or starts (apply). */
-void pvclock_migration_vm_stop(PvclockPagesState *s);
-void pvclock_migration_vm_start(PvclockPagesState *s);
 
 #endif /* HW_PVCLOCK_PAGES_INTERNAL_H */
