@@ -438,8 +438,15 @@ static const VMStateDescription vmstate_pvclock_pages_at_stop = {
     },
 };
 
-/* The subsections: at-stop, then the other parts' (class_init below). */
-static VMStateDescription vmstate_pvclock_pages = {
+/*
+ * The subsections, the parts' in the order of pvclock_parts[] (at-stop
+ * first: this part is the table's first), filled at class_init.
+ */
+#define PVCLOCK_MIG_MAX_SUBSECTIONS 8
+static const VMStateDescription *
+pvclock_mig_subsections[PVCLOCK_MIG_MAX_SUBSECTIONS + 1];
+
+static const VMStateDescription vmstate_pvclock_pages = {
     .name = "pvclock-pages",
     .version_id = 1,
     .minimum_version_id = 1,
@@ -458,6 +465,7 @@ static VMStateDescription vmstate_pvclock_pages = {
         VMSTATE_UINT32(mig.downtime, PvclockPagesState),
         VMSTATE_END_OF_LIST()
     },
+    .subsections = pvclock_mig_subsections,
 };
 
 static void pvclock_migration_get_us(Object *obj, Visitor *v,
@@ -472,26 +480,19 @@ static void pvclock_migration_get_us(Object *obj, Visitor *v,
 }
 
 /*
- * The device migrates by this part's description, whose subsections are
- * the parts' own (at-stop first: this part is the table's first), in
- * the order of pvclock_parts[]; and the figures for management.
+ * The device migrates by this part's description, with the parts'
+ * subsections; and the figures for management.
  */
 static void pvclock_migration_class_init(ObjectClass *klass)
 {
-    const VMStateDescription **sub;
     size_t n = 0;
 
     for (const PvclockPart *const *p = pvclock_parts; *p; p++) {
-        n += (*p)->vmsd != NULL;
-    }
-    sub = g_new0(const VMStateDescription *, n + 1);
-    n = 0;
-    for (const PvclockPart *const *p = pvclock_parts; *p; p++) {
         if ((*p)->vmsd) {
-            sub[n++] = (*p)->vmsd;
+            assert(n < PVCLOCK_MIG_MAX_SUBSECTIONS);
+            pvclock_mig_subsections[n++] = (*p)->vmsd;
         }
     }
-    vmstate_pvclock_pages.subsections = sub;
     DEVICE_CLASS(klass)->vmsd = &vmstate_pvclock_pages;
 
     object_class_property_add(klass, "last-post-load-us", "uint64",
