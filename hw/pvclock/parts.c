@@ -17,6 +17,7 @@
 const PvclockPart *const pvclock_parts[] = {
     &pvclock_part_migration,    /* part: migration.c */
     &pvclock_part_irq,          /* part: irq.c */
+    &pvclock_part_live,         /* part: live-page.c */
     &pvclock_part_vmclock,      /* part: vmclock.c */
     NULL
 };

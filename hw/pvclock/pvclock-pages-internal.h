@@ -8,7 +8,8 @@
  *                    watch timer and the fan-out (pvclock_pages_publish():
  *                    the offset page, then the parts)
  *   parts.c          the parts the glue calls at its events (PvclockPart),
- *                    one line each: migration, interrupt, VMClock
+ *                    one line each: migration, interrupt, live page,
+ *                    VMClock
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
@@ -177,6 +178,7 @@ typedef struct PvclockLivePage {
     char *why;                  /* the layout, or why there is none */
     struct vvar_source *src;    /* where the kernel's words are */
     const char *refused;        /* why page 0 rules it out, NULL: no */
+    const struct PvclockLiveOps *ops;   /* set at realize, NULL: no part */
 } PvclockLivePage;
 
 /* The host pages (host-pages.c). */
@@ -425,26 +427,48 @@ void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
 
 /* ---- live-page.c ------------------------------------------------------ */
 
-/* At realize: map QEMU's own vDSO data page, if usable (live_why says). */
-void pvclock_live_init(PvclockPagesState *s);
-void pvclock_live_exit(PvclockPagesState *s);
+/*
+ * The live page is a part (pvclock_part_live): a device may be built
+ * without it.  The layers above ask it through these, which its realize
+ * sets in s->live.ops; without it, there is no live page.
+ */
+typedef struct PvclockLiveOps {
+    bool (*usable)(PvclockPagesState *s, const char **why);
+    bool (*overlay)(PvclockPagesState *s, struct pvcp_host_page *h);
+    void (*judge)(PvclockPagesState *s, const struct pvcp_host_page *pg);
+} PvclockLiveOps;
+
 /* May the offset page point guests at it now (why not, if not)? */
-bool pvclock_live_usable(PvclockPagesState *s, const char **why);
+static inline bool pvclock_live_usable(PvclockPagesState *s,
+                                       const char **why)
+{
+    *why = NULL;
+    return s->live.ops && s->live.ops->usable(s, why);
+}
+
 /*
  * While guests read the live page, the device's own clock samples (VM
  * stop, migration) come from it too: h (a copy of host page 0) gets the
  * kernel's lines and bases.  False, h untouched, otherwise.
  */
-bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h);
+static inline bool pvclock_live_overlay(PvclockPagesState *s,
+                                        struct pvcp_host_page *h)
+{
+    return s->live.ops && s->live.ops->overlay(s, h);
+}
+
 /*
  * Keep why this copy of host page 0 rules the live page out (another
  * host's clocks: simulated, not the TSC, a second or more off; NULL pg:
  * no usable pages), or that it does not.
  */
-void pvclock_live_judge(PvclockPagesState *s,
-                        const struct pvcp_host_page *pg);
-/* For management: in use, mapped but not in use, or not mapped, why. */
-char *pvclock_live_status(PvclockPagesState *s);
+static inline void pvclock_live_judge(PvclockPagesState *s,
+                                      const struct pvcp_host_page *pg)
+{
+    if (s->live.ops) {
+        s->live.ops->judge(s, pg);
+    }
+}
 
 /* ---- offset-page.c ------------------------------------------------------ */
 
@@ -558,6 +582,7 @@ typedef struct PvclockPart {
 extern const PvclockPart *const pvclock_parts[];
 extern const PvclockPart pvclock_part_migration;
 extern const PvclockPart pvclock_part_irq;
+extern const PvclockPart pvclock_part_live;
 extern const PvclockPart pvclock_part_vmclock;
 
 /* the enum properties' names */

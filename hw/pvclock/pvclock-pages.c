@@ -340,7 +340,7 @@ static bool pvclock_pages_check_props(PvclockPagesState *s, Error **errp)
 
 /*
  * BAR0: the host pages (or zero pages with on-missing=degraded), the
- * offset page and the live page.
+ * offset page (the live page at 0x5000 is a part: live-page.c).
  */
 static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
 {
@@ -380,7 +380,6 @@ static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
         error_free(src_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
-    pvclock_live_init(s);
     trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
     return true;
@@ -426,7 +425,6 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
         pvclock_pages_exit_parts(s);    /* each: nothing if not realized */
         pvclock_host_close(s);
         memory_region_del_subregion(&s->bar, &s->offset_mr);
-        pvclock_live_exit(s);
         s->offset_page = NULL;
         return;
     }
@@ -472,7 +470,6 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      * (and hot-unplug never completes with DEVICE_DELETED).
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
-    pvclock_live_exit(s);
 }
 
 /* ---- properties: configuration and status for management ---------- */
@@ -492,7 +489,6 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
-    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live.enabled, true),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -502,11 +498,6 @@ static char *pvclock_pages_get_status(Object *obj, Error **errp)
     return g_strdup(pvclock_status_name(s->offset_page
                                         ? s->offset_page->status
                                         : PVCP_STATUS_INVALID));
-}
-
-static char *pvclock_pages_get_live_status(Object *obj, Error **errp)
-{
-    return pvclock_live_status(PVCLOCK_PAGES(obj));
 }
 
 static char *pvclock_pages_get_backend(Object *obj, Error **errp)
@@ -696,10 +687,6 @@ static void pvclock_pages_describe_props(ObjectClass *klass)
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");
 
-    object_class_property_set_description(klass, "live-page",
-        "map the host kernel's own timekeeping page (QEMU's vDSO data) "
-        "into the BAR at 0x5000, for guests to read with no lag (default "
-        "on; off: the helper's pages only)");
 }
 
 /* The read-only properties for management. */
@@ -709,11 +696,6 @@ static void pvclock_pages_add_status(ObjectClass *klass)
                                   NULL);
     object_class_property_set_description(klass, "status",
         "valid, no-helper, stale, unreliable or invalid (read-only)");
-    object_class_property_add_str(klass, "live-page-status",
-                                  pvclock_pages_get_live_status, NULL);
-    object_class_property_set_description(klass, "live-page-status",
-        "in use, mapped but not in use, or not mapped, and why "
-        "(read-only)");
     object_class_property_add_str(klass, "counter-backend",
                                   pvclock_pages_get_backend, NULL);
     object_class_property_set_description(klass, "counter-backend",
