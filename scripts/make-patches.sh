@@ -41,20 +41,20 @@ SERIES=(
             hw/pvclock/trace-events hw/pvclock/trace.h
             hw/pvclock/pvclock-pages-internal.h hw/pvclock/pvclock-pages.c
             hw/pvclock/parts.c
-            hw/pvclock/host-source.c hw/pvclock/live-page.c
-            hw/pvclock/host-pages.c hw/pvclock/relation.c
+            hw/pvclock/host-source.c hw/pvclock/host-pages.c
+            hw/pvclock/relation.c
             hw/pvclock/counter-*.c hw/pvclock/offset-page.c
             include/hw/pvclock/pvclock-compat.h
             include/hw/pvclock/pvclock-pages.h
-            include/pvclock-pages/pvclock-vvar.h
             tests/qtest/pvclock-pages-common.[ch]
             tests/qtest/pvclock-pages-bar-test.c
             tests/qtest/pvclock-pages-offset-test.c
-            tests/qtest/pvclock-pages-live-test.c
             docs/system/devices/pvclock-pages.rst"
     "migration  hw/pvclock/migration.c
                 tests/qtest/pvclock-pages-migration-test.c"
     "irq    hw/pvclock/irq.c tests/qtest/pvclock-pages-irq-test.c"
+    "live   hw/pvclock/live-page.c include/pvclock-pages/pvclock-vvar.h
+            tests/qtest/pvclock-pages-live-test.c"
     "vmclock    hw/pvclock/vmclock.c include/hw/pvclock/pvclock-pages-acpi.h
                 tests/qtest/pvclock-pages-vmclock-test.c"
 )
