@@ -15,7 +15,10 @@
  *
  * This file is the PCI glue: the BAR, properties, the events (realize,
  * VM stop and start, reset, hot-unplug) and status for management.  What
- * the events do lives with its concern (pvclock-pages-internal.h).
+ * the events do lives with its concern (pvclock-pages-internal.h); the
+ * capabilities beyond the host pages and the offset page (migration,
+ * the interrupt, the live page, VMClock) are parts, which the glue calls
+ * at each event through the table in parts.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
