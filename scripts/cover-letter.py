@@ -63,20 +63,29 @@ def split_args(s):
 
 def properties(root):
     """-device pvclock-pages,help's lines for the configuration
-    properties (the Property array; x- ones are not for users)."""
+    properties (the glue's Property array, then each part's in the
+    order of hw/pvclock/parts.c; x- ones are not for users)."""
     path = "hw/pvclock/pvclock-pages.c"
     src = read(root, path)
     m = re.search(r"Property\s+pvclock_pages_properties\[\]\s*=\s*\{(.*?)\n\};",
                   src, re.S)
     if not m:
         die(f"no pvclock_pages_properties[] in {path}")
+    body = m.group(1)
+    # then each part's, in the order of the parts table (parts.c)
+    for part in re.findall(r"/\* part: (\S+\.c) \*/$",
+                           read(root, "hw/pvclock/parts.c"), re.M):
+        pm = re.search(r"Property\s+pvclock_\w+_properties\[\]\s*=\s*"
+                       r"\{(.*?)\n\};", read(root, f"hw/pvclock/{part}"), re.S)
+        if pm:
+            body += "\n" + pm.group(1)
     # enum properties: PVCLOCK_ENUM_PROP(lname, "Type", "desc", "v1", ...)
     enums = {}
     for em in re.finditer(r"^PVCLOCK_ENUM_PROP\((.*?)\);", src, re.S | re.M):
         a = split_args(em.group(1))
         enums[a[0] + "_info"] = (a[1].strip('"'), [v.strip('"') for v in a[3:]])
     lines = []
-    for pm in re.finditer(r"DEFINE_PROP_(\w+)\((.*?)\),\s*$", m.group(1), re.S | re.M):
+    for pm in re.finditer(r"DEFINE_PROP_(\w+)\((.*?)\),\s*$", body, re.S | re.M):
         kind, a = pm.group(1), split_args(" ".join(pm.group(2).split()))
         name = a[0].strip('"')
         if name.startswith("x-"):

@@ -201,7 +201,10 @@ pvclock_hook() {
 }
 
 # pvclock_hooks QSRC: the hook lines the device needs in QEMU's build
-# files, and nothing else of QEMU's is touched.
+# files, and nothing else of QEMU's is touched.  They follow what QSRC
+# has of the device (scripts/make-patches.sh calls this after each patch
+# of the series): the qtest programs whose source is there, and the
+# acpi-build.c lines once hw/pvclock/vmclock.c is.
 pvclock_hooks() {
     local QSRC=$1
     pvclock_hook hw/meson.build "subdir('pvclock')" \
@@ -211,18 +214,26 @@ pvclock_hooks() {
     pvclock_hook meson.build "'hw/pvclock'," \
         "{print} /^    'hw\\/pci',\$/ {print \"    'hw/pvclock',\"}"
     # vmclock=on: the SSDT of the VMClock notification (hw/pvclock/vmclock.c)
-    pvclock_hook hw/i386/acpi-build.c '#include "hw/pvclock/pvclock-pages-acpi.h"' \
-        "{print} /^#include \"hw\\/acpi\\/vmclock.h\"/ {print \"#include \\\"hw/pvclock/pvclock-pages-acpi.h\\\"\"}"
-    pvclock_hook hw/i386/acpi-build.c "pvclock_pages_build_acpi(" \
-        "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker,\"; print \"                             x86ms->oem_id);\"} {print}"
-    # the qtest programs (a tree laid before they were split had one)
-    local t list="" files=""
-    ! grep -q "\['pvclock-pages-test'\]" "$QSRC/tests/qtest/meson.build" ||
-        sed -i "/\['pvclock-pages-test'\]/d" "$QSRC/tests/qtest/meson.build"
+    if [ -e "$QSRC/hw/pvclock/vmclock.c" ]; then
+        pvclock_hook hw/i386/acpi-build.c '#include "hw/pvclock/pvclock-pages-acpi.h"' \
+            "{print} /^#include \"hw\\/acpi\\/vmclock.h\"/ {print \"#include \\\"hw/pvclock/pvclock-pages-acpi.h\\\"\"}"
+        pvclock_hook hw/i386/acpi-build.c "pvclock_pages_build_acpi(" \
+            "/^    if \\(misc.has_hpet\\) \\{/ {print \"    pvclock_pages_build_acpi(table_offsets, tables_blob, tables->linker,\"; print \"                             x86ms->oem_id);\"} {print}"
+    fi
+    # the qtest programs QSRC has (a tree laid before they were split had
+    # one): their list, and a line each with the shared fixture; lines
+    # for another list go first
+    local t list="" files="" qm=$QSRC/tests/qtest/meson.build
+    ! grep -q "\['pvclock-pages-test'\]" "$qm" ||
+        sed -i "/\['pvclock-pages-test'\]/d" "$qm"
     for t in $PVCLOCK_QTESTS; do
+        [ -e "$QSRC/tests/qtest/$t.c" ] || continue
         list+="${list:+, }'$t'"
         files+=" print \"  '$t': files('pvclock-pages-common.c'),\";"
     done
+    [ -n "$list" ] || return 0
+    grep -qF "? [$list]" "$qm" ||
+        sed -i "/CONFIG_PVCLOCK_PAGES') ? \['pvclock-pages/d; /^  'pvclock-pages-[a-z]*-test': files('pvclock-pages-common.c'),\$/d" "$qm"
     pvclock_hook tests/qtest/meson.build "? [$list]" \
         "{print} /'pvpanic-pci-test'/ {print \"  (config_all_devices.has_key('CONFIG_PVCLOCK_PAGES') ? [$list] : []) +  \\\\\"}"
     pvclock_hook tests/qtest/meson.build "files('pvclock-pages-common.c')" \

@@ -37,10 +37,30 @@ SERIES=(
             include/pvclock-pages/pvclock-pages-cpu.h
             include/pvclock-pages/pvclock-handoff.h
             docs/specs/pvclock-pages.rst"
-    "device hw/pvclock include/hw/pvclock include/pvclock-pages
-            tests/qtest/pvclock-pages*
+    "device hw/pvclock/Kconfig hw/pvclock/meson.build
+            hw/pvclock/trace-events hw/pvclock/trace.h
+            hw/pvclock/pvclock-pages-internal.h hw/pvclock/pvclock-pages.c
+            hw/pvclock/parts.c
+            hw/pvclock/host-source.c hw/pvclock/host-pages.c
+            hw/pvclock/relation.c
+            hw/pvclock/counter-*.c hw/pvclock/offset-page.c
+            include/hw/pvclock/pvclock-compat.h
+            include/hw/pvclock/pvclock-pages.h
+            tests/qtest/pvclock-pages-common.[ch]
+            tests/qtest/pvclock-pages-bar-test.c
+            tests/qtest/pvclock-pages-offset-test.c
             docs/system/devices/pvclock-pages.rst"
+    "migration  hw/pvclock/migration.c
+                tests/qtest/pvclock-pages-migration-test.c"
+    "irq    hw/pvclock/irq.c tests/qtest/pvclock-pages-irq-test.c"
+    "live   hw/pvclock/live-page.c include/pvclock-pages/pvclock-vvar.h
+            tests/qtest/pvclock-pages-live-test.c"
+    "vmclock    hw/pvclock/vmclock.c include/hw/pvclock/pvclock-pages-acpi.h
+                tests/qtest/pvclock-pages-vmclock-test.c"
 )
+# what every row after the last must have taken: the whole device
+ALL_FILES=(hw/pvclock include/hw/pvclock include/pvclock-pages
+           'tests/qtest/pvclock-pages*' docs/system/devices/pvclock-pages.rst)
 # directories wholly the project's: MAINTAINERS lists them, not their files
 OWN_DIRS=(hw/pvclock include/hw/pvclock include/pvclock-pages)
 
@@ -54,10 +74,10 @@ hooks_abi() {
     pvclock_hook docs/specs/index.rst "   pvclock-pages" \
         '/^   pvpanic$/ {print "   pvclock-pages"} {print}'
 }
-# the build hooks (scripts/lib.sh, as scripts/build.sh lays them) and the
-# user documentation's index line, in order
+# the user documentation's index line (the build hooks, scripts/lib.sh's
+# pvclock_hooks, follow every patch that has the device: the qtests it
+# has so far, and the acpi-build.c line once vmclock.c is in)
 hooks_device() {
-    pvclock_hooks "$work"
     pvclock_hook docs/system/device-emulation.rst "devices/pvclock-pages.rst" \
         '{print} /^   devices\/nvme.rst$/ {print "   devices/pvclock-pages.rst"}'
 }
@@ -134,6 +154,23 @@ trim_meson() {
     done
 }
 
+# trim_parts: the table of the device's parts (hw/pvclock/parts.c), in a
+# patch before the one that adds the last part, has the lines of the
+# parts the tree has so far: a line that ends in "/* part: FILE */" goes
+# while hw/pvclock/FILE is not in it.
+trim_parts() {
+    local m
+    for m in "${!taken[@]}"; do
+        grep -q '/\* part: [^ ]*\.c \*/$' "$PVCLOCK_ROOT/$m" || continue
+        awk -v dir="$work/${m%/*}" '
+            match($0, /\/\* part: [^ ]+\.c \*\/$/) {
+                f = substr($0, RSTART + 9, RLENGTH - 12)
+                if (system("test -e \"" dir "/" f "\"") != 0) next
+            }
+            {print}' "$PVCLOCK_ROOT/$m" > "$work/$m"
+    done
+}
+
 # ---- the patches ---------------------------------------------------------
 declare -A taken=()
 for row in "${SERIES[@]}"; do
@@ -166,10 +203,18 @@ for row in "${SERIES[@]}"; do
         esac
     done
     trim_meson
+    trim_parts
+    if [ -e "$work/hw/pvclock/meson.build" ]; then pvclock_hooks "$work"; fi
     if declare -F "hooks_$pname" > /dev/null; then "hooks_$pname"; fi
     maintain "${files[@]}"
     git -C "$work" add -A
     git -C "$work" commit -q -s -F "$msg"
+done
+
+mapfile -t left < <(git -C "$PVCLOCK_ROOT" ls-files -- "${ALL_FILES[@]}")
+for f in "${left[@]}"; do
+    [ -n "${taken[$f]:-}" ] ||
+        die "$f is in no patch: add it to a row of SERIES (scripts/make-patches.sh)"
 done
 
 stage "patches: git format-patch into $out"

@@ -20,6 +20,7 @@
 #include "qapi/error.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
+#include "hw/qdev-properties.h"
 #include "system/runstate.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "trace.h"
@@ -67,9 +68,11 @@ static void irq_check_bh(void *opaque)
     }
 }
 
-void pvclock_irq_check(PvclockPagesState *s)
+/* What the guest's clocks rest on may have changed: check soon. */
+static void pvclock_irq_published(PvclockPagesState *s, bool changed,
+                                  const char *why)
 {
-    if (s->irq.bh) {
+    if (changed && s->irq.bh) {
         qemu_bh_schedule(s->irq.bh);
     }
 }
@@ -116,7 +119,7 @@ static const MemoryRegionOps pvclock_regs_ops = {
     },
 };
 
-bool pvclock_irq_realize(PvclockPagesState *s, Error **errp)
+static bool pvclock_irq_realize(PvclockPagesState *s, Error **errp)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
@@ -139,7 +142,7 @@ bool pvclock_irq_realize(PvclockPagesState *s, Error **errp)
     return true;
 }
 
-void pvclock_irq_exit(PvclockPagesState *s)
+static void pvclock_irq_exit(PvclockPagesState *s)
 {
     if (!s->irq.bh) {
         return;
@@ -151,7 +154,7 @@ void pvclock_irq_exit(PvclockPagesState *s)
 }
 
 /* A reset: the driver enables again what it wants (MSI-X: the PCI core). */
-void pvclock_irq_reset(PvclockPagesState *s)
+static void pvclock_irq_reset(PvclockPagesState *s)
 {
     s->irq.isr = 0;
     s->irq.ier = 0;
@@ -209,7 +212,7 @@ static bool pvclock_pages_irq_needed(void *opaque)
  * interrupts=: a destination refuses the stream of either mismatch
  * (qtest irq-migration-mismatch), and the source runs on.
  */
-const VMStateDescription vmstate_pvclock_pages_irq = {
+static const VMStateDescription vmstate_pvclock_pages_irq = {
     .name = "pvclock-pages/irq",
     .version_id = 1,
     .minimum_version_id = 1,
@@ -222,4 +225,40 @@ const VMStateDescription vmstate_pvclock_pages_irq = {
         VMSTATE_UINT64(irq.count, PvclockPagesState),
         VMSTATE_END_OF_LIST()
     },
+};
+
+static const Property pvclock_irq_properties[] = {
+    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, irq.enabled, true),
+};
+
+static void pvclock_irq_class_init(ObjectClass *klass)
+{
+    object_class_property_set_description(klass, "interrupts",
+        "BAR2 with the disruption interrupt (MSI-X, INTx): raised when "
+        "the status or the disruption count changes, never in steady "
+        "state (default on; off: the BAR0-only device of before, which "
+        "both ends of a migration must then use)");
+}
+
+static void pvclock_irq_instance_init(Object *obj)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+
+    object_property_add_uint64_ptr(obj, "interrupts-raised", &s->irq.count,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_set_description(obj, "interrupts-raised",
+        "disruption interrupts raised (BAR2), all time");
+}
+
+const PvclockPart pvclock_part_irq = {
+    .name = "irq",
+    .props = pvclock_irq_properties,
+    .nprops = ARRAY_SIZE(pvclock_irq_properties),
+    .class_init = pvclock_irq_class_init,
+    .instance_init = pvclock_irq_instance_init,
+    .realize = pvclock_irq_realize,
+    .exit = pvclock_irq_exit,
+    .reset = pvclock_irq_reset,
+    .published = pvclock_irq_published,
+    .vmsd = &vmstate_pvclock_pages_irq,
 };

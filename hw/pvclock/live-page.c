@@ -19,6 +19,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
+#include "hw/qdev-properties.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
@@ -93,7 +94,7 @@ static bool pvclock_live_matches(PvclockPagesState *s,
                pvcp_clock_at(&h->raw, &h->raw_base, h->flags, tsc));
 }
 
-bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
+static bool live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
 {
     struct host_snapshot snap;
     char err[VVAR_ERR_LEN];
@@ -122,7 +123,7 @@ static void *pvclock_live_find(struct pvcp_live *desc, char **why,
     return NULL;
 }
 
-bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
+static bool live_overlay(PvclockPagesState *s, struct pvcp_host_page *h)
 {
     return false;
 }
@@ -134,7 +135,7 @@ static bool pvclock_live_matches(PvclockPagesState *s,
 }
 #endif
 
-void pvclock_live_init(PvclockPagesState *s)
+static void pvclock_live_init(PvclockPagesState *s)
 {
     void *page;
 
@@ -161,7 +162,7 @@ void pvclock_live_init(PvclockPagesState *s)
     s->live.refused = "host page 0 not read yet";
 }
 
-void pvclock_live_exit(PvclockPagesState *s)
+static void pvclock_live_exit(PvclockPagesState *s)
 {
     if (s->live.mapped) {
         memory_region_del_subregion(&s->bar, &s->live.mr);
@@ -195,8 +196,8 @@ static const char *live_refusal(PvclockPagesState *s,
     return NULL;
 }
 
-void pvclock_live_judge(PvclockPagesState *s,
-                        const struct pvcp_host_page *pg)
+static void live_judge(PvclockPagesState *s,
+                       const struct pvcp_host_page *pg)
 {
     if (!pg) {
         s->live.refused = "no usable host pages";
@@ -205,14 +206,16 @@ void pvclock_live_judge(PvclockPagesState *s,
     }
 }
 
-bool pvclock_live_usable(PvclockPagesState *s, const char **why)
+static bool live_usable(PvclockPagesState *s, const char **why)
 {
     *why = s->live.mapped ? s->live.refused : NULL;
     return s->live.mapped && !s->live.refused;
 }
 
-char *pvclock_live_status(PvclockPagesState *s)
+/* For management: in use, mapped but not in use, or not mapped, why. */
+static char *pvclock_live_get_status(Object *obj, Error **errp)
 {
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
     const char *why;
 
     if (!s->live.mapped) {
@@ -220,10 +223,53 @@ char *pvclock_live_status(PvclockPagesState *s)
     }
     if (!s->offset_page ||
         !(s->offset_page->live.flags & PVCP_LIVE_F_VALID)) {
-        pvclock_live_usable(s, &why);
+        live_usable(s, &why);
         return g_strdup_printf("mapped, not in use: %s (%s)",
                                why ? why : "the counter relation is not "
                                "known", s->live.why);
     }
     return g_strdup_printf("in use (%s)", s->live.why);
 }
+
+static const PvclockLiveOps pvclock_live_ops = {
+    .usable = live_usable,
+    .overlay = live_overlay,
+    .judge = live_judge,
+};
+
+static bool pvclock_live_realize(PvclockPagesState *s, Error **errp)
+{
+    pvclock_live_init(s);
+    s->live.ops = &pvclock_live_ops;
+    return true;
+}
+
+static const Property pvclock_live_properties[] = {
+    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live.enabled, true),
+};
+
+static void pvclock_live_class_init(ObjectClass *klass)
+{
+    object_class_property_set_description(klass, "live-page",
+        "map the host kernel's own timekeeping page (QEMU's vDSO data) "
+        "into the BAR at 0x5000, for guests to read with no lag (default "
+        "on; off: the helper's pages only)");
+    object_class_property_add_str(klass, "live-page-status",
+                                  pvclock_live_get_status, NULL);
+    object_class_property_set_description(klass, "live-page-status",
+        "in use, mapped but not in use, or not mapped, and why "
+        "(read-only)");
+}
+
+/*
+ * A part, though the layers below the glue ask it (PvclockLiveOps): the
+ * live page sits under the host pages, which read clocks through it.
+ */
+const PvclockPart pvclock_part_live = {
+    .name = "live-page",
+    .props = pvclock_live_properties,
+    .nprops = ARRAY_SIZE(pvclock_live_properties),
+    .class_init = pvclock_live_class_init,
+    .realize = pvclock_live_realize,
+    .exit = pvclock_live_exit,
+};

@@ -29,6 +29,7 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "qemu/timer.h"
+#include "qapi/visitor.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "trace.h"
@@ -193,15 +194,15 @@ static bool sample_now(PvclockPagesState *s, PvclockClockSample *smp)
     return true;
 }
 
-/* 1. vCPU stop (the vCPUs are paused when the handler runs). */
-void pvclock_migration_vm_stop(PvclockPagesState *s)
+/*
+ * 1. vCPU stop (the vCPUs are paused when the handler runs) of a VM that
+ * ran: not one that never ran, nor one whose migration is pending.  The
+ * glue then sets the phase STOPPED.
+ */
+static void pvclock_migration_vm_stop(PvclockPagesState *s)
 {
-    if (s->off.phase != PVCLOCK_PHASE_RUNNING) {
-        return;                 /* never ran, or a migration is pending */
-    }
     sample_now(s, &s->mig.stop_sample);
     s->mig.stopped_at_ns = get_clock();
-    pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_STOPPED);
     trace_pvclock_pages_stop_sample(s->mig.stop_sample.valid,
                                     s->mig.stop_sample.mono_ns[0],
                                     s->mig.stop_sample.realtime_ns);
@@ -209,10 +210,11 @@ void pvclock_migration_vm_stop(PvclockPagesState *s)
 
 /*
  * 4. vCPU start: before the vCPUs run, after the accelerator's state.
- * The relation is read first: where the guest counter stood still, the
- * sample applies at the host counter at which it moves on again.
+ * The glue read the relation first: where the guest counter stood
+ * still, the sample applies at the host counter at which it moves on
+ * again.  The glue then sets the phase RUNNING and publishes.
  */
-void pvclock_migration_vm_start(PvclockPagesState *s)
+static void pvclock_migration_vm_start(PvclockPagesState *s)
 {
     const struct pvcp_ref_xform *x = &s->rel.xform[PVCP_DOMAIN_UNSCALED];
     uint64_t host[PVCP_MONO_CLOCKS], rt, base[PVCP_MONO_CLOCKS], h;
@@ -220,7 +222,6 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
     const uint64_t *at = NULL;
     uint64_t add = 0;
 
-    pvclock_offset_page_fetch_relation(s);
     if (s->off.phase == PVCLOCK_PHASE_INCOMING) {
         smp = &s->mig.incoming;
     } else if (s->off.phase == PVCLOCK_PHASE_STOPPED &&
@@ -270,9 +271,7 @@ void pvclock_migration_vm_start(PvclockPagesState *s)
         s->off.phase == PVCLOCK_PHASE_STOPPED && s->mig.stopped_at_ns
         ? get_clock() - s->mig.stopped_at_ns : 0;
     trace_pvclock_pages_start_apply(s->off.phase, smp != NULL, add);
-    pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_RUNNING);
     s->mig.stop_sample.valid = false;
-    pvclock_pages_publish(s, "vm start");
 }
 
 /* 2. pre_save: the sample taken at the stop, or one now. */
@@ -380,7 +379,7 @@ static int pvclock_pages_post_load(void *opaque, int version_id)
     /* what the guest counted at the source only grows from here */
     pvclock_offset_page_incoming(s, s->mig.generation + 1,
                                  s->mig.incoming.disruptions + 1);
-    pvclock_vmclock_loaded(s);
+    pvclock_pages_loaded(s);
     pvclock_offset_page_forget_relation(s, why);
     pvclock_pages_publish(s, why);
     s->mig.last_post_load_ns = get_clock() - start;
@@ -439,7 +438,15 @@ static const VMStateDescription vmstate_pvclock_pages_at_stop = {
     },
 };
 
-const VMStateDescription vmstate_pvclock_pages = {
+/*
+ * The subsections, the parts' in the order of pvclock_parts[] (at-stop
+ * first: this part is the table's first), filled at class_init.
+ */
+#define PVCLOCK_MIG_MAX_SUBSECTIONS 8
+static const VMStateDescription *
+pvclock_mig_subsections[PVCLOCK_MIG_MAX_SUBSECTIONS + 1];
+
+static const VMStateDescription vmstate_pvclock_pages = {
     .name = "pvclock-pages",
     .version_id = 1,
     .minimum_version_id = 1,
@@ -458,9 +465,52 @@ const VMStateDescription vmstate_pvclock_pages = {
         VMSTATE_UINT32(mig.downtime, PvclockPagesState),
         VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription * const []) {
-        &vmstate_pvclock_pages_at_stop,
-        &vmstate_pvclock_pages_irq,
-        NULL
-    },
+    .subsections = pvclock_mig_subsections,
+};
+
+static void pvclock_migration_get_us(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    uint64_t us = (opaque ? s->mig.last_post_load_ns
+                          : s->mig.last_downtime_ns) / 1000;
+
+    visit_type_uint64(v, name, &us, errp);
+}
+
+/*
+ * The device migrates by this part's description, with the parts'
+ * subsections; and the figures for management.
+ */
+static void pvclock_migration_class_init(ObjectClass *klass)
+{
+    size_t n = 0;
+
+    for (const PvclockPart *const *p = pvclock_parts; *p; p++) {
+        if ((*p)->vmsd) {
+            assert(n < PVCLOCK_MIG_MAX_SUBSECTIONS);
+            pvclock_mig_subsections[n++] = (*p)->vmsd;
+        }
+    }
+    DEVICE_CLASS(klass)->vmsd = &vmstate_pvclock_pages;
+
+    object_class_property_add(klass, "last-post-load-us", "uint64",
+                              pvclock_migration_get_us, NULL, NULL,
+                              (void *)1);
+    object_class_property_set_description(klass, "last-post-load-us",
+        "time the last incoming migration spent in this device's "
+        "post_load, us");
+    object_class_property_add(klass, "last-downtime-us", "uint64",
+                              pvclock_migration_get_us, NULL, NULL, NULL);
+    object_class_property_set_description(klass, "last-downtime-us",
+        "stop to start of the last VM stop, as seen by this device, us");
+}
+
+const PvclockPart pvclock_part_migration = {
+    .name = "migration",
+    .class_init = pvclock_migration_class_init,
+    .vm_stop = pvclock_migration_vm_stop,
+    .vm_start = pvclock_migration_vm_start,
+    .vmsd = &vmstate_pvclock_pages_at_stop,
 };

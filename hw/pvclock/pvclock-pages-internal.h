@@ -6,7 +6,10 @@
  *
  *   pvclock-pages.c  PCI glue, properties, status for management; the
  *                    watch timer and the fan-out (pvclock_pages_publish():
- *                    the offset page, then the interrupt and VMClock)
+ *                    the offset page, then the parts)
+ *   parts.c          the parts the glue calls at its events (PvclockPart),
+ *                    one line each: migration, interrupt, live page,
+ *                    VMClock
  *   migration.c      sample at the stop, apply at the start, vmstate
  *   irq.c            the disruption interrupt (BAR2, MSI-X or INTx)
  *   vmclock.c        vmclock=on: QEMU's VMClock page, filled
@@ -179,6 +182,7 @@ typedef struct PvclockLivePage {
     char *why;                  /* the layout, or why there is none */
     struct vvar_source *src;    /* where the kernel's words are */
     const char *refused;        /* why page 0 rules it out, NULL: no */
+    const struct PvclockLiveOps *ops;   /* set at realize, NULL: no part */
 } PvclockLivePage;
 
 /* The host pages (host-pages.c). */
@@ -428,26 +432,48 @@ void pvclock_readonly_host_init(MemoryRegion *mr, Object *owner,
 
 /* ---- live-page.c ------------------------------------------------------ */
 
-/* At realize: map QEMU's own vDSO data page, if usable (live_why says). */
-void pvclock_live_init(PvclockPagesState *s);
-void pvclock_live_exit(PvclockPagesState *s);
+/*
+ * The live page is a part (pvclock_part_live): a device may be built
+ * without it.  The layers above ask it through these, which its realize
+ * sets in s->live.ops; without it, there is no live page.
+ */
+typedef struct PvclockLiveOps {
+    bool (*usable)(PvclockPagesState *s, const char **why);
+    bool (*overlay)(PvclockPagesState *s, struct pvcp_host_page *h);
+    void (*judge)(PvclockPagesState *s, const struct pvcp_host_page *pg);
+} PvclockLiveOps;
+
 /* May the offset page point guests at it now (why not, if not)? */
-bool pvclock_live_usable(PvclockPagesState *s, const char **why);
+static inline bool pvclock_live_usable(PvclockPagesState *s,
+                                       const char **why)
+{
+    *why = NULL;
+    return s->live.ops && s->live.ops->usable(s, why);
+}
+
 /*
  * While guests read the live page, the device's own clock samples (VM
  * stop, migration) come from it too: h (a copy of host page 0) gets the
  * kernel's lines and bases.  False, h untouched, otherwise.
  */
-bool pvclock_live_overlay(PvclockPagesState *s, struct pvcp_host_page *h);
+static inline bool pvclock_live_overlay(PvclockPagesState *s,
+                                        struct pvcp_host_page *h)
+{
+    return s->live.ops && s->live.ops->overlay(s, h);
+}
+
 /*
  * Keep why this copy of host page 0 rules the live page out (another
  * host's clocks: simulated, not the TSC, a second or more off; NULL pg:
  * no usable pages), or that it does not.
  */
-void pvclock_live_judge(PvclockPagesState *s,
-                        const struct pvcp_host_page *pg);
-/* For management: in use, mapped but not in use, or not mapped, why. */
-char *pvclock_live_status(PvclockPagesState *s);
+static inline void pvclock_live_judge(PvclockPagesState *s,
+                                      const struct pvcp_host_page *pg)
+{
+    if (s->live.ops) {
+        s->live.ops->judge(s, pg);
+    }
+}
 
 /* ---- offset-page.c ------------------------------------------------------ */
 
@@ -512,8 +538,57 @@ const char *pvclock_status_name(uint32_t status);
 
 /* ---- pvclock-pages.c: the glue ------------------------------------- */
 
-/* Publish the offset page, then tell the interrupt and VMClock. */
+/* Publish the offset page, then tell the parts (the interrupt, VMClock). */
 void pvclock_pages_publish(PvclockPagesState *s, const char *why);
+
+/* migration.c: incoming state is loaded; tell the parts. */
+void pvclock_pages_loaded(PvclockPagesState *s);
+
+/*
+ * A part: a capability of the device in a file of its own (migration,
+ * the interrupt, VMClock), which the glue calls through this table of
+ * hooks at its events.  Each hook may be NULL.  Its properties and its
+ * vmstate subsection come with it: without the part, the device has
+ * neither.  The glue calls the parts in the order of pvclock_parts[]
+ * (parts.c), and exit in the reverse order.
+ */
+typedef struct PvclockPart {
+    const char *name;
+    /* qdev properties of the part, and how many */
+    const Property *props;
+    size_t nprops;
+    /* class_init: descriptions, read-only status properties */
+    void (*class_init)(ObjectClass *klass);
+    /* instance_init: read-only counters */
+    void (*instance_init)(Object *obj);
+    /* realize, after BAR0: false and errp fail the device's realize */
+    bool (*realize)(PvclockPagesState *s, Error **errp);
+    /* unrealize, or a failed realize: undo what realize did, if it did */
+    void (*exit)(PvclockPagesState *s);
+    void (*reset)(PvclockPagesState *s);
+    /*
+     * The offset page was published; changed: the guest's disruption
+     * count or the status may have moved (a VM start says so always).
+     */
+    void (*published)(PvclockPagesState *s, bool changed, const char *why);
+    /* a round of the 1 Hz watch, after its publish */
+    void (*watch)(PvclockPagesState *s);
+    /* the VM stops while running (the phase is still RUNNING) */
+    void (*vm_stop)(PvclockPagesState *s);
+    /* the VM starts: the relation was just read, the phase not set yet */
+    void (*vm_start)(PvclockPagesState *s);
+    /* incoming state loaded (migration.c's post_load) */
+    void (*loaded)(PvclockPagesState *s);
+    /* the part's subsection of the device's migration stream */
+    const VMStateDescription *vmsd;
+} PvclockPart;
+
+/* The parts, in order, NULL-terminated (parts.c: one line per part). */
+extern const PvclockPart *const pvclock_parts[];
+extern const PvclockPart pvclock_part_migration;
+extern const PvclockPart pvclock_part_irq;
+extern const PvclockPart pvclock_part_live;
+extern const PvclockPart pvclock_part_vmclock;
 
 /* the enum properties' names */
 
@@ -543,45 +618,5 @@ typedef enum PvclockBackendChoice {
     PVCLOCK_BACKEND_CHOICE_TCG,
     PVCLOCK_BACKEND_CHOICE_QTEST,
 } PvclockBackendChoice;
-
-
-/* ---- irq.c ------------------------------------------------------------ */
-
-bool pvclock_irq_realize(PvclockPagesState *s, Error **errp);
-void pvclock_irq_exit(PvclockPagesState *s);
-void pvclock_irq_reset(PvclockPagesState *s);
-/* What the guest's clocks rest on may have changed: check soon. */
-void pvclock_irq_check(PvclockPagesState *s);
-extern const VMStateDescription vmstate_pvclock_pages_irq;
-
-/* ---- vmclock.c ------------------------------------------------------ */
-
-/* vmclock=on: create and fill QEMU's vmclock device (no-op when off). */
-bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp);
-void pvclock_vmclock_exit(PvclockPagesState *s);
-/* Rewrite the page if what it should say changed (and notify). */
-void pvclock_vmclock_update(PvclockPagesState *s, const char *why);
-/* The watch round: wait on the pages now in the BAR. */
-void pvclock_vmclock_watch(PvclockPagesState *s);
-/* Incoming state loaded (a loadvm bumps the generation counter). */
-void pvclock_vmclock_loaded(PvclockPagesState *s);
-
-/* Property vmclock-disruption: a maintenance event announced. */
-typedef enum PvclockVmclockAnnounce {
-    PVCLOCK_VMCLOCK_NONE,
-    PVCLOCK_VMCLOCK_SOON,
-    PVCLOCK_VMCLOCK_IMMINENT,
-} PvclockVmclockAnnounce;
-char *pvclock_vmclock_get_announce(Object *obj, Error **errp);
-void pvclock_vmclock_set_announce(Object *obj, const char *value,
-                                  Error **errp);
-
-/* ---- migration.c ------------------------------------------------------ */
-
-extern const VMStateDescription vmstate_pvclock_pages;
-
-/* The VM stopped (sample the guest's clocks) or starts (apply). */
-void pvclock_migration_vm_stop(PvclockPagesState *s);
-void pvclock_migration_vm_start(PvclockPagesState *s);
 
 #endif /* HW_PVCLOCK_PAGES_INTERNAL_H */

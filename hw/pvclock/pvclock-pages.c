@@ -15,7 +15,10 @@
  *
  * This file is the PCI glue: the BAR, properties, the events (realize,
  * VM stop and start, reset, hot-unplug) and status for management.  What
- * the events do lives with its concern (pvclock-pages-internal.h).
+ * the events do lives with its concern (pvclock-pages-internal.h); the
+ * capabilities beyond the host pages and the offset page (migration,
+ * the interrupt, the live page, VMClock) are parts, which the glue calls
+ * at each event through the table in parts.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -41,24 +44,41 @@
 #include "hw/pvclock/pvclock-compat.h"
 #include "trace.h"
 
+#define PVCLOCK_FOR_EACH_PART(p) \
+    for (const PvclockPart *const *p = pvclock_parts; *p; p++)
+
 /*
  * The fan-out, the one place that tells the layers above the offset page
- * that it may have changed, in this order:
- * 1. the offset page is published first: the interrupt and VMClock
- *    copy what it says (status, the guest's disruption count);
- * 2. the interrupt is checked from a bottom half only if that count or
- *    the status moved since the last publish (a VM start asks again for
- *    what changed while stopped): a guest it wakes finds the new page;
- * 3. VMClock is told every time, after the offset page: it follows host
- *    page 0's line too, which may move while the offset page does not
- *    (the watch is its fallback for a helper that does not wake it).
+ * that it may have changed: the offset page is published first, so that
+ * the parts (parts.c, in its order) copy what it says (status, the
+ * guest's disruption count).  changed: that count or the status moved
+ * since the last publish, or a VM start asks again for what changed
+ * while stopped (the interrupt's business); VMClock is told every time,
+ * as it follows host page 0's line too, which may move while the offset
+ * page does not.
  */
+static void pvclock_pages_tell_parts(PvclockPagesState *s, bool changed,
+                                     const char *why)
+{
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->published) {
+            (*p)->published(s, changed, why);
+        }
+    }
+}
+
 void pvclock_pages_publish(PvclockPagesState *s, const char *why)
 {
-    if (pvclock_offset_page_publish(s, why)) {
-        pvclock_irq_check(s);
+    pvclock_pages_tell_parts(s, pvclock_offset_page_publish(s, why), why);
+}
+
+void pvclock_pages_loaded(PvclockPagesState *s)
+{
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->loaded) {
+            (*p)->loaded(s);
+        }
     }
-    pvclock_vmclock_update(s, why);
 }
 
 /* Read the accelerator's relation now (the VM runs) and publish it. */
@@ -86,8 +106,8 @@ static QEMUClockType pvclock_pages_watch_clock(void)
 /*
  * The 1 Hz watch, host side only (nothing here touches a vCPU): what the
  * host pages report, replacement pages shown through the offset page's
- * writer, then the fan-out; VMClock's waiter then follows the pages now
- * in the BAR.
+ * writer, then the fan-out; then the parts' rounds (VMClock's waiter
+ * follows the pages now in the BAR).
  */
 static void pvclock_pages_watch(void *opaque)
 {
@@ -101,7 +121,11 @@ static void pvclock_pages_watch(void *opaque)
     }
     pvclock_host_recheck(s, &r);
     pvclock_pages_publish(s, r.why);
-    pvclock_vmclock_watch(s);
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->watch) {
+            (*p)->watch(s);
+        }
+    }
     timer_mod(s->watch_timer,
               qemu_clock_get_ms(pvclock_pages_watch_clock()) +
               PVCLOCK_PAGES_WATCH_MS);
@@ -117,6 +141,13 @@ static void pvclock_pages_qtest_watch(void *opaque)
     }
 }
 
+/*
+ * The VM starts: after the accelerator set this run's TSC state, before
+ * the vCPUs run, the relation is read, the parts apply what they kept
+ * over the stop (migration's sample), and the page is published; what
+ * changed while stopped is told to the parts as changed, once.  The VM
+ * stops: the parts sample while the phase still says it ran.
+ */
 static void pvclock_pages_vm_state_change(void *opaque, bool running,
                                           RunState state)
 {
@@ -124,12 +155,22 @@ static void pvclock_pages_vm_state_change(void *opaque, bool running,
 
     trace_pvclock_pages_vm_state(running);
     if (running) {
-        /* after the accelerator set this run's TSC state, before vCPUs */
-        pvclock_migration_vm_start(s);
-        /* what changed while stopped is raised now, once */
-        pvclock_irq_check(s);
-    } else {
-        pvclock_migration_vm_stop(s);
+        pvclock_offset_page_fetch_relation(s);
+        PVCLOCK_FOR_EACH_PART(p) {
+            if ((*p)->vm_start) {
+                (*p)->vm_start(s);
+            }
+        }
+        pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_RUNNING);
+        pvclock_offset_page_publish(s, "vm start");
+        pvclock_pages_tell_parts(s, true, "vm start");
+    } else if (s->off.phase == PVCLOCK_PHASE_RUNNING) {
+        PVCLOCK_FOR_EACH_PART(p) {
+            if ((*p)->vm_stop) {
+                (*p)->vm_stop(s);
+            }
+        }
+        pvclock_offset_page_set_phase(s, PVCLOCK_PHASE_STOPPED);
     }
 }
 
@@ -155,7 +196,11 @@ static void pvclock_pages_reset_hold(Object *obj, ResetType type)
     if (!s->offset_page) {
         return;
     }
-    pvclock_irq_reset(s);
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->reset) {
+            (*p)->reset(s);
+        }
+    }
     if (s->backend && s->backend->reset_writes_counter) {
         const char *why = "reset: the guest TSC is put back after the "
                           "devices";
@@ -298,7 +343,7 @@ static bool pvclock_pages_check_props(PvclockPagesState *s, Error **errp)
 
 /*
  * BAR0: the host pages (or zero pages with on-missing=degraded), the
- * offset page and the live page.
+ * offset page (the live page at 0x5000 is a part: live-page.c).
  */
 static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
 {
@@ -338,10 +383,34 @@ static bool pvclock_pages_init_bar(PvclockPagesState *s, Error **errp)
         error_free(src_err);
     }
     memory_region_add_subregion(&s->bar, PVCP_BAR_OFFSET_PAGE, &s->offset_mr);
-    pvclock_live_init(s);
     trace_pvclock_pages_realize(pvclock_source_name(s),
                                 s->backend ? s->backend->name : "none");
     return true;
+}
+
+static bool pvclock_pages_realize_parts(PvclockPagesState *s, Error **errp)
+{
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->realize && !(*p)->realize(s, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The parts' exits, last part first. */
+static void pvclock_pages_exit_parts(PvclockPagesState *s)
+{
+    size_t n = 0;
+
+    while (pvclock_parts[n]) {
+        n++;
+    }
+    while (n--) {
+        if (pvclock_parts[n]->exit) {
+            pvclock_parts[n]->exit(s);
+        }
+    }
 }
 
 static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
@@ -355,11 +424,10 @@ static void pvclock_pages_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar);
-    if (!pvclock_irq_realize(s, errp) || !pvclock_vmclock_realize(s, errp)) {
-        pvclock_irq_exit(s);    /* nothing if it was not realized */
+    if (!pvclock_pages_realize_parts(s, errp)) {
+        pvclock_pages_exit_parts(s);    /* each: nothing if not realized */
         pvclock_host_close(s);
         memory_region_del_subregion(&s->bar, &s->offset_mr);
-        pvclock_live_exit(s);
         s->offset_page = NULL;
         return;
     }
@@ -393,8 +461,7 @@ static void pvclock_pages_exit(PCIDevice *pdev)
         qemu_bh_delete(s->reset_bh);
         s->reset_bh = NULL;
     }
-    pvclock_vmclock_exit(s);
-    pvclock_irq_exit(s);
+    pvclock_pages_exit_parts(s);
     if (s->watch_timer) {
         timer_free(s->watch_timer);
         s->watch_timer = NULL;
@@ -406,7 +473,6 @@ static void pvclock_pages_exit(PCIDevice *pdev)
      * (and hot-unplug never completes with DEVICE_DELETED).
      */
     memory_region_del_subregion(&s->bar, &s->offset_mr);
-    pvclock_live_exit(s);
 }
 
 /* ---- properties: configuration and status for management ---------- */
@@ -426,9 +492,6 @@ static const Property pvclock_pages_properties[] = {
     DEFINE_PROP_SIGNED("x-counter-backend", PvclockPagesState,
                        counter_backend, PVCLOCK_BACKEND_AUTO, backend_info,
                        int),
-    DEFINE_PROP_BOOL("live-page", PvclockPagesState, live.enabled, true),
-    DEFINE_PROP_BOOL("interrupts", PvclockPagesState, irq.enabled, true),
-    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmc.enabled, false),
 };
 
 static char *pvclock_pages_get_status(Object *obj, Error **errp)
@@ -438,11 +501,6 @@ static char *pvclock_pages_get_status(Object *obj, Error **errp)
     return g_strdup(pvclock_status_name(s->offset_page
                                         ? s->offset_page->status
                                         : PVCP_STATUS_INVALID));
-}
-
-static char *pvclock_pages_get_live_status(Object *obj, Error **errp)
-{
-    return pvclock_live_status(PVCLOCK_PAGES(obj));
 }
 
 static char *pvclock_pages_get_backend(Object *obj, Error **errp)
@@ -521,16 +579,6 @@ static uint64_t status_counter_offset(PvclockPagesState *s)
     return x->mult == 1 && !x->frac_bits ? x->host_ref - x->guest_ref : 0;
 }
 
-static uint64_t status_last_post_load_us(PvclockPagesState *s)
-{
-    return s->mig.last_post_load_ns / 1000;
-}
-
-static uint64_t status_last_downtime_us(PvclockPagesState *s)
-{
-    return s->mig.last_downtime_ns / 1000;
-}
-
 typedef uint64_t (*PvclockStatusFn)(PvclockPagesState *s);
 
 static void pvclock_pages_get_computed(Object *obj, Visitor *v,
@@ -558,11 +606,6 @@ static const struct {
       "the rate the guest counter really runs at, 0 unknown" },
     { "counter-offset", status_counter_offset,
       "host minus guest counter, unscaled relations only (0 otherwise)" },
-    { "last-post-load-us", status_last_post_load_us,
-      "time the last incoming migration spent in this device's "
-      "post_load, us" },
-    { "last-downtime-us", status_last_downtime_us,
-      "stop to start of the last VM stop, as seen by this device, us" },
 };
 
 /*
@@ -599,17 +642,6 @@ static void pvclock_pages_instance_init(Object *obj)
         { "pages-replaced", &s->host.replaced,
           "times new pages behind 'pages' were shown instead of the old "
           "(another file, a new helper memfd)" },
-        { "interrupts-raised", &s->irq.count,
-          "disruption interrupts raised (BAR2), all time" },
-        { "vmclock-updates", &s->vmc.updates,
-          "VMClock page rewrites (vmclock=on), all time" },
-        { "vmclock-wakes", &s->vmc.wakes,
-          "rewrites asked for by a write to host page 0 (pvclock-helper's "
-          "futex wake), all time" },
-        { "vmclock-notifies", &s->vmc.notifies,
-          "VMClock ACPI notifications raised, all time" },
-        { "vmclock-last-update-ns", &s->vmc.last_update_ns,
-          "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
     };
 
     pvclock_host_init(s);
@@ -621,6 +653,11 @@ static void pvclock_pages_instance_init(Object *obj)
     }
     pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed,
                                pvclock_pages_qtest_watch, s);
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->instance_init) {
+            (*p)->instance_init(obj);
+        }
+    }
 }
 
 /* The descriptions of the properties qdev sets. */
@@ -653,40 +690,15 @@ static void pvclock_pages_describe_props(ObjectClass *klass)
         "MONOTONIC, MONOTONIC_RAW and BOOTTIME: 'vm' (default, from 0 at "
         "device start, like a time namespace) or 'host' (the host's)");
 
-    object_class_property_set_description(klass, "interrupts",
-        "BAR2 with the disruption interrupt (MSI-X, INTx): raised when "
-        "the status or the disruption count changes, never in steady "
-        "state (default on; off: the BAR0-only device of before, which "
-        "both ends of a migration must then use)");
-    object_class_property_set_description(klass, "vmclock",
-        "also fill a VMClock page (Linux's ptp_vmclock) with the host's "
-        "TAI against the guest TSC: creates QEMU's vmclock device as a "
-        "child; cold-plug only, one per machine (default off)");
-    object_class_property_set_description(klass, "live-page",
-        "map the host kernel's own timekeeping page (QEMU's vDSO data) "
-        "into the BAR at 0x5000, for guests to read with no lag (default "
-        "on; off: the helper's pages only)");
 }
 
-/* The read-only properties for management, and vmclock-disruption. */
+/* The read-only properties for management. */
 static void pvclock_pages_add_status(ObjectClass *klass)
 {
     object_class_property_add_str(klass, "status", pvclock_pages_get_status,
                                   NULL);
     object_class_property_set_description(klass, "status",
         "valid, no-helper, stale, unreliable or invalid (read-only)");
-    object_class_property_add_str(klass, "vmclock-disruption",
-                                  pvclock_vmclock_get_announce,
-                                  pvclock_vmclock_set_announce);
-    object_class_property_set_description(klass, "vmclock-disruption",
-        "with vmclock=on: a maintenance event the VMClock page announces, "
-        "none, soon (about a day) or imminent (about an hour); cleared by "
-        "a migration");
-    object_class_property_add_str(klass, "live-page-status",
-                                  pvclock_pages_get_live_status, NULL);
-    object_class_property_set_description(klass, "live-page-status",
-        "in use, mapped but not in use, or not mapped, and why "
-        "(read-only)");
     object_class_property_add_str(klass, "counter-backend",
                                   pvclock_pages_get_backend, NULL);
     object_class_property_set_description(klass, "counter-backend",
@@ -711,6 +723,34 @@ static void pvclock_pages_add_status(ObjectClass *klass)
     }
 }
 
+/*
+ * The device's properties, then each part's: one array for qdev, made
+ * once per process with the class.
+ */
+static void pvclock_pages_set_props(DeviceClass *dc)
+{
+    size_t n = ARRAY_SIZE(pvclock_pages_properties);
+    Property *all;
+
+    PVCLOCK_FOR_EACH_PART(p) {
+        n += (*p)->nprops;
+    }
+    all = g_new(Property, n);
+    n = ARRAY_SIZE(pvclock_pages_properties);
+    memcpy(all, pvclock_pages_properties, sizeof(pvclock_pages_properties));
+    PVCLOCK_FOR_EACH_PART(p) {
+        memcpy(all + n, (*p)->props, (*p)->nprops * sizeof(Property));
+        n += (*p)->nprops;
+    }
+    device_class_set_props_n(dc, all, n);
+}
+
+/* A device with no migration part cannot migrate: it says so. */
+static const VMStateDescription vmstate_pvclock_pages_unmigratable = {
+    .name = "pvclock-pages",
+    .unmigratable = 1,
+};
+
 static void pvclock_pages_class_init(ObjectClass *klass,
                                      PvclockClassData *data)
 {
@@ -728,10 +768,16 @@ static void pvclock_pages_class_init(ObjectClass *klass,
     dc->desc = "Host clocks for the guest: host vDSO pages plus an offset "
                "page in a read-only BAR";
     dc->hotpluggable = true;
-    dc->vmsd = &vmstate_pvclock_pages;
-    device_class_set_props(dc, pvclock_pages_properties);
+    /* until a part (migration.c) says how the device migrates */
+    dc->vmsd = &vmstate_pvclock_pages_unmigratable;
+    pvclock_pages_set_props(dc);
     pvclock_pages_describe_props(klass);
     pvclock_pages_add_status(klass);
+    PVCLOCK_FOR_EACH_PART(p) {
+        if ((*p)->class_init) {
+            (*p)->class_init(klass);
+        }
+    }
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -41,6 +41,7 @@
 #include "hw/acpi/aml-build.h"
 #include "hw/acpi/vmclock.h"
 #include "hw/qdev-core.h"
+#include "hw/qdev-properties.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/vmclock-abi.h"
 #include "hw/pvclock/pvclock-pages-internal.h"
@@ -95,8 +96,15 @@
  */
 #define PVCLOCK_VMCLOCK_CATCHUP_BITS    13
 
+/* Property vmclock-disruption: a maintenance event announced. */
+typedef enum PvclockVmclockAnnounce {
+    PVCLOCK_VMCLOCK_NONE,
+    PVCLOCK_VMCLOCK_SOON,
+    PVCLOCK_VMCLOCK_IMMINENT,
+} PvclockVmclockAnnounce;
+
 #ifndef CONFIG_INT128
-bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
+static bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
 {
     if (s->vmc.enabled) {
         error_setg(errp, "property 'vmclock' needs a host compiler with "
@@ -106,19 +114,19 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     return true;
 }
 
-void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
+static void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
 }
 
-void pvclock_vmclock_exit(PvclockPagesState *s)
+static void pvclock_vmclock_exit(PvclockPagesState *s)
 {
 }
 
-void pvclock_vmclock_loaded(PvclockPagesState *s)
+static void pvclock_vmclock_loaded(PvclockPagesState *s)
 {
 }
 
-void pvclock_vmclock_watch(PvclockPagesState *s)
+static void pvclock_vmclock_watch(PvclockPagesState *s)
 {
 }
 #else
@@ -461,7 +469,7 @@ static uint64_t vmclock_bounds(const struct pvcp_host_page *h,
            VMCLOCK_FLAG_TIME_MONOTONIC;
 }
 
-void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
+static void pvclock_vmclock_update(PvclockPagesState *s, const char *why)
 {
     struct vmclock_abi *clk = vmclock_page(s);
     struct vmclock_abi next;
@@ -621,7 +629,7 @@ static void vmclock_wait_stop(PvclockPagesState *s)
 }
 #endif
 
-void pvclock_vmclock_watch(PvclockPagesState *s)
+static void pvclock_vmclock_watch(PvclockPagesState *s)
 {
     if (!s->vmc.dev || s->vmc.wait_source == s->host.source) {
         return;
@@ -630,7 +638,7 @@ void pvclock_vmclock_watch(PvclockPagesState *s)
     vmclock_wait_start(s);
 }
 
-bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
+static bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
 {
     DeviceState *dev;
     struct vmclock_abi *clk;
@@ -685,7 +693,7 @@ bool pvclock_vmclock_realize(PvclockPagesState *s, Error **errp)
     return true;
 }
 
-void pvclock_vmclock_exit(PvclockPagesState *s)
+static void pvclock_vmclock_exit(PvclockPagesState *s)
 {
     if (!s->vmc.dev) {
         return;
@@ -700,7 +708,7 @@ void pvclock_vmclock_exit(PvclockPagesState *s)
     s->vmc.unplug_blocker = NULL;
 }
 
-void pvclock_vmclock_loaded(PvclockPagesState *s)
+static void pvclock_vmclock_loaded(PvclockPagesState *s)
 {
     if (s->vmc.dev && runstate_check(RUN_STATE_RESTORE_VM)) {
         s->vmc.restored = true;
@@ -714,7 +722,7 @@ static const char *const announce_names[] = {
     [PVCLOCK_VMCLOCK_IMMINENT] = "imminent",
 };
 
-char *pvclock_vmclock_get_announce(Object *obj, Error **errp)
+static char *pvclock_vmclock_get_announce(Object *obj, Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
@@ -726,8 +734,8 @@ char *pvclock_vmclock_get_announce(Object *obj, Error **errp)
  * (about a day), imminent (about an hour) or none.  Not migrated: the
  * destination's page no longer announces what has then happened.
  */
-void pvclock_vmclock_set_announce(Object *obj, const char *value,
-                                  Error **errp)
+static void pvclock_vmclock_set_announce(Object *obj, const char *value,
+                                         Error **errp)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
 
@@ -742,6 +750,72 @@ void pvclock_vmclock_set_announce(Object *obj, const char *value,
                "values: none, soon (about a day), imminent (about an hour)",
                value);
 }
+
+/* The offset page was published: VMClock follows it, every time. */
+static void pvclock_vmclock_published(PvclockPagesState *s, bool changed,
+                                      const char *why)
+{
+    pvclock_vmclock_update(s, why);
+}
+
+static const Property pvclock_vmclock_properties[] = {
+    DEFINE_PROP_BOOL("vmclock", PvclockPagesState, vmc.enabled, false),
+};
+
+static void pvclock_vmclock_class_init(ObjectClass *klass)
+{
+    object_class_property_set_description(klass, "vmclock",
+        "also fill a VMClock page (Linux's ptp_vmclock) with the host's "
+        "TAI against the guest TSC: creates QEMU's vmclock device as a "
+        "child; cold-plug only, one per machine (default off)");
+    object_class_property_add_str(klass, "vmclock-disruption",
+                                  pvclock_vmclock_get_announce,
+                                  pvclock_vmclock_set_announce);
+    object_class_property_set_description(klass, "vmclock-disruption",
+        "with vmclock=on: a maintenance event the VMClock page announces, "
+        "none, soon (about a day) or imminent (about an hour); cleared by "
+        "a migration");
+}
+
+static void pvclock_vmclock_instance_init(Object *obj)
+{
+    PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    const struct {
+        const char *name;
+        uint64_t *field;
+        const char *desc;
+    } counters[] = {
+        { "vmclock-updates", &s->vmc.updates,
+          "VMClock page rewrites (vmclock=on), all time" },
+        { "vmclock-wakes", &s->vmc.wakes,
+          "rewrites asked for by a write to host page 0 (pvclock-helper's "
+          "futex wake), all time" },
+        { "vmclock-notifies", &s->vmc.notifies,
+          "VMClock ACPI notifications raised, all time" },
+        { "vmclock-last-update-ns", &s->vmc.last_update_ns,
+          "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+        object_property_add_uint64_ptr(obj, counters[i].name,
+                                       counters[i].field, OBJ_PROP_FLAG_READ);
+        object_property_set_description(obj, counters[i].name,
+                                        counters[i].desc);
+    }
+}
+
+const PvclockPart pvclock_part_vmclock = {
+    .name = "vmclock",
+    .props = pvclock_vmclock_properties,
+    .nprops = ARRAY_SIZE(pvclock_vmclock_properties),
+    .class_init = pvclock_vmclock_class_init,
+    .instance_init = pvclock_vmclock_instance_init,
+    .realize = pvclock_vmclock_realize,
+    .exit = pvclock_vmclock_exit,
+    .published = pvclock_vmclock_published,
+    .watch = pvclock_vmclock_watch,
+    .loaded = pvclock_vmclock_loaded,
+};
 
 /*
  * The SSDT of the notification: \_GPE._E00 notifies \_SB.VCLK, which

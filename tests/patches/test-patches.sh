@@ -72,8 +72,10 @@ abi=$(awk '/^#define PVCP_ABI_MAJOR/ {M = $3} /^#define PVCP_ABI_MINOR/ {m = $3}
 read -r vendor device < <(awk '/^#define PVCP_PCI_VENDOR_ID/ {v = $3} /^#define PVCP_PCI_DEVICE_ID/ {d = $3}
            END {print v, d}' "$PVCLOCK_ROOT/include/pvclock-pages/pvclock-pages-abi.h")
 pci=$(printf '%04x:%04x' "$((vendor))" "$((device))")
-props=$(sed -n '/Property pvclock_pages_properties\[\]/,/^};/p' "$PVCLOCK_ROOT/hw/pvclock/pvclock-pages.c" |
-        grep -o 'DEFINE_PROP_[A-Z0-9_]*("[^"]*"' | cut -d'"' -f2 | grep -v '^x-')
+# the glue's properties, then each part's in the order of the parts table
+props=$(for f in pvclock-pages.c $(sed -n 's|.*/\* part: \([^ ]*\.c\) \*/$|\1|p' "$PVCLOCK_ROOT/hw/pvclock/parts.c"); do
+            sed -n '/Property pvclock_[a-z_]*properties\[\]/,/^};/p' "$PVCLOCK_ROOT/hw/pvclock/$f"
+        done | grep -o 'DEFINE_PROP_[A-Z0-9_]*("[^"]*"' | cut -d'"' -f2 | grep -v '^x-')
 check_letter() {
     local f=$1 st=0 v p
     # every "ABI ... X.Y" says the header's version, and one does

@@ -605,3 +605,122 @@ TestPages *pages_new_tai(uint64_t hz, int tai_offset)
     write_file(tp->path, pages, PVCP_FILE_SIZE);
     return tp;
 }
+
+/*
+ * A shift out of the ABI's range in host page 0 (issue 32, finding 2):
+ * the lines' shifts (hres, raw), the kvmclock stage's, a simulated
+ * host's frac_bits, at 64, 70, 100, 110, 120 and 127, sealed with the
+ * check words as a helper writes them, reaching the device by each path
+ * (a pages file, memdev=, the helper's socket), with vmclock on and off.
+ * With vmclock=on the device computes TAI from page 0 on its main loop;
+ * an unchecked shift there hung QEMU (100) or killed it with SIGFPE
+ * (127), and 64 was published as valid.  QEMU must keep answering QMP,
+ * call the pages damaged (no-helper) in the offset page, and keep the
+ * VMClock page unreliable.  Each path meets each field with vmclock=off
+ * (pvclock-pages-bar-test), and half of them, each field by some path,
+ * with vmclock=on (pvclock-pages-vmclock-test).
+ */
+typedef struct BadShift {
+    const char *path;           /* file, memdev, socket */
+    const char *field;          /* hres, raw, kvmclock, sim */
+    bool vmclock;
+    int value;
+} BadShift;
+
+static void bad_shift_apply(struct pvcp_host_page *h, const BadShift *b)
+{
+    if (!strcmp(b->field, "hres")) {
+        h->hres.shift = b->value;
+    } else if (!strcmp(b->field, "raw")) {
+        h->raw.shift = b->value;
+    } else if (!strcmp(b->field, "kvmclock")) {
+        h->counter_mode = PVCP_COUNTER_TSC_KVMCLOCK;
+        h->kvmclock.tsc_to_system_mul = 1u << 31;
+        h->kvmclock.tsc_shift = b->value;
+    } else {
+        h->flags |= PVCP_HOST_F_SIMULATED;
+        h->sim.mult = 1ull << 32;
+        h->sim.frac_bits = b->value;
+        h->sim.flags = PVCP_XFORM_F_VALID;
+    }
+    pvcp_page_seal(h);
+}
+
+static void test_bad_shift(const void *opaque)
+{
+    const BadShift *b = opaque;
+    TestPages *tp = pages_new_tai(2500000000ull, 37);
+    TestHelper *th = NULL;
+    g_autofree char *file = NULL, *st = NULL, *source = NULL;
+    g_autofree char *memdev = NULL;
+    struct pvcp_offset_page op;
+    QTestState *qts;
+    gsize len;
+    Vmc v;
+
+    g_assert_true(g_file_get_contents(tp->path, &file, &len, NULL));
+    g_assert_cmpuint(len, ==, PVCP_FILE_SIZE);
+    bad_shift_apply((struct pvcp_host_page *)file, b);
+    if (!strcmp(b->path, "socket")) {
+        th = helper_start(tp, true);
+        memcpy(th->map, file, PVCP_FILE_SIZE);
+        source = g_strdup_printf("pages=%s", th->path);
+    } else if (!strcmp(b->path, "memdev")) {
+        write_file(tp->path, file, PVCP_FILE_SIZE);
+        memdev = g_strdup_printf("-object memory-backend-file,id=hp,"
+                                 "mem-path=%s,size=%d,share=on,readonly=on",
+                                 tp->path, PVCP_FILE_SIZE);
+        source = g_strdup("memdev=hp");
+    } else {
+        write_file(tp->path, file, PVCP_FILE_SIZE);
+        source = g_strdup_printf("pages=%s", tp->path);
+    }
+
+    qts = qtest_initf("-machine pc -nodefaults %s -device " PVC ",id=pvc,"
+                      "addr=%d.0,%s,on-missing=degraded%s",
+                      memdev ? memdev : "", DEV_SLOT, source,
+                      b->vmclock ? ",vmclock=on" : "");
+    wait_status(qts, "pvc", "no-helper");
+    watch_rounds(qts, 2);       /* each with a VMClock update */
+    st = qom_get_str(qts, "pvc", "status");
+    g_assert_cmpstr(st, ==, "no-helper");
+    read_offset_page(qts, DEV_SLOT, &op);
+    g_assert_cmpuint(op.status, ==, PVCP_STATUS_NO_HELPER);
+    if (b->vmclock) {
+        vmc_read(qts, &v);
+        g_assert_cmpuint(v.status, ==, 4 /* unreliable */);
+    }
+    qtest_quit(qts);
+    if (th) {
+        helper_stop(th);
+    }
+    pages_free(tp);
+}
+
+void add_bad_shift_tests(bool vmclock)
+{
+    static const char *const paths[] = { "file", "memdev", "socket" };
+    static const char *const fields[] = { "hres", "raw", "kvmclock", "sim" };
+    static const int values[] = { 64, 100, 127, 70, 110, 120 };
+    static BadShift cases[G_N_ELEMENTS(paths) * G_N_ELEMENTS(fields)];
+
+    for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
+        for (size_t f = 0; f < G_N_ELEMENTS(fields); f++) {
+            size_t k = p * G_N_ELEMENTS(fields) + f;
+            BadShift *b = &cases[k];
+            g_autofree char *name = NULL;
+
+            b->path = paths[p];
+            b->field = fields[f];
+            if (vmclock && (p + f) % 2) {
+                continue;
+            }
+            b->vmclock = vmclock;
+            b->value = values[k % G_N_ELEMENTS(values)];
+            name = g_strdup_printf("/pvclock-pages/bad-shift/%s-%s-%d-"
+                                   "vmclock-%s", b->path, b->field,
+                                   b->value, b->vmclock ? "on" : "off");
+            qtest_add_data_func(name, b, test_bad_shift);
+        }
+    }
+}

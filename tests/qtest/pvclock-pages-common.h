@@ -221,4 +221,10 @@ void vmc_read(QTestState *qts, Vmc *v);
 
 TestPages *pages_new_tai(uint64_t hz, int tai_offset);
 
+/*
+ * The bad-shift cases (a shift out of the ABI's range in host page 0),
+ * registered with vmclock off or on.
+ */
+void add_bad_shift_tests(bool vmclock);
+
 #endif

@@ -216,12 +216,77 @@ static void test_live_page_unused(void)
     pages_free(tp);
 }
 
+/*
+ * Two guests on one helper: both live pages are the host kernel's one
+ * page, equal whenever the kernel did not write between the two reads
+ * (its seq says so), and each offset page describes it as usable.
+ */
+static void test_live_page_shared(void)
+{
+    TestPages *tp = pages_new();
+    TestHelper *th = helper_start(tp, true);
+    QTestState *qa, *qb;
+    QPCIBus *ba, *bb;
+    QPCIDevice *da, *db;
+    QPCIBar bar_a, bar_b;
+    g_autofree uint8_t *a = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *a2 = g_malloc(PVCP_BAR_SIZE);
+    g_autofree uint8_t *b2 = g_malloc(PVCP_BAR_SIZE);
+
+    make_real_host(th->map);    /* this host's clocks: the live page too */
+    qa = start_qemu(th->path, 1);
+    qb = start_qemu(th->path, 1000);
+    ba = qpci_new_pc(qa, NULL);
+    bb = qpci_new_pc(qb, NULL);
+    da = find_device(ba);
+    db = find_device(bb);
+    bar_a = qpci_iomap(da, 0, NULL);
+    bar_b = qpci_iomap(db, 0, NULL);
+    wait_status(qa, "pvc", "valid");
+    wait_status(qb, "pvc", "valid");
+    qpci_memread(da, bar_a, 0, a, PVCP_BAR_SIZE);
+
+    /*
+     * Both live pages are the host kernel's one page: equal whenever the
+     * kernel did not write between the two reads (its seq says so).
+     */
+    for (int i = 0; i < 100; i++) {
+        const struct pvcp_offset_page *op = (const void *)
+            (a + PVCP_BAR_OFFSET_PAGE);
+        unsigned seq_at = op->live.block[0] + op->live.seq;
+        uint32_t sa, sb;
+
+        assert_reserved_zero(op);
+        g_assert_true(op->live.flags & PVCP_LIVE_F_VALID);
+        qpci_memread(da, bar_a, PVCP_BAR_LIVE_PAGE, a2, PVCP_PAGE_SIZE);
+        qpci_memread(db, bar_b, PVCP_BAR_LIVE_PAGE, b2, PVCP_PAGE_SIZE);
+        memcpy(&sa, a2 + seq_at, 4);
+        memcpy(&sb, b2 + seq_at, 4);
+        if (sa == sb && !(sa & 1)) {
+            break;
+        }
+    }
+    g_assert_cmpmem(a2, PVCP_PAGE_SIZE, b2, PVCP_PAGE_SIZE);
+
+    qpci_iounmap(da, bar_a);
+    qpci_iounmap(db, bar_b);
+    g_free(da);
+    g_free(db);
+    qpci_free_pc(ba);
+    qpci_free_pc(bb);
+    qtest_quit(qa);
+    qtest_quit(qb);
+    helper_stop(th);
+    pages_free(tp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/pvclock-pages/live-page", test_live_page);
     qtest_add_func("/pvclock-pages/live-page-unused", test_live_page_unused);
+    qtest_add_func("/pvclock-pages/live-page-shared", test_live_page_shared);
 
     return g_test_run();
 }

@@ -913,5 +913,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvclock-pages/vmclock-loadvm", test_vmclock_loadvm);
     qtest_add_func("/pvclock-pages/vmclock-refusals", test_vmclock_refusals);
 
+    add_bad_shift_tests(true);
+
     return g_test_run();
 }

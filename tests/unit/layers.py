@@ -63,7 +63,7 @@ LAYERS = [
      "the only writer of page 4: status, generation, transforms, offsets"),
     ("subscribers", ["irq.c", "vmclock.c"],
      "the interrupt and VMClock read what the offset page published"),
-    ("glue", ["pvclock-pages.c", "migration.c"],
+    ("glue", ["pvclock-pages.c", "parts.c", "migration.c"],
      "the PCI device: realize, properties, the watch and its fan-out, "
      "VM state and migration hooks"),
 ]
@@ -375,9 +375,9 @@ def planted_found(path):
                     "    struct pvcp_offset_page *op = s->offset_page;\n\n"
                     "    s->offset_page->generation += 1;\n"
                     "    op->mono_offset[0].sec = 0;\n"
-                    "    pvclock_irq_check(s);\n}\n")
+                    "    pvclock_pages_publish(s, \"planted\");\n}\n")
         _, _, _, _, upward, writes, _ = examine(tmp)
-        return (any(u[0] == "host-pages.c" and u[2] == "pvclock_irq_check"
+        return (any(u[0] == "host-pages.c" and u[2] == "pvclock_pages_publish"
                     for u in upward) and
                 len([w for w in writes if w[0] == "host-pages.c" and
                      ("generation" in w[2] or "mono_offset" in w[2])]) >= 2)
