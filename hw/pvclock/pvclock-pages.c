@@ -739,8 +739,10 @@ static void pvclock_pages_set_props(DeviceClass *dc)
     n = ARRAY_SIZE(pvclock_pages_properties);
     memcpy(all, pvclock_pages_properties, sizeof(pvclock_pages_properties));
     PVCLOCK_FOR_EACH_PART(p) {
-        memcpy(all + n, (*p)->props, (*p)->nprops * sizeof(Property));
-        n += (*p)->nprops;
+        if ((*p)->nprops) {     /* a part may have none (props NULL) */
+            memcpy(all + n, (*p)->props, (*p)->nprops * sizeof(Property));
+            n += (*p)->nprops;
+        }
     }
     device_class_set_props_n(dc, all, n);
 }
