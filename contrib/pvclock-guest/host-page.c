@@ -9,9 +9,8 @@
 #include "pvclock-pages/pvclock-pages-calc.h"
 #include "host-page.h"
 
-const volatile struct pvcp_host_page *host_page_map(const char *path)
+const volatile struct pvcp_host_page *host_page_map_fd(int fd)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     void *map;
 
     if (fd < 0) {
@@ -20,6 +19,11 @@ const volatile struct pvcp_host_page *host_page_map(const char *path)
     map = mmap(NULL, PVCP_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     return map == MAP_FAILED ? NULL : map;
+}
+
+const volatile struct pvcp_host_page *host_page_map(const char *path)
+{
+    return host_page_map_fd(open(path, O_RDONLY | O_CLOEXEC));
 }
 
 int host_page_ns(const volatile struct pvcp_host_page *p, int tai,

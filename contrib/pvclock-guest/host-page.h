@@ -19,6 +19,12 @@
 const volatile struct pvcp_host_page *host_page_map(const char *path);
 
 /*
+ * Page 0 of the pages behind descriptor fd (a helper's memfd), mapped
+ * read-only; fd is closed; NULL on failure (also for fd < 0).
+ */
+const volatile struct pvcp_host_page *host_page_map_fd(int fd);
+
+/*
  * REALTIME (tai 0) or TAI in ns now: 0, the page's PVCP_BAD_* (its
  * validator refused it), or -1 (its seq stayed odd).
  */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,8 +91,9 @@ static void usage(void)
            "(default $GUEST_SOCKET) and check host before <= guest "
            "<= host after in every round.\n"
            "--quit tells the guest program to exit afterwards.\n"
-           "--host-pages FILE: the host's time from a pages file "
-           "(a simulated host) instead of clock_gettime().\n"
+           "--host-pages PATH: the host's time from a pages file or "
+           "a helper's --socket\n(a simulated host) instead of "
+           "clock_gettime().\n"
            "--watch: then ask the guest's clock watcher for its "
            "counts (serve --watch) and print them.\n"
            "--tai: compare with the host's CLOCK_TAI (a guest clock "
@@ -112,6 +114,7 @@ static int parse_args(int argc, char **argv, struct exchange_opts *o)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    struct stat st;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "s:n:h", longopts, NULL)) != -1) {
@@ -129,7 +132,10 @@ static int parse_args(int argc, char **argv, struct exchange_opts *o)
             o->quit = 1;
             break;
         case 'p':
-            host_page = host_page_map(optarg);
+            /* a pages file, or a helper's --socket: its memfd */
+            host_page = stat(optarg, &st) == 0 && S_ISSOCK(st.st_mode)
+                        ? host_page_map_fd(pvclock_pages_fd(optarg, 2000))
+                        : host_page_map(optarg);
             if (!host_page) {
                 fprintf(stderr, "pvclock-exchange: cannot read host pages "
                         "%s\n", optarg);
