@@ -243,11 +243,12 @@ static void pvclock_irq_class_init(ObjectClass *klass)
 static void pvclock_irq_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
+    const PvclockCounterProp raised = {
+        "interrupts-raised", &s->irq.count,
+        "disruption interrupts raised (BAR2), all time"
+    };
 
-    object_property_add_uint64_ptr(obj, "interrupts-raised", &s->irq.count,
-                                   OBJ_PROP_FLAG_READ);
-    object_property_set_description(obj, "interrupts-raised",
-        "disruption interrupts raised (BAR2), all time");
+    pvclock_add_counters(obj, &raised, 1);
 }
 
 const PvclockPart pvclock_part_irq = {

@@ -590,6 +590,25 @@ extern const PvclockPart pvclock_part_irq;
 extern const PvclockPart pvclock_part_live;
 extern const PvclockPart pvclock_part_vmclock;
 
+/* A read-only status counter of the device: qom-get NAME gives *field. */
+typedef struct PvclockCounterProp {
+    const char *name;
+    uint64_t *field;
+    const char *desc;
+} PvclockCounterProp;
+
+/* Add the n counters c to obj (each part's instance_init, the glue's). */
+static inline void pvclock_add_counters(Object *obj,
+                                        const PvclockCounterProp *c,
+                                        size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        object_property_add_uint64_ptr(obj, c[i].name, c[i].field,
+                                       OBJ_PROP_FLAG_READ);
+        object_property_set_description(obj, c[i].name, c[i].desc);
+    }
+}
+
 /* the enum properties' names */
 
 typedef enum PvclockOnMissing {

@@ -631,11 +631,7 @@ static void pvclock_pages_qtest_changed(void *opaque)
 static void pvclock_pages_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    const struct {
-        const char *name;
-        uint64_t *field;
-        const char *desc;
-    } counters[] = {
+    const PvclockCounterProp counters[] = {
         { "relation-reads", &s->rel.reads,
           "times the counter relation was read from the accelerator "
           "(under KVM: one exit per vCPU each)" },
@@ -645,12 +641,7 @@ static void pvclock_pages_instance_init(Object *obj)
     };
 
     pvclock_host_init(s);
-    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
-        object_property_add_uint64_ptr(obj, counters[i].name,
-                                       counters[i].field, OBJ_PROP_FLAG_READ);
-        object_property_set_description(obj, counters[i].name,
-                                        counters[i].desc);
-    }
+    pvclock_add_counters(obj, counters, ARRAY_SIZE(counters));
     pvclock_counter_qtest_init(obj, &s->qtest, pvclock_pages_qtest_changed,
                                pvclock_pages_qtest_watch, s);
     PVCLOCK_FOR_EACH_PART(p) {

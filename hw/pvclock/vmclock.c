@@ -780,11 +780,7 @@ static void pvclock_vmclock_class_init(ObjectClass *klass)
 static void pvclock_vmclock_instance_init(Object *obj)
 {
     PvclockPagesState *s = PVCLOCK_PAGES(obj);
-    const struct {
-        const char *name;
-        uint64_t *field;
-        const char *desc;
-    } counters[] = {
+    const PvclockCounterProp counters[] = {
         { "vmclock-updates", &s->vmc.updates,
           "VMClock page rewrites (vmclock=on), all time" },
         { "vmclock-wakes", &s->vmc.wakes,
@@ -796,12 +792,7 @@ static void pvclock_vmclock_instance_init(Object *obj)
           "CLOCK_MONOTONIC ns of the last VMClock page rewrite (0: none)" },
     };
 
-    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
-        object_property_add_uint64_ptr(obj, counters[i].name,
-                                       counters[i].field, OBJ_PROP_FLAG_READ);
-        object_property_set_description(obj, counters[i].name,
-                                        counters[i].desc);
-    }
+    pvclock_add_counters(obj, counters, ARRAY_SIZE(counters));
 }
 
 const PvclockPart pvclock_part_vmclock = {
