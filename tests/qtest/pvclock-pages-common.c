@@ -460,7 +460,7 @@ char *run_state(QTestState *qts)
     return st;
 }
 
-void wait_loaded(QTestState *qts)
+void wait_loaded(QTestState *qts, const char *want)
 {
     g_autofree char *rs = run_state(qts);
 
@@ -469,7 +469,7 @@ void wait_loaded(QTestState *qts)
         g_free(rs);
         rs = run_state(qts);
     }
-    g_assert_cmpstr(rs, ==, "running");
+    g_assert_cmpstr(rs, ==, want);
 }
 
 void qom_set_u64(QTestState *qts, const char *id, const char *prop,

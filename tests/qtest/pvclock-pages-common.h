@@ -163,11 +163,14 @@ char *migrate_and_wait(QTestState *from, const char *uri);
 char *run_state(QTestState *qts);
 
 /*
- * Wait until a QEMU started with -incoming file: runs.  A file loads as
- * QEMU starts, possibly before QMP's handshake, while no event is sent
- * yet: a wait for RESUME can hang (it did once, under load).
+ * Wait until an incoming QEMU has loaded its state (run state no longer
+ * inmigrate, up to 10 s) and assert it is then want: "running" for one
+ * started with -incoming file: (a file loads as QEMU starts, possibly
+ * before QMP's handshake, while no event is sent yet: a wait for RESUME
+ * can hang, it did once, under load), "paused" for a destination kept
+ * paused after a live migration.
  */
-void wait_loaded(QTestState *qts);
+void wait_loaded(QTestState *qts, const char *want);
 
 void qom_set_u64(QTestState *qts, const char *id, const char *prop,
                  uint64_t value);

@@ -358,7 +358,7 @@ static void test_irq_migration_isr_pin(void)
     to = qtest_initf("-machine pc -nodefaults -device " PVC ",id=pvc,"
                      "addr=%d.0,pages=%s -incoming file:%s", DEV_SLOT,
                      tp->path, path);
-    wait_loaded(to);
+    wait_loaded(to, "running");
     watch_round(to);                    /* the start's check: nothing new */
     bus = qpci_new_pc(to, NULL);
     dev = qpci_device_find(bus, DEV_DEVFN);

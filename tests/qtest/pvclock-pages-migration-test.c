@@ -156,7 +156,7 @@ static void test_disruptions_grow(void)
 static void test_paused_destination(void)
 {
     TestPages *tp = pages_new();
-    g_autofree char *st = NULL, *rs = NULL;
+    g_autofree char *st = NULL;
     struct pvcp_offset_page op;
     QTestState *from, *to;
     int64_t before, after, t0, t1;
@@ -168,15 +168,7 @@ static void test_paused_destination(void)
     t0 = g_get_monotonic_time();
     st = migrate_and_wait(from, uri);
     g_assert_cmpstr(st, ==, "completed");
-    for (int i = 0; i < 100; i++) {
-        g_free(rs);
-        rs = run_state(to);
-        if (strcmp(rs, "inmigrate")) {
-            break;
-        }
-        g_usleep(20 * 1000);
-    }
-    g_assert_cmpstr(rs, ==, "paused");
+    wait_loaded(to, "paused");
     read_offset_page(to, DEV_SLOT, &op);
     g_assert_cmpuint(op.status, ==, PVCP_STATUS_INVALID);
     /*
